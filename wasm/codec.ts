@@ -75,6 +75,31 @@ export const PATH_HASH = 1;
 /** The request carried `path` (the hash is computed from it). */
 export const PATH_STRING = 2;
 
+/**
+ * Reason codes of a malformed frame, as found in header word
+ * {@link H_ERROR}; {@link MALFORMED_REASONS} has a sentence for each.
+ */
+export const MalformedReason = {
+  /** A varint (prefix, tag or value) runs over 10 bytes. */
+  VARINT_TOO_LONG: 1,
+  /** The length prefix exceeds the maximum message size. */
+  FRAME_TOO_LARGE: 2,
+  /** A field runs past the end of its frame. */
+  TRUNCATED: 3,
+  /** A path (or response message) is not valid UTF-8. */
+  INVALID_UTF8: 4,
+  /** Wire type 3, 4, 6 or 7. */
+  BAD_WIRE_TYPE: 5,
+  /** Field number 0, or a tag over 32 bits or longer than 5 bytes. */
+  BAD_TAG: 6,
+  /** A known field with a wire type other than its own. */
+  WRONG_WIRE_TYPE: 7,
+} as const;
+
+/** A value of {@link MalformedReason}. */
+export type MalformedReason =
+  typeof MalformedReason[keyof typeof MalformedReason];
+
 /** Why a frame is malformed, indexed by the codec's reason code. */
 export const MALFORMED_REASONS: readonly string[] = [
   "",
@@ -83,7 +108,7 @@ export const MALFORMED_REASONS: readonly string[] = [
   "Field runs past the end of the frame",
   "Path is not valid UTF-8",
   "Invalid wire type (groups and wire types 6 and 7 are not allowed)",
-  "Invalid field tag (field number 0 or over 32 bits)",
+  "Invalid field tag (field number 0, or a tag over 32 bits or 5 bytes)",
   "Known field sent with the wrong wire type",
 ];
 

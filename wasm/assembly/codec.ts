@@ -18,7 +18,7 @@ const FRAME_TOO_LARGE: i32 = 2;
 const TRUNCATED: i32 = 3;
 const INVALID_UTF8: i32 = 4;
 const BAD_WIRE_TYPE: i32 = 5;
-const BAD_TAG: i32 = 6;
+const BAD_TAG: i32 = 6; // field 0, tag over 32 bits or over 5 bytes
 const WRONG_WIRE_TYPE: i32 = 7;
 
 // Path kinds of a request.
@@ -241,14 +241,16 @@ export function decodeRequests(
     let type: i32 = 0;
     let kind = PATH_NONE;
     let hash: u32 = 0;
-    let pathOff: usize = 0;
+    // Absent fields report offset 0 and length 0, inside the input.
+    let pathOff: usize = input;
     let pathLen: usize = 0;
-    let dataOff: usize = 0;
+    let dataOff: usize = input;
     let dataLen: usize = 0;
     while (pos < frameEnd) {
+      const tagStart = pos;
       const tag = readVarint(frameEnd);
       if (fail) break;
-      if (tag > 0xffffffff || tag < 8) {
+      if (tag > 0xffffffff || tag < 8 || pos - tagStart > 5) {
         fail = BAD_TAG;
         break;
       }
@@ -263,8 +265,11 @@ export function decodeRequests(
         if (field == 1) id = <i32> v;
         else if (field == 2) type = <i32> v;
         else {
+          // The oneof's last member wins: forget an earlier string path.
           hash = <u32> v;
           kind = PATH_HASH;
+          pathOff = input;
+          pathLen = 0;
         }
       } else if (field == 4 || field == 10) {
         if (wt != 2) {
@@ -352,14 +357,15 @@ export function decodeResponses(
     let id: i32 = 0;
     let type: i32 = 0;
     let status: i32 = 0;
-    let msgOff: usize = 0;
+    let msgOff: usize = input;
     let msgLen: usize = 0;
-    let dataOff: usize = 0;
+    let dataOff: usize = input;
     let dataLen: usize = 0;
     while (pos < frameEnd) {
+      const tagStart = pos;
       const tag = readVarint(frameEnd);
       if (fail) break;
-      if (tag > 0xffffffff || tag < 8) {
+      if (tag > 0xffffffff || tag < 8 || pos - tagStart > 5) {
         fail = BAD_TAG;
         break;
       }
