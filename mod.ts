@@ -21,3 +21,4 @@ export {
   Status,
   statusName,
 } from "./wasm/wire.ts";
+export * from "./server/mod.ts";

@@ -1,0 +1,121 @@
+// Test helpers: a raw peer that speaks NanoRPC through protobuf-es (not
+// through our codec), so server tests check the wire, not our own decoder.
+
+import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  sizeDelimitedEncode,
+  sizeDelimitedPeek,
+} from "@bufbuild/protobuf/wire";
+import {
+  type NanoRPCRequest,
+  NanoRPCRequestSchema,
+  type NanoRPCResponse,
+  NanoRPCResponseSchema,
+} from "../proto/gen/nanorpc_pb.ts";
+
+/** Init of a request message. */
+export type RequestInit = MessageInitShape<typeof NanoRPCRequestSchema>;
+
+/** Encodes one request frame with protobuf-es. */
+export function frame(init: RequestInit): Uint8Array {
+  return sizeDelimitedEncode(
+    NanoRPCRequestSchema,
+    create(NanoRPCRequestSchema, init),
+  );
+}
+
+/** Concatenates byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A NanoRPC peer over a raw socket. */
+export class RawPeer {
+  conn: Deno.Conn;
+  #buf = new Uint8Array(0);
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  static async connect(addr: Deno.Addr): Promise<RawPeer> {
+    if (addr.transport === "unix") {
+      return new RawPeer(
+        await Deno.connect({ transport: "unix", path: addr.path }),
+      );
+    }
+    const net = addr as Deno.NetAddr;
+    return new RawPeer(
+      await Deno.connect({ hostname: net.hostname, port: net.port }),
+    );
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let n = 0;
+    while (n < bytes.length) n += await this.conn.write(bytes.subarray(n));
+  }
+
+  send(init: RequestInit): Promise<void> {
+    return this.write(frame(init));
+  }
+
+  /** Reads the next response frame; throws if the connection ends first. */
+  async read(timeoutMs = 5000): Promise<NanoRPCResponse> {
+    const timer = setTimeout(() => this.conn.close(), timeoutMs);
+    try {
+      for (;;) {
+        const peek = sizeDelimitedPeek(this.#buf);
+        if (peek.eof === false && peek.offset + peek.size <= this.#buf.length) {
+          const body = this.#buf.subarray(peek.offset, peek.offset + peek.size);
+          const msg = fromBinary(NanoRPCResponseSchema, body);
+          this.#buf = this.#buf.slice(peek.offset + peek.size);
+          return msg;
+        }
+        const chunk = new Uint8Array(65536);
+        const n = await this.conn.read(chunk);
+        if (n === null) throw new Error("connection closed by the server");
+        this.#buf = concat(this.#buf, chunk.subarray(0, n));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves true when the server closes the connection within the time. */
+  async closedByServer(timeoutMs = 5000): Promise<boolean> {
+    const timer = setTimeout(() => this.conn.close(), timeoutMs);
+    try {
+      const chunk = new Uint8Array(65536);
+      for (;;) {
+        const n = await this.conn.read(chunk);
+        if (n === null) return true;
+      }
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends a request and reads the response. */
+  async call(init: RequestInit): Promise<NanoRPCResponse> {
+    await this.send(init);
+    return await this.read();
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export type { NanoRPCRequest, NanoRPCResponse };

@@ -1,0 +1,137 @@
+/**
+ * Opening the listeners a server accepts sessions on: TCP, TLS and UNIX
+ * sockets.
+ *
+ * @module
+ */
+
+import type { Transport } from "./session.ts";
+
+/** Listen on TCP. */
+export interface TcpListenOptions {
+  /** Interface to bind; default `"127.0.0.1"`. */
+  hostname?: string;
+  /** Port to bind; `0` picks a free one (see `Listener.addr`). Default 7411. */
+  port?: number;
+  /** Let several processes bind the same port (Linux `SO_REUSEPORT`). */
+  reusePort?: boolean;
+}
+
+/** Listen on TLS over TCP. */
+export interface TlsListenOptions extends TcpListenOptions {
+  /** PEM certificate chain. */
+  cert: string;
+  /** PEM private key. */
+  key: string;
+}
+
+/** Listen on a UNIX domain socket. */
+export interface UnixListenOptions {
+  /** Socket file path. A stale socket file there is replaced. */
+  path: string;
+  /** File mode to give the socket, e.g. `0o600`. */
+  mode?: number;
+}
+
+/** Where and how to listen. */
+export type ListenOptions =
+  | TcpListenOptions
+  | TlsListenOptions
+  | UnixListenOptions;
+
+/** A bound listener of a server. */
+export interface Listener {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly addr: Deno.Addr;
+  /** The address as a URL: `tcp://host:port`, `tls://…`, `unix:///path`. */
+  readonly url: string;
+  /** Which kind of socket it is. */
+  readonly transport: Transport;
+}
+
+/** A listener plus what the server needs to run and stop it. */
+export interface OpenListener extends Listener {
+  /** The Deno listener to accept from. */
+  readonly inner: Deno.Listener;
+  /** Closes the listener and removes its socket file, if any. */
+  close(): Promise<void>;
+}
+
+/** Default TCP port of `deno task server`. */
+export const DEFAULT_PORT = 7411;
+
+/**
+ * Binds a listener described by `options`.
+ *
+ * @throws {Error} when the address is in use, or a UNIX socket path holds
+ * something other than a socket.
+ */
+export async function openListener(
+  options: ListenOptions,
+): Promise<OpenListener> {
+  if ("path" in options) return await openUnix(options);
+  const hostname = options.hostname ?? "127.0.0.1";
+  const port = options.port ?? DEFAULT_PORT;
+  const tls = "cert" in options;
+  const inner = tls
+    ? Deno.listenTls(
+      {
+        hostname,
+        port,
+        cert: options.cert,
+        key: options.key,
+        reusePort: options.reusePort,
+      } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+    )
+    : Deno.listen({ hostname, port, reusePort: options.reusePort });
+  const addr = inner.addr as Deno.NetAddr;
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  const transport: Transport = tls ? "tls" : "tcp";
+  return {
+    addr,
+    url: `${transport}://${host}:${addr.port}`,
+    transport,
+    inner,
+    close() {
+      closeQuietly(inner);
+      return Promise.resolve();
+    },
+  };
+}
+
+async function openUnix(options: UnixListenOptions): Promise<OpenListener> {
+  const path = options.path;
+  try {
+    const info = await Deno.lstat(path);
+    if (!info.isSocket) {
+      throw new Error(
+        `Cannot listen on ${path}: it exists and is not a socket; remove it or pick another path`,
+      );
+    }
+    await Deno.remove(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const inner = Deno.listen({ transport: "unix", path });
+  if (options.mode !== undefined) await Deno.chmod(path, options.mode);
+  return {
+    addr: inner.addr,
+    url: `unix://${path}`,
+    transport: "unix",
+    inner,
+    async close() {
+      closeQuietly(inner);
+      await Deno.remove(path).catch(() => {});
+    },
+  };
+}
+
+function closeQuietly(listener: Deno.Listener): void {
+  try {
+    listener.close();
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,447 @@
+/**
+ * The server: listeners accept sessions; handlers, topics, groups,
+ * middleware and components say what the sessions get.
+ *
+ * @module
+ */
+
+import type { DescMessage } from "@bufbuild/protobuf";
+import { type Broker, InProcessBroker } from "./broker.ts";
+import {
+  componentHandlers,
+  type ComponentHooks,
+  type ComponentOptions,
+} from "./component.ts";
+import type { Middleware } from "./context.ts";
+import { newStats, type ServerCore, type ServerStats } from "./_core.ts";
+import { Group } from "./group.ts";
+import {
+  type Listener,
+  type ListenOptions,
+  type OpenListener,
+  openListener,
+} from "./listener.ts";
+import { leveledLogger, type Logger, type LogLevel } from "./logger.ts";
+import { type HandleOptions, type Handler, Router } from "./router.ts";
+import {
+  errorMessage,
+  formatAddr,
+  Session,
+  type Transport,
+} from "./session.ts";
+import {
+  Topic,
+  type TopicOptions,
+  type TypedTopicOptions,
+  typedTopicOptions,
+} from "./topic.ts";
+import {
+  type HandlerSchemas,
+  type TypedHandler,
+  typedHandler,
+} from "./typed.ts";
+
+export type { ServerStats } from "./_core.ts";
+
+/** What the handshake hook learns about a connection before any frame. */
+export interface HandshakeInfo {
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** The listener's address. */
+  readonly localAddr: Deno.Addr;
+  /** The listener kind. */
+  readonly transport: Transport;
+}
+
+/** Options of a {@link Server}; every one has a default. */
+export interface ServerOptions {
+  /** Largest frame accepted, in bytes; bigger closes the session. 1 MiB. */
+  maxMessageSize?: number;
+  /** Sessions open at once; more are refused at connect. Default 100,000. */
+  maxSessions?: number;
+  /**
+   * Bytes queued per session before updates are dropped (and a response
+   * that does not fit closes the session). Default 4 MiB.
+   */
+  outgoingBufferSize?: number;
+  /** Subscriptions per session; more are refused. Default 1,024. */
+  maxSubscriptionsPerSession?: number;
+  /** Time limit of async handlers in ms (0: none). Default 30,000. */
+  handlerTimeout?: number;
+  /** Close sessions that sent no frame for this many ms (0: never). */
+  idleTimeout?: number;
+  /** How long `shutdown()` waits for in-flight handlers, in ms. 10,000. */
+  shutdownTimeout?: number;
+  /**
+   * Runs for every connection before any frame is read (nano's handshake
+   * validator): return `false` or throw to refuse it.
+   */
+  handshake?: (info: HandshakeInfo) => boolean | void | Promise<boolean | void>;
+  /** Carries publishes, group broadcasts and pushes. In-process default. */
+  broker?: Broker;
+  /** Where log lines go. Default `console`. */
+  logger?: Logger;
+  /** Least severe level logged. Default `"warn"`. */
+  logLevel?: LogLevel;
+}
+
+/** Event fired with a session: `sessionopen` and `sessionclose`. */
+export class SessionEvent extends Event {
+  /** The session that opened or closed. */
+  readonly session: Session;
+  /** Why it closed (for `sessionclose`). */
+  readonly reason: string;
+
+  /**
+   * @param type `"sessionopen"` or `"sessionclose"`.
+   * @param session The session.
+   * @param reason Why it closed.
+   */
+  constructor(type: string, session: Session, reason = "") {
+    super(type);
+    this.session = session;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A NanoRPC server.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@nanorpc/nanorpc";
+ *
+ * const server = new Server();
+ * server.handle("/echo", (ctx) => ctx.data);
+ * const listener = await server.listen({ port: 0 });
+ * console.log(`listening on ${listener.url}`);
+ * await server.shutdown();
+ * ```
+ */
+export class Server extends EventTarget implements AsyncDisposable {
+  #core: ServerCore;
+  #options: ServerOptions;
+  #listeners: OpenListener[] = [];
+  #accepting: Promise<void>[] = [];
+  #components: { component: ComponentHooks; options: ComponentOptions }[] = [];
+  #started?: Promise<void>;
+  #stopping?: Promise<void>;
+  #handshaking = 0;
+  #idleTimer?: ReturnType<typeof setInterval>;
+
+  /** Creates a server; nothing listens until {@link listen}. */
+  constructor(options: ServerOptions = {}) {
+    super();
+    this.#options = options;
+    this.#core = {
+      router: new Router(),
+      middleware: [],
+      limits: {
+        maxMessageSize: options.maxMessageSize ?? 1024 * 1024,
+        outgoingBufferSize: options.outgoingBufferSize ?? 4 * 1024 * 1024,
+        maxSubscriptionsPerSession: options.maxSubscriptionsPerSession ?? 1024,
+        handlerTimeout: options.handlerTimeout ?? 30_000,
+      },
+      logger: leveledLogger(options.logLevel ?? "warn", options.logger),
+      broker: options.broker ?? new InProcessBroker(),
+      stats: newStats(),
+      sessions: new Map(),
+      uids: new Map(),
+      groups: new Map(),
+      sessionClosed: (session, reason) => {
+        const core = this.#core;
+        if (!core.sessions.delete(session.id)) return;
+        core.stats.sessions--;
+        core.logger.debug(`session ${session.id} closed: ${reason}`);
+        this.dispatchEvent(new SessionEvent("sessionclose", session, reason));
+      },
+    };
+  }
+
+  /**
+   * Registers a handler at `path`. The typed form decodes the request data
+   * with `schemas.input` and encodes the result with `schemas.output`.
+   *
+   * @throws {Error} when `path` already has a handler, or its hash collides
+   * with another registered path.
+   */
+  handle(path: string, handler: Handler, options?: HandleOptions): this;
+  /** Registers a handler typed by protobuf-es schemas at `path`. */
+  handle<I extends DescMessage, O extends DescMessage>(
+    path: string,
+    schemas: HandlerSchemas<I, O>,
+    handler: TypedHandler<I, O>,
+    options?: HandleOptions,
+  ): this;
+  handle<I extends DescMessage, O extends DescMessage>(
+    path: string,
+    handlerOrSchemas: Handler | HandlerSchemas<I, O>,
+    typedOrOptions?: TypedHandler<I, O> | HandleOptions,
+    options?: HandleOptions,
+  ): this {
+    const route = this.#core.router.route(path);
+    if (route.handler) {
+      throw new Error(`A handler is already registered at ${path}`);
+    }
+    if (typeof handlerOrSchemas === "function") {
+      route.handler = handlerOrSchemas;
+      route.options = (typedOrOptions as HandleOptions | undefined) ?? {};
+    } else {
+      route.handler = typedHandler(
+        handlerOrSchemas,
+        typedOrOptions as TypedHandler<I, O>,
+      );
+      route.options = options ?? {};
+    }
+    return this;
+  }
+
+  /**
+   * Registers a topic at `path` that sessions may subscribe to. With
+   * `filterSchema` and `updateSchema`, filters and updates are decoded
+   * protobuf messages.
+   *
+   * @throws {Error} when `path` already has a topic or its hash collides.
+   */
+  topic<F = Uint8Array, U = Uint8Array>(
+    path: string,
+    options?: TopicOptions<F, U>,
+  ): Topic;
+  /** Registers a topic whose filters and updates are protobuf messages. */
+  topic<F extends DescMessage, U extends DescMessage>(
+    path: string,
+    options: TypedTopicOptions<F, U>,
+  ): Topic;
+  topic(
+    path: string,
+    options:
+      | TopicOptions<unknown, unknown>
+      | TypedTopicOptions<DescMessage, DescMessage> = {},
+  ): Topic {
+    const route = this.#core.router.route(path);
+    if (route.topic) {
+      throw new Error(`A topic is already registered at ${path}`);
+    }
+    const plain = "filterSchema" in options
+      ? typedTopicOptions(options) as TopicOptions<unknown, unknown>
+      : options;
+    const topic = new Topic(route, plain);
+    route.topic = topic;
+    this.#core.broker.subscribe(`topic:${path}`, (m) => topic.deliver(m.data));
+    return topic;
+  }
+
+  /** Adds middleware, run in registration order around every handler. */
+  use(...middleware: Middleware[]): this {
+    this.#core.middleware.push(...middleware);
+    return this;
+  }
+
+  /**
+   * Registers a component (nano style): each public method becomes a
+   * handler at `/<name>/<method>`; its lifecycle hooks run with the
+   * server's.
+   */
+  register(component: object, options: ComponentOptions = {}): this {
+    for (const [path, handler] of componentHandlers(component, options)) {
+      this.handle(path, handler, options.handle);
+    }
+    this.#components.push({ component: component as ComponentHooks, options });
+    return this;
+  }
+
+  /**
+   * Publishes `data` to every subscriber of the topic at `path` (in every
+   * process sharing the broker). `data` is copied.
+   *
+   * @throws {Error} when no topic is registered at `path`.
+   */
+  publish(path: string, data: Uint8Array): void {
+    if (!this.#core.router.route(path).topic) {
+      throw new Error(
+        `No topic at ${path}: register it with server.topic() first`,
+      );
+    }
+    this.#core.broker.publish(`topic:${path}`, { path, data: data.slice() });
+  }
+
+  /**
+   * Pushes `data` to the subscriptions to `path` of the session bound to
+   * `uid` (wherever it is connected, through the broker).
+   */
+  pushTo(uid: string, path: string, data: Uint8Array): void {
+    this.#core.broker.publish(`uid:${uid}`, { path, data: data.slice() });
+  }
+
+  /** The group called `name`, created on first use. */
+  group(name: string): Group {
+    let group = this.#core.groups.get(name);
+    if (!group) {
+      this.#core.groups.set(name, group = new Group(this.#core, name));
+    }
+    return group;
+  }
+
+  /** Open sessions by id. */
+  get sessions(): ReadonlyMap<number, Session> {
+    return this.#core.sessions;
+  }
+
+  /** The session bound to `uid` with `session.bind`, if any. */
+  sessionByUid(uid: string): Session | undefined {
+    return this.#core.uids.get(uid);
+  }
+
+  /** The bound listeners. */
+  get listeners(): readonly Listener[] {
+    return this.#listeners;
+  }
+
+  /** A snapshot of the server's counters. */
+  stats(): ServerStats {
+    return { ...this.#core.stats };
+  }
+
+  /**
+   * Binds a listener and starts accepting sessions on it. The first call
+   * runs the components' `init` and `afterInit` hooks.
+   *
+   * @param options TCP (`hostname`, `port`), TLS (plus `cert`, `key`) or
+   * UNIX (`path`, `mode`). Default: TCP on 127.0.0.1:7411.
+   * @returns The bound listener, with the real address.
+   */
+  async listen(options: ListenOptions = {}): Promise<Listener> {
+    if (this.#stopping) throw new Error("Server is shutting down");
+    await (this.#started ??= this.#start());
+    const listener = await openListener(options);
+    this.#listeners.push(listener);
+    this.#accepting.push(this.#accept(listener));
+    this.#core.logger.info(`listening on ${listener.url}`);
+    return {
+      addr: listener.addr,
+      url: listener.url,
+      transport: listener.transport,
+    };
+  }
+
+  /**
+   * Stops gracefully: stops accepting, runs `beforeShutdown` hooks, lets
+   * in-flight handlers finish (up to `shutdownTimeout`), flushes and closes
+   * every session, removes UNIX socket files, then runs `shutdown` hooks.
+   */
+  shutdown(): Promise<void> {
+    return this.#stopping ??= this.#shutdown();
+  }
+
+  /** Same as {@link shutdown}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  async #start(): Promise<void> {
+    for (const { component } of this.#components) await component.init?.();
+    for (const { component } of this.#components) await component.afterInit?.();
+    const idle = this.#options.idleTimeout ?? 0;
+    if (idle > 0) {
+      this.#idleTimer = setInterval(
+        () => this.#closeIdle(idle),
+        Math.min(idle / 2, 1000),
+      );
+      Deno.unrefTimer(this.#idleTimer as unknown as number);
+    }
+  }
+
+  #closeIdle(limit: number): void {
+    const now = performance.now();
+    for (const session of this.#core.sessions.values()) {
+      if (!session.closed && now - session.lastFrameAt > limit) {
+        this.#core.stats.idleCloses++;
+        session.close(`idle for more than ${limit} ms`);
+      }
+    }
+  }
+
+  async #accept(listener: OpenListener): Promise<void> {
+    try {
+      for await (const conn of listener.inner) {
+        this.#open(conn, listener.transport);
+      }
+    } catch (err) {
+      if (!this.#stopping) {
+        this.#core.logger.error(
+          `listener ${listener.url} failed: ${errorMessage(err)}`,
+        );
+      }
+    }
+  }
+
+  async #open(conn: Deno.Conn, transport: Transport): Promise<void> {
+    const core = this.#core;
+    const max = this.#options.maxSessions ?? 100_000;
+    if (this.#stopping || core.sessions.size + this.#handshaking >= max) {
+      core.stats.sessionsRefused++;
+      core.logger.warn(
+        `refused ${formatAddr(conn.remoteAddr)}: ${
+          this.#stopping
+            ? "server is shutting down"
+            : `maxSessions (${max}) reached`
+        }`,
+      );
+      conn.close();
+      return;
+    }
+    if (transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
+    const hook = this.#options.handshake;
+    if (hook) {
+      this.#handshaking++;
+      let ok: boolean | void = false;
+      let why = "handshake hook returned false";
+      try {
+        ok = await hook({
+          remoteAddr: conn.remoteAddr,
+          localAddr: conn.localAddr,
+          transport,
+        });
+      } catch (err) {
+        why = `handshake hook threw: ${errorMessage(err)}`;
+      } finally {
+        this.#handshaking--;
+      }
+      if (ok === false || this.#stopping) {
+        core.stats.sessionsRefused++;
+        core.logger.warn(`refused ${formatAddr(conn.remoteAddr)}: ${why}`);
+        conn.close();
+        return;
+      }
+    }
+    const session = new Session(core, conn, transport);
+    core.sessions.set(session.id, session);
+    core.stats.sessions++;
+    core.stats.sessionsOpened++;
+    this.dispatchEvent(new SessionEvent("sessionopen", session));
+    await session.serve();
+  }
+
+  async #shutdown(): Promise<void> {
+    const core = this.#core;
+    core.logger.info("shutting down");
+    for (const { component } of this.#components) {
+      await component.beforeShutdown?.();
+    }
+    await Promise.all(this.#listeners.map((l) => l.close()));
+    await Promise.all(this.#accepting);
+    const limit = this.#options.shutdownTimeout ?? 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((r) => timer = setTimeout(r, limit));
+    await Promise.all(
+      [...core.sessions.values()].map(async (session) => {
+        await Promise.race([session.settled(), deadline]);
+        await session.close("server is shutting down");
+      }),
+    );
+    clearTimeout(timer);
+    clearInterval(this.#idleTimer);
+    for (const { component } of this.#components) await component.shutdown?.();
+    core.logger.info("shut down");
+  }
+}

@@ -1,0 +1,718 @@
+/**
+ * A session: one connected peer. It reads bytes, hands each read to the
+ * WASM codec in one call, dispatches every decoded frame, and writes all
+ * the answers one turn of the event loop produced in one `write`.
+ *
+ * @module
+ */
+
+import { NanoRpcError } from "../client/errors.ts";
+import {
+  codec,
+  H_CONSUMED,
+  H_ERROR,
+  H_ERROR_AT,
+  H_NEED,
+  HEADER,
+  MALFORMED_REASONS,
+  MAX_FRAMES,
+  PATH_NONE,
+  PATH_STRING,
+  RQ_DATA_LEN,
+  RQ_DATA_OFF,
+  RQ_ID,
+  RQ_PATH_HASH,
+  RQ_PATH_KIND,
+  RQ_PATH_LEN,
+  RQ_PATH_OFF,
+  RQ_TYPE,
+  STRIDE,
+} from "../wasm/codec.ts";
+import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import type { ServerCore } from "./_core.ts";
+import { compose, Context, type ContextKind } from "./context.ts";
+import type { Group } from "./group.ts";
+import { pathMatches, type Route } from "./router.ts";
+import type { Subscription } from "./topic.ts";
+
+/** Which kind of listener a session came in on. */
+export type Transport = "tcp" | "tls" | "unix";
+
+const EMPTY = new Uint8Array(0);
+const INITIAL_READ = 4096;
+const STEADY_READ = 65536;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Bytes a queued frame costs beyond its data and message (header bound). */
+const FRAME_OVERHEAD = 32;
+/** How long a closing session waits to flush what it owes. */
+const CLOSE_FLUSH_MS = 2000;
+
+let nextId = 1;
+
+/**
+ * A connected peer. Handlers reach it as `ctx.session`; the server lists
+ * them (`server.sessions`) and finds them by uid (`server.sessionByUid`).
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@nanorpc/nanorpc";
+ *
+ * const server = new Server();
+ * server.handle("/login", (ctx) => {
+ *   const name = new TextDecoder().decode(ctx.data);
+ *   ctx.session.set("name", name);
+ *   ctx.session.bind(name);
+ * });
+ * ```
+ */
+export class Session {
+  /** Unique id of the session within this process. */
+  readonly id: number = nextId++;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** The listener kind the peer came in on. */
+  readonly transport: Transport;
+  /** `performance.now()` when the last frame arrived. */
+  lastFrameAt: number = performance.now();
+  /** Updates dropped because the outgoing buffer was full. */
+  droppedUpdates = 0;
+
+  #core: ServerCore;
+  #conn: Deno.Conn;
+  #buf = new Uint8Array(INITIAL_READ);
+  #filled = 0;
+  #need = 0;
+  #ended = false;
+  #closing?: Promise<void>;
+  #abort?: AbortController;
+  #attrs?: Map<string, unknown>;
+  #subs?: Map<number, Subscription>;
+  #groups?: Set<Group>;
+  #uid?: string;
+  #uidSub?: Disposable;
+  #inflight = 0;
+  #idle?: PromiseWithResolvers<void>;
+
+  // Outgoing: frames waiting to be encoded (three numbers each, plus a
+  // message and data), encoded chunks waiting to be written, and the
+  // bytes all of it holds.
+  #fields: number[] = [];
+  #messages: (string | undefined)[] = [];
+  #payloads: Uint8Array[] = [];
+  #pending = 0;
+  #estimate = 0;
+  #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #scheduled = false;
+  #drain?: PromiseWithResolvers<void>;
+
+  /** Wraps an accepted connection; the server does this. */
+  constructor(core: ServerCore, conn: Deno.Conn, transport: Transport) {
+    this.#core = core;
+    this.#conn = conn;
+    this.remoteAddr = conn.remoteAddr;
+    this.transport = transport;
+  }
+
+  /** Fires when the session ends, with the reason as `signal.reason`. */
+  get signal(): AbortSignal {
+    this.#abort ??= new AbortController();
+    if (this.#ended && !this.#abort.signal.aborted) this.#abort.abort();
+    return this.#abort.signal;
+  }
+
+  /** Whether the session has ended or is ending. */
+  get closed(): boolean {
+    return this.#ended;
+  }
+
+  /** The uid bound with {@link bind}, if any. */
+  get uid(): string | undefined {
+    return this.#uid;
+  }
+
+  /** Number of live subscriptions. */
+  get subscriptionCount(): number {
+    return this.#subs?.size ?? 0;
+  }
+
+  /** The groups the session is a member of. */
+  get groups(): ReadonlySet<Group> {
+    return this.#groups ?? new Set();
+  }
+
+  /** Bytes queued for this peer and not yet written. */
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  /** Stores an attribute, e.g. the player's name. */
+  set<T>(key: string, value: T): void {
+    (this.#attrs ??= new Map()).set(key, value);
+  }
+
+  /** Reads an attribute stored with {@link set}. */
+  get<T>(key: string): T | undefined {
+    return this.#attrs?.get(key) as T | undefined;
+  }
+
+  /** Whether the attribute `key` is set. */
+  has(key: string): boolean {
+    return this.#attrs?.has(key) ?? false;
+  }
+
+  /** Removes an attribute. */
+  delete(key: string): boolean {
+    return this.#attrs?.delete(key) ?? false;
+  }
+
+  /**
+   * Binds the session to a user id, so that `server.sessionByUid(uid)` finds
+   * it and `server.pushTo(uid, …)` reaches it. A uid bound to another
+   * session moves to this one.
+   */
+  bind(uid: string): void {
+    if (this.#ended) throw new Error("Cannot bind a closed session");
+    this.unbind();
+    const previous = this.#core.uids.get(uid);
+    if (previous && previous !== this) previous.unbind();
+    this.#uid = uid;
+    this.#core.uids.set(uid, this);
+    this.#uidSub = this.#core.broker.subscribe(
+      `uid:${uid}`,
+      (m) => this.push(m.path, m.data),
+    );
+  }
+
+  /** Removes the uid binding, if any. */
+  unbind(): void {
+    if (this.#uid === undefined) return;
+    if (this.#core.uids.get(this.#uid) === this) {
+      this.#core.uids.delete(this.#uid);
+    }
+    this.#uidSub?.[Symbol.dispose]();
+    this.#uid = this.#uidSub = undefined;
+  }
+
+  /**
+   * Sends `data` as an UPDATE to each of this session's subscriptions to
+   * the topic at `path` whose filter accepts it.
+   *
+   * @returns How many updates were queued.
+   */
+  push(path: string, data: Uint8Array): number {
+    if (!this.#subs) return 0;
+    let sent = 0;
+    for (const sub of this.#subs.values()) {
+      if (sub.topic.path === path && sub.topic.accepts(sub, data)) {
+        if (this.sendUpdate(sub.id, data)) sent++;
+      }
+    }
+    return sent;
+  }
+
+  /**
+   * Queues an UPDATE for subscription `id`. Updates are best-effort: when
+   * the outgoing buffer is full the update is dropped and counted.
+   * `data` must not change afterwards.
+   *
+   * @returns Whether it was queued.
+   */
+  sendUpdate(id: number, data: Uint8Array): boolean {
+    if (this.#ended) return false;
+    const size = data.length + FRAME_OVERHEAD;
+    if (this.#queued + size > this.#core.limits.outgoingBufferSize) {
+      this.droppedUpdates++;
+      this.#core.stats.droppedUpdates++;
+      return false;
+    }
+    this.#enqueue(id, ResponseType.UPDATE, Status.OK, undefined, data, size);
+    return true;
+  }
+
+  /** Ends the session: flushes what it owes (briefly), then closes. */
+  close(reason = "closed by the server"): Promise<void> {
+    return this.#closing ??= this.#finish(reason);
+  }
+
+  /** Adds or removes group membership; the group calls this. */
+  _membership(group: Group, member: boolean): void {
+    if (member) (this.#groups ??= new Set()).add(group);
+    else this.#groups?.delete(group);
+  }
+
+  /** Reads and serves until the peer leaves; the server calls it once. */
+  async serve(): Promise<void> {
+    let reason = "peer closed the connection";
+    try {
+      while (!this.#ended) {
+        if (this.#queued > this.#core.limits.outgoingBufferSize / 2) {
+          await this.#drained();
+          if (this.#ended) break;
+        }
+        if (this.#filled === this.#buf.length) this.#grow();
+        const n = await this.#conn.read(this.#buf.subarray(this.#filled));
+        if (n === null) break;
+        this.#filled += n;
+        this.#core.stats.bytesIn += n;
+        if (this.#filled < this.#need) continue;
+        await this.#process();
+      }
+    } catch (err) {
+      if (!this.#ended) reason = `read failed: ${errorMessage(err)}`;
+    }
+    await this.close(reason);
+  }
+
+  /** Resolves when no handler of this session is running. */
+  async settled(): Promise<void> {
+    while (this.#inflight > 0) {
+      this.#idle ??= Promise.withResolvers();
+      await this.#idle.promise;
+    }
+  }
+
+  #grow(): void {
+    const max = this.#core.limits.maxMessageSize + 10;
+    const size = Math.min(Math.max(this.#buf.length * 2, STEADY_READ), max);
+    const buf = new Uint8Array(size);
+    buf.set(this.#buf.subarray(0, this.#filled));
+    this.#buf = buf;
+  }
+
+  /** Decodes and dispatches every complete frame in the read buffer. */
+  async #process(): Promise<void> {
+    this.#inflight++;
+    try {
+      let offset = 0;
+      for (;;) {
+        const input = this.#buf.subarray(offset, this.#filled);
+        const count = codec.decodeRequests(
+          input,
+          this.#core.limits.maxMessageSize,
+        );
+        let w = codec.words;
+        const consumed = w[H_CONSUMED];
+        const error = w[H_ERROR];
+        const errorAt = w[H_ERROR_AT];
+        const need = w[H_NEED];
+        let base = HEADER;
+        if (count > 0) this.lastFrameAt = performance.now();
+        this.#core.stats.framesIn += count;
+        for (let i = 0; i < count && !this.#ended; i++) {
+          const done = this.#dispatch(w, base + i * STRIDE, offset);
+          if (done === undefined) continue;
+          if (w === codec.words) {
+            // The table is shared by all sessions: keep the rest of ours.
+            w = w.slice(base + (i + 1) * STRIDE, HEADER + count * STRIDE);
+            base = -(i + 1) * STRIDE;
+          }
+          await done;
+        }
+        if (error !== 0) {
+          this.#malformed(error, offset + errorAt);
+          return;
+        }
+        offset += consumed;
+        this.#need = need;
+        if (count < MAX_FRAMES || offset === this.#filled || this.#ended) break;
+      }
+      // Answers may still view the read buffer: encode them before the
+      // buffer is compacted and reused.
+      this.#flush();
+      this.#buf.copyWithin(0, offset, this.#filled);
+      this.#filled -= offset;
+      if (this.#filled === 0 && this.#buf.length > STEADY_READ) {
+        this.#buf = new Uint8Array(STEADY_READ);
+      }
+    } finally {
+      this.#settle();
+    }
+  }
+
+  #settle(): void {
+    if (--this.#inflight === 0 && this.#idle) {
+      this.#idle.resolve();
+      this.#idle = undefined;
+    }
+  }
+
+  /** Serves one decoded frame; returns a promise only if it must be awaited. */
+  #dispatch(
+    w: Int32Array,
+    e: number,
+    offset: number,
+  ): Promise<void> | undefined {
+    const id = w[e + RQ_ID];
+    const type = w[e + RQ_TYPE];
+    if (type === RequestType.PING) {
+      this.#respond(id, ResponseType.PONG, Status.OK, undefined, EMPTY);
+      return;
+    }
+    if (type !== RequestType.REQUEST && type !== RequestType.SUBSCRIBE) {
+      this.#respond(
+        id,
+        ResponseType.RESPONSE,
+        Status.INTERNAL_ERROR,
+        `Unsupported request type ${type}: send PING, REQUEST or SUBSCRIBE`,
+        EMPTY,
+      );
+      return;
+    }
+    const kind = w[e + RQ_PATH_KIND];
+    const hash = w[e + RQ_PATH_HASH] >>> 0;
+    let route = kind === PATH_NONE ? undefined : this.#core.router.lookup(hash);
+    const pathOff = offset + w[e + RQ_PATH_OFF];
+    const pathLen = w[e + RQ_PATH_LEN];
+    if (
+      route && kind === PATH_STRING &&
+      !pathMatches(route, this.#buf, pathOff, pathLen)
+    ) {
+      route = undefined;
+    }
+    const dataOff = offset + w[e + RQ_DATA_OFF];
+    const data = this.#buf.subarray(dataOff, dataOff + w[e + RQ_DATA_LEN]);
+    if (type === RequestType.REQUEST) {
+      const sub = this.#subs?.get(id);
+      if (
+        sub && data.length === 0 && route !== undefined &&
+        sub.topic.route === route
+      ) {
+        this.#unsubscribe(sub);
+        this.#respond(id, ResponseType.RESPONSE, Status.OK, undefined, EMPTY);
+        return;
+      }
+    }
+    const target = type === RequestType.REQUEST ? route?.handler : route?.topic;
+    if (!route || !target) {
+      const what = type === RequestType.REQUEST ? "handler" : "topic";
+      const at = kind === PATH_NONE
+        ? "the request has no path"
+        : kind === PATH_STRING
+        ? `path ${
+          decoder.decode(this.#buf.subarray(pathOff, pathOff + pathLen))
+        }`
+        : `path hash 0x${hash.toString(16).padStart(8, "0")}`;
+      this.#respond(
+        id,
+        ResponseType.RESPONSE,
+        Status.NOT_FOUND,
+        `No ${what} for ${at}`,
+        EMPTY,
+      );
+      return;
+    }
+    return type === RequestType.REQUEST
+      ? this.#call(route, id, data, "request")
+      : this.#call(route, id, data, "subscribe");
+  }
+
+  #call(
+    route: Route,
+    id: number,
+    data: Uint8Array,
+    kind: ContextKind,
+  ): Promise<void> | undefined {
+    const concurrent = kind === "request" && route.options.concurrent === true;
+    const ctx = new Context(
+      this,
+      route,
+      id,
+      concurrent ? data.slice() : data,
+      kind,
+    );
+    const last = kind === "request" ? route.handler! : this.#subscribeLast;
+    const middleware = this.#core.middleware;
+    let result: unknown;
+    try {
+      result = middleware.length > 0
+        ? compose(middleware, ctx, last)
+        : last(ctx);
+    } catch (err) {
+      this.#fail(ctx, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      const done = this.#await(ctx, result, middleware.length > 0);
+      return concurrent ? undefined : done;
+    }
+    this.#answer(ctx, result);
+  }
+
+  #subscribeLast = (ctx: Context): undefined => {
+    const route = this.#core.router.lookup(ctx.pathHash)!;
+    const topic = route.topic!;
+    const subs = this.#subs ??= new Map();
+    const old = subs.get(ctx.requestId);
+    if (!old && subs.size >= this.#core.limits.maxSubscriptionsPerSession) {
+      throw new NanoRpcError(
+        Status.NOT_AUTHORIZED,
+        `Subscription limit of ${this.#core.limits.maxSubscriptionsPerSession} per session reached: unsubscribe first`,
+      );
+    }
+    let sub: Subscription;
+    try {
+      sub = topic.add(this, ctx.requestId, ctx.data);
+    } catch (err) {
+      throw new NanoRpcError(
+        Status.INTERNAL_ERROR,
+        `Invalid subscription filter for ${topic.path}: ${errorMessage(err)}`,
+      );
+    }
+    if (old) this.#unsubscribe(old);
+    subs.set(ctx.requestId, sub);
+    this.#core.stats.subscriptions++;
+  };
+
+  #unsubscribe(sub: Subscription): void {
+    sub.topic.remove(sub);
+    this.#subs!.delete(sub.id);
+    this.#core.stats.subscriptions--;
+  }
+
+  async #await(ctx: Context, pending: Promise<unknown>, composed: boolean) {
+    this.#inflight++;
+    const route = this.#core.router.lookup(ctx.pathHash)!;
+    const limit = route.options.timeout ?? this.#core.limits.handlerTimeout;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      let result = pending;
+      if (limit > 0 && Number.isFinite(limit)) {
+        result = Promise.race([
+          pending,
+          new Promise((_, reject) => {
+            timer = setTimeout(() => {
+              const err = new NanoRpcError(
+                Status.INTERNAL_ERROR,
+                `Handler for ${ctx.path} did not finish within ${limit} ms`,
+              );
+              ctx.abort(err);
+              reject(err);
+            }, limit);
+          }),
+        ]);
+      }
+      const value = await result;
+      this.#answer(ctx, composed ? undefined : value);
+    } catch (err) {
+      this.#fail(ctx, err);
+    } finally {
+      clearTimeout(timer);
+      this.#settle();
+    }
+  }
+
+  #answer(ctx: Context, value: unknown): void {
+    if (value !== undefined) ctx.body = value as Uint8Array;
+    const body = ctx.body;
+    let data: Uint8Array;
+    if (body === undefined || body === null) data = EMPTY;
+    else if (body instanceof Uint8Array) data = body;
+    else if (typeof body === "string") data = encoder.encode(body);
+    else {
+      this.#fail(
+        ctx,
+        new TypeError(
+          `handler returned ${typeof body}, not Uint8Array or string`,
+        ),
+      );
+      return;
+    }
+    this.#respond(
+      ctx.requestId,
+      ResponseType.RESPONSE,
+      Status.OK,
+      undefined,
+      data,
+    );
+  }
+
+  #fail(ctx: Context, err: unknown): void {
+    let status: number = Status.INTERNAL_ERROR;
+    let message: string;
+    if (err instanceof NanoRpcError && err.status !== Status.UNSPECIFIED) {
+      status = err.status;
+      message = err.message;
+    } else {
+      message = `Handler for ${ctx.path} failed: ${errorMessage(err)}`;
+      this.#core.logger.error(`session ${this.id}: ${message}`, err);
+    }
+    this.#respond(ctx.requestId, ResponseType.RESPONSE, status, message, EMPTY);
+  }
+
+  /** Queues a response; one that does not fit the buffer ends the session. */
+  #respond(
+    id: number,
+    type: number,
+    status: number,
+    message: string | undefined,
+    data: Uint8Array,
+  ): void {
+    if (this.#ended) return;
+    const size = data.length + FRAME_OVERHEAD +
+      (message ? message.length * 3 : 0);
+    if (this.#queued + size > this.#core.limits.outgoingBufferSize) {
+      this.#core.stats.overflowCloses++;
+      this.close(
+        `outgoing buffer of ${this.#core.limits.outgoingBufferSize} bytes is full: the peer does not read its responses`,
+      );
+      return;
+    }
+    this.#enqueue(id, type, status, message, data, size);
+  }
+
+  #enqueue(
+    id: number,
+    type: number,
+    status: number,
+    message: string | undefined,
+    data: Uint8Array,
+    size: number,
+  ): void {
+    this.#fields.push(id, type, status);
+    this.#messages.push(message);
+    this.#payloads.push(data);
+    this.#pending++;
+    this.#estimate += size;
+    this.#queued += size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  #flushTask = (): void => {
+    this.#scheduled = false;
+    this.#flush();
+  };
+
+  /** Encodes every queued frame into one chunk and starts writing it. */
+  #flush(): void {
+    const count = this.#pending;
+    if (count === 0) return;
+    const chunk = codec.encodeResponses(
+      this.#fields,
+      this.#messages,
+      this.#payloads,
+      count,
+    );
+    this.#fields = [];
+    this.#messages = [];
+    this.#payloads = [];
+    this.#pending = 0;
+    this.#queued += chunk.length - this.#estimate;
+    this.#estimate = 0;
+    this.#core.stats.framesOut += count;
+    this.#chunks.push(chunk);
+    if (!this.#writing) this.#write();
+  }
+
+  async #write(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#chunks.length > 0) {
+        const chunk = this.#chunks.length === 1
+          ? this.#chunks[0]
+          : concat(this.#chunks);
+        this.#chunks = [];
+        let written = 0;
+        while (written < chunk.length) {
+          written += await this.#conn.write(chunk.subarray(written));
+        }
+        this.#queued -= chunk.length;
+        this.#core.stats.bytesOut += chunk.length;
+        if (
+          this.#drain &&
+          this.#queued <= this.#core.limits.outgoingBufferSize / 4
+        ) {
+          this.#drain.resolve();
+          this.#drain = undefined;
+        }
+      }
+    } catch (err) {
+      this.#chunks = [];
+      this.close(`write failed: ${errorMessage(err)}`);
+    } finally {
+      this.#writing = false;
+      if (this.#drain && (this.#ended || this.#chunks.length === 0)) {
+        this.#drain.resolve();
+        this.#drain = undefined;
+      }
+    }
+  }
+
+  /** Resolves when the outgoing backlog has drained to a quarter. */
+  #drained(): Promise<void> {
+    if (!this.#writing) return Promise.resolve();
+    return (this.#drain ??= Promise.withResolvers()).promise;
+  }
+
+  #malformed(code: number, at: number): void {
+    const reason = `malformed frame at byte ${at}: ${
+      MALFORMED_REASONS[code] ?? `reason ${code}`
+    }`;
+    this.#core.stats.malformedCloses++;
+    this.#core.logger.warn(
+      `session ${this.id} (${formatAddr(this.remoteAddr)}): closing, ${reason}`,
+    );
+    this.close(reason);
+  }
+
+  async #finish(reason: string): Promise<void> {
+    this.#ended = true;
+    this.#abort?.abort(reason);
+    if (this.#subs) {
+      for (const sub of this.#subs.values()) sub.topic.remove(sub);
+      this.#core.stats.subscriptions -= this.#subs.size;
+      this.#subs.clear();
+    }
+    if (this.#groups) {
+      for (const group of [...this.#groups]) group.remove(this);
+    }
+    this.unbind();
+    this.#flush();
+    if (this.#writing) {
+      const drained = (this.#drain ??= Promise.withResolvers()).promise;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        drained,
+        new Promise<void>((r) => timer = setTimeout(r, CLOSE_FLUSH_MS)),
+      ]);
+      clearTimeout(timer);
+    }
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or by a failed write.
+    }
+    this.#core.sessionClosed(this, reason);
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The message of an error, or the value as text. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `host:port` or the socket path of an address. */
+export function formatAddr(addr: Deno.Addr): string {
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    return `unix:${addr.path}`;
+  }
+  if ("hostname" in addr) return `${addr.hostname}:${addr.port}`;
+  return addr.transport;
+}
