@@ -272,7 +272,8 @@ export class TimeoutError extends ClientError {
 
 /**
  * The server sent bytes that are not a valid NanoRPC response frame; the
- * client closed that connection.
+ * client closed that connection. It is a {@link ConnectionLostError}: the
+ * requests in flight on that connection reject with it.
  *
  * @example
  * ```ts
@@ -281,7 +282,7 @@ export class TimeoutError extends ClientError {
  * console.log(new ProtocolError("Malformed response frame").message);
  * ```
  */
-export class ProtocolError extends ClientError {
+export class ProtocolError extends ConnectionLostError {
   /**
    * @param message What was wrong with the bytes.
    * @param options Standard error options such as `cause`.

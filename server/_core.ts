@@ -46,8 +46,29 @@ export interface SessionLimits {
   handlerTimeout: number;
 }
 
+/**
+ * The frame codec a server decodes requests and encodes responses with.
+ * The WASM `codec` is the default; benchmarks swap in a protobuf-es one to
+ * show what the WASM path buys. Results of `decodeRequests` are read from
+ * `words` with the table layout of wasm/codec.ts.
+ */
+export interface RequestCodec {
+  /** Decodes every complete request frame of `input`; returns the count. */
+  decodeRequests(input: Uint8Array, maxMessageSize: number): number;
+  /** The result table of the last decode (header, then entries). */
+  readonly words: Int32Array;
+  /** Encodes response frames (three fields each) into one buffer. */
+  encodeResponses(
+    fields: ArrayLike<number>,
+    messages: ArrayLike<string | undefined>,
+    payloads: ArrayLike<Uint8Array>,
+    count: number,
+  ): Uint8Array;
+}
+
 /** What sessions see of their server. */
 export interface ServerCore {
+  readonly codec: RequestCodec;
   readonly router: Router;
   readonly middleware: Middleware[];
   readonly limits: SessionLimits;

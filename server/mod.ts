@@ -31,6 +31,7 @@ export {
 } from "./router.ts";
 export {
   type HandshakeInfo,
+  type RequestCodec,
   Server,
   type ServerOptions,
   type ServerStats,

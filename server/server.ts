@@ -13,7 +13,13 @@ import {
   type ComponentOptions,
 } from "./component.ts";
 import type { Middleware } from "./context.ts";
-import { newStats, type ServerCore, type ServerStats } from "./_core.ts";
+import {
+  newStats,
+  type RequestCodec,
+  type ServerCore,
+  type ServerStats,
+} from "./_core.ts";
+import { codec } from "../wasm/codec.ts";
 import { Group } from "./group.ts";
 import {
   type Listener,
@@ -41,7 +47,7 @@ import {
   typedHandler,
 } from "./typed.ts";
 
-export type { ServerStats } from "./_core.ts";
+export type { RequestCodec, ServerStats } from "./_core.ts";
 
 /** What the handshake hook learns about a connection before any frame. */
 export interface HandshakeInfo {
@@ -79,6 +85,11 @@ export interface ServerOptions {
   handshake?: (info: HandshakeInfo) => boolean | void | Promise<boolean | void>;
   /** Carries publishes, group broadcasts and pushes. In-process default. */
   broker?: Broker;
+  /**
+   * The frame codec. Default: the WebAssembly codec. Benchmarks pass a
+   * protobuf-es codec here to compare; applications have no reason to.
+   */
+  codec?: RequestCodec;
   /** Where log lines go. Default `console`. */
   logger?: Logger;
   /** Least severe level logged. Default `"warn"`. */
@@ -134,6 +145,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     super();
     this.#options = options;
     this.#core = {
+      codec: options.codec ?? codec,
       router: new Router(),
       middleware: [],
       limits: {

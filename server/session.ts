@@ -8,7 +8,6 @@
 
 import { NanoRpcError } from "../client/errors.ts";
 import {
-  codec,
   H_CONSUMED,
   H_ERROR,
   H_ERROR_AT,
@@ -289,6 +288,7 @@ export class Session {
       let offset = 0;
       for (;;) {
         const input = this.#buf.subarray(offset, this.#filled);
+        const codec = this.#core.codec;
         const count = codec.decodeRequests(
           input,
           this.#core.limits.maxMessageSize,
@@ -592,7 +592,7 @@ export class Session {
   #flush(): void {
     const count = this.#pending;
     if (count === 0) return;
-    const chunk = codec.encodeResponses(
+    const chunk = this.#core.codec.encodeResponses(
       this.#fields,
       this.#messages,
       this.#payloads,
