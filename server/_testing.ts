@@ -38,7 +38,7 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 /** A NanoRPC peer over a raw socket. */
 export class RawPeer {
   conn: Deno.Conn;
-  #buf = new Uint8Array(0);
+  #buf: Uint8Array = new Uint8Array(0);
 
   constructor(conn: Deno.Conn) {
     this.conn = conn;
@@ -119,3 +119,11 @@ export class RawPeer {
 }
 
 export type { NanoRPCRequest, NanoRPCResponse };
+
+/** A logger that drops everything, for tests that provoke errors. */
+export const silent = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+};

@@ -20,6 +20,7 @@ import {
   type ServerStats,
 } from "./_core.ts";
 import { codec } from "../wasm/codec.ts";
+import { fnv1a } from "../wasm/wire.ts";
 import { Group } from "./group.ts";
 import {
   type Listener,
@@ -269,7 +270,7 @@ export class Server extends EventTarget implements AsyncDisposable {
    * @throws {Error} when no topic is registered at `path`.
    */
   publish(path: string, data: Uint8Array): void {
-    if (!this.#core.router.route(path).topic) {
+    if (this.#core.router.lookup(fnv1a(path))?.topic?.path !== path) {
       throw new Error(
         `No topic at ${path}: register it with server.topic() first`,
       );

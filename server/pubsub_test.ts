@@ -1,0 +1,285 @@
+// Topics, filters, unsubscribe, pushes and groups over real sockets with
+// raw protobuf-es frames.
+
+import assert from "node:assert/strict";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  ChatFilterSchema,
+  ChatJoinSchema,
+  ChatMessageSchema,
+} from "../proto/gen/chat_pb.ts";
+import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import { RawPeer, silent } from "./_testing.ts";
+import { registerDemo } from "./demo.ts";
+import { Server } from "./server.ts";
+
+const { REQUEST, SUBSCRIBE } = RequestType;
+const text = (s: string) => new TextEncoder().encode(s);
+
+async function start(setup?: (s: Server) => void) {
+  const server = new Server({ logger: silent });
+  registerDemo(server);
+  setup?.(server);
+  const listener = await server.listen({ port: 0 });
+  const peers: RawPeer[] = [];
+  return {
+    server,
+    async peer() {
+      const p = await RawPeer.connect(listener.addr);
+      peers.push(p);
+      return p;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const p of peers) p.close();
+      await server.shutdown();
+    },
+  };
+}
+
+const call = (
+  p: RawPeer,
+  id: number,
+  path: string,
+  data = new Uint8Array(),
+  type: number = REQUEST,
+) =>
+  p.call({
+    requestId: id,
+    requestType: type,
+    pathOneof: { case: "path", value: path },
+    data,
+  });
+
+Deno.test("Server acks SUBSCRIBE and sends UPDATEs with the subscription's id", async () => {
+  await using t = await start((s) => s.topic("/ticks"));
+  const p = await t.peer();
+  const ack = await call(p, 77, "/ticks", new Uint8Array(), SUBSCRIBE);
+  assert.deepEqual([ack.requestId, ack.responseType, ack.responseStatus], [
+    77,
+    ResponseType.RESPONSE,
+    Status.OK,
+  ]);
+  for (let i = 0; i < 3; i++) t.server.publish("/ticks", new Uint8Array([i]));
+  for (let i = 0; i < 3; i++) {
+    const u = await p.read();
+    assert.deepEqual([u.requestId, u.responseType, u.responseStatus], [
+      77,
+      ResponseType.UPDATE,
+      Status.OK,
+    ]);
+    assert.deepEqual(u.data, new Uint8Array([i]));
+  }
+});
+
+Deno.test("Server answers SUBSCRIBE to an unregistered path with NOT_FOUND", async () => {
+  await using t = await start();
+  const p = await t.peer();
+  const r = await call(p, 1, "/no/topic", new Uint8Array(), SUBSCRIBE);
+  assert.equal(r.responseStatus, Status.NOT_FOUND);
+  assert.match(r.responseMessage, /No topic for path \/no\/topic/);
+  const handlerOnly = await call(p, 2, "/echo", new Uint8Array(), SUBSCRIBE);
+  assert.equal(handlerOnly.responseStatus, Status.NOT_FOUND);
+});
+
+Deno.test("Server sends no UPDATE for a subscription after its unsubscribe ack", async () => {
+  await using t = await start((s) => s.topic("/ticks"));
+  const p = await t.peer();
+  await call(p, 5, "/ticks", new Uint8Array(), SUBSCRIBE);
+  t.server.publish("/ticks", text("before"));
+  assert.equal(new TextDecoder().decode((await p.read()).data), "before");
+  const ack = await call(p, 5, "/ticks");
+  assert.deepEqual([ack.requestId, ack.responseType, ack.responseStatus], [
+    5,
+    ResponseType.RESPONSE,
+    Status.OK,
+  ]);
+  t.server.publish("/ticks", text("after"));
+  const pong = await p.call({ requestId: 6, requestType: RequestType.PING });
+  assert.equal(pong.requestId, 6, "the next frame is the pong, not an update");
+  assert.equal(t.server.stats().subscriptions, 0);
+});
+
+Deno.test("Server treats a REQUEST with the subscription's id but data as a request", async () => {
+  await using t = await start((s) => {
+    s.topic("/both");
+    s.handle("/both", (ctx) => ctx.data);
+  });
+  const p = await t.peer();
+  await call(p, 9, "/both", new Uint8Array(), SUBSCRIBE);
+  const r = await call(p, 9, "/both", text("x"));
+  assert.deepEqual(r.data, text("x"));
+  assert.equal(t.server.stats().subscriptions, 1);
+});
+
+Deno.test("Server delivers room messages only to subscribers whose filter matches", async () => {
+  await using t = await start();
+  const alice = await t.peer();
+  const all = await t.peer();
+  const onlyBob = await t.peer();
+  await call(
+    alice,
+    1,
+    "/room/join",
+    toBinary(ChatJoinSchema, create(ChatJoinSchema, { name: "alice" })),
+  );
+  const everything = await call(
+    all,
+    2,
+    "/room/messages",
+    new Uint8Array(),
+    SUBSCRIBE,
+  );
+  assert.equal(everything.responseStatus, Status.OK);
+  const filter = toBinary(
+    ChatFilterSchema,
+    create(ChatFilterSchema, { from: "bob" }),
+  );
+  assert.equal(
+    (await call(onlyBob, 3, "/room/messages", filter, SUBSCRIBE))
+      .responseStatus,
+    Status.OK,
+  );
+
+  const send = (p: RawPeer, id: number, msg: string) =>
+    call(
+      p,
+      id,
+      "/room/send",
+      toBinary(
+        ChatMessageSchema,
+        create(ChatMessageSchema, { from: "ignored", text: msg }),
+      ),
+    );
+  assert.equal(
+    (await send(alice, 10, "hi from alice")).responseStatus,
+    Status.OK,
+  );
+  const bob = await t.peer();
+  await call(
+    bob,
+    1,
+    "/room/join",
+    toBinary(ChatJoinSchema, create(ChatJoinSchema, { name: "bob" })),
+  );
+  await send(bob, 11, "hi from bob");
+  const anon = await t.peer();
+  await send(anon, 12, "who am I");
+
+  const got = async (p: RawPeer) =>
+    fromBinary(ChatMessageSchema, (await p.read()).data);
+  assert.deepEqual([
+    (await got(all)).from,
+    (await got(all)).from,
+    (await got(all)).from,
+  ], ["alice", "bob", "anonymous"]);
+  const b = await got(onlyBob);
+  assert.deepEqual([b.from, b.text], ["bob", "hi from bob"]);
+  const pong = await onlyBob.call({
+    requestId: 99,
+    requestType: RequestType.PING,
+  });
+  assert.equal(
+    pong.requestId,
+    99,
+    "no other update reached the filtered subscriber",
+  );
+});
+
+Deno.test("Server refuses a subscription filter that does not decode", async () => {
+  await using t = await start();
+  const p = await t.peer();
+  const r = await call(
+    p,
+    1,
+    "/room/messages",
+    new Uint8Array([0x0f]),
+    SUBSCRIBE,
+  );
+  assert.equal(r.responseStatus, Status.INTERNAL_ERROR);
+  assert.match(r.responseMessage, /Invalid subscription filter/);
+  assert.equal(t.server.stats().subscriptions, 0);
+});
+
+Deno.test("Server ends every subscription of a session when it disconnects", async () => {
+  await using t = await start((s) => s.topic("/ticks"));
+  const p = await t.peer();
+  for (let id = 1; id <= 50; id++) {
+    await call(p, id, "/ticks", new Uint8Array(), SUBSCRIBE);
+  }
+  assert.equal(t.server.stats().subscriptions, 50);
+  p.close();
+  for (let i = 0; i < 100 && t.server.stats().sessions > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual(
+    [t.server.stats().sessions, t.server.stats().subscriptions],
+    [0, 0],
+  );
+});
+
+Deno.test("Session.push reaches only that session's subscriptions to the path", async () => {
+  let target: import("./session.ts").Session | undefined;
+  await using t = await start((s) => {
+    s.topic("/inbox");
+    s.handle("/me", (ctx) => {
+      target = ctx.session;
+      ctx.session.bind("u1");
+    });
+  });
+  const a = await t.peer();
+  const b = await t.peer();
+  await call(a, 1, "/inbox", new Uint8Array(), SUBSCRIBE);
+  await call(b, 1, "/inbox", new Uint8Array(), SUBSCRIBE);
+  await call(a, 2, "/me");
+  assert.equal(target!.push("/inbox", text("direct")), 1);
+  t.server.pushTo("u1", "/inbox", text("by uid"));
+  assert.equal(new TextDecoder().decode((await a.read()).data), "direct");
+  assert.equal(new TextDecoder().decode((await a.read()).data), "by uid");
+  assert.equal(t.server.sessionByUid("u1"), target);
+  assert.equal(
+    (await b.call({ requestId: 3, requestType: RequestType.PING })).requestId,
+    3,
+  );
+});
+
+Deno.test("Group broadcasts to members, multicasts to some, and forgets closed sessions", async () => {
+  await using t = await start((s) => {
+    s.topic("/room/events");
+    s.handle("/enter", (ctx) => {
+      s.group("lobby").add(ctx.session);
+      ctx.session.bind(new TextDecoder().decode(ctx.data));
+    });
+  });
+  const lobby = t.server.group("lobby");
+  const peers = [await t.peer(), await t.peer(), await t.peer()];
+  for (const [i, p] of peers.entries()) {
+    await call(p, 1, "/room/events", new Uint8Array(), SUBSCRIBE);
+    if (i < 2) await call(p, 2, "/enter", text(`p${i}`));
+  }
+  assert.equal(lobby.count, 2);
+  lobby.broadcast("/room/events", text("all"));
+  assert.equal(lobby.multicast("/room/events", text("one"), ["p1", "p2"]), 1);
+  assert.equal(new TextDecoder().decode((await peers[0].read()).data), "all");
+  assert.equal(new TextDecoder().decode((await peers[1].read()).data), "all");
+  assert.equal(new TextDecoder().decode((await peers[1].read()).data), "one");
+  assert.equal(
+    (await peers[2].call({ requestId: 5, requestType: RequestType.PING }))
+      .requestId,
+    5,
+  );
+  assert.equal(t.server.stats().groupMemberships, 2);
+  peers[0].close();
+  for (let i = 0; i < 100 && lobby.count > 1; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(lobby.count, 1);
+  assert.equal(t.server.stats().groupMemberships, 1);
+});
+
+Deno.test("Server.publish throws for a path that has no topic", async () => {
+  await using t = await start();
+  assert.throws(
+    () => t.server.publish("/nothing", new Uint8Array()),
+    /No topic at \/nothing/,
+  );
+});
