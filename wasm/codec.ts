@@ -115,6 +115,8 @@ export const MALFORMED_REASONS: readonly string[] = [
 /** Most frames decoded per call; a chunk with more takes further calls. */
 export const MAX_FRAMES = 16384;
 
+/** Largest message size the decoders accept, whatever the caller asks. */
+const MAX_MESSAGE_LIMIT = 0x7fffffff - 16;
 const TABLE_BYTES = (HEADER + MAX_FRAMES * STRIDE) * 4;
 const PAGE = 65536;
 /** Words of one encoder entry, and its bytes. */
@@ -213,7 +215,7 @@ export class Codec {
       input.length,
       this.#table,
       MAX_FRAMES,
-      maxMessageSize,
+      messageLimit(maxMessageSize),
     );
   }
 
@@ -226,7 +228,7 @@ export class Codec {
       input.length,
       this.#table,
       MAX_FRAMES,
-      maxMessageSize,
+      messageLimit(maxMessageSize),
     );
   }
 
@@ -369,6 +371,15 @@ function concat(parts: Uint8Array[]): Uint8Array {
     at += part.length;
   }
   return all;
+}
+
+/**
+ * The module takes the limit as a u32 and reports `need` as an i32: clamp
+ * so that Infinity or 4 GiB do not wrap to 0 and a negative number does not
+ * wrap to 4 GiB.
+ */
+function messageLimit(maxMessageSize: number): number {
+  return Math.max(0, Math.min(maxMessageSize, MAX_MESSAGE_LIMIT)) || 0;
 }
 
 function align8(n: number): number {

@@ -234,3 +234,23 @@ Deno.test("decodeRequests gives each malformed case its own reason code", () => 
   assert.equal(seen.size, Object.keys(MalformedReason).length);
   assert.equal(MALFORMED_REASONS.length, seen.size + 1);
 });
+
+Deno.test("decodeRequests clamps a maxMessageSize of 4 GiB or Infinity instead of wrapping it", () => {
+  const input = concat([good, good]);
+  for (const max of [2 ** 32, 2 ** 32 + 5, Infinity, 2 ** 31]) {
+    const r = decodeRequests(input, max);
+    assert.equal(r.error, 0, `max ${max}`);
+    assert.equal(r.count, 2, `max ${max}`);
+  }
+  for (const max of [-1, 0, NaN]) {
+    assert.equal(
+      decodeRequests(input, max).error,
+      FRAME_TOO_LARGE,
+      `max ${max}`,
+    );
+  }
+  // The clamp is just under 2 GiB, so a 3 GiB claim is still refused at
+  // once rather than awaited with a `need` that overflows an i32.
+  const r = decodeRequests(raw(...varint(3n << 30n)), Infinity);
+  assert.equal(r.error, FRAME_TOO_LARGE);
+});
