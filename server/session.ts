@@ -29,6 +29,7 @@ import {
 } from "../wasm/codec.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { ServerCore } from "./_core.ts";
+import { FRAME_OVERHEAD, Outbox } from "./_outbox.ts";
 import { compose, Context, type ContextKind } from "./context.ts";
 import type { Group } from "./group.ts";
 import { pathMatches, type Route } from "./router.ts";
@@ -42,8 +43,6 @@ const INITIAL_READ = 4096;
 const STEADY_READ = 65536;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Bytes a queued frame costs beyond its data and message (header bound). */
-const FRAME_OVERHEAD = 32;
 /** How long a closing session waits to flush what it owes. */
 const CLOSE_FLUSH_MS = 2000;
 
@@ -93,19 +92,7 @@ export class Session {
   #inflight = 0;
   #idle?: PromiseWithResolvers<void>;
 
-  // Outgoing: frames waiting to be encoded (three numbers each, plus a
-  // message and data), encoded chunks waiting to be written, and the
-  // bytes all of it holds.
-  #fields: number[] = [];
-  #messages: (string | undefined)[] = [];
-  #payloads: Uint8Array[] = [];
-  #pending = 0;
-  #estimate = 0;
-  #chunks: Uint8Array[] = [];
-  #queued = 0;
-  #writing = false;
-  #scheduled = false;
-  #drain?: PromiseWithResolvers<void>;
+  #out: Outbox;
 
   /** Wraps an accepted connection; the server does this. */
   constructor(core: ServerCore, conn: Deno.Conn, transport: Transport) {
@@ -113,6 +100,10 @@ export class Session {
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
     this.transport = transport;
+    const limit = core.limits.outgoingBufferSize;
+    this.#out = new Outbox(conn, core.codec, core.stats, limit / 4, (err) => {
+      this.close(`write failed: ${errorMessage(err)}`);
+    });
   }
 
   /** Fires when the session ends, with the reason as `signal.reason`. */
@@ -144,7 +135,7 @@ export class Session {
 
   /** Bytes queued for this peer and not yet written. */
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#out.queued;
   }
 
   /** Stores an attribute, e.g. the player's name. */
@@ -222,12 +213,12 @@ export class Session {
   sendUpdate(id: number, data: Uint8Array): boolean {
     if (this.#ended) return false;
     const size = data.length + FRAME_OVERHEAD;
-    if (this.#queued + size > this.#core.limits.outgoingBufferSize) {
+    if (this.#out.queued + size > this.#core.limits.outgoingBufferSize) {
       this.droppedUpdates++;
       this.#core.stats.droppedUpdates++;
       return false;
     }
-    this.#enqueue(id, ResponseType.UPDATE, Status.OK, undefined, data, size);
+    this.#out.push(id, ResponseType.UPDATE, Status.OK, undefined, data, size);
     return true;
   }
 
@@ -247,8 +238,8 @@ export class Session {
     let reason = "peer closed the connection";
     try {
       while (!this.#ended) {
-        if (this.#queued > this.#core.limits.outgoingBufferSize / 2) {
-          await this.#drained();
+        if (this.#out.queued > this.#core.limits.outgoingBufferSize / 2) {
+          await this.#out.drained();
           if (this.#ended) break;
         }
         if (this.#filled === this.#buf.length) this.#grow();
@@ -321,7 +312,7 @@ export class Session {
       }
       // Answers may still view the read buffer: encode them before the
       // buffer is compacted and reused.
-      this.#flush();
+      this.#out.flush();
       this.#buf.copyWithin(0, offset, this.#filled);
       this.#filled -= offset;
       if (this.#filled === 0 && this.#buf.length > STEADY_READ) {
@@ -553,100 +544,14 @@ export class Session {
     if (this.#ended) return;
     const size = data.length + FRAME_OVERHEAD +
       (message ? message.length * 3 : 0);
-    if (this.#queued + size > this.#core.limits.outgoingBufferSize) {
+    if (this.#out.queued + size > this.#core.limits.outgoingBufferSize) {
       this.#core.stats.overflowCloses++;
       this.close(
         `outgoing buffer of ${this.#core.limits.outgoingBufferSize} bytes is full: the peer does not read its responses`,
       );
       return;
     }
-    this.#enqueue(id, type, status, message, data, size);
-  }
-
-  #enqueue(
-    id: number,
-    type: number,
-    status: number,
-    message: string | undefined,
-    data: Uint8Array,
-    size: number,
-  ): void {
-    this.#fields.push(id, type, status);
-    this.#messages.push(message);
-    this.#payloads.push(data);
-    this.#pending++;
-    this.#estimate += size;
-    this.#queued += size;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
-  }
-
-  #flushTask = (): void => {
-    this.#scheduled = false;
-    this.#flush();
-  };
-
-  /** Encodes every queued frame into one chunk and starts writing it. */
-  #flush(): void {
-    const count = this.#pending;
-    if (count === 0) return;
-    const chunk = this.#core.codec.encodeResponses(
-      this.#fields,
-      this.#messages,
-      this.#payloads,
-      count,
-    );
-    this.#fields = [];
-    this.#messages = [];
-    this.#payloads = [];
-    this.#pending = 0;
-    this.#queued += chunk.length - this.#estimate;
-    this.#estimate = 0;
-    this.#core.stats.framesOut += count;
-    this.#chunks.push(chunk);
-    if (!this.#writing) this.#write();
-  }
-
-  async #write(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#chunks.length > 0) {
-        const chunk = this.#chunks.length === 1
-          ? this.#chunks[0]
-          : concat(this.#chunks);
-        this.#chunks = [];
-        let written = 0;
-        while (written < chunk.length) {
-          written += await this.#conn.write(chunk.subarray(written));
-        }
-        this.#queued -= chunk.length;
-        this.#core.stats.bytesOut += chunk.length;
-        if (
-          this.#drain &&
-          this.#queued <= this.#core.limits.outgoingBufferSize / 4
-        ) {
-          this.#drain.resolve();
-          this.#drain = undefined;
-        }
-      }
-    } catch (err) {
-      this.#chunks = [];
-      this.close(`write failed: ${errorMessage(err)}`);
-    } finally {
-      this.#writing = false;
-      if (this.#drain && (this.#ended || this.#chunks.length === 0)) {
-        this.#drain.resolve();
-        this.#drain = undefined;
-      }
-    }
-  }
-
-  /** Resolves when the outgoing backlog has drained to a quarter. */
-  #drained(): Promise<void> {
-    if (!this.#writing) return Promise.resolve();
-    return (this.#drain ??= Promise.withResolvers()).promise;
+    this.#out.push(id, type, status, message, data, size);
   }
 
   #malformed(code: number, at: number): void {
@@ -672,16 +577,7 @@ export class Session {
       for (const group of [...this.#groups]) group.remove(this);
     }
     this.unbind();
-    this.#flush();
-    if (this.#writing) {
-      const drained = (this.#drain ??= Promise.withResolvers()).promise;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        drained,
-        new Promise<void>((r) => timer = setTimeout(r, CLOSE_FLUSH_MS)),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.#out.close(CLOSE_FLUSH_MS);
     try {
       this.#conn.close();
     } catch {
@@ -689,18 +585,6 @@ export class Session {
     }
     this.#core.sessionClosed(this, reason);
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const c of chunks) size += c.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** The message of an error, or the value as text. */

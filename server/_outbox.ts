@@ -1,0 +1,158 @@
+// The outgoing side of a session: frames queued during a turn of the event
+// loop are encoded together and written in one `write`; the bytes held
+// (queued, encoded or in flight) are counted so the session can bound them.
+
+import type { RequestCodec, ServerStats } from "./_core.ts";
+
+/** Bytes a queued frame costs beyond its data and message (header bound). */
+export const FRAME_OVERHEAD = 32;
+
+export class Outbox {
+  #conn: Deno.Conn;
+  #codec: RequestCodec;
+  #stats: ServerStats;
+  #lowWater: number;
+  #onError: (err: unknown) => void;
+  #fields: number[] = [];
+  #messages: (string | undefined)[] = [];
+  #payloads: Uint8Array[] = [];
+  #pending = 0;
+  #estimate = 0;
+  #chunks: Uint8Array[] = [];
+  #writing = false;
+  #scheduled = false;
+  #drain?: PromiseWithResolvers<void>;
+  /** Bytes held: queued (estimated), encoded, or being written. */
+  queued = 0;
+
+  constructor(
+    conn: Deno.Conn,
+    codec: RequestCodec,
+    stats: ServerStats,
+    lowWater: number,
+    onError: (err: unknown) => void,
+  ) {
+    this.#conn = conn;
+    this.#codec = codec;
+    this.#stats = stats;
+    this.#lowWater = lowWater;
+    this.#onError = onError;
+  }
+
+  /** Queues a frame; `size` is what it counts against the buffer. */
+  push(
+    id: number,
+    type: number,
+    status: number,
+    message: string | undefined,
+    data: Uint8Array,
+    size: number,
+  ): void {
+    this.#fields.push(id, type, status);
+    this.#messages.push(message);
+    this.#payloads.push(data);
+    this.#pending++;
+    this.#estimate += size;
+    this.queued += size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  #flushTask = (): void => {
+    this.#scheduled = false;
+    this.flush();
+  };
+
+  /**
+   * Encodes every queued frame into one chunk (copying the data, so views
+   * of a read buffer may be reused afterwards) and starts writing it.
+   */
+  flush(): void {
+    const count = this.#pending;
+    if (count === 0) return;
+    const chunk = this.#codec.encodeResponses(
+      this.#fields,
+      this.#messages,
+      this.#payloads,
+      count,
+    );
+    this.#fields = [];
+    this.#messages = [];
+    this.#payloads = [];
+    this.#pending = 0;
+    this.queued += chunk.length - this.#estimate;
+    this.#estimate = 0;
+    this.#stats.framesOut += count;
+    this.#chunks.push(chunk);
+    if (!this.#writing) this.#write();
+  }
+
+  async #write(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#chunks.length > 0) {
+        const chunk = this.#chunks.length === 1
+          ? this.#chunks[0]
+          : concat(this.#chunks);
+        this.#chunks = [];
+        let written = 0;
+        while (written < chunk.length) {
+          written += await this.#conn.write(chunk.subarray(written));
+        }
+        this.queued -= chunk.length;
+        this.#stats.bytesOut += chunk.length;
+        if (this.queued <= this.#lowWater) this.#wake();
+      }
+    } catch (err) {
+      this.#chunks = [];
+      this.#onError(err);
+    } finally {
+      this.#writing = false;
+      this.#wake();
+    }
+  }
+
+  #wake(): void {
+    this.#drain?.resolve();
+    this.#drain = undefined;
+  }
+
+  /**
+   * Resolves when the backlog is at or below the low-water mark, or no
+   * write is in progress (written out, or failed).
+   */
+  drained(): Promise<void> {
+    if (!this.#writing) return Promise.resolve();
+    return (this.#drain ??= Promise.withResolvers()).promise;
+  }
+
+  /** Flushes, then waits (at most `ms`) for everything to be written. */
+  async close(ms: number): Promise<void> {
+    this.flush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((r) => timer = setTimeout(r, ms));
+    while (this.#writing) {
+      const drain = (this.#drain ??= Promise.withResolvers()).promise;
+      const more = await Promise.race([
+        drain.then(() => true),
+        timeout.then(() => false),
+      ]);
+      if (!more) break;
+    }
+    clearTimeout(timer);
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
