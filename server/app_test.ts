@@ -128,8 +128,6 @@ Deno.test("Server.handle refuses a second handler and a colliding hash", () => {
     /\/pf2ad has the same FNV-1a hash \(0xe0bebf67\) as the registered path \/p4uzx/,
   );
 });
-  assert.doesNotThrow(() => server.handle("/x/liquid", () => {}));
-});
 
 Deno.test("Middleware runs in order around handlers and can refuse", async () => {
   const order: string[] = [];
