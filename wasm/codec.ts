@@ -171,10 +171,16 @@ export class Codec {
   #wasm: Exports;
   #table: number;
   #data: number;
+  /** The module's table; re-taken when the memory grows. */
+  #tableWords!: Int32Array;
   /** Bytes of the whole memory; re-taken when the memory grows. */
   u8!: Uint8Array;
-  /** The result table: header, then entries. */
-  words!: Int32Array;
+  /**
+   * The result table of the last decode: header, then entries. It lives in
+   * JavaScript memory, so neither memory growth nor an encode call in
+   * between can detach or clobber it; only the next decode overwrites it.
+   */
+  readonly words: Int32Array = new Int32Array(TABLE_BYTES / 4);
 
   /** Instantiates the embedded module. */
   constructor() {
@@ -198,7 +204,11 @@ export class Codec {
     }
     if (this.u8?.buffer !== memory.buffer) {
       this.u8 = new Uint8Array(memory.buffer);
-      this.words = new Int32Array(memory.buffer, this.#table, TABLE_BYTES / 4);
+      this.#tableWords = new Int32Array(
+        memory.buffer,
+        this.#table,
+        TABLE_BYTES / 4,
+      );
     }
   }
 
@@ -210,26 +220,32 @@ export class Codec {
   decodeRequests(input: Uint8Array, maxMessageSize: number): number {
     this.#reserve(input.length);
     this.u8.set(input, this.#data);
-    return this.#wasm.decodeRequests(
+    return this.#copyTable(this.#wasm.decodeRequests(
       this.#data,
       input.length,
       this.#table,
       MAX_FRAMES,
       messageLimit(maxMessageSize),
-    );
+    ));
   }
 
   /** Response counterpart of {@link decodeRequests}. */
   decodeResponses(input: Uint8Array, maxMessageSize: number): number {
     this.#reserve(input.length);
     this.u8.set(input, this.#data);
-    return this.#wasm.decodeResponses(
+    return this.#copyTable(this.#wasm.decodeResponses(
       this.#data,
       input.length,
       this.#table,
       MAX_FRAMES,
       messageLimit(maxMessageSize),
-    );
+    ));
+  }
+
+  /** Copies the header and `count` entries out to {@link words}. */
+  #copyTable(count: number): number {
+    this.words.set(this.#tableWords.subarray(0, HEADER + count * STRIDE));
+    return count;
   }
 
   /** FNV-1a of `bytes`, computed in the module. */

@@ -3,7 +3,16 @@
 
 import assert from "node:assert/strict";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { MAX_FRAMES, PATH_HASH, PATH_NONE, PATH_STRING } from "./codec.ts";
+import {
+  codec,
+  HEADER,
+  MAX_FRAMES,
+  PATH_HASH,
+  PATH_NONE,
+  PATH_STRING,
+  RQ_ID,
+  STRIDE,
+} from "./codec.ts";
 import { fnv1a } from "./wire.ts";
 import {
   concat,
@@ -260,4 +269,22 @@ Deno.test("decodeRequests yields the same frames for input fed in random chunks"
     }
     assert.deepEqual(decodeStream(chunks), whole, `round ${round}`);
   }
+});
+
+Deno.test("codec.words keeps the last decode's table across memory growth and encodes", () => {
+  const input = concat([
+    frame(body((w) => w.tag(1, WireType.Varint).int32(11))),
+    frame(body((w) => w.tag(1, WireType.Varint).int32(12))),
+  ]);
+  assert.equal(codec.decodeRequests(input, 1 << 20), 2);
+  const words = codec.words;
+  const before = words.slice(0, HEADER + 2 * STRIDE);
+  const bytesBefore = codec.u8.length;
+  const big = new Uint8Array(codec.u8.length + (4 << 20));
+  codec.fnv1a(big);
+  codec.encodeResponses([1, 2, 1], ["x".repeat(1 << 20)], [big], 1);
+  assert.ok(codec.u8.length > bytesBefore, "memory grew");
+  assert.equal(codec.words, words);
+  assert.deepEqual(words.slice(0, HEADER + 2 * STRIDE), before);
+  assert.equal(words[HEADER + STRIDE + RQ_ID], 12);
 });
