@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { frame, RawPeer } from "../server/_testing.ts";
+import { Server } from "../server/server.ts";
+import {
+  codec,
+  H_CONSUMED,
+  H_ERROR,
+  H_NEED,
+  HEADER,
+  PATH_HASH,
+  PATH_NONE,
+  RQ_DATA_LEN,
+  RQ_DATA_OFF,
+  RQ_FRAME_END,
+  RQ_FRAME_START,
+  RQ_ID,
+  RQ_PATH_HASH,
+  RQ_PATH_KIND,
+  RQ_TYPE,
+  STRIDE,
+} from "../wasm/codec.ts";
+import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import { ProtobufEsCodec } from "./pb_codec.ts";
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("ProtobufEsCodec decodes the table the WASM codec decodes", () => {
+  const pb = new ProtobufEsCodec();
+  const input = concat(
+    frame({ requestId: 7, requestType: RequestType.PING }),
+    frame({
+      requestId: -3,
+      requestType: RequestType.REQUEST,
+      pathOneof: { case: "path", value: "/echo" },
+      data: new Uint8Array([1, 2, 3]),
+    }),
+    frame({
+      requestId: 300,
+      requestType: RequestType.SUBSCRIBE,
+      pathOneof: { case: "pathHash", value: fnv1a("/t") },
+    }),
+  );
+  const n = pb.decodeRequests(input, 1 << 20);
+  assert.equal(n, 3);
+  assert.equal(codec.decodeRequests(input, 1 << 20), 3);
+  const a = pb.words;
+  const b = codec.words;
+  assert.equal(a[H_CONSUMED], input.length);
+  assert.equal(a[H_ERROR], 0);
+  for (let i = 0; i < n; i++) {
+    const e = HEADER + i * STRIDE;
+    for (
+      const word of [
+        RQ_ID,
+        RQ_TYPE,
+        RQ_PATH_HASH,
+        RQ_DATA_LEN,
+        RQ_FRAME_START,
+        RQ_FRAME_END,
+      ]
+    ) {
+      assert.equal(a[e + word], b[e + word], `frame ${i} word ${word}`);
+    }
+    if (a[e + RQ_DATA_LEN] > 0) {
+      assert.equal(a[e + RQ_DATA_OFF], b[e + RQ_DATA_OFF]);
+    }
+  }
+  assert.equal(a[HEADER + RQ_PATH_KIND], PATH_NONE);
+  assert.equal(a[HEADER + STRIDE + RQ_PATH_KIND], PATH_HASH);
+  assert.equal(a[HEADER + STRIDE + RQ_PATH_HASH] >>> 0, fnv1a("/echo"));
+});
+
+Deno.test("ProtobufEsCodec stops at a partial frame and says how long it is", () => {
+  const pb = new ProtobufEsCodec();
+  const whole = frame({
+    requestId: 1,
+    requestType: RequestType.REQUEST,
+    pathOneof: { case: "pathHash", value: 5 },
+    data: new Uint8Array(40),
+  });
+  const input = concat(frame({ requestId: 2, requestType: 1 }), whole);
+  const cut = input.subarray(0, input.length - 5);
+  assert.equal(pb.decodeRequests(cut, 1 << 20), 1);
+  assert.equal(pb.words[H_CONSUMED], input.length - whole.length);
+  assert.equal(pb.words[H_NEED], whole.length);
+  assert.equal(pb.words[H_ERROR], 0);
+});
+
+Deno.test("ProtobufEsCodec flags truncated fields, bad UTF-8 and oversize prefixes", () => {
+  const pb = new ProtobufEsCodec();
+  // Field 10 claims 5 bytes, the frame holds 1.
+  assert.equal(pb.decodeRequests(new Uint8Array([3, 0x52, 5, 1]), 1 << 20), 0);
+  assert.notEqual(pb.words[H_ERROR], 0);
+  // Field 4 (path) holds 0xff, which is not UTF-8.
+  assert.equal(
+    pb.decodeRequests(new Uint8Array([3, 0x22, 1, 0xff]), 1 << 20),
+    0,
+  );
+  assert.notEqual(pb.words[H_ERROR], 0);
+  // A prefix over the limit is refused before its bytes arrive.
+  assert.equal(pb.decodeRequests(new Uint8Array([0x80, 0x08]), 100), 0);
+  assert.notEqual(pb.words[H_ERROR], 0);
+  // Eleven continuation bytes: no varint.
+  assert.equal(pb.decodeRequests(new Uint8Array(11).fill(0x80), 100), 0);
+  assert.notEqual(pb.words[H_ERROR], 0);
+});
+
+Deno.test("ProtobufEsCodec encodes responses protobuf-es and WASM agree on", () => {
+  const pb = new ProtobufEsCodec();
+  const fields = [1, ResponseType.PONG, Status.OK, -9, 2, 2, 70000, 2, 1];
+  const messages = [undefined, "No handler for path /x", undefined];
+  const payloads = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(200)];
+  assert.deepEqual(
+    pb.encodeResponses(fields, messages, payloads, 3),
+    codec.encodeResponses(fields, messages, payloads, 3),
+  );
+});
+
+Deno.test("Server with ProtobufEsCodec answers ping, echo and not-found over TCP", async () => {
+  const server = new Server({
+    codec: new ProtobufEsCodec(),
+    logLevel: "error",
+  });
+  server.handle("/echo", (ctx) => ctx.data);
+  const listener = await server.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = await RawPeer.connect(listener.addr);
+  try {
+    const pong = await peer.call({
+      requestId: 11,
+      requestType: RequestType.PING,
+    });
+    assert.equal(pong.requestId, 11);
+    assert.equal(pong.responseType, ResponseType.PONG);
+    assert.equal(pong.responseStatus, Status.OK);
+
+    const data = new TextEncoder().encode("hello");
+    for (
+      const pathOneof of [
+        { case: "path", value: "/echo" },
+        { case: "pathHash", value: fnv1a("/echo") },
+      ] as const
+    ) {
+      const echo = await peer.call({
+        requestId: 12,
+        requestType: RequestType.REQUEST,
+        pathOneof,
+        data,
+      });
+      assert.equal(echo.requestId, 12);
+      assert.equal(echo.responseType, ResponseType.RESPONSE);
+      assert.equal(echo.responseStatus, Status.OK);
+      assert.deepEqual(echo.data, data);
+    }
+
+    const missing = await peer.call({
+      requestId: 13,
+      requestType: RequestType.REQUEST,
+      pathOneof: { case: "path", value: "/nope" },
+    });
+    assert.equal(missing.requestId, 13);
+    assert.equal(missing.responseStatus, Status.NOT_FOUND);
+    assert.match(missing.responseMessage, /No handler/);
+
+    // A pipelined batch in one write comes back complete and in order.
+    await peer.write(concat(
+      ...Array.from({ length: 50 }, (_, i) =>
+        frame({
+          requestId: 100 + i,
+          requestType: RequestType.REQUEST,
+          pathOneof: { case: "pathHash", value: fnv1a("/echo") },
+          data: new Uint8Array([i]),
+        })),
+    ));
+    for (let i = 0; i < 50; i++) {
+      const r = await peer.read();
+      assert.equal(r.requestId, 100 + i);
+      assert.deepEqual(r.data, new Uint8Array([i]));
+    }
+
+    await peer.write(new Uint8Array([3, 0x52, 5, 1]));
+    assert.equal(await peer.closedByServer(), true);
+  } finally {
+    peer.close();
+    await server.shutdown();
+  }
+});
