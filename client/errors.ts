@@ -26,6 +26,8 @@ export class NanoRpcError extends Error {
   readonly status: Status;
 
   /**
+   * Creates an error standing for a response status.
+   *
    * @param status The response status, e.g. `Status.INTERNAL_ERROR`.
    * @param message What went wrong and what to do, in sentence case.
    * @param options Standard error options such as `cause`.
@@ -50,6 +52,8 @@ export class NanoRpcError extends Error {
  */
 export class NotFoundError extends NanoRpcError {
   /**
+   * Creates the error.
+   *
    * @param message Defaults to a generic "not found" message.
    * @param options Standard error options such as `cause`.
    */
@@ -74,6 +78,8 @@ export class NotFoundError extends NanoRpcError {
  */
 export class NotAuthorizedError extends NanoRpcError {
   /**
+   * Creates the error.
+   *
    * @param message Defaults to a generic "not authorized" message.
    * @param options Standard error options such as `cause`.
    */
@@ -98,6 +104,8 @@ export class NotAuthorizedError extends NanoRpcError {
  */
 export class InternalError extends NanoRpcError {
   /**
+   * Creates the error.
+   *
    * @param message Defaults to a generic "internal error" message.
    * @param options Standard error options such as `cause`.
    */
@@ -159,6 +167,8 @@ export function errorFromStatus(status: number, message: string): NanoRpcError {
  */
 export class ClientError extends NanoRpcError {
   /**
+   * Creates the error.
+   *
    * @param message What went wrong and what to do.
    * @param options Standard error options such as `cause`.
    */
@@ -182,6 +192,8 @@ export class ClientError extends NanoRpcError {
  */
 export class ConnectionLostError extends ClientError {
   /**
+   * Creates the error.
+   *
    * @param message Defaults to a message naming the usual remedy.
    * @param options Standard error options such as `cause`.
    */
@@ -208,6 +220,8 @@ export class ConnectionLostError extends ClientError {
  */
 export class ConnectionClosedError extends ClientError {
   /**
+   * Creates the error.
+   *
    * @param message Defaults to a message naming the usual remedy.
    * @param options Standard error options such as `cause`.
    */
@@ -233,6 +247,8 @@ export class ConnectionClosedError extends ClientError {
  */
 export class NotConnectedError extends ClientError {
   /**
+   * Creates the error.
+   *
    * @param message Defaults to a message naming the usual remedy.
    * @param options Standard error options such as `cause`.
    */
@@ -258,6 +274,8 @@ export class NotConnectedError extends ClientError {
  */
 export class TimeoutError extends ClientError {
   /**
+   * Creates the error.
+   *
    * @param message Defaults to a message naming the usual remedy.
    * @param options Standard error options such as `cause`.
    */
@@ -284,6 +302,8 @@ export class TimeoutError extends ClientError {
  */
 export class ProtocolError extends ConnectionLostError {
   /**
+   * Creates the error.
+   *
    * @param message What was wrong with the bytes.
    * @param options Standard error options such as `cause`.
    */

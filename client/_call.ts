@@ -1,0 +1,118 @@
+/**
+ * A request or ping waiting for its answer, and the frame it is sent as.
+ *
+ * @module
+ */
+
+import { PATH_NONE } from "../wasm/codec.ts";
+import { RequestType } from "../wasm/wire.ts";
+
+/** One request frame to write: the numbers `codec.encodeRequests` takes. */
+export interface OutFrame {
+  /** Request id, assigned when the frame is handed to a connection. */
+  id: number;
+  /** `RequestType`. */
+  type: number;
+  /** `PATH_NONE`, `PATH_HASH` or `PATH_STRING`. */
+  pathKind: number;
+  /** FNV-1a hash of the path (sent with `PATH_HASH`). */
+  pathHash: number;
+  /** UTF-8 path bytes (sent with `PATH_STRING`). */
+  path: Uint8Array | undefined;
+  /** Request data or subscribe filter. */
+  data: Uint8Array;
+}
+
+/**
+ * A pending request or ping. It settles once: by its answer, its timeout,
+ * its abort signal or the loss of the connection. A call that settled
+ * before its answer keeps its id reserved until the answer arrives or the
+ * connection ends, so a late answer never reaches a newer request.
+ */
+export class Call<T = unknown> implements OutFrame {
+  id = 0;
+  /** Handed to the socket; an unwritten call can move to a new connection. */
+  written = false;
+  done = false;
+  /** `performance.now()` when the frame was queued for writing. */
+  sentAt = 0;
+  readonly type: number;
+  readonly pathKind: number;
+  readonly pathHash: number;
+  readonly path: Uint8Array | undefined;
+  readonly data: Uint8Array;
+  /** For error messages: the path, or "ping". */
+  readonly label: string;
+  readonly promise: Promise<T>;
+  #resolve!: (value: T) => void;
+  #reject!: (error: unknown) => void;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+
+  constructor(
+    frame: Omit<OutFrame, "id">,
+    label: string,
+  ) {
+    this.type = frame.type;
+    this.pathKind = frame.pathKind;
+    this.pathHash = frame.pathHash;
+    this.path = frame.path;
+    this.data = frame.data;
+    this.label = label;
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** Fails the call after `ms` (none when 0 or Infinity) with `error()`. */
+  limit(ms: number, error: () => Error): void {
+    if (ms > 0 && ms < Infinity) {
+      this.#timer = setTimeout(() => this.reject(error()), ms);
+    }
+  }
+
+  /** Fails the call with the signal's reason when it aborts. */
+  watch(signal: AbortSignal | undefined): void {
+    if (!signal) return;
+    if (signal.aborted) return this.reject(signal.reason);
+    this.#signal = signal;
+    this.#onAbort = () => this.reject(signal.reason);
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  resolve(value: T): void {
+    if (this.done) return;
+    this.#settle();
+    this.#resolve(value);
+  }
+
+  reject(error: unknown): void {
+    if (this.done) return;
+    this.#settle();
+    this.#reject(error);
+  }
+
+  #settle(): void {
+    this.done = true;
+    clearTimeout(this.#timer);
+    if (this.#onAbort) {
+      this.#signal?.removeEventListener("abort", this.#onAbort);
+    }
+  }
+}
+
+/** A PING call: no path, no data; resolves with the round trip in ms. */
+export function pingCall(): Call<number> {
+  return new Call<number>(
+    {
+      type: RequestType.PING,
+      pathKind: PATH_NONE,
+      pathHash: 0,
+      path: undefined,
+      data: new Uint8Array(0),
+    },
+    "ping",
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * One live byte stream to the server: the read loop (one batch decode per
+ * read) and the corked writer (every frame queued in one turn of the event
+ * loop goes out in one `write`).
+ *
+ * @module
+ */
+
+import { codec } from "../wasm/codec.ts";
+import { Call, type OutFrame } from "./_call.ts";
+import { ResponseReader, type ResponseSink } from "./_reader.ts";
+import { ConnectionLostError } from "./errors.ts";
+
+/** Called once when the connection ends, with why. */
+export type CloseSink = (connection: Connection, error: Error) => void;
+
+/** A connected socket speaking NanoRPC frames. */
+export class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #reader: ResponseReader;
+  readonly #onClose: CloseSink;
+  #outbox: OutFrame[] = [];
+  #flushScheduled = false;
+  #writing: Promise<void> | undefined;
+  #reading: Promise<void>;
+  #closed = false;
+  /** `performance.now()` of the last bytes received. */
+  lastReceived = performance.now();
+
+  constructor(
+    conn: Deno.Conn,
+    maxMessageSize: number,
+    onResponse: ResponseSink,
+    onClose: CloseSink,
+  ) {
+    this.#conn = conn;
+    this.#onClose = onClose;
+    this.#reader = new ResponseReader(maxMessageSize, onResponse);
+    this.#reading = this.#readLoop();
+  }
+
+  /** Whether the connection has ended. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Queues a frame; it is written with the rest of this turn's frames. */
+  send(frame: OutFrame): void {
+    this.#outbox.push(frame);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#flushScheduled || this.#writing) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  /** Frames queued but not handed to the socket, taken out of the queue. */
+  takeUnsent(): OutFrame[] {
+    const unsent = this.#outbox;
+    this.#outbox = [];
+    return unsent;
+  }
+
+  /**
+   * Ends the connection with `error` (reported to the close sink) and waits
+   * until its read and write loops have stopped.
+   */
+  async close(error: Error): Promise<void> {
+    this.#end(error);
+    await this.#reading;
+    await this.#writing;
+  }
+
+  #end(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+    this.#onClose(this, error);
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed || this.#writing || this.#outbox.length === 0) return;
+    this.#writing = this.#writeLoop().finally(() => {
+      this.#writing = undefined;
+      if (this.#outbox.length > 0) this.#schedule();
+    });
+  }
+
+  async #writeLoop(): Promise<void> {
+    while (!this.#closed && this.#outbox.length > 0) {
+      const batch = this.#outbox;
+      this.#outbox = [];
+      const bytes = encode(batch);
+      try {
+        for (let at = 0; at < bytes.length;) {
+          at += await this.#conn.write(bytes.subarray(at));
+        }
+      } catch (error) {
+        this.#end(lost("Writing to the server failed", error));
+        return;
+      }
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    let error: Error;
+    try {
+      for (;;) {
+        const n = await this.#conn.read(this.#reader.space());
+        if (n === null) {
+          error = new ConnectionLostError(
+            "Server closed the connection; requests in flight were lost",
+          );
+          break;
+        }
+        this.lastReceived = performance.now();
+        this.#reader.received(n);
+        if (this.#closed) return;
+      }
+    } catch (cause) {
+      if (this.#closed) return;
+      error = cause instanceof ConnectionLostError
+        ? cause
+        : lost("Reading from the server failed", cause);
+    }
+    this.#end(error);
+  }
+}
+
+function lost(what: string, cause: unknown): ConnectionLostError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new ConnectionLostError(
+    `${what} (${reason}); requests in flight were lost`,
+    { cause },
+  );
+}
+
+/** Encodes a batch of frames into one buffer with one codec call. */
+function encode(batch: OutFrame[]): Uint8Array {
+  const count = batch.length;
+  const fields = new Array<number>(count * 4);
+  const paths = new Array<Uint8Array | undefined>(count);
+  const payloads = new Array<Uint8Array>(count);
+  for (let i = 0; i < count; i++) {
+    const frame = batch[i];
+    if (frame instanceof Call) frame.written = true;
+    fields[i * 4] = frame.id;
+    fields[i * 4 + 1] = frame.type;
+    fields[i * 4 + 2] = frame.pathKind;
+    fields[i * 4 + 3] = frame.pathHash;
+    paths[i] = frame.path;
+    payloads[i] = frame.data;
+  }
+  return codec.encodeRequests(fields, paths, payloads, count);
+}

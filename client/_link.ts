@@ -1,0 +1,365 @@
+/**
+ * The connection lifecycle behind a `Client`: dialling, reconnecting with
+ * backoff, the requests and subscriptions held by request id, the queue of
+ * requests waiting for a connection, keepalive, and shutdown.
+ *
+ * @module
+ */
+
+import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import type { Address } from "./address.ts";
+import { Backoff } from "./backoff.ts";
+import { Call, pingCall } from "./_call.ts";
+import { Connection } from "./_connection.ts";
+import { dial } from "./_dial.ts";
+import {
+  ConnectionClosedError,
+  ConnectionLostError,
+  errorFromStatus,
+  NotConnectedError,
+  TimeoutError,
+} from "./errors.ts";
+import { ConnectionEvent } from "./events.ts";
+import type { ClientOptions, RequestOptions, RpcResponse } from "./options.ts";
+import { type SubscriptionHost, SubscriptionImpl } from "./_subscription.ts";
+
+/**
+ * Where the client's connection is: `connecting` (dialling), `open`,
+ * `waiting` (backing off before the next attempt) or `closed` (for good).
+ */
+export type ClientState = "connecting" | "open" | "waiting" | "closed";
+
+const INT32_MAX = 2147483647;
+const INT32_MIN = -2147483648;
+const noop = () => {};
+
+/** One client's connection lifecycle; see the module doc. */
+export class Link {
+  readonly address: Address;
+  readonly timeout: number;
+  readonly #options: ClientOptions;
+  readonly #emit: (event: ConnectionEvent) => void;
+  readonly #backoff: Backoff | undefined;
+  readonly #maxAttempts: number;
+  readonly #keepalive: { interval: number; timeout: number } | undefined;
+  #state: ClientState = "connecting";
+  #connection: Connection | undefined;
+  #draining: Promise<void> | undefined;
+  #entries = new Map<number, Call | SubscriptionImpl<unknown>>();
+  #queue = new Set<Call>();
+  #nextId: number;
+  #connections = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
+  #dialAbort = new AbortController();
+  #opening: Promise<void>;
+  readonly opened: Promise<void>;
+  #resolveOpened = noop;
+  #rejectOpened: (error: unknown) => void = noop;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    address: Address,
+    options: ClientOptions,
+    emit: (event: ConnectionEvent) => void,
+  ) {
+    this.address = address;
+    this.#options = options;
+    this.#emit = emit;
+    this.timeout = options.timeout ?? 30_000;
+    const reconnect = options.reconnect ?? true;
+    if (reconnect !== false) {
+      this.#backoff = new Backoff(reconnect === true ? {} : reconnect);
+    }
+    this.#maxAttempts = reconnect === false || reconnect === true
+      ? Infinity
+      : reconnect.maxAttempts ?? Infinity;
+    const keepalive = options.keepalive ?? true;
+    if (keepalive !== false) {
+      const k = keepalive === true ? {} : keepalive;
+      this.#keepalive = {
+        interval: k.interval ?? 30_000,
+        timeout: k.timeout ?? 10_000,
+      };
+    }
+    this.#nextId = options.initialRequestId ?? 1;
+    this.opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.opened.catch(noop);
+    this.#opening = this.#open();
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  get #closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  /** Requests and pings waiting for an answer or for a connection. */
+  get pending(): number {
+    let n = this.#queue.size;
+    for (const entry of this.#entries.values()) {
+      if (entry instanceof Call && !entry.done) n++;
+    }
+    return n;
+  }
+
+  /** Registers a subscription under a fresh id and subscribes if open. */
+  subscribe<T>(
+    make: (host: SubscriptionHost, id: number) => SubscriptionImpl<T>,
+  ): SubscriptionImpl<T> {
+    const subscription = make(this.#host, this.#allocateId());
+    this.#entries.set(
+      subscription.id,
+      subscription as SubscriptionImpl<unknown>,
+    );
+    if (this.#state === "open") subscription.connected();
+    return subscription;
+  }
+
+  #host: SubscriptionHost = {
+    send: (frame: Parameters<Connection["send"]>[0]): boolean => {
+      if (this.#state !== "open" || !this.#connection) return false;
+      this.#connection.send(frame);
+      return true;
+    },
+    release: (subscription: SubscriptionImpl<unknown>): void => {
+      if (this.#entries.get(subscription.id) === subscription) {
+        this.#entries.delete(subscription.id);
+      }
+    },
+  };
+
+  /** Sends `call` now, or queues it until connected, or fails it. */
+  start<T>(call: Call<T>, options: RequestOptions): Promise<T> {
+    const timeout = options.timeout ?? this.timeout;
+    call.watch(options.signal);
+    if (call.done) return call.promise;
+    call.limit(timeout, () =>
+      new TimeoutError(
+        `No answer to ${call.label} within ${timeout} ms; raise the timeout or check the server`,
+      ));
+    if (this.#state === "open") {
+      this.#dispatch(call as Call);
+    } else if (this.#state === "closed") {
+      call.reject(new ConnectionClosedError());
+    } else if (this.#options.failFast) {
+      call.reject(new NotConnectedError());
+    } else if (this.#queue.size >= (this.#options.queueSize ?? 1024)) {
+      call.reject(
+        new NotConnectedError(
+          `Not connected and ${this.#queue.size} requests are already waiting; retry later or raise queueSize`,
+        ),
+      );
+    } else {
+      this.#enqueue(call as Call);
+    }
+    return call.promise;
+  }
+
+  #enqueue(call: Call): void {
+    this.#queue.add(call);
+    const leave = () => this.#queue.delete(call);
+    call.promise.then(leave, leave);
+  }
+
+  #dispatch(call: Call): void {
+    call.id = this.#allocateId();
+    call.written = false;
+    call.sentAt = performance.now();
+    this.#entries.set(call.id, call);
+    this.#connection!.send(call);
+  }
+
+  #allocateId(): number {
+    for (;;) {
+      const id = this.#nextId;
+      this.#nextId = id === INT32_MAX ? INT32_MIN : id + 1;
+      if (id !== 0 && !this.#entries.has(id)) return id;
+    }
+  }
+
+  #onResponse = (
+    id: number,
+    type: number,
+    status: number,
+    message: string,
+    data: Uint8Array,
+  ): void => {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    if (!(entry instanceof Call)) {
+      return entry.receive(type, status, message, data);
+    }
+    if (type === ResponseType.UPDATE) return;
+    this.#entries.delete(id);
+    if (entry.type === RequestType.PING) {
+      entry.resolve(performance.now() - entry.sentAt);
+    } else if (status === Status.OK) {
+      entry.resolve({ status, message, data } satisfies RpcResponse);
+    } else {
+      entry.reject(errorFromStatus(status, message));
+    }
+  };
+
+  async #open(): Promise<void> {
+    this.#state = "connecting";
+    let conn: Deno.Conn;
+    try {
+      conn = await dial(
+        this.address,
+        this.#options.connectTimeout ?? 10_000,
+        this.#dialAbort.signal,
+        { caCerts: this.#options.caCerts },
+      );
+    } catch (error) {
+      if (!this.#closed) this.#retry(asError(error));
+      return;
+    }
+    if (this.#closed) return conn.close();
+    const connection = new Connection(
+      conn,
+      this.#options.maxMessageSize ?? 1024 * 1024,
+      this.#onResponse,
+      this.#onClose,
+    );
+    this.#connection = connection;
+    this.#state = "open";
+    this.#backoff?.reset();
+    for (const entry of this.#entries.values()) {
+      if (entry instanceof SubscriptionImpl) entry.connected();
+    }
+    for (const call of this.#queue) {
+      this.#queue.delete(call);
+      if (!call.done) this.#dispatch(call);
+    }
+    this.#startKeepalive(connection);
+    const connections = ++this.#connections;
+    this.#resolveOpened();
+    this.#emit(new ConnectionEvent("connect", { connections }));
+    if (connections > 1) {
+      this.#emit(new ConnectionEvent("reconnect", { connections }));
+    }
+  }
+
+  /** A connection attempt failed: try again later, or give up. */
+  #retry(error: Error): void {
+    const backoff = this.#backoff;
+    if (
+      !backoff || backoff.attempt >= this.#maxAttempts ||
+      (this.#connections === 0 && !this.#options.waitForServer)
+    ) {
+      this.shutdown(error);
+      return;
+    }
+    this.#state = "waiting";
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#opening = this.#open();
+    }, backoff.next());
+  }
+
+  #onClose = (connection: Connection, error: Error): void => {
+    if (connection !== this.#connection) return;
+    this.#connection = undefined;
+    this.#draining = connection.close(error);
+    clearTimeout(this.#keepaliveTimer);
+    const connections = this.#connections;
+    if (this.#state === "closed") {
+      this.#emit(new ConnectionEvent("disconnect", { connections }));
+      return;
+    }
+    const requeue: Call[] = [];
+    for (const frame of connection.takeUnsent()) {
+      if (!(frame instanceof Call) || frame.done) continue;
+      this.#entries.delete(frame.id);
+      requeue.push(frame);
+    }
+    const lost = error instanceof ConnectionLostError
+      ? error
+      : new ConnectionLostError(undefined, { cause: error });
+    const reconnecting = this.#backoff !== undefined;
+    for (const [id, entry] of this.#entries) {
+      if (entry instanceof Call) {
+        this.#entries.delete(id);
+        entry.reject(lost);
+      } else {
+        entry.disconnected(reconnecting ? undefined : lost);
+      }
+    }
+    // Never written, so they may go out on the next connection, first.
+    const waiting = this.#queue;
+    this.#queue = new Set();
+    for (const call of requeue) this.#enqueue(call);
+    for (const call of waiting) this.#queue.add(call);
+    this.#emit(
+      new ConnectionEvent("disconnect", { error, connections }),
+    );
+    if (this.#closed) return; // A listener may have closed the client.
+    if (!reconnecting) {
+      this.shutdown(lost);
+      return;
+    }
+    this.#retry(lost);
+  };
+
+  #startKeepalive(connection: Connection): void {
+    const keepalive = this.#keepalive;
+    if (!keepalive) return;
+    const { interval, timeout } = keepalive;
+    const tick = () => {
+      if (connection.closed) return;
+      const idle = performance.now() - connection.lastReceived;
+      if (idle >= interval) this.#probe(connection, timeout);
+      this.#keepaliveTimer = setTimeout(tick, interval);
+    };
+    this.#keepaliveTimer = setTimeout(tick, interval);
+  }
+
+  /** Pings an idle connection; drops it if nothing comes back in time. */
+  #probe(connection: Connection, timeout: number): void {
+    this.start(pingCall(), { timeout }).catch((error) => {
+      const silent = performance.now() - connection.lastReceived >= timeout;
+      if (error instanceof TimeoutError && silent && !connection.closed) {
+        connection.close(
+          new ConnectionLostError(
+            `No answer to a keepalive ping within ${timeout} ms; the server looks dead, reconnecting`,
+          ),
+        );
+      }
+    });
+  }
+
+  /** Closes for good; pending work fails with `error`. */
+  shutdown(error: Error): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#state = "closed";
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#keepaliveTimer);
+    this.#dialAbort.abort();
+    this.#rejectOpened(error);
+    const userClose = error instanceof ConnectionClosedError;
+    for (const call of this.#queue) call.reject(error);
+    this.#queue.clear();
+    for (const entry of [...this.#entries.values()]) {
+      if (entry instanceof Call) entry.reject(error);
+      else entry.finish(userClose ? undefined : error);
+    }
+    this.#entries.clear();
+    const connection = this.#connection;
+    this.#closing = (async () => {
+      await connection?.close(error);
+      await this.#draining;
+      await this.#opening;
+    })();
+    return this.#closing;
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

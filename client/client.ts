@@ -1,0 +1,366 @@
+/**
+ * The reconnecting NanoRPC client.
+ *
+ * @module
+ */
+
+import { PATH_HASH, PATH_STRING } from "../wasm/codec.ts";
+import { fnv1a, RequestType } from "../wasm/wire.ts";
+import { type Address, parseAddress } from "./address.ts";
+import { Call, pingCall } from "./_call.ts";
+import { type ClientState, Link } from "./_link.ts";
+import { decodeMessage, encodeMessage } from "./_protobuf.ts";
+import { ConnectionClosedError } from "./errors.ts";
+import type { ClientEventMap } from "./events.ts";
+import type {
+  CallOptions,
+  ClientOptions,
+  RequestOptions,
+  RpcResponse,
+} from "./options.ts";
+import type { MessageInit, MessageSchema } from "./schema.ts";
+import { type PathFields, SubscriptionImpl } from "./_subscription.ts";
+import type {
+  SubscribeOptions,
+  Subscription,
+  TypedSubscribeOptions,
+} from "./subscription.ts";
+
+export type { ClientState } from "./_link.ts";
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+/**
+ * A NanoRPC client over TCP, TLS or a UNIX socket. It connects in the
+ * background and reconnects with exponential backoff when the server goes
+ * away; requests made meanwhile wait (bounded) and subscriptions are
+ * re-established by themselves. Requests issued in one turn of the event
+ * loop are written in one `write`. Prefer {@link connect}, which waits for
+ * the first connection.
+ *
+ * Dispatches {@link ConnectionEvent}s `connect`, `disconnect` and
+ * `reconnect`.
+ *
+ * @example
+ * ```ts ignore
+ * import { Client } from "@nanorpc/nanorpc";
+ *
+ * const client = new Client("tcp://127.0.0.1:7411", { timeout: 5000 });
+ * client.addEventListener("reconnect", () => console.log("back online"));
+ * const response = await client.request("/echo", new TextEncoder().encode("hi"));
+ * console.log(new TextDecoder().decode(response.data));
+ * await client.close();
+ * ```
+ */
+export class Client extends EventTarget implements AsyncDisposable {
+  /** The server address. */
+  readonly address: Address;
+  readonly #options: ClientOptions;
+  readonly #link: Link;
+  #paths = new Map<string, PathFields>();
+
+  /**
+   * Starts connecting to `address` in the background.
+   *
+   * @param address `tcp://host:port`, `tls://host:port` or `unix:///path`,
+   * or an address parsed by `parseAddress`.
+   * @param options Timeouts, reconnection, keepalive and more.
+   * @throws {TypeError} When the address cannot be parsed.
+   */
+  constructor(address: string | Address, options: ClientOptions = {}) {
+    super();
+    this.address = typeof address === "string"
+      ? parseAddress(address)
+      : address;
+    this.#options = options;
+    this.#link = new Link(
+      this.address,
+      options,
+      (event) => this.dispatchEvent(event),
+    );
+  }
+
+  /** Where the connection is; see {@link ClientState}. */
+  get state(): ClientState {
+    return this.#link.state;
+  }
+
+  /**
+   * Settles when the first connection opens; rejects if the client closes
+   * (or gives up connecting) before that.
+   */
+  get opened(): Promise<void> {
+    return this.#link.opened;
+  }
+
+  /** Requests and pings waiting for an answer or for a connection. */
+  get pending(): number {
+    return this.#link.pending;
+  }
+
+  /**
+   * Sends a REQUEST to `path` and resolves with its response.
+   *
+   * @param path The handler's path, e.g. `"/echo"`.
+   * @param data The request data. It is read when the batch is written, so
+   * do not modify it before the returned promise settles.
+   * @param options Signal, timeout and path hashing.
+   * @returns The response; its `data` is a copy the caller owns.
+   * @throws {NanoRpcError} A subclass such as `NotFoundError` when the
+   * status is not OK; `TimeoutError`, `ConnectionLostError`,
+   * `NotConnectedError` or `ConnectionClosedError` for local failures; the
+   * signal's reason when aborted.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@nanorpc/nanorpc";
+   *
+   * await using client = await connect("unix:///tmp/nanorpc.sock");
+   * const { data } = await client.request("/echo", new Uint8Array([1, 2]), {
+   *   timeout: 1000,
+   * });
+   * ```
+   */
+  request(
+    path: string,
+    data: Uint8Array = EMPTY,
+    options: RequestOptions = {},
+  ): Promise<RpcResponse> {
+    const fields = this.#pathFields(path, options.hash);
+    const call = new Call<RpcResponse>(
+      { type: RequestType.REQUEST, ...fields, data },
+      path,
+    );
+    return this.#link.start(call, options);
+  }
+
+  /**
+   * Typed request: encodes `input` with `options.input`, sends it to
+   * `path` and decodes the response data with `options.output`.
+   *
+   * @param path The handler's path.
+   * @param input The request message or its init object.
+   * @param options The two schemas, plus signal, timeout and hashing.
+   * @returns The decoded response message.
+   * @throws {NanoRpcError} As {@link Client.request}; a `ClientError` when
+   * the response does not decode with the output schema.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@nanorpc/nanorpc";
+   * import { ChatJoinSchema, ChatMessageSchema } from "./proto/gen/chat_pb.ts";
+   *
+   * await using client = await connect("tcp://127.0.0.1:7411");
+   * await client.call("/room/join", { name: "ada" }, {
+   *   input: ChatJoinSchema,
+   *   output: ChatMessageSchema,
+   * });
+   * ```
+   */
+  async call<I extends object, O extends object>(
+    path: string,
+    input: MessageInit<I>,
+    options: CallOptions<I, O>,
+  ): Promise<O> {
+    const bytes = encodeMessage(options.input, input);
+    const response = await this.request(path, bytes, options);
+    return decodeMessage(options.output, response.data, path);
+  }
+
+  /**
+   * Sends a PING and measures the round trip.
+   *
+   * @param options Signal and timeout (`hash` is ignored).
+   * @returns The round-trip time in milliseconds.
+   * @throws {TimeoutError} When no PONG arrives in time; other local
+   * failures as {@link Client.request}.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@nanorpc/nanorpc";
+   *
+   * await using client = await connect("tcp://127.0.0.1:7411");
+   * console.log(`${(await client.ping()).toFixed(2)} ms`);
+   * ```
+   */
+  ping(options: RequestOptions = {}): Promise<number> {
+    const call = pingCall();
+    return this.#link.start(call, options);
+  }
+
+  /**
+   * Subscribes to the topic at `path` and resolves once the server has
+   * acknowledged it (the subscription survives reconnects; see
+   * {@link Subscription}).
+   *
+   * @param path The topic's path.
+   * @param filter Filter bytes the topic's filter sees; empty for all.
+   * @param options Callback or buffer size, signal, timeout, hashing, and
+   * `output` to decode updates with a protobuf-es schema.
+   * @returns The subscription.
+   * @throws {NanoRpcError} `NotFoundError` for an unknown topic, other
+   * statuses likewise; `TimeoutError` when no ack arrives in time.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@nanorpc/nanorpc";
+   *
+   * await using client = await connect("tcp://127.0.0.1:7411");
+   * const sub = await client.subscribe("/room/messages", undefined, {
+   *   onUpdate: (update) => console.log(update.length, "bytes"),
+   * });
+   * await sub.unsubscribe();
+   * ```
+   */
+  subscribe<O extends object>(
+    path: string,
+    filter: Uint8Array | undefined,
+    options: TypedSubscribeOptions<O>,
+  ): Promise<Subscription<O>>;
+  /**
+   * Subscribes to the topic at `path`; updates are raw bytes.
+   *
+   * @param path The topic's path.
+   * @param filter Filter bytes the topic's filter sees; empty for all.
+   * @param options Callback or buffer size, signal, timeout and hashing.
+   * @returns The subscription.
+   */
+  subscribe(
+    path: string,
+    filter?: Uint8Array,
+    options?: SubscribeOptions,
+  ): Promise<Subscription>;
+  subscribe(
+    path: string,
+    filter: Uint8Array = EMPTY,
+    // deno-lint-ignore no-explicit-any
+    options: SubscribeOptions<any> & { output?: MessageSchema } = {},
+  ): Promise<Subscription<unknown>> {
+    if (this.#link.state === "closed") {
+      return Promise.reject(new ConnectionClosedError());
+    }
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const output = options.output;
+    const decode = output
+      ? (bytes: Uint8Array) => decodeMessage(output, bytes, path)
+      : (bytes: Uint8Array) => bytes;
+    const fields = this.#pathFields(path, options.hash);
+    const timeout = options.timeout ?? this.#link.timeout;
+    const subscription = this.#link.subscribe((host, id) =>
+      new SubscriptionImpl<unknown>(
+        host,
+        id,
+        path,
+        fields,
+        filter,
+        decode,
+        timeout,
+        options,
+      )
+    );
+    return subscription.ready;
+  }
+
+  /**
+   * Closes the client for good: pending requests reject with
+   * `ConnectionClosedError`, subscriptions end (their iterators finish),
+   * reconnection stops and the socket is closed.
+   *
+   * @returns Resolves once the socket and every timer are released.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@nanorpc/nanorpc";
+   *
+   * const client = await connect("tcp://127.0.0.1:7411");
+   * await client.close();
+   * ```
+   */
+  close(): Promise<void> {
+    return this.#link.shutdown(new ConnectionClosedError());
+  }
+
+  /** Closes the client; see {@link Client.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Adds a listener; typed for `connect`, `disconnect` and `reconnect`.
+   *
+   * @param type The event name.
+   * @param listener Receives a {@link ConnectionEvent}.
+   * @param options Standard listener options.
+   */
+  override addEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    listener: (this: Client, event: ClientEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Adds a listener for any event name.
+   *
+   * @param type The event name.
+   * @param listener The listener.
+   * @param options Standard listener options.
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  #pathFields(path: string, hash = this.#options.hash ?? false): PathFields {
+    const key = hash ? `#${path}` : path;
+    let fields = this.#paths.get(key);
+    if (!fields) {
+      if (this.#paths.size >= 1024) this.#paths.clear();
+      fields = hash
+        ? { pathKind: PATH_HASH, pathHash: fnv1a(path), path: undefined }
+        : { pathKind: PATH_STRING, pathHash: 0, path: encoder.encode(path) };
+      this.#paths.set(key, fields);
+    }
+    return fields;
+  }
+}
+
+/**
+ * Connects to a NanoRPC server and resolves once the connection is open.
+ * By default a first attempt that fails rejects (set `waitForServer` to
+ * keep trying); later losses are healed by reconnecting.
+ *
+ * @param address `tcp://host:port`, `tls://host:port` or `unix:///path`.
+ * @param options Timeouts, reconnection, keepalive and more.
+ * @returns The connected client; close it with `close()` or `await using`.
+ * @throws {NotConnectedError} When the server cannot be reached.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nanorpc/nanorpc";
+ *
+ * await using client = await connect("tcp://127.0.0.1:7411");
+ * const { data } = await client.request("/echo", new TextEncoder().encode("hi"));
+ * console.log(new TextDecoder().decode(data)); // "hi"
+ * ```
+ */
+export async function connect(
+  address: string | Address,
+  options: ClientOptions = {},
+): Promise<Client> {
+  const client = new Client(address, options);
+  try {
+    await client.opened;
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return client;
+}

@@ -1,0 +1,61 @@
+/**
+ * Connection state events a `Client` dispatches.
+ *
+ * @module
+ */
+
+/** Names of the events a `Client` dispatches. */
+export type ConnectionEventType = "connect" | "disconnect" | "reconnect";
+
+/**
+ * A change of the client's connection:
+ * - `connect`: a connection opened (the first one and every later one);
+ * - `reconnect`: a connection opened after an earlier one was lost (comes
+ *   right after its `connect`); subscriptions are being re-established;
+ * - `disconnect`: an open connection ended; `error` says why (none when
+ *   the client was closed on purpose).
+ *
+ * @example
+ * ```ts ignore
+ * import { Client } from "@nanorpc/nanorpc";
+ *
+ * const client = new Client("tcp://127.0.0.1:7411");
+ * client.addEventListener("disconnect", (event) => {
+ *   console.warn("lost the server:", event.error?.message);
+ * });
+ * ```
+ */
+export class ConnectionEvent extends Event {
+  /** Why the connection ended, for `disconnect`; otherwise undefined. */
+  readonly error: Error | undefined;
+  /** How many connections this client has opened, this one included. */
+  readonly connections: number;
+
+  /**
+   * Creates a connection event.
+   *
+   * @param type The event name.
+   * @param init Why the connection ended, and the connection count.
+   */
+  constructor(
+    type: ConnectionEventType,
+    init: { error?: Error; connections: number },
+  ) {
+    super(type);
+    this.error = init.error;
+    this.connections = init.connections;
+  }
+}
+
+/**
+ * Event names of a `Client` and the event each one carries, for typed
+ * `addEventListener`.
+ */
+export interface ClientEventMap {
+  /** A connection opened. */
+  connect: ConnectionEvent;
+  /** An open connection ended. */
+  disconnect: ConnectionEvent;
+  /** A connection opened after an earlier one was lost. */
+  reconnect: ConnectionEvent;
+}

@@ -1,0 +1,61 @@
+/**
+ * The NanoRPC client: a reconnecting client for TCP, TLS and UNIX sockets
+ * with requests, typed calls, pings and subscriptions that survive
+ * reconnects.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nanorpc/nanorpc";
+ *
+ * await using client = await connect("tcp://127.0.0.1:7411");
+ * const { data } = await client.request("/echo", new TextEncoder().encode("hi"));
+ * console.log(new TextDecoder().decode(data));
+ * ```
+ *
+ * @module
+ */
+
+export { Client, type ClientState, connect } from "./client.ts";
+export type {
+  CallOptions,
+  ClientOptions,
+  KeepaliveOptions,
+  ReconnectOptions,
+  RequestOptions,
+  RpcResponse,
+} from "./options.ts";
+export type {
+  SubscribeOptions,
+  Subscription,
+  SubscriptionState,
+  TypedSubscribeOptions,
+} from "./subscription.ts";
+export {
+  type ClientEventMap,
+  ConnectionEvent,
+  type ConnectionEventType,
+} from "./events.ts";
+export {
+  ClientError,
+  ConnectionClosedError,
+  ConnectionLostError,
+  errorFromStatus,
+  InternalError,
+  NanoRpcError,
+  NotAuthorizedError,
+  NotConnectedError,
+  NotFoundError,
+  ProtocolError,
+  TimeoutError,
+} from "./errors.ts";
+export {
+  type Address,
+  formatAddress,
+  type NetAddress,
+  parseAddress,
+  type UnixAddress,
+} from "./address.ts";
+export { Backoff, type BackoffOptions } from "./backoff.ts";
+export type { TlsOptions } from "./_dial.ts";
+export { Status, statusName } from "../wasm/wire.ts";
+export type { MessageInit, MessageSchema } from "./schema.ts";

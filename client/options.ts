@@ -1,0 +1,118 @@
+/**
+ * Options of the client, its requests and its typed calls, and the shape
+ * of a response.
+ *
+ * @module
+ */
+
+import type { Status } from "../wasm/wire.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import type { MessageSchema } from "./schema.ts";
+
+/** How the client reconnects after losing the server. */
+export interface ReconnectOptions extends BackoffOptions {
+  /**
+   * Failed connection attempts in a row before the client gives up and
+   * closes. @default {Infinity}
+   */
+  maxAttempts?: number;
+}
+
+/** How the client notices a dead server on an idle connection. */
+export interface KeepaliveOptions {
+  /**
+   * Milliseconds without any bytes from the server before a PING is sent.
+   * @default {30000}
+   */
+  interval?: number;
+  /**
+   * Milliseconds to wait for any bytes after that PING before the server
+   * is deemed dead and the connection dropped (and re-dialled).
+   * @default {10000}
+   */
+  timeout?: number;
+}
+
+/** Options of `connect` and `new Client`. */
+export interface ClientOptions {
+  /**
+   * Send paths as their FNV-1a hash instead of the string, unless a call
+   * says otherwise. Saves bytes; the server must know the path.
+   * @default {false}
+   */
+  hash?: boolean;
+  /**
+   * Milliseconds a request waits for its response (time spent waiting for
+   * a connection included); 0 or `Infinity` waits forever.
+   * @default {30000}
+   */
+  timeout?: number;
+  /** Largest response frame accepted, in bytes. @default {1048576} */
+  maxMessageSize?: number;
+  /** Milliseconds one connection attempt may take. @default {10000} */
+  connectTimeout?: number;
+  /**
+   * Keep trying when the very first connection attempt fails, instead of
+   * closing the client (and rejecting `connect`) with the error.
+   * @default {false}
+   */
+  waitForServer?: boolean;
+  /**
+   * Reconnect with exponential backoff after losing the server, or `false`
+   * to close the client instead.
+   * @default {{ initial: 100, max: 10000, factor: 2, jitter: 0.5 }}
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /**
+   * Reject requests made while disconnected at once with
+   * `NotConnectedError`, instead of holding them until the client
+   * reconnects or their timeout passes.
+   * @default {false}
+   */
+  failFast?: boolean;
+  /** Most requests held while disconnected. @default {1024} */
+  queueSize?: number;
+  /** Keepalive pings on idle connections, or `false` for none. */
+  keepalive?: boolean | KeepaliveOptions;
+  /** Extra root certificates (PEM) for `tls://` addresses. */
+  caCerts?: string[];
+  /**
+   * First request id handed out; ids then count up, wrap from 2147483647
+   * to -2147483648 and skip 0 (the id an absent field decodes as) and any
+   * id a pending request or live subscription holds. Mostly for tests.
+   * @default {1}
+   */
+  initialRequestId?: number;
+}
+
+/** Options of one request or ping. */
+export interface RequestOptions {
+  /** Aborting it rejects the request with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds to wait for the response; 0 or `Infinity` waits forever.
+   * @default {the client's `timeout`}
+   */
+  timeout?: number;
+  /** Send the path as its FNV-1a hash. @default {the client's `hash`} */
+  hash?: boolean;
+}
+
+/** Options of a typed `Client.call`: the schemas and request options. */
+export interface CallOptions<I extends object, O extends object>
+  extends RequestOptions {
+  /** protobuf-es schema the request message is encoded with. */
+  input: MessageSchema<I>;
+  /** protobuf-es schema the response data is decoded with. */
+  output: MessageSchema<O>;
+}
+
+/** A successful response. */
+export interface RpcResponse {
+  /** Always `Status.OK`: other statuses reject with a `NanoRpcError`. */
+  status: Status;
+  /** The response message, usually empty. */
+  message: string;
+  /** The response data; a copy the caller owns. */
+  data: Uint8Array;
+}

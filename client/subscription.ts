@@ -1,0 +1,117 @@
+/**
+ * The public shape of a subscription to a topic, as returned by
+ * `Client.subscribe`.
+ *
+ * @module
+ */
+
+import type { MessageSchema } from "./schema.ts";
+
+/**
+ * Where a subscription is in its life:
+ * - `subscribing`: SUBSCRIBE sent (or waiting for a connection), no ack yet;
+ * - `active`: acknowledged, updates flow;
+ * - `resubscribing`: the connection dropped; a new SUBSCRIBE with the same
+ *   path and filter goes out as soon as the client reconnects;
+ * - `unsubscribing`: `unsubscribe()` was called, its ack is awaited;
+ * - `closed`: over; no more updates.
+ */
+export type SubscriptionState =
+  | "subscribing"
+  | "active"
+  | "resubscribing"
+  | "unsubscribing"
+  | "closed";
+
+/** Options of `Client.subscribe`. */
+export interface SubscribeOptions<T = Uint8Array> {
+  /** Send the path as its FNV-1a hash. @default {the client's `hash`} */
+  hash?: boolean;
+  /**
+   * Milliseconds to wait for the subscribe ack (and later for the
+   * unsubscribe ack); 0 or `Infinity` waits forever.
+   * @default {the client's `timeout`}
+   */
+  timeout?: number;
+  /**
+   * Aborting it cancels a pending subscribe (the returned promise rejects
+   * with the signal's reason) or unsubscribes an active subscription.
+   */
+  signal?: AbortSignal;
+  /**
+   * Most updates held for the async iterator when the consumer lags. When
+   * full, the oldest update is dropped and `dropped` counts it.
+   * @default {1024}
+   */
+  bufferSize?: number;
+  /**
+   * Receives every update as it arrives. When given, updates go to this
+   * callback only and the async iterator yields nothing (it still ends when
+   * the subscription ends). An exception it throws is reported with
+   * `reportError` and does not end the subscription.
+   */
+  onUpdate?: (update: T, subscription: Subscription<T>) => void;
+  /**
+   * Called once if the subscription ends with an error after it was
+   * acknowledged: the server refused the re-subscribe after a reconnect,
+   * the connection was lost with reconnection off, or an update did not
+   * decode with the `output` schema. The async iterator throws the same
+   * error.
+   */
+  onError?: (error: Error) => void;
+}
+
+/** {@link SubscribeOptions} of a subscription whose updates are decoded. */
+export interface TypedSubscribeOptions<O extends object>
+  extends SubscribeOptions<O> {
+  /** protobuf-es schema every update is decoded with. */
+  output: MessageSchema<O>;
+}
+
+/**
+ * A live subscription to a topic: an async iterable of its updates (or a
+ * callback, see {@link SubscribeOptions.onUpdate}) that survives reconnects.
+ *
+ * Updates arriving between `unsubscribe()` and its ack are discarded (and
+ * counted in `discarded`); updates buffered before `unsubscribe()` are
+ * still yielded by the iterator, which then ends. Breaking out of a
+ * `for await` loop unsubscribes.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nanorpc/nanorpc";
+ *
+ * await using client = await connect("tcp://127.0.0.1:7411");
+ * const sub = await client.subscribe("/room/messages");
+ * for await (const update of sub) {
+ *   console.log(new TextDecoder().decode(update));
+ * }
+ * ```
+ */
+export interface Subscription<T = Uint8Array>
+  extends AsyncIterable<T>, AsyncDisposable {
+  /** Request id of the subscription; it keeps it across reconnects. */
+  readonly id: number;
+  /** Topic path. */
+  readonly path: string;
+  /** Filter bytes sent with SUBSCRIBE (empty: every update). */
+  readonly filter: Uint8Array;
+  /** Where the subscription is in its life. */
+  readonly state: SubscriptionState;
+  /** Updates dropped (oldest first) because the iterator's buffer was full. */
+  readonly dropped: number;
+  /** Updates that arrived after `unsubscribe()` and were discarded. */
+  readonly discarded: number;
+  /** Why the subscription ended, if it ended with an error. */
+  readonly error: Error | undefined;
+  /**
+   * Ends the subscription as DESIGN §2 says: sends REQUEST with the same
+   * request id and path and empty data, and resolves on its ack. Safe to
+   * call more than once. When the client is disconnected it ends at once
+   * (the server forgot the subscription with the session).
+   *
+   * @throws {TimeoutError} When the ack does not come within the timeout;
+   * the subscription is over for the caller all the same.
+   */
+  unsubscribe(): Promise<void>;
+}
