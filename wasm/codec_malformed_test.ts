@@ -105,6 +105,21 @@ Deno.test("decodeRequests waits for the rest of an incomplete length prefix", ()
   assert.equal(r.need, 0);
 });
 
+Deno.test("decodeRequests refuses an incomplete prefix that already claims too much", () => {
+  // 0xff 0xff 0xff claims at least 2^21 - 1 bytes, whatever follows.
+  assertRejected(
+    concat([good, raw(0xff, 0xff, 0xff)]),
+    FRAME_TOO_LARGE,
+    good.length,
+  );
+  // Every byte but the last of a claim of 4 GiB - 1 is enough.
+  const claim = varint((1n << 32n) - 1n);
+  assertRejected(raw(...claim.slice(0, -1)), FRAME_TOO_LARGE);
+  // Under the limit so far: keep waiting.
+  assert.equal(decodeRequests(raw(0xff, 0xff), 1 << 20).error, 0);
+  assert.equal(decodeRequests(raw(0xff, 0xff, 0xff), 1 << 22).error, 0);
+});
+
 Deno.test("decodeRequests rejects a field length past the frame end with TRUNCATED", () => {
   const cases: [string, number[]][] = [
     ["path longer than the frame", [0x22, 5, 0x61, 0x62]],

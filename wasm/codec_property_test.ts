@@ -137,11 +137,14 @@ function mutate(
   return cut === null ? b : b.subarray(0, cut % (b.length + 1));
 }
 
-/** Reads a varint as a bigint; `null` when it runs out, -1n when over 10 bytes. */
-function varint(b: Uint8Array, at: number): { v: bigint; next: number } | null {
+/**
+ * Reads a varint as a bigint; -1n when over 10 bytes. When the bytes run
+ * out, `next` is -1 and `v` holds the bits read so far.
+ */
+function varint(b: Uint8Array, at: number): { v: bigint; next: number } {
   let v = 0n;
   for (let i = 0; i < 10; i++) {
-    if (at + i >= b.length) return null;
+    if (at + i >= b.length) return { v, next: -1 };
     v |= BigInt(b[at + i] & 0x7f) << BigInt(7 * i);
     if (b[at + i] < 0x80) return { v, next: at + i + 1 };
   }
@@ -167,7 +170,7 @@ const {
 function deliberateRejection(b: Uint8Array): number {
   let at = 0;
   while (at < b.length) {
-    const tag = varint(b, at)!;
+    const tag = varint(b, at);
     const no = Number(tag.v >> 3n);
     const wt = Number(tag.v & 7n);
     at = tag.next;
@@ -176,10 +179,10 @@ function deliberateRejection(b: Uint8Array): number {
     if (wt === 3) return BAD_WIRE_TYPE;
     if (wt === 0) {
       const v = varint(b, at);
-      if (v === null || v.v < 0n) return VARINT_TOO_LONG;
+      if (v.v < 0n) return VARINT_TOO_LONG;
       at = v.next;
     } else if (wt === 2) {
-      const len = varint(b, at)!;
+      const len = varint(b, at);
       if (len.v >= 1n << 32n) return TRUNCATED;
       at = len.next + Number(len.v);
     } else {
@@ -224,7 +227,13 @@ function checkAgainstOracle(input: Uint8Array, kind: Kind): void {
   };
   while (at < input.length) {
     const prefix = varint(input, at);
-    if (prefix === null) return stop(0, 0, "incomplete prefix");
+    if (prefix.next < 0) {
+      // Later bytes only add higher bits: a partial claim over the limit
+      // is refused at once.
+      return prefix.v > BigInt(MAX)
+        ? stop(FRAME_TOO_LARGE, 0, "incomplete prefix over max")
+        : stop(0, 0, "incomplete prefix");
+    }
     if (prefix.v < 0n) return stop(VARINT_TOO_LONG, 0, "prefix over 10 bytes");
     if (prefix.v > BigInt(MAX)) {
       return stop(FRAME_TOO_LARGE, 0, "prefix over max");

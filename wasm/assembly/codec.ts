@@ -58,8 +58,9 @@ function readVarintSlow(end: usize): u64 {
   let shift: u64 = 0;
   for (let i = 0; i < 10; i++) {
     if (p >= end) {
+      // The bits read so far: a lower bound readPrefix can act on early.
       fail = TRUNCATED;
-      return 0;
+      return result;
     }
     const b = load<u8>(p++);
     result |= (<u64> (b & 0x7f)) << shift;
@@ -167,12 +168,19 @@ export function fnv1a(p: usize, len: usize): u32 {
 /**
  * Reads one frame's length prefix at `pos`. Returns the body length, or -1
  * when the prefix itself is incomplete (wait for more bytes). Sets `fail`
- * for an over-long varint or a length over `maxMessage`.
+ * for an over-long varint or a length over `maxMessage`, even when only
+ * part of the prefix has arrived.
  */
 function readPrefix(end: usize, maxMessage: u32): i64 {
   const start = pos;
   const len = readVarint(end);
   if (fail == TRUNCATED) {
+    // Later bytes only add higher bits: refuse a claim that is already too
+    // large instead of waiting for the rest of it.
+    if (len > <u64> maxMessage) {
+      fail = FRAME_TOO_LARGE;
+      return 0;
+    }
     fail = 0;
     pos = start;
     return -1;
