@@ -83,6 +83,31 @@ function wasmDecode(input: Uint8Array): void {
   if (n !== FRAMES) throw new Error(`decoded ${n} of ${FRAMES} frames`);
 }
 
+/** Both decoders, once, kept honest: they must see the same requests. */
+function sameResults(): void {
+  const n = codec.decodeRequests(withPaths, MAX_MESSAGE);
+  const w = codec.words;
+  let offset = 0;
+  for (let i = 0; i < n; i++) {
+    const size = sizeDelimitedPeek(withPaths.subarray(offset));
+    if (size.eof) throw new Error("short buffer");
+    const start = offset + size.offset;
+    offset = start + size.size;
+    const msg = fromBinary(
+      NanoRPCRequestSchema,
+      withPaths.subarray(start, offset),
+    );
+    const e = HEADER + i * STRIDE;
+    if (
+      msg.requestId !== w[e + RQ_ID] ||
+      msg.pathOneof.case !== "path" ||
+      fnv1a(msg.pathOneof.value) !== w[e + RQ_PATH_HASH] >>> 0 ||
+      msg.data.length !== w[e + RQ_DATA_LEN]
+    ) throw new Error(`decoders disagree on frame ${i}`);
+  }
+}
+sameResults();
+
 Deno.bench({
   name: "wasm decodeRequests: 1,000 frames, hashing string paths",
   group: "decode",
