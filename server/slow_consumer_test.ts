@@ -1,0 +1,165 @@
+// Slow consumers (issue 8, item 3): a subscriber that stops reading costs
+// the server at most its outgoing buffer; updates past it are dropped and
+// counted, every other subscriber gets every update, every publisher
+// request is answered. A peer that does not read its *responses* is closed
+// instead, since responses are never dropped. The 100 MB run against
+// `deno task server`, with its RSS, is `deno task stress --slow-consumer`.
+
+import assert from "node:assert/strict";
+import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import { concat, frame, RawPeer } from "./_testing.ts";
+import { Server, type SessionEvent } from "./server.ts";
+import type { Session } from "./session.ts";
+
+const BUFFER = 512 * 1024;
+const UPDATE_SIZE = 16 * 1024;
+const PUBLISHED = 24 * 1024 * 1024;
+const WINDOW = 8;
+
+function pubSubServer(): Server {
+  const server = new Server({ outgoingBufferSize: BUFFER, logLevel: "error" });
+  server.topic("/t");
+  server.handle("/pub", (ctx) => server.publish("/t", ctx.data));
+  server.handle("/whoami", (ctx) => String(ctx.session.id));
+  return server;
+}
+
+async function sessionOf(server: Server, peer: RawPeer): Promise<Session> {
+  const res = await peer.call({
+    requestId: 0,
+    requestType: RequestType.REQUEST,
+    pathOneof: { case: "path", value: "/whoami" },
+  });
+  return server.sessions.get(Number(new TextDecoder().decode(res.data)))!;
+}
+
+async function subscribe(peer: RawPeer, id: number): Promise<void> {
+  const ack = await peer.call({
+    requestId: id,
+    requestType: RequestType.SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+  });
+  assert.equal(ack.responseStatus, Status.OK);
+}
+
+function update(seq: number): Uint8Array {
+  const data = new Uint8Array(UPDATE_SIZE).fill(seq & 0xff);
+  new DataView(data.buffer).setUint32(0, seq);
+  return data;
+}
+
+/** Reads `count` updates and checks they are 0..count-1, whole, in order. */
+async function readAll(peer: RawPeer, id: number, count: number) {
+  for (let seq = 0; seq < count; seq++) {
+    const res = await peer.read(10_000);
+    assert.equal(res.responseType, ResponseType.UPDATE);
+    assert.equal(res.requestId, id);
+    assert.equal(res.data.length, UPDATE_SIZE);
+    const got = new DataView(res.data.buffer, res.data.byteOffset).getUint32(0);
+    assert.equal(got, seq, "an update was lost or reordered");
+    assert.equal(res.data[UPDATE_SIZE - 1], seq & 0xff);
+  }
+}
+
+Deno.test("Server bounds a subscriber that never reads, drops and counts its updates, and serves everyone else", async () => {
+  await using server = pubSubServer();
+  const { addr } = await server.listen({ port: 0 });
+  const slow = await RawPeer.connect(addr);
+  const slowSession = await sessionOf(server, slow);
+  await subscribe(slow, 1);
+  const readers = [await RawPeer.connect(addr), await RawPeer.connect(addr)];
+  for (const [i, peer] of readers.entries()) await subscribe(peer, 10 + i);
+  const publisher = await RawPeer.connect(addr);
+
+  const count = PUBLISHED / UPDATE_SIZE;
+  const reading = readers.map((peer, i) => readAll(peer, 10 + i, count));
+  let maxBuffered = 0;
+  let answered = 0;
+  for (let seq = 0; seq < count; seq += WINDOW) {
+    const frames = [];
+    for (let k = seq; k < Math.min(seq + WINDOW, count); k++) {
+      frames.push(frame({
+        requestId: k,
+        requestType: RequestType.REQUEST,
+        pathOneof: { case: "path", value: "/pub" },
+        data: update(k),
+      }));
+    }
+    await publisher.write(concat(...frames));
+    for (let k = 0; k < frames.length; k++) {
+      const res = await publisher.read();
+      assert.equal(res.requestId, seq + k);
+      assert.equal(res.responseStatus, Status.OK);
+      answered++;
+      maxBuffered = Math.max(maxBuffered, slowSession.bufferedAmount);
+    }
+  }
+  await Promise.all(reading);
+
+  assert.equal(answered, count);
+  assert.ok(maxBuffered <= BUFFER, `slow session buffered ${maxBuffered}`);
+  assert.ok(maxBuffered > BUFFER / 2, "the slow session never filled up");
+  const stats = server.stats();
+  assert.ok(stats.droppedUpdates > 0, "no update was dropped");
+  assert.equal(stats.droppedUpdates, slowSession.droppedUpdates);
+  assert.equal(stats.overflowCloses, 0);
+  assert.equal(
+    slowSession.closed,
+    false,
+    "dropping updates closed the slow session",
+  );
+  assert.equal(stats.sessions, 4);
+
+  // Once it reads again, it gets the updates that were not dropped, in
+  // order, and its requests are answered.
+  const delivered = count - slowSession.droppedUpdates;
+  let last = -1;
+  for (let i = 0; i < delivered; i++) {
+    const res = await slow.read(10_000);
+    assert.equal(res.requestId, 1);
+    const seq = new DataView(res.data.buffer, res.data.byteOffset).getUint32(0);
+    assert.ok(seq > last, "updates out of order");
+    last = seq;
+  }
+  const pong = await slow.call({ requestId: 2, requestType: RequestType.PING });
+  assert.equal(pong.responseType, ResponseType.PONG);
+  for (const peer of [slow, publisher, ...readers]) peer.close();
+});
+
+Deno.test("Server closes a peer that never reads its responses instead of buffering them without bound", async () => {
+  await using server = pubSubServer();
+  server.handle("/big", () => new Uint8Array(64 * 1024));
+  const reasons: string[] = [];
+  server.addEventListener("sessionclose", (e) => {
+    reasons.push((e as SessionEvent).reason);
+  });
+  const { addr } = await server.listen({ port: 0 });
+  const greedy = await RawPeer.connect(addr);
+  const other = await RawPeer.connect(addr);
+
+  // 64 × 64 KiB of responses asked for in one write, none read yet.
+  const ask = frame({
+    requestId: 1,
+    requestType: RequestType.REQUEST,
+    pathOneof: { case: "path", value: "/big" },
+  });
+  await greedy.write(concat(...Array.from({ length: 64 }, () => ask)));
+  let whole = 0;
+  try {
+    for (;;) {
+      const res = await greedy.read();
+      assert.equal(res.data.length, 64 * 1024);
+      whole++;
+    }
+  } catch (err) {
+    assert.match(String(err), /connection closed by the server/);
+  }
+  assert.ok(whole < 64, "every response was buffered");
+  assert.equal(server.stats().overflowCloses, 1);
+  assert.match(reasons[0], /outgoing buffer of 524288 bytes is full/);
+
+  const pong = await other.call({ requestId: 5, requestType: 1 });
+  assert.equal(pong.responseType, ResponseType.PONG);
+  greedy.close();
+  other.close();
+});
