@@ -4,11 +4,23 @@
  * request/response, subscribe/update), with the application model of the
  * Go game-server library nano and a WebAssembly codec on the hot path.
  *
- * @example
+ * @example A server
  * ```ts
- * import { fnv1a } from "@nanorpc/nanorpc";
+ * import { Server } from "@nanorpc/nanorpc";
  *
- * console.log(fnv1a("/echo").toString(16));
+ * const server = new Server();
+ * server.handle("/echo", (ctx) => ctx.data);
+ * const listener = await server.listen({ port: 0 });
+ * console.log(`listening on ${listener.url}`);
+ * await server.shutdown();
+ * ```
+ *
+ * @example A client
+ * ```ts ignore
+ * import { connect } from "@nanorpc/nanorpc";
+ *
+ * await using client = await connect("tcp://127.0.0.1:7411");
+ * const { data } = await client.request("/echo", new TextEncoder().encode("hi"));
  * ```
  *
  * @module
@@ -22,3 +34,4 @@ export {
   statusName,
 } from "./wasm/wire.ts";
 export * from "./server/mod.ts";
+export * from "./client/mod.ts";

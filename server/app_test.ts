@@ -8,7 +8,7 @@ import { NanoRpcError, NotAuthorizedError } from "../client/errors.ts";
 import { RequestType, Status } from "../wasm/wire.ts";
 import { concat, frame, RawPeer, silent } from "./_testing.ts";
 import type { Context } from "./context.ts";
-import { Server, SessionEvent } from "./server.ts";
+import { Server, type SessionEvent } from "./server.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);

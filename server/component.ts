@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { MessageSchema } from "../client/schema.ts";
 import type { HandleOptions, Handler } from "./router.ts";
 import { typedHandler } from "./typed.ts";
 
@@ -40,7 +40,7 @@ export interface ComponentOptions {
    * Protobuf schemas for methods that take (and return) messages: such a
    * method is called as `method(input, ctx)`.
    */
-  schemas?: Record<string, { input: DescMessage; output?: DescMessage }>;
+  schemas?: Record<string, { input: MessageSchema; output?: MessageSchema }>;
   /** Options applied to every handler of the component. */
   handle?: HandleOptions;
 }

@@ -39,7 +39,7 @@ export {
 } from "./server.ts";
 export { Session, type Transport } from "./session.ts";
 export {
-  type Subscription,
+  type Subscription as TopicSubscription,
   Topic,
   type TopicFilter,
   type TopicOptions,

@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { DescMessage } from "@bufbuild/protobuf";
 import { type Broker, InProcessBroker } from "./broker.ts";
 import {
   componentHandlers,
@@ -105,6 +104,8 @@ export class SessionEvent extends Event {
   readonly reason: string;
 
   /**
+   * Creates the event; the server dispatches these.
+   *
    * @param type `"sessionopen"` or `"sessionclose"`.
    * @param session The session.
    * @param reason Why it closed.
@@ -180,13 +181,13 @@ export class Server extends EventTarget implements AsyncDisposable {
    */
   handle(path: string, handler: Handler, options?: HandleOptions): this;
   /** Registers a handler typed by protobuf-es schemas at `path`. */
-  handle<I extends DescMessage, O extends DescMessage>(
+  handle<I extends object, O extends object>(
     path: string,
     schemas: HandlerSchemas<I, O>,
     handler: TypedHandler<I, O>,
     options?: HandleOptions,
   ): this;
-  handle<I extends DescMessage, O extends DescMessage>(
+  handle<I extends object, O extends object>(
     path: string,
     handlerOrSchemas: Handler | HandlerSchemas<I, O>,
     typedOrOptions?: TypedHandler<I, O> | HandleOptions,
@@ -216,20 +217,20 @@ export class Server extends EventTarget implements AsyncDisposable {
    *
    * @throws {Error} when `path` already has a topic or its hash collides.
    */
+  topic<F extends object, U extends object>(
+    path: string,
+    options: TypedTopicOptions<F, U>,
+  ): Topic;
+  /** Registers a topic with raw or custom-decoded filters and updates. */
   topic<F = Uint8Array, U = Uint8Array>(
     path: string,
     options?: TopicOptions<F, U>,
-  ): Topic;
-  /** Registers a topic whose filters and updates are protobuf messages. */
-  topic<F extends DescMessage, U extends DescMessage>(
-    path: string,
-    options: TypedTopicOptions<F, U>,
   ): Topic;
   topic(
     path: string,
     options:
       | TopicOptions<unknown, unknown>
-      | TypedTopicOptions<DescMessage, DescMessage> = {},
+      | TypedTopicOptions<object, object> = {},
   ): Topic {
     const route = this.#core.router.route(path);
     if (route.topic) {

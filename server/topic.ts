@@ -5,11 +5,8 @@
  * @module
  */
 
-import {
-  type DescMessage,
-  fromBinary,
-  type MessageShape,
-} from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
+import type { MessageSchema } from "../client/schema.ts";
 import type { Route } from "./router.ts";
 import type { Session } from "./session.ts";
 
@@ -41,16 +38,13 @@ export interface TopicOptions<F = Uint8Array, U = Uint8Array> {
 }
 
 /** Options of a topic whose filters and updates are protobuf messages. */
-export interface TypedTopicOptions<
-  F extends DescMessage,
-  U extends DescMessage,
-> {
+export interface TypedTopicOptions<F extends object, U extends object> {
   /** Schema of the subscribers' filter messages. */
-  filterSchema: F;
+  filterSchema: MessageSchema<F>;
   /** Schema of the published messages. */
-  updateSchema: U;
+  updateSchema: MessageSchema<U>;
   /** Decides per subscription whether an update is delivered. */
-  filter: TopicFilter<MessageShape<F>, MessageShape<U>>;
+  filter: TopicFilter<F, U>;
 }
 
 /** One session's subscription to a topic. */
@@ -180,12 +174,14 @@ export class Topic {
 }
 
 /** Turns {@link TypedTopicOptions} into plain {@link TopicOptions}. */
-export function typedTopicOptions<F extends DescMessage, U extends DescMessage>(
+export function typedTopicOptions<F extends object, U extends object>(
   options: TypedTopicOptions<F, U>,
-): TopicOptions<MessageShape<F>, MessageShape<U>> {
+): TopicOptions<F, U> {
+  const filterSchema = options.filterSchema as unknown as DescMessage;
+  const updateSchema = options.updateSchema as unknown as DescMessage;
   return {
     filter: options.filter,
-    decodeFilter: (bytes) => fromBinary(options.filterSchema, bytes),
-    decodeUpdate: (bytes) => fromBinary(options.updateSchema, bytes),
+    decodeFilter: (bytes) => fromBinary(filterSchema, bytes) as unknown as F,
+    decodeUpdate: (bytes) => fromBinary(updateSchema, bytes) as unknown as U,
   };
 }

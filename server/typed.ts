@@ -9,31 +9,27 @@ import {
   create,
   type DescMessage,
   fromBinary,
-  type MessageInitShape,
-  type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
 import { NanoRpcError } from "../client/errors.ts";
+import type { MessageInit, MessageSchema } from "../client/schema.ts";
 import { Status } from "../wasm/wire.ts";
 import type { Context } from "./context.ts";
 import type { Handler } from "./router.ts";
 
 /** Schemas of a typed handler's request and response data. */
-export interface HandlerSchemas<I extends DescMessage, O extends DescMessage> {
+export interface HandlerSchemas<I extends object, O extends object> {
   /** Schema the request data is decoded with. */
-  input: I;
+  input: MessageSchema<I>;
   /** Schema the returned value is encoded with; omit to answer empty. */
-  output?: O;
+  output?: MessageSchema<O>;
 }
 
 /** A handler that takes and returns protobuf messages. */
-export type TypedHandler<I extends DescMessage, O extends DescMessage> = (
-  input: MessageShape<I>,
+export type TypedHandler<I extends object, O extends object> = (
+  input: I,
   ctx: Context,
-) =>
-  | MessageInitShape<O>
-  | void
-  | Promise<MessageInitShape<O> | void>;
+) => MessageInit<O> | void | Promise<MessageInit<O> | void>;
 
 /**
  * Wraps a typed handler into a plain one. Data that does not decode is
@@ -42,27 +38,27 @@ export type TypedHandler<I extends DescMessage, O extends DescMessage> = (
  * @example
  * ```ts
  * import { typedHandler } from "@nanorpc/nanorpc";
- * import { ChatJoinSchema } from "@nanorpc/nanorpc/proto/gen/chat_pb.ts";
+ * import { ChatJoinSchema } from "@nanorpc/nanorpc/proto/chat";
  *
  * const join = typedHandler({ input: ChatJoinSchema }, (msg, ctx) => {
  *   ctx.session.set("name", msg.name);
  * });
  * ```
  */
-export function typedHandler<I extends DescMessage, O extends DescMessage>(
+export function typedHandler<I extends object, O extends object>(
   schemas: HandlerSchemas<I, O>,
   handler: TypedHandler<I, O>,
 ): Handler {
-  const encode = (
-    value: MessageInitShape<O> | void,
-  ): Uint8Array | undefined => {
-    if (!schemas.output || value === undefined) return undefined;
-    return toBinary(schemas.output, create(schemas.output, value));
+  const output = schemas.output as unknown as DescMessage | undefined;
+  const inputSchema = schemas.input as unknown as DescMessage;
+  const encode = (value: MessageInit<O> | void): Uint8Array | undefined => {
+    if (!output || value === undefined) return undefined;
+    return toBinary(output, create(output, value as never));
   };
   return (ctx) => {
-    let input: MessageShape<I>;
+    let input: I;
     try {
-      input = fromBinary(schemas.input, ctx.data);
+      input = fromBinary(inputSchema, ctx.data) as unknown as I;
     } catch (err) {
       throw new NanoRpcError(
         Status.INTERNAL_ERROR,
