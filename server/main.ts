@@ -63,6 +63,12 @@ async function main(args: string[]): Promise<number> {
   ];
   if (targets.length === 0) targets.push({ hostname: "127.0.0.1", port: 7411 });
 
+  // Listen for signals before binding, so a signal right after the
+  // "listening on" line still shuts down gracefully.
+  const stopped = Promise.withResolvers<void>();
+  const stop = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
   const server = new Server({ maxMessageSize, logLevel: level });
   registerDemo(server);
   for (const target of targets) {
@@ -72,10 +78,6 @@ async function main(args: string[]): Promise<number> {
     }
   }
 
-  const stopped = Promise.withResolvers<void>();
-  const stop = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
   await stopped.promise;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);

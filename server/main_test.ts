@@ -1,0 +1,119 @@
+// `deno task server` as a real process: listeners, the demo, signals.
+
+import assert from "node:assert/strict";
+import { RequestType, Status } from "../wasm/wire.ts";
+import { RawPeer } from "./_testing.ts";
+
+/** Starts server/main.ts and collects its stdout lines. */
+function spawnServer(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./main.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  const done = (async () => {
+    const decoder = new TextDecoderStream();
+    let rest = "";
+    for await (const text of child.stdout.pipeThrough(decoder)) {
+      const parts = (rest + text).split("\n");
+      rest = parts.pop()!;
+      lines.push(...parts);
+      waiters.splice(0).forEach((w) => w());
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  return {
+    child,
+    lines,
+    async waitFor(pattern: RegExp, count = 1): Promise<string[]> {
+      for (;;) {
+        const hits = lines.filter((l) => pattern.test(l));
+        if (hits.length >= count) return hits;
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
+    async stop(signal?: Deno.Signal) {
+      if (signal) child.kill(signal);
+      const status = await child.status;
+      await done;
+      return { status, stderr: await stderr };
+    },
+  };
+}
+
+Deno.test("deno task server listens on TCP and UNIX and stops cleanly on SIGTERM", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/demo.sock`;
+  const server = spawnServer([
+    "--tcp",
+    "127.0.0.1:0",
+    "--unix",
+    path,
+    "--log-level",
+    "warn",
+  ]);
+  try {
+    const [tcpLine, unixLine] = await server.waitFor(/^listening on /, 2);
+    const port = Number(tcpLine.match(/tcp:\/\/127\.0\.0\.1:(\d+)$/)?.[1]);
+    assert.ok(port > 0, tcpLine);
+    assert.equal(unixLine, `listening on unix://${path}`);
+    for (
+      const addr of [{ transport: "tcp", hostname: "127.0.0.1", port }, {
+        transport: "unix",
+        path,
+      }] as Deno.Addr[]
+    ) {
+      const peer = await RawPeer.connect(addr);
+      assert.equal(
+        (await peer.call({ requestId: 3, requestType: RequestType.PING }))
+          .requestId,
+        3,
+      );
+      const echo = await peer.call({
+        requestId: 4,
+        requestType: RequestType.REQUEST,
+        pathOneof: { case: "path", value: "/echo" },
+        data: new Uint8Array([1, 2]),
+      });
+      assert.deepEqual([echo.responseStatus, [...echo.data]], [Status.OK, [
+        1,
+        2,
+      ]]);
+      peer.close();
+    }
+    const { status } = await server.stop("SIGTERM");
+    assert.equal(status.code, 0);
+    assert.ok(
+      server.lines.some((l) =>
+        /^served 2 sessions, 4 frames in, 4 out/.test(l)
+      ),
+      server.lines.join("\n"),
+    );
+    await assert.rejects(
+      Deno.lstat(path),
+      Deno.errors.NotFound,
+      "socket file removed at shutdown",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task server shuts down on SIGINT and rejects bad flags with usage", async () => {
+  const server = spawnServer(["--tcp", "127.0.0.1:0"]);
+  await server.waitFor(/^listening on tcp:/);
+  const { status } = await server.stop("SIGINT");
+  assert.equal(status.code, 0);
+
+  const bad = spawnServer(["--tcp", "nonsense"]);
+  const { status: result, stderr } = await bad.stop();
+  assert.equal(result.code, 2);
+  assert.match(stderr, /--tcp wants HOST:PORT/);
+});
