@@ -330,3 +330,15 @@ Deno.test("Server serves TLS when given a certificate and key", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Server closes a session that sent no frame within idleTimeout", async () => {
+  const server = new Server({ logger: silent, idleTimeout: 100 });
+  await using t = await serve(server);
+  assert.equal(
+    (await t.peer.call({ requestId: 1, requestType: RequestType.PING }))
+      .requestId,
+    1,
+  );
+  assert.ok(await t.peer.closedByServer(3000));
+  assert.equal(server.stats().idleCloses, 1);
+});
