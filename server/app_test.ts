@@ -342,3 +342,26 @@ Deno.test("Server closes a session that sent no frame within idleTimeout", async
   assert.ok(await t.peer.closedByServer(3000));
   assert.equal(server.stats().idleCloses, 1);
 });
+
+Deno.test("Context.signal aborts when the handler times out or the session ends", async () => {
+  const server = new Server({ logger: silent, handlerTimeout: 50 });
+  const reasons: unknown[] = [];
+  const ended = Promise.withResolvers<void>();
+  server.handle("/hang", (ctx) => {
+    ctx.signal.addEventListener("abort", () => reasons.push(ctx.signal.reason));
+    return new Promise(() => {});
+  });
+  server.handle("/hold", (ctx) => {
+    ctx.signal.addEventListener("abort", () => ended.resolve());
+    return new Promise(() => {});
+  }, { concurrent: true, timeout: 0 });
+  await using t = await serve(server);
+  const r = await t.peer.call(req(1, "/hang"));
+  assert.equal(r.responseStatus, Status.INTERNAL_ERROR);
+  assert.match(r.responseMessage, /did not finish within 50 ms/);
+  assert.equal(reasons.length, 1);
+  await t.peer.send(req(2, "/hold"));
+  await t.peer.call({ requestId: 3, requestType: RequestType.PING });
+  t.peer.close();
+  await ended.promise;
+});

@@ -54,6 +54,7 @@ export class Context {
   #route: Route;
   #state?: Map<string, unknown>;
   #abort?: AbortController;
+  #signal?: AbortSignal;
 
   /** Creates the context; the server does this for every request. */
   constructor(
@@ -86,10 +87,10 @@ export class Context {
    */
   get signal(): AbortSignal {
     this.#abort ??= new AbortController();
-    if (this.session.signal.aborted) {
-      this.#abort.abort(this.session.signal.reason);
-    }
-    return this.#abort.signal;
+    return this.#signal ??= AbortSignal.any([
+      this.#abort.signal,
+      this.session.signal,
+    ]);
   }
 
   /** Ends {@link signal} with `reason`; the server calls it. */
