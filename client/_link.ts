@@ -12,6 +12,7 @@ import { Backoff } from "./backoff.ts";
 import { Call, pingCall } from "./_call.ts";
 import { Connection } from "./_connection.ts";
 import { dial } from "./_dial.ts";
+import { RequestIds } from "./_ids.ts";
 import {
   ConnectionClosedError,
   ConnectionLostError,
@@ -29,8 +30,6 @@ import { type SubscriptionHost, SubscriptionImpl } from "./_subscription.ts";
  */
 export type ClientState = "connecting" | "open" | "waiting" | "closed";
 
-const INT32_MAX = 2147483647;
-const INT32_MIN = -2147483648;
 const noop = () => {};
 
 /** One client's connection lifecycle; see the module doc. */
@@ -47,7 +46,7 @@ export class Link {
   #draining: Promise<void> | undefined;
   #entries = new Map<number, Call | SubscriptionImpl<unknown>>();
   #queue = new Set<Call>();
-  #nextId: number;
+  readonly #ids: RequestIds;
   #connections = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -82,7 +81,7 @@ export class Link {
         timeout: k.timeout ?? 10_000,
       };
     }
-    this.#nextId = options.initialRequestId ?? 1;
+    this.#ids = new RequestIds(options.initialRequestId);
     this.opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -176,11 +175,7 @@ export class Link {
   }
 
   #allocateId(): number {
-    for (;;) {
-      const id = this.#nextId;
-      this.#nextId = id === INT32_MAX ? INT32_MIN : id + 1;
-      if (id !== 0 && !this.#entries.has(id)) return id;
-    }
+    return this.#ids.next((id) => this.#entries.has(id));
   }
 
   #onResponse = (

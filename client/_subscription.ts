@@ -15,8 +15,8 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import type {
+  ClientSubscription,
   SubscribeOptions,
-  Subscription,
   SubscriptionState,
 } from "./subscription.ts";
 
@@ -42,7 +42,7 @@ interface Waiter<T> {
 
 const EMPTY = new Uint8Array(0);
 
-export class SubscriptionImpl<T> implements Subscription<T> {
+export class SubscriptionImpl<T> implements ClientSubscription<T> {
   readonly id: number;
   readonly path: string;
   readonly filter: Uint8Array;
@@ -55,9 +55,9 @@ export class SubscriptionImpl<T> implements Subscription<T> {
   /** Acks expected on the current connection, oldest first. */
   acks: ("subscribe" | "unsubscribe")[] = [];
   /** Settles with the first subscribe ack. */
-  readonly ready: Promise<Subscription<T>>;
+  readonly ready: Promise<ClientSubscription<T>>;
   #acked = false;
-  #resolveReady!: (subscription: Subscription<T>) => void;
+  #resolveReady!: (subscription: ClientSubscription<T>) => void;
   #rejectReady!: (error: unknown) => void;
   #unsubscribed: Promise<void> | undefined;
   #resolveUnsubscribed = () => {};
@@ -194,9 +194,10 @@ export class SubscriptionImpl<T> implements Subscription<T> {
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => this.#next(),
-      return: async () => {
-        await this.unsubscribe().catch(() => {});
-        return { done: true, value: undefined };
+      // Breaking out of `for await` should not wait for the server.
+      return: () => {
+        this.unsubscribe().catch(() => {});
+        return Promise.resolve({ done: true, value: undefined });
       },
     };
   }

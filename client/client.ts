@@ -21,8 +21,8 @@ import type {
 import type { MessageInit, MessageSchema } from "./schema.ts";
 import { type PathFields, SubscriptionImpl } from "./_subscription.ts";
 import type {
+  ClientSubscription,
   SubscribeOptions,
-  Subscription,
   TypedSubscribeOptions,
 } from "./subscription.ts";
 
@@ -192,7 +192,7 @@ export class Client extends EventTarget implements AsyncDisposable {
   /**
    * Subscribes to the topic at `path` and resolves once the server has
    * acknowledged it (the subscription survives reconnects; see
-   * {@link Subscription}).
+   * {@link ClientSubscription}).
    *
    * @param path The topic's path.
    * @param filter Filter bytes the topic's filter sees; empty for all.
@@ -217,7 +217,7 @@ export class Client extends EventTarget implements AsyncDisposable {
     path: string,
     filter: Uint8Array | undefined,
     options: TypedSubscribeOptions<O>,
-  ): Promise<Subscription<O>>;
+  ): Promise<ClientSubscription<O>>;
   /**
    * Subscribes to the topic at `path`; updates are raw bytes.
    *
@@ -230,13 +230,13 @@ export class Client extends EventTarget implements AsyncDisposable {
     path: string,
     filter?: Uint8Array,
     options?: SubscribeOptions,
-  ): Promise<Subscription>;
+  ): Promise<ClientSubscription>;
   subscribe(
     path: string,
     filter: Uint8Array = EMPTY,
     // deno-lint-ignore no-explicit-any
     options: SubscribeOptions<any> & { output?: MessageSchema } = {},
-  ): Promise<Subscription<unknown>> {
+  ): Promise<ClientSubscription<unknown>> {
     if (this.#link.state === "closed") {
       return Promise.reject(new ConnectionClosedError());
     }

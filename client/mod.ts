@@ -25,8 +25,8 @@ export type {
   RpcResponse,
 } from "./options.ts";
 export type {
+  ClientSubscription,
   SubscribeOptions,
-  Subscription,
   SubscriptionState,
   TypedSubscribeOptions,
 } from "./subscription.ts";

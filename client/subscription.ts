@@ -50,7 +50,7 @@ export interface SubscribeOptions<T = Uint8Array> {
    * the subscription ends). An exception it throws is reported with
    * `reportError` and does not end the subscription.
    */
-  onUpdate?: (update: T, subscription: Subscription<T>) => void;
+  onUpdate?: (update: T, subscription: ClientSubscription<T>) => void;
   /**
    * Called once if the subscription ends with an error after it was
    * acknowledged: the server refused the re-subscribe after a reconnect,
@@ -75,7 +75,7 @@ export interface TypedSubscribeOptions<O extends object>
  * Updates arriving between `unsubscribe()` and its ack are discarded (and
  * counted in `discarded`); updates buffered before `unsubscribe()` are
  * still yielded by the iterator, which then ends. Breaking out of a
- * `for await` loop unsubscribes.
+ * `for await` loop starts `unsubscribe()` without waiting for its ack.
  *
  * @example
  * ```ts ignore
@@ -88,7 +88,7 @@ export interface TypedSubscribeOptions<O extends object>
  * }
  * ```
  */
-export interface Subscription<T = Uint8Array>
+export interface ClientSubscription<T = Uint8Array>
   extends AsyncIterable<T>, AsyncDisposable {
   /** Request id of the subscription; it keeps it across reconnects. */
   readonly id: number;

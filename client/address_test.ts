@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { formatAddress, parseAddress } from "./address.ts";
+
+Deno.test("parseAddress reads tcp, tls and unix addresses", () => {
+  assert.deepEqual(parseAddress("tcp://127.0.0.1:7411"), {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 7411,
+  });
+  assert.deepEqual(parseAddress("tls://example.com:443"), {
+    transport: "tls",
+    hostname: "example.com",
+    port: 443,
+  });
+  assert.deepEqual(parseAddress("tcp://[::1]:80"), {
+    transport: "tcp",
+    hostname: "::1",
+    port: 80,
+  });
+  assert.deepEqual(parseAddress("unix:///tmp/x.sock"), {
+    transport: "unix",
+    path: "/tmp/x.sock",
+  });
+  assert.deepEqual(parseAddress("unix:rel/x.sock"), {
+    transport: "unix",
+    path: "rel/x.sock",
+  });
+});
+
+Deno.test("parseAddress takes a bare host:port as TCP", () => {
+  assert.deepEqual(parseAddress("localhost:7411"), {
+    transport: "tcp",
+    hostname: "localhost",
+    port: 7411,
+  });
+  assert.deepEqual(parseAddress("10.0.0.1:1"), {
+    transport: "tcp",
+    hostname: "10.0.0.1",
+    port: 1,
+  });
+});
+
+Deno.test("parseAddress rejects unknown schemes, missing and bad ports", () => {
+  for (
+    const bad of [
+      "http://x:1",
+      "tcp://x",
+      "tcp://x:0",
+      "tcp://x:65536",
+      "unix://",
+      "",
+    ]
+  ) {
+    assert.throws(() => parseAddress(bad), TypeError, bad);
+  }
+});
+
+Deno.test("formatAddress round-trips parseAddress", () => {
+  for (
+    const text of ["tcp://127.0.0.1:7411", "tls://[::1]:9", "unix:///a/b.sock"]
+  ) {
+    assert.equal(formatAddress(parseAddress(text)), text);
+  }
+});
