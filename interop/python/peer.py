@@ -292,7 +292,8 @@ def unsubscribe(addr):
         check((msg.request_id, msg.response_type, msg.response_status) == (33, RESPONSE, OK), f"unsubscribe ack: {describe(msg)}")
         say(p, f"u2 {n}")
         after = updates_until(s, n, f"u2 {n}")
-        s.ping(35)
+        # The publish finished before the send was acked, so an update it
+        # made for id 33 would be queued ahead of this PONG.
         s.request(request_id=36, request_type=PING)
         while True:
             msg = s.read()
@@ -304,11 +305,37 @@ def unsubscribe(addr):
         check(after == [(34, name, f"u2 {n}")], f"after unsubscribing id 33 got {after}")
 
 
+def sized_echo(rid, size):
+    """An echo request whose message is exactly ``size`` bytes, framed."""
+    fields = dict(request_id=rid, request_type=REQUEST, path_hash=fnv1a("/echo"))
+    overhead = len(Request(data=b"x" * size, **fields).SerializeToString()) - size
+    body = Request(data=os.urandom(size - overhead), **fields).SerializeToString()
+    assert len(body) == size
+    return frame(body), body
+
+
+@case
+def max_message_size(addr):
+    """1 MiB (the default maxMessageSize) is accepted, one byte more is not."""
+    limit = 1024 * 1024
+    with Conn(addr) as c:
+        raw, body = sized_echo(71, limit)
+        c.send(raw)
+        msg = c.expect(71, RESPONSE, OK)
+        check(msg.data == Request.FromString(body).data, "echo of a 1 MiB request differs")
+    with Conn(addr) as healthy, Conn(addr) as big:
+        healthy.ping(72)
+        big.send_bad(sized_echo(73, limit + 1)[0])
+        sent = big.wait_closed()
+        check(sent == b"", f"server answered an oversize frame with {hexdump(sent)}")
+        healthy.ping(74)
+
+
 def malformed(payload):
     def run(addr):
         with Conn(addr) as healthy, Conn(addr) as bad:
             healthy.ping(61)
-            bad.send(payload)
+            bad.send_bad(payload)
             sent = bad.wait_closed()
             check(sent == b"", f"server answered malformed input with {hexdump(sent)} before closing")
             healthy.ping(62)

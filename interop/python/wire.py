@@ -1,7 +1,7 @@
 """NanoRPC framing and strict decoding for the Google-protobuf interop peer.
 
-Written from the protocol description (DESIGN.md section 2), not from any
-other implementation: a frame is a protobuf varint length prefix followed by
+Written from the protocol description (proto/nanorpc.proto and the README's
+protocol rules), not from any other implementation: a frame is a protobuf varint length prefix followed by
 one message. Requests are encoded by Google's generated classes; every
 response is parsed by them and then checked harder than a lenient client
 would: no unknown fields, only known enum values, and (recorded separately)
@@ -123,6 +123,13 @@ class Conn:
     def send(self, data):
         self.sent = data
         self.sock.sendall(data)
+
+    def send_bad(self, data):
+        """Send input the server may close on before reading all of it."""
+        try:
+            self.send(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def request(self, **fields):
         self.send(encode(**fields))
