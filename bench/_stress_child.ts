@@ -57,15 +57,18 @@ export class ServerChild {
     this.#countStderr();
   }
 
-  /** Starts the server and waits for its `listening on` line. */
-  static async start(): Promise<ServerChild> {
+  /**
+   * Starts the server on `port` (0: a free one) and waits for its
+   * `listening on` line.
+   */
+  static async start(port = 0): Promise<ServerChild> {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
         MAIN,
         "--tcp",
-        "127.0.0.1:0",
+        `127.0.0.1:${port}`,
         "--log-level",
         "error",
       ],
@@ -126,6 +129,12 @@ export class ServerChild {
     } catch {
       return NaN;
     }
+  }
+
+  /** Kills the process at once (SIGKILL) and waits for it to be gone. */
+  async kill(): Promise<void> {
+    if (this.alive) this.#child.kill("SIGKILL");
+    await this.#child.status;
   }
 
   /** SIGTERM, then the summary line (SIGKILL after 20 s). */

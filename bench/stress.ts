@@ -8,7 +8,7 @@
  * deno task stress                  # everything below, full size
  * deno task stress --smoke          # everything, small (CI, < 10 s each)
  * deno task stress --fuzz --frames 2000000 --connections 64
- * deno task stress --slow-consumer  # or --churn, --oversize
+ * deno task stress --slow-consumer  # or --churn, --oversize, --restart
  * ```
  *
  * - fuzz: a million random and mutated frames over many connections while
@@ -19,6 +19,9 @@
  *   grow RSS < 32 MB; no session is left behind.
  * - oversize: 200 connections each claiming a 1 GiB (then 4 GiB) frame
  *   grow RSS < 32 MB and are all closed.
+ * - restart: the server is killed (SIGKILL, or SIGTERM) and restarted
+ *   under load from the client library: every client reconnects within
+ *   its backoff, the subscription delivers again, no request hangs.
  *
  * The server answers a ping after each. Prints one PASS/FAIL line per
  * check and exits 1 if any failed.
@@ -28,6 +31,7 @@
 
 import { parseArgs } from "node:util";
 import { churn, oversize, slowConsumer } from "./_stress_bars.ts";
+import { restart } from "./_stress_restart.ts";
 import {
   type Check,
   GoodClient,
@@ -265,12 +269,13 @@ async function main(args: string[]): Promise<number> {
       "slow-consumer": { type: "boolean", default: false },
       churn: { type: "boolean", default: false },
       oversize: { type: "boolean", default: false },
+      restart: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
-      "usage: deno task stress [--smoke] [--fuzz] [--slow-consumer] [--churn] [--oversize]\n" +
+      "usage: deno task stress [--smoke] [--fuzz] [--slow-consumer] [--churn] [--oversize] [--restart]\n" +
         "                        [--frames N] [--connections N] [--seed N]",
     );
     return 0;
@@ -280,7 +285,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const smoke = values.smoke;
-  const picked = ["fuzz", "slow-consumer", "churn", "oversize"]
+  const picked = ["fuzz", "slow-consumer", "churn", "oversize", "restart"]
     .filter((name) => values[name as "fuzz"]);
   const run = (name: string) => picked.length === 0 || picked.includes(name);
   const checks: Check[] = [];
@@ -298,6 +303,9 @@ async function main(args: string[]): Promise<number> {
   }
   if (run("churn")) checks.push(...await churn(smoke ? 1000 : 10_000));
   if (run("oversize")) checks.push(...await oversize(smoke ? 50 : 200));
+  if (run("restart")) {
+    checks.push(...await restart(smoke ? 2 : 6, smoke ? 4 : 16));
+  }
 
   console.log("\n== results");
   for (const c of checks) console.log(`${c.pass ? "PASS" : "FAIL"}  ${c.name}`);
