@@ -107,7 +107,7 @@ async function main(): Promise<number> {
       await runPeer(
         `python ${kind}`,
         [PYTHON, `${ROOT}/interop/python/peer.py`, kind, ...where],
-        { PYTHONPATH: PYTHON_GEN },
+        { PYTHONPATH: PYTHON_GEN, PYTHONDONTWRITEBYTECODE: "1" },
       );
     }
     if (nanopbOk) {
