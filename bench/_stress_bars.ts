@@ -6,16 +6,13 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ChatJoinSchema, ChatMessageSchema } from "../proto/gen/chat_pb.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import { type Check, mb, PeakSampler, ServerChild } from "./_stress_child.ts";
 import {
-  type Check,
   FrameReader,
   GoodClient,
-  mb,
-  PeakSampler,
   pushVarint,
   requestFrame,
-  ServerChild,
-} from "./_stress_child.ts";
+} from "./_stress_wire.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

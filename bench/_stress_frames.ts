@@ -9,7 +9,7 @@
 
 import { Codec, H_CONSUMED, H_ERROR, H_NEED } from "../wasm/codec.ts";
 import { fnv1a } from "../wasm/wire.ts";
-import { delimit, pushVarint } from "./_stress_child.ts";
+import { delimit, pushVarint } from "./_stress_wire.ts";
 
 /** Kinds of hostile frame, for the summary. */
 export const KINDS = [

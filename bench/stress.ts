@@ -32,13 +32,8 @@
 import { parseArgs } from "node:util";
 import { churn, oversize, slowConsumer } from "./_stress_bars.ts";
 import { restart } from "./_stress_restart.ts";
-import {
-  type Check,
-  GoodClient,
-  mb,
-  PeakSampler,
-  ServerChild,
-} from "./_stress_child.ts";
+import { type Check, mb, PeakSampler, ServerChild } from "./_stress_child.ts";
+import { GoodClient } from "./_stress_wire.ts";
 import {
   buildPools,
   type FramePools,
