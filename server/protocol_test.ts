@@ -109,7 +109,10 @@ Deno.test("Server answers unknown paths and hashes with NOT_FOUND and a message"
     assert.match(byHash.responseMessage, /0xdeadbeef/);
     const none = await p.call({ requestId: 3, requestType: REQUEST });
     assert.equal(none.responseStatus, Status.NOT_FOUND);
-    assert.match(none.responseMessage, /no path/);
+    assert.equal(
+      none.responseMessage,
+      "No handler: the request has no path or path_hash",
+    );
   });
 });
 

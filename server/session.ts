@@ -379,18 +379,18 @@ export class Session {
     const target = type === RequestType.REQUEST ? route?.handler : route?.topic;
     if (!route || !target) {
       const what = type === RequestType.REQUEST ? "handler" : "topic";
-      const at = kind === PATH_NONE
-        ? "the request has no path"
+      const message = kind === PATH_NONE
+        ? `No ${what}: the request has no path or path_hash`
         : kind === PATH_STRING
-        ? `path ${
+        ? `No ${what} for path ${
           decoder.decode(this.#buf.subarray(pathOff, pathOff + pathLen))
         }`
-        : `path hash 0x${hash.toString(16).padStart(8, "0")}`;
+        : `No ${what} for path hash 0x${hash.toString(16).padStart(8, "0")}`;
       this.#respond(
         id,
         ResponseType.RESPONSE,
         Status.NOT_FOUND,
-        `No ${what} for ${at}`,
+        message,
         EMPTY,
       );
       return;
@@ -595,7 +595,8 @@ export function errorMessage(err: unknown): string {
 /** `host:port` or the socket path of an address. */
 export function formatAddr(addr: Deno.Addr): string {
   if (addr.transport === "unix" || addr.transport === "unixpacket") {
-    return `unix:${addr.path}`;
+    // A connecting UNIX socket is usually unnamed.
+    return addr.path ? `unix:${addr.path}` : "unix peer";
   }
   if ("hostname" in addr) return `${addr.hostname}:${addr.port}`;
   return addr.transport;
