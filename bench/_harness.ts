@@ -1,0 +1,438 @@
+// What the load, paced, fan-out and memory benchmarks share: starting a
+// target server as its own process, CPU accounting from /proc, pre-encoded
+// request frames, cheap response splitting, a latency histogram, and the
+// results table. Internal to bench/.
+
+import { create } from "@bufbuild/protobuf";
+import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
+import { NanoRPCRequestSchema } from "../proto/gen/nanorpc_pb.ts";
+import { fnv1a, RequestType } from "../wasm/wire.ts";
+
+/** A target a benchmark can drive, and how to start it. */
+export interface TargetSpec {
+  /** Name in tables and JSON. */
+  name: string;
+  /** Script (relative to bench/) and its flags. */
+  script: string;
+  args: string[];
+}
+
+/** The targets, in the order every benchmark runs them. */
+export const TARGETS: readonly TargetSpec[] = [
+  { name: "nanorpc-wasm", script: "serve.ts", args: ["--codec", "wasm"] },
+  {
+    name: "nanorpc-protobuf-es",
+    script: "serve.ts",
+    args: ["--codec", "protobuf-es"],
+  },
+  { name: "raw-echo", script: "raw_echo.ts", args: [] },
+];
+
+/** Name of the Go reference target, run only when its module is fetchable. */
+export const GO_REFERENCE = "go-reference";
+
+/** A running target process. */
+export interface Target {
+  readonly name: string;
+  readonly pid: number;
+  readonly hostname: string;
+  readonly port: number;
+  /** CPU seconds (user + system) the process has used so far. */
+  cpuSeconds(): number;
+  /** SIGTERM, then SIGKILL after 10 s; resolves when it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startTarget}. */
+export interface StartOptions {
+  /** Extra flags for `deno run`, e.g. `--v8-flags=--expose-gc`. */
+  denoFlags?: string[];
+}
+
+const BENCH_DIR = new URL(".", import.meta.url).pathname;
+
+/**
+ * Starts `spec` as a child process on an ephemeral loopback port and waits
+ * (up to 60 s) for its `listening on tcp://HOST:PORT` line.
+ */
+export async function startTarget(
+  spec: TargetSpec,
+  options: StartOptions = {},
+): Promise<Target> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ...(options.denoFlags ?? []),
+      BENCH_DIR + spec.script,
+      ...spec.args,
+      "--tcp",
+      "127.0.0.1:0",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  forward(child.stderr, `[${spec.name}] `, console.error, false);
+  const lines = forward(child.stdout, `[${spec.name}] `, console.log, true);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  let match: RegExpMatchArray | null = null;
+  for await (const line of lines) {
+    match = line.match(/listening on tcp:\/\/(.+):(\d+)\s*$/);
+    if (match) break;
+  }
+  clearTimeout(timer);
+  if (!match) {
+    await child.status;
+    throw new Error(`${spec.name} exited before it said "listening on"`);
+  }
+  const pid = child.pid;
+  return {
+    name: spec.name,
+    pid,
+    hostname: match[1].replace(/^\[(.*)\]$/, "$1"),
+    port: Number(match[2]),
+    cpuSeconds: () => cpuSeconds(pid),
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const kill = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 10_000);
+      await child.status;
+      clearTimeout(kill);
+    },
+  };
+}
+
+/**
+ * Reads `stream` line by line in the background and prints each line with
+ * `prefix`, except that while `claimed` the lines go to the returned
+ * iterator instead, until it is done with.
+ */
+function forward(
+  stream: ReadableStream<Uint8Array>,
+  prefix: string,
+  print: (line: string) => void,
+  claimed: boolean,
+): AsyncIterable<string> {
+  const waiting: ((line: string | null) => void)[] = [];
+  const early: (string | null)[] = [];
+  (async () => {
+    let rest = "";
+    const push = (line: string | null) => {
+      if (!claimed) {
+        if (line !== null) print(prefix + line);
+        return;
+      }
+      const w = waiting.shift();
+      if (w) w(line);
+      else early.push(line);
+    };
+    for await (
+      const chunk of stream.pipeThrough(new TextDecoderStream())
+    ) {
+      rest += chunk;
+      let nl;
+      while ((nl = rest.indexOf("\n")) >= 0) {
+        push(rest.slice(0, nl));
+        rest = rest.slice(nl + 1);
+      }
+    }
+    if (rest) push(rest);
+    push(null);
+  })();
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (;;) {
+          const line = early.length > 0
+            ? early.shift()!
+            : await new Promise<string | null>((r) => waiting.push(r));
+          if (line === null) return;
+          yield line;
+        }
+      } finally {
+        claimed = false;
+        for (const line of early.splice(0)) {
+          if (line !== null) print(prefix + line);
+        }
+      }
+    },
+  };
+}
+
+/** CPU seconds (user + system) of process `pid`, from /proc. */
+export function cpuSeconds(pid: number | "self"): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of proc(5), counted from "state" as field 3.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds all cores of the machine have spent busy so far (from
+ * /proc/stat), so a run can tell how much CPU other processes took.
+ */
+export function machineBusySeconds(): number {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0];
+    const t = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = t.reduce((a, b) => a + b, 0);
+    // user nice system idle iowait irq softirq steal (guest time is already
+    // in user): busy is everything but idle and iowait.
+    return (total - t[3] - (t[4] ?? 0)) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Request ids start here so every id is a 3-byte varint. */
+export const ID_BASE = 1 << 14;
+/** Largest number of distinct ids in a ring of pre-encoded frames. */
+export const MAX_SLOTS = (1 << 21) - ID_BASE;
+
+/** Which form of the path requests carry. */
+export type PathForm = "hash" | "string";
+
+/**
+ * `count` REQUEST frames to `path` with ids `ID_BASE + (i % slots)`, back
+ * to back; every frame has the same length (returned as `frameSize`).
+ */
+export function requestFrames(
+  path: string,
+  payload: Uint8Array,
+  form: PathForm,
+  count: number,
+  slots: number,
+): { frames: Uint8Array; frameSize: number } {
+  if (slots > MAX_SLOTS) throw new Error(`at most ${MAX_SLOTS} slots`);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    parts.push(sizeDelimitedEncode(
+      NanoRPCRequestSchema,
+      create(NanoRPCRequestSchema, {
+        requestId: ID_BASE + (i % slots),
+        requestType: RequestType.REQUEST,
+        pathOneof: form === "hash"
+          ? { case: "pathHash", value: fnv1a(path) }
+          : { case: "path", value: path },
+        data: payload,
+      }),
+    ));
+  }
+  const frameSize = parts[0].length;
+  const frames = new Uint8Array(frameSize * count);
+  parts.forEach((p, i) => {
+    if (p.length !== frameSize) throw new Error("frames differ in length");
+    frames.set(p, i * frameSize);
+  });
+  return { frames, frameSize };
+}
+
+/**
+ * Splits the complete frames at the start of `buf[0, filled)`: calls
+ * `onFrame(id, end)` for each, where `id` is the leading `request_id` field
+ * (field 1, as both protobuf-es and our codec write it first) or -1 if the
+ * frame does not start with it, and `end` the offset just past the frame.
+ * Returns the end of the last whole frame.
+ */
+export function splitFrames(
+  buf: Uint8Array,
+  filled: number,
+  onFrame: (id: number, end: number) => void,
+): number {
+  let at = 0;
+  while (at < filled) {
+    let p = at;
+    let size = 0;
+    let shift = 0;
+    let b = 0x80;
+    while (p < filled && (b & 0x80)) {
+      b = buf[p++];
+      size |= (b & 0x7f) << shift;
+      shift += 7;
+    }
+    if (b & 0x80 || p + size > filled) break;
+    const end = p + size;
+    let id = -1;
+    if (size > 1 && buf[p] === 0x08) {
+      id = 0;
+      shift = 0;
+      p++;
+      do {
+        b = buf[p++];
+        id |= (b & 0x7f) << shift;
+        shift += 7;
+      } while (b & 0x80 && shift < 35);
+    }
+    onFrame(id, end);
+    at = end;
+  }
+  return at;
+}
+
+/**
+ * A latency histogram over microseconds: exact below 2,048 µs, then 64
+ * buckets per power of two (under 1.6 % error). Fixed size, no allocation
+ * per sample.
+ */
+export class Histogram {
+  #counts = new Float64Array(2048 + 64 * 32);
+  #n = 0;
+
+  /** Records one latency in milliseconds. */
+  record(ms: number): void {
+    const us = Math.max(0, Math.round(ms * 1000));
+    let i: number;
+    if (us < 2048) i = us;
+    else {
+      const exp = 31 - Math.clz32(us);
+      i = 2048 + (exp - 11) * 64 + ((us >>> (exp - 6)) & 63);
+    }
+    this.#counts[Math.min(i, this.#counts.length - 1)]++;
+    this.#n++;
+  }
+
+  /** Adds every sample of `other`. */
+  merge(other: Histogram): void {
+    for (let i = 0; i < this.#counts.length; i++) {
+      this.#counts[i] += other.#counts[i];
+    }
+    this.#n += other.#n;
+  }
+
+  /** Number of samples. */
+  get count(): number {
+    return this.#n;
+  }
+
+  /** The `q`-quantile (0–1) in milliseconds, NaN without samples. */
+  quantile(q: number): number {
+    if (this.#n === 0) return NaN;
+    const rank = Math.max(1, Math.ceil(q * this.#n));
+    let seen = 0;
+    for (let i = 0; i < this.#counts.length; i++) {
+      seen += this.#counts[i];
+      if (seen >= rank) {
+        if (i < 2048) return i / 1000;
+        const exp = Math.floor((i - 2048) / 64) + 11;
+        const low = 2 ** exp + ((i - 2048) % 64) * 2 ** (exp - 6);
+        return (low + 2 ** (exp - 7)) / 1000;
+      }
+    }
+    return NaN;
+  }
+}
+
+/** Opens `n` TCP connections, `parallel` at a time, with no-delay set. */
+export async function connectMany(
+  target: { hostname: string; port: number },
+  n: number,
+  parallel = 100,
+): Promise<Deno.TcpConn[]> {
+  const conns: Deno.TcpConn[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      const conn = await Deno.connect({
+        hostname: target.hostname,
+        port: target.port,
+      });
+      conn.setNoDelay(true);
+      conns.push(conn);
+    }
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, n) }, worker),
+    );
+  } catch (err) {
+    closeAll(conns);
+    throw err;
+  }
+  return conns;
+}
+
+/** Closes every connection, ignoring ones already closed. */
+export function closeAll(conns: Iterable<Deno.Conn>): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** Writes all of `bytes`. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
+  let n = 0;
+  while (n < bytes.length) n += await conn.write(bytes.subarray(n));
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** `nproc` and the CPU model, for every report. */
+export function machine(): { cores: number; cpu: string; deno: string } {
+  let cpu = "unknown";
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? cpu;
+  } catch {
+    // Not Linux.
+  }
+  return {
+    cores: navigator.hardwareConcurrency,
+    cpu,
+    deno: Deno.version.deno,
+  };
+}
+
+/** The line every benchmark prints about the machine it shares. */
+export function machineNote(): string {
+  const m = machine();
+  return `machine: ${m.cores} cores (${m.cpu}), Deno ${m.deno}; the server ` +
+    `and the load generator run as separate processes sharing these cores, ` +
+    `over loopback.`;
+}
+
+/** A markdown table of `rows` under `header`. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [
+    line(header),
+    line(header.map(() => "---")),
+    ...rows.map(line),
+  ].join("\n");
+}
+
+/** Writes `value` as JSON to `path` (relative to bench/), creating dirs. */
+export async function writeResults(path: string, value: unknown) {
+  const full = path.startsWith("/") ? path : BENCH_DIR + path;
+  await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+  await Deno.writeTextFile(full, JSON.stringify(value, null, 2) + "\n");
+  console.log(`wrote ${path.startsWith("/") ? path : `bench/${path}`}`);
+}
+
+/** Formats a number with `digits` decimals, or "–" for NaN. */
+export function fmt(n: number, digits = 2): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "–";
+}

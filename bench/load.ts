@@ -1,0 +1,382 @@
+/**
+ * `deno task bench:load`: closed-loop `/echo` load against each target
+ * server, one after the other in the same run, each target in its own
+ * process and this load generator in another.
+ *
+ * ```sh
+ * deno task bench:load --duration 5 --connections 1,100,1000 --pipeline 1,16
+ * deno task bench:load --smoke
+ * ```
+ *
+ * Flags: `--duration SECONDS` per measurement (default 5), `--warmup
+ * SECONDS` before it (default 1), `--connections` comma list (default
+ * 1,100,1000), `--pipeline` comma list of requests in flight per connection
+ * (default 1), `--payload BYTES` (default 32), `--path hash|string` (what
+ * requests carry; default hash), `--targets` comma list (default
+ * nanorpc-wasm,nanorpc-protobuf-es,raw-echo,go-reference), `--out FILE`
+ * under bench/ (default results/load.json), `--smoke` (1 s per target,
+ * connections 1,100, results under results/smoke/), `--repeat N` (measure
+ * each configuration N times, targets interleaved; report the median run).
+ *
+ * The generator is kept lean so that it measures the servers: frames are
+ * encoded once before the run, each connection sends a batch in one write,
+ * and responses are only split by their varint prefix (plus reading the
+ * leading request_id to check order). Latency is per request, send to
+ * response, kept in a fixed histogram. Server and generator CPU use come
+ * from /proc, so the table shows which side was saturated.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  closeAll,
+  connectMany,
+  cpuSeconds,
+  fmt,
+  GO_REFERENCE,
+  Histogram,
+  ID_BASE,
+  machine,
+  machineBusySeconds,
+  machineNote,
+  markdownTable,
+  type PathForm,
+  requestFrames,
+  sleep,
+  splitFrames,
+  startTarget,
+  type Target,
+  TARGETS,
+  writeAll,
+  writeResults,
+} from "./_harness.ts";
+import { goReferenceStatus } from "./_go.ts";
+
+/** One measured configuration, as written to results/load.json. */
+export interface LoadResult {
+  target: string;
+  connections: number;
+  pipeline: number;
+  payload_bytes: number;
+  requests_per_second: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** CPU use of the server process over the window (100 = one core). */
+  server_cpu_percent: number;
+  /**
+   * Server CPU time per request in microseconds: what one request costs
+   * the server, whichever side was saturated.
+   */
+  server_us_per_request: number;
+  /** CPU use of this load generator over the window. */
+  loadgen_cpu_percent: number;
+  /** CPU use of every other process on the machine (noise; want ~0). */
+  other_cpu_percent: number;
+  /** Responses out of order or missing, and connections lost. */
+  errors: number;
+}
+
+interface LoadConfig {
+  connections: number;
+  pipeline: number;
+  payload: number;
+  duration: number;
+  warmup: number;
+  path: PathForm;
+}
+
+interface RunState {
+  measuring: boolean;
+  stopped: boolean;
+  completed: number;
+  errors: number;
+  hist: Histogram;
+}
+
+/** Drives one connection: `pipeline` requests in flight, closed loop. */
+async function connectionLoop(
+  conn: Deno.Conn,
+  ring: { frames: Uint8Array; frameSize: number },
+  pipeline: number,
+  state: RunState,
+): Promise<void> {
+  const { frames, frameSize } = ring;
+  const sentAt = new Float64Array(pipeline);
+  let buf = new Uint8Array(Math.max(65536, 4 * frames.length));
+  let filled = 0;
+  let next = 0;
+  let expect = 0;
+  let now = 0;
+  let received = 0;
+  const onFrame = (id: number) => {
+    if (id - ID_BASE !== expect) state.errors++;
+    if (state.measuring) {
+      state.hist.record(now - sentAt[expect]);
+      state.completed++;
+    }
+    if (++expect === pipeline) expect = 0;
+    received++;
+  };
+  const send = (k: number) => {
+    const t = performance.now();
+    for (let i = 0; i < k; i++) sentAt[(next + i) % pipeline] = t;
+    // The ring holds 2×pipeline frames, so k ≤ pipeline frames starting
+    // at next < pipeline are contiguous.
+    const chunk = frames.subarray(next * frameSize, (next + k) * frameSize);
+    next = (next + k) % pipeline;
+    return writeAll(conn, chunk);
+  };
+  try {
+    await send(pipeline);
+    while (!state.stopped) {
+      if (filled === buf.length) {
+        const bigger = new Uint8Array(buf.length * 2);
+        bigger.set(buf);
+        buf = bigger;
+      }
+      const n = await conn.read(buf.subarray(filled));
+      if (n === null) {
+        state.errors++;
+        return;
+      }
+      now = performance.now();
+      filled += n;
+      received = 0;
+      const end = splitFrames(buf, filled, onFrame);
+      if (end > 0) {
+        buf.copyWithin(0, end, filled);
+        filled -= end;
+      }
+      if (received > 0 && !state.stopped) await send(received);
+    }
+  } catch {
+    if (!state.stopped) state.errors++;
+  }
+}
+
+/** Measures one target at one configuration. */
+async function measure(target: Target, cfg: LoadConfig): Promise<LoadResult> {
+  const payload = new Uint8Array(cfg.payload).map((_, i) => i & 0xff);
+  const ring = requestFrames(
+    "/echo",
+    payload,
+    cfg.path,
+    2 * cfg.pipeline,
+    cfg.pipeline,
+  );
+  const conns = await connectMany(target, cfg.connections);
+  const state: RunState = {
+    measuring: false,
+    stopped: false,
+    completed: 0,
+    errors: 0,
+    hist: new Histogram(),
+  };
+  const loops = conns.map((c) => connectionLoop(c, ring, cfg.pipeline, state));
+  await sleep(cfg.warmup * 1000);
+  const server0 = target.cpuSeconds();
+  const self0 = cpuSeconds("self");
+  const busy0 = machineBusySeconds();
+  const t0 = performance.now();
+  state.measuring = true;
+  await sleep(cfg.duration * 1000);
+  state.measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const server1 = target.cpuSeconds();
+  const self1 = cpuSeconds("self");
+  const busy1 = machineBusySeconds();
+  state.stopped = true;
+  await Promise.race([Promise.all(loops), sleep(2000)]);
+  closeAll(conns);
+  await Promise.allSettled(loops);
+  return {
+    target: target.name,
+    connections: cfg.connections,
+    pipeline: cfg.pipeline,
+    payload_bytes: cfg.payload,
+    requests_per_second: Math.round(state.completed / seconds),
+    p50_ms: round3(state.hist.quantile(0.5)),
+    p99_ms: round3(state.hist.quantile(0.99)),
+    server_cpu_percent: Math.round((server1 - server0) / seconds * 100),
+    server_us_per_request: round3(
+      (server1 - server0) / Math.max(1, state.completed) * 1e6,
+    ),
+    loadgen_cpu_percent: Math.round((self1 - self0) / seconds * 100),
+    other_cpu_percent: Math.max(
+      0,
+      Math.round(
+        (busy1 - busy0 - (server1 - server0) - (self1 - self0)) / seconds *
+          100,
+      ),
+    ),
+    errors: state.errors,
+  };
+}
+
+function runLine(r: LoadResult): string {
+  return `${r.target} c=${r.connections} p=${r.pipeline}: ` +
+    `${r.requests_per_second.toLocaleString("en-US")} req/s, ` +
+    `p50 ${fmt(r.p50_ms, 3)} ms, p99 ${fmt(r.p99_ms, 3)} ms, ` +
+    `CPU server ${r.server_cpu_percent}% ` +
+    `(${fmt(r.server_us_per_request, 1)} µs/req) ` +
+    `loadgen ${r.loadgen_cpu_percent}% other ${r.other_cpu_percent}%` +
+    (r.errors ? `, ${r.errors} errors` : "");
+}
+
+/** The run with the median requests/s (the lower middle for even counts). */
+function median(runs: LoadResult[]): LoadResult {
+  const sorted = [...runs].sort((a, b) =>
+    a.requests_per_second - b.requests_per_second
+  );
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function numbers(list: string, flag: string): number[] {
+  const values = list.split(",").map((s) => Number(s.trim()));
+  if (values.some((n) => !Number.isInteger(n) || n <= 0)) {
+    throw new Error(`--${flag} wants positive integers, got ${list}`);
+  }
+  return values;
+}
+
+/** The results as a markdown table, with each target's share of raw-echo. */
+export function loadTable(results: LoadResult[]): string {
+  const raw = new Map<string, number>();
+  for (const r of results) {
+    if (r.target === "raw-echo") {
+      raw.set(`${r.connections}/${r.pipeline}`, r.requests_per_second);
+    }
+  }
+  return markdownTable(
+    [
+      "target",
+      "connections",
+      "pipeline",
+      "payload B",
+      "requests/s",
+      "× raw-echo",
+      "p50 ms",
+      "p99 ms",
+      "server CPU %",
+      "server µs/req",
+      "loadgen CPU %",
+      "other CPU %",
+    ],
+    results.map((r) => {
+      const base = raw.get(`${r.connections}/${r.pipeline}`);
+      return [
+        r.target,
+        String(r.connections),
+        String(r.pipeline),
+        String(r.payload_bytes),
+        r.requests_per_second.toLocaleString("en-US"),
+        base ? fmt(r.requests_per_second / base) : "–",
+        fmt(r.p50_ms, 3),
+        fmt(r.p99_ms, 3),
+        String(r.server_cpu_percent),
+        fmt(r.server_us_per_request, 1),
+        String(r.loadgen_cpu_percent),
+        String(r.other_cpu_percent),
+      ];
+    }),
+  );
+}
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      duration: { type: "string", default: "5" },
+      warmup: { type: "string", default: "1" },
+      connections: { type: "string", default: "1,100,1000" },
+      pipeline: { type: "string", default: "1" },
+      payload: { type: "string", default: "32" },
+      path: { type: "string", default: "hash" },
+      targets: {
+        type: "string",
+        default: [...TARGETS.map((t) => t.name), GO_REFERENCE].join(","),
+      },
+      out: { type: "string" },
+      repeat: { type: "string", default: "1" },
+      smoke: { type: "boolean", default: false },
+    },
+  });
+  const smoke = values.smoke;
+  const duration = smoke ? 1 : Number(values.duration);
+  const warmup = smoke ? 0.3 : Number(values.warmup);
+  const connections = numbers(
+    smoke ? "1,100" : values.connections,
+    "connections",
+  );
+  const pipelines = numbers(smoke ? "1" : values.pipeline, "pipeline");
+  const payload = Number(values.payload);
+  const repeat = smoke ? 1 : numbers(values.repeat, "repeat")[0];
+  const path = values.path as PathForm;
+  if (path !== "hash" && path !== "string") {
+    throw new Error("--path must be hash or string");
+  }
+  const wanted = values.targets.split(",").map((s) => s.trim());
+  const specs = TARGETS.filter((t) => wanted.includes(t.name));
+  const out = values.out ??
+    (smoke ? "results/smoke/load.json" : "results/load.json");
+
+  console.log(machineNote());
+  console.log(
+    `load: /echo, ${payload} B payload, path as ${path}, ${duration} s per ` +
+      `run after ${warmup} s warm-up; connections ${connections.join(",")}; ` +
+      `pipeline ${pipelines.join(",")}`,
+  );
+  if (wanted.includes(GO_REFERENCE)) {
+    console.log(`${GO_REFERENCE}: ${await goReferenceStatus(smoke)}`);
+  }
+
+  const targets: Target[] = [];
+  const results: LoadResult[] = [];
+  try {
+    for (const spec of specs) targets.push(await startTarget(spec));
+    for (const pipeline of pipelines) {
+      for (const conns of connections) {
+        const runs = targets.map(() => [] as LoadResult[]);
+        for (let round = 0; round < repeat; round++) {
+          for (const [i, target] of targets.entries()) {
+            const r = await measure(target, {
+              connections: conns,
+              pipeline,
+              payload,
+              duration,
+              warmup,
+              path,
+            });
+            runs[i].push(r);
+            console.log(runLine(r));
+            // Let the server finish closing sessions before the next run.
+            await sleep(conns >= 1000 ? 1000 : 300);
+          }
+        }
+        results.push(...runs.map(median));
+      }
+    }
+  } finally {
+    await Promise.all(targets.map((t) => t.stop()));
+  }
+  console.log();
+  console.log(loadTable(results));
+  console.log();
+  await writeResults(out, results);
+  const m = machine();
+  console.log(
+    `${m.cores} cores shared by server and load generator: numbers are ` +
+      `relative to each other, not the server's ceiling on a larger machine.`,
+  );
+  if (results.some((r) => r.errors > 0)) {
+    console.error("some runs had errors (see the per-run lines)");
+    Deno.exitCode = 1;
+  }
+}
+
+if (import.meta.main) await main(Deno.args);

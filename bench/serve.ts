@@ -1,0 +1,139 @@
+/**
+ * The NanoRPC server the benchmarks measure: the demo (`/echo`, the chat
+ * room) plus a topic for fan-out, with either frame codec.
+ *
+ * ```sh
+ * deno run -A --v8-flags=--expose-gc bench/serve.ts --codec wasm --tcp 127.0.0.1:0
+ * ```
+ *
+ * Flags: `--codec wasm|protobuf-es` (default wasm), `--tcp HOST:PORT`
+ * (default 127.0.0.1:0), `--log-level` (default warn). Prints
+ * `listening on tcp://HOST:PORT` once bound; SIGINT and SIGTERM shut it
+ * down gracefully and exit.
+ *
+ * Benchmark routes besides the demo:
+ * - topic {@link UPDATES}, and `/bench/publish`, which publishes its
+ *   request data to that topic and answers with nothing;
+ * - `/bench/memory`, which runs `gc()` (when started with
+ *   `--v8-flags=--expose-gc`) and answers `Deno.memoryUsage()` plus the
+ *   server's counters as JSON, measured inside this process. Started with
+ *   `--heap-snapshots DIR`, a request whose data is a name (letters,
+ *   digits, `-`) also writes a V8 heap snapshot `DIR/NAME.heapsnapshot`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { writeHeapSnapshot } from "node:v8";
+import { registerDemo } from "../server/demo.ts";
+import type { LogLevel } from "../server/logger.ts";
+import { Server } from "../server/server.ts";
+import { ProtobufEsCodec } from "./pb_codec.ts";
+
+/** Topic the fan-out benchmark subscribes to. */
+export const UPDATES = "/bench/updates";
+/** Handler that publishes its data to {@link UPDATES}. */
+export const PUBLISH = "/bench/publish";
+/** Handler that answers the process's memory usage as JSON. */
+export const MEMORY = "/bench/memory";
+
+/** What {@link MEMORY} answers. */
+export interface MemoryReport {
+  /** Where the heap snapshot was written, if one was asked for. */
+  snapshot?: string;
+  /** Whether `gc()` ran before measuring. */
+  gc: boolean;
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  sessions: number;
+  subscriptions: number;
+}
+
+/** Options of {@link benchServer}. */
+export interface BenchServerOptions {
+  /** `wasm` or `protobuf-es`. */
+  codec: string;
+  logLevel: LogLevel;
+  /** Directory `/bench/memory` may write heap snapshots to. */
+  heapSnapshots?: string;
+}
+
+/** Builds the benchmark server with the named codec. */
+export function benchServer(options: BenchServerOptions): Server {
+  const codecName = options.codec;
+  if (codecName !== "wasm" && codecName !== "protobuf-es") {
+    throw new Error(`--codec must be wasm or protobuf-es, got ${codecName}`);
+  }
+  const server = new Server({
+    codec: codecName === "protobuf-es" ? new ProtobufEsCodec() : undefined,
+    logLevel: options.logLevel,
+    maxSessions: 1_000_000,
+  });
+  registerDemo(server);
+  server.topic(UPDATES);
+  server.handle(PUBLISH, (ctx) => {
+    server.publish(UPDATES, ctx.data);
+  });
+  server.handle(MEMORY, (ctx) => {
+    const name = new TextDecoder().decode(ctx.data);
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) {
+      gc();
+      gc();
+    }
+    // Measure first: writing a snapshot allocates.
+    const m = Deno.memoryUsage();
+    const s = server.stats();
+    let snapshot: string | undefined;
+    if (name && options.heapSnapshots && /^[\w-]+$/.test(name)) {
+      snapshot = writeHeapSnapshot(
+        `${options.heapSnapshots}/${name}.heapsnapshot`,
+      );
+    }
+    const report: MemoryReport = {
+      snapshot,
+      gc: gc !== undefined,
+      rss: m.rss,
+      heapTotal: m.heapTotal,
+      heapUsed: m.heapUsed,
+      external: m.external,
+      sessions: s.sessions,
+      subscriptions: s.subscriptions,
+    };
+    return JSON.stringify(report);
+  });
+  return server;
+}
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      codec: { type: "string", default: "wasm" },
+      tcp: { type: "string", default: "127.0.0.1:0" },
+      "log-level": { type: "string", default: "warn" },
+      "heap-snapshots": { type: "string" },
+    },
+  });
+  const server = benchServer({
+    codec: values.codec,
+    logLevel: values["log-level"] as LogLevel,
+    heapSnapshots: values["heap-snapshots"],
+  });
+  const at = values.tcp.lastIndexOf(":");
+  const listener = await server.listen({
+    hostname: values.tcp.slice(0, at) || "127.0.0.1",
+    port: Number(values.tcp.slice(at + 1)),
+  });
+  console.log(`listening on ${listener.url}`);
+  const stopped = Promise.withResolvers<void>();
+  Deno.addSignalListener("SIGINT", stopped.resolve);
+  Deno.addSignalListener("SIGTERM", stopped.resolve);
+  await stopped.promise;
+  await server.shutdown();
+  Deno.exit(0);
+}
+
+if (import.meta.main) await main(Deno.args);
