@@ -110,11 +110,16 @@ async function openUnix(options: UnixListenOptions): Promise<OpenListener> {
         `Cannot listen on ${path}: it exists and is not a socket; remove it or pick another path`,
       );
     }
+    if (await answers(path)) {
+      throw new Deno.errors.AddrInUse(
+        `Cannot listen on ${path}: another server is listening there; stop it or pick another path`,
+      );
+    }
     await Deno.remove(path);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
-  const inner = Deno.listen({ transport: "unix", path });
+  const inner = listenWithMode(path, options.mode);
   if (options.mode !== undefined) await Deno.chmod(path, options.mode);
   return {
     addr: inner.addr,
@@ -123,9 +128,32 @@ async function openUnix(options: UnixListenOptions): Promise<OpenListener> {
     inner,
     async close() {
       closeQuietly(inner);
-      await Deno.remove(path).catch(() => {});
+      // Deno unlinks the path when a UNIX listener closes; this covers the
+      // rest, but never removes the file of a server that still answers.
+      if (!(await answers(path))) await Deno.remove(path).catch(() => {});
     },
   };
+}
+
+/** Binds with a umask that gives the socket `mode` from the first moment. */
+function listenWithMode(path: string, mode?: number): Deno.Listener {
+  if (mode === undefined) return Deno.listen({ transport: "unix", path });
+  const previous = Deno.umask(0o777 & ~mode);
+  try {
+    return Deno.listen({ transport: "unix", path });
+  } finally {
+    Deno.umask(previous);
+  }
+}
+
+/** Whether a server answers on the socket at `path`. */
+async function answers(path: string): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function closeQuietly(listener: Deno.Listener): void {

@@ -344,3 +344,20 @@ Deno.test("Server answers an unsupported request type with INTERNAL_ERROR", asyn
     assert.match(r.responseMessage, /request type 0/);
   }, ["tcp"]);
 });
+
+Deno.test("Server cuts a long unknown path short in the NOT_FOUND message", async () => {
+  await withServer(async (peer) => {
+    const p = await peer();
+    const r = await p.call({
+      requestId: 1,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: "/" + "x".repeat(10_000) },
+    });
+    assert.equal(r.responseStatus, Status.NOT_FOUND);
+    assert.ok(
+      r.responseMessage.length < 300,
+      `${r.responseMessage.length} characters`,
+    );
+    assert.ok(r.responseMessage.endsWith("…"));
+  }, ["tcp"]);
+});

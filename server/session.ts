@@ -383,8 +383,10 @@ export class Session {
         ? `No ${what}: the request has no path or path_hash`
         : kind === PATH_STRING
         ? `No ${what} for path ${
-          decoder.decode(this.#buf.subarray(pathOff, pathOff + pathLen))
-        }`
+          decoder.decode(
+            this.#buf.subarray(pathOff, pathOff + Math.min(pathLen, 200)),
+          )
+        }${pathLen > 200 ? "…" : ""}`
         : `No ${what} for path hash 0x${hash.toString(16).padStart(8, "0")}`;
       this.#respond(
         id,
