@@ -30,7 +30,8 @@ import {
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { ServerCore } from "./_core.ts";
 import { FRAME_OVERHEAD, Outbox } from "./_outbox.ts";
-import { compose, Context, type ContextKind } from "./context.ts";
+import { Context, type ContextKind } from "./context.ts";
+import { invoke, type Responder } from "./_invoke.ts";
 import type { Group } from "./group.ts";
 import { pathMatches, type Route } from "./router.ts";
 import type { Subscription } from "./topic.ts";
@@ -41,7 +42,6 @@ export type Transport = "tcp" | "tls" | "unix";
 const EMPTY = new Uint8Array(0);
 const INITIAL_READ = 4096;
 const STEADY_READ = 65536;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** How long a closing session waits to flush what it owes. */
 const CLOSE_FLUSH_MS = 2000;
@@ -93,6 +93,7 @@ export class Session {
   #idle?: PromiseWithResolvers<void>;
 
   #out: Outbox;
+  #responder: Responder;
 
   /** Wraps an accepted connection; the server does this. */
   constructor(core: ServerCore, conn: Deno.Conn, transport: Transport) {
@@ -100,6 +101,14 @@ export class Session {
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
     this.transport = transport;
+    this.#responder = {
+      core,
+      sessionId: this.id,
+      respond: (id, type, status, message, data) =>
+        this.#respond(id, type, status, message, data),
+      begin: () => this.#inflight++,
+      end: () => this.#settle(),
+    };
     const limit = core.limits.outgoingBufferSize;
     this.#out = new Outbox(conn, core.codec, core.stats, limit / 4, (err) => {
       this.close(`write failed: ${errorMessage(err)}`);
@@ -417,21 +426,7 @@ export class Session {
       kind,
     );
     const last = kind === "request" ? route.handler! : this.#subscribeLast;
-    const middleware = this.#core.middleware;
-    let result: unknown;
-    try {
-      result = middleware.length > 0
-        ? compose(middleware, ctx, last)
-        : last(ctx);
-    } catch (err) {
-      this.#fail(ctx, err);
-      return;
-    }
-    if (result instanceof Promise) {
-      const done = this.#await(ctx, result, middleware.length > 0);
-      return concurrent ? undefined : done;
-    }
-    this.#answer(ctx, result);
+    return invoke(this.#responder, ctx, last, concurrent);
   }
 
   #subscribeLast = (ctx: Context): undefined => {
@@ -463,76 +458,6 @@ export class Session {
     sub.topic.remove(sub);
     this.#subs!.delete(sub.id);
     this.#core.stats.subscriptions--;
-  }
-
-  async #await(ctx: Context, pending: Promise<unknown>, composed: boolean) {
-    this.#inflight++;
-    const route = this.#core.router.lookup(ctx.pathHash)!;
-    const limit = route.options.timeout ?? this.#core.limits.handlerTimeout;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      let result = pending;
-      if (limit > 0 && Number.isFinite(limit)) {
-        result = Promise.race([
-          pending,
-          new Promise((_, reject) => {
-            timer = setTimeout(() => {
-              const err = new NanoRpcError(
-                Status.INTERNAL_ERROR,
-                `Handler for ${ctx.path} did not finish within ${limit} ms`,
-              );
-              ctx.abort(err);
-              reject(err);
-            }, limit);
-          }),
-        ]);
-      }
-      const value = await result;
-      this.#answer(ctx, composed ? undefined : value);
-    } catch (err) {
-      this.#fail(ctx, err);
-    } finally {
-      clearTimeout(timer);
-      this.#settle();
-    }
-  }
-
-  #answer(ctx: Context, value: unknown): void {
-    if (value !== undefined) ctx.body = value as Uint8Array;
-    const body = ctx.body;
-    let data: Uint8Array;
-    if (body === undefined || body === null) data = EMPTY;
-    else if (body instanceof Uint8Array) data = body;
-    else if (typeof body === "string") data = encoder.encode(body);
-    else {
-      this.#fail(
-        ctx,
-        new TypeError(
-          `handler returned ${typeof body}, not Uint8Array or string`,
-        ),
-      );
-      return;
-    }
-    this.#respond(
-      ctx.requestId,
-      ResponseType.RESPONSE,
-      Status.OK,
-      undefined,
-      data,
-    );
-  }
-
-  #fail(ctx: Context, err: unknown): void {
-    let status: number = Status.INTERNAL_ERROR;
-    let message: string;
-    if (err instanceof NanoRpcError && err.status !== Status.UNSPECIFIED) {
-      status = err.status;
-      message = err.message;
-    } else {
-      message = `Handler for ${ctx.path} failed: ${errorMessage(err)}`;
-      this.#core.logger.error(`session ${this.id}: ${message}`, err);
-    }
-    this.#respond(ctx.requestId, ResponseType.RESPONSE, status, message, EMPTY);
   }
 
   /** Queues a response; one that does not fit the buffer ends the session. */
