@@ -54,6 +54,7 @@ export async function dial(
     attempt.then((conn) => conn.close(), () => {});
     if (error instanceof NotConnectedError) throw error;
     if (error instanceof ConnectionClosedError) throw error;
+    if (error instanceof Deno.errors.NotCapable) throw error;
     throw new NotConnectedError(
       `Could not connect to ${formatAddress(address)}: ${
         error instanceof Error ? error.message : String(error)

@@ -212,7 +212,10 @@ export class Link {
         { caCerts: this.#options.caCerts },
       );
     } catch (error) {
-      if (!this.#closed) this.#retry(asError(error));
+      if (this.#closed) return;
+      // Retrying cannot fix a missing permission.
+      if (error instanceof Deno.errors.NotCapable) this.shutdown(error);
+      else this.#retry(asError(error));
       return;
     }
     if (this.#closed) return conn.close();
