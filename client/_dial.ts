@@ -72,12 +72,24 @@ function open(address: Address, tls: TlsOptions): Promise<Deno.Conn> {
     case "unix":
       return Deno.connect({ transport: "unix", path: address.path });
     case "tls":
-      return Deno.connectTls({
-        hostname: address.hostname,
-        port: address.port,
-        caCerts: tls.caCerts,
-      });
+      return openTls(address.hostname, address.port, tls);
     default:
       return Deno.connect({ hostname: address.hostname, port: address.port });
   }
+}
+
+/** TLS connection with the handshake done, so a bad certificate fails here. */
+async function openTls(
+  hostname: string,
+  port: number,
+  tls: TlsOptions,
+): Promise<Deno.Conn> {
+  const conn = await Deno.connectTls({ hostname, port, caCerts: tls.caCerts });
+  try {
+    await conn.handshake();
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+  return conn;
 }
