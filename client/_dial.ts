@@ -47,7 +47,7 @@ export async function dial(
     signal.addEventListener("abort", onAbort, { once: true });
   });
   gaveUp.catch(() => {});
-  const attempt = open(address, tls);
+  const attempt = open(address, tls, signal);
   try {
     return await Promise.race([attempt, gaveUp]);
   } catch (error) {
@@ -67,14 +67,22 @@ export async function dial(
   }
 }
 
-function open(address: Address, tls: TlsOptions): Promise<Deno.Conn> {
+function open(
+  address: Address,
+  tls: TlsOptions,
+  signal: AbortSignal,
+): Promise<Deno.Conn> {
   switch (address.transport) {
     case "unix":
       return Deno.connect({ transport: "unix", path: address.path });
     case "tls":
       return openTls(address.hostname, address.port, tls);
     default:
-      return Deno.connect({ hostname: address.hostname, port: address.port });
+      return Deno.connect({
+        hostname: address.hostname,
+        port: address.port,
+        signal,
+      });
   }
 }
 
