@@ -18,6 +18,7 @@ import {
 } from "./errors.ts";
 import type { ConnectionEvent } from "./events.ts";
 import { concat, type PeerSession, RawPeer, varint } from "./_raw_peer_test.ts";
+import { until } from "./_fixture_test.ts";
 
 const RESPONSE = 2;
 const UPDATE = 3;
@@ -532,4 +533,67 @@ Deno.test("Client close ends subscriptions and rejects pending requests", async 
   assert.equal(subscription.state, "closed");
   await assert.rejects(t.client.request("/y"), /Client is closed/);
   await t.peer.close();
+});
+
+Deno.test("Client subscription ends with the error when the server refuses the resubscribe", async () => {
+  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  const errors: Error[] = [];
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onError: (e) => errors.push(e),
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  const iteration = subscription[Symbol.asyncIterator]().next();
+  const next = t.peer.accept();
+  t.session.close();
+  const session = await next;
+  const resub = (await session.next())!;
+  await session.send({
+    requestId: resub.requestId,
+    responseType: RESPONSE,
+    responseStatus: 2,
+    responseMessage: "No topic at /t",
+  });
+  await assert.rejects(iteration, NotFoundError);
+  assert.equal(subscription.state, "closed");
+  assert.equal(errors.length, 1);
+  assert.ok(subscription.error instanceof NotFoundError);
+});
+
+Deno.test("Client typed subscription ends and unsubscribes on an update that does not decode", async () => {
+  await using t = await setup();
+  const subscribing = t.client.subscribe("/t", undefined, {
+    output: ChatMessageSchema,
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    {
+      requestId: sub.requestId,
+      responseType: UPDATE,
+      data: toBinary(
+        ChatMessageSchema,
+        create(ChatMessageSchema, { from: "a", text: "ok" }),
+      ),
+    },
+    // Field 2 (a string) claiming 5 bytes, with 1 present.
+    {
+      requestId: sub.requestId,
+      responseType: UPDATE,
+      data: new Uint8Array([0x12, 5, 1]),
+    },
+  );
+  const subscription = await subscribing;
+  const it = subscription[Symbol.asyncIterator]();
+  assert.equal((await it.next()).value!.text, "ok");
+  await assert.rejects(
+    it.next(),
+    /does not decode as nanorpc\.demo\.ChatMessage/,
+  );
+  const unsub = (await t.session.next())!;
+  assert.equal(unsub.requestId, sub.requestId);
+  assert.equal(unsub.requestType, 2);
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  await until(() => subscription.state === "closed");
 });
