@@ -8,6 +8,9 @@
  */
 
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type Client, connect } from "./client.ts";
+import type { ConnectionEvent } from "./events.ts";
+import type { ClientOptions } from "./options.ts";
 import {
   type NanoRPCRequest,
   NanoRPCRequestSchema,
@@ -174,4 +177,49 @@ export class RawPeer {
     for (const session of this.sessions) session.close();
     await Promise.all(this.sessions.map((s) => s.done));
   }
+}
+
+/** Response types, as numbers. */
+export const PONG = 1;
+export const RESPONSE = 2;
+export const UPDATE = 3;
+
+/** A raw peer, a client connected to it, and the accepted session. */
+export async function setup(options: ClientOptions = {}) {
+  const peer = new RawPeer();
+  const accepted = peer.accept();
+  const client = await connect(peer.address, { keepalive: false, ...options });
+  const session = await accepted;
+  return {
+    peer,
+    client,
+    session,
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      await peer.close();
+    },
+  };
+}
+
+/** The next event of `type` the client dispatches. */
+export function nextEvent(
+  client: Client,
+  type: string,
+): Promise<ConnectionEvent> {
+  return new Promise((resolve) =>
+    client.addEventListener(type, (e) => resolve(e as ConnectionEvent), {
+      once: true,
+    })
+  );
+}
+
+/** Answers the next request with RESPONSE/OK and returns the request. */
+export async function answer(session: PeerSession, data?: Uint8Array) {
+  const request = (await session.next())!;
+  await session.send({
+    requestId: request.requestId,
+    responseType: RESPONSE,
+    data,
+  });
+  return request;
 }

@@ -1,0 +1,207 @@
+// Subscriptions against a hand-driven peer: the unsubscribe handshake, acks
+// told apart, the bounded buffer, callbacks and errors.
+
+import assert from "node:assert/strict";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ChatMessageSchema } from "../proto/gen/chat_pb.ts";
+import { NotFoundError } from "./errors.ts";
+import { until } from "./_fixture_test.ts";
+import { RESPONSE, setup, UPDATE } from "./_raw_peer_test.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("Client unsubscribe follows the protocol and discards updates before its ack", async () => {
+  await using t = await setup();
+  const subscribing = t.client.subscribe("/t", enc.encode("f"));
+  const sub = (await t.session.next())!;
+  assert.equal(sub.requestType, 3);
+  assert.deepEqual(sub.data, enc.encode("f"));
+  // The subscribe ack, then two updates in the same write.
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    { requestId: sub.requestId, responseType: UPDATE, data: enc.encode("u1") },
+    { requestId: sub.requestId, responseType: UPDATE, data: enc.encode("u2") },
+  );
+  const subscription = await subscribing;
+  const it = subscription[Symbol.asyncIterator]();
+  assert.deepEqual((await it.next()).value, enc.encode("u1"));
+
+  const unsubscribing = subscription.unsubscribe();
+  assert.equal(subscription.state, "unsubscribing");
+  const unsub = (await t.session.next())!;
+  assert.equal(unsub.requestType, 2);
+  assert.equal(unsub.requestId, sub.requestId);
+  assert.deepEqual(unsub.pathOneof, { case: "path", value: "/t" });
+  assert.equal(unsub.data.length, 0);
+  // Updates racing the unsubscribe, then its ack, then a stray update.
+  let settled = false;
+  unsubscribing.then(() => settled = true);
+  await t.session.send(
+    { requestId: sub.requestId, responseType: UPDATE, data: enc.encode("u3") },
+    { requestId: sub.requestId, responseType: UPDATE, data: enc.encode("u4") },
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(settled, false, "unsubscribe waits for its ack");
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    { requestId: sub.requestId, responseType: UPDATE, data: enc.encode("u5") },
+  );
+  await unsubscribing;
+  assert.equal(subscription.state, "closed");
+  assert.equal(subscription.discarded, 2);
+  // u2 arrived before unsubscribe() and is still yielded; then the end.
+  assert.deepEqual((await it.next()).value, enc.encode("u2"));
+  assert.equal((await it.next()).done, true);
+});
+
+Deno.test("Client tells the subscribe ack from the unsubscribe ack when both are pending", async () => {
+  await using t = await setup();
+  const controller = new AbortController();
+  const subscribing = t.client.subscribe("/t", undefined, {
+    signal: controller.signal,
+  });
+  const sub = (await t.session.next())!;
+  // Abort before the subscribe ack: the client unsubscribes right away.
+  controller.abort(new Error("changed my mind"));
+  await assert.rejects(subscribing, /changed my mind/);
+  const unsub = (await t.session.next())!;
+  assert.equal(unsub.requestId, sub.requestId);
+  assert.equal(unsub.requestType, 2);
+  // First RESPONSE: the subscribe's ack; the id stays held.
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const other = t.client.request("/x");
+  const r = (await t.session.next())!;
+  assert.notEqual(r.requestId, sub.requestId);
+  // Second RESPONSE: the unsubscribe's ack; now the id is free.
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    { requestId: r.requestId, responseType: RESPONSE },
+  );
+  await other;
+});
+
+Deno.test("Client subscription drops the oldest update when its buffer is full", async () => {
+  await using t = await setup();
+  const subscribing = t.client.subscribe("/t", undefined, { bufferSize: 3 });
+  const sub = (await t.session.next())!;
+  const frames = [{ requestId: sub.requestId, responseType: RESPONSE }];
+  for (let i = 0; i < 10; i++) {
+    frames.push(
+      {
+        requestId: sub.requestId,
+        responseType: UPDATE,
+        data: new Uint8Array([i]),
+      } as never,
+    );
+  }
+  await t.session.send(...frames);
+  const subscription = await subscribing;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(subscription.dropped, 7);
+  const got = [];
+  for await (const update of subscription) {
+    got.push(update[0]);
+    if (got.length === 3) break;
+  }
+  assert.deepEqual(got, [7, 8, 9]);
+  // Breaking out of the loop unsubscribed.
+  const unsub = (await t.session.next())!;
+  assert.equal(unsub.requestId, sub.requestId);
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+});
+
+Deno.test("Client subscription delivers to onUpdate and rejects a refused subscribe", async () => {
+  await using t = await setup();
+  const seen: number[] = [];
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onUpdate: (u) => seen.push(u[0]),
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    {
+      requestId: sub.requestId,
+      responseType: UPDATE,
+      data: new Uint8Array([1]),
+    },
+    {
+      requestId: sub.requestId,
+      responseType: UPDATE,
+      data: new Uint8Array([2]),
+    },
+  );
+  await subscribing;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(seen, [1, 2]);
+  const refused = t.client.subscribe("/nope");
+  const bad = (await t.session.next())!;
+  await t.session.send({
+    requestId: bad.requestId,
+    responseType: RESPONSE,
+    responseStatus: 2,
+    responseMessage: "No topic at /nope",
+  });
+  await assert.rejects(refused, NotFoundError);
+});
+Deno.test("Client subscription ends with the error when the server refuses the resubscribe", async () => {
+  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  const errors: Error[] = [];
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onError: (e) => errors.push(e),
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  const iteration = subscription[Symbol.asyncIterator]().next();
+  const next = t.peer.accept();
+  t.session.close();
+  const session = await next;
+  const resub = (await session.next())!;
+  await session.send({
+    requestId: resub.requestId,
+    responseType: RESPONSE,
+    responseStatus: 2,
+    responseMessage: "No topic at /t",
+  });
+  await assert.rejects(iteration, NotFoundError);
+  assert.equal(subscription.state, "closed");
+  assert.equal(errors.length, 1);
+  assert.ok(subscription.error instanceof NotFoundError);
+});
+
+Deno.test("Client typed subscription ends and unsubscribes on an update that does not decode", async () => {
+  await using t = await setup();
+  const subscribing = t.client.subscribe("/t", undefined, {
+    output: ChatMessageSchema,
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    {
+      requestId: sub.requestId,
+      responseType: UPDATE,
+      data: toBinary(
+        ChatMessageSchema,
+        create(ChatMessageSchema, { from: "a", text: "ok" }),
+      ),
+    },
+    // Field 2 (a string) claiming 5 bytes, with 1 present.
+    {
+      requestId: sub.requestId,
+      responseType: UPDATE,
+      data: new Uint8Array([0x12, 5, 1]),
+    },
+  );
+  const subscription = await subscribing;
+  const it = subscription[Symbol.asyncIterator]();
+  assert.equal((await it.next()).value!.text, "ok");
+  await assert.rejects(
+    it.next(),
+    /does not decode as nanorpc\.demo\.ChatMessage/,
+  );
+  const unsub = (await t.session.next())!;
+  assert.equal(unsub.requestId, sub.requestId);
+  assert.equal(unsub.requestType, 2);
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  await until(() => subscription.state === "closed");
+});
