@@ -64,7 +64,7 @@ export async function startTarget(
       "run",
       "-A",
       ...(options.denoFlags ?? []),
-      BENCH_DIR + spec.script,
+      new URL(spec.script, import.meta.url).pathname,
       ...spec.args,
       "--tcp",
       "127.0.0.1:0",
@@ -197,6 +197,37 @@ export function machineBusySeconds(): number {
     return (total - t[3] - (t[4] ?? 0)) / CLOCK_TICKS;
   } catch {
     return NaN;
+  }
+}
+
+/**
+ * Waits until the rest of the machine is quiet: busy at most `percent` of
+ * one core over a one-second sample (this process and idle targets count
+ * too, which is why they must be idle when this is called). Gives up after
+ * `timeoutSeconds` and says so; returns the last busy figure.
+ */
+export async function waitQuiet(
+  percent = 15,
+  timeoutSeconds = 180,
+): Promise<number> {
+  const deadline = performance.now() + timeoutSeconds * 1000;
+  let said = false;
+  for (;;) {
+    const b0 = machineBusySeconds();
+    await sleep(1000);
+    const busy = (machineBusySeconds() - b0) * 100;
+    if (!(busy > percent)) return busy;
+    if (performance.now() > deadline) {
+      console.log(`machine still ${busy.toFixed(0)}% busy: measuring anyway`);
+      return busy;
+    }
+    if (!said) {
+      console.log(
+        `waiting for other processes to go quiet (${busy.toFixed(0)}% of a ` +
+          `core busy)…`,
+      );
+      said = true;
+    }
   }
 }
 

@@ -19,8 +19,13 @@
  * Flags: `--subscribers` (default 10000), `--rounds` (single publishes,
  * default 20), `--burst` (publishes per burst, default 50), `--bursts`
  * (default 3), `--targets` (default nanorpc-wasm,nanorpc-protobuf-es),
- * `--out FILE` (default results/fanout.json), `--smoke` (1,000
+ * `--cpu-prof DIR` (profile the server; see
+ * bench/profile.ts), `--out FILE` (default results/fanout.json), `--smoke` (1,000
  * subscribers, 3 rounds, one burst of 10).
+ *
+ * Full runs first wait (up to 3 minutes) until the rest of the machine
+ * uses at most `--quiet` percent of a core (default 15), and every row
+ * reports the CPU other processes took while it was measured.
  *
  * @module
  */
@@ -43,6 +48,7 @@ import {
   startTarget,
   type Target,
   TARGETS,
+  waitQuiet,
   writeAll,
   writeResults,
 } from "./_harness.ts";
@@ -60,6 +66,10 @@ export interface FanoutResult {
   last_update_p50_ms: number;
   /** The worst round. */
   last_update_max_ms: number;
+  /** Server CPU time per single publish (all its updates), in ms. */
+  server_cpu_ms_per_publish: number;
+  /** This process's CPU time per single publish (reading the updates). */
+  loadgen_cpu_ms_per_publish: number;
   /** Publishes per burst, and bursts. */
   burst: number;
   bursts: number;
@@ -218,6 +228,8 @@ async function measure(
 
   const firsts: number[] = [];
   const lasts: number[] = [];
+  const roundServer0 = target.cpuSeconds();
+  const roundSelf0 = cpuSeconds("self");
   for (let seq = 0; seq < rounds; seq++) {
     const t0 = performance.now();
     await writeAll(publisher, publishFrame(seq));
@@ -226,6 +238,8 @@ async function measure(
     lasts.push(arrivals.last[seq] - t0);
     await sleep(20);
   }
+  const roundServer = target.cpuSeconds() - roundServer0;
+  const roundSelf = cpuSeconds("self") - roundSelf0;
 
   const server0 = target.cpuSeconds();
   const self0 = cpuSeconds("self");
@@ -271,6 +285,8 @@ async function measure(
     first_update_p50_ms: round3(percentile(firsts, 0.5)),
     last_update_p50_ms: round3(percentile(lasts, 0.5)),
     last_update_max_ms: round3(Math.max(...lasts)),
+    server_cpu_ms_per_publish: round3(roundServer / rounds * 1000),
+    loadgen_cpu_ms_per_publish: round3(roundSelf / rounds * 1000),
     burst,
     bursts,
     updates_per_second: Math.round(percentile(rates, 0.5)),
@@ -297,6 +313,8 @@ export function fanoutTable(results: FanoutResult[]): string {
       "first update p50 ms",
       "last update p50 ms",
       "last update max ms",
+      "server CPU ms / publish",
+      "loadgen CPU ms / publish",
       "burst",
       "updates/s",
       "missing",
@@ -310,6 +328,8 @@ export function fanoutTable(results: FanoutResult[]): string {
       fmt(r.first_update_p50_ms, 3),
       fmt(r.last_update_p50_ms, 3),
       fmt(r.last_update_max_ms, 3),
+      fmt(r.server_cpu_ms_per_publish, 1),
+      fmt(r.loadgen_cpu_ms_per_publish, 1),
       `${r.bursts} × ${r.burst}`,
       r.updates_per_second.toLocaleString("en-US"),
       String(r.missing),
@@ -334,9 +354,14 @@ async function main(args: string[]): Promise<void> {
       },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
+      quiet: { type: "string", default: "15" },
+      "cpu-prof": { type: "string" },
     },
   });
   const smoke = values.smoke;
+  const profileFlags = values["cpu-prof"]
+    ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`]
+    : [];
   const subscribers = smoke ? 1000 : Number(values.subscribers);
   const rounds = smoke ? 3 : Number(values.rounds);
   const burst = smoke ? 10 : Number(values.burst);
@@ -354,8 +379,9 @@ async function main(args: string[]): Promise<void> {
     t.script === "serve.ts" && wanted.includes(t.name)
   );
   for (const spec of specs) {
-    const target = await startTarget(spec);
+    const target = await startTarget(spec, { denoFlags: profileFlags });
     try {
+      if (!smoke) await waitQuiet(Number(values.quiet));
       const r = await measure(target, subscribers, rounds, burst, bursts);
       results.push(r);
       console.log(

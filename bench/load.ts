@@ -16,7 +16,10 @@
  * nanorpc-wasm,nanorpc-protobuf-es,raw-echo,go-reference), `--out FILE`
  * under bench/ (default results/load.json), `--smoke` (1 s per target,
  * connections 1,100, results under results/smoke/), `--repeat N` (measure
- * each configuration N times, targets interleaved; report the median run).
+ * each configuration N times, targets interleaved; report the median run),
+ * `--cpu-prof DIR` (run the targets under `deno run --cpu-prof`; each
+ * writes a .cpuprofile into DIR when it stops; read them with
+ * bench/profile.ts).
  *
  * The generator is kept lean so that it measures the servers: frames are
  * encoded once before the run, each connection sends a batch in one write,
@@ -24,6 +27,10 @@
  * leading request_id to check order). Latency is per request, send to
  * response, kept in a fixed histogram. Server and generator CPU use come
  * from /proc, so the table shows which side was saturated.
+ *
+ * Full runs first wait (up to 3 minutes) until the rest of the machine
+ * uses at most `--quiet` percent of a core (default 15), and every row
+ * reports the CPU other processes took while it was measured.
  *
  * @module
  */
@@ -48,6 +55,7 @@ import {
   startTarget,
   type Target,
   TARGETS,
+  waitQuiet,
   writeAll,
   writeResults,
 } from "./_harness.ts";
@@ -77,7 +85,8 @@ export interface LoadResult {
   errors: number;
 }
 
-interface LoadConfig {
+/** One configuration of the closed-loop load. */
+export interface LoadConfig {
   connections: number;
   pipeline: number;
   payload: number;
@@ -156,7 +165,10 @@ async function connectionLoop(
 }
 
 /** Measures one target at one configuration. */
-async function measure(target: Target, cfg: LoadConfig): Promise<LoadResult> {
+export async function measure(
+  target: Target,
+  cfg: LoadConfig,
+): Promise<LoadResult> {
   const payload = new Uint8Array(cfg.payload).map((_, i) => i & 0xff);
   const ring = requestFrames(
     "/echo",
@@ -303,7 +315,9 @@ async function main(args: string[]): Promise<void> {
       },
       out: { type: "string" },
       repeat: { type: "string", default: "1" },
+      "cpu-prof": { type: "string" },
       smoke: { type: "boolean", default: false },
+      quiet: { type: "string", default: "15" },
     },
   });
   const smoke = values.smoke;
@@ -338,12 +352,19 @@ async function main(args: string[]): Promise<void> {
   const targets: Target[] = [];
   const results: LoadResult[] = [];
   try {
-    for (const spec of specs) targets.push(await startTarget(spec));
+    const profile = values["cpu-prof"];
+    const denoFlags = profile
+      ? ["--cpu-prof", `--cpu-prof-dir=${profile}`]
+      : [];
+    for (const spec of specs) {
+      targets.push(await startTarget(spec, { denoFlags }));
+    }
     for (const pipeline of pipelines) {
       for (const conns of connections) {
         const runs = targets.map(() => [] as LoadResult[]);
         for (let round = 0; round < repeat; round++) {
           for (const [i, target] of targets.entries()) {
+            if (!smoke) await waitQuiet(Number(values.quiet));
             const r = await measure(target, {
               connections: conns,
               pipeline,

@@ -12,7 +12,8 @@
  * (default 10,40: nano's load, then a quarter of it as a load the
  * 2-core CI machine can sustain),
  * `--duration SECONDS` (default 5), `--warmup SECONDS` (default 1),
- * `--payload BYTES` (default 32), `--targets`, `--out FILE` (default
+ * `--payload BYTES` (default 32), `--targets`, `--cpu-prof DIR` (profile the server; see
+ * bench/profile.ts), `--out FILE` (default
  * results/paced.json), `--smoke` (200 clients, 1 s, results/smoke/).
  *
  * Sends are spread evenly over the interval (clients are phased
@@ -22,6 +23,10 @@
  * its writes against the schedule (a ticker wakes about every ms), so a
  * generator that cannot keep up shows there, and in `achieved/s`. A client
  * with 256 requests unanswered skips sends (counted).
+ *
+ * Full runs first wait (up to 3 minutes) until the rest of the machine
+ * uses at most `--quiet` percent of a core (default 15), and every row
+ * reports the CPU other processes took while it was measured.
  *
  * @module
  */
@@ -43,6 +48,7 @@ import {
   startTarget,
   type Target,
   TARGETS,
+  waitQuiet,
   writeResults,
 } from "./_harness.ts";
 
@@ -286,9 +292,14 @@ async function main(args: string[]): Promise<void> {
       targets: { type: "string", default: TARGETS.map((t) => t.name).join() },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
+      quiet: { type: "string", default: "15" },
+      "cpu-prof": { type: "string" },
     },
   });
   const smoke = values.smoke;
+  const profileFlags = values["cpu-prof"]
+    ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`]
+    : [];
   const clients = smoke ? 200 : Number(values.clients);
   const intervals = values.interval.split(",").map(Number);
   const duration = smoke ? 1 : Number(values.duration);
@@ -307,8 +318,9 @@ async function main(args: string[]): Promise<void> {
   const results: PacedResult[] = [];
   for (const interval of intervals) {
     for (const spec of TARGETS.filter((t) => wanted.includes(t.name))) {
-      const target = await startTarget(spec);
+      const target = await startTarget(spec, { denoFlags: profileFlags });
       try {
+        if (!smoke) await waitQuiet(Number(values.quiet));
         const r = await measure(
           target,
           clients,
