@@ -338,12 +338,18 @@ export class Histogram {
     this.#n++;
   }
 
-  /** Adds every sample of `other`. */
-  merge(other: Histogram): void {
+  /** Adds every sample of `other` (a histogram or its {@link counts}). */
+  merge(other: Histogram | Float64Array): void {
+    const counts = other instanceof Histogram ? other.#counts : other;
     for (let i = 0; i < this.#counts.length; i++) {
-      this.#counts[i] += other.#counts[i];
+      this.#counts[i] += counts[i];
+      this.#n += counts[i];
     }
-    this.#n += other.#n;
+  }
+
+  /** A copy of the bucket counts, e.g. to post from a worker. */
+  counts(): Float64Array {
+    return this.#counts.slice();
   }
 
   /** Number of samples. */

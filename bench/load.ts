@@ -37,29 +37,23 @@
 
 import { parseArgs } from "node:util";
 import {
-  closeAll,
-  connectMany,
-  cpuSeconds,
   fmt,
   GO_REFERENCE,
-  Histogram,
-  ID_BASE,
   machine,
-  machineBusySeconds,
   machineNote,
   markdownTable,
   type PathForm,
   requestFrames,
   sleep,
-  splitFrames,
   startTarget,
   type Target,
   TARGETS,
   waitQuiet,
-  writeAll,
   writeResults,
 } from "./_harness.ts";
 import { goReferenceStatus } from "./_go.ts";
+import type { ShardTask } from "./_load_worker.ts";
+import { runShards, shardSizes } from "./_shards.ts";
 
 /** One measured configuration, as written to results/load.json. */
 export interface LoadResult {
@@ -95,134 +89,44 @@ export interface LoadConfig {
   path: PathForm;
 }
 
-interface RunState {
-  measuring: boolean;
-  stopped: boolean;
-  completed: number;
-  errors: number;
-  hist: Histogram;
-}
-
-/** Drives one connection: `pipeline` requests in flight, closed loop. */
-async function connectionLoop(
-  conn: Deno.Conn,
-  ring: { frames: Uint8Array; frameSize: number },
-  pipeline: number,
-  state: RunState,
-): Promise<void> {
-  const { frames, frameSize } = ring;
-  const sentAt = new Float64Array(pipeline);
-  let buf = new Uint8Array(Math.max(65536, 4 * frames.length));
-  let filled = 0;
-  let next = 0;
-  let expect = 0;
-  let now = 0;
-  let received = 0;
-  const onFrame = (id: number) => {
-    if (id - ID_BASE !== expect) state.errors++;
-    if (state.measuring) {
-      state.hist.record(now - sentAt[expect]);
-      state.completed++;
-    }
-    if (++expect === pipeline) expect = 0;
-    received++;
-  };
-  const send = (k: number) => {
-    const t = performance.now();
-    for (let i = 0; i < k; i++) sentAt[(next + i) % pipeline] = t;
-    // The ring holds 2×pipeline frames, so k ≤ pipeline frames starting
-    // at next < pipeline are contiguous.
-    const chunk = frames.subarray(next * frameSize, (next + k) * frameSize);
-    next = (next + k) % pipeline;
-    return writeAll(conn, chunk);
-  };
-  try {
-    await send(pipeline);
-    while (!state.stopped) {
-      if (filled === buf.length) {
-        const bigger = new Uint8Array(buf.length * 2);
-        bigger.set(buf);
-        buf = bigger;
-      }
-      const n = await conn.read(buf.subarray(filled));
-      if (n === null) {
-        state.errors++;
-        return;
-      }
-      now = performance.now();
-      filled += n;
-      received = 0;
-      const end = splitFrames(buf, filled, onFrame);
-      if (end > 0) {
-        buf.copyWithin(0, end, filled);
-        filled -= end;
-      }
-      if (received > 0 && !state.stopped) await send(received);
-    }
-  } catch {
-    if (!state.stopped) state.errors++;
-  }
-}
-
 /** Measures one target at one configuration. */
 export async function measure(
   target: Target,
   cfg: LoadConfig,
 ): Promise<LoadResult> {
   const payload = new Uint8Array(cfg.payload).map((_, i) => i & 0xff);
-  const ring = requestFrames(
+  const { frames, frameSize } = requestFrames(
     "/echo",
     payload,
     cfg.path,
     2 * cfg.pipeline,
     cfg.pipeline,
   );
-  const conns = await connectMany(target, cfg.connections);
-  const state: RunState = {
-    measuring: false,
-    stopped: false,
-    completed: 0,
-    errors: 0,
-    hist: new Histogram(),
-  };
-  const loops = conns.map((c) => connectionLoop(c, ring, cfg.pipeline, state));
-  await sleep(cfg.warmup * 1000);
-  const server0 = target.cpuSeconds();
-  const self0 = cpuSeconds("self");
-  const busy0 = machineBusySeconds();
-  const t0 = performance.now();
-  state.measuring = true;
-  await sleep(cfg.duration * 1000);
-  state.measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
-  const server1 = target.cpuSeconds();
-  const self1 = cpuSeconds("self");
-  const busy1 = machineBusySeconds();
-  state.stopped = true;
-  await Promise.race([Promise.all(loops), sleep(2000)]);
-  closeAll(conns);
-  await Promise.allSettled(loops);
+  const tasks: ShardTask[] = shardSizes(cfg.connections).map((n) => ({
+    mode: "closed",
+    hostname: target.hostname,
+    port: target.port,
+    connections: n,
+    frames,
+    frameSize,
+    slots: cfg.pipeline,
+  }));
+  const t = await runShards(target, tasks, cfg.warmup, cfg.duration);
   return {
     target: target.name,
     connections: cfg.connections,
     pipeline: cfg.pipeline,
     payload_bytes: cfg.payload,
-    requests_per_second: Math.round(state.completed / seconds),
-    p50_ms: round3(state.hist.quantile(0.5)),
-    p99_ms: round3(state.hist.quantile(0.99)),
-    server_cpu_percent: Math.round((server1 - server0) / seconds * 100),
+    requests_per_second: Math.round(t.perSecond),
+    p50_ms: round3(t.latency.quantile(0.5)),
+    p99_ms: round3(t.latency.quantile(0.99)),
+    server_cpu_percent: Math.round(t.serverCpu),
     server_us_per_request: round3(
-      (server1 - server0) / Math.max(1, state.completed) * 1e6,
+      t.serverSeconds / Math.max(1, t.completed) * 1e6,
     ),
-    loadgen_cpu_percent: Math.round((self1 - self0) / seconds * 100),
-    other_cpu_percent: Math.max(
-      0,
-      Math.round(
-        (busy1 - busy0 - (server1 - server0) - (self1 - self0)) / seconds *
-          100,
-      ),
-    ),
-    errors: state.errors,
+    loadgen_cpu_percent: Math.round(t.selfCpu),
+    other_cpu_percent: Math.round(t.otherCpu),
+    errors: t.errors,
   };
 }
 

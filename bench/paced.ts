@@ -33,24 +33,18 @@
 
 import { parseArgs } from "node:util";
 import {
-  closeAll,
-  connectMany,
-  cpuSeconds,
   fmt,
-  Histogram,
-  ID_BASE,
-  machineBusySeconds,
   machineNote,
   markdownTable,
   requestFrames,
-  sleep,
-  splitFrames,
   startTarget,
   type Target,
   TARGETS,
   waitQuiet,
   writeResults,
 } from "./_harness.ts";
+import type { ShardTask } from "./_load_worker.ts";
+import { runShards, shardSizes } from "./_shards.ts";
 
 /** One paced run, as written to results/paced.json. */
 export interface PacedResult {
@@ -76,64 +70,6 @@ export interface PacedResult {
 
 const RING = 256;
 
-interface Client {
-  conn: Deno.Conn;
-  sentAt: Float64Array;
-  next: number;
-  outstanding: number;
-}
-
-interface PacedState {
-  measuring: boolean;
-  stopped: boolean;
-  completed: number;
-  skipped: number;
-  errors: number;
-  latency: Histogram;
-  lag: Histogram;
-}
-
-async function readLoop(client: Client, state: PacedState): Promise<void> {
-  let buf = new Uint8Array(16384);
-  let filled = 0;
-  let now = 0;
-  const onFrame = (id: number) => {
-    const slot = id - ID_BASE;
-    if (slot < 0 || slot >= RING) {
-      state.errors++;
-      return;
-    }
-    client.outstanding--;
-    if (state.measuring) {
-      state.latency.record(now - client.sentAt[slot]);
-      state.completed++;
-    }
-  };
-  try {
-    while (!state.stopped) {
-      if (filled === buf.length) {
-        const bigger = new Uint8Array(buf.length * 2);
-        bigger.set(buf);
-        buf = bigger;
-      }
-      const n = await client.conn.read(buf.subarray(filled));
-      if (n === null) {
-        state.errors++;
-        return;
-      }
-      now = performance.now();
-      filled += n;
-      const end = splitFrames(buf, filled, onFrame);
-      if (end > 0) {
-        buf.copyWithin(0, end, filled);
-        filled -= end;
-      }
-    }
-  } catch {
-    if (!state.stopped) state.errors++;
-  }
-}
-
 async function measure(
   target: Target,
   clients: number,
@@ -150,95 +86,45 @@ async function measure(
     RING,
     RING,
   );
-  const conns = await connectMany(target, clients);
-  const all: Client[] = conns.map((conn) => ({
-    conn,
-    sentAt: new Float64Array(RING),
-    next: 0,
-    outstanding: 0,
-  }));
-  const state: PacedState = {
-    measuring: false,
-    stopped: false,
-    completed: 0,
-    skipped: 0,
-    errors: 0,
-    latency: new Histogram(),
-    lag: new Histogram(),
-  };
-  const reads = all.map((c) => readLoop(c, state));
-  const send = (c: Client, due: number) => {
-    if (c.outstanding >= RING) {
-      if (state.measuring) state.skipped++;
-      return;
-    }
-    const slot = c.next;
-    c.next = (slot + 1) % RING;
-    c.outstanding++;
-    const now = performance.now();
-    c.sentAt[slot] = now;
-    if (state.measuring) state.lag.record(now - due);
-    const chunk = frames.subarray(slot * frameSize, (slot + 1) * frameSize);
-    c.conn.write(chunk).then((n) => {
-      if (n !== chunk.length) state.errors++;
-    }, () => {
-      if (!state.stopped) state.errors++;
-    });
-  };
-  // Client i is due at start + i·interval/clients + k·interval.
-  const step = interval / clients;
-  const start = performance.now() + 5;
-  let k = 0; // how many sends are done, over all clients
-  const ticker = (async () => {
-    while (!state.stopped) {
-      const now = performance.now();
-      for (;;) {
-        const due = start + k * step;
-        if (due > now) break;
-        send(all[k % clients], due);
-        k++;
-      }
-      await sleep(1);
-    }
-  })();
-  await sleep(warmup * 1000);
-  const server0 = target.cpuSeconds();
-  const self0 = cpuSeconds("self");
-  const busy0 = machineBusySeconds();
-  const t0 = performance.now();
-  state.measuring = true;
-  await sleep(duration * 1000);
-  state.measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
-  const server = target.cpuSeconds() - server0;
-  const self = cpuSeconds("self") - self0;
-  const busy = machineBusySeconds() - busy0;
-  state.stopped = true;
-  await ticker;
-  await sleep(200);
-  closeAll(conns);
-  await Promise.allSettled(reads);
+  // The schedule starts once every shard has had time to connect.
+  const startAt = performance.timeOrigin + performance.now() + 2000;
+  let firstClient = 0;
+  const tasks: ShardTask[] = shardSizes(clients).map((n) => {
+    const task: ShardTask = {
+      mode: "paced",
+      hostname: target.hostname,
+      port: target.port,
+      connections: n,
+      frames,
+      frameSize,
+      slots: RING,
+      firstClient,
+      totalClients: clients,
+      interval,
+      startAt,
+    };
+    firstClient += n;
+    return task;
+  });
+  const t = await runShards(target, tasks, warmup, duration);
   return {
     target: target.name,
     clients,
     interval_ms: interval,
     payload_bytes: payloadBytes,
     offered_rps: Math.round(clients * 1000 / interval),
-    requests_per_second: Math.round(state.completed / seconds),
-    p50_ms: round3(state.latency.quantile(0.5)),
-    p99_ms: round3(state.latency.quantile(0.99)),
-    send_lag_p99_ms: round3(state.lag.quantile(0.99)),
-    skipped: state.skipped,
-    server_cpu_percent: Math.round(server / seconds * 100),
+    requests_per_second: Math.round(t.perSecond),
+    p50_ms: round3(t.latency.quantile(0.5)),
+    p99_ms: round3(t.latency.quantile(0.99)),
+    send_lag_p99_ms: round3(t.lag.quantile(0.99)),
+    skipped: t.skipped,
+    server_cpu_percent: Math.round(t.serverCpu),
     server_us_per_request: round3(
-      server / Math.max(1, state.completed) * 1e6,
+      t.serverSeconds / Math.max(1, t.completed) * 1e6,
     ),
-    loadgen_cpu_percent: Math.round(self / seconds * 100),
-    other_cpu_percent: Math.max(
-      0,
-      Math.round((busy - server - self) / seconds * 100),
-    ),
-    errors: state.errors,
+    loadgen_cpu_percent: Math.round(t.selfCpu),
+    other_cpu_percent: Math.round(t.otherCpu),
+    errors: t.errors,
   };
 }
 
