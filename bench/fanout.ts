@@ -18,7 +18,8 @@
  *
  * Flags: `--subscribers` (default 10000), `--rounds` (single publishes,
  * default 20), `--burst` (publishes per burst, default 50), `--bursts`
- * (default 3), `--targets` (default nanorpc-wasm,nanorpc-protobuf-es),
+ * (default 3), `--targets` (default nanorpc-wasm,nanorpc-protobuf-es,raw-broadcast:
+ * the Deno ceiling, bench/raw_broadcast.ts),
  * `--cpu-prof DIR` (profile the server; see
  * bench/profile.ts), `--out FILE` (default results/fanout.json), `--smoke` (1,000
  * subscribers, 3 rounds, one burst of 10).
@@ -48,6 +49,7 @@ import {
   startTarget,
   type Target,
   TARGETS,
+  type TargetSpec,
   waitQuiet,
   writeAll,
   writeResults,
@@ -81,6 +83,13 @@ export interface FanoutResult {
   loadgen_cpu_percent: number;
   other_cpu_percent: number;
 }
+
+/** The fan-out ceiling: frames forwarded unchanged, no protobuf work. */
+const RAW_BROADCAST: TargetSpec = {
+  name: "raw-broadcast",
+  script: "raw_broadcast.ts",
+  args: [],
+};
 
 const SUB_ID = 1;
 const PAYLOAD = 16;
@@ -350,7 +359,7 @@ async function main(args: string[]): Promise<void> {
       bursts: { type: "string", default: "3" },
       targets: {
         type: "string",
-        default: "nanorpc-wasm,nanorpc-protobuf-es",
+        default: "nanorpc-wasm,nanorpc-protobuf-es,raw-broadcast",
       },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
@@ -375,8 +384,8 @@ async function main(args: string[]): Promise<void> {
       `publishes, ${bursts} bursts of ${burst}; ${PAYLOAD} B updates`,
   );
   const results: FanoutResult[] = [];
-  const specs = TARGETS.filter((t) =>
-    t.script === "serve.ts" && wanted.includes(t.name)
+  const specs = [...TARGETS, RAW_BROADCAST].filter((t) =>
+    t.script !== "raw_echo.ts" && wanted.includes(t.name)
   );
   for (const spec of specs) {
     const target = await startTarget(spec, { denoFlags: profileFlags });
