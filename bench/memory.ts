@@ -23,6 +23,10 @@
  * results/memory.json (or results/smoke/memory.json with `--smoke`: 1,000
  * connections, 100 × 100 subscriptions).
  *
+ * `--cycles N` repeats both measurements N times on the same server: a
+ * "heap left after close" that keeps growing from cycle to cycle would be a
+ * leak, one that stays put is capacity and code V8 keeps.
+ *
  * `--heap-snapshots` also has the server write V8 heap snapshots (through
  * `node:v8`) at each measuring point and prints which kinds of heap node
  * make up the cost per connection and per subscription.
@@ -297,6 +301,7 @@ async function main(args: string[]): Promise<void> {
       "subs-per-connection": { type: "string", default: "100" },
       targets: { type: "string", default: "nanorpc-wasm" },
       "heap-snapshots": { type: "boolean", default: false },
+      cycles: { type: "string", default: "1" },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
     },
@@ -314,6 +319,7 @@ async function main(args: string[]): Promise<void> {
       `${perConn} subscriptions; measured in the server after gc()`,
   );
   const snapshots = values["heap-snapshots"];
+  const cycles = smoke ? 1 : Number(values.cycles);
   const dir = snapshots
     ? await Deno.makeTempDir({ prefix: "nanorpc-heap-" })
     : undefined;
@@ -332,10 +338,13 @@ async function main(args: string[]): Promise<void> {
       if (!(await control.report()).gc) {
         throw new Error("the server has no gc(): start it with --expose-gc");
       }
-      results.push(await idleConnections(target, control, idle, snapshots));
-      results.push(
-        await subscriptions(target, control, subConns, perConn, snapshots),
-      );
+      for (let cycle = 0; cycle < cycles; cycle++) {
+        const shots = snapshots && cycle === 0;
+        results.push(await idleConnections(target, control, idle, shots));
+        results.push(
+          await subscriptions(target, control, subConns, perConn, shots),
+        );
+      }
     } finally {
       closeAll([conn]);
       await target.stop();
