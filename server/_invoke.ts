@@ -9,6 +9,13 @@ import { compose, type Context } from "./context.ts";
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
+/**
+ * Work to do when a request is answered OK, just before the answer is
+ * queued (a SUBSCRIBE attaches its subscription there). It may throw a
+ * NanoRpcError to answer with that instead.
+ */
+export const onAnswer: WeakMap<Context, () => void> = new WeakMap();
+
 /** What an invocation needs from its session. */
 export interface Responder {
   readonly core: ServerCore;
@@ -22,9 +29,11 @@ export interface Responder {
     message: string | undefined,
     data: Uint8Array,
   ): void;
-  /** An async handler started / settled (for graceful shutdown). */
+  /** An async handler started / finished running (graceful shutdown). */
   begin(): void;
   end(): void;
+  /** A handler outlived its time limit and may still read its `ctx.data`. */
+  lend(): void;
 }
 
 /**
@@ -59,39 +68,73 @@ async function settle(
   pending: Promise<unknown>,
   composed: boolean,
 ): Promise<void> {
+  // In flight until answered: a handler past its time limit no longer holds
+  // up shutdown (its ctx.signal has aborted; its ctx.data stays valid).
   r.begin();
-  const route = r.core.router.lookup(ctx.pathHash)!;
-  const limit = route.options.timeout ?? r.core.limits.handlerTimeout;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    let result = pending;
-    if (limit > 0 && Number.isFinite(limit)) {
-      result = Promise.race([
-        pending,
-        new Promise((_, reject) => {
-          timer = setTimeout(() => {
-            const err = new NanoRpcError(
-              Status.INTERNAL_ERROR,
-              `Handler for ${ctx.path} did not finish within ${limit} ms`,
-            );
-            ctx.abort(err);
-            reject(err);
-          }, limit);
-        }),
-      ]);
-    }
-    const value = await result;
-    // compose() has already stored the handler's value in ctx.body.
-    answer(r, ctx, composed ? undefined : value);
-  } catch (err) {
-    fail(r, ctx, err);
+    await answerWhenSettled(r, ctx, pending, composed);
   } finally {
-    clearTimeout(timer);
     r.end();
   }
 }
 
+async function answerWhenSettled(
+  r: Responder,
+  ctx: Context,
+  pending: Promise<unknown>,
+  composed: boolean,
+): Promise<void> {
+  const limit = ctx.route.options.timeout ?? r.core.limits.handlerTimeout;
+  if (!(limit > 0 && limit < MAX_TIMER)) {
+    try {
+      const value = await pending;
+      answer(r, ctx, composed ? undefined : value);
+    } catch (err) {
+      fail(r, ctx, err);
+    }
+    return;
+  }
+  const outcome = Promise.withResolvers<void>();
+  let done = false;
+  const timer = setTimeout(() => {
+    if (done) return;
+    done = true;
+    const err = new NanoRpcError(
+      Status.INTERNAL_ERROR,
+      `Handler for ${ctx.path} did not finish within ${limit} ms`,
+    );
+    ctx.abort(err);
+    r.lend();
+    fail(r, ctx, err);
+    outcome.resolve();
+  }, limit);
+  pending.then((value) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    answer(r, ctx, composed ? undefined : value);
+    outcome.resolve();
+  }, (err) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    fail(r, ctx, err);
+    outcome.resolve();
+  });
+  await outcome.promise;
+}
+
 function answer(r: Responder, ctx: Context, value: unknown): void {
+  const commit = onAnswer.get(ctx);
+  if (commit) {
+    onAnswer.delete(ctx);
+    try {
+      commit();
+    } catch (err) {
+      fail(r, ctx, err);
+      return;
+    }
+  }
   if (value !== undefined) ctx.body = value as Uint8Array;
   const body = ctx.body;
   let data: Uint8Array;
@@ -115,11 +158,22 @@ function fail(r: Responder, ctx: Context, err: unknown): void {
   let message: string;
   if (err instanceof NanoRpcError && err.status !== Status.UNSPECIFIED) {
     status = err.status;
-    message = err.message;
+    message = clip(err.message);
   } else {
     const reason = err instanceof Error ? err.message : String(err);
-    message = `Handler for ${ctx.path} failed: ${reason}`;
+    message = `Handler for ${ctx.path} failed: ${clip(reason)}`;
     r.core.logger.error(`session ${r.sessionId}: ${message}`, err);
   }
   r.respond(ctx.requestId, ResponseType.RESPONSE, status, message, EMPTY);
+}
+
+/** Longest response message sent; longer ones are cut (a frame must fit). */
+const MAX_MESSAGE = 1024;
+/** setTimeout fires at once for delays of 2^31 ms or more. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+function clip(message: string): string {
+  return message.length > MAX_MESSAGE
+    ? `${message.slice(0, MAX_MESSAGE)}…`
+    : message;
 }

@@ -78,9 +78,10 @@ export class Outbox {
       this.#payloads,
       count,
     );
-    this.#fields = [];
-    this.#messages = [];
-    this.#payloads = [];
+    // The encoder has copied everything: reuse the arrays.
+    this.#fields.length = 0;
+    this.#messages.length = 0;
+    this.#payloads.length = 0;
     this.#pending = 0;
     this.queued += chunk.length - this.#estimate;
     this.#estimate = 0;

@@ -80,7 +80,7 @@ export function componentHandlers(
   const seen = new Set<string>();
   for (
     let proto: object | null = component;
-    proto && proto !== Object.prototype;
+    proto && !isBuiltIn(proto);
     proto = Object.getPrototypeOf(proto)
   ) {
     for (const key of Object.getOwnPropertyNames(proto)) {
@@ -97,4 +97,13 @@ export function componentHandlers(
     }
   }
   return handlers;
+}
+
+/** Whether `proto` is the prototype of a global built-in (Object, EventTarget …). */
+function isBuiltIn(proto: object): boolean {
+  const ctor =
+    (proto as { constructor?: { name?: string; prototype?: unknown } })
+      .constructor;
+  return typeof ctor === "function" && proto === ctor.prototype &&
+    (globalThis as Record<string, unknown>)[ctor.name ?? ""] === ctor;
 }

@@ -71,6 +71,11 @@ export class Context {
     this.kind = kind;
   }
 
+  /** The route (path, handler, topic) the request was for. */
+  get route(): Route {
+    return this.#route;
+  }
+
   /** The path the request was for. */
   get path(): string {
     return this.#route.path;

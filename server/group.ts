@@ -38,7 +38,7 @@ export class Group {
     this.#core = core;
     this.name = name;
     this.#channel = core.broker.subscribe(`group:${name}`, (m) => {
-      for (const session of this.#members) session.push(m.path, m.data);
+      for (const session of this.#members) session._pushOwned(m.path, m.data);
     });
   }
 
@@ -108,7 +108,7 @@ export class Group {
         ? this.#core.uids.get(target)
         : target;
       if (session && this.#members.has(session)) {
-        sent += session.push(path, copy);
+        sent += session._pushOwned(path, copy);
       }
     }
     return sent;
@@ -118,7 +118,15 @@ export class Group {
   close(): void {
     for (const session of [...this.#members]) this.remove(session);
     this.#closed = true;
-    this.#channel[Symbol.dispose]();
+    try {
+      this.#channel[Symbol.dispose]();
+    } catch (err) {
+      this.#core.logger.error(
+        `group ${this.name}: releasing its broker channel failed: ${
+          err instanceof Error ? err.message : err
+        }`,
+      );
+    }
     if (this.#core.groups.get(this.name) === this) {
       this.#core.groups.delete(this.name);
     }

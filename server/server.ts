@@ -96,7 +96,11 @@ export interface ServerOptions {
   logLevel?: LogLevel;
 }
 
-/** Event fired with a session: `sessionopen` and `sessionclose`. */
+/**
+ * Event fired with a session: `sessionopen` and `sessionclose`. As with any
+ * `EventTarget`, an exception thrown by a listener is reported as an
+ * uncaught error (which ends a Deno process): catch inside listeners.
+ */
 export class SessionEvent extends Event {
   /** The session that opened or closed. */
   readonly session: Session;
@@ -136,6 +140,7 @@ export class Server extends EventTarget implements AsyncDisposable {
   #options: ServerOptions;
   #listeners: OpenListener[] = [];
   #accepting: Promise<void>[] = [];
+  #channels: Disposable[] = [];
   #components: { component: ComponentHooks; options: ComponentOptions }[] = [];
   #started?: Promise<void>;
   #stopping?: Promise<void>;
@@ -239,9 +244,14 @@ export class Server extends EventTarget implements AsyncDisposable {
     const plain = "filterSchema" in options
       ? typedTopicOptions(options) as TopicOptions<unknown, unknown>
       : options;
-    const topic = new Topic(route, plain);
+    const topic = new Topic(route, plain, this.#core.logger);
     route.topic = topic;
-    this.#core.broker.subscribe(`topic:${path}`, (m) => topic.deliver(m.data));
+    this.#channels.push(
+      this.#core.broker.subscribe(
+        `topic:${path}`,
+        (m) => topic.deliver(m.data),
+      ),
+    );
     return topic;
   }
 
@@ -328,6 +338,10 @@ export class Server extends EventTarget implements AsyncDisposable {
     if (this.#stopping) throw new Error("Server is shutting down");
     await (this.#started ??= this.#start());
     const listener = await openListener(options);
+    if (this.#stopping) {
+      await listener.close();
+      throw new Error("Server is shutting down");
+    }
     this.#listeners.push(listener);
     this.#accepting.push(this.#accept(listener));
     this.#core.logger.info(`listening on ${listener.url}`);
@@ -375,15 +389,46 @@ export class Server extends EventTarget implements AsyncDisposable {
     }
   }
 
+  /**
+   * Accepts until the listener closes. A failed accept (out of file
+   * descriptors, say) is logged and retried with a growing pause, so the
+   * listener recovers once the cause goes away.
+   */
   async #accept(listener: OpenListener): Promise<void> {
-    try {
-      for await (const conn of listener.inner) {
-        this.#open(conn, listener.transport);
-      }
-    } catch (err) {
-      if (!this.#stopping) {
+    let pause = 5;
+    while (!this.#stopping) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.inner.accept();
+      } catch (err) {
+        if (
+          this.#stopping || err instanceof Deno.errors.BadResource ||
+          err instanceof Deno.errors.Interrupted
+        ) return;
         this.#core.logger.error(
-          `listener ${listener.url} failed: ${errorMessage(err)}`,
+          `listener ${listener.url}: accept failed (${
+            errorMessage(err)
+          }); retrying in ${pause} ms`,
+        );
+        await new Promise((r) => setTimeout(r, pause));
+        pause = Math.min(pause * 2, 1000);
+        continue;
+      }
+      pause = 5;
+      this.#open(conn, listener.transport).catch((err) => {
+        this.#core.logger.error(`session failed: ${errorMessage(err)}`);
+      });
+    }
+  }
+
+  /** Runs one lifecycle hook of every component; failures are logged. */
+  async #hook(name: keyof ComponentHooks): Promise<void> {
+    for (const { component } of this.#components) {
+      try {
+        await component[name]?.();
+      } catch (err) {
+        this.#core.logger.error(
+          `component ${name} hook failed: ${errorMessage(err)}`,
         );
       }
     }
@@ -439,23 +484,32 @@ export class Server extends EventTarget implements AsyncDisposable {
   async #shutdown(): Promise<void> {
     const core = this.#core;
     core.logger.info("shutting down");
-    for (const { component } of this.#components) {
-      await component.beforeShutdown?.();
-    }
     await Promise.all(this.#listeners.map((l) => l.close()));
     await Promise.all(this.#accepting);
+    await this.#hook("beforeShutdown");
     const limit = this.#options.shutdownTimeout ?? 10_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((r) => timer = setTimeout(r, limit));
-    await Promise.all(
-      [...core.sessions.values()].map(async (session) => {
-        await Promise.race([session.settled(), deadline]);
-        await session.close("server is shutting down");
-      }),
-    );
+    const sessions = [...core.sessions.values()];
+    // Requests already read are answered; nothing more is read.
+    for (const session of sessions) session._drain();
+    await Promise.all(sessions.map(async (session) => {
+      await Promise.race([session.settled(), deadline]);
+      await session.close("server is shutting down");
+    }));
     clearTimeout(timer);
     clearInterval(this.#idleTimer);
-    for (const { component } of this.#components) await component.shutdown?.();
+    for (const group of [...core.groups.values()]) group.close();
+    for (const channel of this.#channels.splice(0)) {
+      try {
+        channel[Symbol.dispose]();
+      } catch (err) {
+        core.logger.error(
+          `releasing a broker channel failed: ${errorMessage(err)}`,
+        );
+      }
+    }
+    await this.#hook("shutdown");
     core.logger.info("shut down");
   }
 }

@@ -31,7 +31,7 @@ import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { ServerCore } from "./_core.ts";
 import { FRAME_OVERHEAD, Outbox } from "./_outbox.ts";
 import { Context, type ContextKind } from "./context.ts";
-import { invoke, type Responder } from "./_invoke.ts";
+import { invoke, onAnswer, type Responder } from "./_invoke.ts";
 import type { Group } from "./group.ts";
 import { pathMatches, type Route } from "./router.ts";
 import type { Subscription } from "./topic.ts";
@@ -82,6 +82,9 @@ export class Session {
   #filled = 0;
   #need = 0;
   #ended = false;
+  #reason = "";
+  #draining = false;
+  #lent = false;
   #closing?: Promise<void>;
   #abort?: AbortController;
   #attrs?: Map<string, unknown>;
@@ -108,6 +111,7 @@ export class Session {
         this.#respond(id, type, status, message, data),
       begin: () => this.#inflight++,
       end: () => this.#settle(),
+      lend: () => this.#lent = true,
     };
     const limit = core.limits.outgoingBufferSize;
     this.#out = new Outbox(conn, core.codec, core.stats, limit / 4, (err) => {
@@ -118,7 +122,9 @@ export class Session {
   /** Fires when the session ends, with the reason as `signal.reason`. */
   get signal(): AbortSignal {
     this.#abort ??= new AbortController();
-    if (this.#ended && !this.#abort.signal.aborted) this.#abort.abort();
+    if (this.#ended && !this.#abort.signal.aborted) {
+      this.#abort.abort(this.#reason);
+    }
     return this.#abort.signal;
   }
 
@@ -181,7 +187,7 @@ export class Session {
     this.#core.uids.set(uid, this);
     this.#uidSub = this.#core.broker.subscribe(
       `uid:${uid}`,
-      (m) => this.push(m.path, m.data),
+      (m) => this._pushOwned(m.path, m.data),
     );
   }
 
@@ -197,11 +203,16 @@ export class Session {
 
   /**
    * Sends `data` as an UPDATE to each of this session's subscriptions to
-   * the topic at `path` whose filter accepts it.
+   * the topic at `path` whose filter accepts it. `data` is copied.
    *
    * @returns How many updates were queued.
    */
   push(path: string, data: Uint8Array): number {
+    return this._pushOwned(path, data.slice());
+  }
+
+  /** {@link push} for data nobody will change. Internal. */
+  _pushOwned(path: string, data: Uint8Array): number {
     if (!this.#subs) return 0;
     let sent = 0;
     for (const sub of this.#subs.values()) {
@@ -214,15 +225,16 @@ export class Session {
 
   /**
    * Queues an UPDATE for subscription `id`. Updates are best-effort: when
-   * the outgoing buffer is full the update is dropped and counted.
-   * `data` must not change afterwards.
+   * they would fill more than half the outgoing buffer (the other half is
+   * kept for responses) the update is dropped and counted. `data` must not
+   * change afterwards.
    *
    * @returns Whether it was queued.
    */
   sendUpdate(id: number, data: Uint8Array): boolean {
     if (this.#ended) return false;
     const size = data.length + FRAME_OVERHEAD;
-    if (this.#out.queued + size > this.#core.limits.outgoingBufferSize) {
+    if (this.#out.queued + size > this.#core.limits.outgoingBufferSize / 2) {
       this.droppedUpdates++;
       this.#core.stats.droppedUpdates++;
       return false;
@@ -242,11 +254,16 @@ export class Session {
     else this.#groups?.delete(group);
   }
 
+  /** Stops reading new requests; the server calls it at shutdown. */
+  _drain(): void {
+    this.#draining = true;
+  }
+
   /** Reads and serves until the peer leaves; the server calls it once. */
   async serve(): Promise<void> {
     let reason = "peer closed the connection";
     try {
-      while (!this.#ended) {
+      while (!this.#ended && !this.#draining) {
         if (this.#out.queued > this.#core.limits.outgoingBufferSize / 2) {
           await this.#out.drained();
           if (this.#ended) break;
@@ -258,10 +275,17 @@ export class Session {
         this.#core.stats.bytesIn += n;
         if (this.#filled < this.#need) continue;
         await this.#process();
+        // A small read into a grown buffer: the burst is over, give the
+        // memory back (an idle session keeps only INITIAL_READ bytes).
+        if (
+          this.#filled === 0 && n < INITIAL_READ &&
+          this.#buf.length > INITIAL_READ
+        ) this.#buf = new Uint8Array(INITIAL_READ);
       }
     } catch (err) {
       if (!this.#ended) reason = `read failed: ${errorMessage(err)}`;
     }
+    if (this.#draining) reason = "server is shutting down";
     await this.close(reason);
   }
 
@@ -322,18 +346,29 @@ export class Session {
       // Answers may still view the read buffer: encode them before the
       // buffer is compacted and reused.
       this.#out.flush();
-      this.#buf.copyWithin(0, offset, this.#filled);
-      this.#filled -= offset;
-      if (this.#filled === 0 && this.#buf.length > STEADY_READ) {
-        this.#buf = new Uint8Array(STEADY_READ);
+      if (
+        this.#lent ||
+        (this.#filled === offset && this.#buf.length > STEADY_READ)
+      ) {
+        // A handler that outlived its time limit may still read its view:
+        // never write into that buffer again. (Or: shed a large buffer.)
+        const size = Math.max(INITIAL_READ, this.#filled - offset);
+        const next = new Uint8Array(Math.min(size, this.#buf.length));
+        next.set(this.#buf.subarray(offset, this.#filled));
+        this.#buf = next;
+        this.#lent = false;
+      } else {
+        this.#buf.copyWithin(0, offset, this.#filled);
       }
+      this.#filled -= offset;
     } finally {
       this.#settle();
     }
   }
 
   #settle(): void {
-    if (--this.#inflight === 0 && this.#idle) {
+    if (--this.#inflight === 0) this.lastFrameAt = performance.now();
+    if (this.#inflight === 0 && this.#idle) {
       this.#idle.resolve();
       this.#idle = undefined;
     }
@@ -429,33 +464,48 @@ export class Session {
     return invoke(this.#responder, ctx, last, concurrent);
   }
 
+  /**
+   * The last step of a SUBSCRIBE: checks the limit and decodes the filter,
+   * but attaches the subscription only when the OK ack is queued, so a
+   * refused, timed-out or abandoned SUBSCRIBE leaves nothing behind and no
+   * UPDATE can overtake the ack.
+   */
   #subscribeLast = (ctx: Context): undefined => {
-    const route = this.#core.router.lookup(ctx.pathHash)!;
-    const topic = route.topic!;
-    const subs = this.#subs ??= new Map();
-    const old = subs.get(ctx.requestId);
-    if (!old && subs.size >= this.#core.limits.maxSubscriptionsPerSession) {
-      throw new NanoRpcError(
-        Status.NOT_AUTHORIZED,
-        `Subscription limit of ${this.#core.limits.maxSubscriptionsPerSession} per session reached: unsubscribe first`,
-      );
-    }
+    const topic = ctx.route.topic!;
+    this.#checkLimit(ctx.requestId);
     let sub: Subscription;
     try {
-      sub = topic.add(this, ctx.requestId, ctx.data);
+      sub = topic._prepare(this, ctx.requestId, ctx.data);
     } catch (err) {
       throw new NanoRpcError(
         Status.INTERNAL_ERROR,
         `Invalid subscription filter for ${topic.path}: ${errorMessage(err)}`,
       );
     }
-    if (old) this.#unsubscribe(old);
-    subs.set(ctx.requestId, sub);
-    this.#core.stats.subscriptions++;
+    onAnswer.set(ctx, () => {
+      if (this.#ended) return;
+      this.#checkLimit(sub.id);
+      const old = this.#subs?.get(sub.id);
+      if (old) this.#unsubscribe(old);
+      (this.#subs ??= new Map()).set(sub.id, sub);
+      topic._attach(sub);
+      this.#core.stats.subscriptions++;
+    });
   };
 
+  #checkLimit(id: number): void {
+    const limit = this.#core.limits.maxSubscriptionsPerSession;
+    const subs = this.#subs;
+    if (subs && !subs.has(id) && subs.size >= limit) {
+      throw new NanoRpcError(
+        Status.NOT_AUTHORIZED,
+        `Subscription limit of ${limit} per session reached: unsubscribe first`,
+      );
+    }
+  }
+
   #unsubscribe(sub: Subscription): void {
-    sub.topic.remove(sub);
+    sub.topic._detach(sub);
     this.#subs!.delete(sub.id);
     this.#core.stats.subscriptions--;
   }
@@ -494,16 +544,26 @@ export class Session {
 
   async #finish(reason: string): Promise<void> {
     this.#ended = true;
+    this.#reason = reason;
     this.#abort?.abort(reason);
     if (this.#subs) {
-      for (const sub of this.#subs.values()) sub.topic.remove(sub);
+      for (const sub of this.#subs.values()) sub.topic._detach(sub);
       this.#core.stats.subscriptions -= this.#subs.size;
       this.#subs.clear();
     }
     if (this.#groups) {
       for (const group of [...this.#groups]) group.remove(this);
     }
-    this.unbind();
+    try {
+      this.unbind();
+    } catch (err) {
+      this.#core.logger.error(
+        `session ${this.id}: releasing uid ${this.#uid} failed: ${
+          errorMessage(err)
+        }`,
+      );
+      this.#uid = this.#uidSub = undefined;
+    }
     await this.#out.close(CLOSE_FLUSH_MS);
     try {
       this.#conn.close();

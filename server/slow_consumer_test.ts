@@ -98,7 +98,8 @@ Deno.test("Server bounds a subscriber that never reads, drops and counts its upd
 
   assert.equal(answered, count);
   assert.ok(maxBuffered <= BUFFER, `slow session buffered ${maxBuffered}`);
-  assert.ok(maxBuffered > BUFFER / 2, "the slow session never filled up");
+  // Updates may fill half the buffer; the other half is kept for responses.
+  assert.ok(maxBuffered > BUFFER / 4, "the slow session never filled up");
   const stats = server.stats();
   assert.ok(stats.droppedUpdates > 0, "no update was dropped");
   assert.equal(stats.droppedUpdates, slowSession.droppedUpdates);

@@ -7,6 +7,7 @@
 
 import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
 import type { MessageSchema } from "../client/schema.ts";
+import type { Logger } from "./logger.ts";
 import type { Route } from "./router.ts";
 import type { Session } from "./session.ts";
 
@@ -31,8 +32,9 @@ export interface TopicOptions<F = Uint8Array, U = Uint8Array> {
    */
   decodeFilter?: (bytes: Uint8Array) => F;
   /**
-   * Turns published data into `U`, once per publish and only when some
-   * subscription has a filter. Default: the bytes themselves.
+   * Turns published data into `U`: once per publish when some
+   * subscription has a filter (and once per subscription for a push to one
+   * session). Default: the bytes themselves.
    */
   decodeUpdate?: (bytes: Uint8Array) => U;
 }
@@ -83,10 +85,16 @@ export class Topic {
   #decodeFilter?: (bytes: Uint8Array) => unknown;
   #decodeUpdate?: (bytes: Uint8Array) => unknown;
   #filtered = 0;
+  #logger: Logger;
 
   /** Creates a topic on `route`; use `server.topic` instead. */
-  constructor(route: Route, options: TopicOptions<unknown, unknown> = {}) {
+  constructor(
+    route: Route,
+    options: TopicOptions<unknown, unknown> = {},
+    logger: Logger = console,
+  ) {
     this.route = route;
+    this.#logger = logger;
     this.#filter = options.filter;
     this.#decodeFilter = options.decodeFilter;
     this.#decodeUpdate = options.decodeUpdate;
@@ -103,39 +111,43 @@ export class Topic {
   }
 
   /**
-   * Adds a subscription with the subscriber's raw filter bytes.
+   * Builds (but does not attach) a subscription from the subscriber's raw
+   * filter bytes. Internal: sessions call it while a SUBSCRIBE is pending.
    *
    * @throws {Error} when the topic's `decodeFilter` rejects the bytes.
    */
-  add(session: Session, id: number, filterBytes: Uint8Array): Subscription {
+  _prepare(
+    session: Session,
+    id: number,
+    filterBytes: Uint8Array,
+  ): Subscription {
     let filter: unknown = undefined;
     if (filterBytes.length > 0 && this.#filter) {
       filter = this.#decodeFilter
         ? this.#decodeFilter(filterBytes)
         : filterBytes.slice();
-      this.#filtered++;
     }
-    const sub: Subscription = {
-      session,
-      id,
-      topic: this,
-      filter,
-      index: this.#subscribers.length,
-    };
-    this.#subscribers.push(sub);
-    return sub;
+    return { session, id, topic: this, filter, index: -1 };
   }
 
-  /** Removes a subscription in O(1). */
-  remove(sub: Subscription): void {
+  /** Starts delivering to `sub`. Internal: sessions call it on the ack. */
+  _attach(sub: Subscription): void {
+    sub.index = this.#subscribers.length;
+    this.#subscribers.push(sub);
+    if (sub.filter !== undefined) this.#filtered++;
+  }
+
+  /** Stops delivering to `sub`, in O(1). Internal: sessions call it. */
+  _detach(sub: Subscription): void {
     const list = this.#subscribers;
     const i = sub.index;
-    if (list[i] !== sub) return;
+    if (i < 0 || list[i] !== sub) return;
     const last = list.pop()!;
     if (last !== sub) {
       list[i] = last;
       last.index = i;
     }
+    sub.index = -1;
     if (sub.filter !== undefined) this.#filtered--;
   }
 
@@ -149,27 +161,55 @@ export class Topic {
     const list = this.#subscribers;
     let update: unknown = data;
     if (this.#filtered > 0 && this.#decodeUpdate) {
-      update = this.#decodeUpdate(data);
+      try {
+        update = this.#decodeUpdate(data);
+      } catch (err) {
+        this.#log(`cannot decode an update for ${this.path}`, err);
+        return 0;
+      }
     }
     let sent = 0;
     for (let i = 0; i < list.length; i++) {
       const sub = list[i];
-      if (
-        sub.filter !== undefined &&
-        !this.#filter!(sub.filter, update, sub.session)
-      ) {
-        continue;
-      }
+      if (sub.filter !== undefined && !this.#passes(sub, update)) continue;
       if (sub.session.sendUpdate(sub.id, data)) sent++;
     }
     return sent;
   }
 
-  /** Whether `sub`'s filter accepts `data` (for pushes to one session). */
+  /**
+   * Whether `sub`'s filter accepts `update` (already decoded when the
+   * topic decodes updates). A filter that throws rejects, and is logged.
+   */
+  #passes(sub: Subscription, update: unknown): boolean {
+    try {
+      return this.#filter!(sub.filter, update, sub.session);
+    } catch (err) {
+      this.#log(`the filter of ${this.path} threw`, err);
+      return false;
+    }
+  }
+
+  #log(what: string, err: unknown): void {
+    this.#logger.error(`${what}: ${err instanceof Error ? err.message : err}`);
+  }
+
+  /**
+   * Whether `sub`'s filter accepts `data`, for pushes to one session: the
+   * update is decoded for this subscription alone.
+   */
   accepts(sub: Subscription, data: Uint8Array): boolean {
     if (sub.filter === undefined) return true;
-    const update = this.#decodeUpdate ? this.#decodeUpdate(data) : data;
-    return this.#filter!(sub.filter, update, sub.session);
+    let update: unknown = data;
+    if (this.#decodeUpdate) {
+      try {
+        update = this.#decodeUpdate(data);
+      } catch (err) {
+        this.#log(`cannot decode a push for ${this.path}`, err);
+        return false;
+      }
+    }
+    return this.#passes(sub, update);
   }
 }
 
