@@ -1,12 +1,16 @@
 // What the load, paced, fan-out and memory benchmarks share: starting a
-// target server as its own process, CPU accounting from /proc, pre-encoded
-// request frames, cheap response splitting, a latency histogram, and the
-// results table. Internal to bench/.
+// target server as its own process, CPU accounting from /proc, and the
+// results table; pre-encoded frames (_frames.ts) and the latency histogram
+// (_histogram.ts) are re-exported. Internal to bench/.
 
-import { create } from "@bufbuild/protobuf";
-import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
-import { NanoRPCRequestSchema } from "../proto/gen/nanorpc_pb.ts";
-import { fnv1a, RequestType } from "../wasm/wire.ts";
+export {
+  ID_BASE,
+  MAX_SLOTS,
+  type PathForm,
+  requestFrames,
+  splitFrames,
+} from "./_frames.ts";
+export { Histogram } from "./_histogram.ts";
 
 /** A target a benchmark can drive, and how to start it. */
 export interface TargetSpec {
@@ -228,150 +232,6 @@ export async function waitQuiet(
       );
       said = true;
     }
-  }
-}
-
-/** Request ids start here so every id is a 3-byte varint. */
-export const ID_BASE = 1 << 14;
-/** Largest number of distinct ids in a ring of pre-encoded frames. */
-export const MAX_SLOTS = (1 << 21) - ID_BASE;
-
-/** Which form of the path requests carry. */
-export type PathForm = "hash" | "string";
-
-/**
- * `count` REQUEST frames to `path` with ids `ID_BASE + (i % slots)`, back
- * to back; every frame has the same length (returned as `frameSize`).
- */
-export function requestFrames(
-  path: string,
-  payload: Uint8Array,
-  form: PathForm,
-  count: number,
-  slots: number,
-): { frames: Uint8Array; frameSize: number } {
-  if (slots > MAX_SLOTS) throw new Error(`at most ${MAX_SLOTS} slots`);
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    parts.push(sizeDelimitedEncode(
-      NanoRPCRequestSchema,
-      create(NanoRPCRequestSchema, {
-        requestId: ID_BASE + (i % slots),
-        requestType: RequestType.REQUEST,
-        pathOneof: form === "hash"
-          ? { case: "pathHash", value: fnv1a(path) }
-          : { case: "path", value: path },
-        data: payload,
-      }),
-    ));
-  }
-  const frameSize = parts[0].length;
-  const frames = new Uint8Array(frameSize * count);
-  parts.forEach((p, i) => {
-    if (p.length !== frameSize) throw new Error("frames differ in length");
-    frames.set(p, i * frameSize);
-  });
-  return { frames, frameSize };
-}
-
-/**
- * Splits the complete frames at the start of `buf[0, filled)`: calls
- * `onFrame(id, end)` for each, where `id` is the leading `request_id` field
- * (field 1, as both protobuf-es and our codec write it first) or -1 if the
- * frame does not start with it, and `end` the offset just past the frame.
- * Returns the end of the last whole frame.
- */
-export function splitFrames(
-  buf: Uint8Array,
-  filled: number,
-  onFrame: (id: number, end: number) => void,
-): number {
-  let at = 0;
-  while (at < filled) {
-    let p = at;
-    let size = 0;
-    let shift = 0;
-    let b = 0x80;
-    while (p < filled && (b & 0x80)) {
-      b = buf[p++];
-      size |= (b & 0x7f) << shift;
-      shift += 7;
-    }
-    if (b & 0x80 || p + size > filled) break;
-    const end = p + size;
-    let id = -1;
-    if (size > 1 && buf[p] === 0x08) {
-      id = 0;
-      shift = 0;
-      p++;
-      do {
-        b = buf[p++];
-        id |= (b & 0x7f) << shift;
-        shift += 7;
-      } while (b & 0x80 && shift < 35);
-    }
-    onFrame(id, end);
-    at = end;
-  }
-  return at;
-}
-
-/**
- * A latency histogram over microseconds: exact below 2,048 µs, then 64
- * buckets per power of two (under 1.6 % error). Fixed size, no allocation
- * per sample.
- */
-export class Histogram {
-  #counts = new Float64Array(2048 + 64 * 32);
-  #n = 0;
-
-  /** Records one latency in milliseconds. */
-  record(ms: number): void {
-    const us = Math.max(0, Math.round(ms * 1000));
-    let i: number;
-    if (us < 2048) i = us;
-    else {
-      const exp = 31 - Math.clz32(us);
-      i = 2048 + (exp - 11) * 64 + ((us >>> (exp - 6)) & 63);
-    }
-    this.#counts[Math.min(i, this.#counts.length - 1)]++;
-    this.#n++;
-  }
-
-  /** Adds every sample of `other` (a histogram or its {@link counts}). */
-  merge(other: Histogram | Float64Array): void {
-    const counts = other instanceof Histogram ? other.#counts : other;
-    for (let i = 0; i < this.#counts.length; i++) {
-      this.#counts[i] += counts[i];
-      this.#n += counts[i];
-    }
-  }
-
-  /** A copy of the bucket counts, e.g. to post from a worker. */
-  counts(): Float64Array {
-    return this.#counts.slice();
-  }
-
-  /** Number of samples. */
-  get count(): number {
-    return this.#n;
-  }
-
-  /** The `q`-quantile (0–1) in milliseconds, NaN without samples. */
-  quantile(q: number): number {
-    if (this.#n === 0) return NaN;
-    const rank = Math.max(1, Math.ceil(q * this.#n));
-    let seen = 0;
-    for (let i = 0; i < this.#counts.length; i++) {
-      seen += this.#counts[i];
-      if (seen >= rank) {
-        if (i < 2048) return i / 1000;
-        const exp = Math.floor((i - 2048) / 64) + 11;
-        const low = 2 ** exp + ((i - 2048) % 64) * 2 ** (exp - 6);
-        return (low + 2 ** (exp - 7)) / 1000;
-      }
-    }
-    return NaN;
   }
 }
 
