@@ -173,6 +173,8 @@ export class Codec {
   #data: number;
   /** The module's table; re-taken when the memory grows. */
   #tableWords!: Int32Array;
+  /** Encoder entries at the data region; re-taken when the memory grows. */
+  #entryWords!: Int32Array;
   /** Bytes of the whole memory; re-taken when the memory grows. */
   u8!: Uint8Array;
   /**
@@ -187,7 +189,7 @@ export class Codec {
     this.#wasm = instantiate();
     this.#table = this.#wasm.heapBase();
     this.#data = this.#table + TABLE_BYTES;
-    this.#reserve(PAGE);
+    this.#reserve(MAX_FRAMES * ENTRY_BYTES);
   }
 
   /** Address where input and scratch bytes start. */
@@ -208,6 +210,11 @@ export class Codec {
         memory.buffer,
         this.#table,
         TABLE_BYTES / 4,
+      );
+      this.#entryWords = new Int32Array(
+        memory.buffer,
+        this.#data,
+        MAX_FRAMES * ENTRY_WORDS,
       );
     }
   }
@@ -333,9 +340,9 @@ export class Codec {
     }, this.#wasm.encodeRequests);
   }
 
-  /** A view of the first `n` encoder entries at the data region. */
-  #entries(n: number): Int32Array {
-    return new Int32Array(this.u8.buffer, this.#data, n * ENTRY_WORDS);
+  /** The encoder entries at the data region. */
+  #entries(_n: number): Int32Array {
+    return this.#entryWords;
   }
 
   /**
@@ -366,9 +373,13 @@ export class Codec {
         const end = src + w[i * ENTRY_WORDS + 7];
         while (src < end) frames[dst++] = u8[src++];
         const payload = payloads[first + i];
-        if (payload.length > 0) {
+        const len = payload.length;
+        if (len > 64) {
           frames.set(payload, dst);
-          dst += payload.length;
+          dst += len;
+        } else {
+          // Cheaper than set() for the small payloads most frames carry.
+          for (let j = 0; j < len; j++) frames[dst++] = payload[j];
         }
       }
       parts.push(frames);
