@@ -21,6 +21,7 @@ export class Outbox {
   #chunks: Uint8Array[] = [];
   #writing = false;
   #scheduled = false;
+  #corked = false;
   #drain?: PromiseWithResolvers<void>;
   /** Bytes held: queued (estimated), encoded, or being written. */
   queued = 0;
@@ -54,10 +55,25 @@ export class Outbox {
     this.#pending++;
     this.#estimate += size;
     this.queued += size;
-    if (!this.#scheduled) {
+    if (!this.#scheduled && !this.#corked) {
       this.#scheduled = true;
       queueMicrotask(this.#flushTask);
     }
+  }
+
+  /**
+   * Holds frames back until {@link uncork}: a session corks while it serves
+   * one read synchronously, so all of that read's answers go out in one
+   * write without a microtask per read.
+   */
+  cork(): void {
+    this.#corked = true;
+  }
+
+  /** Flushes what was held and lets later frames flush on their own. */
+  uncork(): void {
+    this.#corked = false;
+    this.flush();
   }
 
   #flushTask = (): void => {

@@ -308,6 +308,7 @@ export class Session {
   /** Decodes and dispatches every complete frame in the read buffer. */
   async #process(): Promise<void> {
     this.#inflight++;
+    this.#out.cork();
     try {
       let offset = 0;
       for (;;) {
@@ -333,7 +334,10 @@ export class Session {
             w = w.slice(base + (i + 1) * STRIDE, HEADER + count * STRIDE);
             base = -(i + 1) * STRIDE;
           }
+          // Answers so far go out now, not after the slow handler.
+          this.#out.uncork();
           await done;
+          this.#out.cork();
         }
         if (error !== 0) {
           this.#malformed(error, offset + errorAt);
@@ -345,7 +349,7 @@ export class Session {
       }
       // Answers may still view the read buffer: encode them before the
       // buffer is compacted and reused.
-      this.#out.flush();
+      this.#out.uncork();
       if (
         this.#lent ||
         (this.#filled === offset && this.#buf.length > STEADY_READ)
@@ -362,6 +366,7 @@ export class Session {
       }
       this.#filled -= offset;
     } finally {
+      this.#out.uncork();
       this.#settle();
     }
   }
