@@ -21,16 +21,7 @@ import {
 } from "../wasm/codec.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { ProtobufEsCodec } from "./pb_codec.ts";
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concat } from "../server/_testing.ts";
 
 Deno.test("ProtobufEsCodec decodes the table the WASM codec decodes", () => {
   const pb = new ProtobufEsCodec();

@@ -2,6 +2,7 @@
 // loop are encoded together and written in one `write`; the bytes held
 // (queued, encoded or in flight) are counted so the session can bound them.
 
+import { concat } from "../wasm/_bytes.ts";
 import type { RequestCodec, ServerStats } from "./_core.ts";
 
 /** Bytes a queued frame costs beyond its data and message (header bound). */
@@ -160,16 +161,4 @@ export class Outbox {
     }
     clearTimeout(timer);
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const c of chunks) size += c.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

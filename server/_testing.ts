@@ -12,6 +12,7 @@ import {
   type NanoRPCResponse,
   NanoRPCResponseSchema,
 } from "../proto/gen/nanorpc_pb.ts";
+import { concat as concatBytes } from "../wasm/_bytes.ts";
 
 /** Init of a request message. */
 export type RequestInit = MessageInitShape<typeof NanoRPCRequestSchema>;
@@ -26,13 +27,7 @@ export function frame(init: RequestInit): Uint8Array {
 
 /** Concatenates byte arrays. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** A NanoRPC peer over a raw socket. */
@@ -127,3 +122,33 @@ export const silent = {
   info() {},
   debug() {},
 };
+
+/** A listening server and the raw peers a test opened to it. */
+export interface TestServer<S> extends AsyncDisposable {
+  server: S;
+  /** Opens a raw peer to the server; closed on dispose. */
+  peer(): Promise<RawPeer>;
+}
+
+/** Listens on a free TCP port; disposing closes the peers, then shuts down. */
+export async function listenForTest<
+  S extends {
+    listen(o: { port: number }): Promise<{ addr: Deno.Addr }>;
+    shutdown(): Promise<void>;
+  },
+>(server: S): Promise<TestServer<S>> {
+  const { addr } = await server.listen({ port: 0 });
+  const peers: RawPeer[] = [];
+  return {
+    server,
+    async peer() {
+      const p = await RawPeer.connect(addr);
+      peers.push(p);
+      return p;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const p of peers) p.close();
+      await server.shutdown();
+    },
+  };
+}

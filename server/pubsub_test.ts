@@ -9,31 +9,18 @@ import {
   ChatMessageSchema,
 } from "../proto/gen/chat_pb.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
-import { RawPeer, silent } from "./_testing.ts";
+import { listenForTest, RawPeer, silent } from "./_testing.ts";
 import { registerDemo } from "./demo.ts";
 import { Server } from "./server.ts";
 
 const { REQUEST, SUBSCRIBE } = RequestType;
 const text = (s: string) => new TextEncoder().encode(s);
 
-async function start(setup?: (s: Server) => void) {
+function start(setup?: (s: Server) => void) {
   const server = new Server({ logger: silent });
   registerDemo(server);
   setup?.(server);
-  const listener = await server.listen({ port: 0 });
-  const peers: RawPeer[] = [];
-  return {
-    server,
-    async peer() {
-      const p = await RawPeer.connect(listener.addr);
-      peers.push(p);
-      return p;
-    },
-    async [Symbol.asyncDispose]() {
-      for (const p of peers) p.close();
-      await server.shutdown();
-    },
-  };
+  return listenForTest(server);
 }
 
 const call = (

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { type Broker, InProcessBroker } from "./broker.ts";
-import { concat, frame, RawPeer, silent } from "./_testing.ts";
+import { concat, frame, listenForTest, silent } from "./_testing.ts";
 import { Server } from "./server.ts";
 
 const { REQUEST, SUBSCRIBE, PING } = RequestType;
@@ -23,22 +23,7 @@ const req = (
   data,
 });
 
-async function start(server: Server) {
-  const listener = await server.listen({ port: 0 });
-  const peers: RawPeer[] = [];
-  return {
-    server,
-    async peer() {
-      const p = await RawPeer.connect(listener.addr);
-      peers.push(p);
-      return p;
-    },
-    async [Symbol.asyncDispose]() {
-      for (const p of peers) p.close();
-      await server.shutdown();
-    },
-  };
-}
+const start = listenForTest;
 
 Deno.test("A SUBSCRIBE whose session closes while middleware waits leaves no subscription", async () => {
   const server = new Server({ logger: silent, idleTimeout: 50 });

@@ -44,6 +44,7 @@ import {
   STRIDE,
 } from "./codec.ts";
 import { fnv1a } from "./wire.ts";
+export { concat } from "./_bytes.ts";
 
 export { create, fromBinary, NanoRPCRequestSchema, NanoRPCResponseSchema };
 export type { NanoRPCRequest, NanoRPCResponse };
@@ -228,18 +229,6 @@ export function randomResponseBody(rng: Rng, maxData = 64): Uint8Array {
 /** Prefixes a body with its varint length. */
 export function frame(body: Uint8Array): Uint8Array {
   return new BinaryWriter().bytes(body).finish();
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** The header of the last decode call. */

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { concat } from "./_bytes.ts";
 import { CODEC_WASM_BASE64 } from "./codec.generated.ts";
 
 /** Words before the first entry of the result table. */
@@ -386,18 +387,6 @@ export class Codec {
     }
     return parts.length === 1 ? parts[0] : concat(parts);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return all;
 }
 
 /**
