@@ -9,7 +9,7 @@ import {
   ChatMessageSchema,
 } from "../proto/gen/chat_pb.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
-import { listenForTest, RawPeer, silent } from "./_testing.ts";
+import { listenForTest, type RawPeer, silent } from "./_testing.ts";
 import { registerDemo } from "./demo.ts";
 import { Server } from "./server.ts";
 

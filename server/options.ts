@@ -1,0 +1,83 @@
+/**
+ * The options a server is created with, and the event it fires for
+ * sessions.
+ *
+ * @module
+ */
+
+import type { RequestCodec } from "./_core.ts";
+import type { Broker } from "./broker.ts";
+import type { Logger, LogLevel } from "./logger.ts";
+import type { Session, Transport } from "./session.ts";
+
+/** What the handshake hook learns about a connection before any frame. */
+export interface HandshakeInfo {
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** The listener's address. */
+  readonly localAddr: Deno.Addr;
+  /** The listener kind. */
+  readonly transport: Transport;
+}
+
+/** Options of a {@link Server}; every one has a default. */
+export interface ServerOptions {
+  /** Largest frame accepted, in bytes; bigger closes the session. 1 MiB. */
+  maxMessageSize?: number;
+  /** Sessions open at once; more are refused at connect. Default 100,000. */
+  maxSessions?: number;
+  /**
+   * Bytes queued per session before updates are dropped (and a response
+   * that does not fit closes the session). Default 4 MiB.
+   */
+  outgoingBufferSize?: number;
+  /** Subscriptions per session; more are refused. Default 1,024. */
+  maxSubscriptionsPerSession?: number;
+  /** Time limit of async handlers in ms (0: none). Default 30,000. */
+  handlerTimeout?: number;
+  /** Close sessions that sent no frame for this many ms (0: never). */
+  idleTimeout?: number;
+  /** How long `shutdown()` waits for in-flight handlers, in ms. 10,000. */
+  shutdownTimeout?: number;
+  /**
+   * Runs for every connection before any frame is read (nano's handshake
+   * validator): return `false` or throw to refuse it.
+   */
+  handshake?: (info: HandshakeInfo) => boolean | void | Promise<boolean | void>;
+  /** Carries publishes, group broadcasts and pushes. In-process default. */
+  broker?: Broker;
+  /**
+   * The frame codec. Default: the WebAssembly codec. Benchmarks pass a
+   * protobuf-es codec here to compare; applications have no reason to.
+   */
+  codec?: RequestCodec;
+  /** Where log lines go. Default `console`. */
+  logger?: Logger;
+  /** Least severe level logged. Default `"warn"`. */
+  logLevel?: LogLevel;
+}
+
+/**
+ * Event fired with a session: `sessionopen` and `sessionclose`. As with any
+ * `EventTarget`, an exception thrown by a listener is reported as an
+ * uncaught error (which ends a Deno process): catch inside listeners.
+ */
+export class SessionEvent extends Event {
+  /** The session that opened or closed. */
+  readonly session: Session;
+  /** Why it closed (for `sessionclose`). */
+  readonly reason: string;
+
+  /**
+   * Creates the event; the server dispatches these.
+   *
+   * @param type `"sessionopen"` or `"sessionclose"`.
+   * @param session The session.
+   * @param reason Why it closed.
+   */
+  constructor(type: string, session: Session, reason = "") {
+    super(type);
+    this.session = session;
+    this.reason = reason;
+  }
+}
