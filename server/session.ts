@@ -30,6 +30,7 @@ import {
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { ServerCore } from "./_core.ts";
 import { FRAME_OVERHEAD, Outbox } from "./_outbox.ts";
+import { ReadBuffer } from "./_read_buffer.ts";
 import { Context, type ContextKind } from "./context.ts";
 import { invoke, onAnswer, type Responder } from "./_invoke.ts";
 import type { Group } from "./group.ts";
@@ -40,8 +41,6 @@ import type { Subscription } from "./topic.ts";
 export type Transport = "tcp" | "tls" | "unix";
 
 const EMPTY = new Uint8Array(0);
-const INITIAL_READ = 4096;
-const STEADY_READ = 65536;
 const decoder = new TextDecoder();
 /** How long a closing session waits to flush what it owes. */
 const CLOSE_FLUSH_MS = 2000;
@@ -78,13 +77,10 @@ export class Session {
 
   #core: ServerCore;
   #conn: Deno.Conn;
-  #buf = new Uint8Array(INITIAL_READ);
-  #filled = 0;
-  #need = 0;
+  #in: ReadBuffer;
   #ended = false;
   #reason = "";
   #draining = false;
-  #lent = false;
   #closing?: Promise<void>;
   #abort?: AbortController;
   #attrs?: Map<string, unknown>;
@@ -104,6 +100,7 @@ export class Session {
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
     this.transport = transport;
+    this.#in = new ReadBuffer(core.limits.maxMessageSize + 10);
     this.#responder = {
       core,
       sessionId: this.id,
@@ -111,7 +108,7 @@ export class Session {
         this.#respond(id, type, status, message, data),
       begin: () => this.#inflight++,
       end: () => this.#settle(),
-      lend: () => this.#lent = true,
+      lend: () => this.#in.lend(),
     };
     const limit = core.limits.outgoingBufferSize;
     this.#out = new Outbox(conn, core.codec, core.stats, limit / 4, (err) => {
@@ -268,19 +265,13 @@ export class Session {
           await this.#out.drained();
           if (this.#ended) break;
         }
-        if (this.#filled === this.#buf.length) this.#grow();
-        const n = await this.#conn.read(this.#buf.subarray(this.#filled));
+        const n = await this.#conn.read(this.#in.space());
         if (n === null) break;
-        this.#filled += n;
+        this.#in.filled += n;
         this.#core.stats.bytesIn += n;
-        if (this.#filled < this.#need) continue;
+        if (this.#in.filled < this.#in.need) continue;
         await this.#process();
-        // A small read into a grown buffer: the burst is over, give the
-        // memory back (an idle session keeps only INITIAL_READ bytes).
-        if (
-          this.#filled === 0 && n < INITIAL_READ &&
-          this.#buf.length > INITIAL_READ
-        ) this.#buf = new Uint8Array(INITIAL_READ);
+        this.#in.relax(n);
       }
     } catch (err) {
       if (!this.#ended) reason = `read failed: ${errorMessage(err)}`;
@@ -297,14 +288,6 @@ export class Session {
     }
   }
 
-  #grow(): void {
-    const max = this.#core.limits.maxMessageSize + 10;
-    const size = Math.min(Math.max(this.#buf.length * 2, STEADY_READ), max);
-    const buf = new Uint8Array(size);
-    buf.set(this.#buf.subarray(0, this.#filled));
-    this.#buf = buf;
-  }
-
   /** Decodes and dispatches every complete frame in the read buffer. */
   async #process(): Promise<void> {
     this.#inflight++;
@@ -312,7 +295,7 @@ export class Session {
     try {
       let offset = 0;
       for (;;) {
-        const input = this.#buf.subarray(offset, this.#filled);
+        const input = this.#in.bytes.subarray(offset, this.#in.filled);
         const codec = this.#core.codec;
         const count = codec.decodeRequests(
           input,
@@ -344,27 +327,15 @@ export class Session {
           return;
         }
         offset += consumed;
-        this.#need = need;
-        if (count < MAX_FRAMES || offset === this.#filled || this.#ended) break;
+        this.#in.need = need;
+        if (count < MAX_FRAMES || offset === this.#in.filled || this.#ended) {
+          break;
+        }
       }
       // Answers may still view the read buffer: encode them before the
       // buffer is compacted and reused.
       this.#out.uncork();
-      if (
-        this.#lent ||
-        (this.#filled === offset && this.#buf.length > STEADY_READ)
-      ) {
-        // A handler that outlived its time limit may still read its view:
-        // never write into that buffer again. (Or: shed a large buffer.)
-        const size = Math.max(INITIAL_READ, this.#filled - offset);
-        const next = new Uint8Array(Math.min(size, this.#buf.length));
-        next.set(this.#buf.subarray(offset, this.#filled));
-        this.#buf = next;
-        this.#lent = false;
-      } else {
-        this.#buf.copyWithin(0, offset, this.#filled);
-      }
-      this.#filled -= offset;
+      this.#in.consume(offset);
     } finally {
       this.#out.uncork();
       this.#settle();
@@ -408,12 +379,12 @@ export class Session {
     const pathLen = w[e + RQ_PATH_LEN];
     if (
       route && kind === PATH_STRING &&
-      !pathMatches(route, this.#buf, pathOff, pathLen)
+      !pathMatches(route, this.#in.bytes, pathOff, pathLen)
     ) {
       route = undefined;
     }
     const dataOff = offset + w[e + RQ_DATA_OFF];
-    const data = this.#buf.subarray(dataOff, dataOff + w[e + RQ_DATA_LEN]);
+    const data = this.#in.bytes.subarray(dataOff, dataOff + w[e + RQ_DATA_LEN]);
     if (type === RequestType.REQUEST) {
       const sub = this.#subs?.get(id);
       if (
@@ -433,7 +404,7 @@ export class Session {
         : kind === PATH_STRING
         ? `No ${what} for path ${
           decoder.decode(
-            this.#buf.subarray(pathOff, pathOff + Math.min(pathLen, 200)),
+            this.#in.bytes.subarray(pathOff, pathOff + Math.min(pathLen, 200)),
           )
         }${pathLen > 200 ? "…" : ""}`
         : `No ${what} for path hash 0x${hash.toString(16).padStart(8, "0")}`;
