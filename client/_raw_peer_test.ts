@@ -223,3 +223,39 @@ export async function answer(session: PeerSession, data?: Uint8Array) {
   });
   return request;
 }
+
+/**
+ * `promise`, or a rejection after `ms`: an awaited event that never comes
+ * fails the test instead of hanging it.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`No ${what} within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Collects (and silences) `console.error` calls until disposed. */
+export function captureConsoleError() {
+  const original = console.error;
+  const calls: unknown[][] = [];
+  console.error = (...args: unknown[]) => calls.push(args);
+  return {
+    calls,
+    [Symbol.dispose]() {
+      console.error = original;
+    },
+  };
+}

@@ -11,13 +11,16 @@
  * Prints the response data (as text when it is valid, printable UTF-8, as
  * hex otherwise) and exits
  * 0 on STATUS_OK; 1 when the server answers another status, 2 for a usage
- * error, 3 when the server cannot be reached or does not answer in time.
+ * error, 3 when the server cannot be reached or does not answer in time,
+ * 4 for any other failure. With `--json` every outcome, errors included,
+ * is one JSON object per line on stdout.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { statusName } from "../wasm/wire.ts";
+import { parseAddress } from "./address.ts";
 import { type Client, connect } from "./client.ts";
 import { ClientError, NanoRpcError } from "./errors.ts";
 import type { ClientOptions } from "./options.ts";
@@ -33,7 +36,8 @@ options:
   --filter TEXT     subscribe filter as text (--filter-hex HEX for bytes)
   --hash            send the path as its FNV-1a hash
   --hex             print data as hex
-  --json            print one JSON object per response or update
+  --json            print one JSON object per response, update, ping or
+                    error
   --timeout MS      how long to wait for an answer (default 10000)
   --ca-cert FILE    extra root certificate (PEM) for tls:// addresses
   --ping            print the round-trip time of a PING
@@ -42,13 +46,20 @@ options:
   -h, --help        show this help
 
 exit status: 0 OK, 1 the server answered another status, 2 usage error,
-3 server unreachable or no answer in time.`;
+3 server unreachable or no answer in time, 4 any other failure.`;
 
 const EXIT_STATUS = 1;
 const EXIT_USAGE = 2;
 const EXIT_CONNECTION = 3;
+const EXIT_OTHER = 4;
 
-class UsageError extends Error {}
+/** The command line is wrong: exit 2 with the usage. */
+export class UsageError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -103,26 +114,29 @@ function print(out: Output, data: Uint8Array, status = 1, message = "") {
 }
 
 function parse(args: string[]) {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      "data-hex": { type: "string" },
-      filter: { type: "string" },
-      "filter-hex": { type: "string" },
-      hash: { type: "boolean", default: false },
-      hex: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      timeout: { type: "string", default: "10000" },
-      "ca-cert": { type: "string" },
-      ping: { type: "boolean", default: false },
-      subscribe: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+  const { values, positionals } = usage(() =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        "data-hex": { type: "string" },
+        filter: { type: "string" },
+        "filter-hex": { type: "string" },
+        hash: { type: "boolean", default: false },
+        hex: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        timeout: { type: "string", default: "10000" },
+        "ca-cert": { type: "string" },
+        ping: { type: "boolean", default: false },
+        subscribe: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    })
+  );
   if (values.help) return { help: true as const };
-  const [address, path, dataText, ...rest] = positionals;
-  if (!address) throw new UsageError("Give a server address");
+  const [addressText, path, dataText, ...rest] = positionals;
+  if (!addressText) throw new UsageError("Give a server address");
+  const address = usage(() => parseAddress(addressText));
   if (!values.ping && !path) throw new UsageError("Give a path, or --ping");
   if (rest.length > 0) throw new UsageError(`Unexpected "${rest[0]}"`);
   if (dataText !== undefined && values["data-hex"] !== undefined) {
@@ -139,6 +153,16 @@ function parse(args: string[]) {
     ? new TextEncoder().encode(values.filter)
     : data;
   return { help: false as const, address, path, data, filter, timeout, values };
+}
+
+/** Runs `fn`, turning what it throws into a {@link UsageError}. */
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(message, { cause: error });
+  }
 }
 
 async function subscribe(
@@ -193,12 +217,25 @@ async function run(args: string[]): Promise<number> {
     keepalive: values.subscribe,
     reconnect: values.subscribe ? { initial: 100, max: 5000 } : false,
   };
-  if (values["ca-cert"]) {
-    options.caCerts = [await Deno.readTextFile(values["ca-cert"])];
+  const caCert = values["ca-cert"];
+  if (caCert) {
+    try {
+      options.caCerts = [await Deno.readTextFile(caCert)];
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      throw new UsageError(
+        `Cannot read --ca-cert ${caCert}: ${(error as Error).message}`,
+      );
+    }
   }
   await using client = await connect(address, options);
   if (values.ping) {
-    console.log(`${(await client.ping()).toFixed(3)} ms`);
+    const ms = await client.ping();
+    console.log(
+      out.json
+        ? JSON.stringify({ status: "OK", ms: Number(ms.toFixed(3)) })
+        : `${ms.toFixed(3)} ms`,
+    );
     return 0;
   }
   if (values.subscribe) return await subscribe(client, path!, filter, out);
@@ -207,28 +244,41 @@ async function run(args: string[]): Promise<number> {
   return 0;
 }
 
-function report(error: unknown, json: boolean): number {
-  if (error instanceof UsageError || error instanceof TypeError) {
-    console.error(`error: ${error.message}\n\n${USAGE}`);
-    return EXIT_USAGE;
+/**
+ * Prints why the command failed (one JSON object on stdout with `--json`,
+ * a line on stderr otherwise) and returns the exit status.
+ */
+export function report(error: unknown, json: boolean): number {
+  const message = error instanceof Error ? error.message : String(error);
+  const fail = (code: number, status: string | null, text: string) => {
+    if (json) {
+      const name = error instanceof Error ? error.name : "Error";
+      console.log(JSON.stringify(
+        status ? { status, message } : { status, error: name, message },
+      ));
+    } else {
+      console.error(text);
+    }
+    return code;
+  };
+  if (error instanceof UsageError) {
+    return fail(EXIT_USAGE, null, `error: ${message}\n\n${USAGE}`);
   }
   if (error instanceof Deno.errors.NotCapable) {
-    console.error(
-      `error: ${error.message}\n(UNIX sockets need --allow-read and --allow-write)`,
+    return fail(
+      EXIT_CONNECTION,
+      null,
+      `error: ${message}\n(UNIX sockets need --allow-read and --allow-write)`,
     );
-    return EXIT_CONNECTION;
   }
   if (error instanceof NanoRpcError && !(error instanceof ClientError)) {
     const name = statusName(error.status);
-    if (json) {
-      console.log(JSON.stringify({ status: name, message: error.message }));
-    } else {
-      console.error(`error: ${name}: ${error.message}`);
-    }
-    return EXIT_STATUS;
+    return fail(EXIT_STATUS, name, `error: ${name}: ${message}`);
   }
-  console.error(`error: ${error instanceof Error ? error.message : error}`);
-  return EXIT_CONNECTION;
+  if (error instanceof ClientError) {
+    return fail(EXIT_CONNECTION, null, `error: ${message}`);
+  }
+  return fail(EXIT_OTHER, null, `error: ${message}`);
 }
 
 if (import.meta.main) {

@@ -2,6 +2,8 @@
 
 import assert from "node:assert/strict";
 import { Fixture, type Transport, until } from "./_fixture_test.ts";
+import { report, UsageError } from "./main.ts";
+import { captureConsoleError } from "./_raw_peer_test.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const enc = new TextEncoder();
@@ -90,6 +92,11 @@ Deno.test("deno task call reports usage and connection errors", async () => {
   assert.match(usage.stderr, /usage: deno task call/);
   const badHex = await call("tcp://127.0.0.1:1", "/x", "--data-hex", "abc");
   assert.equal(badHex.code, 2);
+  const badAddress = await call("tcp://127.0.0.1", "/x");
+  assert.equal(badAddress.code, 2);
+  assert.match(badAddress.stderr, /usage: deno task call/);
+  const badOption = await call("tcp://127.0.0.1:1", "/x", "--nope");
+  assert.equal(badOption.code, 2);
   const fixture = await Fixture.start("tcp");
   const url = fixture.url;
   await fixture.dispose();
@@ -139,4 +146,39 @@ Deno.test("deno task call --subscribe prints updates published after a server re
     await Promise.all([stdout.done, stderr.done]);
     await fixture.dispose();
   }
+});
+
+Deno.test("deno task call --json prints pings and local errors as JSON", async () => {
+  const fixture = await Fixture.start("tcp");
+  const url = fixture.url;
+  try {
+    const ping = await call(url, "--ping", "--json");
+    assert.equal(ping.code, 0, ping.stderr);
+    const pong = JSON.parse(ping.stdout);
+    assert.equal(pong.status, "OK");
+    assert.equal(typeof pong.ms, "number");
+    const notFound = await call(url, "/nope", "--json");
+    assert.equal(notFound.code, 1);
+    assert.equal(JSON.parse(notFound.stdout).status, "NOT_FOUND");
+  } finally {
+    await fixture.dispose();
+  }
+  const refused = await call(url, "/echo", "--json");
+  assert.equal(refused.code, 3);
+  assert.equal(refused.stderr, "");
+  const error = JSON.parse(refused.stdout);
+  assert.equal(error.status, null);
+  assert.equal(error.error, "NotConnectedError");
+  assert.match(error.message, /Could not connect/);
+  const usage = await call("bogus://x", "/echo", "--json");
+  assert.equal(usage.code, 2);
+  assert.equal(JSON.parse(usage.stdout).error, "UsageError");
+});
+
+Deno.test("deno task call treats only command-line mistakes as usage errors", () => {
+  using logged = captureConsoleError();
+  assert.equal(report(new UsageError("Give a path"), false), 2);
+  assert.equal(report(new TypeError("x is not a function"), false), 4);
+  assert.equal(report(new Error("surprise"), false), 4);
+  assert.match(String(logged.calls[1][0]), /x is not a function/);
 });
