@@ -4,11 +4,17 @@
  * @module
  */
 
+import { MAX_DELAY } from "./_timer.ts";
+
 /** How the delay between attempts grows. */
 export interface BackoffOptions {
-  /** Delay before the first retry, in milliseconds. @default {100} */
+  /** Delay before the first retry, in milliseconds; > 0. @default {100} */
   initial?: number;
-  /** Upper bound of the delay, in milliseconds. @default {10000} */
+  /**
+   * Upper bound of the delay, in milliseconds; at least `initial`. A timer
+   * holds at most 2^31−1 ms, so longer delays are capped there.
+   * @default {10000}
+   */
   max?: number;
   /** Growth of the delay per attempt. @default {2} */
   factor?: number;
@@ -58,9 +64,14 @@ export class Backoff {
     this.#factor = options.factor ?? 2;
     this.#jitter = options.jitter ?? 0.5;
     this.#random = options.random ?? Math.random;
-    if (!(this.#initial >= 0) || !(this.#max >= this.#initial)) {
+    if (
+      typeof this.#initial !== "number" || !(this.#initial > 0) ||
+      typeof this.#max !== "number" || !(this.#max >= this.#initial)
+    ) {
       throw new RangeError(
-        "Backoff needs 0 <= initial <= max; check the reconnect options",
+        `Backoff needs 0 < initial <= max, got initial ${
+          String(this.#initial)
+        } and max ${String(this.#max)}; check the reconnect options`,
       );
     }
     if (!(this.#factor >= 1)) {
@@ -80,13 +91,15 @@ export class Backoff {
    * The delay before the next attempt, in milliseconds; advances the
    * attempt counter.
    *
-   * @returns A delay in `[d·(1−jitter), d]`, `d` the capped exponential.
+   * @returns A delay in `[d·(1−jitter), d]`, `d` the capped exponential
+   * (never above 2^31−1, the longest delay a timer holds).
    */
   next(): number {
     const exponent = Math.min(this.#attempt, 64);
     const ceiling = Math.min(
       this.#max,
       this.#initial * this.#factor ** exponent,
+      MAX_DELAY,
     );
     this.#attempt++;
     return ceiling * (1 - this.#jitter * this.#random());

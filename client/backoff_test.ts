@@ -40,4 +40,14 @@ Deno.test("Backoff rejects options out of range", () => {
   assert.throws(() => new Backoff({ factor: 0.5 }), RangeError);
   assert.throws(() => new Backoff({ jitter: 2 }), RangeError);
   assert.throws(() => new Backoff({ initial: -1 }), RangeError);
+  assert.throws(() => new Backoff({ initial: 0 }), RangeError);
+  assert.throws(() => new Backoff({ initial: NaN }), RangeError);
+});
+
+Deno.test("Backoff caps delays at 2^31-1 ms, the longest a timer holds", () => {
+  const backoff = new Backoff({ initial: 3e9, max: 4e9, jitter: 0 });
+  assert.equal(backoff.next(), 2 ** 31 - 1);
+  const unbounded = new Backoff({ initial: 1, max: Infinity, jitter: 0 });
+  for (let i = 0; i < 100; i++) unbounded.next();
+  assert.equal(unbounded.next(), 2 ** 31 - 1);
 });
