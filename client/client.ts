@@ -58,7 +58,9 @@ export class Client extends EventTarget implements AsyncDisposable {
   readonly address: Address;
   readonly #options: ClientOptions;
   readonly #link: Link;
-  #paths = new Map<string, PathFields>();
+  /** Path fields by path, one cache per way of sending the path. */
+  #stringPaths = new Map<string, PathFields>();
+  #hashedPaths = new Map<string, PathFields>();
 
   /**
    * Starts connecting to `address` in the background.
@@ -319,14 +321,14 @@ export class Client extends EventTarget implements AsyncDisposable {
   }
 
   #pathFields(path: string, hash = this.#options.hash ?? false): PathFields {
-    const key = hash ? `#${path}` : path;
-    let fields = this.#paths.get(key);
+    const paths = hash ? this.#hashedPaths : this.#stringPaths;
+    let fields = paths.get(path);
     if (!fields) {
-      if (this.#paths.size >= 1024) this.#paths.clear();
+      if (paths.size >= 1024) paths.clear();
       fields = hash
         ? { pathKind: PATH_HASH, pathHash: fnv1a(path), path: undefined }
         : { pathKind: PATH_STRING, pathHash: 0, path: encoder.encode(path) };
-      this.#paths.set(key, fields);
+      paths.set(path, fields);
     }
     return fields;
   }

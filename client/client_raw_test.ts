@@ -224,3 +224,19 @@ Deno.test("Client rejects a response over maxMessageSize without allocating it",
   await t.session.send(concat([varint(1 << 30), new Uint8Array(8)]));
   await assert.rejects(call, /maximum message size/);
 });
+
+Deno.test("Client keeps string and hashed paths apart in its path cache", async () => {
+  await using t = await setup();
+  const hashed = t.client.request("/echo", undefined, { hash: true });
+  assert.deepEqual((await answer(t.session)).pathOneof, {
+    case: "pathHash",
+    value: 0xc5f7ed3f,
+  });
+  await hashed;
+  const literal = t.client.request("#/echo");
+  assert.deepEqual((await answer(t.session)).pathOneof, {
+    case: "path",
+    value: "#/echo",
+  });
+  await literal;
+});
