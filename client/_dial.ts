@@ -7,6 +7,7 @@
 
 import { type Address, formatAddress } from "./address.ts";
 import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
+import { clampDelay } from "./_timer.ts";
 
 /** TLS settings of a `tls://` address. */
 export interface TlsOptions {
@@ -14,56 +15,55 @@ export interface TlsOptions {
   caCerts?: string[];
 }
 
+/** How one connection attempt is bounded. */
+export interface DialOptions extends TlsOptions {
+  /** Milliseconds the attempt may take; 0 or `Infinity` for no limit. */
+  timeout: number;
+  /** Aborts when the client closes: the attempt is cancelled. */
+  signal: AbortSignal;
+}
+
 /**
- * Connects to `address` within `timeout` ms; `signal` cancels the attempt.
- * A connection that completes after the attempt was given up is closed.
+ * Connects to `address`. The attempt gets its own signal (the client's,
+ * combined with the time limit) and is cancelled by it at every step: the
+ * TCP connect takes the signal, and a TLS handshake in progress is stopped
+ * by closing its socket. It settles only once the attempt is over, so no
+ * socket outlives a failed or cancelled attempt.
+ *
+ * @throws {ConnectionClosedError} When `signal` aborted.
+ * @throws {NotConnectedError} When the attempt failed or ran out of time.
  */
 export async function dial(
   address: Address,
-  timeout: number,
-  signal: AbortSignal,
-  tls: TlsOptions = {},
+  options: DialOptions,
 ): Promise<Deno.Conn> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort = () => {};
-  const gaveUp = new Promise<never>((_, reject) => {
-    const fail = (error: Error) => reject(error);
-    onAbort = () =>
-      fail(new ConnectionClosedError("Client closed while connecting"));
-    if (timeout > 0 && timeout < Infinity) {
-      timer = setTimeout(
-        () =>
-          fail(
-            new NotConnectedError(
-              `Could not connect to ${
-                formatAddress(address)
-              } within ${timeout} ms; check that the server is up`,
-            ),
-          ),
-        timeout,
+  const { timeout, signal: closed } = options;
+  const signal = timeout > 0 && timeout < Infinity
+    ? AbortSignal.any([closed, AbortSignal.timeout(clampDelay(timeout))])
+    : closed;
+  try {
+    signal.throwIfAborted();
+    const conn = await open(address, options, signal);
+    if (signal.aborted) {
+      conn.close();
+      signal.throwIfAborted();
+    }
+    return conn;
+  } catch (error) {
+    if (closed.aborted) {
+      throw new ConnectionClosedError("Client closed while connecting");
+    }
+    const where = formatAddress(address);
+    if (signal.aborted) {
+      throw new NotConnectedError(
+        `Could not connect to ${where} within ${timeout} ms; check that the server is up`,
       );
     }
-    if (signal.aborted) onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  gaveUp.catch(() => {});
-  const attempt = open(address, tls, signal);
-  try {
-    return await Promise.race([attempt, gaveUp]);
-  } catch (error) {
-    attempt.then((conn) => conn.close(), () => {});
-    if (error instanceof NotConnectedError) throw error;
-    if (error instanceof ConnectionClosedError) throw error;
     if (error instanceof Deno.errors.NotCapable) throw error;
-    throw new NotConnectedError(
-      `Could not connect to ${formatAddress(address)}: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-      { cause: error },
-    );
-  } finally {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new NotConnectedError(`Could not connect to ${where}: ${reason}`, {
+      cause: error,
+    });
   }
 }
 
@@ -74,9 +74,10 @@ function open(
 ): Promise<Deno.Conn> {
   switch (address.transport) {
     case "unix":
+      // Takes no signal, but a UNIX connect succeeds or fails at once.
       return Deno.connect({ transport: "unix", path: address.path });
     case "tls":
-      return openTls(address.hostname, address.port, tls);
+      return openTls(address.hostname, address.port, tls, signal);
     default:
       return Deno.connect({
         hostname: address.hostname,
@@ -86,18 +87,46 @@ function open(
   }
 }
 
-/** TLS connection with the handshake done, so a bad certificate fails here. */
+/**
+ * TLS connection with the handshake done, so a bad certificate fails here.
+ * TCP first (it takes the signal), then TLS over it; an abort closes the
+ * TLS connection, which makes the handshake reject and frees the attempt.
+ * (Deno 2.9 still holds the OS socket of an unfinished handshake inside the
+ * runtime until the handshake ends on the server's side; nothing JavaScript
+ * holds keeps the process alive.)
+ */
 async function openTls(
   hostname: string,
   port: number,
   tls: TlsOptions,
+  signal: AbortSignal,
 ): Promise<Deno.Conn> {
-  const conn = await Deno.connectTls({ hostname, port, caCerts: tls.caCerts });
+  const tcp = await Deno.connect({ hostname, port, signal });
+  let conn: Deno.TlsConn;
   try {
-    await conn.handshake();
+    conn = await Deno.startTls(tcp, { hostname, caCerts: tls.caCerts });
   } catch (error) {
-    conn.close();
+    closeQuietly(tcp);
     throw error;
   }
+  const abort = () => closeQuietly(conn);
+  signal.addEventListener("abort", abort, { once: true });
+  try {
+    signal.throwIfAborted();
+    await conn.handshake();
+  } catch (error) {
+    closeQuietly(conn);
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", abort);
+  }
   return conn;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
 }

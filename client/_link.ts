@@ -205,12 +205,11 @@ export class Link {
     this.#state = "connecting";
     let conn: Deno.Conn;
     try {
-      conn = await dial(
-        this.address,
-        this.#options.connectTimeout ?? 10_000,
-        this.#dialAbort.signal,
-        { caCerts: this.#options.caCerts },
-      );
+      conn = await dial(this.address, {
+        timeout: this.#options.connectTimeout ?? 10_000,
+        signal: this.#dialAbort.signal,
+        caCerts: this.#options.caCerts,
+      });
     } catch (error) {
       if (this.#closed) return;
       // Retrying cannot fix a missing permission.

@@ -2,8 +2,8 @@
 
 import assert from "node:assert/strict";
 import { Server } from "../server/mod.ts";
-import { connect } from "./client.ts";
-import { NotConnectedError } from "./errors.ts";
+import { Client, connect } from "./client.ts";
+import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
 
 const hasOpenssl = await new Deno.Command("openssl", {
   args: ["version"],
@@ -127,4 +127,89 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/** Accepts TCP and never answers a TLS handshake. */
+function silentTlsServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) conns.push(conn);
+  })().catch(() => {});
+  return {
+    conns,
+    url: `tls://127.0.0.1:${listener.addr.port}`,
+    async [Symbol.asyncDispose]() {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      listener.close();
+      await accepting;
+    },
+  };
+}
+
+// Deno keeps the socket of an unfinished TLS handshake open inside the
+// runtime even once the TLS connection is closed, so these tests cannot
+// watch the server side see EOF; they check that every attempt ends on
+// time and that nothing is left pending (the test sanitizers fail on a
+// leaked handshake op or resource).
+
+Deno.test("Client ends a TLS dial whose handshake outlives connectTimeout, and retries", async () => {
+  await using server = silentTlsServer();
+  const client = new Client(server.url, {
+    connectTimeout: 30,
+    waitForServer: true,
+    keepalive: false,
+    reconnect: { initial: 5, max: 5 },
+  });
+  const opened = assert.rejects(client.opened, ConnectionClosedError);
+  try {
+    const deadline = performance.now() + 5000;
+    while (server.conns.length < 3 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(server.conns.length >= 3, `${server.conns.length} attempts`);
+    assert.equal(client.state === "open", false);
+  } finally {
+    await client.close();
+  }
+  await opened;
+});
+
+Deno.test("Client close cancels TLS dials stuck in their handshake, so the process can exit", async () => {
+  await using server = silentTlsServer();
+  const client = new URL("./client.ts", import.meta.url).href;
+  const script = `
+    import { Client } from ${JSON.stringify(client)};
+    const client = new Client(${JSON.stringify(server.url)}, {
+      connectTimeout: 30, waitForServer: true, keepalive: false,
+      reconnect: { initial: 5, max: 5 },
+    });
+    client.opened.catch(() => {});
+    await new Promise((r) => setTimeout(r, 150));
+    await client.close();
+    console.log("closed");
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill(), 10_000);
+  const output = await child.output();
+  clearTimeout(timer);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(new TextDecoder().decode(output.stdout), "closed\n", stderr);
+  assert.equal(output.code, 0, "the client process did not exit");
+  assert.ok(server.conns.length >= 2, `${server.conns.length} attempts`);
 });
