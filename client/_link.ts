@@ -284,8 +284,10 @@ export class Link {
       if (entry instanceof Call) {
         this.#entries.delete(id);
         entry.reject(lost);
+      } else if (reconnecting) {
+        entry.disconnected();
       } else {
-        entry.disconnected(reconnecting ? undefined : lost);
+        entry.finish(lost);
       }
     }
     // Never written, so they may go out on the next connection, first.

@@ -1,8 +1,13 @@
 /**
  * The subscription state machine. Subscribe and unsubscribe are both
  * answered by a RESPONSE with the subscription's request id, so the acks
- * expected on the current connection are kept in order in `acks` and each
- * RESPONSE is matched to the oldest one.
+ * expected on the current connection are kept in order and each RESPONSE
+ * is matched to the oldest one.
+ *
+ * A subscription ends for its caller (state `closed`) before it lets go of
+ * its request id: the id stays held while an ack is still owed on the
+ * current connection, so a late ack or update never reaches a newer
+ * request.
  *
  * @module
  */
@@ -19,6 +24,8 @@ import type {
   SubscribeOptions,
   SubscriptionState,
 } from "./subscription.ts";
+import { timeLimit } from "./_timer.ts";
+import { UpdateQueue } from "./_updates.ts";
 
 /** What a subscription needs from its client. */
 export interface SubscriptionHost {
@@ -35,75 +42,71 @@ export interface PathFields {
   path: Uint8Array | undefined;
 }
 
-interface Waiter<T> {
-  resolve(result: IteratorResult<T>): void;
-  reject(error: unknown): void;
+/** What the client computed for a new subscription. */
+export interface SubscriptionInit<T> {
+  path: string;
+  pathFields: PathFields;
+  filter: Uint8Array;
+  decode: (bytes: Uint8Array) => T;
+  timeout: number;
+  options: SubscribeOptions<T>;
 }
 
 const EMPTY = new Uint8Array(0);
+const noop = () => {};
 
-export class SubscriptionImpl<T> implements ClientSubscription<T> {
+/** The client's side of one subscription; callers see {@link handle}. */
+export class SubscriptionImpl<T> {
   readonly id: number;
   readonly path: string;
   readonly filter: Uint8Array;
   state: SubscriptionState = "subscribing";
-  dropped = 0;
   discarded = 0;
   error: Error | undefined;
-  /** A SUBSCRIBE went to the current connection. */
-  sent = false;
-  /** Acks expected on the current connection, oldest first. */
-  acks: ("subscribe" | "unsubscribe")[] = [];
+  /** What `subscribe()` resolves with: the public surface only. */
+  readonly handle: ClientSubscription<T>;
   /** Settles with the first subscribe ack. */
   readonly ready: Promise<ClientSubscription<T>>;
-  #acked = false;
+  /** A SUBSCRIBE went to the current connection. */
+  #sent = false;
+  /** Acks owed on the current connection, oldest first. */
+  #acks: ("subscribe" | "unsubscribe")[] = [];
+  /** The server acknowledged a SUBSCRIBE at least once. */
+  #confirmed = false;
+  #notified = false;
   #resolveReady!: (subscription: ClientSubscription<T>) => void;
   #rejectReady!: (error: unknown) => void;
-  #unsubscribed: Promise<void> | undefined;
-  #resolveUnsubscribed = () => {};
-  #rejectUnsubscribed: (error: unknown) => void = () => {};
+  #unsubscribing: PromiseWithResolvers<void> | undefined;
   readonly #host: SubscriptionHost;
   readonly #pathFields: PathFields;
   readonly #decode: (bytes: Uint8Array) => T;
   readonly #timeout: number;
-  readonly #capacity: number;
   readonly #onUpdate: SubscribeOptions<T>["onUpdate"];
   readonly #onError: SubscribeOptions<T>["onError"];
   readonly #signal: AbortSignal | undefined;
+  readonly #updates: UpdateQueue<T>;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Ring buffer of updates for the iterator. */
-  #ring: (T | undefined)[] = [];
-  #head = 0;
-  #size = 0;
-  #waiters: Waiter<T>[] = [];
 
-  constructor(
-    host: SubscriptionHost,
-    id: number,
-    path: string,
-    pathFields: PathFields,
-    filter: Uint8Array,
-    decode: (bytes: Uint8Array) => T,
-    timeout: number,
-    options: SubscribeOptions<T>,
-  ) {
+  constructor(host: SubscriptionHost, id: number, init: SubscriptionInit<T>) {
+    const { path, timeout, options } = init;
     this.#host = host;
     this.id = id;
     this.path = path;
-    this.#pathFields = pathFields;
-    this.filter = filter;
-    this.#decode = decode;
+    this.#pathFields = init.pathFields;
+    this.filter = init.filter;
+    this.#decode = init.decode;
     this.#timeout = timeout;
-    this.#capacity = Math.max(1, options.bufferSize ?? 1024);
+    this.#updates = new UpdateQueue(Math.max(1, options.bufferSize ?? 1024));
     this.#onUpdate = options.onUpdate;
     this.#onError = options.onError;
+    this.handle = new Subscription(this);
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
     });
-    this.ready.catch(() => {});
+    this.ready.catch(noop);
     this.#arm(() =>
-      this.#abort(
+      this.#giveUp(
         new TimeoutError(
           `No ack for the subscription to ${path} within ${timeout} ms; raise the timeout or check the server`,
         ),
@@ -113,97 +116,157 @@ export class SubscriptionImpl<T> implements ClientSubscription<T> {
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
+  /** Updates dropped because the iterator's buffer was full. */
+  get dropped(): number {
+    return this.#updates.dropped;
+  }
+
   /** The connection is up: (re)send SUBSCRIBE. */
   connected(): void {
     if (this.state === "closed" || this.state === "unsubscribing") return;
-    this.sent = this.#host.send(
+    this.#sent = this.#host.send(
       this.#frame(RequestType.SUBSCRIBE, this.filter),
     );
-    if (this.sent) this.acks.push("subscribe");
+    if (!this.#sent) return;
+    this.#acks.push("subscribe");
+    // The first SUBSCRIBE's time limit started with subscribe().
+    if (this.#confirmed) {
+      this.#arm(() =>
+        this.#fail(
+          new TimeoutError(
+            `No ack for the re-subscription to ${this.path} within ${this.#timeout} ms after reconnecting; the subscription ended`,
+          ),
+        )
+      );
+    }
   }
 
-  /** The connection is gone; resubscribe later unless `error` is given. */
-  disconnected(error?: Error): void {
-    this.sent = false;
-    this.acks = [];
-    if (this.state === "unsubscribing") this.finish();
-    else if (error) this.finish(error);
-    else if (this.state === "active") this.state = "resubscribing";
+  /** The connection is gone: the server forgot the subscription. */
+  disconnected(): void {
+    this.#sent = false;
+    this.#acks = [];
+    if (this.state === "unsubscribing") this.#end();
+    if (this.state === "closed") return this.#host.release(this.#self);
+    if (!this.#confirmed) return; // The first time limit goes on.
+    clearTimeout(this.#timer);
+    this.state = "resubscribing";
   }
 
   /** A response with this subscription's id arrived. */
   receive(type: number, status: number, message: string, data: Uint8Array) {
     if (type === ResponseType.UPDATE) return this.#update(data);
-    const ack = this.acks.shift();
-    if (ack === "unsubscribe") return this.finish();
-    if (ack !== "subscribe" || this.state === "unsubscribing") return;
+    if (type !== ResponseType.RESPONSE) return; // Only a RESPONSE acks.
+    const ack = this.#acks.shift();
+    if (ack === "subscribe") this.#subscribed(status, message);
+    else if (ack === "unsubscribe") this.#unsubscribed(status, message);
+    if (this.state === "closed" && this.#acks.length === 0) {
+      this.#host.release(this.#self);
+    }
+  }
+
+  #subscribed(status: number, message: string): void {
+    if (this.state !== "subscribing" && this.state !== "resubscribing") return;
     if (status !== Status.OK) {
-      return this.finish(errorFromStatus(status, message));
+      return this.#end(errorFromStatus(status, message));
     }
     this.state = "active";
-    if (!this.#acked) {
-      this.#acked = true;
-      clearTimeout(this.#timer);
-      this.#resolveReady(this);
+    clearTimeout(this.#timer);
+    if (!this.#confirmed) {
+      this.#confirmed = true;
+      this.#resolveReady(this.handle);
     }
+  }
+
+  #unsubscribed(status: number, message: string): void {
+    if (status !== Status.OK) {
+      this.#unsubscribing?.reject(errorFromStatus(status, message));
+    }
+    this.#end();
   }
 
   unsubscribe(): Promise<void> {
-    if (this.#unsubscribed) return this.#unsubscribed;
+    if (this.#unsubscribing) return this.#unsubscribing.promise;
     if (this.state === "closed") return Promise.resolve();
+    this.#unsubscribing = Promise.withResolvers<void>();
     this.state = "unsubscribing";
-    this.#unsubscribed = new Promise<void>((resolve, reject) => {
-      this.#resolveUnsubscribed = resolve;
-      this.#rejectUnsubscribed = reject;
-    });
-    this.#wake();
-    if (this.sent && this.#host.send(this.#frame(RequestType.REQUEST, EMPTY))) {
-      this.acks.push("unsubscribe");
-      this.#arm(() =>
-        this.#rejectUnsubscribed(
+    this.#updates.close(this.error);
+    if (
+      this.#sent && this.#host.send(this.#frame(RequestType.REQUEST, EMPTY))
+    ) {
+      this.#acks.push("unsubscribe");
+      this.#arm(() => {
+        this.#unsubscribing?.reject(
           new TimeoutError(
             `No ack for unsubscribing from ${this.path} within ${this.#timeout} ms; the subscription is over on this side`,
           ),
-        )
-      );
+        );
+        this.#end();
+      });
     } else {
-      this.finish();
+      this.#end();
+      this.#host.release(this.#self);
     }
-    return this.#unsubscribed;
+    return this.#unsubscribing.promise;
   }
 
-  /** Ends the subscription for good and frees its id. */
+  /** Ends the subscription for good and frees its id (client closing). */
   finish(error?: Error): void {
+    this.#end(error);
+    this.#host.release(this.#self);
+  }
+
+  /** Ends the subscription for the caller; the id may stay held. */
+  #end(error?: Error): void {
     if (this.state === "closed") return;
     this.state = "closed";
     this.error ??= error;
     clearTimeout(this.#timer);
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    this.#host.release(this as SubscriptionImpl<unknown>);
     this.#rejectReady(
       this.error ??
         new ConnectionClosedError(
           `Client closed before the subscription to ${this.path} was acknowledged`,
         ),
     );
-    this.#resolveUnsubscribed();
-    this.#wake();
-    if (this.error && this.#acked) this.#onError?.(this.error);
+    this.#unsubscribing?.resolve();
+    this.#updates.close(this.error);
+    this.#notify();
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<T> {
+  /** Fails while the server may still hold the subscription. */
+  #fail(error: Error): void {
+    this.error ??= error;
+    this.#notify();
+    this.unsubscribe().catch(noop);
+  }
+
+  /** Calls `onError` once, guarded: it must not break the read path. */
+  #notify(): void {
+    if (this.#notified || !this.error || !this.#confirmed) return;
+    this.#notified = true;
+    try {
+      this.#onError?.(this.error);
+    } catch (error) {
+      console.error(
+        `nanorpc: the onError callback of the subscription to ${this.path} threw:`,
+        error,
+      );
+    }
+  }
+
+  get #self(): SubscriptionImpl<unknown> {
+    return this as SubscriptionImpl<unknown>;
+  }
+
+  iterator(): AsyncIterator<T> {
     return {
-      next: () => this.#next(),
+      next: () => this.#updates.next(),
       // Breaking out of `for await` should not wait for the server.
       return: () => {
-        this.unsubscribe().catch(() => {});
+        this.unsubscribe().catch(noop);
         return Promise.resolve({ done: true, value: undefined });
       },
     };
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.unsubscribe();
   }
 
   #frame(type: number, data: Uint8Array): OutFrame {
@@ -212,22 +275,15 @@ export class SubscriptionImpl<T> implements ClientSubscription<T> {
 
   #arm(onTimeout: () => void): void {
     clearTimeout(this.#timer);
-    if (this.#timeout > 0 && this.#timeout < Infinity) {
-      this.#timer = setTimeout(onTimeout, this.#timeout);
-    }
+    this.#timer = timeLimit(this.#timeout, onTimeout);
   }
 
-  #onAbort = () => {
-    this.#abort(this.#acked ? undefined : this.#signal?.reason);
-  };
+  #onAbort = () => this.#giveUp(this.#signal?.reason);
 
-  /** Gives up: rejects a pending subscribe with `error`, then unsubscribes. */
-  #abort(error: unknown): void {
-    if (!this.#acked && error !== undefined) {
-      this.#rejectReady(error);
-      this.#acked = true;
-    }
-    this.unsubscribe().catch(() => {});
+  /** Rejects a pending subscribe with `reason`, then unsubscribes. */
+  #giveUp(reason: unknown): void {
+    if (!this.#confirmed) this.#rejectReady(reason);
+    this.unsubscribe().catch(noop);
   }
 
   #update(data: Uint8Array): void {
@@ -239,52 +295,66 @@ export class SubscriptionImpl<T> implements ClientSubscription<T> {
     try {
       update = this.#decode(data);
     } catch (error) {
-      this.error ??= error instanceof Error ? error : new Error(String(error));
-      this.unsubscribe().catch(() => {});
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    if (this.#onUpdate) {
-      try {
-        this.#onUpdate(update, this);
-      } catch (error) {
-        reportError(error);
-      }
-      return;
+    if (!this.#onUpdate) return this.#updates.push(update);
+    try {
+      this.#onUpdate(update, this.handle);
+    } catch (error) {
+      console.error(
+        `nanorpc: the onUpdate callback of the subscription to ${this.path} threw; the subscription goes on:`,
+        error,
+      );
     }
-    const waiter = this.#waiters.shift();
-    if (waiter) return waiter.resolve({ done: false, value: update });
-    if (this.#size === this.#capacity) {
-      this.#ring[this.#head] = undefined;
-      this.#head = (this.#head + 1) % this.#capacity;
-      this.#size--;
-      this.dropped++;
-    }
-    this.#ring[(this.#head + this.#size) % this.#capacity] = update;
-    this.#size++;
+  }
+}
+
+/** The caller's view of a subscription. */
+class Subscription<T> implements ClientSubscription<T> {
+  readonly #impl: SubscriptionImpl<T>;
+
+  constructor(impl: SubscriptionImpl<T>) {
+    this.#impl = impl;
   }
 
-  #next(): Promise<IteratorResult<T>> {
-    if (this.#size > 0) {
-      const value = this.#ring[this.#head] as T;
-      this.#ring[this.#head] = undefined;
-      this.#head = (this.#head + 1) % this.#capacity;
-      this.#size--;
-      return Promise.resolve({ done: false, value });
-    }
-    if (this.state === "unsubscribing" || this.state === "closed") {
-      if (this.error) return Promise.reject(this.error);
-      return Promise.resolve({ done: true, value: undefined });
-    }
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-    });
+  get id(): number {
+    return this.#impl.id;
   }
 
-  /** Ends waiting iterations once no more updates will come. */
-  #wake(): void {
-    for (const waiter of this.#waiters.splice(0)) {
-      if (this.error) waiter.reject(this.error);
-      else waiter.resolve({ done: true, value: undefined });
-    }
+  get path(): string {
+    return this.#impl.path;
+  }
+
+  get filter(): Uint8Array {
+    return this.#impl.filter;
+  }
+
+  get state(): SubscriptionState {
+    return this.#impl.state;
+  }
+
+  get dropped(): number {
+    return this.#impl.dropped;
+  }
+
+  get discarded(): number {
+    return this.#impl.discarded;
+  }
+
+  get error(): Error | undefined {
+    return this.#impl.error;
+  }
+
+  unsubscribe(): Promise<void> {
+    return this.#impl.unsubscribe();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this.#impl.iterator();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#impl.unsubscribe();
   }
 }

@@ -197,7 +197,8 @@ export class Client extends EventTarget implements AsyncDisposable {
    * {@link ClientSubscription}).
    *
    * @param path The topic's path.
-   * @param filter Filter bytes the topic's filter sees; empty for all.
+   * @param filter Filter bytes the topic's filter sees; empty for all. They
+   * are copied, so the caller may reuse the array.
    * @param options Callback or buffer size, signal, timeout, hashing, and
    * `output` to decode updates with a protobuf-es schema.
    * @returns The subscription.
@@ -224,7 +225,8 @@ export class Client extends EventTarget implements AsyncDisposable {
    * Subscribes to the topic at `path`; updates are raw bytes.
    *
    * @param path The topic's path.
-   * @param filter Filter bytes the topic's filter sees; empty for all.
+   * @param filter Filter bytes the topic's filter sees; empty for all
+   * (copied).
    * @param options Callback or buffer size, signal, timeout and hashing.
    * @returns The subscription.
    */
@@ -247,19 +249,16 @@ export class Client extends EventTarget implements AsyncDisposable {
     const decode = output
       ? (bytes: Uint8Array) => decodeMessage(output, bytes, path)
       : (bytes: Uint8Array) => bytes;
-    const fields = this.#pathFields(path, options.hash);
-    const timeout = options.timeout ?? this.#link.timeout;
+    const init = {
+      path,
+      pathFields: this.#pathFields(path, options.hash),
+      filter: filter.slice(),
+      decode,
+      timeout: options.timeout ?? this.#link.timeout,
+      options,
+    };
     const subscription = this.#link.subscribe((host, id) =>
-      new SubscriptionImpl<unknown>(
-        host,
-        id,
-        path,
-        fields,
-        filter,
-        decode,
-        timeout,
-        options,
-      )
+      new SubscriptionImpl<unknown>(host, id, init)
     );
     return subscription.ready;
   }

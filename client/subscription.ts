@@ -13,7 +13,9 @@ import type { MessageSchema } from "./schema.ts";
  * - `active`: acknowledged, updates flow;
  * - `resubscribing`: the connection dropped; a new SUBSCRIBE with the same
  *   path and filter goes out as soon as the client reconnects;
- * - `unsubscribing`: `unsubscribe()` was called, its ack is awaited;
+ * - `unsubscribing`: `unsubscribe()` was called (or the subscription
+ *   failed, see `error`, and the client is unsubscribing), its ack is
+ *   awaited; no more updates are delivered;
  * - `closed`: over; no more updates.
  */
 export type SubscriptionState =
@@ -28,8 +30,10 @@ export interface SubscribeOptions<T = Uint8Array> {
   /** Send the path as its FNV-1a hash. @default {the client's `hash`} */
   hash?: boolean;
   /**
-   * Milliseconds to wait for the subscribe ack (and later for the
-   * unsubscribe ack); 0 or `Infinity` waits forever.
+   * Milliseconds to wait for each ack: the subscribe's (time spent waiting
+   * for a connection included), every re-subscribe's after a reconnect (one
+   * that times out ends the subscription with a `TimeoutError`) and the
+   * unsubscribe's; 0 or `Infinity` waits forever.
    * @default {the client's `timeout`}
    */
   timeout?: number;
@@ -39,24 +43,30 @@ export interface SubscribeOptions<T = Uint8Array> {
    */
   signal?: AbortSignal;
   /**
-   * Most updates held for the async iterator when the consumer lags. When
-   * full, the oldest update is dropped and `dropped` counts it.
+   * Most updates held for the async iterator when the consumer lags (a
+   * whole number ≥ 1). When full, the oldest update is dropped and
+   * `dropped` counts it.
    * @default {1024}
    */
   bufferSize?: number;
   /**
-   * Receives every update as it arrives. When given, updates go to this
-   * callback only and the async iterator yields nothing (it still ends when
-   * the subscription ends). An exception it throws is reported with
-   * `reportError` and does not end the subscription.
+   * Receives every update as it arrives, synchronously, on the client's
+   * read path. When given, updates go to this callback only and the async
+   * iterator yields nothing (it still ends when the subscription ends). An
+   * exception it throws is caught and logged with `console.error`; the
+   * subscription and the connection go on, and the next update is
+   * delivered as usual. (It is not passed to `reportError`, which ends a
+   * Deno process.)
    */
   onUpdate?: (update: T, subscription: ClientSubscription<T>) => void;
   /**
    * Called once if the subscription ends with an error after it was
-   * acknowledged: the server refused the re-subscribe after a reconnect,
-   * the connection was lost with reconnection off, or an update did not
-   * decode with the `output` schema. The async iterator throws the same
-   * error.
+   * acknowledged: the server refused the re-subscribe after a reconnect or
+   * did not acknowledge it within `timeout`, the connection was lost with
+   * reconnection off, the client gave up reconnecting, or an update did
+   * not decode with the `output` schema. The async iterator throws the
+   * same error and `error` holds it. An exception the callback throws is
+   * caught and logged with `console.error`; it changes nothing else.
    */
   onError?: (error: Error) => void;
 }
@@ -76,6 +86,7 @@ export interface TypedSubscribeOptions<O extends object>
  * counted in `discarded`); updates buffered before `unsubscribe()` are
  * still yielded by the iterator, which then ends. Breaking out of a
  * `for await` loop starts `unsubscribe()` without waiting for its ack.
+ * Only a RESPONSE with the subscription's id counts as an ack.
  *
  * @example
  * ```ts ignore
@@ -110,8 +121,14 @@ export interface ClientSubscription<T = Uint8Array>
    * call more than once. When the client is disconnected it ends at once
    * (the server forgot the subscription with the session).
    *
-   * @throws {TimeoutError} When the ack does not come within the timeout;
-   * the subscription is over for the caller all the same.
+   * However it settles, the subscription is then over on this side: its
+   * state is `closed` and the iterator ends (after the updates buffered
+   * before the call). Its request id stays reserved until the ack arrives
+   * or the connection ends, so late frames never reach a newer request.
+   *
+   * @throws {TimeoutError} When the ack does not come within the timeout.
+   * @throws {NanoRpcError} When the server answers the unsubscribe with a
+   * non-OK status (a subclass such as `NotFoundError`).
    */
   unsubscribe(): Promise<void>;
 }

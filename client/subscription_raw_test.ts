@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ChatMessageSchema } from "../proto/gen/chat_pb.ts";
-import { NotFoundError } from "./errors.ts";
+import { NotFoundError, TimeoutError } from "./errors.ts";
 import { until } from "./_fixture_test.ts";
-import { RESPONSE, setup, UPDATE } from "./_raw_peer_test.ts";
+import { PONG, RESPONSE, setup, UPDATE, within } from "./_raw_peer_test.ts";
 
 const enc = new TextEncoder();
 
@@ -204,4 +204,110 @@ Deno.test("Client typed subscription ends and unsubscribes on an update that doe
   assert.equal(unsub.requestType, 2);
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
   await until(() => subscription.state === "closed");
+});
+
+Deno.test("Client subscription takes only a RESPONSE as its ack", async () => {
+  await using t = await setup();
+  const subscribing = t.client.subscribe("/t");
+  let settled = false;
+  subscribing.then(() => settled = true, () => settled = true);
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: PONG });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(settled, false);
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  assert.equal((await subscribing).state, "active");
+});
+
+Deno.test("Client unsubscribe rejects with a non-OK ack's status and still ends the subscription", async () => {
+  await using t = await setup();
+  const subscribing = t.client.subscribe("/t");
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  const it = subscription[Symbol.asyncIterator]();
+  const unsubscribing = subscription.unsubscribe();
+  await t.session.next();
+  await t.session.send({
+    requestId: sub.requestId,
+    responseType: RESPONSE,
+    responseStatus: 2,
+    responseMessage: "No subscription 1",
+  });
+  await assert.rejects(unsubscribing, NotFoundError);
+  assert.equal(subscription.state, "closed");
+  assert.equal(subscription.error, undefined);
+  assert.equal((await it.next()).done, true);
+});
+
+Deno.test("Client unsubscribe that times out leaves the subscription closed", async () => {
+  await using t = await setup();
+  const subscribing = t.client.subscribe("/t", undefined, { timeout: 20 });
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  const unsubscribing = subscription.unsubscribe();
+  await t.session.next();
+  await assert.rejects(unsubscribing, TimeoutError);
+  assert.equal(subscription.state, "closed");
+  // The late ack and update land on the still-held id and are dropped.
+  await t.session.send(
+    { requestId: sub.requestId, responseType: UPDATE },
+    { requestId: sub.requestId, responseType: RESPONSE },
+  );
+  const call = t.client.request("/x");
+  const request = (await t.session.next())!;
+  assert.notEqual(request.requestId, sub.requestId);
+  await t.session.send({
+    requestId: request.requestId,
+    responseType: RESPONSE,
+  });
+  await call;
+  assert.equal(subscription.discarded, 1);
+});
+
+Deno.test("Client subscription ends with a TimeoutError when a resubscribe is not acknowledged in time", async () => {
+  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  const errors: Error[] = [];
+  const subscribing = t.client.subscribe("/t", undefined, {
+    timeout: 30,
+    onError: (error) => errors.push(error),
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  const iteration = subscription[Symbol.asyncIterator]().next();
+  const next = t.peer.accept();
+  t.session.close();
+  const session = await within(next, 2000, "reconnection");
+  const resub = (await session.next())!;
+  assert.equal(resub.requestType, 3);
+  await within(
+    assert.rejects(iteration, TimeoutError),
+    2000,
+    "end of the subscription",
+  );
+  assert.ok(subscription.error instanceof TimeoutError);
+  assert.equal(errors.length, 1);
+  // It cleans up after itself on the server.
+  const unsub = (await session.next())!;
+  assert.equal(unsub.requestType, 2);
+  assert.equal(unsub.requestId, sub.requestId);
+  await session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    { requestId: sub.requestId, responseType: RESPONSE },
+  );
+  await until(() => subscription.state === "closed");
+});
+
+Deno.test("Client subscribe copies the filter", async () => {
+  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  const filter = enc.encode("ada");
+  const subscribing = t.client.subscribe("/t", filter);
+  filter.fill(0);
+  const sub = (await t.session.next())!;
+  assert.deepEqual(sub.data, enc.encode("ada"));
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  assert.deepEqual(subscription.filter, enc.encode("ada"));
 });

@@ -1,0 +1,124 @@
+// Subscription callbacks against a hand-driven peer: a callback that throws
+// never reaches the read path, and callers only see the public surface.
+
+import assert from "node:assert/strict";
+import { ConnectionLostError, NotFoundError } from "./errors.ts";
+import {
+  captureConsoleError,
+  RESPONSE,
+  setup,
+  UPDATE,
+  within,
+} from "./_raw_peer_test.ts";
+
+Deno.test("Client subscription goes on after its onUpdate callback throws", async () => {
+  using logged = captureConsoleError();
+  await using t = await setup();
+  const seen: number[] = [];
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onUpdate: (update) => {
+      seen.push(update[0]);
+      if (update[0] === 1) throw new Error("bug in onUpdate");
+    },
+  });
+  const sub = (await t.session.next())!;
+  const updates = [1, 2, 3].map((i) => ({
+    requestId: sub.requestId,
+    responseType: UPDATE,
+    data: new Uint8Array([i]),
+  }));
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    ...updates,
+  );
+  const subscription = await subscribing;
+  // The same connection still answers requests.
+  const call = t.client.request("/x");
+  const request = (await t.session.next())!;
+  await t.session.send({
+    requestId: request.requestId,
+    responseType: RESPONSE,
+  });
+  await call;
+  assert.deepEqual(seen, [1, 2, 3]);
+  assert.equal(subscription.state, "active");
+  assert.equal(logged.calls.length, 1);
+  assert.match(String(logged.calls[0][1]), /bug in onUpdate/);
+});
+
+Deno.test("Client survives an onError callback that throws when the connection is lost", async () => {
+  using logged = captureConsoleError();
+  await using t = await setup({ reconnect: false });
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onError() {
+      throw new Error("bug in onError");
+    },
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  const inFlight = t.client.request("/x");
+  await t.session.next();
+  t.session.close();
+  await assert.rejects(inFlight, ConnectionLostError);
+  assert.equal(t.client.state, "closed");
+  assert.equal(subscription.state, "closed");
+  assert.ok(subscription.error instanceof ConnectionLostError);
+  assert.equal(logged.calls.length, 1);
+  assert.match(String(logged.calls[0][1]), /bug in onError/);
+});
+
+Deno.test("Client keeps the connection when an onError callback throws on a refused resubscribe", async () => {
+  using logged = captureConsoleError();
+  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  let disconnects = 0;
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onError() {
+      throw new Error("bug in onError");
+    },
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  const next = t.peer.accept();
+  t.session.close();
+  const session = await within(next, 2000, "reconnection");
+  t.client.addEventListener("disconnect", () => disconnects++);
+  const resub = (await session.next())!;
+  const innocent = t.client.request("/innocent");
+  const request = (await session.next())!;
+  await session.send(
+    {
+      requestId: resub.requestId,
+      responseType: RESPONSE,
+      responseStatus: 2,
+      responseMessage: "gone",
+    },
+    { requestId: request.requestId, responseType: RESPONSE },
+  );
+  await innocent;
+  assert.equal(disconnects, 0);
+  assert.ok(subscription.error instanceof NotFoundError);
+  assert.equal(logged.calls.length, 1);
+});
+
+Deno.test("Client subscribe resolves with the public surface of the subscription only", async () => {
+  await using t = await setup();
+  let given: unknown;
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onUpdate: (_, subscription) => given = subscription,
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    { requestId: sub.requestId, responseType: UPDATE },
+  );
+  const subscription = await subscribing;
+  for (const internal of ["finish", "receive", "connected", "acks", "sent"]) {
+    assert.equal(internal in subscription, false, internal);
+  }
+  assert.equal(subscription.id, sub.requestId);
+  assert.equal(subscription.path, "/t");
+  assert.equal(subscription.state, "active");
+  assert.equal(given, subscription);
+});
