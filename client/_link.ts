@@ -3,6 +3,10 @@
  * backoff, the requests and subscriptions held by request id, the queue of
  * requests waiting for a connection, keepalive, and shutdown.
  *
+ * The state is never `open` without a connection: it leaves `open` before
+ * any event listener or callback can run, so work started from a
+ * `disconnect` listener waits in the queue.
+ *
  * @module
  */
 
@@ -30,6 +34,12 @@ import { type SubscriptionHost, SubscriptionImpl } from "./_subscription.ts";
  */
 export type ClientState = "connecting" | "open" | "waiting" | "closed";
 
+/**
+ * A connection that stayed open this long proved healthy even without a
+ * response: the backoff starts over after it drops.
+ */
+export const HEALTHY_AFTER = 5000;
+
 const noop = () => {};
 
 /** One client's connection lifecycle; see the module doc. */
@@ -43,6 +53,9 @@ export class Link {
   readonly #keepalive: { interval: number; timeout: number } | undefined;
   #state: ClientState = "connecting";
   #connection: Connection | undefined;
+  #openedAt = 0;
+  /** A response arrived on the current connection. */
+  #healthy = false;
   #draining: Promise<void> | undefined;
   #entries = new Map<number, Call | SubscriptionImpl<unknown>>();
   #queue = new Set<Call>();
@@ -167,11 +180,13 @@ export class Link {
   }
 
   #dispatch(call: Call): void {
+    const connection = this.#connection;
+    if (this.#state !== "open" || !connection) return this.#enqueue(call);
     call.id = this.#allocateId();
     call.written = false;
     call.sentAt = performance.now();
     this.#entries.set(call.id, call);
-    this.#connection!.send(call);
+    connection.send(call);
   }
 
   #allocateId(): number {
@@ -185,6 +200,7 @@ export class Link {
     message: string,
     data: Uint8Array,
   ): void => {
+    this.#healthy = true;
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     if (!(entry instanceof Call)) {
@@ -226,7 +242,8 @@ export class Link {
     );
     this.#connection = connection;
     this.#state = "open";
-    this.#backoff?.reset();
+    this.#openedAt = performance.now();
+    this.#healthy = false;
     for (const entry of this.#entries.values()) {
       if (entry instanceof SubscriptionImpl) entry.connected();
     }
@@ -238,7 +255,8 @@ export class Link {
     const connections = ++this.#connections;
     this.#resolveOpened();
     this.#emit(new ConnectionEvent("connect", { connections }));
-    if (connections > 1) {
+    // A `connect` listener may have closed the client.
+    if (connections > 1 && this.#connection === connection) {
       this.#emit(new ConnectionEvent("reconnect", { connections }));
     }
   }
@@ -266,45 +284,52 @@ export class Link {
     this.#draining = connection.close(error);
     clearTimeout(this.#keepaliveTimer);
     const connections = this.#connections;
-    if (this.#state === "closed") {
+    if (this.#closed) {
       this.#emit(new ConnectionEvent("disconnect", { connections }));
       return;
     }
+    const backoff = this.#backoff;
+    // A server that accepts and then hangs up must not reset the backoff.
+    if (this.#healthy || performance.now() - this.#openedAt >= HEALTHY_AFTER) {
+      backoff?.reset();
+    }
+    const lost = error instanceof ConnectionLostError
+      ? error
+      : new ConnectionLostError(undefined, { cause: error });
+    if (backoff) {
+      this.#state = "waiting";
+      this.#failInFlight(connection, lost);
+    } else {
+      this.shutdown(lost);
+    }
+    this.#emit(new ConnectionEvent("disconnect", { error, connections }));
+    if (!this.#closed) this.#retry(lost); // A listener may have closed it.
+  };
+
+  /**
+   * Rejects the calls written to `connection`, queues the unwritten ones to
+   * go out first on the next connection, and tells subscriptions.
+   */
+  #failInFlight(connection: Connection, lost: ConnectionLostError): void {
     const requeue: Call[] = [];
     for (const frame of connection.takeUnsent()) {
       if (!(frame instanceof Call) || frame.done) continue;
       this.#entries.delete(frame.id);
       requeue.push(frame);
     }
-    const lost = error instanceof ConnectionLostError
-      ? error
-      : new ConnectionLostError(undefined, { cause: error });
-    const reconnecting = this.#backoff !== undefined;
     for (const [id, entry] of this.#entries) {
       if (entry instanceof Call) {
         this.#entries.delete(id);
         entry.reject(lost);
-      } else if (reconnecting) {
-        entry.disconnected();
       } else {
-        entry.finish(lost);
+        entry.disconnected();
       }
     }
-    // Never written, so they may go out on the next connection, first.
     const waiting = this.#queue;
     this.#queue = new Set();
     for (const call of requeue) this.#enqueue(call);
     for (const call of waiting) this.#queue.add(call);
-    this.#emit(
-      new ConnectionEvent("disconnect", { error, connections }),
-    );
-    if (this.#closed) return; // A listener may have closed the client.
-    if (!reconnecting) {
-      this.shutdown(lost);
-      return;
-    }
-    this.#retry(lost);
-  };
+  }
 
   #startKeepalive(connection: Connection): void {
     const keepalive = this.#keepalive;

@@ -8,6 +8,7 @@ import {
   type ChatMessage,
   ChatMessageSchema,
 } from "../proto/gen/chat_pb.ts";
+import { Server, type ServerOptions } from "../server/mod.ts";
 import { Client, connect } from "./client.ts";
 import {
   ConnectionLostError,
@@ -238,3 +239,30 @@ Deno.test("Client gives up after maxAttempts and closes", async () => {
   await assert.rejects(client.request("/echo"), /Client is closed/);
   await client.close();
 });
+
+for (
+  const [name, options] of [
+    ["maxSessions: 0", { maxSessions: 0 }],
+    ["a handshake hook that refuses", { handshake: () => false }],
+  ] as [string, ServerOptions][]
+) {
+  Deno.test(`Client backoff grows against a server with ${name}`, async () => {
+    const quiet = () => {};
+    const server = new Server({
+      ...options,
+      logger: { error: quiet, warn: quiet, info: quiet, debug: quiet },
+    });
+    const listener = await server.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = new Client(listener.url, {
+      keepalive: false,
+      reconnect: { initial: 10, max: 10_000, jitter: 0 },
+    });
+    let connects = 0;
+    client.addEventListener("connect", () => connects++);
+    // Growing delays: 10 + 20 + 40 + 80 + 160 ms; without, ~40 attempts.
+    await new Promise((r) => setTimeout(r, 400));
+    await client.close();
+    await server.shutdown();
+    assert.ok(connects >= 2 && connects <= 8, `${connects} connections`);
+  });
+}

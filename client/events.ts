@@ -11,9 +11,19 @@ export type ConnectionEventType = "connect" | "disconnect" | "reconnect";
  * A change of the client's connection:
  * - `connect`: a connection opened (the first one and every later one);
  * - `reconnect`: a connection opened after an earlier one was lost (comes
- *   right after its `connect`); subscriptions are being re-established;
+ *   right after its `connect`, unless a `connect` listener closed the
+ *   client); subscriptions are being re-established;
  * - `disconnect`: an open connection ended; `error` says why (none when
- *   the client was closed on purpose).
+ *   the client was closed on purpose). By the time listeners run, the
+ *   client's `state` is no longer `open` (`waiting` when it will reconnect,
+ *   `closed` otherwise), in-flight requests have been rejected, and a
+ *   request made from the listener waits for the next connection.
+ *
+ * Listeners run synchronously while the client handles the change, as for
+ * any `EventTarget`. One that throws does not disturb the client, but the
+ * runtime reports the exception as uncaught, which ends a Deno process
+ * unless a global `error` listener calls `preventDefault()`; catch inside
+ * listeners that may fail.
  *
  * @example
  * ```ts ignore

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { Client, connect } from "./client.ts";
 import {
+  ConnectionClosedError,
   ConnectionLostError,
   NotConnectedError,
   TimeoutError,
@@ -16,6 +17,7 @@ import {
   RESPONSE,
   setup,
   UPDATE,
+  within,
 } from "./_raw_peer_test.ts";
 
 const enc = new TextEncoder();
@@ -158,4 +160,82 @@ Deno.test("Client close ends subscriptions and rejects pending requests", async 
   assert.equal(subscription.state, "closed");
   await assert.rejects(t.client.request("/y"), /Client is closed/);
   await t.peer.close();
+});
+
+Deno.test("Client queues requests made in a disconnect listener and sends them after reconnecting", async () => {
+  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  let state = "";
+  let made: Promise<unknown>[] = [];
+  t.client.addEventListener("disconnect", () => {
+    state = t.client.state;
+    made = [t.client.request("/from-listener"), t.client.ping()];
+  }, { once: true });
+  const next = t.peer.accept();
+  t.session.close();
+  const session = await within(next, 2000, "reconnection");
+  assert.equal(state, "waiting");
+  const request = (await session.next())!;
+  const ping = (await session.next())!;
+  assert.deepEqual(request.pathOneof, {
+    case: "path",
+    value: "/from-listener",
+  });
+  assert.equal(ping.requestType, 1);
+  await session.send(
+    { requestId: request.requestId, responseType: RESPONSE },
+    { requestId: ping.requestId, responseType: PONG },
+  );
+  await Promise.all(made);
+});
+
+Deno.test("Client is closed before disconnect listeners run when it does not reconnect", async () => {
+  await using t = await setup({ reconnect: false });
+  const seen = Promise.withResolvers<[string, Promise<unknown>]>();
+  t.client.addEventListener("disconnect", () => {
+    seen.resolve([t.client.state, t.client.request("/late")]);
+  });
+  t.session.close();
+  const [state, late] = await seen.promise;
+  assert.equal(state, "closed");
+  await assert.rejects(late, ConnectionClosedError);
+});
+
+Deno.test("Client dispatches no reconnect event after a connect listener closed it", async () => {
+  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  let reconnects = 0;
+  t.client.addEventListener("reconnect", () => reconnects++);
+  const closed = Promise.withResolvers<void>();
+  t.client.addEventListener("connect", () => {
+    t.client.close().then(closed.resolve);
+  });
+  const next = t.peer.accept();
+  t.session.close();
+  await within(next, 2000, "reconnection");
+  await within(closed.promise, 2000, "close");
+  assert.equal(t.client.state, "closed");
+  assert.equal(reconnects, 0);
+});
+
+Deno.test("Client backoff grows against a server that accepts and hangs up", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let hangUp = false;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      if (hangUp) conn.close();
+      else setTimeout(() => conn.close(), 10);
+    }
+  })().catch(() => {});
+  const client = await connect(`tcp://127.0.0.1:${listener.addr.port}`, {
+    keepalive: false,
+    reconnect: { initial: 10, max: 10_000, jitter: 0 },
+  });
+  hangUp = true;
+  let connects = 0;
+  client.addEventListener("connect", () => connects++);
+  // With growing delays: 10 + 20 + 40 + 80 + 160 ms; without, ~40 attempts.
+  await new Promise((r) => setTimeout(r, 400));
+  await client.close();
+  listener.close();
+  await accepting;
+  assert.ok(connects >= 2 && connects <= 8, `${connects} connections`);
 });
