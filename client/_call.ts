@@ -5,7 +5,7 @@
  */
 
 import { PATH_NONE } from "../wasm/codec.ts";
-import { RequestType } from "../wasm/wire.ts";
+import { RequestType, ResponseType } from "../wasm/wire.ts";
 
 /** One request frame to write: the numbers `codec.encodeRequests` takes. */
 export interface OutFrame {
@@ -23,24 +23,32 @@ export interface OutFrame {
   data: Uint8Array;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * A pending request or ping. It settles once: by its answer, its timeout,
- * its abort signal or the loss of the connection. A call that settled
- * before its answer keeps its id reserved until the answer arrives or the
- * connection ends, so a late answer never reaches a newer request.
+ * its abort signal or the loss of the connection.
+ *
+ * Once encoded for the socket (`written`) it lets go of its data; a call
+ * that settles after that keeps its id reserved until the answer arrives or
+ * the connection ends, so a late answer never reaches a newer request. A
+ * call that settles before it is written is skipped by the writer.
  */
 export class Call<T = unknown> implements OutFrame {
   id = 0;
-  /** Handed to the socket; an unwritten call can move to a new connection. */
+  /** Encoded for the socket; only an unwritten call moves to a new connection. */
   written = false;
   done = false;
   /** `performance.now()` when the frame was queued for writing. */
   sentAt = 0;
+  /** Runs once, after the call settled, whichever way. */
+  onSettle: ((call: Call<T>) => void) | undefined;
   readonly type: number;
   readonly pathKind: number;
   readonly pathHash: number;
   readonly path: Uint8Array | undefined;
-  readonly data: Uint8Array;
+  /** Request data, until the call is encoded. */
+  data: Uint8Array;
   /** For error messages: the path, or "ping". */
   readonly label: string;
   readonly promise: Promise<T>;
@@ -66,6 +74,19 @@ export class Call<T = unknown> implements OutFrame {
     });
   }
 
+  /** The response type that answers this call: PONG or RESPONSE. */
+  get answerType(): number {
+    return this.type === RequestType.PING
+      ? ResponseType.PONG
+      : ResponseType.RESPONSE;
+  }
+
+  /** The frame was encoded: its data is no longer needed. */
+  encoded(): void {
+    this.written = true;
+    this.data = EMPTY;
+  }
+
   /** Fails the call after `ms` (none when 0 or Infinity) with `error()`. */
   limit(ms: number, error: () => Error): void {
     if (ms > 0 && ms < Infinity) {
@@ -86,12 +107,14 @@ export class Call<T = unknown> implements OutFrame {
     if (this.done) return;
     this.#settle();
     this.#resolve(value);
+    this.onSettle?.(this);
   }
 
   reject(error: unknown): void {
     if (this.done) return;
     this.#settle();
     this.#reject(error);
+    this.onSettle?.(this);
   }
 
   #settle(): void {
@@ -111,7 +134,7 @@ export function pingCall(): Call<number> {
       pathKind: PATH_NONE,
       pathHash: 0,
       path: undefined,
-      data: new Uint8Array(0),
+      data: EMPTY,
     },
     "ping",
   );

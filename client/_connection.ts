@@ -97,7 +97,8 @@ export class Connection {
     while (!this.#closed && this.#outbox.length > 0) {
       const batch = this.#outbox;
       this.#outbox = [];
-      const bytes = encode(batch);
+      const bytes = encodeBatch(batch);
+      if (!bytes) continue;
       try {
         for (let at = 0; at < bytes.length;) {
           at += await this.#conn.write(bytes.subarray(at));
@@ -142,21 +143,26 @@ function lost(what: string, cause: unknown): ConnectionLostError {
   );
 }
 
-/** Encodes a batch of frames into one buffer with one codec call. */
-function encode(batch: OutFrame[]): Uint8Array {
-  const count = batch.length;
-  const fields = new Array<number>(count * 4);
-  const paths = new Array<Uint8Array | undefined>(count);
-  const payloads = new Array<Uint8Array>(count);
-  for (let i = 0; i < count; i++) {
-    const frame = batch[i];
-    if (frame instanceof Call) frame.written = true;
-    fields[i * 4] = frame.id;
-    fields[i * 4 + 1] = frame.type;
-    fields[i * 4 + 2] = frame.pathKind;
-    fields[i * 4 + 3] = frame.pathHash;
-    paths[i] = frame.path;
-    payloads[i] = frame.data;
+/**
+ * Encodes a batch of frames into one buffer with one codec call. Calls that
+ * already settled (timed out or aborted before they were written) are
+ * skipped: they never reach the wire. The calls encoded let go of their
+ * data. Returns undefined when nothing is left to write.
+ */
+export function encodeBatch(batch: OutFrame[]): Uint8Array | undefined {
+  const fields: number[] = [];
+  const paths: (Uint8Array | undefined)[] = [];
+  const payloads: Uint8Array[] = [];
+  for (const frame of batch) {
+    if (frame instanceof Call && frame.done) continue;
+    fields.push(frame.id, frame.type, frame.pathKind, frame.pathHash);
+    paths.push(frame.path);
+    payloads.push(frame.data);
   }
-  return codec.encodeRequests(fields, paths, payloads, count);
+  if (payloads.length === 0) return undefined;
+  const bytes = codec.encodeRequests(fields, paths, payloads, payloads.length);
+  for (const frame of batch) {
+    if (frame instanceof Call && !frame.done) frame.encoded();
+  }
+  return bytes;
 }

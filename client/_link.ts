@@ -10,7 +10,7 @@
  * @module
  */
 
-import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import { RequestType, Status } from "../wasm/wire.ts";
 import type { Address } from "./address.ts";
 import { Backoff } from "./backoff.ts";
 import { Call, pingCall } from "./_call.ts";
@@ -58,6 +58,8 @@ export class Link {
   #healthy = false;
   #draining: Promise<void> | undefined;
   #entries = new Map<number, Call | SubscriptionImpl<unknown>>();
+  /** Written calls that settled without their answer: ids still held. */
+  #abandoned = 0;
   #queue = new Set<Call>();
   readonly #ids: RequestIds;
   #connections = 0;
@@ -185,6 +187,7 @@ export class Link {
     call.id = this.#allocateId();
     call.written = false;
     call.sentAt = performance.now();
+    call.onSettle = this.#onSettle;
     this.#entries.set(call.id, call);
     connection.send(call);
   }
@@ -192,6 +195,23 @@ export class Link {
   #allocateId(): number {
     return this.#ids.next((id) => this.#entries.has(id));
   }
+
+  /** A call settled: free its id unless its frame went out unanswered. */
+  #onSettle = (call: Call): void => {
+    if (call.id === 0 || this.#entries.get(call.id) !== call) return;
+    if (!call.written) {
+      this.#entries.delete(call.id); // The writer skips it: never sent.
+      return;
+    }
+    const max = this.#options.maxAbandonedRequests ?? 10_000;
+    if (++this.#abandoned > max) {
+      this.#connection?.close(
+        new ConnectionLostError(
+          `More than ${max} requests timed out or were aborted without an answer (maxAbandonedRequests); dropped the connection to free their ids, requests in flight were lost`,
+        ),
+      );
+    }
+  };
 
   #onResponse = (
     id: number,
@@ -206,9 +226,11 @@ export class Link {
     if (!(entry instanceof Call)) {
       return entry.receive(type, status, message, data);
     }
-    if (type === ResponseType.UPDATE) return;
+    if (type !== entry.answerType) return;
     this.#entries.delete(id);
-    if (entry.type === RequestType.PING) {
+    if (entry.done) {
+      this.#abandoned--; // The late answer of an abandoned call.
+    } else if (entry.type === RequestType.PING) {
       entry.resolve(performance.now() - entry.sentAt);
     } else if (status === Status.OK) {
       entry.resolve({ status, message, data } satisfies RpcResponse);
@@ -325,6 +347,7 @@ export class Link {
         entry.disconnected();
       }
     }
+    this.#abandoned = 0;
     const waiting = this.#queue;
     this.#queue = new Set();
     for (const call of requeue) this.#enqueue(call);
@@ -367,13 +390,16 @@ export class Link {
     this.#dialAbort.abort();
     this.#rejectOpened(error);
     const userClose = error instanceof ConnectionClosedError;
-    for (const call of this.#queue) call.reject(error);
+    const queue = [...this.#queue];
+    const entries = [...this.#entries.values()];
     this.#queue.clear();
-    for (const entry of [...this.#entries.values()]) {
+    this.#entries.clear();
+    this.#abandoned = 0;
+    for (const call of queue) call.reject(error);
+    for (const entry of entries) {
       if (entry instanceof Call) entry.reject(error);
       else entry.finish(userClose ? undefined : error);
     }
-    this.#entries.clear();
     const connection = this.#connection;
     this.#closing = (async () => {
       await connection?.close(error);

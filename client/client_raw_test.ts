@@ -20,6 +20,7 @@ import {
   RESPONSE,
   setup,
   varint,
+  within,
 } from "./_raw_peer_test.ts";
 
 const enc = new TextEncoder();
@@ -239,4 +240,62 @@ Deno.test("Client keeps string and hashed paths apart in its path cache", async 
     value: "#/echo",
   });
   await literal;
+});
+
+Deno.test("Client never sends a request aborted before it was written", async () => {
+  await using t = await setup();
+  const controller = new AbortController();
+  const aborted = t.client.request("/side-effect", enc.encode("charge"), {
+    signal: controller.signal,
+  });
+  controller.abort(new Error("user cancelled"));
+  await assert.rejects(aborted, /user cancelled/);
+  const next = t.client.request("/next");
+  const request = await answer(t.session);
+  assert.deepEqual(request.pathOneof, { case: "path", value: "/next" });
+  await next;
+  assert.equal(t.client.pending, 0);
+});
+
+Deno.test("Client drops the connection once more than maxAbandonedRequests requests go unanswered", async () => {
+  await using t = await setup({
+    maxAbandonedRequests: 2,
+    reconnect: { initial: 5, max: 5 },
+  });
+  const disconnected = nextEvent(t.client, "disconnect");
+  const next = t.peer.accept();
+  const calls = [1, 2, 3].map((i) =>
+    t.client.request(`/stuck${i}`, undefined, { timeout: 10 })
+  );
+  for (let i = 0; i < 3; i++) await t.session.next();
+  for (const call of calls) await assert.rejects(call, TimeoutError);
+  const event = await within(disconnected, 2000, "disconnect");
+  assert.match(event.error!.message, /maxAbandonedRequests/);
+  const session = await within(next, 2000, "reconnection");
+  const call = t.client.request("/after");
+  await answer(session);
+  await call;
+});
+
+Deno.test("Client resolves a request only with a RESPONSE and a ping only with a PONG", async () => {
+  await using t = await setup();
+  const call = t.client.request("/x");
+  const ping = t.client.ping();
+  const request = (await t.session.next())!;
+  const pingRequest = (await t.session.next())!;
+  let settled = 0;
+  call.then(() => settled++);
+  ping.then(() => settled++);
+  // The wrong answer types first: neither call takes them.
+  await t.session.send(
+    { requestId: request.requestId, responseType: PONG },
+    { requestId: pingRequest.requestId, responseType: RESPONSE },
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(settled, 0);
+  await t.session.send(
+    { requestId: request.requestId, responseType: RESPONSE },
+    { requestId: pingRequest.requestId, responseType: PONG },
+  );
+  await Promise.all([call, ping]);
 });

@@ -76,6 +76,18 @@ export interface ClientOptions {
   failFast?: boolean;
   /** Most requests held while disconnected. @default {1024} */
   queueSize?: number;
+  /**
+   * Most requests that timed out or were aborted after being sent and whose
+   * answers have not arrived. Each keeps its request id reserved (a few
+   * hundred bytes; its data is already released), so that a late answer
+   * never reaches a newer request. Beyond this many the client takes the
+   * server for stuck: it drops the connection, which frees them all
+   * (requests still in flight on it reject with `ConnectionLostError`), and
+   * reconnects, or closes when `reconnect` is false. A request that times
+   * out or is aborted before it was written is never sent and frees its id
+   * at once. @default {10000}
+   */
+  maxAbandonedRequests?: number;
   /** Keepalive pings on idle connections, or `false` for none. */
   keepalive?: boolean | KeepaliveOptions;
   /** Extra root certificates (PEM) for `tls://` addresses. */
@@ -91,7 +103,10 @@ export interface ClientOptions {
 
 /** Options of one request or ping. */
 export interface RequestOptions {
-  /** Aborting it rejects the request with the signal's reason. */
+  /**
+   * Aborting it rejects the request with the signal's reason. A request
+   * aborted before its frame was written is never sent.
+   */
   signal?: AbortSignal;
   /**
    * Milliseconds to wait for the response; 0 or `Infinity` waits forever.
