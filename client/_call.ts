@@ -6,6 +6,7 @@
 
 import { PATH_NONE } from "../wasm/codec.ts";
 import { RequestType, ResponseType } from "../wasm/wire.ts";
+import { timeLimit } from "./_timer.ts";
 
 /** One request frame to write: the numbers `codec.encodeRequests` takes. */
 export interface OutFrame {
@@ -87,11 +88,12 @@ export class Call<T = unknown> implements OutFrame {
     this.data = EMPTY;
   }
 
-  /** Fails the call after `ms` (none when 0 or Infinity) with `error()`. */
+  /**
+   * Fails the call after `ms` (none when 0 or Infinity; capped at 2^31−1)
+   * with `error()`.
+   */
   limit(ms: number, error: () => Error): void {
-    if (ms > 0 && ms < Infinity) {
-      this.#timer = setTimeout(() => this.reject(error()), ms);
-    }
+    this.#timer = timeLimit(ms, () => this.reject(error()));
   }
 
   /** Fails the call with the signal's reason when it aborts. */

@@ -12,11 +12,12 @@
 
 import { RequestType, Status } from "../wasm/wire.ts";
 import type { Address } from "./address.ts";
-import { Backoff } from "./backoff.ts";
-import { Call, pingCall } from "./_call.ts";
+import { Call, type OutFrame, pingCall } from "./_call.ts";
 import { Connection } from "./_connection.ts";
 import { dial } from "./_dial.ts";
 import { RequestIds } from "./_ids.ts";
+import { keepalive } from "./_keepalive.ts";
+import type { Settings } from "./_options.ts";
 import {
   ConnectionClosedError,
   ConnectionLostError,
@@ -25,8 +26,9 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import { ConnectionEvent } from "./events.ts";
-import type { ClientOptions, RequestOptions, RpcResponse } from "./options.ts";
+import type { RequestOptions, RpcResponse } from "./options.ts";
 import { type SubscriptionHost, SubscriptionImpl } from "./_subscription.ts";
+import { checkTimeLimit } from "./_timer.ts";
 
 /**
  * Where the client's connection is: `connecting` (dialling), `open`,
@@ -45,12 +47,8 @@ const noop = () => {};
 /** One client's connection lifecycle; see the module doc. */
 export class Link {
   readonly address: Address;
-  readonly timeout: number;
-  readonly #options: ClientOptions;
+  readonly settings: Settings;
   readonly #emit: (event: ConnectionEvent) => void;
-  readonly #backoff: Backoff | undefined;
-  readonly #maxAttempts: number;
-  readonly #keepalive: { interval: number; timeout: number } | undefined;
   #state: ClientState = "connecting";
   #connection: Connection | undefined;
   #openedAt = 0;
@@ -64,8 +62,8 @@ export class Link {
   readonly #ids: RequestIds;
   #connections = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
-  #dialAbort = new AbortController();
+  #stopKeepalive = noop;
+  #closeAbort = new AbortController();
   #opening: Promise<void>;
   readonly opened: Promise<void>;
   #resolveOpened = noop;
@@ -74,29 +72,13 @@ export class Link {
 
   constructor(
     address: Address,
-    options: ClientOptions,
+    settings: Settings,
     emit: (event: ConnectionEvent) => void,
   ) {
     this.address = address;
-    this.#options = options;
+    this.settings = settings;
     this.#emit = emit;
-    this.timeout = options.timeout ?? 30_000;
-    const reconnect = options.reconnect ?? true;
-    if (reconnect !== false) {
-      this.#backoff = new Backoff(reconnect === true ? {} : reconnect);
-    }
-    this.#maxAttempts = reconnect === false || reconnect === true
-      ? Infinity
-      : reconnect.maxAttempts ?? Infinity;
-    const keepalive = options.keepalive ?? true;
-    if (keepalive !== false) {
-      const k = keepalive === true ? {} : keepalive;
-      this.#keepalive = {
-        interval: k.interval ?? 30_000,
-        timeout: k.timeout ?? 10_000,
-      };
-    }
-    this.#ids = new RequestIds(options.initialRequestId);
+    this.#ids = new RequestIds(settings.initialRequestId);
     this.opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -136,7 +118,7 @@ export class Link {
   }
 
   #host: SubscriptionHost = {
-    send: (frame: Parameters<Connection["send"]>[0]): boolean => {
+    send: (frame: OutFrame): boolean => {
       if (this.#state !== "open" || !this.#connection) return false;
       this.#connection.send(frame);
       return true;
@@ -150,7 +132,13 @@ export class Link {
 
   /** Sends `call` now, or queues it until connected, or fails it. */
   start<T>(call: Call<T>, options: RequestOptions): Promise<T> {
-    const timeout = options.timeout ?? this.timeout;
+    const timeout = options.timeout ?? this.settings.timeout;
+    try {
+      checkTimeLimit("timeout", timeout);
+    } catch (error) {
+      call.reject(error);
+      return call.promise;
+    }
     call.watch(options.signal);
     if (call.done) return call.promise;
     call.limit(timeout, () =>
@@ -161,9 +149,9 @@ export class Link {
       this.#dispatch(call as Call);
     } else if (this.#state === "closed") {
       call.reject(new ConnectionClosedError());
-    } else if (this.#options.failFast) {
+    } else if (this.settings.failFast) {
       call.reject(new NotConnectedError());
-    } else if (this.#queue.size >= (this.#options.queueSize ?? 1024)) {
+    } else if (this.#queue.size >= this.settings.queueSize) {
       call.reject(
         new NotConnectedError(
           `Not connected and ${this.#queue.size} requests are already waiting; retry later or raise queueSize`,
@@ -203,7 +191,7 @@ export class Link {
       this.#entries.delete(call.id); // The writer skips it: never sent.
       return;
     }
-    const max = this.#options.maxAbandonedRequests ?? 10_000;
+    const max = this.settings.maxAbandonedRequests;
     if (++this.#abandoned > max) {
       this.#connection?.close(
         new ConnectionLostError(
@@ -241,12 +229,13 @@ export class Link {
 
   async #open(): Promise<void> {
     this.#state = "connecting";
+    const settings = this.settings;
     let conn: Deno.Conn;
     try {
       conn = await dial(this.address, {
-        timeout: this.#options.connectTimeout ?? 10_000,
-        signal: this.#dialAbort.signal,
-        caCerts: this.#options.caCerts,
+        timeout: settings.connectTimeout,
+        signal: this.#closeAbort.signal,
+        caCerts: settings.caCerts,
       });
     } catch (error) {
       if (this.#closed) return;
@@ -258,7 +247,7 @@ export class Link {
     if (this.#closed) return conn.close();
     const connection = new Connection(
       conn,
-      this.#options.maxMessageSize ?? 1024 * 1024,
+      settings.maxMessageSize,
       this.#onResponse,
       this.#onClose,
     );
@@ -273,7 +262,13 @@ export class Link {
       this.#queue.delete(call);
       if (!call.done) this.#dispatch(call);
     }
-    this.#startKeepalive(connection);
+    if (settings.keepalive) {
+      this.#stopKeepalive = keepalive(
+        connection,
+        settings.keepalive,
+        (timeout) => this.start(pingCall(), { timeout }),
+      );
+    }
     const connections = ++this.#connections;
     this.#resolveOpened();
     this.#emit(new ConnectionEvent("connect", { connections }));
@@ -285,10 +280,10 @@ export class Link {
 
   /** A connection attempt failed: try again later, or give up. */
   #retry(error: Error): void {
-    const backoff = this.#backoff;
+    const { backoff, maxAttempts, waitForServer } = this.settings;
     if (
-      !backoff || backoff.attempt >= this.#maxAttempts ||
-      (this.#connections === 0 && !this.#options.waitForServer)
+      !backoff || backoff.attempt >= maxAttempts ||
+      (this.#connections === 0 && !waitForServer)
     ) {
       this.shutdown(error);
       return;
@@ -304,13 +299,13 @@ export class Link {
     if (connection !== this.#connection) return;
     this.#connection = undefined;
     this.#draining = connection.close(error);
-    clearTimeout(this.#keepaliveTimer);
+    this.#stopKeepalive();
     const connections = this.#connections;
     if (this.#closed) {
       this.#emit(new ConnectionEvent("disconnect", { connections }));
       return;
     }
-    const backoff = this.#backoff;
+    const backoff = this.settings.backoff;
     // A server that accepts and then hangs up must not reset the backoff.
     if (this.#healthy || performance.now() - this.#openedAt >= HEALTHY_AFTER) {
       backoff?.reset();
@@ -354,40 +349,13 @@ export class Link {
     for (const call of waiting) this.#queue.add(call);
   }
 
-  #startKeepalive(connection: Connection): void {
-    const keepalive = this.#keepalive;
-    if (!keepalive) return;
-    const { interval, timeout } = keepalive;
-    const tick = () => {
-      if (connection.closed) return;
-      const idle = performance.now() - connection.lastReceived;
-      if (idle >= interval) this.#probe(connection, timeout);
-      this.#keepaliveTimer = setTimeout(tick, interval);
-    };
-    this.#keepaliveTimer = setTimeout(tick, interval);
-  }
-
-  /** Pings an idle connection; drops it if nothing comes back in time. */
-  #probe(connection: Connection, timeout: number): void {
-    this.start(pingCall(), { timeout }).catch((error) => {
-      const silent = performance.now() - connection.lastReceived >= timeout;
-      if (error instanceof TimeoutError && silent && !connection.closed) {
-        connection.close(
-          new ConnectionLostError(
-            `No answer to a keepalive ping within ${timeout} ms; the server looks dead, reconnecting`,
-          ),
-        );
-      }
-    });
-  }
-
   /** Closes for good; pending work fails with `error`. */
   shutdown(error: Error): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#state = "closed";
     clearTimeout(this.#retryTimer);
-    clearTimeout(this.#keepaliveTimer);
-    this.#dialAbort.abort();
+    this.#stopKeepalive();
+    this.#closeAbort.abort();
     this.#rejectOpened(error);
     const userClose = error instanceof ConnectionClosedError;
     const queue = [...this.#queue];

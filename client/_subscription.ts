@@ -96,7 +96,7 @@ export class SubscriptionImpl<T> {
     this.filter = init.filter;
     this.#decode = init.decode;
     this.#timeout = timeout;
-    this.#updates = new UpdateQueue(Math.max(1, options.bufferSize ?? 1024));
+    this.#updates = new UpdateQueue(options.bufferSize ?? 1024);
     this.#onUpdate = options.onUpdate;
     this.#onError = options.onError;
     this.handle = new Subscription(this);

@@ -9,6 +9,7 @@ import { fnv1a, RequestType } from "../wasm/wire.ts";
 import { type Address, parseAddress } from "./address.ts";
 import { Call, pingCall } from "./_call.ts";
 import { type ClientState, Link } from "./_link.ts";
+import { checkCount, resolveOptions } from "./_options.ts";
 import { decodeMessage, encodeMessage } from "./_protobuf.ts";
 import { ConnectionClosedError } from "./errors.ts";
 import type { ClientEventMap } from "./events.ts";
@@ -20,6 +21,7 @@ import type {
 } from "./options.ts";
 import type { MessageInit, MessageSchema } from "./schema.ts";
 import { type PathFields, SubscriptionImpl } from "./_subscription.ts";
+import { checkTimeLimit } from "./_timer.ts";
 import type {
   ClientSubscription,
   SubscribeOptions,
@@ -56,7 +58,6 @@ const encoder = new TextEncoder();
 export class Client extends EventTarget implements AsyncDisposable {
   /** The server address. */
   readonly address: Address;
-  readonly #options: ClientOptions;
   readonly #link: Link;
   /** Path fields by path, one cache per way of sending the path. */
   #stringPaths = new Map<string, PathFields>();
@@ -69,16 +70,18 @@ export class Client extends EventTarget implements AsyncDisposable {
    * or an address parsed by `parseAddress`.
    * @param options Timeouts, reconnection, keepalive and more.
    * @throws {TypeError} When the address cannot be parsed.
+   * @throws {RangeError} When an option is out of range; the message names
+   * it.
    */
   constructor(address: string | Address, options: ClientOptions = {}) {
     super();
+    const settings = resolveOptions(options);
     this.address = typeof address === "string"
       ? parseAddress(address)
       : address;
-    this.#options = options;
     this.#link = new Link(
       this.address,
-      options,
+      settings,
       (event) => this.dispatchEvent(event),
     );
   }
@@ -113,6 +116,8 @@ export class Client extends EventTarget implements AsyncDisposable {
    * status is not OK; `TimeoutError`, `ConnectionLostError`,
    * `NotConnectedError` or `ConnectionClosedError` for local failures; the
    * signal's reason when aborted.
+   * @throws {RangeError} When `options.timeout` is negative or not a
+   * number.
    *
    * @example
    * ```ts ignore
@@ -204,6 +209,7 @@ export class Client extends EventTarget implements AsyncDisposable {
    * @returns The subscription.
    * @throws {NanoRpcError} `NotFoundError` for an unknown topic, other
    * statuses likewise; `TimeoutError` when no ack arrives in time.
+   * @throws {RangeError} When `timeout` or `bufferSize` is out of range.
    *
    * @example
    * ```ts ignore
@@ -245,16 +251,24 @@ export class Client extends EventTarget implements AsyncDisposable {
       return Promise.reject(new ConnectionClosedError());
     }
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const timeout = options.timeout ?? this.#link.settings.timeout;
+    try {
+      checkTimeLimit("timeout", timeout);
+      checkCount("bufferSize", options.bufferSize ?? 1024, 1);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const pathFields = this.#pathFields(path, options.hash);
     const output = options.output;
     const decode = output
       ? (bytes: Uint8Array) => decodeMessage(output, bytes, path)
       : (bytes: Uint8Array) => bytes;
     const init = {
       path,
-      pathFields: this.#pathFields(path, options.hash),
+      pathFields,
       filter: filter.slice(),
       decode,
-      timeout: options.timeout ?? this.#link.timeout,
+      timeout,
       options,
     };
     const subscription = this.#link.subscribe((host, id) =>
@@ -319,7 +333,7 @@ export class Client extends EventTarget implements AsyncDisposable {
     super.addEventListener(type, listener, options);
   }
 
-  #pathFields(path: string, hash = this.#options.hash ?? false): PathFields {
+  #pathFields(path: string, hash = this.#link.settings.hash): PathFields {
     const paths = hash ? this.#hashedPaths : this.#stringPaths;
     let fields = paths.get(path);
     if (!fields) {
@@ -342,6 +356,8 @@ export class Client extends EventTarget implements AsyncDisposable {
  * @param options Timeouts, reconnection, keepalive and more.
  * @returns The connected client; close it with `close()` or `await using`.
  * @throws {NotConnectedError} When the server cannot be reached.
+ * @throws {TypeError} When the address cannot be parsed.
+ * @throws {RangeError} When an option is out of range.
  *
  * @example
  * ```ts ignore

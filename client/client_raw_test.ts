@@ -277,6 +277,28 @@ Deno.test("Client drops the connection once more than maxAbandonedRequests reque
   await call;
 });
 
+Deno.test("Client caps time limits above 2^31-1 ms instead of firing at once", async () => {
+  const long = 30 * 24 * 3600 * 1000;
+  await using t = await setup({
+    connectTimeout: long,
+    keepalive: { interval: long, timeout: long },
+  });
+  const call = t.client.request("/x", undefined, { timeout: long });
+  const subscribing = t.client.subscribe("/t", undefined, { timeout: long });
+  let settled = false;
+  Promise.allSettled([call, subscribing]).then(() => settled = true);
+  const request = (await t.session.next())!;
+  const subscribe = (await t.session.next())!;
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(settled, false);
+  await t.session.send(
+    { requestId: request.requestId, responseType: RESPONSE },
+    { requestId: subscribe.requestId, responseType: RESPONSE },
+  );
+  await call;
+  assert.equal((await subscribing).state, "active");
+});
+
 Deno.test("Client resolves a request only with a RESPONSE and a ping only with a PONG", async () => {
   await using t = await setup();
   const call = t.client.request("/x");

@@ -25,19 +25,24 @@ export interface ReconnectOptions extends BackoffOptions {
 /** How the client notices a dead server on an idle connection. */
 export interface KeepaliveOptions {
   /**
-   * Milliseconds without any bytes from the server before a PING is sent.
-   * @default {30000}
+   * Milliseconds without any bytes from the server before a PING is sent;
+   * must be > 0. @default {30000}
    */
   interval?: number;
   /**
    * Milliseconds to wait for any bytes after that PING before the server
-   * is deemed dead and the connection dropped (and re-dialled).
-   * @default {10000}
+   * is deemed dead and the connection dropped (and re-dialled); must be
+   * > 0. @default {10000}
    */
   timeout?: number;
 }
 
-/** Options of `connect` and `new Client`. */
+/**
+ * Options of `connect` and `new Client`. Values out of range make the
+ * constructor throw a `RangeError` that names the option. Every time limit
+ * above 2^31−1 ms (about 24.8 days, the longest delay a timer can hold) is
+ * capped there.
+ */
 export interface ClientOptions {
   /**
    * Send paths as their FNV-1a hash instead of the string, unless a call
@@ -51,9 +56,16 @@ export interface ClientOptions {
    * @default {30000}
    */
   timeout?: number;
-  /** Largest response frame accepted, in bytes. @default {1048576} */
+  /**
+   * Largest response frame accepted, in bytes (the frame's length prefix);
+   * a larger one is a protocol error that drops the connection.
+   * @default {1048576}
+   */
   maxMessageSize?: number;
-  /** Milliseconds one connection attempt may take. @default {10000} */
+  /**
+   * Milliseconds one connection attempt (TLS handshake included) may take;
+   * 0 or `Infinity` for no limit. @default {10000}
+   */
   connectTimeout?: number;
   /**
    * Keep trying when the very first connection attempt fails, instead of
@@ -110,6 +122,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /**
    * Milliseconds to wait for the response; 0 or `Infinity` waits forever.
+   * A negative or non-numeric value rejects with a `RangeError`.
    * @default {the client's `timeout`}
    */
   timeout?: number;
