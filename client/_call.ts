@@ -4,8 +4,9 @@
  * @module
  */
 
-import { PATH_NONE } from "../wasm/codec.ts";
+import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
 import { RequestType, ResponseType } from "../wasm/wire.ts";
+import { ClientError } from "./errors.ts";
 import { timeLimit } from "./_timer.ts";
 
 /** One request frame to write: the numbers `codec.encodeRequests` takes. */
@@ -25,6 +26,43 @@ export interface OutFrame {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The most a request frame's length prefix can say for this path and data:
+ * request_id takes up to 11 bytes (a negative id is 10 bytes long),
+ * request_type 2, a path hash 6, a path or data a tag, a length and the
+ * bytes.
+ */
+export function maxFrameSize(
+  frame: Pick<OutFrame, "pathKind" | "path">,
+  dataLength: number,
+): number {
+  let size = 11 + 2;
+  if (frame.pathKind === PATH_STRING) {
+    size += 1 + 5 + (frame.path?.length ?? 0);
+  } else if (frame.pathKind !== PATH_NONE) {
+    size += 6;
+  }
+  if (dataLength > 0) size += 1 + 5 + dataLength;
+  return size;
+}
+
+/**
+ * The error a request is rejected with, unwritten, when its frame could be
+ * over `max` bytes; undefined when it fits.
+ */
+export function frameTooLarge(
+  frame: Pick<OutFrame, "pathKind" | "path">,
+  dataLength: number,
+  max: number,
+  what: string,
+): ClientError | undefined {
+  const size = maxFrameSize(frame, dataLength);
+  if (size <= max) return undefined;
+  return new ClientError(
+    `${what} would be a frame of up to ${size} bytes, over maxRequestSize (${max}); a server drops the connection on a frame over its maxMessageSize, so it was not sent. Send less data, or raise both limits`,
+  );
+}
 
 /**
  * A pending request or ping. It settles once: by its answer, its timeout,

@@ -12,7 +12,7 @@
 
 import { RequestType, Status } from "../wasm/wire.ts";
 import type { Address } from "./address.ts";
-import { Call, type OutFrame, pingCall } from "./_call.ts";
+import { Call, frameTooLarge, type OutFrame, pingCall } from "./_call.ts";
 import { Connection } from "./_connection.ts";
 import { dial } from "./_dial.ts";
 import { RequestIds } from "./_ids.ts";
@@ -141,6 +141,16 @@ export class Link {
     }
     call.watch(options.signal);
     if (call.done) return call.promise;
+    const tooLarge = frameTooLarge(
+      call,
+      call.data.length,
+      this.settings.maxRequestSize,
+      `Request to ${call.label}`,
+    );
+    if (tooLarge) {
+      call.reject(tooLarge);
+      return call.promise;
+    }
     call.limit(timeout, () =>
       new TimeoutError(
         `No answer to ${call.label} within ${timeout} ms; raise the timeout or check the server`,

@@ -14,6 +14,7 @@ export interface Settings {
   hash: boolean;
   timeout: number;
   maxMessageSize: number;
+  maxRequestSize: number;
   connectTimeout: number;
   waitForServer: boolean;
   /** Undefined when the client does not reconnect. */
@@ -42,6 +43,8 @@ export function resolveOptions(options: ClientOptions): Settings {
   checkTimeLimit("connectTimeout", connectTimeout);
   const maxMessageSize = options.maxMessageSize ?? MIB;
   checkSize("maxMessageSize", maxMessageSize);
+  const maxRequestSize = options.maxRequestSize ?? maxMessageSize;
+  checkSize("maxRequestSize", maxRequestSize);
   const queueSize = options.queueSize ?? 1024;
   checkCount("queueSize", queueSize, 0);
   const maxAbandonedRequests = options.maxAbandonedRequests ?? 10_000;
@@ -73,6 +76,7 @@ export function resolveOptions(options: ClientOptions): Settings {
     hash: options.hash ?? false,
     timeout,
     maxMessageSize,
+    maxRequestSize,
     connectTimeout,
     waitForServer: options.waitForServer ?? false,
     backoff,

@@ -7,7 +7,7 @@
 import { PATH_HASH, PATH_STRING } from "../wasm/codec.ts";
 import { fnv1a, RequestType } from "../wasm/wire.ts";
 import { type Address, parseAddress } from "./address.ts";
-import { Call, pingCall } from "./_call.ts";
+import { Call, frameTooLarge, pingCall } from "./_call.ts";
 import { type ClientState, Link } from "./_link.ts";
 import { checkCount, resolveOptions } from "./_options.ts";
 import { decodeMessage, encodeMessage } from "./_protobuf.ts";
@@ -114,8 +114,9 @@ export class Client extends EventTarget implements AsyncDisposable {
    * @returns The response; its `data` is a copy the caller owns.
    * @throws {NanoRpcError} A subclass such as `NotFoundError` when the
    * status is not OK; `TimeoutError`, `ConnectionLostError`,
-   * `NotConnectedError` or `ConnectionClosedError` for local failures; the
-   * signal's reason when aborted.
+   * `NotConnectedError` or `ConnectionClosedError` for local failures; a
+   * `ClientError` when the frame would exceed `maxRequestSize` (it is not
+   * sent); the signal's reason when aborted.
    * @throws {RangeError} When `options.timeout` is negative or not a
    * number.
    *
@@ -208,7 +209,9 @@ export class Client extends EventTarget implements AsyncDisposable {
    * `output` to decode updates with a protobuf-es schema.
    * @returns The subscription.
    * @throws {NanoRpcError} `NotFoundError` for an unknown topic, other
-   * statuses likewise; `TimeoutError` when no ack arrives in time.
+   * statuses likewise; `TimeoutError` when no ack arrives in time; a
+   * `ClientError` when the filter would make the frame exceed
+   * `maxRequestSize`.
    * @throws {RangeError} When `timeout` or `bufferSize` is out of range.
    *
    * @example
@@ -259,6 +262,13 @@ export class Client extends EventTarget implements AsyncDisposable {
       return Promise.reject(error);
     }
     const pathFields = this.#pathFields(path, options.hash);
+    const tooLarge = frameTooLarge(
+      pathFields,
+      filter.length,
+      this.#link.settings.maxRequestSize,
+      `The subscription to ${path}`,
+    );
+    if (tooLarge) return Promise.reject(tooLarge);
     const output = options.output;
     const decode = output
       ? (bytes: Uint8Array) => decodeMessage(output, bytes, path)

@@ -11,6 +11,7 @@ import {
 import { Server, type ServerOptions } from "../server/mod.ts";
 import { Client, connect } from "./client.ts";
 import {
+  ClientError,
   ConnectionLostError,
   InternalError,
   NotFoundError,
@@ -238,6 +239,33 @@ Deno.test("Client gives up after maxAttempts and closes", async () => {
   assert.match(error!.message, /Could not connect/);
   await assert.rejects(client.request("/echo"), /Client is closed/);
   await client.close();
+});
+
+Deno.test("Client rejects a request over maxRequestSize locally and keeps the connection", async () => {
+  await using t = await setup("tcp");
+  let disconnects = 0;
+  t.client.addEventListener("disconnect", () => disconnects++);
+  const results = await Promise.allSettled([
+    t.client.request("/echo", new Uint8Array(8)),
+    t.client.request("/echo", new Uint8Array(2 * 1024 * 1024)),
+    t.client.request("/echo", new Uint8Array(8)),
+    t.client.subscribe("/ticks", new Uint8Array(2 * 1024 * 1024)),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), [
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+    "rejected",
+  ]);
+  for (const i of [1, 3]) {
+    const reason = (results[i] as PromiseRejectedResult).reason;
+    assert.ok(reason instanceof ClientError);
+    assert.match(reason.message, /maxRequestSize/);
+  }
+  assert.equal(disconnects, 0);
+  // Up to the limit it goes through: the server's limit is the same.
+  const big = new Uint8Array(1024 * 1024 - 64);
+  assert.equal((await t.client.request("/echo", big)).data.length, big.length);
 });
 
 for (

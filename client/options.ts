@@ -63,6 +63,15 @@ export interface ClientOptions {
    */
   maxMessageSize?: number;
   /**
+   * Largest request frame sent, in bytes (the frame's length prefix: the
+   * data, the path and up to 25 bytes of fields). A request or subscribe
+   * filter that could be larger rejects at once with a `ClientError` and
+   * is never sent, since a server drops the whole connection (and every
+   * request in flight on it) on a frame over its own `maxMessageSize`.
+   * Match it to the server's. @default {the client's `maxMessageSize`}
+   */
+  maxRequestSize?: number;
+  /**
    * Milliseconds one connection attempt (TLS handshake included) may take;
    * 0 or `Infinity` for no limit. @default {10000}
    */

@@ -18,6 +18,7 @@ Deno.test("Client rejects options out of range with a RangeError naming the opti
     [{ timeout: -1 }, /timeout/],
     [{ connectTimeout: NaN }, /connectTimeout/],
     [{ maxMessageSize: 0 }, /maxMessageSize/],
+    [{ maxRequestSize: 1.5 }, /maxRequestSize/],
     [{ queueSize: -1 }, /queueSize/],
     [{ maxAbandonedRequests: -1 }, /maxAbandonedRequests/],
   ];
