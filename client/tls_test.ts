@@ -2,79 +2,9 @@
 
 import assert from "node:assert/strict";
 import { Server } from "../server/mod.ts";
+import { certificates, hasOpenssl } from "../server/_testing.ts";
 import { Client, connect } from "./client.ts";
 import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
-
-const hasOpenssl = await new Deno.Command("openssl", {
-  args: ["version"],
-  stdout: "null",
-  stderr: "null",
-}).output().then((o) => o.success, () => false);
-
-async function openssl(...args: string[]): Promise<void> {
-  const { success } = await new Deno.Command("openssl", {
-    args,
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  if (!success) throw new Error(`openssl ${args[0]} failed`);
-}
-
-/** A CA and a localhost certificate it signed, as PEM text. */
-async function certificates(dir: string) {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
-  await openssl(
-    "req",
-    "-x509",
-    ...ec,
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=test-ca",
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-  );
-  await openssl(
-    "req",
-    ...ec,
-    "-nodes",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    `${dir}/key.pem`,
-    "-out",
-    `${dir}/req.csr`,
-  );
-  await Deno.writeTextFile(
-    `${dir}/ext.cnf`,
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-  );
-  await openssl(
-    "x509",
-    "-req",
-    "-in",
-    `${dir}/req.csr`,
-    "-CA",
-    `${dir}/ca.pem`,
-    "-CAkey",
-    `${dir}/ca.key`,
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    `${dir}/ext.cnf`,
-    "-out",
-    `${dir}/cert.pem`,
-  );
-  return {
-    ca: await Deno.readTextFile(`${dir}/ca.pem`),
-    cert: await Deno.readTextFile(`${dir}/cert.pem`),
-    key: await Deno.readTextFile(`${dir}/key.pem`),
-  };
-}
 
 Deno.test({
   name: "Client talks to a TLS server that its caCerts trust",

@@ -6,7 +6,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ChatJoinSchema, ChatMessageSchema } from "../proto/gen/chat_pb.ts";
 import { NanoRpcError, NotAuthorizedError } from "../client/errors.ts";
 import { RequestType, Status } from "../wasm/wire.ts";
-import { concat, frame, RawPeer, silent } from "./_testing.ts";
+import { certificates, concat, frame, RawPeer, silent } from "./_testing.ts";
 import type { Context } from "./context.ts";
 import { Server, type SessionEvent } from "./server.ts";
 
@@ -251,73 +251,19 @@ Deno.test("Server fires sessionopen and sessionclose and keeps session attribute
 Deno.test("Server serves TLS when given a certificate and key", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const openssl = (...args: string[]) =>
-      new Deno.Command("openssl", { args, stderr: "null", stdout: "null" })
-        .output();
-    await openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=test-ca",
-      "-keyout",
-      `${dir}/ca.key`,
-      "-out",
-      `${dir}/ca.pem`,
-    );
-    await openssl(
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-subj",
-      "/CN=localhost",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/req.csr`,
-    );
-    await Deno.writeTextFile(
-      `${dir}/ext.cnf`,
-      "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    );
-    await openssl(
-      "x509",
-      "-req",
-      "-in",
-      `${dir}/req.csr`,
-      "-CA",
-      `${dir}/ca.pem`,
-      "-CAkey",
-      `${dir}/ca.key`,
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      `${dir}/ext.cnf`,
-      "-out",
-      `${dir}/cert.pem`,
-    );
+    const { ca, cert, key } = await certificates(dir);
     const server = new Server({ logger: silent });
     server.handle("/echo", (ctx) => ctx.data);
     const listener = await server.listen({
       port: 0,
-      cert: await Deno.readTextFile(`${dir}/cert.pem`),
-      key: await Deno.readTextFile(`${dir}/key.pem`),
+      cert,
+      key,
     });
     assert.match(listener.url, /^tls:\/\/127\.0\.0\.1:\d+$/);
     const conn = await Deno.connectTls({
       hostname: "localhost",
       port: (listener.addr as Deno.NetAddr).port,
-      caCerts: [await Deno.readTextFile(`${dir}/ca.pem`)],
+      caCerts: [ca],
     });
     const peer = new RawPeer(conn);
     assert.deepEqual(
