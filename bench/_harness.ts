@@ -321,6 +321,11 @@ export function markdownTable(header: string[], rows: string[][]): string {
   ].join("\n");
 }
 
+/** A path given on the command line, made absolute against the cwd. */
+export function fromCwd(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+}
+
 /** Writes `value` as JSON to `path` (relative to bench/), creating dirs. */
 export async function writeResults(path: string, value: unknown) {
   const full = path.startsWith("/") ? path : BENCH_DIR + path;

@@ -41,6 +41,7 @@ import {
   connectMany,
   cpuSeconds,
   fmt,
+  fromCwd,
   machineBusySeconds,
   machineNote,
   markdownTable,
@@ -376,8 +377,9 @@ async function main(args: string[]): Promise<void> {
   const burst = smoke ? 10 : Number(values.burst);
   const bursts = smoke ? 1 : Number(values.bursts);
   const wanted = values.targets.split(",").map((s) => s.trim());
-  const out = values.out ??
-    (smoke ? "results/smoke/fanout.json" : "results/fanout.json");
+  const out = values.out !== undefined
+    ? fromCwd(values.out)
+    : (smoke ? "results/smoke/fanout.json" : "results/fanout.json");
   console.log(machineNote());
   console.log(
     `fan-out: ${subscribers} subscribers on ${UPDATES}, ${rounds} single ` +

@@ -38,6 +38,7 @@
 import { parseArgs } from "node:util";
 import {
   fmt,
+  fromCwd,
   GO_REFERENCE,
   machine,
   machineNote,
@@ -240,8 +241,9 @@ async function main(args: string[]): Promise<void> {
   }
   const wanted = values.targets.split(",").map((s) => s.trim());
   const specs = TARGETS.filter((t) => wanted.includes(t.name));
-  const out = values.out ??
-    (smoke ? "results/smoke/load.json" : "results/load.json");
+  const out = values.out !== undefined
+    ? fromCwd(values.out)
+    : (smoke ? "results/smoke/load.json" : "results/load.json");
 
   console.log(machineNote());
   console.log(

@@ -46,6 +46,7 @@ import {
   closeAll,
   connectMany,
   fmt,
+  fromCwd,
   machineNote,
   markdownTable,
   sleep,
@@ -311,8 +312,9 @@ async function main(args: string[]): Promise<void> {
   const subConns = smoke ? 100 : Number(values["sub-connections"]);
   const perConn = smoke ? 100 : Number(values["subs-per-connection"]);
   const wanted = values.targets.split(",").map((s) => s.trim());
-  const out = values.out ??
-    (smoke ? "results/smoke/memory.json" : "results/memory.json");
+  const out = values.out !== undefined
+    ? fromCwd(values.out)
+    : (smoke ? "results/smoke/memory.json" : "results/memory.json");
   console.log(machineNote());
   console.log(
     `memory: ${idle} idle connections; ${subConns} connections × ` +

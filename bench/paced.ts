@@ -34,6 +34,7 @@
 import { parseArgs } from "node:util";
 import {
   fmt,
+  fromCwd,
   machineNote,
   markdownTable,
   requestFrames,
@@ -192,8 +193,9 @@ async function main(args: string[]): Promise<void> {
   const warmup = smoke ? 0.3 : Number(values.warmup);
   const payload = Number(values.payload);
   const wanted = values.targets.split(",").map((s) => s.trim());
-  const out = values.out ??
-    (smoke ? "results/smoke/paced.json" : "results/paced.json");
+  const out = values.out !== undefined
+    ? fromCwd(values.out)
+    : (smoke ? "results/smoke/paced.json" : "results/paced.json");
   console.log(machineNote());
   console.log(
     `paced: ${clients} clients × 1 request / ${
