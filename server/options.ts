@@ -35,7 +35,10 @@ export interface ServerOptions {
   maxSubscriptionsPerSession?: number;
   /** Time limit of async handlers in ms (0: none). Default 30,000. */
   handlerTimeout?: number;
-  /** Close sessions that sent no frame for this many ms (0: never). */
+  /**
+   * Close sessions that sent no frame for this many ms (0: never). A
+   * session whose handler is still running is not closed.
+   */
   idleTimeout?: number;
   /** How long `shutdown()` waits for in-flight handlers, in ms. 10,000. */
   shutdownTimeout?: number;

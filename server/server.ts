@@ -311,7 +311,9 @@ export class Server extends EventTarget implements AsyncDisposable {
   #closeIdle(limit: number): void {
     const now = performance.now();
     for (const session of this.#core.sessions.values()) {
-      if (!session.closed && now - session.lastFrameAt > limit) {
+      if (
+        !session.closed && !session._busy && now - session.lastFrameAt > limit
+      ) {
         this.#core.stats.idleCloses++;
         session.close(`idle for more than ${limit} ms`);
       }

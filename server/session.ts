@@ -280,6 +280,11 @@ export class Session {
     await this.close(reason);
   }
 
+  /** Whether a read or a handler of this session is being served. */
+  get _busy(): boolean {
+    return this.#inflight > 0;
+  }
+
   /** Resolves when no handler of this session is running. */
   async settled(): Promise<void> {
     while (this.#inflight > 0) {
@@ -343,8 +348,7 @@ export class Session {
   }
 
   #settle(): void {
-    if (--this.#inflight === 0) this.lastFrameAt = performance.now();
-    if (this.#inflight === 0 && this.#idle) {
+    if (--this.#inflight === 0 && this.#idle) {
       this.#idle.resolve();
       this.#idle = undefined;
     }
