@@ -18,7 +18,7 @@ export interface ServerStats {
   groupMemberships: number;
   /** Sessions accepted since start. */
   sessionsOpened: number;
-  /** Connections refused by `maxSessions` or the handshake hook. */
+  /** Connections refused by `maxSessions`, the handshake hook, or shutdown. */
   sessionsRefused: number;
   /** Request frames decoded. */
   framesIn: number;
@@ -39,7 +39,7 @@ export interface ServerStats {
 }
 
 /** Limits every session of a server applies. */
-export interface SessionLimits {
+interface SessionLimits {
   maxMessageSize: number;
   outgoingBufferSize: number;
   maxSubscriptionsPerSession: number;

@@ -126,6 +126,19 @@ async function answerWhenSettled(
 
 function answer(r: Responder, ctx: Context, value: unknown): void {
   const commit = onAnswer.get(ctx);
+  if (!commit && ctx.kind === "subscribe") {
+    // Middleware answered without calling next(): no subscription exists,
+    // so an OK ack would be a lie.
+    fail(
+      r,
+      ctx,
+      new NanoRpcError(
+        Status.NOT_AUTHORIZED,
+        `Subscription to ${ctx.path} refused by middleware`,
+      ),
+    );
+    return;
+  }
   if (commit) {
     onAnswer.delete(ctx);
     try {

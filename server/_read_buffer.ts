@@ -22,7 +22,10 @@ export class ReadBuffer {
     this.#max = max;
   }
 
-  /** The free space to read into; doubles the buffer when it is full. */
+  /**
+   * The free space to read into. A full buffer grows (to at least 64 KiB,
+   * doubling after that, never past the largest frame).
+   */
   space(): Uint8Array {
     if (this.filled === this.bytes.length) {
       const size = Math.min(

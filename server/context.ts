@@ -13,9 +13,10 @@ export type ContextKind = "request" | "subscribe";
 
 /**
  * A middleware: runs before (and, after `await next()`, after) the handler,
- * in the order registered with `server.use`. It refuses a request by
- * throwing a `NanoRpcError` (for example `NotAuthorizedError`) or by not
- * calling `next`.
+ * in the order registered with `server.use`. It refuses by throwing a
+ * `NanoRpcError` (for example `NotAuthorizedError`). One that returns
+ * without calling `next` answers a REQUEST itself (OK with `ctx.body`) and
+ * refuses a SUBSCRIBE with STATUS_NOT_AUTHORIZED.
  */
 export type Middleware = (
   ctx: Context,

@@ -64,5 +64,3 @@ export function registerDemo(server: Server): void {
     },
   });
 }
-
-export type { ChatFilter, ChatJoin, ChatMessage };

@@ -57,7 +57,7 @@ export interface OpenListener extends Listener {
   close(): Promise<void>;
 }
 
-/** Default TCP port of `deno task server`. */
+/** Default TCP port of `server.listen()` and `deno task server`. */
 export const DEFAULT_PORT = 7411;
 
 /**

@@ -14,7 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { registerDemo } from "./demo.ts";
-import type { ListenOptions } from "./listener.ts";
+import { DEFAULT_PORT, type ListenOptions } from "./listener.ts";
 import type { LogLevel } from "./logger.ts";
 import { Server } from "./server.ts";
 
@@ -61,7 +61,9 @@ async function main(args: string[]): Promise<number> {
     ...(values.tcp ?? []).map(parseTcp),
     ...(values.unix ?? []).map((path) => ({ path })),
   ];
-  if (targets.length === 0) targets.push({ hostname: "127.0.0.1", port: 7411 });
+  if (targets.length === 0) {
+    targets.push({ hostname: "127.0.0.1", port: DEFAULT_PORT });
+  }
 
   // Listen for signals before binding, so a signal right after the
   // "listening on" line still shuts down gracefully.

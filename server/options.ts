@@ -27,8 +27,9 @@ export interface ServerOptions {
   /** Sessions open at once; more are refused at connect. Default 100,000. */
   maxSessions?: number;
   /**
-   * Bytes queued per session before updates are dropped (and a response
-   * that does not fit closes the session). Default 4 MiB.
+   * Bytes queued per session. Updates are dropped once they would fill
+   * more than half of it; a response that does not fit the whole buffer
+   * closes the session. Default 4 MiB.
    */
   outgoingBufferSize?: number;
   /** Subscriptions per session; more are refused. Default 1,024. */

@@ -258,3 +258,42 @@ Deno.test("Session.signal carries the close reason; components skip built-in met
   for (let i = 0; i < 100 && reason === undefined; i++) await sleep(10);
   assert.equal(reason, "kicked by admin");
 });
+
+Deno.test("Middleware that does not call next refuses a SUBSCRIBE instead of acking nothing", async () => {
+  const server = new Server({ logger: silent });
+  const topic = server.topic("/t");
+  server.handle("/cached", () => "from the handler");
+  server.use((ctx, next) => {
+    if (ctx.path === "/cached") {
+      ctx.body = "from the cache";
+      return;
+    }
+    if (ctx.kind === "subscribe") return;
+    return next();
+  });
+  await using t = await start(server);
+  const p = await t.peer();
+  const sub = await p.call(req(1, "/t", new Uint8Array(), SUBSCRIBE));
+  assert.equal(sub.responseStatus, Status.NOT_AUTHORIZED);
+  assert.match(sub.responseMessage, /refused by middleware/);
+  assert.equal(topic.size, 0);
+  const cached = await p.call(req(2, "/cached"));
+  assert.equal(new TextDecoder().decode(cached.data), "from the cache");
+});
+
+Deno.test("The idle clock starts again when a long handler finishes", async () => {
+  const server = new Server({ logger: silent, idleTimeout: 150 });
+  server.handle("/slow", async () => {
+    await sleep(400);
+    return "done";
+  });
+  await using t = await start(server);
+  const p = await t.peer();
+  assert.equal((await p.call(req(1, "/slow"))).responseStatus, Status.OK);
+  await sleep(50);
+  assert.equal(
+    (await p.call({ requestId: 2, requestType: PING })).requestId,
+    2,
+  );
+  assert.equal(server.stats().idleCloses, 0);
+});

@@ -109,11 +109,6 @@ export class Router {
   lookup(hash: number): Route | undefined {
     return this.#routes.get(hash);
   }
-
-  /** Every registered route. */
-  routes(): IterableIterator<Route> {
-    return this.#routes.values();
-  }
 }
 
 /** Whether `len` bytes of `buf` at `off` spell `route`'s path exactly. */

@@ -184,7 +184,10 @@ export class Server extends EventTarget implements AsyncDisposable {
     return topic;
   }
 
-  /** Adds middleware, run in registration order around every handler. */
+  /**
+   * Adds middleware, run in registration order around every request
+   * handler and every SUBSCRIBE.
+   */
   use(...middleware: Middleware[]): this {
     this.#core.middleware.push(...middleware);
     return this;
@@ -282,9 +285,10 @@ export class Server extends EventTarget implements AsyncDisposable {
   }
 
   /**
-   * Stops gracefully: stops accepting, runs `beforeShutdown` hooks, lets
-   * in-flight handlers finish (up to `shutdownTimeout`), flushes and closes
-   * every session, removes UNIX socket files, then runs `shutdown` hooks.
+   * Stops gracefully: closes the listeners (removing UNIX socket files),
+   * runs `beforeShutdown` hooks, stops reading, lets in-flight handlers
+   * finish (up to `shutdownTimeout`), flushes and closes every session,
+   * closes groups and releases broker channels, then runs `shutdown` hooks.
    */
   shutdown(): Promise<void> {
     return this.#stopping ??= this.#shutdown();

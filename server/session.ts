@@ -107,7 +107,11 @@ export class Session {
       respond: (id, type, status, message, data) =>
         this.#respond(id, type, status, message, data),
       begin: () => this.#inflight++,
-      end: () => this.#settle(),
+      end: () => {
+        // A long handler is activity: the idle clock starts when it ends.
+        this.lastFrameAt = performance.now();
+        this.#settle();
+      },
       lend: () => this.#in.lend(),
     };
     const limit = core.limits.outgoingBufferSize;

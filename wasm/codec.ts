@@ -193,12 +193,7 @@ export class Codec {
     this.#reserve(MAX_FRAMES * ENTRY_BYTES);
   }
 
-  /** Address where input and scratch bytes start. */
-  get dataPtr(): number {
-    return this.#data;
-  }
-
-  /** Makes sure `bytes` bytes fit after {@link dataPtr}. */
+  /** Makes sure `bytes` bytes fit after the data region. */
   #reserve(bytes: number): void {
     const memory = this.#wasm.memory;
     const needed = this.#data + bytes;
@@ -280,7 +275,7 @@ export class Codec {
         extra += (messages[i]?.length ?? 0) * 3;
       }
       this.#reserve(n * (ENTRY_BYTES + MAX_HEADER) + 2 * extra + 8);
-      const w = this.#entries(n);
+      const w = this.#entryWords;
       let scratch = this.#data + n * ENTRY_BYTES;
       for (let i = 0; i < n; i++) {
         const k = first + i;
@@ -318,7 +313,7 @@ export class Codec {
       let extra = 0;
       for (let i = first; i < first + n; i++) extra += paths[i]?.length ?? 0;
       this.#reserve(n * (ENTRY_BYTES + MAX_HEADER) + 2 * extra + 8);
-      const w = this.#entries(n);
+      const w = this.#entryWords;
       let scratch = this.#data + n * ENTRY_BYTES;
       for (let i = 0; i < n; i++) {
         const k = first + i;
@@ -341,11 +336,6 @@ export class Codec {
     }, this.#wasm.encodeRequests);
   }
 
-  /** The encoder entries at the data region. */
-  #entries(_n: number): Int32Array {
-    return this.#entryWords;
-  }
-
   /**
    * The batch loop both encoders share: `fill` writes the entries of frames
    * [first, first+n) at the data region and returns where the module may
@@ -363,7 +353,7 @@ export class Codec {
       const n = Math.min(MAX_FRAMES, count - first);
       const out = fill(first, n);
       const written = encode(this.#data, n, out);
-      const w = this.#entries(n);
+      const w = this.#entryWords;
       const u8 = this.u8;
       let size = written;
       for (let i = first; i < first + n; i++) size += payloads[i].length;
