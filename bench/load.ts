@@ -14,7 +14,8 @@
  * (default 1), `--payload BYTES` (default 32), `--path hash|string` (what
  * requests carry; default hash), `--targets` comma list (default
  * nanorpc-wasm,nanorpc-protobuf-es,raw-echo,go-reference), `--out FILE`
- * under bench/ (default results/load.json), `--smoke` (1 s per target,
+ * (relative to the working directory; default bench/results/load.json),
+ * `--smoke` (1 s per target,
  * connections 1,100, results under results/smoke/), `--repeat N` (measure
  * each configuration N times, targets interleaved; report the median run),
  * `--cpu-prof DIR` (run the targets under `deno run --cpu-prof`; each
