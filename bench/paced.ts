@@ -87,8 +87,10 @@ async function measure(
     RING,
     RING,
   );
-  // The schedule starts once every shard has had time to connect.
-  const startAt = performance.timeOrigin + performance.now() + 2000;
+  // The schedule starts once every shard has had time to connect, and
+  // before the warm-up ends (main() keeps warm-up at least this long).
+  const startAt = performance.timeOrigin + performance.now() +
+    SCHEDULE_DELAY_MS;
   let firstClient = 0;
   const tasks: ShardTask[] = shardSizes(clients).map((n) => {
     const task: ShardTask = {
@@ -190,7 +192,10 @@ async function main(args: string[]): Promise<void> {
   const clients = smoke ? 200 : Number(values.clients);
   const intervals = values.interval.split(",").map(Number);
   const duration = smoke ? 1 : Number(values.duration);
-  const warmup = smoke ? 0.3 : Number(values.warmup);
+  const warmup = Math.max(
+    smoke ? 0.3 : Number(values.warmup),
+    SCHEDULE_DELAY_MS / 1000,
+  );
   const payload = Number(values.payload);
   const wanted = values.targets.split(",").map((s) => s.trim());
   const out = values.out !== undefined
@@ -240,6 +245,18 @@ async function main(args: string[]): Promise<void> {
   console.log();
   await writeResults(out, results);
   if (results.some((r) => r.errors > 0)) Deno.exitCode = 1;
+  const idle = results.filter((r) => r.requests_per_second === 0);
+  if (idle.length > 0) {
+    console.error(
+      `paced: no request completed for ${
+        idle.map((r) => r.target).join(", ")
+      }: the measurement saw nothing`,
+    );
+    Deno.exitCode = 1;
+  }
 }
+
+/** Delay before the paced schedule starts, so every shard is connected. */
+const SCHEDULE_DELAY_MS = 1000;
 
 if (import.meta.main) await main(Deno.args);
