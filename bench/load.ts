@@ -18,7 +18,8 @@
  * `--smoke` (1 s per target,
  * connections 1,100, results under results/smoke/), `--repeat N` (measure
  * each configuration N times, targets interleaved; report the median run),
- * `--cpu-prof DIR` (run the targets under `deno run --cpu-prof`; each
+ * `--deno-flags "…"` (extra `deno run` flags for the targets, e.g.
+ * `--v8-flags=--single-threaded-gc`), `--cpu-prof DIR` (run the targets under `deno run --cpu-prof`; each
  * writes a .cpuprofile into DIR when it stops; read them with
  * bench/profile.ts).
  *
@@ -222,6 +223,7 @@ async function main(args: string[]): Promise<void> {
       out: { type: "string" },
       repeat: { type: "string", default: "1" },
       "cpu-prof": { type: "string" },
+      "deno-flags": { type: "string" },
       smoke: { type: "boolean", default: false },
       quiet: { type: "string", default: "15" },
     },
@@ -260,9 +262,10 @@ async function main(args: string[]): Promise<void> {
   const results: LoadResult[] = [];
   try {
     const profile = values["cpu-prof"];
-    const denoFlags = profile
-      ? ["--cpu-prof", `--cpu-prof-dir=${profile}`]
-      : [];
+    const denoFlags = [
+      ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+      ...(values["deno-flags"]?.split(" ").filter(Boolean) ?? []),
+    ];
     for (const spec of specs) {
       targets.push(await startTarget(spec, { denoFlags }));
     }
