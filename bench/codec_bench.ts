@@ -27,6 +27,7 @@ import {
 } from "../wasm/codec.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { asciiPath, concat, Rng, utf8 } from "../wasm/_test_utils.ts";
+import { frameBodies } from "./pb_codec.ts";
 
 const FRAMES = 1000;
 const MAX_MESSAGE = 1 << 20;
@@ -250,19 +251,7 @@ Deno.bench({
       bodies[i] = toBinary(NanoRPCResponseSchema, responses[i]);
       size += bodies[i].length + 5;
     }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const body of bodies) {
-      let n = body.length;
-      while (n >= 0x80) {
-        out[at++] = (n & 0x7f) | 0x80;
-        n >>>= 7;
-      }
-      out[at++] = n;
-      out.set(body, at);
-      at += body.length;
-    }
-    sink += at;
+    sink += frameBodies(bodies, size).length;
   },
 });
 

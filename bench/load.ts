@@ -308,6 +308,15 @@ async function main(args: string[]): Promise<void> {
     console.error("some runs had errors (see the per-run lines)");
     Deno.exitCode = 1;
   }
+  const idle = results.filter((r) => r.requests_per_second === 0);
+  if (idle.length > 0) {
+    console.error(
+      `no request completed for ${
+        idle.map((r) => r.target).join(", ")
+      }: the measurement saw nothing`,
+    );
+    Deno.exitCode = 1;
+  }
 }
 
 if (import.meta.main) await main(Deno.args);

@@ -182,20 +182,32 @@ export class ProtobufEsCodec implements RequestCodec {
       bodies[i] = body;
       size += body.length + varintSize(body.length);
     }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const body of bodies) {
-      let n = body.length;
-      while (n >= 0x80) {
-        out[at++] = (n & 0x7f) | 0x80;
-        n >>>= 7;
-      }
-      out[at++] = n;
-      out.set(body, at);
-      at += body.length;
-    }
-    return out;
+    return frameBodies(bodies, size);
   }
+}
+
+/**
+ * Writes each body behind its varint length prefix into one buffer of
+ * `size` bytes (at least the framed total): what protobuf-es leaves to the
+ * caller after `toBinary`.
+ */
+export function frameBodies(
+  bodies: readonly Uint8Array[],
+  size: number,
+): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const body of bodies) {
+    let n = body.length;
+    while (n >= 0x80) {
+      out[at++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[at++] = n;
+    out.set(body, at);
+    at += body.length;
+  }
+  return out.subarray(0, at);
 }
 
 function varintSize(n: number): number {

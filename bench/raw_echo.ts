@@ -15,7 +15,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { runRawServer } from "./_raw_server.ts";
 
 const MAX_MESSAGE = 1024 * 1024;
 const INITIAL_READ = 4096;
@@ -86,25 +86,4 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
   }
 }
 
-async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { tcp: { type: "string", default: "127.0.0.1:0" } },
-  });
-  const at = values.tcp.lastIndexOf(":");
-  const listener = Deno.listen({
-    hostname: values.tcp.slice(0, at) || "127.0.0.1",
-    port: Number(values.tcp.slice(at + 1)),
-  });
-  const addr = listener.addr;
-  console.log(`listening on tcp://${addr.hostname}:${addr.port}`);
-  const stop = () => {
-    listener.close();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  for await (const conn of listener) serve(conn);
-}
-
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await runRawServer(Deno.args, serve);
