@@ -1,28 +1,50 @@
 /**
- * The seam between a server and the processes it shares topics, groups and
- * pushes with. Every publish goes through a broker; the default one
- * delivers in-process. A broker backed by a distributed engine (NATS, say)
- * lets several server processes share channels without touching the rest
- * of the server.
+ * The seam every delivery that crosses sessions goes through: topic
+ * publishes, group broadcasts and multicasts, pushes and kicks by uid. The
+ * default broker delivers in-process; a distributed one (NATS, or
+ * `BroadcastChannel` between workers) lets several server processes share
+ * channels without touching the rest of the server.
  *
  * @module
  */
 
-/** One message on a broker channel: the path it targets and its data. */
+/**
+ * One message on a broker channel. Channels are named by the server:
+ * `topic:<path>` (a publish), `group:<name>` (a broadcast, or a multicast
+ * when `uids` or `sessions` is set) and `uid:<uid>` (a push, or a kick when
+ * `kick` is set).
+ */
 export interface BrokerMessage {
   /** Topic path the update is for, e.g. `"/room/messages"`. */
   readonly path: string;
   /** The update's data. Receivers must not modify it. */
   readonly data: Uint8Array;
+  /** Multicast: only the group members bound to these uids. */
+  readonly uids?: readonly string[];
+  /**
+   * Multicast: also these members by session id; only the node named by
+   * `origin` applies them (session ids are unique per process).
+   */
+  readonly sessions?: readonly number[];
+  /** The id of the node that published, for `sessions`. */
+  readonly origin?: string;
+  /** Kick: close the session bound to the channel's uid with this reason. */
+  readonly kick?: string;
 }
 
 /**
- * Carries messages between the servers that share channels. Channels are
- * named by the server: `topic:<path>`, `group:<name>` and `uid:<uid>`.
+ * Carries messages between the servers that share channels.
+ *
+ * Delivery is at most once and best-effort: a broker that cannot deliver
+ * (its buffer is full, or its link is down) drops the message and counts it
+ * in {@link Broker.dropped}; it never queues without bound.
  */
-export interface Broker {
-  /** Sends `message` to every subscriber of `channel`, in every process. */
-  publish(channel: string, message: BrokerMessage): void;
+export interface Broker extends AsyncDisposable {
+  /**
+   * Sends `message` to every subscriber of `channel`, in every process. The
+   * broker may deliver before it returns (in-process) or later.
+   */
+  publish(channel: string, message: BrokerMessage): void | Promise<void>;
   /**
    * Delivers the messages published on `channel` to `deliver`, in publish
    * order, until the returned handle is disposed.
@@ -31,32 +53,58 @@ export interface Broker {
     channel: string,
     deliver: (message: BrokerMessage) => void,
   ): Disposable;
+  /** Messages the broker had to drop since it was created. */
+  readonly dropped: number;
+  /** Releases the broker's resources; later publishes are dropped. */
+  close(): Promise<void>;
 }
 
 /**
  * The default broker: channels live in this process and delivery is
  * synchronous, so a publish has reached every local subscriber when it
- * returns.
+ * returns. It never drops.
  *
  * @example
  * ```ts
- * import { InProcessBroker } from "@nanorpc/nanorpc";
+ * import { InProcessBroker } from "@nanorpc/nanorpc/server";
  *
- * const broker = new InProcessBroker();
+ * await using broker = new InProcessBroker();
  * using _sub = broker.subscribe("topic:/t", (m) => console.log(m.path));
  * broker.publish("topic:/t", { path: "/t", data: new Uint8Array() });
  * ```
  */
 export class InProcessBroker implements Broker {
   #channels = new Map<string, Set<(message: BrokerMessage) => void>>();
+  #closed = false;
+  #dropped = 0;
 
-  /** Delivers `message` to this process's subscribers of `channel`. */
+  /** Messages published after {@link close}. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /**
+   * Delivers `message` to this process's subscribers of `channel`.
+   *
+   * @param channel The channel, e.g. `topic:/room/messages`.
+   * @param message The message.
+   */
   publish(channel: string, message: BrokerMessage): void {
+    if (this.#closed) {
+      this.#dropped++;
+      return;
+    }
     const receivers = this.#channels.get(channel);
     if (receivers) { for (const deliver of receivers) deliver(message); }
   }
 
-  /** Registers `deliver` for `channel` until the handle is disposed. */
+  /**
+   * Registers `deliver` for `channel` until the handle is disposed.
+   *
+   * @param channel The channel.
+   * @param deliver Called with each message, in publish order.
+   * @returns The handle; dispose it to stop delivery.
+   */
   subscribe(
     channel: string,
     deliver: (message: BrokerMessage) => void,
@@ -68,8 +116,22 @@ export class InProcessBroker implements Broker {
     return {
       [Symbol.dispose]: () => {
         receivers.delete(fn);
-        if (receivers.size === 0) this.#channels.delete(channel);
+        if (receivers.size === 0 && this.#channels.get(channel) === receivers) {
+          this.#channels.delete(channel);
+        }
       },
     };
+  }
+
+  /** Forgets every channel; later publishes are dropped and counted. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#channels.clear();
+    return Promise.resolve();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

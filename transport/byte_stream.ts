@@ -1,0 +1,107 @@
+/**
+ * The byte-stream seam: everything above it (sessions, the client's
+ * connection) reads and writes NanoRPC frames through this one small
+ * interface, and every transport (TCP, TLS, UNIX, WebSocket, serial lines,
+ * stream pairs) is one adapter of it.
+ *
+ * @module
+ */
+
+/**
+ * Where a peer is, as far as its transport knows it. `transport` names the
+ * adapter (`"tcp"`, `"tls"`, `"unix"`, `"ws"`, `"wss"`, `"serial"`,
+ * `"stream"`); `hostname` and `port` are set for network peers, `path` for
+ * UNIX sockets and serial devices.
+ */
+export interface PeerAddress {
+  /** The adapter's name, e.g. `"tcp"` or `"ws"`. */
+  readonly transport: string;
+  /** Host name or IP literal of a network peer. */
+  readonly hostname?: string;
+  /** Port of a network peer. */
+  readonly port?: number;
+  /** Socket or device path. */
+  readonly path?: string;
+}
+
+/**
+ * A reliable, ordered, bidirectional byte stream to one peer.
+ *
+ * Slowness is learnt through {@link ByteStream.write}: its promise settles
+ * only when the stream can take more, so a peer that stops reading makes
+ * writes pend, and the caller (which bounds what it queues) stops queueing.
+ *
+ * @example Adapting an in-memory pipe
+ * ```ts
+ * import type { ByteStream } from "@nanorpc/nanorpc/transport";
+ *
+ * const chunks: Uint8Array[] = [];
+ * const sink: ByteStream = {
+ *   transport: "stream",
+ *   remoteAddr: { transport: "stream" },
+ *   read: () => Promise.resolve(null),
+ *   write: (data) => {
+ *     chunks.push(data.slice());
+ *     return Promise.resolve();
+ *   },
+ *   close: () => {},
+ * };
+ * await sink.write(new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export interface ByteStream {
+  /** The adapter's name, e.g. `"tcp"`; the same as `remoteAddr.transport`. */
+  readonly transport: string;
+  /** The peer's address. */
+  readonly remoteAddr: PeerAddress;
+  /**
+   * Reads into `buffer`.
+   *
+   * @returns The number of bytes read (at least 1), or `null` when the peer
+   * has ended the stream.
+   * @throws {Error} When the stream failed or was closed.
+   */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /**
+   * Writes all of `data`. The caller must not change `data` until the
+   * promise settles.
+   *
+   * @returns A promise that settles when the stream can take more data.
+   * @throws {Error} When the stream failed or was closed.
+   */
+  write(data: Uint8Array): Promise<void>;
+  /**
+   * Closes the stream; pending reads end and later writes fail. Calling it
+   * again does nothing.
+   *
+   * @param reason Why, for transports that can tell the peer (WebSocket).
+   */
+  close(reason?: string): void;
+}
+
+/**
+ * Turns a peer address into text for logs and URLs:
+ * `tcp://127.0.0.1:7411`, `unix:///tmp/s.sock`, `serial:///dev/ttyUSB0`.
+ *
+ * @param addr The address.
+ * @returns The address as text.
+ *
+ * @example
+ * ```ts
+ * import { formatPeer } from "@nanorpc/nanorpc/transport";
+ *
+ * formatPeer({ transport: "tcp", hostname: "::1", port: 7411 }); // "tcp://[::1]:7411"
+ * ```
+ */
+export function formatPeer(addr: PeerAddress): string {
+  if (addr.hostname !== undefined) {
+    const host = addr.hostname.includes(":")
+      ? `[${addr.hostname}]`
+      : addr.hostname;
+    return `${addr.transport}://${host}${
+      addr.port === undefined ? "" : `:${addr.port}`
+    }`;
+  }
+  if (addr.path) return `${addr.transport}://${addr.path}`;
+  return `${addr.transport} peer`;
+}

@@ -1,0 +1,66 @@
+/**
+ * The byte-stream adapter of Deno's sockets: TCP, TLS and UNIX.
+ *
+ * @module
+ */
+
+import type { ByteStream, PeerAddress } from "./byte_stream.ts";
+
+/**
+ * Adapts a Deno socket to a {@link ByteStream}. TCP sockets get
+ * `TCP_NODELAY`, because frames are written corked already.
+ *
+ * @param conn An accepted or dialled socket.
+ * @param transport `"tcp"`, `"tls"` or `"unix"`.
+ * @returns The stream; closing it closes the socket.
+ *
+ * @example
+ * ```ts ignore
+ * import { connStream } from "@nanorpc/nanorpc/transport";
+ *
+ * const stream = connStream(await Deno.connect({ port: 7411 }), "tcp");
+ * ```
+ */
+export function connStream(
+  conn: Deno.Conn,
+  transport: "tcp" | "tls" | "unix",
+): ByteStream {
+  if (transport === "tcp") {
+    try {
+      (conn as Deno.TcpConn).setNoDelay(true);
+    } catch {
+      // Closed already: the first read says so.
+    }
+  }
+  let closed = false;
+  return {
+    transport,
+    remoteAddr: peerOf(conn.remoteAddr, transport),
+    read: (buffer) => conn.read(buffer),
+    async write(data) {
+      for (let at = 0; at < data.length;) {
+        at += await conn.write(data.subarray(at));
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch {
+        // Already closed by the peer or a failed write.
+      }
+    },
+  };
+}
+
+/** A Deno address as a {@link PeerAddress}. */
+export function peerOf(addr: Deno.Addr, transport: string): PeerAddress {
+  if ("hostname" in addr) {
+    return { transport, hostname: addr.hostname, port: addr.port };
+  }
+  return {
+    transport,
+    path: "path" in addr ? addr.path || undefined : undefined,
+  };
+}
