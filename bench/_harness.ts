@@ -35,15 +35,28 @@ export const TARGETS: readonly TargetSpec[] = [
 /** Name of the Go reference target, run only when its module is fetchable. */
 export const GO_REFERENCE = "go-reference";
 
-/** A running target process. */
+/** A server a benchmark drives: one it started, or one already running. */
 export interface Target {
   readonly name: string;
-  readonly pid: number;
+  /**
+   * The server's process, sampled for CPU and RSS; undefined for an
+   * external server whose process is not known.
+   */
+  readonly pid: number | undefined;
   readonly hostname: string;
   readonly port: number;
-  /** CPU seconds (user + system) the process has used so far. */
+  /** Set for a UNIX-socket server: hostname and port are then unused. */
+  readonly path?: string;
+  /** `tcp://HOST:PORT` or `unix://PATH`. */
+  readonly url: string;
+  /** True for a server the benchmark did not start (and will not stop). */
+  readonly external: boolean;
+  /** CPU seconds (user + system) the process has used so far, or NaN. */
   cpuSeconds(): number;
-  /** SIGTERM, then SIGKILL after 10 s; resolves when it has exited. */
+  /**
+   * Started ones: SIGTERM, then SIGKILL after 10 s; resolves when it has
+   * exited. External ones: nothing.
+   */
   stop(): Promise<void>;
 }
 
@@ -96,6 +109,8 @@ export async function startTarget(
     pid,
     hostname: match[1].replace(/^\[(.*)\]$/, "$1"),
     port: Number(match[2]),
+    url: `tcp://${match[1]}:${match[2]}`,
+    external: false,
     cpuSeconds: () => cpuSeconds(pid),
     async stop() {
       try {
@@ -173,8 +188,9 @@ function forward(
   };
 }
 
-/** CPU seconds (user + system) of process `pid`, from /proc. */
-export function cpuSeconds(pid: number | "self"): number {
+/** CPU seconds (user + system) of process `pid`, from /proc, or NaN. */
+export function cpuSeconds(pid: number | "self" | undefined): number {
+  if (pid === undefined) return NaN;
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -235,17 +251,26 @@ export async function waitQuiet(
   }
 }
 
-/** Opens `n` TCP connections, `parallel` at a time, with no-delay set. */
+/**
+ * Opens `n` connections, `parallel` at a time: to the UNIX socket `path`
+ * when set, else over TCP with no-delay set.
+ */
 export async function connectMany(
-  target: { hostname: string; port: number },
+  target: { hostname: string; port: number; path?: string },
   n: number,
   parallel = 100,
-): Promise<Deno.TcpConn[]> {
-  const conns: Deno.TcpConn[] = [];
+): Promise<Deno.Conn[]> {
+  const conns: Deno.Conn[] = [];
   let next = 0;
   const worker = async () => {
     while (next < n) {
       next++;
+      if (target.path !== undefined) {
+        conns.push(
+          await Deno.connect({ transport: "unix", path: target.path }),
+        );
+        continue;
+      }
       const conn = await Deno.connect({
         hostname: target.hostname,
         port: target.port,

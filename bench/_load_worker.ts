@@ -10,6 +10,7 @@
 // Internal to bench/.
 
 import {
+  closeAll,
   connectMany,
   Histogram,
   ID_BASE,
@@ -26,6 +27,8 @@ export interface ShardTask {
   mode: "closed" | "paced";
   hostname: string;
   port: number;
+  /** A UNIX socket to connect to instead of hostname:port. */
+  path?: string;
   connections: number;
   /** Pre-encoded request frames, all `frameSize` long, ids ID_BASE + slot. */
   frames: Uint8Array;
@@ -53,9 +56,14 @@ export interface ShardReport {
   lag: Float64Array;
 }
 
-/** Messages to a shard. */
+/**
+ * Messages to a shard: `start` connects (each connection answered one
+ * PING before `ready`), `load` starts sending, `measure` starts counting,
+ * `stop` ends.
+ */
 export type ShardCommand =
   | { type: "start"; task: ShardTask }
+  | { type: "load" }
   | { type: "measure" }
   | { type: "stop" };
 
@@ -250,6 +258,38 @@ async function run(task: ShardTask, post: (e: ShardEvent) => void) {
     lag: new Histogram(),
   };
   const conns = await connectMany(task, task.connections);
+  try {
+    await withDeadline(
+      Promise.all(conns.map(pingOnce)),
+      HANDSHAKE_MS,
+      `no PONG on every connection within ${HANDSHAKE_MS / 1000} s: ` +
+        `is the target a NanoRPC server, and not overloaded?`,
+    );
+  } catch (err) {
+    closeAll(conns);
+    throw err;
+  }
+  let t0 = 0;
+  let seconds = 0;
+  const load = Promise.withResolvers<void>();
+  const stopped = Promise.withResolvers<void>();
+  onCommand = (command) => {
+    if (command.type === "load") {
+      load.resolve();
+    } else if (command.type === "measure") {
+      t0 = performance.now();
+      state.measuring = true;
+    } else if (command.type === "stop") {
+      state.measuring = false;
+      seconds = (performance.now() - t0) / 1000;
+      state.stopped = true;
+      load.resolve();
+      stopped.resolve();
+    }
+  };
+  // Connected and idle: the moment the server's idle RSS is read.
+  post({ type: "ready" });
+  await load.promise;
   let loops: Promise<void>[];
   if (task.mode === "closed") {
     loops = conns.map((c) => closedLoop(c, task, state));
@@ -265,30 +305,9 @@ async function run(task: ShardTask, post: (e: ShardEvent) => void) {
       pacedTicker(clients, task, state),
     ];
   }
-  let t0 = 0;
-  let seconds = 0;
-  const stopped = Promise.withResolvers<void>();
-  onCommand = (command) => {
-    if (command.type === "measure") {
-      t0 = performance.now();
-      state.measuring = true;
-    } else if (command.type === "stop") {
-      state.measuring = false;
-      seconds = (performance.now() - t0) / 1000;
-      state.stopped = true;
-      stopped.resolve();
-    }
-  };
-  post({ type: "ready" });
   await stopped.promise;
   await Promise.race([Promise.all(loops), sleep(500)]);
-  for (const conn of conns) {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  }
+  closeAll(conns);
   await Promise.allSettled(loops);
   post({
     type: "done",
@@ -301,6 +320,42 @@ async function run(task: ShardTask, post: (e: ShardEvent) => void) {
       lag: state.lag.counts(),
     },
   });
+}
+
+/** PING, request_id 1: field 1 = 1, field 2 = PING (1). */
+const PING_FRAME = new Uint8Array([0x04, 0x08, 0x01, 0x10, 0x01]);
+const HANDSHAKE_MS = 30_000;
+
+/** Sends one PING and reads until one whole frame has come back. */
+async function pingOnce(conn: Deno.Conn): Promise<void> {
+  await writeAll(conn, PING_FRAME);
+  const buf = new Uint8Array(256);
+  let filled = 0;
+  while (splitFrames(buf, filled, () => {}) === 0) {
+    if (filled === buf.length) throw new Error("PING answer over 256 bytes");
+    const n = await conn.read(buf.subarray(filled));
+    if (n === null) throw new Error("the target closed a connection at PING");
+    filled += n;
+  }
+}
+
+/** `promise`, or a rejection with `message` after `ms`. */
+async function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 let onCommand: (command: ShardCommand) => void = () => {};

@@ -16,6 +16,7 @@ import {
   type ShardReport,
   type ShardTask,
 } from "./_load_worker.ts";
+import { rssBytes, RssWindow } from "./_rss.ts";
 
 /** What all shards measured together. */
 export interface ShardTotals {
@@ -32,6 +33,13 @@ export interface ShardTotals {
   otherCpu: number;
   /** Server CPU seconds over the window. */
   serverSeconds: number;
+  /**
+   * Server RSS in bytes with every connection open and answered one PING,
+   * before any load; NaN when the server's process is not known.
+   */
+  serverRssIdle: number;
+  /** Peak server RSS in bytes over the measured window, or NaN. */
+  serverRssPeak: number;
 }
 
 /** Splits `n` connections into shards of at most SHARD_SIZE, evenly. */
@@ -107,7 +115,10 @@ export async function runShards(
   try {
     tasks.forEach((task, i) => shards[i].send({ type: "start", task }));
     for (const shard of shards) await shard.next(120_000);
+    const serverRssIdle = rssBytes(target.pid);
+    for (const shard of shards) shard.send({ type: "load" });
     await sleep(warmup * 1000);
+    const rss = new RssWindow(target.pid);
     const server0 = target.cpuSeconds();
     const self0 = cpuSeconds("self");
     const busy0 = machineBusySeconds();
@@ -116,6 +127,7 @@ export async function runShards(
     await sleep(duration * 1000);
     for (const shard of shards) shard.send({ type: "stop" });
     const seconds = (performance.now() - t0) / 1000;
+    const serverRssPeak = rss.end();
     const server = target.cpuSeconds() - server0;
     const self = cpuSeconds("self") - self0;
     const busy = machineBusySeconds() - busy0;
@@ -147,8 +159,14 @@ export async function runShards(
       lag,
       serverCpu: server / seconds * 100,
       selfCpu: self / seconds * 100,
-      otherCpu: Math.max(0, (busy - server - self) / seconds * 100),
+      // Without the server's process its CPU is unknown and left in here.
+      otherCpu: Math.max(
+        0,
+        (busy - (Number.isNaN(server) ? 0 : server) - self) / seconds * 100,
+      ),
       serverSeconds: server,
+      serverRssIdle,
+      serverRssPeak,
     };
   } finally {
     for (const shard of shards) shard.terminate();

@@ -1,27 +1,38 @@
 /**
  * `deno task bench:load`: closed-loop `/echo` load against each target
- * server, one after the other in the same run, each target in its own
- * process and this load generator in another.
+ * server in the same run: the ones it starts (each in its own process) and
+ * any already running one given with `--target`; this load generator runs
+ * in another process.
  *
  * ```sh
  * deno task bench:load --duration 5 --connections 1,100,1000 --pipeline 1,16
  * deno task bench:load --smoke
+ * deno task bench:load --targets nanorpc-wasm,raw-echo --target go=tcp://127.0.0.1:9000
  * ```
  *
  * Flags: `--duration SECONDS` per measurement (default 5), `--warmup
  * SECONDS` before it (default 1), `--connections` comma list (default
  * 1,100,1000), `--pipeline` comma list of requests in flight per connection
  * (default 1), `--payload BYTES` (default 32), `--path hash|string` (what
- * requests carry; default hash), `--targets` comma list (default
- * nanorpc-wasm,nanorpc-protobuf-es,raw-echo,go-reference), `--out FILE`
- * (relative to the working directory; default bench/results/load.json),
- * `--smoke` (1 s per target,
- * connections 1,100, results under results/smoke/), `--repeat N` (measure
- * each configuration N times, targets interleaved; report the median run),
- * `--deno-flags "…"` (extra `deno run` flags for the targets, e.g.
- * `--v8-flags=--single-threaded-gc`), `--cpu-prof DIR` (run the targets under `deno run --cpu-prof`; each
- * writes a .cpuprofile into DIR when it stops; read them with
- * bench/profile.ts).
+ * requests carry; default hash), `--targets` comma list of targets to start
+ * (default nanorpc-wasm,nanorpc-protobuf-es,raw-echo,go-reference; `none`
+ * for none), `--target NAME=tcp://HOST:PORT` or `NAME=unix:///PATH`
+ * (repeatable: a running NanoRPC server with the demo's `/echo`, measured
+ * beside the started ones; append `?pid=PID` to name its process when it
+ * is not found by its listening socket, for CPU and RSS figures), `--out
+ * FILE` (relative to the working directory; default
+ * bench/results/load.json), `--smoke` (1 s per target, connections 1,100,
+ * results under results/smoke/), `--repeat N` (measure each configuration
+ * N times, targets interleaved; report the median run), `--deno-flags "…"`
+ * (extra `deno run` flags for the started targets, e.g.
+ * `--v8-flags=--single-threaded-gc`), `--cpu-prof DIR` (run the started
+ * targets under `deno run --cpu-prof`; each writes a .cpuprofile into DIR
+ * when it stops; read them with bench/profile.ts).
+ *
+ * Every row records the server's RSS with its connections open before the
+ * load (`server_rss_idle_bytes`) and its peak over the measured window
+ * (`server_rss_peak_bytes`, from the kernel's VmHWM, which the run resets
+ * at the window's start, and samples of VmRSS).
  *
  * The generator is kept lean so that it measures the servers: frames are
  * encoded once before the run, each connection sends a batch in one write,
@@ -39,12 +50,10 @@
 
 import { parseArgs } from "node:util";
 import {
-  fmt,
   fromCwd,
   GO_REFERENCE,
   machine,
   machineNote,
-  markdownTable,
   type PathForm,
   requestFrames,
   sleep,
@@ -54,33 +63,20 @@ import {
   waitQuiet,
   writeResults,
 } from "./_harness.ts";
+import { externalTarget, parseTarget } from "./_external.ts";
 import { goReferenceStatus } from "./_go.ts";
 import type { ShardTask } from "./_load_worker.ts";
+import {
+  known,
+  type LoadResult,
+  loadTable,
+  median,
+  round3,
+  runLine,
+} from "./_load_result.ts";
 import { runShards, shardSizes } from "./_shards.ts";
 
-/** One measured configuration, as written to results/load.json. */
-export interface LoadResult {
-  target: string;
-  connections: number;
-  pipeline: number;
-  payload_bytes: number;
-  requests_per_second: number;
-  p50_ms: number;
-  p99_ms: number;
-  /** CPU use of the server process over the window (100 = one core). */
-  server_cpu_percent: number;
-  /**
-   * Server CPU time per request in microseconds: what one request costs
-   * the server, whichever side was saturated.
-   */
-  server_us_per_request: number;
-  /** CPU use of this load generator over the window. */
-  loadgen_cpu_percent: number;
-  /** CPU use of every other process on the machine (noise; want ~0). */
-  other_cpu_percent: number;
-  /** Responses out of order or missing, and connections lost. */
-  errors: number;
-}
+export { type LoadResult, loadTable };
 
 /** One configuration of the closed-loop load. */
 export interface LoadConfig {
@@ -109,6 +105,7 @@ export async function measure(
     mode: "closed",
     hostname: target.hostname,
     port: target.port,
+    path: target.path,
     connections: n,
     frames,
     frameSize,
@@ -123,36 +120,38 @@ export async function measure(
     requests_per_second: Math.round(t.perSecond),
     p50_ms: round3(t.latency.quantile(0.5)),
     p99_ms: round3(t.latency.quantile(0.99)),
-    server_cpu_percent: Math.round(t.serverCpu),
-    server_us_per_request: round3(
-      t.serverSeconds / Math.max(1, t.completed) * 1e6,
+    server_cpu_percent: known(Math.round(t.serverCpu)),
+    server_us_per_request: known(
+      round3(t.serverSeconds / Math.max(1, t.completed) * 1e6),
     ),
+    server_rss_idle_bytes: known(t.serverRssIdle),
+    server_rss_peak_bytes: known(t.serverRssPeak),
     loadgen_cpu_percent: Math.round(t.selfCpu),
     other_cpu_percent: Math.round(t.otherCpu),
     errors: t.errors,
+    external: target.external,
+    url: target.url,
   };
 }
 
-function runLine(r: LoadResult): string {
-  return `${r.target} c=${r.connections} p=${r.pipeline}: ` +
-    `${r.requests_per_second.toLocaleString("en-US")} req/s, ` +
-    `p50 ${fmt(r.p50_ms, 3)} ms, p99 ${fmt(r.p99_ms, 3)} ms, ` +
-    `CPU server ${r.server_cpu_percent}% ` +
-    `(${fmt(r.server_us_per_request, 1)} µs/req) ` +
-    `loadgen ${r.loadgen_cpu_percent}% other ${r.other_cpu_percent}%` +
-    (r.errors ? `, ${r.errors} errors` : "");
-}
-
-/** The run with the median requests/s (the lower middle for even counts). */
-function median(runs: LoadResult[]): LoadResult {
-  const sorted = [...runs].sort((a, b) =>
-    a.requests_per_second - b.requests_per_second
+/**
+ * The spawned targets `--targets` names (`none` or empty for none); throws
+ * on a name it does not know.
+ */
+function spawnedNames(list: string): string[] {
+  const known = [...TARGETS.map((t) => t.name), GO_REFERENCE];
+  const names = list.split(",").map((s) => s.trim()).filter(
+    (s) => s && s !== "none",
   );
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
-function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--targets does not know ${unknown.join(", ")}; it ` +
+        `takes ${known.join(", ")} or none (for a running server use ` +
+        `--target NAME=tcp://HOST:PORT)`,
+    );
+  }
+  return names;
 }
 
 function numbers(list: string, flag: string): number[] {
@@ -161,49 +160,6 @@ function numbers(list: string, flag: string): number[] {
     throw new Error(`--${flag} wants positive integers, got ${list}`);
   }
   return values;
-}
-
-/** The results as a markdown table, with each target's share of raw-echo. */
-export function loadTable(results: LoadResult[]): string {
-  const raw = new Map<string, number>();
-  for (const r of results) {
-    if (r.target === "raw-echo") {
-      raw.set(`${r.connections}/${r.pipeline}`, r.requests_per_second);
-    }
-  }
-  return markdownTable(
-    [
-      "target",
-      "connections",
-      "pipeline",
-      "payload B",
-      "requests/s",
-      "× raw-echo",
-      "p50 ms",
-      "p99 ms",
-      "server CPU %",
-      "server µs/req",
-      "loadgen CPU %",
-      "other CPU %",
-    ],
-    results.map((r) => {
-      const base = raw.get(`${r.connections}/${r.pipeline}`);
-      return [
-        r.target,
-        String(r.connections),
-        String(r.pipeline),
-        String(r.payload_bytes),
-        r.requests_per_second.toLocaleString("en-US"),
-        base ? fmt(r.requests_per_second / base) : "–",
-        fmt(r.p50_ms, 3),
-        fmt(r.p99_ms, 3),
-        String(r.server_cpu_percent),
-        fmt(r.server_us_per_request, 1),
-        String(r.loadgen_cpu_percent),
-        String(r.other_cpu_percent),
-      ];
-    }),
-  );
 }
 
 async function main(args: string[]): Promise<void> {
@@ -220,6 +176,7 @@ async function main(args: string[]): Promise<void> {
         type: "string",
         default: [...TARGETS.map((t) => t.name), GO_REFERENCE].join(","),
       },
+      target: { type: "string", multiple: true },
       out: { type: "string" },
       repeat: { type: "string", default: "1" },
       "cpu-prof": { type: "string" },
@@ -242,8 +199,23 @@ async function main(args: string[]): Promise<void> {
   if (path !== "hash" && path !== "string") {
     throw new Error("--path must be hash or string");
   }
-  const wanted = values.targets.split(",").map((s) => s.trim());
+  const wanted = spawnedNames(values.targets);
   const specs = TARGETS.filter((t) => wanted.includes(t.name));
+  const externals = (values.target ?? []).map(parseTarget);
+  const names = [...specs.map((t) => t.name), ...externals.map((e) => e.name)];
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) {
+    throw new Error(
+      `two targets are named ${twice}: give each --target ` +
+        `its own name`,
+    );
+  }
+  if (names.length === 0) {
+    throw new Error(
+      "no target to measure: name some with --targets or " +
+        "--target NAME=tcp://HOST:PORT",
+    );
+  }
   const out = values.out !== undefined
     ? fromCwd(values.out)
     : (smoke ? "results/smoke/load.json" : "results/load.json");
@@ -258,6 +230,8 @@ async function main(args: string[]): Promise<void> {
     console.log(`${GO_REFERENCE}: ${await goReferenceStatus(smoke)}`);
   }
 
+  // Spawned ones first, then external ones, in the order given; each
+  // configuration measures them round-robin, once per repeat.
   const targets: Target[] = [];
   const results: LoadResult[] = [];
   try {
@@ -266,9 +240,18 @@ async function main(args: string[]): Promise<void> {
       ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
       ...(values["deno-flags"]?.split(" ").filter(Boolean) ?? []),
     ];
+    // External servers are checked first: a wrong address fails before
+    // anything is started.
+    const running: Target[] = [];
+    for (const spec of externals) {
+      const { target, note } = await externalTarget(spec);
+      console.log(`${spec.name}: external at ${spec.url}, ${note}`);
+      running.push(target);
+    }
     for (const spec of specs) {
       targets.push(await startTarget(spec, { denoFlags }));
     }
+    targets.push(...running);
     for (const pipeline of pipelines) {
       for (const conns of connections) {
         const runs = targets.map(() => [] as LoadResult[]);
