@@ -1,0 +1,187 @@
+/**
+ * Test kit: a real `nats-server` on a free loopback port, for tests that
+ * run brokers and cluster nodes against NATS. It can be stopped (killed,
+ * like a crash) and restarted on the same port mid-test. Needs the
+ * `nats-server` binary on `PATH` (Debian's package; `.ci/run` installs it)
+ * or named by the `NATS_SERVER` environment variable.
+ *
+ * @module
+ */
+
+/** Options of {@link startNatsServer}. */
+export interface NatsServerOptions {
+  /**
+   * Largest message the server accepts, in bytes; 8 MiB by default, so a
+   * 1 MiB update fits in a broker envelope (the server's own default is
+   * 1 MiB).
+   */
+  maxPayload?: number;
+  /** Milliseconds to wait for the server to accept connections; 10000. */
+  timeout?: number;
+}
+
+/** A running `nats-server`. */
+export interface NatsServer extends AsyncDisposable {
+  /** Where clients connect, e.g. `nats://127.0.0.1:41234`. */
+  readonly url: string;
+  /** The port, kept across {@link NatsServer.restart}. */
+  readonly port: number;
+  /** Whether the process is running. */
+  readonly running: boolean;
+  /**
+   * Ends the process and waits for it to exit. `SIGKILL` (the default)
+   * stands for a crash; `SIGTERM` for an orderly stop.
+   */
+  stop(signal?: Deno.Signal): Promise<void>;
+  /** Starts the server again on the same port; resolves once it accepts. */
+  restart(): Promise<void>;
+}
+
+const binary = () => Deno.env.get("NATS_SERVER") ?? "nats-server";
+
+async function accepts(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function logTail(path: string): Promise<string> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").slice(-10).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** Reads the port nats-server wrote to its ports file, if it did yet. */
+async function readPortsFile(dir: string): Promise<number | undefined> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.endsWith(".ports")) continue;
+    const text = await Deno.readTextFile(`${dir}/${entry.name}`);
+    const url = (JSON.parse(text) as { nats?: string[] }).nats?.[0];
+    const port = Number(url?.slice(url.lastIndexOf(":") + 1));
+    if (Number.isInteger(port) && port > 0) return port;
+  }
+  return undefined;
+}
+
+/**
+ * Starts `nats-server` on 127.0.0.1 with a port the kernel picks (its
+ * `-p -1`), and resolves once it accepts connections.
+ *
+ * @param options Payload limit and start timeout.
+ * @returns The running server; dispose it (or call `stop`) when done.
+ * @throws {Error} When the binary is missing or the server does not start
+ * in time (the message carries the end of its log).
+ *
+ * @example
+ * ```ts ignore
+ * import { startNatsServer } from "./nats.ts";
+ *
+ * await using nats = await startNatsServer();
+ * console.log(nats.url);
+ * await nats.stop(); // NATS goes away
+ * await nats.restart(); // and comes back on the same port
+ * ```
+ */
+export async function startNatsServer(
+  options: NatsServerOptions = {},
+): Promise<NatsServer> {
+  const timeout = options.timeout ?? 10_000;
+  const dir = await Deno.makeTempDir({ prefix: "nanorpc_nats_" });
+  const log = `${dir}/nats.log`;
+  await Deno.writeTextFile(
+    `${dir}/nats.conf`,
+    `max_payload: ${options.maxPayload ?? 8 * 1024 * 1024}\n`,
+  );
+  let child: Deno.ChildProcess | undefined;
+  let port = -1;
+
+  const spawn = async () => {
+    try {
+      child = new Deno.Command(binary(), {
+        args: [
+          "-a",
+          "127.0.0.1",
+          "-p",
+          String(port),
+          "-c",
+          `${dir}/nats.conf`,
+          "--ports_file_dir",
+          dir,
+          "-l",
+          log,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new Error(
+          `${binary()} is not installed: run "apt-get install -y nats-server" (or set NATS_SERVER to its path)`,
+        );
+      }
+      throw err;
+    }
+    let exited = false;
+    const proc = child;
+    proc.status.then(() => exited = true);
+    const deadline = performance.now() + timeout;
+    while (!exited && performance.now() < deadline) {
+      if (port === -1) port = await readPortsFile(dir) ?? -1;
+      if (port > 0 && await accepts(port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (!exited) proc.kill("SIGKILL");
+    await proc.status;
+    child = undefined;
+    const why = exited ? "exited" : `did not accept within ${timeout} ms`;
+    throw new Error(
+      `nats-server ${why} (port ${port}); its log ends with:\n${await logTail(
+        log,
+      )}`,
+    );
+  };
+
+  const stop = async (signal: Deno.Signal = "SIGKILL") => {
+    const proc = child;
+    if (!proc) return;
+    child = undefined;
+    try {
+      proc.kill(signal);
+    } catch { /* already exited */ }
+    await proc.status;
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name.endsWith(".ports")) {
+        await Deno.remove(`${dir}/${entry.name}`);
+      }
+    }
+  };
+
+  await spawn();
+  return {
+    get url() {
+      return `nats://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    get running() {
+      return child !== undefined;
+    },
+    stop,
+    async restart() {
+      if (child) throw new Error("nats-server is running: stop() it first");
+      await spawn();
+    },
+    async [Symbol.asyncDispose]() {
+      await stop("SIGTERM");
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
