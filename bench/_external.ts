@@ -180,10 +180,10 @@ async function checkEcho(
       );
     }
     if (echo.responseStatus !== Status.OK) {
+      const why = echo.responseMessage ? ` (${echo.responseMessage})` : "";
       throw new Error(
-        `answered /echo with ${statusName(echo.responseStatus)} ` +
-          `(${echo.responseMessage}); the load needs the demo's /echo handler, as ` +
-          `deno task server has`,
+        `answered /echo with ${statusName(echo.responseStatus)}${why}; the ` +
+          `load needs the demo's /echo handler, as deno task server has`,
       );
     }
     if (echo.requestId !== 2 || !sameBytes(echo.data, data)) {

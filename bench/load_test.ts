@@ -1,0 +1,119 @@
+// bench:load's --target, end to end: `deno task server` runs as a server
+// the benchmark did not start, and a smoke run measures it beside raw-echo.
+
+import assert from "node:assert/strict";
+import type { LoadResult } from "./load.ts";
+import { listenerPid } from "./_socket_owner.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** `deno task server` on an ephemeral port, stopped on dispose. */
+async function taskServer() {
+  const task = new Deno.Command(Deno.execPath(), {
+    args: ["task", "server", "--tcp", "127.0.0.1:0", "--log-level", "warn"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = task.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let match: RegExpMatchArray | null = null;
+  while (!(match = text.match(/listening on tcp:\/\/(\S+):(\d+)/))) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`deno task server exited: ${text}`);
+    text += value;
+  }
+  // Keep draining, so the server never blocks on a full pipe.
+  const drained = (async () => {
+    while (!(await lines.read()).done) { /* discard */ }
+  })();
+  const port = Number(match[2]);
+  // `deno task` runs the server as its child: find the process itself.
+  const pid = listenerPid({ transport: "tcp", hostname: match[1], port }).pid;
+  return {
+    url: `tcp://${match[1]}:${port}`,
+    pid,
+    async [Symbol.asyncDispose]() {
+      if (pid !== undefined) Deno.kill(pid, "SIGTERM");
+      const timer = setTimeout(() => task.kill("SIGKILL"), 10_000);
+      await task.status;
+      clearTimeout(timer);
+      await drained;
+    },
+  };
+}
+
+async function load(args: string[]): Promise<Deno.CommandOutput> {
+  return await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}bench/load.ts`, ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+}
+
+Deno.test("bench:load --target measures a running deno task server beside raw-echo, with its RSS", async () => {
+  await using server = await taskServer();
+  assert.ok(server.pid, "the server's pid is found by its listening socket");
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/load.json`;
+    const run = await load([
+      "--smoke",
+      "--targets",
+      "raw-echo",
+      "--target",
+      `task=${server.url}`,
+      "--out",
+      out,
+    ]);
+    const log = new TextDecoder().decode(run.stdout) +
+      new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, log);
+    assert.match(log, new RegExp(`task: external at .*pid ${server.pid}`));
+    const rows = JSON.parse(await Deno.readTextFile(out)) as LoadResult[];
+    // Per configuration, targets in turn: started ones, then external ones.
+    assert.deepEqual(
+      rows.map((r) => [r.target, r.connections, r.external]),
+      [
+        ["raw-echo", 1, false],
+        ["task", 1, true],
+        ["raw-echo", 100, false],
+        ["task", 100, true],
+      ],
+    );
+    for (const r of rows) {
+      const what = JSON.stringify(r);
+      assert.ok(r.requests_per_second > 0, what);
+      assert.equal(r.errors, 0, what);
+      assert.ok(r.server_cpu_percent !== null, what);
+      assert.ok(r.server_rss_idle_bytes! > 1 << 20, what);
+      assert.ok(r.server_rss_peak_bytes! > 1 << 20, what);
+    }
+    assert.equal(rows[1].url, server.url);
+    assert.match(log, /\| task \| 1 \| 1 \|/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bench:load --target refuses a pid that is not a process, before measuring", async () => {
+  await using server = await taskServer();
+  const run = await load([
+    "--smoke",
+    "--targets",
+    "none",
+    "--target",
+    `task=${server.url}?pid=${2 ** 30}`,
+    "--out",
+    "/dev/null",
+  ]);
+  assert.notEqual(run.code, 0);
+  assert.match(
+    new TextDecoder().decode(run.stderr),
+    /--target task: there is no process \d+/,
+  );
+});
