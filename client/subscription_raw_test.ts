@@ -197,7 +197,7 @@ Deno.test("Client typed subscription ends and unsubscribes on an update that doe
   assert.equal((await it.next()).value!.text, "ok");
   await assert.rejects(
     it.next(),
-    /does not decode as nanorpc\.demo\.ChatMessage/,
+    /does not decode as nanorpc_demo\.ChatMessage/,
   );
   const unsub = (await t.session.next())!;
   assert.equal(unsub.requestId, sub.requestId);

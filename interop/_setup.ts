@@ -8,12 +8,22 @@
  * @module
  */
 
-import { cached, exec, exists, fingerprint, mustExec, ROOT } from "./_exec.ts";
+import {
+  cached,
+  exec,
+  type ExecResult,
+  exists,
+  fingerprint,
+  mustExec,
+  ROOT,
+} from "./_exec.ts";
 
 const HERE = `${ROOT}/interop`;
 const BUILD = `${HERE}/build`;
 const VENV = `${HERE}/.venv`;
 const PROTOS = [`${ROOT}/proto/nanorpc.proto`, `${ROOT}/proto/chat.proto`];
+/** nanorpc.proto imports it; nanopb's generator brings the same file. */
+const NANOPB_PROTO = `${ROOT}/proto/nanopb.proto`;
 
 /** The Python interpreter of the interop virtualenv. */
 export const PYTHON = `${VENV}/bin/python`;
@@ -23,6 +33,9 @@ export const PYTHON_GEN = `${BUILD}/python`;
 
 /** The compiled nanopb peer. */
 export const NANOPB_PEER = `${BUILD}/nanopb/peer`;
+
+/** Where the seed example's Python classes go (see `compileSeed`). */
+export const SEED_GEN = `${BUILD}/seed`;
 
 /** Creates the virtualenv and installs requirements.txt into it. */
 export async function setupVenv(): Promise<string> {
@@ -44,7 +57,7 @@ export async function setupVenv(): Promise<string> {
 /** Generates the Google-protobuf classes the Python peer imports. */
 export async function setupPython(): Promise<string> {
   const extras = `${HERE}/python/extras.proto`;
-  const inputs = [...PROTOS, extras, `${VENV}/.interop-stamp`];
+  const inputs = [...PROTOS, NANOPB_PROTO, extras, `${VENV}/.interop-stamp`];
   const warm = await cached(
     `${PYTHON_GEN}.stamp`,
     await fingerprint(inputs),
@@ -55,11 +68,28 @@ export async function setupPython(): Promise<string> {
         ...["-m", "grpc_tools.protoc", `-I${ROOT}/proto`, `-I${HERE}/python`],
         `--python_out=${PYTHON_GEN}`,
         ...PROTOS,
+        NANOPB_PROTO,
         extras,
       ]);
     },
   );
   return warm ? "python classes up to date" : "python classes generated";
+}
+
+/**
+ * Compiles the seed's example service (`interop/seed/seed_example.proto`)
+ * with protoc, resolving `import "nanorpc.proto"` (and its `nanopb.proto`)
+ * from proto/ alone, beside protoc's own `google/protobuf/` files, into
+ * {@linkcode SEED_GEN}. Never cached: compiling is the test.
+ */
+export async function compileSeed(): Promise<ExecResult> {
+  await Deno.mkdir(SEED_GEN, { recursive: true });
+  return await exec([
+    PYTHON,
+    ...["-m", "grpc_tools.protoc", `-I${ROOT}/proto`, `-I${HERE}/seed`],
+    `--python_out=${SEED_GEN}`,
+    `${HERE}/seed/seed_example.proto`,
+  ]);
 }
 
 interface Runtime {
@@ -120,7 +150,13 @@ export async function setupNanopb(): Promise<string> {
   const gen = `${BUILD}/nanopb`;
   const options = `${HERE}/nanopb/peer.options`;
   const source = `${HERE}/nanopb/peer.c`;
-  const inputs = [...PROTOS, options, source, `${VENV}/.interop-stamp`];
+  const inputs = [
+    ...PROTOS,
+    NANOPB_PROTO,
+    options,
+    source,
+    `${VENV}/.interop-stamp`,
+  ];
   if (!(await exists(NANOPB_PEER))) {
     await Deno.remove(`${gen}.stamp`).catch(() => {});
   }

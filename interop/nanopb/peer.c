@@ -3,9 +3,14 @@
  *
  * Usage: peer tcp HOST PORT | peer unix PATH
  *
- * Every frame is encoded and decoded by nanopb (static fields, no malloc)
- * with its delimited helpers, i.e. a varint length prefix and one message.
- * Paths are sent as FNV-1a hashes computed here, as a microcontroller would.
+ * Every frame is encoded and decoded by nanopb (no malloc) with its
+ * delimited helpers, i.e. a varint length prefix and one message. The
+ * envelope's C layout comes from the nanopb options in proto/nanorpc.proto,
+ * the same ones the Go reference's file carries: short names
+ * (NanoRPCRequest_TYPE_PING), `path` as a static char[50], and `data` (plus
+ * the unbounded `response_message`) through callbacks into fixed buffers
+ * here. Paths go out as FNV-1a hashes computed here, as a microcontroller
+ * would, and as strings within the 50-byte bound.
  * Prints "CASE: ok" or "CASE: FAIL why" per case; exits 1 if any failed.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -27,17 +32,48 @@
 #include "chat.pb.h"
 #include "nanorpc.pb.h"
 
-typedef nanorpc_NanoRPCRequest Request;
-typedef nanorpc_NanoRPCResponse Response;
+typedef NanoRPCRequest Request;
 
-#define PING nanorpc_NanoRPCRequest_Type_TYPE_PING
-#define REQUEST nanorpc_NanoRPCRequest_Type_TYPE_REQUEST
-#define SUBSCRIBE nanorpc_NanoRPCRequest_Type_TYPE_SUBSCRIBE
-#define PONG nanorpc_NanoRPCResponse_Type_TYPE_PONG
-#define RESPONSE nanorpc_NanoRPCResponse_Type_TYPE_RESPONSE
-#define UPDATE nanorpc_NanoRPCResponse_Type_TYPE_UPDATE
-#define OK nanorpc_NanoRPCResponse_Status_STATUS_OK
-#define NOT_FOUND nanorpc_NanoRPCResponse_Status_STATUS_NOT_FOUND
+#define PING NanoRPCRequest_TYPE_PING
+#define REQUEST NanoRPCRequest_TYPE_REQUEST
+#define SUBSCRIBE NanoRPCRequest_TYPE_SUBSCRIBE
+#define PONG NanoRPCResponse_TYPE_PONG
+#define RESPONSE NanoRPCResponse_TYPE_RESPONSE
+#define UPDATE NanoRPCResponse_TYPE_UPDATE
+#define OK NanoRPCResponse_STATUS_OK
+#define NOT_FOUND NanoRPCResponse_STATUS_NOT_FOUND
+
+/* The options of proto/nanorpc.proto are in effect, or this does not build. */
+_Static_assert(sizeof ((Request *)0)->path_oneof.path == 50,
+               "NanoRPCRequest.path must be char[50] ((nanopb).max_size = 50)");
+
+/* Largest data this peer sends or keeps, and the frame buffer around it. */
+#define DATA_MAX 4096
+#define FRAME_MAX (DATA_MAX + 128)
+#define MESSAGE_MAX 256
+
+/* Where a callback field's bytes land: up to cap bytes are kept, the rest
+ * are read and dropped; len is what the field carried. */
+typedef struct {
+  pb_byte_t *buf;
+  size_t cap;
+  size_t len;
+} Sink;
+
+/* A decoded response with the buffers its callback fields fill. */
+typedef struct {
+  NanoRPCResponse msg;
+  pb_byte_t data[DATA_MAX];
+  Sink data_sink;
+  char message[MESSAGE_MAX];
+  Sink message_sink;
+} Reply;
+
+/* What an outgoing request's data callback writes. */
+typedef struct {
+  const pb_byte_t *buf;
+  size_t len;
+} Source;
 
 static const char *g_kind;
 static const char *g_target;
@@ -103,10 +139,26 @@ static bool socket_read(pb_istream_t *stream, pb_byte_t *buf, size_t count) {
   return true;
 }
 
+static bool read_into_sink(pb_istream_t *stream, const pb_field_t *field, void **arg) {
+  (void)field;
+  Sink *sink = *arg;
+  size_t total = stream->bytes_left;
+  size_t keep = total < sink->cap ? total : sink->cap;
+  if (!pb_read(stream, sink->buf, keep) || !pb_read(stream, NULL, total - keep)) return false;
+  sink->len = total;
+  return true;
+}
+
+static bool write_source(pb_ostream_t *stream, const pb_field_t *field, void *const *arg) {
+  const Source *src = *arg;
+  if (src->len == 0) return true; /* proto3: empty bytes are not written */
+  return pb_encode_tag_for_field(stream, field) && pb_encode_string(stream, src->buf, src->len);
+}
+
 static bool send_request(int fd, const Request *req) {
-  pb_byte_t buf[nanorpc_NanoRPCRequest_size + 10];
+  static pb_byte_t buf[FRAME_MAX];
   pb_ostream_t out = pb_ostream_from_buffer(buf, sizeof buf);
-  if (!pb_encode_ex(&out, nanorpc_NanoRPCRequest_fields, req, PB_ENCODE_DELIMITED)) {
+  if (!pb_encode_ex(&out, NanoRPCRequest_fields, req, PB_ENCODE_DELIMITED)) {
     return fail("nanopb encode: %s", PB_GET_ERROR(&out));
   }
   size_t done = 0;
@@ -118,38 +170,58 @@ static bool send_request(int fd, const Request *req) {
   return true;
 }
 
-static bool read_response(int fd, Response *resp) {
+static bool read_response(int fd, Reply *r) {
+  r->msg = (NanoRPCResponse)NanoRPCResponse_init_zero;
+  r->data_sink = (Sink){r->data, sizeof r->data, 0};
+  r->message_sink = (Sink){(pb_byte_t *)r->message, sizeof r->message - 1, 0};
+  r->msg.data.funcs.decode = read_into_sink;
+  r->msg.data.arg = &r->data_sink;
+  r->msg.response_message.funcs.decode = read_into_sink;
+  r->msg.response_message.arg = &r->message_sink;
   pb_istream_t in = {socket_read, (void *)(intptr_t)fd, SIZE_MAX, NULL};
-  if (!pb_decode_ex(&in, nanorpc_NanoRPCResponse_fields, resp, PB_DECODE_DELIMITED)) {
-    return fail("nanopb decode: %s", PB_GET_ERROR(&in));
+  bool ok = pb_decode_ex(&in, NanoRPCResponse_fields, &r->msg, PB_DECODE_DELIMITED);
+  size_t text = r->message_sink.len < r->message_sink.cap ? r->message_sink.len : r->message_sink.cap;
+  r->message[text] = '\0';
+  if (!ok) return fail("nanopb decode: %s", PB_GET_ERROR(&in));
+  return true;
+}
+
+static bool expect(int fd, Reply *r, int32_t id, int type, int status) {
+  if (!read_response(fd, r)) return false;
+  if (r->msg.request_id != id || (int)r->msg.response_type != type ||
+      (int)r->msg.response_status != status) {
+    return fail("expected id=%d type=%d status=%d, got id=%d type=%d status=%d message=\"%s\"",
+                id, type, status, r->msg.request_id, r->msg.response_type,
+                r->msg.response_status, r->message);
   }
   return true;
 }
 
-static bool expect(int fd, Response *resp, int32_t id, int type, int status) {
-  if (!read_response(fd, resp)) return false;
-  if (resp->request_id != id || (int)resp->response_type != type ||
-      (int)resp->response_status != status) {
-    return fail("expected id=%d type=%d status=%d, got id=%d type=%d status=%d message=\"%s\"",
-                id, type, status, resp->request_id, resp->response_type,
-                resp->response_status, resp->response_message);
+/* A request with data (may be NULL) to a path: sent as its FNV-1a hash, or
+ * as the string itself when by_name is set. A NULL path sends neither. */
+static bool send_call(int fd, int32_t id, int type, const char *path, bool by_name,
+                      const void *data, size_t len) {
+  Request req = NanoRPCRequest_init_zero;
+  req.request_id = id;
+  req.request_type = type;
+  if (path != NULL && by_name) {
+    if (strlen(path) >= sizeof req.path_oneof.path) return fail("path over the 49-byte bound");
+    req.which_path_oneof = NanoRPCRequest_path_tag;
+    strcpy(req.path_oneof.path, path);
+  } else if (path != NULL) {
+    req.which_path_oneof = NanoRPCRequest_path_hash_tag;
+    req.path_oneof.path_hash = fnv1a(path);
   }
-  return true;
+  if (len > DATA_MAX) return fail("payload too large for the peer");
+  Source src = {data, len};
+  req.data.funcs.encode = write_source;
+  req.data.arg = &src;
+  return send_request(fd, &req);
 }
 
 /* A request by path hash; data may be NULL. */
 static bool call(int fd, int32_t id, int type, const char *path, const void *data, size_t len) {
-  Request req = nanorpc_NanoRPCRequest_init_zero;
-  req.request_id = id;
-  req.request_type = type;
-  if (path != NULL) {
-    req.which_path_oneof = nanorpc_NanoRPCRequest_path_hash_tag;
-    req.path_oneof.path_hash = fnv1a(path);
-  }
-  if (len > sizeof req.data.bytes) return fail("payload too large for the peer");
-  if (len > 0) memcpy(req.data.bytes, data, len);
-  req.data.size = (pb_size_t)len;
-  return send_request(fd, &req);
+  return send_call(fd, id, type, path, false, data, len);
 }
 
 /* Encodes a chat payload with nanopb, then calls path with it. */
@@ -163,7 +235,7 @@ static bool call_msg(int fd, int32_t id, int type, const char *path,
 
 static bool case_ping(int fd) {
   const int32_t ids[] = {7, 0, -1, -123456789, INT32_MIN, INT32_MAX};
-  Response resp;
+  Reply resp;
   for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
     if (!call(fd, ids[i], PING, NULL, NULL, 0)) return false;
     if (!expect(fd, &resp, ids[i], PONG, OK)) return false;
@@ -171,32 +243,44 @@ static bool case_ping(int fd) {
   return true;
 }
 
-static bool case_echo_by_hash(int fd) {
+/* /echo with 0, 1 and 3000 bytes; the reply's data arrives through the
+ * data callback into Reply.data. */
+static bool echo(int fd, bool by_name) {
   unsigned char data[3000];
   for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 31 + 7);
-  Response resp;
+  Reply r;
   const size_t sizes[] = {0, 1, sizeof data};
   for (size_t i = 0; i < 3; i++) {
-    if (!call(fd, 200 + (int32_t)i, REQUEST, "/echo", data, sizes[i])) return false;
-    if (!expect(fd, &resp, 200 + (int32_t)i, RESPONSE, OK)) return false;
-    if (resp.data.size != sizes[i] || memcmp(resp.data.bytes, data, sizes[i]) != 0) {
-      return fail("echo of %zu bytes came back with %u bytes", sizes[i], (unsigned)resp.data.size);
+    int32_t id = 200 + (int32_t)i;
+    if (!send_call(fd, id, REQUEST, "/echo", by_name, data, sizes[i])) return false;
+    if (!expect(fd, &r, id, RESPONSE, OK)) return false;
+    if (r.data_sink.len != sizes[i] || memcmp(r.data, data, sizes[i]) != 0) {
+      return fail("echo of %zu bytes came back with %zu bytes", sizes[i], r.data_sink.len);
     }
   }
   return true;
 }
 
-static bool case_not_found_by_hash(int fd) {
-  Response resp;
-  if (!call(fd, -300, REQUEST, "/nanopb/no/such/path", "x", 1)) return false;
-  if (!expect(fd, &resp, -300, RESPONSE, NOT_FOUND)) return false;
-  if (resp.response_message[0] == '\0') return fail("NOT_FOUND without a response_message");
+static bool case_echo_by_hash(int fd) { return echo(fd, false); }
+
+static bool case_echo_by_path(int fd) { return echo(fd, true); }
+
+/* NOT_FOUND carries a message (read through its callback); the session goes on. */
+static bool not_found(int fd, bool by_name) {
+  Reply r;
+  if (!send_call(fd, -300, REQUEST, "/nanopb/no/such/path", by_name, "x", 1)) return false;
+  if (!expect(fd, &r, -300, RESPONSE, NOT_FOUND)) return false;
+  if (r.message[0] == '\0') return fail("NOT_FOUND without a response_message");
   if (!call(fd, 301, PING, NULL, NULL, 0)) return false;
-  return expect(fd, &resp, 301, PONG, OK);
+  return expect(fd, &r, 301, PONG, OK);
 }
 
+static bool case_not_found_by_hash(int fd) { return not_found(fd, false); }
+
+static bool case_not_found_by_path(int fd) { return not_found(fd, true); }
+
 static bool say(int fd, const char *name, const char *text) {
-  Response resp;
+  Reply resp;
   nanorpc_demo_ChatJoin join = nanorpc_demo_ChatJoin_init_zero;
   snprintf(join.name, sizeof join.name, "%s", name);
   if (!call_msg(fd, 1, REQUEST, "/room/join", nanorpc_demo_ChatJoin_fields, &join)) return false;
@@ -208,10 +292,11 @@ static bool say(int fd, const char *name, const char *text) {
 }
 
 static bool expect_update(int fd, int32_t id, const char *from, const char *text) {
-  Response resp;
+  Reply resp;
   if (!expect(fd, &resp, id, UPDATE, OK)) return false;
+  if (resp.data_sink.len > sizeof resp.data) return fail("update over %d bytes", DATA_MAX);
   nanorpc_demo_ChatMessage msg = nanorpc_demo_ChatMessage_init_zero;
-  pb_istream_t in = pb_istream_from_buffer(resp.data.bytes, resp.data.size);
+  pb_istream_t in = pb_istream_from_buffer(resp.data, resp.data_sink.len);
   if (!pb_decode(&in, nanorpc_demo_ChatMessage_fields, &msg)) {
     return fail("decode ChatMessage: %s", PB_GET_ERROR(&in));
   }
@@ -230,7 +315,7 @@ static bool case_subscribe(int fd) {
   snprintf(text, sizeof text, "hello from %s", name);
   nanorpc_demo_ChatFilter filter = nanorpc_demo_ChatFilter_init_zero;
   snprintf(filter.from, sizeof filter.from, "%s", name);
-  Response resp;
+  Reply resp;
   if (!call_msg(fd, -77, SUBSCRIBE, "/room/messages", nanorpc_demo_ChatFilter_fields, &filter)) return false;
   if (!expect(fd, &resp, -77, RESPONSE, OK)) return false;
   int pub = dial();
@@ -264,7 +349,9 @@ int main(int argc, char **argv) {
   const struct peer_case cases[] = {
       {"ping", case_ping},
       {"echo-by-hash", case_echo_by_hash},
+      {"echo-by-path", case_echo_by_path},
       {"not-found-by-hash", case_not_found_by_hash},
+      {"not-found-by-path", case_not_found_by_path},
       {"subscribe-update-unsubscribe", case_subscribe},
   };
   int failed = 0;
