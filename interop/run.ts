@@ -3,8 +3,10 @@
  *
  * Installs what the peers need (see `_setup.ts`), starts `deno task
  * server` on an ephemeral TCP port and a UNIX socket, runs the
- * Google-protobuf (Python) and nanopb (C) peers over both, probes the Go
- * reference module, stops the server with SIGTERM and expects exit code 0.
+ * Google-protobuf (Python) and nanopb (C) peers over both, compiles the
+ * seed's example service against proto/nanorpc.proto with protoc and reads
+ * its `(nanorpc)` options back in Python, probes the Go reference module,
+ * stops the server with SIGTERM and expects exit code 0.
  * Prints one line per peer and case and a closing `N passed, N failed`;
  * exits 1 if anything failed.
  *
@@ -15,9 +17,11 @@ import { exec, ROOT } from "./_exec.ts";
 import { probeGoReference } from "./_go.ts";
 import { type RunningServer, startServer } from "./_server.ts";
 import {
+  compileSeed,
   NANOPB_PEER,
   PYTHON,
   PYTHON_GEN,
+  SEED_GEN,
   setupNanopb,
   setupPython,
   setupVenv,
@@ -57,6 +61,22 @@ async function runPeer(
     const tail = got.stderr.trim().split("\n").slice(-10).join("\n  ");
     report(`${label} peer`, false, `exited with ${got.code}:\n  ${tail}`);
   }
+}
+
+/**
+ * A .proto written for the Go reference (`import "nanorpc.proto"`,
+ * `option (nanorpc).request_path = "/api/data";`) compiles against ours
+ * with protoc, and Google's runtime reads the option back as extension 5020.
+ */
+async function runSeed(): Promise<void> {
+  const protoc = await compileSeed();
+  report("python seed protoc-compile", protoc.ok, protoc.stderr.trim());
+  if (!protoc.ok) return;
+  await runPeer(
+    "python seed",
+    [PYTHON, `${ROOT}/interop/seed/check.py`],
+    { PYTHONPATH: `${SEED_GEN}:${PYTHON_GEN}`, PYTHONDONTWRITEBYTECODE: "1" },
+  );
 }
 
 type Transport = ["tcp", string, string] | ["unix", string];
@@ -114,6 +134,7 @@ async function main(): Promise<number> {
       await runPeer(`nanopb ${kind}`, [NANOPB_PEER, kind, ...where]);
     }
   }
+  if (pythonOk) await runSeed();
   console.log(await go);
   console.log(`peers took ${seconds(peers)}`);
 
