@@ -4,6 +4,10 @@
  * request/response, subscribe/update), with the application model of the
  * Go game-server library nano and a WebAssembly codec on the hot path.
  *
+ * This module re-exports the server (`@nanorpc/nanorpc/server`), the client
+ * (`@nanorpc/nanorpc/client`) and the protocol vocabulary; import a subpath
+ * to load only one side.
+ *
  * @example A server
  * ```ts
  * import { Server } from "@nanorpc/nanorpc";
@@ -26,12 +30,6 @@
  * @module
  */
 
-export {
-  fnv1a,
-  RequestType,
-  ResponseType,
-  Status,
-  statusName,
-} from "./wasm/wire.ts";
+export * from "./protocol/mod.ts";
 export * from "./server/mod.ts";
 export * from "./client/mod.ts";

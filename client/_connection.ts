@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ByteStream } from "../transport/byte_stream.ts";
 import { codec } from "../wasm/codec.ts";
 import { Call, type OutFrame } from "./_call.ts";
 import { ResponseReader, type ResponseSink } from "./_reader.ts";
@@ -14,9 +15,9 @@ import { ConnectionLostError } from "./errors.ts";
 /** Called once when the connection ends, with why. */
 export type CloseSink = (connection: Connection, error: Error) => void;
 
-/** A connected socket speaking NanoRPC frames. */
+/** A connected byte stream speaking NanoRPC frames. */
 export class Connection {
-  readonly #conn: Deno.Conn;
+  readonly #stream: ByteStream;
   readonly #reader: ResponseReader;
   readonly #onClose: CloseSink;
   #outbox: OutFrame[] = [];
@@ -28,12 +29,12 @@ export class Connection {
   lastReceived = performance.now();
 
   constructor(
-    conn: Deno.Conn,
+    stream: ByteStream,
     maxMessageSize: number,
     onResponse: ResponseSink,
     onClose: CloseSink,
   ) {
-    this.#conn = conn;
+    this.#stream = stream;
     this.#onClose = onClose;
     this.#reader = new ResponseReader(maxMessageSize, onResponse);
     this.#reading = this.#readLoop();
@@ -76,11 +77,7 @@ export class Connection {
   #end(error: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed by the peer.
-    }
+    this.#stream.close();
     this.#onClose(this, error);
   }
 
@@ -100,9 +97,7 @@ export class Connection {
       const bytes = encodeBatch(batch);
       if (!bytes) continue;
       try {
-        for (let at = 0; at < bytes.length;) {
-          at += await this.#conn.write(bytes.subarray(at));
-        }
+        await this.#stream.write(bytes);
       } catch (error) {
         this.#end(lost("Writing to the server failed", error));
         return;
@@ -114,7 +109,7 @@ export class Connection {
     let error: Error;
     try {
       for (;;) {
-        const n = await this.#conn.read(this.#reader.space());
+        const n = await this.#stream.read(this.#reader.space());
         if (n === null) {
           error = new ConnectionLostError(
             "Server closed the connection; requests in flight were lost",

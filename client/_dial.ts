@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ByteStream } from "../transport/byte_stream.ts";
+import { connStream } from "../transport/conn.ts";
 import { type Address, formatAddress } from "./address.ts";
 import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
 import { clampDelay } from "./_timer.ts";
@@ -36,19 +38,19 @@ export interface DialOptions extends TlsOptions {
 export async function dial(
   address: Address,
   options: DialOptions,
-): Promise<Deno.Conn> {
+): Promise<ByteStream> {
   const { timeout, signal: closed } = options;
   const signal = timeout > 0 && timeout < Infinity
     ? AbortSignal.any([closed, AbortSignal.timeout(clampDelay(timeout))])
     : closed;
   try {
     signal.throwIfAborted();
-    const conn = await open(address, options, signal);
+    const stream = await open(address, options, signal);
     if (signal.aborted) {
-      conn.close();
+      stream.close();
       signal.throwIfAborted();
     }
-    return conn;
+    return stream;
   } catch (error) {
     if (closed.aborted) {
       throw new ConnectionClosedError("Client closed while connecting");
@@ -67,23 +69,32 @@ export async function dial(
   }
 }
 
-function open(
+async function open(
   address: Address,
   tls: TlsOptions,
   signal: AbortSignal,
-): Promise<Deno.Conn> {
+): Promise<ByteStream> {
   switch (address.transport) {
-    case "unix":
+    case "unix": {
       // Takes no signal, but a UNIX connect succeeds or fails at once.
-      return Deno.connect({ transport: "unix", path: address.path });
-    case "tls":
-      return openTls(address.hostname, address.port, tls, signal);
-    default:
-      return Deno.connect({
+      const conn = await Deno.connect({
+        transport: "unix",
+        path: address.path,
+      });
+      return connStream(conn, "unix");
+    }
+    case "tls": {
+      const conn = await openTls(address.hostname, address.port, tls, signal);
+      return connStream(conn, "tls");
+    }
+    default: {
+      const conn = await Deno.connect({
         hostname: address.hostname,
         port: address.port,
         signal,
       });
+      return connStream(conn, "tcp");
+    }
   }
 }
 

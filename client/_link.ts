@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { ByteStream } from "../transport/byte_stream.ts";
 import { RequestType, Status } from "../wasm/wire.ts";
 import type { Address } from "./address.ts";
 import { Call, frameTooLarge, type OutFrame, pingCall } from "./_call.ts";
@@ -240,9 +241,9 @@ export class Link {
   async #open(): Promise<void> {
     this.#state = "connecting";
     const settings = this.settings;
-    let conn: Deno.Conn;
+    let stream: ByteStream;
     try {
-      conn = await dial(this.address, {
+      stream = await dial(this.address, {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,
         caCerts: settings.caCerts,
@@ -254,9 +255,9 @@ export class Link {
       else this.#retry(asError(error));
       return;
     }
-    if (this.#closed) return conn.close();
+    if (this.#closed) return stream.close();
     const connection = new Connection(
-      conn,
+      stream,
       settings.maxMessageSize,
       this.#onResponse,
       this.#onClose,

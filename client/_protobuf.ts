@@ -8,18 +8,18 @@ import {
   create,
   type DescMessage,
   fromBinary,
+  type MessageInitShape,
+  type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
 import { ClientError } from "./errors.ts";
-import type { MessageInit, MessageSchema } from "./schema.ts";
 
 /** Encodes `init` as a message of `schema`. */
-export function encodeMessage<T extends object>(
-  schema: MessageSchema<T>,
-  init: MessageInit<T>,
+export function encodeMessage<T extends DescMessage>(
+  schema: T,
+  init: MessageInitShape<T>,
 ): Uint8Array {
-  const desc = schema as unknown as DescMessage;
-  return toBinary(desc, create(desc, init as never));
+  return toBinary(schema, create(schema, init));
 }
 
 /**
@@ -27,13 +27,13 @@ export function encodeMessage<T extends object>(
  *
  * @throws {ClientError} Naming `from` and the schema when they do not match.
  */
-export function decodeMessage<T extends object>(
-  schema: MessageSchema<T>,
+export function decodeMessage<T extends DescMessage>(
+  schema: T,
   bytes: Uint8Array,
   from: string,
-): T {
+): MessageShape<T> {
   try {
-    return fromBinary(schema as unknown as DescMessage, bytes) as T;
+    return fromBinary(schema, bytes);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ClientError(

@@ -19,7 +19,11 @@ import type {
   RequestOptions,
   RpcResponse,
 } from "./options.ts";
-import type { MessageInit, MessageSchema } from "./schema.ts";
+import type {
+  DescMessage,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
 import { type PathFields, SubscriptionImpl } from "./_subscription.ts";
 import { checkTimeLimit } from "./_timer.ts";
 import type {
@@ -166,11 +170,11 @@ export class Client extends EventTarget implements AsyncDisposable {
    * });
    * ```
    */
-  async call<I extends object, O extends object>(
+  async call<I extends DescMessage, O extends DescMessage>(
     path: string,
-    input: MessageInit<I>,
+    input: MessageInitShape<I>,
     options: CallOptions<I, O>,
-  ): Promise<O> {
+  ): Promise<MessageShape<O>> {
     const bytes = encodeMessage(options.input, input);
     const response = await this.request(path, bytes, options);
     return decodeMessage(options.output, response.data, path);
@@ -225,11 +229,11 @@ export class Client extends EventTarget implements AsyncDisposable {
    * await sub.unsubscribe();
    * ```
    */
-  subscribe<O extends object>(
+  subscribe<O extends DescMessage>(
     path: string,
     filter: Uint8Array | undefined,
     options: TypedSubscribeOptions<O>,
-  ): Promise<ClientSubscription<O>>;
+  ): Promise<ClientSubscription<MessageShape<O>>>;
   /**
    * Subscribes to the topic at `path`; updates are raw bytes.
    *
@@ -248,7 +252,7 @@ export class Client extends EventTarget implements AsyncDisposable {
     path: string,
     filter: Uint8Array = EMPTY,
     // deno-lint-ignore no-explicit-any
-    options: SubscribeOptions<any> & { output?: MessageSchema } = {},
+    options: SubscribeOptions<any> & { output?: DescMessage } = {},
   ): Promise<ClientSubscription<unknown>> {
     if (this.#link.state === "closed") {
       return Promise.reject(new ConnectionClosedError());

@@ -58,4 +58,3 @@ export {
 export { Backoff, type BackoffOptions } from "./backoff.ts";
 export type { TlsOptions } from "./_dial.ts";
 export { Status, statusName } from "../wasm/wire.ts";
-export type { MessageInit, MessageSchema } from "./schema.ts";

@@ -7,7 +7,7 @@
 
 import type { Status } from "../wasm/wire.ts";
 import type { BackoffOptions } from "./backoff.ts";
-import type { MessageSchema } from "./schema.ts";
+import type { DescMessage } from "@bufbuild/protobuf";
 
 /** How the client reconnects after losing the server. */
 export interface ReconnectOptions extends BackoffOptions {
@@ -140,12 +140,12 @@ export interface RequestOptions {
 }
 
 /** Options of a typed `Client.call`: the schemas and request options. */
-export interface CallOptions<I extends object, O extends object>
+export interface CallOptions<I extends DescMessage, O extends DescMessage>
   extends RequestOptions {
   /** protobuf-es schema the request message is encoded with. */
-  input: MessageSchema<I>;
+  input: I;
   /** protobuf-es schema the response data is decoded with. */
-  output: MessageSchema<O>;
+  output: O;
 }
 
 /** A successful response. */

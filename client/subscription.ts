@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { MessageSchema } from "./schema.ts";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 
 /**
  * Where a subscription is in its life:
@@ -72,10 +72,10 @@ export interface SubscribeOptions<T = Uint8Array> {
 }
 
 /** {@link SubscribeOptions} of a subscription whose updates are decoded. */
-export interface TypedSubscribeOptions<O extends object>
-  extends SubscribeOptions<O> {
+export interface TypedSubscribeOptions<O extends DescMessage>
+  extends SubscribeOptions<MessageShape<O>> {
   /** protobuf-es schema every update is decoded with. */
-  output: MessageSchema<O>;
+  output: O;
 }
 
 /**

@@ -1,10 +1,11 @@
 // Running one request through middleware and its handler, under the
 // handler's time limit, and turning the outcome into a response.
 
-import { NanoRpcError } from "../client/errors.ts";
+import { InternalError, NanoRpcError } from "../protocol/errors.ts";
 import { ResponseType, Status } from "../wasm/wire.ts";
-import type { ServerCore } from "./_core.ts";
-import { compose, type Context } from "./context.ts";
+import type { RequestContext } from "./_context.ts";
+import { compose } from "./context.ts";
+import type { ServerSession } from "./_session.ts";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
@@ -14,27 +15,13 @@ const encoder = new TextEncoder();
  * queued (a SUBSCRIBE attaches its subscription there). It may throw a
  * NanoRpcError to answer with that instead.
  */
-export const onAnswer: WeakMap<Context, () => void> = new WeakMap();
+export interface Pending {
+  commit?: () => void;
+}
 
 /** What an invocation needs from its session. */
-export interface Responder {
-  readonly core: ServerCore;
-  /** Session id, for log lines. */
-  readonly sessionId: number;
-  /** Queues a response frame. */
-  respond(
-    id: number,
-    type: number,
-    status: number,
-    message: string | undefined,
-    data: Uint8Array,
-  ): void;
-  /** An async handler started / finished running (graceful shutdown). */
-  begin(): void;
-  end(): void;
-  /** A handler outlived its time limit and may still read its `ctx.data`. */
-  lend(): void;
-}
+type Responder = ServerSession;
+type Context = RequestContext;
 
 /**
  * Runs `last` for `ctx` behind the server's middleware and answers the
@@ -46,6 +33,7 @@ export function invoke(
   ctx: Context,
   last: (ctx: Context) => unknown,
   detach: boolean,
+  pending?: Pending,
 ): Promise<void> | undefined {
   const middleware = r.core.middleware;
   let result: unknown;
@@ -56,23 +44,24 @@ export function invoke(
     return;
   }
   if (result instanceof Promise) {
-    const done = settle(r, ctx, result, middleware.length > 0);
+    const done = settle(r, ctx, result, middleware.length > 0, pending);
     return detach ? undefined : done;
   }
-  answer(r, ctx, result);
+  answer(r, ctx, result, pending);
 }
 
 async function settle(
   r: Responder,
   ctx: Context,
-  pending: Promise<unknown>,
+  outcome: Promise<unknown>,
   composed: boolean,
+  pending: Pending | undefined,
 ): Promise<void> {
   // In flight until answered: a handler past its time limit no longer holds
   // up shutdown (its ctx.signal has aborted; its ctx.data stays valid).
   r.begin();
   try {
-    await answerWhenSettled(r, ctx, pending, composed);
+    await answerWhenSettled(r, ctx, outcome, composed, pending);
   } finally {
     r.end();
   }
@@ -81,14 +70,15 @@ async function settle(
 async function answerWhenSettled(
   r: Responder,
   ctx: Context,
-  pending: Promise<unknown>,
+  result: Promise<unknown>,
   composed: boolean,
+  pending: Pending | undefined,
 ): Promise<void> {
   const limit = ctx.route.options.timeout ?? r.core.limits.handlerTimeout;
   if (!(limit > 0 && limit < MAX_TIMER)) {
     try {
-      const value = await pending;
-      answer(r, ctx, composed ? undefined : value);
+      const value = await result;
+      answer(r, ctx, composed ? undefined : value, pending);
     } catch (err) {
       fail(r, ctx, err);
     }
@@ -99,8 +89,7 @@ async function answerWhenSettled(
   const timer = setTimeout(() => {
     if (done) return;
     done = true;
-    const err = new NanoRpcError(
-      Status.INTERNAL_ERROR,
+    const err = new InternalError(
       `Handler for ${ctx.path} did not finish within ${limit} ms`,
     );
     ctx.abort(err);
@@ -108,11 +97,11 @@ async function answerWhenSettled(
     fail(r, ctx, err);
     outcome.resolve();
   }, limit);
-  pending.then((value) => {
+  result.then((value) => {
     if (done) return;
     done = true;
     clearTimeout(timer);
-    answer(r, ctx, composed ? undefined : value);
+    answer(r, ctx, composed ? undefined : value, pending);
     outcome.resolve();
   }, (err) => {
     if (done) return;
@@ -124,8 +113,13 @@ async function answerWhenSettled(
   await outcome.promise;
 }
 
-function answer(r: Responder, ctx: Context, value: unknown): void {
-  const commit = onAnswer.get(ctx);
+function answer(
+  r: Responder,
+  ctx: Context,
+  value: unknown,
+  pending?: Pending,
+): void {
+  const commit = pending?.commit;
   if (!commit && ctx.kind === "subscribe") {
     // Middleware answered without calling next(): no subscription exists,
     // so an OK ack would be a lie.
@@ -140,7 +134,7 @@ function answer(r: Responder, ctx: Context, value: unknown): void {
     return;
   }
   if (commit) {
-    onAnswer.delete(ctx);
+    pending!.commit = undefined;
     try {
       commit();
     } catch (err) {
@@ -159,23 +153,35 @@ function answer(r: Responder, ctx: Context, value: unknown): void {
     fail(
       r,
       ctx,
-      new TypeError(`handler returned ${type}, not Uint8Array or string`),
+      new InternalError(
+        `Handler for ${ctx.path} returned ${type}, not Uint8Array or string`,
+      ),
     );
     return;
   }
   r.respond(ctx.requestId, ResponseType.RESPONSE, Status.OK, undefined, data);
 }
 
+/**
+ * Answers with the status of a `NanoRpcError` thrown on purpose, with its
+ * message when it is exposed. Anything else is a bug: the peer gets
+ * INTERNAL_ERROR with a generic message and a reference, and the log gets
+ * the reference with the real error.
+ */
 function fail(r: Responder, ctx: Context, err: unknown): void {
   let status: number = Status.INTERNAL_ERROR;
   let message: string;
-  if (err instanceof NanoRpcError && err.status !== Status.UNSPECIFIED) {
-    status = err.status;
+  if (err instanceof NanoRpcError && err.expose) {
+    status = err.status === Status.UNSPECIFIED ? status : err.status;
     message = clip(err.message);
   } else {
-    const reason = err instanceof Error ? err.message : String(err);
-    message = `Handler for ${ctx.path} failed: ${clip(reason)}`;
-    r.core.logger.error(`session ${r.sessionId}: ${message}`, err);
+    if (err instanceof NanoRpcError && err.status !== Status.UNSPECIFIED) {
+      status = err.status;
+    }
+    const ref = crypto.randomUUID().slice(0, 8);
+    message =
+      `Handler for ${ctx.path} failed (reference ${ref}); the server log has the details`;
+    r.core.logger.error(`${r}: handler for ${ctx.path} failed [${ref}]:`, err);
   }
   r.respond(ctx.requestId, ResponseType.RESPONSE, status, message, EMPTY);
 }

@@ -3,13 +3,15 @@
 // (queued, encoded or in flight) are counted so the session can bound them.
 
 import { concat } from "../wasm/_bytes.ts";
-import type { RequestCodec, ServerStats } from "./_core.ts";
+import type { ByteStream } from "../transport/byte_stream.ts";
+import type { RequestCodec } from "./_core.ts";
+import type { ServerStats } from "./stats.ts";
 
 /** Bytes a queued frame costs beyond its data and message (header bound). */
 export const FRAME_OVERHEAD = 32;
 
 export class Outbox {
-  #conn: Deno.Conn;
+  #stream: ByteStream;
   #codec: RequestCodec;
   #stats: ServerStats;
   #lowWater: number;
@@ -28,13 +30,13 @@ export class Outbox {
   queued = 0;
 
   constructor(
-    conn: Deno.Conn,
+    stream: ByteStream,
     codec: RequestCodec,
     stats: ServerStats,
     lowWater: number,
     onError: (err: unknown) => void,
   ) {
-    this.#conn = conn;
+    this.#stream = stream;
     this.#codec = codec;
     this.#stats = stats;
     this.#lowWater = lowWater;
@@ -115,10 +117,7 @@ export class Outbox {
           ? this.#chunks[0]
           : concat(this.#chunks);
         this.#chunks = [];
-        let written = 0;
-        while (written < chunk.length) {
-          written += await this.#conn.write(chunk.subarray(written));
-        }
+        await this.#stream.write(chunk);
         this.queued -= chunk.length;
         this.#stats.bytesOut += chunk.length;
         if (this.queued <= this.#lowWater) this.#wake();

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { MessageSchema } from "../client/schema.ts";
-import type { HandleOptions, Handler } from "./router.ts";
+import type { DescMessage } from "@bufbuild/protobuf";
+import type { HandleOptions, Handler } from "./handler.ts";
 import { typedHandler } from "./typed.ts";
 
 /**
@@ -40,7 +40,7 @@ export interface ComponentOptions {
    * Protobuf schemas for methods that take (and return) messages: such a
    * method is called as `method(input, ctx)`.
    */
-  schemas?: Record<string, { input: MessageSchema; output?: MessageSchema }>;
+  schemas?: Record<string, { input: DescMessage; output?: DescMessage }>;
   /** Options applied to every handler of the component. */
   handle?: HandleOptions;
 }

@@ -5,23 +5,10 @@
  * @module
  */
 
-import type { Route } from "./router.ts";
 import type { Session } from "./session.ts";
 
 /** Whether a context is for a REQUEST or a SUBSCRIBE. */
 export type ContextKind = "request" | "subscribe";
-
-/**
- * A middleware: runs before (and, after `await next()`, after) the handler,
- * in the order registered with `server.use`. It refuses by throwing a
- * `NanoRpcError` (for example `NotAuthorizedError`). One that returns
- * without calling `next` answers a REQUEST itself (OK with `ctx.body`) and
- * refuses a SUBSCRIBE with STATUS_NOT_AUTHORIZED.
- */
-export type Middleware = (
-  ctx: Context,
-  next: () => Promise<void>,
-) => void | Promise<void>;
 
 /**
  * One request (or subscription) on its way through middleware to its
@@ -29,19 +16,23 @@ export type Middleware = (
  *
  * @example
  * ```ts
- * import { Server } from "@nanorpc/nanorpc";
+ * import { Server } from "@nanorpc/nanorpc/server";
  *
  * const server = new Server();
  * server.handle("/whoami", (ctx) => `session ${ctx.session.id} asked ${ctx.path}`);
  * ```
  */
-export class Context {
+export interface Context {
   /** The session that sent the request. */
   readonly session: Session;
   /** The request's id, echoed in the response. */
   readonly requestId: number;
   /** `"request"` for REQUEST, `"subscribe"` for SUBSCRIBE. */
   readonly kind: ContextKind;
+  /** The path the request was for. */
+  readonly path: string;
+  /** FNV-1a hash of {@link Context.path}. */
+  readonly pathHash: number;
   /**
    * The request's data (for a subscription, its filter). A view into the
    * session's read buffer: valid until the handler settles.
@@ -51,79 +42,60 @@ export class Context {
    * What the response will carry. Set from the handler's return value;
    * middleware may read or replace it after `await next()`.
    */
-  body: Uint8Array | string | undefined = undefined;
-  #route: Route;
-  #state?: Map<string, unknown>;
-  #abort?: AbortController;
-  #signal?: AbortSignal;
-
-  /** Creates the context; the server does this for every request. */
-  constructor(
-    session: Session,
-    route: Route,
-    requestId: number,
-    data: Uint8Array,
-    kind: ContextKind,
-  ) {
-    this.session = session;
-    this.#route = route;
-    this.requestId = requestId;
-    this.data = data;
-    this.kind = kind;
-  }
-
-  /** The route (path, handler, topic) the request was for. */
-  get route(): Route {
-    return this.#route;
-  }
-
-  /** The path the request was for. */
-  get path(): string {
-    return this.#route.path;
-  }
-
-  /** FNV-1a hash of {@link path}. */
-  get pathHash(): number {
-    return this.#route.hash;
-  }
-
+  body: Uint8Array | string | undefined;
   /**
    * Aborted when the handler's time limit passes or the session ends: pass
    * it on to `fetch` and friends.
    */
-  get signal(): AbortSignal {
-    this.#abort ??= new AbortController();
-    return this.#signal ??= AbortSignal.any([
-      this.#abort.signal,
-      this.session.signal,
-    ]);
-  }
-
-  /** Ends {@link signal} with `reason`; the server calls it. */
-  abort(reason: unknown): void {
-    this.#abort?.abort(reason);
-  }
-
-  /** A copy of {@link data} that stays valid after the handler settles. */
-  copyData(): Uint8Array {
-    return this.data.slice();
-  }
-
+  readonly signal: AbortSignal;
   /** Per-request values shared between middleware and the handler. */
-  get state(): Map<string, unknown> {
-    return this.#state ??= new Map();
-  }
+  readonly state: Map<string, unknown>;
+  /** A copy of {@link Context.data} that stays valid after the handler settles. */
+  copyData(): Uint8Array;
 }
+
+/**
+ * A middleware: runs before (and, after `await next()`, after) the handler,
+ * in the order registered with `server.use`. It refuses by throwing a
+ * `NanoRpcError` (for example `NotAuthorizedError`). One that returns
+ * without calling `next` answers a REQUEST itself (OK with `ctx.body`) and
+ * refuses a SUBSCRIBE with STATUS_NOT_AUTHORIZED.
+ *
+ * @example
+ * ```ts
+ * import { NotAuthorizedError } from "@nanorpc/nanorpc";
+ * import type { Middleware } from "@nanorpc/nanorpc/server";
+ *
+ * const requireLogin: Middleware = async (ctx, next) => {
+ *   if (!ctx.session.has("user")) throw new NotAuthorizedError("Log in first");
+ *   await next();
+ * };
+ * ```
+ */
+export type Middleware = (
+  ctx: Context,
+  next: () => Promise<void>,
+) => void | Promise<void>;
 
 /**
  * Runs `middleware` in order around `last` for `ctx`.
  *
+ * @param middleware The middleware, outermost first.
+ * @param ctx The request.
+ * @param last The handler at the end of the chain.
  * @returns A promise that settles when the whole chain has.
+ *
+ * @example
+ * ```ts ignore
+ * import { compose } from "@nanorpc/nanorpc/server";
+ *
+ * await compose([async (_ctx, next) => await next()], ctx, () => "done");
+ * ```
  */
-export function compose(
+export function compose<C extends Context>(
   middleware: readonly Middleware[],
-  ctx: Context,
-  last: (ctx: Context) => unknown,
+  ctx: C,
+  last: (ctx: C) => unknown,
 ): Promise<void> {
   let index = -1;
   const step = async (i: number): Promise<void> => {

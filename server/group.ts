@@ -5,16 +5,17 @@
  * @module
  */
 
-import type { ServerCore } from "./_core.ts";
 import type { Session } from "./session.ts";
 
 /**
  * A named set of sessions. A session leaves every group when it ends.
- * Create one with `server.group(name)`.
+ * Get one with `server.group(name)`. Broadcasts and multicasts travel
+ * through the server's broker, so they reach the members of the group of
+ * that name on every server sharing the broker.
  *
  * @example
  * ```ts
- * import { Server } from "@nanorpc/nanorpc";
+ * import { Server } from "@nanorpc/nanorpc/server";
  *
  * const server = new Server();
  * server.topic("/room/events");
@@ -25,110 +26,35 @@ import type { Session } from "./session.ts";
  * });
  * ```
  */
-export class Group {
+export interface Group {
   /** The group's name, unique within its server. */
   readonly name: string;
-  #core: ServerCore;
-  #members = new Set<Session>();
-  #channel: Disposable;
-  #closed = false;
-
-  /** Creates a group; use `server.group(name)` instead. */
-  constructor(core: ServerCore, name: string) {
-    this.#core = core;
-    this.name = name;
-    this.#channel = core.broker.subscribe(`group:${name}`, (m) => {
-      for (const session of this.#members) session._pushOwned(m.path, m.data);
-    });
-  }
-
-  /** Number of members. */
-  get count(): number {
-    return this.#members.size;
-  }
-
-  /** The members, in the order they joined. */
-  members(): Session[] {
-    return [...this.#members];
-  }
-
+  /** Number of members on this server. */
+  readonly count: number;
+  /** The members on this server, in the order they joined. */
+  members(): Session[];
   /** Whether `session` is a member. */
-  has(session: Session): boolean {
-    return this.#members.has(session);
-  }
-
+  has(session: Session): boolean;
   /**
    * Adds `session`; adding a member again does nothing.
    *
-   * @throws {Error} when the group or the session is closed.
+   * @throws {Error} When the group or the session is closed.
    */
-  add(session: Session): void {
-    if (this.#closed) throw new Error(`Group ${this.name} is closed`);
-    if (session.closed) throw new Error(`Session ${session.id} is closed`);
-    if (this.#members.has(session)) return;
-    this.#members.add(session);
-    session._membership(this, true);
-    this.#core.stats.groupMemberships++;
-  }
-
+  add(session: Session): void;
   /** Removes `session`; returns whether it was a member. */
-  remove(session: Session): boolean {
-    if (!this.#members.delete(session)) return false;
-    session._membership(this, false);
-    this.#core.stats.groupMemberships--;
-    return true;
-  }
-
+  remove(session: Session): boolean;
+  /** Pushes `data` to every member's subscriptions to `path`. */
+  broadcast(path: string, data: Uint8Array): void;
   /**
-   * Pushes `data` to every member's subscriptions to `path`, in every
-   * process sharing the server's broker.
-   */
-  broadcast(path: string, data: Uint8Array): void {
-    this.#core.broker.publish(`group:${this.name}`, {
-      path,
-      data: data.slice(),
-    });
-  }
-
-  /**
-   * Pushes `data` to the listed members' subscriptions to `path` (sessions,
-   * or uids bound with `session.bind`); non-members are skipped.
-   *
-   * @returns How many updates were queued.
+   * Pushes `data` to the listed members' subscriptions to `path`: sessions
+   * of this server, or uids bound with `session.bind` (on any server
+   * sharing the broker); non-members are skipped.
    */
   multicast(
     path: string,
     data: Uint8Array,
     to: Iterable<Session | string>,
-  ): number {
-    const copy = data.slice();
-    let sent = 0;
-    for (const target of to) {
-      const session = typeof target === "string"
-        ? this.#core.uids.get(target)
-        : target;
-      if (session && this.#members.has(session)) {
-        sent += session._pushOwned(path, copy);
-      }
-    }
-    return sent;
-  }
-
+  ): void;
   /** Removes every member and forgets the group. */
-  close(): void {
-    for (const session of [...this.#members]) this.remove(session);
-    this.#closed = true;
-    try {
-      this.#channel[Symbol.dispose]();
-    } catch (err) {
-      this.#core.logger.error(
-        `group ${this.name}: releasing its broker channel failed: ${
-          err instanceof Error ? err.message : err
-        }`,
-      );
-    }
-    if (this.#core.groups.get(this.name) === this) {
-      this.#core.groups.delete(this.name);
-    }
-  }
+  close(): void;
 }

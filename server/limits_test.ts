@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { RawPeer } from "./_testing.ts";
 import type { Logger } from "./logger.ts";
-import { type HandshakeInfo, Server } from "./server.ts";
+import { Server } from "./server.ts";
+import type { HandshakeInfo } from "./options.ts";
 
 /** A logger that keeps every line, to check what the server said. */
 function recordingLogger(): Logger & { lines: string[] } {
@@ -211,11 +212,7 @@ Deno.test("Server refuses a connection its handshake hook rejects, before any fr
   await ping(ok, 1);
   assert.equal(seen[0].transport, "tcp");
   assert.equal(
-    (seen[0].localAddr as Deno.NetAddr).port,
-    (addr as Deno.NetAddr).port,
-  );
-  assert.equal(
-    (seen[0].remoteAddr as Deno.NetAddr).port,
+    seen[0].remoteAddr.port,
     (ok.conn.localAddr as Deno.NetAddr).port,
   );
 

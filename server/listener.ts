@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { Transport } from "./session.ts";
+import type { ByteStream } from "../transport/byte_stream.ts";
+import { connStream } from "../transport/conn.ts";
 
 /** Listen on TCP. */
 export interface TcpListenOptions {
@@ -46,13 +47,13 @@ export interface Listener {
   /** The address as a URL: `tcp://host:port`, `tls://…`, `unix:///path`. */
   readonly url: string;
   /** Which kind of socket it is. */
-  readonly transport: Transport;
+  readonly transport: "tcp" | "tls" | "unix";
 }
 
 /** A listener plus what the server needs to run and stop it. */
 export interface OpenListener extends Listener {
-  /** The Deno listener to accept from. */
-  readonly inner: Deno.Listener;
+  /** Waits for the next peer. */
+  accept(): Promise<ByteStream>;
   /** Closes the listener and removes its socket file, if any. */
   close(): Promise<void>;
 }
@@ -88,12 +89,12 @@ export async function openListener(
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
-  const transport: Transport = tls ? "tls" : "tcp";
+  const transport = tls ? "tls" : "tcp";
   return {
     addr,
     url: `${transport}://${host}:${addr.port}`,
     transport,
-    inner,
+    accept: async () => connStream(await inner.accept(), transport),
     close() {
       closeQuietly(inner);
       return Promise.resolve();
@@ -125,7 +126,7 @@ async function openUnix(options: UnixListenOptions): Promise<OpenListener> {
     addr: inner.addr,
     url: `unix://${path}`,
     transport: "unix",
-    inner,
+    accept: async () => connStream(await inner.accept(), "unix"),
     async close() {
       closeQuietly(inner);
       // Deno unlinks the path when a UNIX listener closes; this covers the

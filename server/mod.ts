@@ -1,6 +1,17 @@
 /**
- * The NanoRPC server: listeners, sessions, router, topics, groups,
- * middleware and nano-style components.
+ * The NanoRPC server: listeners, sessions, topics, groups, middleware and
+ * nano-style components, over any byte stream.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@nanorpc/nanorpc/server";
+ *
+ * const server = new Server();
+ * server.handle("/echo", (ctx) => ctx.data);
+ * const listener = await server.listen({ port: 0 });
+ * console.log(`listening on ${listener.url}`);
+ * await server.shutdown();
+ * ```
  *
  * @module
  */
@@ -11,8 +22,14 @@ export {
   componentName,
   type ComponentOptions,
 } from "./component.ts";
-export { Context, type ContextKind, type Middleware } from "./context.ts";
-export { Group } from "./group.ts";
+export {
+  compose,
+  type Context,
+  type ContextKind,
+  type Middleware,
+} from "./context.ts";
+export type { Group } from "./group.ts";
+export type { HandleOptions, Handler, HandlerResult } from "./handler.ts";
 export {
   DEFAULT_PORT,
   type Listener,
@@ -23,27 +40,19 @@ export {
 } from "./listener.ts";
 export { leveledLogger, type Logger, type LogLevel } from "./logger.ts";
 export {
-  type HandleOptions,
-  type Handler,
-  type HandlerResult,
-  type Route,
-  Router,
-} from "./router.ts";
-export {
   type HandshakeInfo,
-  type RequestCodec,
-  Server,
+  type ServeOptions,
   type ServerOptions,
-  type ServerStats,
   SessionEvent,
-} from "./server.ts";
-export { Session, type Transport } from "./session.ts";
-export {
-  type Subscription as TopicSubscription,
+} from "./options.ts";
+export { Server } from "./server.ts";
+export type { Session, Transport } from "./session.ts";
+export type { ServerStats } from "./stats.ts";
+export type {
   Topic,
-  type TopicFilter,
-  type TopicOptions,
-  type TypedTopicOptions,
+  TopicFilter,
+  TopicOptions,
+  TypedTopicOptions,
 } from "./topic.ts";
 export {
   type HandlerSchemas,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { RequestCodec } from "./_core.ts";
+import type { PeerAddress } from "../transport/byte_stream.ts";
 import type { Broker } from "./broker.ts";
 import type { Logger, LogLevel } from "./logger.ts";
 import type { Session, Transport } from "./session.ts";
@@ -13,11 +13,23 @@ import type { Session, Transport } from "./session.ts";
 /** What the handshake hook learns about a connection before any frame. */
 export interface HandshakeInfo {
   /** The peer's address. */
-  readonly remoteAddr: Deno.Addr;
-  /** The listener's address. */
-  readonly localAddr: Deno.Addr;
-  /** The listener kind. */
+  readonly remoteAddr: PeerAddress;
+  /** The transport the peer came in on. */
   readonly transport: Transport;
+}
+
+/**
+ * How `server.serve(stream)` serves a byte stream that did not come from
+ * one of the server's listeners.
+ */
+export interface ServeOptions {
+  /**
+   * For links without a connection to close, such as a serial line: on a
+   * malformed frame, discard what is buffered, then discard whatever
+   * arrives until the line has been quiet this many milliseconds, and
+   * start again. Unset (the default): a malformed frame closes the session.
+   */
+  resyncQuietMs?: number;
 }
 
 /** Options of a {@link Server}; every one has a default. */
@@ -48,13 +60,12 @@ export interface ServerOptions {
    * validator): return `false` or throw to refuse it.
    */
   handshake?: (info: HandshakeInfo) => boolean | void | Promise<boolean | void>;
-  /** Carries publishes, group broadcasts and pushes. In-process default. */
-  broker?: Broker;
   /**
-   * The frame codec. Default: the WebAssembly codec. Benchmarks pass a
-   * protobuf-es codec here to compare; applications have no reason to.
+   * Carries every delivery that crosses sessions: topic publishes, group
+   * broadcasts and multicasts, pushes and kicks by uid. In-process by
+   * default. The server does not close a broker it was given.
    */
-  codec?: RequestCodec;
+  broker?: Broker;
   /** Where log lines go. Default `console`. */
   logger?: Logger;
   /** Least severe level logged. Default `"warn"`. */

@@ -124,6 +124,9 @@ Deno.test("Session.push copies, so pushing ctx.data survives the read buffer's r
 
 Deno.test("Throwing filters and broker channels do not take the server down", async () => {
   const broker: Broker = {
+    dropped: 0,
+    close: () => inner.close(),
+    [Symbol.asyncDispose]: () => inner.close(),
     publish: (c, m) => inner.publish(c, m),
     subscribe(channel, deliver) {
       const sub = inner.subscribe(channel, deliver);
@@ -165,6 +168,9 @@ Deno.test("Server.shutdown releases its broker channels and closes its groups", 
   const inner = new InProcessBroker();
   let open = 0;
   const broker: Broker = {
+    dropped: 0,
+    close: () => inner.close(),
+    [Symbol.asyncDispose]: () => inner.close(),
     publish: (c, m) => inner.publish(c, m),
     subscribe(channel, deliver) {
       open++;

@@ -5,18 +5,29 @@
  * @module
  */
 
+import type { DescMessage } from "@bufbuild/protobuf";
+import type { ByteStream } from "../transport/byte_stream.ts";
+import { formatPeer } from "../transport/byte_stream.ts";
+import { codec } from "../wasm/codec.ts";
+import { fnv1a } from "../wasm/wire.ts";
+import { acceptLoop } from "./_accept.ts";
+import type { Broker } from "./broker.ts";
 import { InProcessBroker } from "./broker.ts";
-import { type ServerOptions, SessionEvent } from "./options.ts";
 import {
   componentHandlers,
   type ComponentHooks,
   type ComponentOptions,
 } from "./component.ts";
+import { serveConnection } from "./_connection.ts";
 import type { Middleware } from "./context.ts";
-import { newStats, type ServerCore, type ServerStats } from "./_core.ts";
-import { codec } from "../wasm/codec.ts";
-import { fnv1a } from "../wasm/wire.ts";
-import { Group } from "./group.ts";
+import {
+  errorMessage,
+  type InternalServerOptions,
+  type ServerCore,
+} from "./_core.ts";
+import type { Group } from "./group.ts";
+import { GroupImpl } from "./_group.ts";
+import type { HandleOptions, Handler } from "./handler.ts";
 import {
   type Listener,
   type ListenOptions,
@@ -24,31 +35,24 @@ import {
   openListener,
 } from "./listener.ts";
 import { leveledLogger } from "./logger.ts";
-import { type HandleOptions, type Handler, Router } from "./router.ts";
 import {
-  errorMessage,
-  formatAddr,
-  Session,
-  type Transport,
-} from "./session.ts";
-import {
-  Topic,
-  type TopicOptions,
-  type TypedTopicOptions,
-  typedTopicOptions,
-} from "./topic.ts";
+  type ServeOptions,
+  type ServerOptions,
+  SessionEvent,
+} from "./options.ts";
+import { Router } from "./_router.ts";
+import { ServerSession } from "./_session.ts";
+import type { Session } from "./session.ts";
+import { newStats, type ServerStats } from "./stats.ts";
+import type { Topic, TopicOptions, TypedTopicOptions } from "./topic.ts";
+import { TopicImpl, typedTopicOptions } from "./_topic.ts";
 import {
   type HandlerSchemas,
   type TypedHandler,
   typedHandler,
 } from "./typed.ts";
 
-export type { RequestCodec, ServerStats } from "./_core.ts";
-export {
-  type HandshakeInfo,
-  type ServerOptions,
-  SessionEvent,
-} from "./options.ts";
+const EMPTY = new Uint8Array(0);
 
 /**
  * A NanoRPC server.
@@ -66,6 +70,7 @@ export {
  */
 export class Server extends EventTarget implements AsyncDisposable {
   #core: ServerCore;
+  #ownsBroker: boolean;
   #options: ServerOptions;
   #listeners: OpenListener[] = [];
   #accepting: Promise<void>[] = [];
@@ -80,8 +85,10 @@ export class Server extends EventTarget implements AsyncDisposable {
   constructor(options: ServerOptions = {}) {
     super();
     this.#options = options;
+    this.#ownsBroker = options.broker === undefined;
     this.#core = {
-      codec: options.codec ?? codec,
+      nodeId: crypto.randomUUID(),
+      codec: (options as InternalServerOptions).codec ?? codec,
       router: new Router(),
       middleware: [],
       limits: {
@@ -115,13 +122,13 @@ export class Server extends EventTarget implements AsyncDisposable {
    */
   handle(path: string, handler: Handler, options?: HandleOptions): this;
   /** Registers a handler typed by protobuf-es schemas at `path`. */
-  handle<I extends object, O extends object>(
+  handle<I extends DescMessage, O extends DescMessage>(
     path: string,
     schemas: HandlerSchemas<I, O>,
     handler: TypedHandler<I, O>,
     options?: HandleOptions,
   ): this;
-  handle<I extends object, O extends object>(
+  handle<I extends DescMessage, O extends DescMessage>(
     path: string,
     handlerOrSchemas: Handler | HandlerSchemas<I, O>,
     typedOrOptions?: TypedHandler<I, O> | HandleOptions,
@@ -151,7 +158,7 @@ export class Server extends EventTarget implements AsyncDisposable {
    *
    * @throws {Error} when `path` already has a topic or its hash collides.
    */
-  topic<F extends object, U extends object>(
+  topic<F extends DescMessage, U extends DescMessage>(
     path: string,
     options: TypedTopicOptions<F, U>,
   ): Topic;
@@ -164,16 +171,16 @@ export class Server extends EventTarget implements AsyncDisposable {
     path: string,
     options:
       | TopicOptions<unknown, unknown>
-      | TypedTopicOptions<object, object> = {},
+      | TypedTopicOptions<DescMessage, DescMessage> = {},
   ): Topic {
     const route = this.#core.router.route(path);
     if (route.topic) {
       throw new Error(`A topic is already registered at ${path}`);
     }
     const plain = "filterSchema" in options
-      ? typedTopicOptions(options) as TopicOptions<unknown, unknown>
+      ? typedTopicOptions(options)
       : options;
-    const topic = new Topic(route, plain, this.#core.logger);
+    const topic = new TopicImpl(route, plain, this.#core.logger);
     route.topic = topic;
     this.#channels.push(
       this.#core.broker.subscribe(
@@ -218,32 +225,55 @@ export class Server extends EventTarget implements AsyncDisposable {
         `No topic at ${path}: register it with server.topic() first`,
       );
     }
-    this.#core.broker.publish(`topic:${path}`, { path, data: data.slice() });
+    this.#publish(`topic:${path}`, { path, data: data.slice() });
   }
 
   /**
    * Pushes `data` to the subscriptions to `path` of the session bound to
-   * `uid` (wherever it is connected, through the broker).
+   * `uid`, wherever it is connected (through the broker).
    */
   pushTo(uid: string, path: string, data: Uint8Array): void {
-    this.#core.broker.publish(`uid:${uid}`, { path, data: data.slice() });
+    this.#publish(`uid:${uid}`, { path, data: data.slice() });
+  }
+
+  /**
+   * Closes the session bound to `uid`, wherever it is connected (through
+   * the broker), with `reason`.
+   */
+  kick(uid: string, reason = "kicked by the server"): void {
+    this.#publish(`uid:${uid}`, { path: "", data: EMPTY, kick: reason });
+  }
+
+  #publish(channel: string, message: Parameters<Broker["publish"]>[1]): void {
+    const sent = this.#core.broker.publish(channel, message);
+    if (sent instanceof Promise) {
+      sent.catch((err) =>
+        this.#core.logger.error(
+          `publishing on ${channel} failed: ${errorMessage(err)}`,
+        )
+      );
+    }
   }
 
   /** The group called `name`, created on first use. */
   group(name: string): Group {
     let group = this.#core.groups.get(name);
     if (!group) {
-      this.#core.groups.set(name, group = new Group(this.#core, name));
+      this.#core.groups.set(name, group = new GroupImpl(this.#core, name));
     }
     return group;
   }
 
-  /** Open sessions by id. */
+  /** Open sessions of this server, by id. */
   get sessions(): ReadonlyMap<number, Session> {
     return this.#core.sessions;
   }
 
-  /** The session bound to `uid` with `session.bind`, if any. */
+  /**
+   * The session of this server bound to `uid` with `session.bind`, if any.
+   * To reach a uid on any server sharing the broker, use {@link pushTo} or
+   * {@link kick}.
+   */
   sessionByUid(uid: string): Session | undefined {
     return this.#core.uids.get(uid);
   }
@@ -255,7 +285,7 @@ export class Server extends EventTarget implements AsyncDisposable {
 
   /** A snapshot of the server's counters. */
   stats(): ServerStats {
-    return { ...this.#core.stats };
+    return { ...this.#core.stats, brokerDropped: this.#core.broker.dropped };
   }
 
   /**
@@ -275,7 +305,11 @@ export class Server extends EventTarget implements AsyncDisposable {
       throw new Error("Server is shutting down");
     }
     this.#listeners.push(listener);
-    this.#accepting.push(this.#accept(listener));
+    this.#accepting.push(acceptLoop(listener, {
+      stopping: () => this.#stopping !== undefined,
+      logger: this.#core.logger,
+      open: (stream) => this.#open(stream),
+    }));
     this.#core.logger.info(`listening on ${listener.url}`);
     return {
       addr: listener.addr,
@@ -316,43 +350,11 @@ export class Server extends EventTarget implements AsyncDisposable {
     const now = performance.now();
     for (const session of this.#core.sessions.values()) {
       if (
-        !session.closed && !session._busy && now - session.lastFrameAt > limit
+        !session.closed && !session.busy && now - session.lastFrameAt > limit
       ) {
         this.#core.stats.idleCloses++;
         session.close(`idle for more than ${limit} ms`);
       }
-    }
-  }
-
-  /**
-   * Accepts until the listener closes. A failed accept (out of file
-   * descriptors, say) is logged and retried with a growing pause, so the
-   * listener recovers once the cause goes away.
-   */
-  async #accept(listener: OpenListener): Promise<void> {
-    let pause = 5;
-    while (!this.#stopping) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.inner.accept();
-      } catch (err) {
-        if (
-          this.#stopping || err instanceof Deno.errors.BadResource ||
-          err instanceof Deno.errors.Interrupted
-        ) return;
-        this.#core.logger.error(
-          `listener ${listener.url}: accept failed (${
-            errorMessage(err)
-          }); retrying in ${pause} ms`,
-        );
-        await new Promise((r) => setTimeout(r, pause));
-        pause = Math.min(pause * 2, 1000);
-        continue;
-      }
-      pause = 5;
-      this.#open(conn, listener.transport).catch((err) => {
-        this.#core.logger.error(`session failed: ${errorMessage(err)}`);
-      });
     }
   }
 
@@ -369,22 +371,44 @@ export class Server extends EventTarget implements AsyncDisposable {
     }
   }
 
-  async #open(conn: Deno.Conn, transport: Transport): Promise<void> {
+  /**
+   * Serves a session over `stream` until it ends: a peer that came over a
+   * transport the server does not listen on itself (a WebSocket upgraded
+   * by your HTTP server, a serial line, a pair of web streams). The limits,
+   * the handshake hook and shutdown apply as to any session.
+   *
+   * @param stream The peer's byte stream; the session closes it.
+   * @param options How malformed frames are handled.
+   * @returns A promise that settles when the session has ended.
+   *
+   * @example
+   * ```ts ignore
+   * import { Server } from "@nanorpc/nanorpc/server";
+   * import { webStreamPair } from "@nanorpc/nanorpc/transport";
+   *
+   * const server = new Server();
+   * server.handle("/echo", (ctx) => ctx.data);
+   * await server.serve(webStreamPair({ readable: Deno.stdin.readable, writable: Deno.stdout.writable }));
+   * ```
+   */
+  async serve(stream: ByteStream, options: ServeOptions = {}): Promise<void> {
+    await (this.#started ??= this.#start());
+    await this.#open(stream, options);
+  }
+
+  async #open(stream: ByteStream, options: ServeOptions = {}): Promise<void> {
     const core = this.#core;
     const max = this.#options.maxSessions ?? 100_000;
+    const peer = formatPeer(stream.remoteAddr);
     if (this.#stopping || core.sessions.size + this.#handshaking >= max) {
       core.stats.sessionsRefused++;
-      core.logger.warn(
-        `refused ${formatAddr(conn.remoteAddr)}: ${
-          this.#stopping
-            ? "server is shutting down"
-            : `maxSessions (${max}) reached`
-        }`,
-      );
-      conn.close();
+      const why = this.#stopping
+        ? "server is shutting down"
+        : `maxSessions (${max}) reached`;
+      core.logger.warn(`refused ${peer}: ${why}`);
+      stream.close(why);
       return;
     }
-    if (transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
     const hook = this.#options.handshake;
     if (hook) {
       this.#handshaking++;
@@ -392,9 +416,8 @@ export class Server extends EventTarget implements AsyncDisposable {
       let why = "handshake hook returned false";
       try {
         ok = await hook({
-          remoteAddr: conn.remoteAddr,
-          localAddr: conn.localAddr,
-          transport,
+          remoteAddr: stream.remoteAddr,
+          transport: stream.transport,
         });
       } catch (err) {
         why = `handshake hook threw: ${errorMessage(err)}`;
@@ -403,17 +426,21 @@ export class Server extends EventTarget implements AsyncDisposable {
       }
       if (ok === false || this.#stopping) {
         core.stats.sessionsRefused++;
-        core.logger.warn(`refused ${formatAddr(conn.remoteAddr)}: ${why}`);
-        conn.close();
+        core.logger.warn(`refused ${peer}: ${why}`);
+        stream.close(why);
         return;
       }
     }
-    const session = new Session(core, conn, transport);
+    const session = new ServerSession(core, stream);
     core.sessions.set(session.id, session);
     core.stats.sessions++;
     core.stats.sessionsOpened++;
     this.dispatchEvent(new SessionEvent("sessionopen", session));
-    await session.serve();
+    const quietMs = options.resyncQuietMs;
+    await serveConnection(
+      session,
+      quietMs === undefined ? { kind: "close" } : { kind: "resync", quietMs },
+    );
   }
 
   async #shutdown(): Promise<void> {
@@ -427,7 +454,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     const deadline = new Promise<void>((r) => timer = setTimeout(r, limit));
     const sessions = [...core.sessions.values()];
     // Requests already read are answered; nothing more is read.
-    for (const session of sessions) session._drain();
+    for (const session of sessions) session.draining = true;
     await Promise.all(sessions.map(async (session) => {
       await Promise.race([session.settled(), deadline]);
       await session.close("server is shutting down");
@@ -444,6 +471,7 @@ export class Server extends EventTarget implements AsyncDisposable {
         );
       }
     }
+    if (this.#ownsBroker) await core.broker.close();
     await this.#hook("shutdown");
     core.logger.info("shut down");
   }

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { concat, frame, RawPeer } from "./_testing.ts";
-import { Server, type SessionEvent } from "./server.ts";
+import { Server } from "./server.ts";
+import type { SessionEvent } from "./options.ts";
 import type { Session } from "./session.ts";
 
 const BUFFER = 512 * 1024;

@@ -1,6 +1,6 @@
 /**
  * Handlers typed by protobuf-es schemas: the request data is decoded into
- * the input message and the returned value encoded from the output schema.
+ * the input message and the returned value encoded with the output schema.
  *
  * @module
  */
@@ -9,35 +9,45 @@ import {
   create,
   type DescMessage,
   fromBinary,
+  type MessageInitShape,
+  type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import { NanoRpcError } from "../client/errors.ts";
-import type { MessageInit, MessageSchema } from "../client/schema.ts";
-import { Status } from "../wasm/wire.ts";
+import { InternalError } from "../protocol/errors.ts";
 import type { Context } from "./context.ts";
-import type { Handler } from "./router.ts";
+import type { Handler } from "./handler.ts";
 
 /** Schemas of a typed handler's request and response data. */
-export interface HandlerSchemas<I extends object, O extends object> {
+export interface HandlerSchemas<
+  I extends DescMessage,
+  O extends DescMessage = DescMessage,
+> {
   /** Schema the request data is decoded with. */
-  input: MessageSchema<I>;
+  input: I;
   /** Schema the returned value is encoded with; omit to answer empty. */
-  output?: MessageSchema<O>;
+  output?: O;
 }
 
 /** A handler that takes and returns protobuf messages. */
-export type TypedHandler<I extends object, O extends object> = (
-  input: I,
+export type TypedHandler<I extends DescMessage, O extends DescMessage> = (
+  input: MessageShape<I>,
   ctx: Context,
-) => MessageInit<O> | void | Promise<MessageInit<O> | void>;
+) =>
+  | MessageInitShape<O>
+  | void
+  | Promise<MessageInitShape<O> | void>;
 
 /**
  * Wraps a typed handler into a plain one. Data that does not decode is
  * answered with STATUS_INTERNAL_ERROR naming the schema.
  *
+ * @param schemas The input and (optional) output schemas.
+ * @param handler The typed handler.
+ * @returns A plain handler for `server.handle`.
+ *
  * @example
  * ```ts
- * import { typedHandler } from "@nanorpc/nanorpc";
+ * import { typedHandler } from "@nanorpc/nanorpc/server";
  * import { ChatJoinSchema } from "@nanorpc/nanorpc/proto/chat";
  *
  * const join = typedHandler({ input: ChatJoinSchema }, (msg, ctx) => {
@@ -45,24 +55,24 @@ export type TypedHandler<I extends object, O extends object> = (
  * });
  * ```
  */
-export function typedHandler<I extends object, O extends object>(
+export function typedHandler<I extends DescMessage, O extends DescMessage>(
   schemas: HandlerSchemas<I, O>,
   handler: TypedHandler<I, O>,
 ): Handler {
-  const output = schemas.output as unknown as DescMessage | undefined;
-  const inputSchema = schemas.input as unknown as DescMessage;
-  const encode = (value: MessageInit<O> | void): Uint8Array | undefined => {
+  const { input: inputSchema, output } = schemas;
+  const encode = (
+    value: MessageInitShape<O> | void,
+  ): Uint8Array | undefined => {
     if (!output || value === undefined) return undefined;
-    return toBinary(output, create(output, value as never));
+    return toBinary(output, create(output, value));
   };
   return (ctx) => {
-    let input: I;
+    let input: MessageShape<I>;
     try {
-      input = fromBinary(inputSchema, ctx.data) as unknown as I;
+      input = fromBinary(inputSchema, ctx.data);
     } catch (err) {
-      throw new NanoRpcError(
-        Status.INTERNAL_ERROR,
-        `Request data for ${ctx.path} is not a valid ${schemas.input.typeName}: ${
+      throw new InternalError(
+        `Request data for ${ctx.path} is not a valid ${inputSchema.typeName}: ${
           err instanceof Error ? err.message : String(err)
         }`,
       );

@@ -1,38 +1,10 @@
-/**
- * Handlers and topics registered by path, looked up by the path's FNV-1a
- * hash. A path whose hash collides with another registered path is a
- * registration error, so a hash always names exactly one path.
- *
- * @module
- */
+// Handlers and topics registered by path, looked up by the path's FNV-1a
+// hash. A path whose hash collides with another registered path is a
+// registration error, so a hash always names exactly one path.
 
 import { fnv1a } from "../wasm/wire.ts";
-import type { Context } from "./context.ts";
-import type { Topic } from "./topic.ts";
-
-/** What a handler may return: data to answer with, text, or nothing. */
-export type HandlerResult = Uint8Array | string | void | undefined;
-
-/**
- * Answers a request. `ctx.data` is a view valid until the returned value
- * (or promise) settles; copy it (`ctx.copyData()`) to keep it longer.
- * Throw a `NanoRpcError` to answer with its status.
- */
-export type Handler = (
-  ctx: Context,
-) => HandlerResult | Promise<HandlerResult>;
-
-/** How a handler runs. */
-export interface HandleOptions {
-  /**
-   * Let this handler run alongside the session's later requests instead of
-   * holding them until it settles. Its answer may then overtake earlier
-   * ones, and its `ctx.data` is a copy. Default `false`.
-   */
-  concurrent?: boolean;
-  /** Time limit in milliseconds for this handler; overrides the server's. */
-  timeout?: number;
-}
+import type { HandleOptions, Handler } from "./handler.ts";
+import type { TopicImpl } from "./_topic.ts";
 
 /** One registered path: its handler, its topic, or both. */
 export interface Route {
@@ -47,7 +19,7 @@ export interface Route {
   /** Options the handler was registered with. */
   options: HandleOptions;
   /** The topic, if one is registered. */
-  topic?: Topic;
+  topic?: TopicImpl;
 }
 
 const encoder = new TextEncoder();
@@ -61,18 +33,7 @@ function checkPath(path: string): void {
   }
 }
 
-/**
- * The routing table of a server.
- *
- * @example
- * ```ts
- * import { fnv1a, Router } from "@nanorpc/nanorpc";
- *
- * const router = new Router();
- * router.route("/echo").handler = (ctx) => ctx.data;
- * console.log(router.lookup(fnv1a("/echo"))?.path); // "/echo"
- * ```
- */
+/** The routing table of a server. */
 export class Router {
   #routes = new Map<number, Route>();
 

@@ -1,0 +1,145 @@
+// The connection loop of a session: read from the byte stream, one codec
+// call per read, dispatch every decoded frame, and write all the answers
+// of one read in one corked write. Reading pauses while the outgoing
+// buffer is over half full.
+
+import {
+  H_CONSUMED,
+  H_ERROR,
+  H_ERROR_AT,
+  H_NEED,
+  HEADER,
+  MALFORMED_REASONS,
+  MAX_FRAMES,
+  STRIDE,
+} from "../wasm/codec.ts";
+import { errorMessage } from "./_core.ts";
+import { dispatch } from "./_dispatch.ts";
+import type { ServerSession } from "./_session.ts";
+
+/**
+ * What a session does with a malformed frame. `"close"` (streams with a
+ * connection: TCP, WebSocket …) closes the session. `"resync"` (a serial
+ * line, which has no connection to close) discards what is buffered, then
+ * discards whatever arrives until the line has been quiet for `quietMs`,
+ * and starts again with the next byte.
+ */
+export type MalformedPolicy =
+  | { readonly kind: "close" }
+  | { readonly kind: "resync"; readonly quietMs: number };
+
+/** Reads and serves until the peer leaves; then closes the session. */
+export async function serveConnection(
+  session: ServerSession,
+  policy: MalformedPolicy = { kind: "close" },
+): Promise<void> {
+  const { core, input, out, stream } = session;
+  const halfBuffer = core.limits.outgoingBufferSize / 2;
+  let reason = "peer closed the connection";
+  /** While resynchronising: when the last discarded bytes arrived. */
+  let discarding = -1;
+  try {
+    while (!session.closed && !session.draining) {
+      if (out.queued > halfBuffer) {
+        await out.drained();
+        if (session.closed) break;
+      }
+      const n = await stream.read(input.space());
+      if (n === null) break;
+      core.stats.bytesIn += n;
+      if (discarding >= 0) {
+        const now = performance.now();
+        const quiet =
+          now - discarding >= (policy as { quietMs: number }).quietMs;
+        discarding = quiet ? -1 : now;
+        if (!quiet) continue; // Still the tail of the bad frame.
+      }
+      input.filled += n;
+      if (input.filled < input.need) continue;
+      const bad = await process(session);
+      if (bad !== undefined) {
+        if (policy.kind === "close") {
+          malformedClose(session, bad);
+          return;
+        }
+        core.stats.resyncs++;
+        core.logger.warn(`${session}: ${bad}; resynchronising`);
+        input.consume(input.filled);
+        input.need = 0;
+        discarding = performance.now();
+        continue;
+      }
+      input.relax(n);
+    }
+  } catch (err) {
+    if (!session.closed) reason = `read failed: ${errorMessage(err)}`;
+  }
+  if (session.draining) reason = "server is shutting down";
+  await session.close(reason);
+}
+
+function malformedClose(session: ServerSession, why: string): void {
+  session.core.stats.malformedCloses++;
+  session.core.logger.warn(`${session}: closing, ${why}`);
+  session.close(why);
+}
+
+/**
+ * Decodes and dispatches every complete frame in the read buffer. Returns
+ * why the first malformed frame is malformed, if one is found (the frames
+ * before it have been served).
+ */
+async function process(session: ServerSession): Promise<string | undefined> {
+  const { core, input, out } = session;
+  session.begin();
+  out.cork();
+  try {
+    let offset = 0;
+    for (;;) {
+      const bytes = input.bytes;
+      const codec = core.codec;
+      const count = codec.decodeRequests(
+        bytes.subarray(offset, input.filled),
+        core.limits.maxMessageSize,
+      );
+      let w = codec.words;
+      const consumed = w[H_CONSUMED];
+      const error = w[H_ERROR];
+      const errorAt = w[H_ERROR_AT];
+      const need = w[H_NEED];
+      let base = HEADER;
+      if (count > 0) session.lastFrameAt = performance.now();
+      core.stats.framesIn += count;
+      for (let i = 0; i < count && !session.closed; i++) {
+        const done = dispatch(session, w, base + i * STRIDE, offset, bytes);
+        if (done === undefined) continue;
+        if (w === codec.words) {
+          // The table is shared by all sessions: keep the rest of ours.
+          w = w.slice(base + (i + 1) * STRIDE, HEADER + count * STRIDE);
+          base = -(i + 1) * STRIDE;
+        }
+        // Answers so far go out now, not after the slow handler.
+        out.uncork();
+        await done;
+        out.cork();
+      }
+      if (error !== 0) {
+        return `malformed frame at byte ${offset + errorAt}: ${
+          MALFORMED_REASONS[error] ?? `reason ${error}`
+        }`;
+      }
+      offset += consumed;
+      input.need = need;
+      if (count < MAX_FRAMES || offset === input.filled || session.closed) {
+        break;
+      }
+    }
+    // Answers may still view the read buffer: encode them before the
+    // buffer is compacted and reused.
+    out.uncork();
+    input.consume(offset);
+  } finally {
+    out.uncork();
+    session.end();
+  }
+}

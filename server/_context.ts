@@ -1,0 +1,60 @@
+// The server's implementation of the Context handlers get.
+
+import type { Context, ContextKind } from "./context.ts";
+import type { Route } from "./_router.ts";
+import type { ServerSession } from "./_session.ts";
+
+export class RequestContext implements Context {
+  readonly session: ServerSession;
+  readonly requestId: number;
+  readonly kind: ContextKind;
+  readonly route: Route;
+  data: Uint8Array;
+  body: Uint8Array | string | undefined = undefined;
+  #state?: Map<string, unknown>;
+  #abort?: AbortController;
+  #signal?: AbortSignal;
+
+  constructor(
+    session: ServerSession,
+    route: Route,
+    requestId: number,
+    data: Uint8Array,
+    kind: ContextKind,
+  ) {
+    this.session = session;
+    this.route = route;
+    this.requestId = requestId;
+    this.data = data;
+    this.kind = kind;
+  }
+
+  get path(): string {
+    return this.route.path;
+  }
+
+  get pathHash(): number {
+    return this.route.hash;
+  }
+
+  get signal(): AbortSignal {
+    this.#abort ??= new AbortController();
+    return this.#signal ??= AbortSignal.any([
+      this.#abort.signal,
+      this.session.signal,
+    ]);
+  }
+
+  /** Ends {@link signal} with `reason` (the time limit passed). */
+  abort(reason: unknown): void {
+    this.#abort?.abort(reason);
+  }
+
+  copyData(): Uint8Array {
+    return this.data.slice();
+  }
+
+  get state(): Map<string, unknown> {
+    return this.#state ??= new Map();
+  }
+}

@@ -1,0 +1,166 @@
+// Protocol dispatch of one decoded request frame: PING, lookup by path
+// hash, not-found, hash collisions, unsubscribe, and SUBSCRIBE whose
+// subscription attaches only when its OK ack is queued.
+
+import {
+  PATH_NONE,
+  PATH_STRING,
+  RQ_DATA_LEN,
+  RQ_DATA_OFF,
+  RQ_ID,
+  RQ_PATH_HASH,
+  RQ_PATH_KIND,
+  RQ_PATH_LEN,
+  RQ_PATH_OFF,
+  RQ_TYPE,
+} from "../wasm/codec.ts";
+import { InternalError } from "../protocol/errors.ts";
+import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import { errorMessage } from "./_core.ts";
+import { RequestContext } from "./_context.ts";
+import { invoke, type Pending } from "./_invoke.ts";
+import { pathMatches, type Route } from "./_router.ts";
+import type { ServerSession } from "./_session.ts";
+
+const EMPTY = new Uint8Array(0);
+const decoder = new TextDecoder();
+/** Longest path quoted back in a message. */
+const QUOTE = 200;
+
+/**
+ * Serves the frame whose entry starts at word `e` of `w`; offsets in the
+ * entry are relative to `offset` in `bytes`. Returns a promise only when
+ * the caller must wait for it before serving the next frame.
+ */
+export function dispatch(
+  session: ServerSession,
+  w: Int32Array,
+  e: number,
+  offset: number,
+  bytes: Uint8Array,
+): Promise<void> | undefined {
+  const id = w[e + RQ_ID];
+  const type = w[e + RQ_TYPE];
+  if (type === RequestType.PING) {
+    session.respond(id, ResponseType.PONG, Status.OK, undefined, EMPTY);
+    return;
+  }
+  if (type !== RequestType.REQUEST && type !== RequestType.SUBSCRIBE) {
+    session.respond(
+      id,
+      ResponseType.RESPONSE,
+      Status.INTERNAL_ERROR,
+      `Unsupported request type ${type}: send PING, REQUEST or SUBSCRIBE`,
+      EMPTY,
+    );
+    return;
+  }
+  const kind = w[e + RQ_PATH_KIND];
+  const hash = w[e + RQ_PATH_HASH] >>> 0;
+  const route = kind === PATH_NONE
+    ? undefined
+    : session.core.router.lookup(hash);
+  const pathOff = offset + w[e + RQ_PATH_OFF];
+  const pathLen = w[e + RQ_PATH_LEN];
+  if (
+    route && kind === PATH_STRING &&
+    !pathMatches(route, bytes, pathOff, pathLen)
+  ) {
+    // The spec's error table: a path whose hash collides with a registered
+    // one is an internal error, not a miss.
+    session.respond(
+      id,
+      ResponseType.RESPONSE,
+      Status.INTERNAL_ERROR,
+      `Path ${
+        quote(bytes, pathOff, pathLen)
+      } has the same FNV-1a hash as the registered path ${route.path}; rename one of them`,
+      EMPTY,
+    );
+    return;
+  }
+  const dataOff = offset + w[e + RQ_DATA_OFF];
+  const data = bytes.subarray(dataOff, dataOff + w[e + RQ_DATA_LEN]);
+  if (type === RequestType.REQUEST) {
+    const sub = session.subscriptions.get(id);
+    if (sub && data.length === 0 && route && sub.topic.route === route) {
+      session.subscriptions.remove(sub);
+      session.respond(id, ResponseType.RESPONSE, Status.OK, undefined, EMPTY);
+      return;
+    }
+  }
+  const target = type === RequestType.REQUEST ? route?.handler : route?.topic;
+  if (!route || !target) {
+    const what = type === RequestType.REQUEST ? "handler" : "topic";
+    const message = kind === PATH_NONE
+      ? `No ${what}: the request has no path or path_hash`
+      : kind === PATH_STRING
+      ? `No ${what} for path ${quote(bytes, pathOff, pathLen)}`
+      : `No ${what} for path hash 0x${hash.toString(16).padStart(8, "0")}`;
+    session.respond(
+      id,
+      ResponseType.RESPONSE,
+      Status.NOT_FOUND,
+      message,
+      EMPTY,
+    );
+    return;
+  }
+  return type === RequestType.REQUEST
+    ? request(session, route, id, data)
+    : subscribe(session, route, id, data);
+}
+
+function request(
+  session: ServerSession,
+  route: Route,
+  id: number,
+  data: Uint8Array,
+): Promise<void> | undefined {
+  const concurrent = route.options.concurrent === true;
+  const ctx = new RequestContext(
+    session,
+    route,
+    id,
+    concurrent ? data.slice() : data,
+    "request",
+  );
+  return invoke(session, ctx, route.handler!, concurrent);
+}
+
+/**
+ * The last step of a SUBSCRIBE checks the limit and decodes the filter, but
+ * the subscription attaches only when the OK ack is queued, so a refused,
+ * timed-out or abandoned SUBSCRIBE leaves nothing behind and no UPDATE can
+ * overtake the ack.
+ */
+function subscribe(
+  session: ServerSession,
+  route: Route,
+  id: number,
+  data: Uint8Array,
+): Promise<void> | undefined {
+  const ctx = new RequestContext(session, route, id, data, "subscribe");
+  const pending: Pending = {};
+  const last = (ctx: RequestContext): undefined => {
+    const topic = route.topic!;
+    session.subscriptions.checkLimit(ctx.requestId);
+    let sub: ReturnType<typeof topic.prepare>;
+    try {
+      sub = topic.prepare(session, ctx.requestId, ctx.data);
+    } catch (err) {
+      throw new InternalError(
+        `Invalid subscription filter for ${topic.path}: ${errorMessage(err)}`,
+      );
+    }
+    pending.commit = () => {
+      if (!session.closed) session.subscriptions.add(sub);
+    };
+  };
+  return invoke(session, ctx, last, false, pending);
+}
+
+function quote(bytes: Uint8Array, off: number, len: number): string {
+  const text = decoder.decode(bytes.subarray(off, off + Math.min(len, QUOTE)));
+  return len > QUOTE ? `${text}…` : text;
+}

@@ -1,0 +1,134 @@
+// The server's implementation of Group: members on this server, and a
+// broker channel through which broadcasts and multicasts from any server
+// reach them.
+
+import type { BrokerMessage } from "./broker.ts";
+import { errorMessage, type ServerCore } from "./_core.ts";
+import type { Group } from "./group.ts";
+import type { ServerSession } from "./_session.ts";
+import type { Session } from "./session.ts";
+
+export class GroupImpl implements Group {
+  readonly name: string;
+  #core: ServerCore;
+  #members = new Set<ServerSession>();
+  #channel: Disposable;
+  #closed = false;
+
+  constructor(core: ServerCore, name: string) {
+    this.#core = core;
+    this.name = name;
+    this.#channel = core.broker.subscribe(
+      `group:${name}`,
+      (m) => this.#deliver(m),
+    );
+  }
+
+  get count(): number {
+    return this.#members.size;
+  }
+
+  members(): Session[] {
+    return [...this.#members];
+  }
+
+  has(session: Session): boolean {
+    return this.#members.has(session as ServerSession);
+  }
+
+  add(session: Session): void {
+    if (this.#closed) throw new Error(`Group ${this.name} is closed`);
+    if (session.closed) throw new Error(`Session ${session.id} is closed`);
+    const member = this.#own(session);
+    if (this.#members.has(member)) return;
+    this.#members.add(member);
+    member.membership(this, true);
+    this.#core.stats.groupMemberships++;
+  }
+
+  remove(session: Session): boolean {
+    const member = session as ServerSession;
+    if (!this.#members.delete(member)) return false;
+    member.membership(this, false);
+    this.#core.stats.groupMemberships--;
+    return true;
+  }
+
+  broadcast(path: string, data: Uint8Array): void {
+    this.#publish({ path, data: data.slice() });
+  }
+
+  multicast(
+    path: string,
+    data: Uint8Array,
+    to: Iterable<Session | string>,
+  ): void {
+    const uids: string[] = [];
+    const sessions: number[] = [];
+    for (const target of to) {
+      if (typeof target === "string") uids.push(target);
+      else sessions.push(target.id);
+    }
+    if (uids.length === 0 && sessions.length === 0) return;
+    this.#publish({
+      path,
+      data: data.slice(),
+      uids,
+      sessions,
+      origin: this.#core.nodeId,
+    });
+  }
+
+  close(): void {
+    for (const session of [...this.#members]) this.remove(session);
+    this.#closed = true;
+    try {
+      this.#channel[Symbol.dispose]();
+    } catch (err) {
+      this.#core.logger.error(
+        `group ${this.name}: releasing its broker channel failed: ${
+          errorMessage(err)
+        }`,
+      );
+    }
+    if (this.#core.groups.get(this.name) === this) {
+      this.#core.groups.delete(this.name);
+    }
+  }
+
+  #publish(message: BrokerMessage): void {
+    const sent = this.#core.broker.publish(`group:${this.name}`, message);
+    if (sent instanceof Promise) {
+      sent.catch((err) =>
+        this.#core.logger.error(
+          `group ${this.name}: publishing failed: ${errorMessage(err)}`,
+        )
+      );
+    }
+  }
+
+  /** A broadcast or multicast from any server reaches our members. */
+  #deliver(m: BrokerMessage): void {
+    if (m.uids === undefined && m.sessions === undefined) {
+      for (const member of this.#members) member.pushOwned(m.path, m.data);
+      return;
+    }
+    const uids = m.uids && m.uids.length > 0 ? new Set(m.uids) : undefined;
+    const ids = m.origin === this.#core.nodeId && m.sessions?.length
+      ? new Set(m.sessions)
+      : undefined;
+    for (const member of this.#members) {
+      const byUid = uids !== undefined && member.uid !== undefined &&
+        uids.has(member.uid);
+      if (byUid || ids?.has(member.id)) member.pushOwned(m.path, m.data);
+    }
+  }
+
+  #own(session: Session): ServerSession {
+    const member = this.#core.sessions.get(session.id);
+    if (member !== session) {
+      throw new Error(`Session ${session.id} does not belong to this server`);
+    }
+    return member;
+  }
+}

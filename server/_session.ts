@@ -1,0 +1,237 @@
+// The server's side of a session: the application-facing state (attributes,
+// uid, groups, subscriptions), the bounded outgoing buffer, and the orderly
+// end. Reading and dispatching live in _connection.ts and _dispatch.ts.
+
+import type { ByteStream, PeerAddress } from "../transport/byte_stream.ts";
+import { formatPeer } from "../transport/byte_stream.ts";
+import { ResponseType, Status } from "../wasm/wire.ts";
+import { errorMessage, type ServerCore } from "./_core.ts";
+import type { Group } from "./group.ts";
+import type { GroupImpl } from "./_group.ts";
+import { FRAME_OVERHEAD, Outbox } from "./_outbox.ts";
+import { ReadBuffer } from "./_read_buffer.ts";
+import type { Session } from "./session.ts";
+import { SubscriptionRegistry } from "./_subscriptions.ts";
+
+/** How long a closing session waits to flush what it owes. */
+const CLOSE_FLUSH_MS = 2000;
+
+let nextId = 1;
+
+export class ServerSession implements Session {
+  readonly id: number = nextId++;
+  readonly remoteAddr: PeerAddress;
+  readonly transport: string;
+  readonly core: ServerCore;
+  readonly stream: ByteStream;
+  readonly input: ReadBuffer;
+  readonly out: Outbox;
+  readonly subscriptions: SubscriptionRegistry;
+  lastFrameAt: number = performance.now();
+  droppedUpdates = 0;
+  /** Set at shutdown: requests already read are answered, no more read. */
+  draining = false;
+
+  #ended = false;
+  #reason = "";
+  #closing?: Promise<void>;
+  #abort?: AbortController;
+  #attrs?: Map<string, unknown>;
+  #groups?: Set<GroupImpl>;
+  #uid?: string;
+  #uidChannel?: Disposable;
+  #inflight = 0;
+  #idle?: PromiseWithResolvers<void>;
+
+  constructor(core: ServerCore, stream: ByteStream) {
+    this.core = core;
+    this.stream = stream;
+    this.remoteAddr = stream.remoteAddr;
+    this.transport = stream.transport;
+    this.input = new ReadBuffer(core.limits.maxMessageSize + 10);
+    this.subscriptions = new SubscriptionRegistry(
+      core.stats,
+      core.limits.maxSubscriptionsPerSession,
+    );
+    const limit = core.limits.outgoingBufferSize;
+    this.out = new Outbox(stream, core.codec, core.stats, limit / 4, (err) => {
+      this.close(`write failed: ${errorMessage(err)}`);
+    });
+  }
+
+  get signal(): AbortSignal {
+    this.#abort ??= new AbortController();
+    if (this.#ended && !this.#abort.signal.aborted) {
+      this.#abort.abort(this.#reason);
+    }
+    return this.#abort.signal;
+  }
+
+  get closed(): boolean {
+    return this.#ended;
+  }
+
+  get uid(): string | undefined {
+    return this.#uid;
+  }
+
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  get groups(): ReadonlySet<Group> {
+    return this.#groups ?? new Set();
+  }
+
+  get bufferedAmount(): number {
+    return this.out.queued;
+  }
+
+  /** Whether a read or a handler of this session is being served. */
+  get busy(): boolean {
+    return this.#inflight > 0;
+  }
+
+  set<T>(key: string, value: T): void {
+    (this.#attrs ??= new Map()).set(key, value);
+  }
+
+  get<T>(key: string): T | undefined {
+    return this.#attrs?.get(key) as T | undefined;
+  }
+
+  has(key: string): boolean {
+    return this.#attrs?.has(key) ?? false;
+  }
+
+  delete(key: string): boolean {
+    return this.#attrs?.delete(key) ?? false;
+  }
+
+  bind(uid: string): void {
+    if (this.#ended) throw new Error("Cannot bind a closed session");
+    this.unbind();
+    const previous = this.core.uids.get(uid);
+    if (previous && previous !== this) previous.unbind();
+    this.#uid = uid;
+    this.core.uids.set(uid, this);
+    this.#uidChannel = this.core.broker.subscribe(`uid:${uid}`, (m) => {
+      if (m.kick !== undefined) this.close(m.kick);
+      else this.subscriptions.push(m.path, m.data);
+    });
+  }
+
+  unbind(): void {
+    if (this.#uid === undefined) return;
+    if (this.core.uids.get(this.#uid) === this) {
+      this.core.uids.delete(this.#uid);
+    }
+    const channel = this.#uidChannel;
+    this.#uid = this.#uidChannel = undefined;
+    channel?.[Symbol.dispose]();
+  }
+
+  push(path: string, data: Uint8Array): number {
+    return this.subscriptions.push(path, data.slice());
+  }
+
+  /** {@link push} for data nobody will change. */
+  pushOwned(path: string, data: Uint8Array): number {
+    return this.subscriptions.push(path, data);
+  }
+
+  sendUpdate(id: number, data: Uint8Array): boolean {
+    if (this.#ended) return false;
+    const size = data.length + FRAME_OVERHEAD;
+    if (this.out.queued + size > this.core.limits.outgoingBufferSize / 2) {
+      this.droppedUpdates++;
+      this.core.stats.droppedUpdates++;
+      return false;
+    }
+    this.out.push(id, ResponseType.UPDATE, Status.OK, undefined, data, size);
+    return true;
+  }
+
+  /** Queues a response; one that does not fit the buffer ends the session. */
+  respond(
+    id: number,
+    type: number,
+    status: number,
+    message: string | undefined,
+    data: Uint8Array,
+  ): void {
+    if (this.#ended) return;
+    const size = data.length + FRAME_OVERHEAD +
+      (message ? message.length * 3 : 0);
+    const limit = this.core.limits.outgoingBufferSize;
+    if (this.out.queued + size > limit) {
+      this.core.stats.overflowCloses++;
+      this.close(
+        `outgoing buffer of ${limit} bytes is full: the peer does not read its responses`,
+      );
+      return;
+    }
+    this.out.push(id, type, status, message, data, size);
+  }
+
+  /** Adds or removes group membership; the group calls this. */
+  membership(group: GroupImpl, member: boolean): void {
+    if (member) (this.#groups ??= new Set()).add(group);
+    else this.#groups?.delete(group);
+  }
+
+  /** A read or an async handler started being served. */
+  begin(): void {
+    this.#inflight++;
+  }
+
+  /** A read or an async handler was served. */
+  end(): void {
+    // A long handler is activity: the idle clock starts when it ends.
+    this.lastFrameAt = performance.now();
+    if (--this.#inflight === 0 && this.#idle) {
+      this.#idle.resolve();
+      this.#idle = undefined;
+    }
+  }
+
+  /** A handler outlived its time limit and may still read its `ctx.data`. */
+  lend(): void {
+    this.input.lend();
+  }
+
+  /** Resolves when no handler of this session is running. */
+  async settled(): Promise<void> {
+    while (this.#inflight > 0) {
+      this.#idle ??= Promise.withResolvers();
+      await this.#idle.promise;
+    }
+  }
+
+  close(reason = "closed by the server"): Promise<void> {
+    return this.#closing ??= this.#finish(reason);
+  }
+
+  /** `session 12 (tcp://127.0.0.1:5000)`, for log lines. */
+  toString(): string {
+    return `session ${this.id} (${formatPeer(this.remoteAddr)})`;
+  }
+
+  async #finish(reason: string): Promise<void> {
+    this.#ended = true;
+    this.#reason = reason;
+    this.#abort?.abort(reason);
+    this.subscriptions.clear();
+    if (this.#groups) {
+      for (const group of [...this.#groups]) group.remove(this);
+    }
+    try {
+      this.unbind();
+    } catch (err) {
+      this.core.logger.error(`${this}: releasing its uid failed`, err);
+    }
+    await this.out.close(CLOSE_FLUSH_MS);
+    this.stream.close(reason);
+    this.core.sessionClosed(this, reason);
+  }
+}

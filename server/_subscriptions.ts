@@ -1,0 +1,73 @@
+// One session's subscriptions, by request id. The registry attaches a
+// subscription to its topic when the SUBSCRIBE is acknowledged and detaches
+// it on unsubscribe or when the session ends, keeping the server's count.
+
+import { NotAuthorizedError } from "../protocol/errors.ts";
+import type { ServerStats } from "./stats.ts";
+import type { Subscription } from "./_topic.ts";
+
+export class SubscriptionRegistry {
+  #subs?: Map<number, Subscription>;
+  #stats: ServerStats;
+  #limit: number;
+
+  constructor(stats: ServerStats, limit: number) {
+    this.#stats = stats;
+    this.#limit = limit;
+  }
+
+  get size(): number {
+    return this.#subs?.size ?? 0;
+  }
+
+  get(id: number): Subscription | undefined {
+    return this.#subs?.get(id);
+  }
+
+  /** Throws when a new subscription `id` would pass the per-session limit. */
+  checkLimit(id: number): void {
+    const subs = this.#subs;
+    if (subs && !subs.has(id) && subs.size >= this.#limit) {
+      throw new NotAuthorizedError(
+        `Subscription limit of ${this.#limit} per session reached: unsubscribe first`,
+      );
+    }
+  }
+
+  /** Attaches `sub`, replacing a subscription with the same id. */
+  add(sub: Subscription): void {
+    this.checkLimit(sub.id);
+    const old = this.#subs?.get(sub.id);
+    if (old) this.remove(old);
+    (this.#subs ??= new Map()).set(sub.id, sub);
+    sub.topic.attach(sub);
+    this.#stats.subscriptions++;
+  }
+
+  remove(sub: Subscription): void {
+    if (this.#subs?.get(sub.id) !== sub) return;
+    sub.topic.detach(sub);
+    this.#subs.delete(sub.id);
+    this.#stats.subscriptions--;
+  }
+
+  /** Queues `data` for every subscription to `path` that accepts it. */
+  push(path: string, data: Uint8Array): number {
+    if (!this.#subs) return 0;
+    let sent = 0;
+    for (const sub of this.#subs.values()) {
+      if (sub.topic.path === path && sub.topic.accepts(sub, data)) {
+        if (sub.session.sendUpdate(sub.id, data)) sent++;
+      }
+    }
+    return sent;
+  }
+
+  /** Detaches everything (the session ended). */
+  clear(): void {
+    if (!this.#subs) return;
+    for (const sub of this.#subs.values()) sub.topic.detach(sub);
+    this.#stats.subscriptions -= this.#subs.size;
+    this.#subs.clear();
+  }
+}

@@ -1,0 +1,157 @@
+// A topic's subscriptions on this server and the fan-out of each publish
+// to the subscriptions whose filter accepts it.
+
+import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
+import type { Logger } from "./logger.ts";
+import type { Route } from "./_router.ts";
+import type { ServerSession } from "./_session.ts";
+import type {
+  Topic,
+  TopicFilter,
+  TopicOptions,
+  TypedTopicOptions,
+} from "./topic.ts";
+
+/** One session's subscription to a topic. */
+export interface Subscription {
+  readonly session: ServerSession;
+  /** The SUBSCRIBE request's id, carried by every update. */
+  readonly id: number;
+  readonly topic: TopicImpl;
+  /** The decoded filter, `undefined` for "everything". */
+  readonly filter: unknown;
+  /** Position in the topic's subscriber list (for O(1) removal). */
+  index: number;
+}
+
+export class TopicImpl implements Topic {
+  readonly route: Route;
+  #subscribers: Subscription[] = [];
+  #filter?: TopicFilter<unknown, unknown>;
+  #decodeFilter?: (bytes: Uint8Array) => unknown;
+  #decodeUpdate?: (bytes: Uint8Array) => unknown;
+  #filtered = 0;
+  #logger: Logger;
+
+  constructor(
+    route: Route,
+    options: TopicOptions<unknown, unknown>,
+    logger: Logger,
+  ) {
+    this.route = route;
+    this.#logger = logger;
+    this.#filter = options.filter;
+    this.#decodeFilter = options.decodeFilter;
+    this.#decodeUpdate = options.decodeUpdate;
+  }
+
+  get path(): string {
+    return this.route.path;
+  }
+
+  get size(): number {
+    return this.#subscribers.length;
+  }
+
+  /**
+   * Builds (but does not attach) a subscription from the subscriber's raw
+   * filter bytes; throws when the topic's `decodeFilter` rejects them.
+   */
+  prepare(
+    session: ServerSession,
+    id: number,
+    filterBytes: Uint8Array,
+  ): Subscription {
+    let filter: unknown = undefined;
+    if (filterBytes.length > 0 && this.#filter) {
+      filter = this.#decodeFilter
+        ? this.#decodeFilter(filterBytes)
+        : filterBytes.slice();
+    }
+    return { session, id, topic: this, filter, index: -1 };
+  }
+
+  attach(sub: Subscription): void {
+    sub.index = this.#subscribers.length;
+    this.#subscribers.push(sub);
+    if (sub.filter !== undefined) this.#filtered++;
+  }
+
+  /** Stops delivering to `sub`, in O(1). */
+  detach(sub: Subscription): void {
+    const list = this.#subscribers;
+    const i = sub.index;
+    if (i < 0 || list[i] !== sub) return;
+    const last = list.pop()!;
+    if (last !== sub) {
+      list[i] = last;
+      last.index = i;
+    }
+    sub.index = -1;
+    if (sub.filter !== undefined) this.#filtered--;
+  }
+
+  /**
+   * Queues `data` as an UPDATE for every subscription whose filter accepts
+   * it; returns how many were queued.
+   */
+  deliver(data: Uint8Array): number {
+    const list = this.#subscribers;
+    let update: unknown = data;
+    if (this.#filtered > 0 && this.#decodeUpdate) {
+      try {
+        update = this.#decodeUpdate(data);
+      } catch (err) {
+        this.#log(`cannot decode an update for ${this.path}`, err);
+        return 0;
+      }
+    }
+    let sent = 0;
+    for (let i = 0; i < list.length; i++) {
+      const sub = list[i];
+      if (sub.filter !== undefined && !this.#passes(sub, update)) continue;
+      if (sub.session.sendUpdate(sub.id, data)) sent++;
+    }
+    return sent;
+  }
+
+  /** Whether `sub`'s filter accepts `data`, decoded for it alone. */
+  accepts(sub: Subscription, data: Uint8Array): boolean {
+    if (sub.filter === undefined) return true;
+    let update: unknown = data;
+    if (this.#decodeUpdate) {
+      try {
+        update = this.#decodeUpdate(data);
+      } catch (err) {
+        this.#log(`cannot decode a push for ${this.path}`, err);
+        return false;
+      }
+    }
+    return this.#passes(sub, update);
+  }
+
+  /** A filter that throws rejects, and is logged. */
+  #passes(sub: Subscription, update: unknown): boolean {
+    try {
+      return this.#filter!(sub.filter, update, sub.session);
+    } catch (err) {
+      this.#log(`the filter of ${this.path} threw`, err);
+      return false;
+    }
+  }
+
+  #log(what: string, err: unknown): void {
+    this.#logger.error(`${what}: ${err instanceof Error ? err.message : err}`);
+  }
+}
+
+/** Turns {@link TypedTopicOptions} into plain {@link TopicOptions}. */
+export function typedTopicOptions<F extends DescMessage, U extends DescMessage>(
+  options: TypedTopicOptions<F, U>,
+): TopicOptions<unknown, unknown> {
+  return {
+    filter: options.filter as TopicFilter<unknown, unknown>,
+    decodeFilter: (bytes) => fromBinary(options.filterSchema, bytes),
+    decodeUpdate: (bytes) => fromBinary(options.updateSchema, bytes),
+  };
+}

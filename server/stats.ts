@@ -1,0 +1,71 @@
+/**
+ * The counters a server keeps; `server.stats()` returns a snapshot.
+ *
+ * @module
+ */
+
+/**
+ * Counters of a server since it was created.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@nanorpc/nanorpc/server";
+ *
+ * const server = new Server();
+ * const { sessions, droppedUpdates } = server.stats();
+ * console.log(sessions, droppedUpdates); // 0 0
+ * ```
+ */
+export interface ServerStats {
+  /** Sessions open now. */
+  sessions: number;
+  /** Live subscriptions over all sessions. */
+  subscriptions: number;
+  /** Group memberships over all groups. */
+  groupMemberships: number;
+  /** Sessions accepted since start. */
+  sessionsOpened: number;
+  /** Connections refused by `maxSessions`, the handshake hook, or shutdown. */
+  sessionsRefused: number;
+  /** Request frames decoded. */
+  framesIn: number;
+  /** Response, pong and update frames sent. */
+  framesOut: number;
+  /** Bytes read from peers. */
+  bytesIn: number;
+  /** Bytes written to peers. */
+  bytesOut: number;
+  /** Connections closed because they sent a malformed frame. */
+  malformedCloses: number;
+  /** Buffered bytes discarded to resynchronise a line after a bad frame. */
+  resyncs: number;
+  /** Updates dropped because a session's outgoing buffer was full. */
+  droppedUpdates: number;
+  /** Sessions closed because a response did not fit their buffer. */
+  overflowCloses: number;
+  /** Sessions closed by the idle timeout. */
+  idleCloses: number;
+  /** Messages the broker had to drop (see `Broker.dropped`). */
+  brokerDropped: number;
+}
+
+/** Fresh, zeroed counters. */
+export function newStats(): ServerStats {
+  return {
+    sessions: 0,
+    subscriptions: 0,
+    groupMemberships: 0,
+    sessionsOpened: 0,
+    sessionsRefused: 0,
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    malformedCloses: 0,
+    resyncs: 0,
+    droppedUpdates: 0,
+    overflowCloses: 0,
+    idleCloses: 0,
+    brokerDropped: 0,
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * The byte-stream seam and its adapters: every transport a session or a
+ * client speaks NanoRPC over is one adapter of {@link ByteStream}.
+ *
+ * @example
+ * ```ts ignore
+ * import { connStream } from "@nanorpc/nanorpc/transport";
+ * import { Server } from "@nanorpc/nanorpc/server";
+ *
+ * const server = new Server();
+ * const conn = await Deno.connect({ port: 9000 });
+ * await server.serve(connStream(conn, "tcp"));
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type ByteStream,
+  formatPeer,
+  type PeerAddress,
+} from "./byte_stream.ts";
+export { connStream } from "./conn.ts";
