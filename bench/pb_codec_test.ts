@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { frame, RawPeer } from "../server/_testing.ts";
+import type { InternalServerOptions } from "../server/_core.ts";
 import { Server } from "../server/server.ts";
 import {
   codec,
@@ -116,10 +117,11 @@ Deno.test("ProtobufEsCodec encodes responses protobuf-es and WASM agree on", () 
 });
 
 Deno.test("Server with ProtobufEsCodec answers ping, echo and not-found over TCP", async () => {
-  const server = new Server({
+  const options: InternalServerOptions = {
     codec: new ProtobufEsCodec(),
     logLevel: "error",
-  });
+  };
+  const server = new Server(options);
   server.handle("/echo", (ctx) => ctx.data);
   const listener = await server.listen({ hostname: "127.0.0.1", port: 0 });
   const peer = await RawPeer.connect(listener.addr);

@@ -27,6 +27,7 @@ import { parseArgs } from "node:util";
 import { writeHeapSnapshot } from "node:v8";
 import { registerDemo } from "../server/demo.ts";
 import type { LogLevel } from "../server/logger.ts";
+import type { InternalServerOptions } from "../server/_core.ts";
 import { Server } from "../server/server.ts";
 import { ProtobufEsCodec } from "./pb_codec.ts";
 
@@ -66,11 +67,12 @@ export function benchServer(options: BenchServerOptions): Server {
   if (codecName !== "wasm" && codecName !== "protobuf-es") {
     throw new Error(`--codec must be wasm or protobuf-es, got ${codecName}`);
   }
-  const server = new Server({
+  const serverOptions: InternalServerOptions = {
     codec: codecName === "protobuf-es" ? new ProtobufEsCodec() : undefined,
     logLevel: options.logLevel,
     maxSessions: 1_000_000,
-  });
+  };
+  const server = new Server(serverOptions);
   registerDemo(server);
   server.topic(UPDATES);
   server.handle(PUBLISH, (ctx) => {
