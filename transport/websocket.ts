@@ -1,0 +1,350 @@
+/**
+ * The byte-stream adapter of WebSockets, for both ends: a server socket
+ * from `Deno.upgradeWebSocket` and a client socket from `new WebSocket(url)`,
+ * in Deno and in browsers (this file uses Web APIs only).
+ *
+ * NanoRPC frames travel unchanged in binary messages, and message
+ * boundaries mean nothing: one message may hold several frames or part of
+ * one, so the adapter just concatenates the messages' bytes.
+ *
+ * @module
+ */
+
+import type { ByteStream, PeerAddress } from "./byte_stream.ts";
+
+/** Close code of a text message: the endpoint takes binary data only. */
+export const CLOSE_UNSUPPORTED_DATA = 1003;
+/** Close code of received bytes beyond the inbound bound. */
+export const CLOSE_TOO_BIG = 1009;
+
+/** What the adapter counted; share one object between many sockets. */
+export interface WebSocketStats {
+  /** Sockets closed with 1009 because their unread bytes passed the bound. */
+  inboundOverflows: number;
+  /** Sockets closed with 1003 because a text message arrived. */
+  textMessages: number;
+}
+
+/** How {@link websocketStream} adapts a socket. */
+export interface WebSocketStreamOptions {
+  /** `"ws"` or `"wss"`; by default taken from the socket's URL, else `"ws"`. */
+  transport?: "ws" | "wss";
+  /**
+   * The peer's host and port. On the server pass `Deno.serve`'s
+   * `info.remoteAddr`, read before `Deno.upgradeWebSocket` (after it, Deno
+   * throws "Request closed"). A client takes them from the URL.
+   */
+  remoteAddr?: { hostname?: string; port?: number };
+  /**
+   * Bytes received but not yet read that the adapter keeps at most
+   * (WebSockets push messages with no backpressure). Beyond it the socket
+   * is closed with 1009 and counted. Default 4 MiB; twice the session's
+   * `maxMessageSize` is a good value.
+   */
+  maxBufferedIn?: number;
+  /** `write` settles once `bufferedAmount` is at most this; default 256 KiB. */
+  writeLowWater?: number;
+  /**
+   * Longest pause, in ms, between two looks at `bufferedAmount` while a
+   * write waits (there is no drain event); polling starts at 1 ms and
+   * doubles up to it. Default 20, clamped to 1..1000.
+   */
+  drainPollMs?: number;
+  /** Where to count; a fresh object when omitted. */
+  stats?: WebSocketStats;
+}
+
+/** A {@link ByteStream} over a WebSocket, with what it knows of the socket. */
+export interface WebSocketByteStream extends ByteStream {
+  /** The adapted socket. */
+  readonly socket: WebSocket;
+  /** The counters this stream adds to. */
+  readonly stats: WebSocketStats;
+  /** Bytes received and not read yet. */
+  readonly bufferedIn: number;
+}
+
+const DEFAULT_MAX_BUFFERED_IN = 4 << 20;
+const DEFAULT_LOW_WATER = 256 << 10;
+
+/**
+ * Adapts an open or opening WebSocket to a {@link ByteStream}. It sets
+ * `binaryType` to `"arraybuffer"` and listens from now on, so call it before
+ * the first message can arrive (right after `new WebSocket` or
+ * `Deno.upgradeWebSocket`). Writes wait for the socket to open.
+ *
+ * - `read` hands out received bytes in order; it returns `null` once the peer
+ *   closed normally (1000, 1001 or no code) and everything was read, and
+ *   throws for any other close code, a text message (closed with 1003) or an
+ *   overflow (closed with 1009).
+ * - `write` sends one binary message and settles once `bufferedAmount` is
+ *   at most `writeLowWater`; it rejects when the socket closes first.
+ * - `close(reason)` sends a normal close (1000) with the reason, cut to the
+ *   123 bytes a close frame can carry.
+ *
+ * @param socket The socket.
+ * @param options Bounds, counters and the peer's address.
+ * @returns The stream.
+ *
+ * @example A server endpoint in `Deno.serve`
+ * ```ts ignore
+ * import { websocketStream } from "@nanorpc/nanorpc/transport";
+ *
+ * Deno.serve((req, info) => {
+ *   const remoteAddr = info.remoteAddr;
+ *   const { socket, response } = Deno.upgradeWebSocket(req);
+ *   const stream = websocketStream(socket, { remoteAddr });
+ *   // hand `stream` to a session
+ *   return response;
+ * });
+ * ```
+ */
+export function websocketStream(
+  socket: WebSocket,
+  options: WebSocketStreamOptions = {},
+): WebSocketByteStream {
+  return new WebSocketAdapter(socket, options);
+}
+
+class WebSocketAdapter implements WebSocketByteStream {
+  readonly socket: WebSocket;
+  readonly stats: WebSocketStats;
+  readonly transport: "ws" | "wss";
+  readonly remoteAddr: PeerAddress;
+  #maxIn: number;
+  #lowWater: number;
+  #pollMax: number;
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  #offset = 0;
+  #bufferedIn = 0;
+  #reader?: {
+    buffer: Uint8Array;
+    resolve: (n: number | null) => void;
+    reject: (error: Error) => void;
+  };
+  #failure?: Error;
+  #ended = false;
+  #closed = false;
+  #settled: Promise<void>;
+
+  constructor(socket: WebSocket, options: WebSocketStreamOptions) {
+    this.socket = socket;
+    this.stats = options.stats ?? { inboundOverflows: 0, textMessages: 0 };
+    this.#maxIn = positive(options.maxBufferedIn, DEFAULT_MAX_BUFFERED_IN);
+    this.#lowWater = Math.max(0, options.writeLowWater ?? DEFAULT_LOW_WATER);
+    this.#pollMax = Math.min(1000, Math.max(1, options.drainPollMs ?? 20));
+    const url = parseUrl(socket.url);
+    this.transport = options.transport ??
+      (url?.protocol === "wss:" || url?.protocol === "https:" ? "wss" : "ws");
+    this.remoteAddr = peerAddress(this.transport, options.remoteAddr, url);
+    socket.binaryType = "arraybuffer";
+    socket.addEventListener("message", (event) => this.#onMessage(event));
+    this.#settled = new Promise((resolve) => {
+      socket.addEventListener("close", (event) => {
+        this.#onClose(event);
+        resolve();
+      });
+    });
+  }
+
+  get bufferedIn(): number {
+    return this.#bufferedIn;
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#bufferedIn > 0) return Promise.resolve(this.#copyInto(buffer));
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#ended) return Promise.resolve(null);
+    if (this.#closed) {
+      return Promise.reject(new Error("The WebSocket stream is closed"));
+    }
+    if (this.#reader) {
+      return Promise.reject(new Error("Only one read may be pending at once"));
+    }
+    return new Promise((resolve, reject) =>
+      this.#reader = { buffer, resolve, reject }
+    );
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    const socket = this.socket;
+    if (socket.readyState === WebSocket.CONNECTING) {
+      await Promise.race([this.#settled, once(socket, "open")]);
+    }
+    if (this.#closed || socket.readyState !== WebSocket.OPEN) {
+      throw this.#writeError();
+    }
+    socket.send(data);
+    if (socket.bufferedAmount <= this.#lowWater) return;
+    let gone = false;
+    const watch = this.#settled.then(() => gone = true);
+    for (let delay = 1; socket.bufferedAmount > this.#lowWater;) {
+      if (gone || this.#closed) throw this.#writeError();
+      await pauseUnless(watch, delay);
+      delay = Math.min(delay * 2, this.#pollMax);
+    }
+  }
+
+  close(reason = ""): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#shut(1000, reason);
+    this.#drop();
+    this.#wake();
+  }
+
+  #onMessage(event: MessageEvent): void {
+    if (this.#closed || this.#failure) return;
+    const data = event.data;
+    if (typeof data === "string") {
+      this.stats.textMessages++;
+      this.#fail(
+        CLOSE_UNSUPPORTED_DATA,
+        "NanoRPC takes binary WebSocket messages only; a text message arrived",
+      );
+      return;
+    }
+    if (!(data instanceof ArrayBuffer) || data.byteLength === 0) return;
+    if (this.#bufferedIn + data.byteLength > this.#maxIn) {
+      this.stats.inboundOverflows++;
+      this.#fail(
+        CLOSE_TOO_BIG,
+        `More than ${this.#maxIn} bytes received and not yet read; send less at once`,
+      );
+      return;
+    }
+    this.#chunks.push(new Uint8Array(data));
+    this.#bufferedIn += data.byteLength;
+    const reader = this.#reader;
+    if (reader) {
+      this.#reader = undefined;
+      reader.resolve(this.#copyInto(reader.buffer));
+    }
+  }
+
+  #onClose(event: CloseEvent): void {
+    this.#ended = true;
+    if (this.#closed || this.#failure) return;
+    const code = event.code;
+    if (code !== 1000 && code !== 1001 && code !== 1005) {
+      const why = event.reason ? `: ${event.reason}` : "";
+      this.#failure = new Error(
+        `The WebSocket closed with code ${code}${why}`,
+      );
+    }
+    if (this.#bufferedIn === 0) this.#wake();
+  }
+
+  /** Closes with `code`, and reads from now on throw `reason`. */
+  #fail(code: number, reason: string): void {
+    this.#failure = new Error(`${reason} (closed with ${code})`);
+    this.#shut(code, reason);
+    this.#drop();
+    this.#wake();
+  }
+
+  /** Ends a pending read: with the failure if there is one, else `null`. */
+  #wake(): void {
+    const reader = this.#reader;
+    if (!reader) return;
+    this.#reader = undefined;
+    if (this.#failure && !this.#closed) reader.reject(this.#failure);
+    else reader.resolve(null);
+  }
+
+  #shut(code: number, reason: string): void {
+    try {
+      this.socket.close(code, truncateReason(reason));
+    } catch {
+      // Closing already, or never opened.
+    }
+  }
+
+  #drop(): void {
+    this.#chunks = [];
+    this.#head = 0;
+    this.#offset = 0;
+    this.#bufferedIn = 0;
+  }
+
+  #copyInto(buffer: Uint8Array): number {
+    let written = 0;
+    while (written < buffer.length && this.#bufferedIn > 0) {
+      const chunk = this.#chunks[this.#head];
+      const n = Math.min(buffer.length - written, chunk.length - this.#offset);
+      buffer.set(chunk.subarray(this.#offset, this.#offset + n), written);
+      written += n;
+      this.#offset += n;
+      this.#bufferedIn -= n;
+      if (this.#offset === chunk.length) {
+        this.#chunks[this.#head++] = EMPTY;
+        this.#offset = 0;
+      }
+    }
+    if (this.#head > 64 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+    return written;
+  }
+
+  #writeError(): Error {
+    return this.#failure ??
+      new Error(
+        "The WebSocket is closed; the peer has gone or the stream was closed",
+      );
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Cuts `reason` to at most 123 UTF-8 bytes without splitting a character. */
+export function truncateReason(reason: string): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(reason).length <= 123) return reason;
+  let cut = reason.slice(0, 123);
+  while (encoder.encode(cut).length > 120) cut = cut.slice(0, -1);
+  return cut + "…";
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  return value !== undefined && value > 0 ? value : fallback;
+}
+
+function parseUrl(url: string): URL | undefined {
+  try {
+    return url ? new URL(url) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function peerAddress(
+  transport: "ws" | "wss",
+  given: { hostname?: string; port?: number } | undefined,
+  url: URL | undefined,
+): PeerAddress {
+  if (given?.hostname !== undefined) {
+    return { transport, hostname: given.hostname, port: given.port };
+  }
+  if (!url) return { transport };
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = url.port ? Number(url.port) : transport === "wss" ? 443 : 80;
+  return { transport, hostname, port };
+}
+
+function once(target: EventTarget, type: string): Promise<void> {
+  return new Promise((resolve) =>
+    target.addEventListener(type, () => resolve(), { once: true })
+  );
+}
+
+/** Waits `ms`, or less if `early` settles first; leaves no timer behind. */
+function pauseUnless(early: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    early,
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+  ]).then(() => clearTimeout(timer));
+}
