@@ -1,6 +1,7 @@
 // Runs load-generator shards (bench/_load_worker.ts) in Workers against a
 // target and merges what they measured, with the CPU each side used over
-// the measuring window. Internal to bench/.
+// the measuring window and the server's RSS before the load and at its
+// peak. Internal to bench/.
 
 import {
   cpuSeconds,
