@@ -1,4 +1,4 @@
-// The reliability bars of issue 8, each against its own `deno task server`
+// The reliability bars, each against its own `deno task server`
 // child so that its resident memory is measured alone: a slow consumer
 // while 100 MB is published, connect/subscribe/disconnect churn, and
 // connections claiming 1 GiB and 4 GiB frames. Internal to bench/.

@@ -1,4 +1,4 @@
-// Client reconnects (issue 8, item 8): `deno task server` is killed
+// Client reconnects: `deno task server` is killed
 // (SIGKILL, or SIGTERM for a graceful stop) and restarted on the same port
 // while clients keep sending requests and one holds a subscription. Every
 // client must reconnect within its backoff once the server is back, the

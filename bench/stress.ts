@@ -1,7 +1,7 @@
 /**
  * `deno task stress`: abuses `deno task server` (run as a child process on
- * a loopback port) and checks that it keeps its promises (DESIGN §7,
- * issue 8). Linux only: the server's memory and open descriptors are read
+ * a loopback port) and checks that it keeps its promises (the reliability bars in the
+ * README). Linux only: the server's memory and open descriptors are read
  * from /proc.
  *
  * ```sh

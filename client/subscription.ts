@@ -116,7 +116,7 @@ export interface ClientSubscription<T = Uint8Array>
   /** Why the subscription ended, if it ended with an error. */
   readonly error: Error | undefined;
   /**
-   * Ends the subscription as DESIGN §2 says: sends REQUEST with the same
+   * Ends the subscription as the protocol says: sends REQUEST with the same
    * request id and path and empty data, and resolves on its ack. Safe to
    * call more than once. When the client is disconnected it ends at once
    * (the server forgot the subscription with the session).

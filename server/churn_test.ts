@@ -1,4 +1,4 @@
-// Churn (issue 8, item 4): many connect / subscribe / join / disconnect
+// Churn: many connect / subscribe / join / disconnect
 // cycles — clean, abrupt, or cut mid-frame — leave zero sessions,
 // subscriptions, group memberships and uid bindings behind. The full
 // 10,000-cycle count runs here and against `deno task server` in

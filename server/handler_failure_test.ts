@@ -1,5 +1,4 @@
-// Handlers that throw, reject or hang past their time limit (issue 8,
-// item 6) answer STATUS_INTERNAL_ERROR with a message, and the session —
+// Handlers that throw, reject or hang past their time limit  answer STATUS_INTERNAL_ERROR with a message, and the session —
 // and every other session — goes on.
 
 import assert from "node:assert/strict";

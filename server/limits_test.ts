@@ -1,4 +1,4 @@
-// Security limits (issue 8, item 9): maxSessions, the per-session
+// Security limits: maxSessions, the per-session
 // subscription limit, UNIX socket file mode and stale files, and the
 // handshake hook each refuse what they should, with a clear reason.
 

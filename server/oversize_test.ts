@@ -1,4 +1,4 @@
-// Oversize claims (issue 8, item 5): a length prefix over maxMessageSize —
+// Oversize claims: a length prefix over maxMessageSize —
 // 1 GiB, 4 GiB, or a varint longer than 10 bytes — closes that connection
 // at once, hundreds at a time, without allocating what the prefix claims,
 // and every other session goes on.

@@ -1,4 +1,4 @@
-// The wire rules of DESIGN §2, checked over real TCP and UNIX sockets with
+// The wire rules (README, "Protocol"), checked over real TCP and UNIX sockets with
 // frames written by protobuf-es (not by our codec).
 
 import assert from "node:assert/strict";

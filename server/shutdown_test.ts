@@ -1,4 +1,4 @@
-// Graceful shutdown under load (issue 8, item 7): every request the server
+// Graceful shutdown under load: every request the server
 // received before shutdown is answered, in-flight async handlers finish,
 // and no connection is accepted after.
 

@@ -1,4 +1,4 @@
-// Slow consumers (issue 8, item 3): a subscriber that stops reading costs
+// Slow consumers: a subscriber that stops reading costs
 // the server at most its outgoing buffer; updates past it are dropped and
 // counted, every other subscriber gets every update, every publisher
 // request is answered. A peer that does not read its *responses* is closed

@@ -1,4 +1,4 @@
-// Wire rules of DESIGN §2 that the request decoder must accept, each
+// Wire rules (README, "Protocol") that the request decoder must accept, each
 // checked against hand-built frames and against protobuf-es.
 
 import assert from "node:assert/strict";
@@ -279,11 +279,11 @@ Deno.test("codec.words keeps the last decode's table across memory growth and en
   assert.equal(codec.decodeRequests(input, 1 << 20), 2);
   const words = codec.words;
   const before = words.slice(0, HEADER + 2 * STRIDE);
-  const bytesBefore = codec.u8.length;
-  const big = new Uint8Array(codec.u8.length + (4 << 20));
+  const bytesBefore = codec.memorySize;
+  const big = new Uint8Array(codec.memorySize + (4 << 20));
   codec.fnv1a(big);
   codec.encodeResponses([1, 2, 1], ["x".repeat(1 << 20)], [big], 1);
-  assert.ok(codec.u8.length > bytesBefore, "memory grew");
+  assert.ok(codec.memorySize > bytesBefore, "memory grew");
   assert.equal(codec.words, words);
   assert.deepEqual(words.slice(0, HEADER + 2 * STRIDE), before);
   assert.equal(words[HEADER + STRIDE + RQ_ID], 12);

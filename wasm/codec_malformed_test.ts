@@ -1,4 +1,4 @@
-// Malformed input (DESIGN §2): every case is rejected with its own reason
+// Malformed input (README, "Protocol"): every case is rejected with its own reason
 // code, at the offending frame, after the good frames before it.
 
 import assert from "node:assert/strict";
@@ -151,7 +151,7 @@ Deno.test("decodeRequests rejects wire types 3, 4, 6 and 7 with BAD_WIRE_TYPE", 
       BAD_WIRE_TYPE,
     );
   }
-  // protobuf-es skips groups; the codec deliberately does not (DESIGN §2).
+  // protobuf-es skips groups; the codec deliberately does not (wire types 3 and 4 are malformed).
   const group = raw((5 << 3) | 3, 0x08, 1, (5 << 3) | 4);
   assert.doesNotThrow(() => fromBinary(NanoRPCRequestSchema, group));
   assertRejected(frame(group), BAD_WIRE_TYPE);

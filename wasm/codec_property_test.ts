@@ -163,7 +163,7 @@ const {
  * For a body protobuf-es accepted: the reason the codec deliberately
  * rejects it anyway, or 0. These are the only documented differences:
  * a known field with the wrong wire type (protobuf-es reads it by its
- * schema type), a group (DESIGN §2: wire types 3 and 4 are malformed), an
+ * schema type), a group (wire types 3 and 4 are malformed), an
  * unknown varint over 10 bytes (protobuf-es skips any length), and a
  * length of 2^32 or more (protobuf-es keeps only its low 32 bits).
  */
