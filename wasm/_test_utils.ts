@@ -1,7 +1,8 @@
 // Helpers shared by the codec tests and benchmarks: a seeded PRNG so every
 // failure reproduces, generators of random NanoRPC messages written with
 // protobuf-es's BinaryWriter (so field order, duplicates and unknown fields
-// can be chosen freely), and accessors for the codec's result table.
+// can be chosen freely), and the codec's results read through the cursors
+// of frames.ts.
 
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
@@ -11,38 +12,8 @@ import {
   type NanoRPCResponse,
   NanoRPCResponseSchema,
 } from "../proto/gen/nanorpc_pb.ts";
-import {
-  codec,
-  H_CONSUMED,
-  H_COUNT,
-  H_ERROR,
-  H_ERROR_AT,
-  H_NEED,
-  HEADER,
-  PATH_HASH,
-  PATH_NONE,
-  PATH_STRING,
-  RQ_DATA_LEN,
-  RQ_DATA_OFF,
-  RQ_FRAME_END,
-  RQ_FRAME_START,
-  RQ_ID,
-  RQ_PATH_HASH,
-  RQ_PATH_KIND,
-  RQ_PATH_LEN,
-  RQ_PATH_OFF,
-  RQ_TYPE,
-  RS_DATA_LEN,
-  RS_DATA_OFF,
-  RS_FRAME_END,
-  RS_FRAME_START,
-  RS_ID,
-  RS_MSG_LEN,
-  RS_MSG_OFF,
-  RS_STATUS,
-  RS_TYPE,
-  STRIDE,
-} from "./codec.ts";
+import { codec, PATH_HASH, PATH_NONE, PATH_STRING } from "./codec.ts";
+import { RequestFrames, ResponseFrames } from "./frames.ts";
 import { fnv1a } from "./wire.ts";
 export { concat } from "./_bytes.ts";
 
@@ -241,13 +212,13 @@ export interface Header {
 }
 
 export function header(): Header {
-  const w = codec.words;
+  const f = new RequestFrames().load(codec.words);
   return {
-    count: w[H_COUNT],
-    consumed: w[H_CONSUMED],
-    error: w[H_ERROR],
-    errorAt: w[H_ERROR_AT],
-    need: w[H_NEED],
+    count: f.count,
+    consumed: f.consumed,
+    error: f.error,
+    errorAt: f.errorAt,
+    need: f.need,
   };
 }
 
@@ -265,21 +236,18 @@ export interface RequestEntry {
 
 /** The request entries of the last decode of `input`. */
 export function requestEntries(input: Uint8Array): RequestEntry[] {
-  const w = codec.words;
+  const f = new RequestFrames().load(codec.words);
   const out: RequestEntry[] = [];
-  for (let i = 0; i < w[H_COUNT]; i++) {
-    const e = HEADER + i * STRIDE;
-    const pathOff = w[e + RQ_PATH_OFF];
-    const dataOff = w[e + RQ_DATA_OFF];
+  while (f.next()) {
     out.push({
-      id: w[e + RQ_ID],
-      type: w[e + RQ_TYPE],
-      kind: w[e + RQ_PATH_KIND],
-      hash: w[e + RQ_PATH_HASH] >>> 0,
-      path: input.slice(pathOff, pathOff + w[e + RQ_PATH_LEN]),
-      data: input.slice(dataOff, dataOff + w[e + RQ_DATA_LEN]),
-      start: w[e + RQ_FRAME_START],
-      end: w[e + RQ_FRAME_END],
+      id: f.id,
+      type: f.type,
+      kind: f.pathKind,
+      hash: f.pathHash,
+      path: f.path(input).slice(),
+      data: f.data(input).slice(),
+      start: f.frameStart,
+      end: f.frameEnd,
     });
   }
   return out;
@@ -296,20 +264,24 @@ export function decodeRequests(
 
 /** Every offset/length pair of the last decode lies within `length`. */
 export function offsetsInBounds(length: number, responses = false): boolean {
-  const w = codec.words;
-  const pairs = responses
-    ? [[RS_MSG_OFF, RS_MSG_LEN], [RS_DATA_OFF, RS_DATA_LEN]]
-    : [[RQ_PATH_OFF, RQ_PATH_LEN], [RQ_DATA_OFF, RQ_DATA_LEN]];
-  for (let i = 0; i < w[H_COUNT]; i++) {
-    const e = HEADER + i * STRIDE;
-    const start = w[e + (responses ? RS_FRAME_START : RQ_FRAME_START)];
-    const end = w[e + (responses ? RS_FRAME_END : RQ_FRAME_END)];
-    if (start < 0 || start > end || end > length) return false;
-    for (const [off, len] of pairs) {
-      const o = w[e + off];
-      const n = w[e + len];
-      if (o < 0 || n < 0 || o + n > length) return false;
+  const inside = (o: number, n: number) => o >= 0 && n >= 0 && o + n <= length;
+  if (responses) {
+    const f = new ResponseFrames().load(codec.words);
+    while (f.next()) {
+      if (
+        f.frameStart < 0 || f.frameStart > f.frameEnd || f.frameEnd > length ||
+        !inside(f.messageOffset, f.messageLength) ||
+        !inside(f.dataOffset, f.dataLength)
+      ) return false;
     }
+    return true;
+  }
+  const f = new RequestFrames().load(codec.words);
+  while (f.next()) {
+    if (
+      f.frameStart < 0 || f.frameStart > f.frameEnd || f.frameEnd > length ||
+      !inside(f.pathOffset, f.pathLength) || !inside(f.dataOffset, f.dataLength)
+    ) return false;
   }
   return true;
 }
@@ -357,21 +329,16 @@ export interface ResponseEntry {
 
 /** The response entries of the last decode of `input`. */
 export function responseEntries(input: Uint8Array): ResponseEntry[] {
-  const w = codec.words;
+  const f = new ResponseFrames().load(codec.words);
   const out: ResponseEntry[] = [];
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  for (let i = 0; i < w[H_COUNT]; i++) {
-    const e = HEADER + i * STRIDE;
-    const msgOff = w[e + RS_MSG_OFF];
-    const dataOff = w[e + RS_DATA_OFF];
+  while (f.next()) {
     out.push({
-      id: w[e + RS_ID],
-      type: w[e + RS_TYPE],
-      status: w[e + RS_STATUS],
-      message: decoder.decode(
-        input.subarray(msgOff, msgOff + w[e + RS_MSG_LEN]),
-      ),
-      data: input.slice(dataOff, dataOff + w[e + RS_DATA_LEN]),
+      id: f.id,
+      type: f.type,
+      status: f.status,
+      message: decoder.decode(f.message(input)),
+      data: f.data(input).slice(),
     });
   }
   return out;
