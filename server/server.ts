@@ -7,7 +7,6 @@
 
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { ByteStream } from "../transport/byte_stream.ts";
-import { formatPeer } from "../transport/byte_stream.ts";
 import { codec } from "../wasm/codec.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import { acceptLoop } from "./_accept.ts";
@@ -18,7 +17,7 @@ import {
   type ComponentHooks,
   type ComponentOptions,
 } from "./component.ts";
-import { serveConnection } from "./_connection.ts";
+import { Admission, closeIdle, drainSessions } from "./_admission.ts";
 import type { Middleware } from "./context.ts";
 import {
   errorMessage,
@@ -41,7 +40,6 @@ import {
   SessionEvent,
 } from "./options.ts";
 import { Router } from "./_router.ts";
-import { ServerSession } from "./_session.ts";
 import type { Session } from "./session.ts";
 import { newStats, type ServerStats } from "./stats.ts";
 import type { Topic, TopicOptions, TypedTopicOptions } from "./topic.ts";
@@ -78,7 +76,7 @@ export class Server extends EventTarget implements AsyncDisposable {
   #components: { component: ComponentHooks; options: ComponentOptions }[] = [];
   #started?: Promise<void>;
   #stopping?: Promise<void>;
-  #handshaking = 0;
+  #admission: Admission;
   #idleTimer?: ReturnType<typeof setInterval>;
 
   /** Creates a server; nothing listens until {@link listen}. */
@@ -111,6 +109,12 @@ export class Server extends EventTarget implements AsyncDisposable {
         this.dispatchEvent(new SessionEvent("sessionclose", session, reason));
       },
     };
+    this.#admission = new Admission(
+      this.#core,
+      options,
+      () => this.#stopping !== undefined,
+      (session) => this.dispatchEvent(new SessionEvent("sessionopen", session)),
+    );
   }
 
   /**
@@ -308,7 +312,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     this.#accepting.push(acceptLoop(listener, {
       stopping: () => this.#stopping !== undefined,
       logger: this.#core.logger,
-      open: (stream) => this.#open(stream),
+      open: (stream) => this.#admission.serve(stream),
     }));
     this.#core.logger.info(`listening on ${listener.url}`);
     return {
@@ -339,22 +343,10 @@ export class Server extends EventTarget implements AsyncDisposable {
     const idle = this.#options.idleTimeout ?? 0;
     if (idle > 0) {
       this.#idleTimer = setInterval(
-        () => this.#closeIdle(idle),
+        () => closeIdle(this.#core, idle),
         Math.min(idle / 2, 1000),
       );
       Deno.unrefTimer(this.#idleTimer as unknown as number);
-    }
-  }
-
-  #closeIdle(limit: number): void {
-    const now = performance.now();
-    for (const session of this.#core.sessions.values()) {
-      if (
-        !session.closed && !session.busy && now - session.lastFrameAt > limit
-      ) {
-        this.#core.stats.idleCloses++;
-        session.close(`idle for more than ${limit} ms`);
-      }
     }
   }
 
@@ -393,54 +385,7 @@ export class Server extends EventTarget implements AsyncDisposable {
    */
   async serve(stream: ByteStream, options: ServeOptions = {}): Promise<void> {
     await (this.#started ??= this.#start());
-    await this.#open(stream, options);
-  }
-
-  async #open(stream: ByteStream, options: ServeOptions = {}): Promise<void> {
-    const core = this.#core;
-    const max = this.#options.maxSessions ?? 100_000;
-    const peer = formatPeer(stream.remoteAddr);
-    if (this.#stopping || core.sessions.size + this.#handshaking >= max) {
-      core.stats.sessionsRefused++;
-      const why = this.#stopping
-        ? "server is shutting down"
-        : `maxSessions (${max}) reached`;
-      core.logger.warn(`refused ${peer}: ${why}`);
-      stream.close(why);
-      return;
-    }
-    const hook = this.#options.handshake;
-    if (hook) {
-      this.#handshaking++;
-      let ok: boolean | void = false;
-      let why = "handshake hook returned false";
-      try {
-        ok = await hook({
-          remoteAddr: stream.remoteAddr,
-          transport: stream.transport,
-        });
-      } catch (err) {
-        why = `handshake hook threw: ${errorMessage(err)}`;
-      } finally {
-        this.#handshaking--;
-      }
-      if (ok === false || this.#stopping) {
-        core.stats.sessionsRefused++;
-        core.logger.warn(`refused ${peer}: ${why}`);
-        stream.close(why);
-        return;
-      }
-    }
-    const session = new ServerSession(core, stream);
-    core.sessions.set(session.id, session);
-    core.stats.sessions++;
-    core.stats.sessionsOpened++;
-    this.dispatchEvent(new SessionEvent("sessionopen", session));
-    const quietMs = options.resyncQuietMs;
-    await serveConnection(
-      session,
-      quietMs === undefined ? { kind: "close" } : { kind: "resync", quietMs },
-    );
+    await this.#admission.serve(stream, options);
   }
 
   async #shutdown(): Promise<void> {
@@ -449,17 +394,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     await Promise.all(this.#listeners.map((l) => l.close()));
     await Promise.all(this.#accepting);
     await this.#hook("beforeShutdown");
-    const limit = this.#options.shutdownTimeout ?? 10_000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<void>((r) => timer = setTimeout(r, limit));
-    const sessions = [...core.sessions.values()];
-    // Requests already read are answered; nothing more is read.
-    for (const session of sessions) session.draining = true;
-    await Promise.all(sessions.map(async (session) => {
-      await Promise.race([session.settled(), deadline]);
-      await session.close("server is shutting down");
-    }));
-    clearTimeout(timer);
+    await drainSessions(core, this.#options.shutdownTimeout ?? 10_000);
     clearInterval(this.#idleTimer);
     for (const group of [...core.groups.values()]) group.close();
     for (const channel of this.#channels.splice(0)) {
