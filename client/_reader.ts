@@ -6,24 +6,8 @@
  * @module
  */
 
-import {
-  codec,
-  H_CONSUMED,
-  H_ERROR,
-  H_ERROR_AT,
-  H_NEED,
-  HEADER,
-  MALFORMED_REASONS,
-  MAX_FRAMES,
-  RS_DATA_LEN,
-  RS_DATA_OFF,
-  RS_ID,
-  RS_MSG_LEN,
-  RS_MSG_OFF,
-  RS_STATUS,
-  RS_TYPE,
-  STRIDE,
-} from "../wasm/codec.ts";
+import { codec, MALFORMED_REASONS, MAX_FRAMES } from "../wasm/codec.ts";
+import { ResponseFrames } from "../wasm/frames.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** Receives one decoded response; `data` is a copy the receiver owns. */
@@ -55,6 +39,7 @@ export class ResponseReader {
   #need = 0;
   readonly #maxMessageSize: number;
   readonly #sink: ResponseSink;
+  readonly #frames = new ResponseFrames();
 
   constructor(maxMessageSize: number, sink: ResponseSink) {
     this.#maxMessageSize = maxMessageSize;
@@ -101,45 +86,36 @@ export class ResponseReader {
     this.#need = 0;
     while (this.#start < this.#end) {
       const input = this.#buf.subarray(this.#start, this.#end);
-      const count = codec.decodeResponses(input, this.#maxMessageSize);
-      const words = codec.words;
-      const consumed = words[H_CONSUMED];
-      const error = words[H_ERROR];
-      const errorAt = words[H_ERROR_AT];
-      const need = words[H_NEED];
+      codec.decodeResponses(input, this.#maxMessageSize);
+      const frames = this.#frames.load(codec.words);
       // A copy, because a sink may run code that calls the codec again.
-      const table = words.slice(HEADER, HEADER + count * STRIDE);
-      this.#start += consumed;
-      for (let e = 0; e < table.length; e += STRIDE) {
-        this.#emit(input, table, e);
-      }
-      if (error !== 0) {
+      if (frames.count > 0) frames.detach();
+      this.#start += frames.consumed;
+      while (frames.next()) this.#emit(input, frames);
+      if (frames.error !== 0) {
         throw new ProtocolError(
           `Malformed response from the server (${
-            MALFORMED_REASONS[error] ?? `reason ${error}`
-          } at byte ${errorAt} of the chunk); the connection was closed`,
+            MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`
+          } at byte ${frames.errorAt} of the chunk); the connection was closed`,
         );
       }
-      if (count < MAX_FRAMES) {
-        this.#need = need;
+      if (frames.count < MAX_FRAMES) {
+        this.#need = frames.need;
         break;
       }
     }
     if (this.#start === this.#end) this.#reset();
   }
 
-  #emit(input: Uint8Array, table: Int32Array, e: number): void {
-    const msgLen = table[e + RS_MSG_LEN];
-    const msgOff = table[e + RS_MSG_OFF];
-    const dataLen = table[e + RS_DATA_LEN];
-    const dataOff = table[e + RS_DATA_OFF];
+  #emit(input: Uint8Array, frames: ResponseFrames): void {
+    const msgLen = frames.messageLength;
+    const dataLen = frames.dataLength;
+    const dataOff = frames.dataOffset;
     this.#sink(
-      table[e + RS_ID],
-      table[e + RS_TYPE],
-      table[e + RS_STATUS],
-      msgLen === 0
-        ? ""
-        : decoder.decode(input.subarray(msgOff, msgOff + msgLen)),
+      frames.id,
+      frames.type,
+      frames.status,
+      msgLen === 0 ? "" : decoder.decode(frames.message(input)),
       dataLen === 0
         ? new Uint8Array(0)
         : input.slice(dataOff, dataOff + dataLen),

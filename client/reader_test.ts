@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { INITIAL_BUFFER, ResponseReader } from "./_reader.ts";
 import { ProtocolError } from "./errors.ts";
+import { codec } from "../wasm/codec.ts";
 import { concat, responseFrame, varint } from "./_raw_peer_test.ts";
 
 interface Got {
@@ -129,4 +130,21 @@ Deno.test("ResponseReader delivers the frames before a malformed one, then throw
   const bad = concat([varint(2), new Uint8Array([0x0f, 0x00])]);
   assert.throws(() => feed(r, concat([good, bad])), ProtocolError);
   assert.equal(got.length, 1);
+});
+
+Deno.test("ResponseReader delivers every frame of a chunk when a sink decodes in between", () => {
+  const got: number[] = [];
+  const other = concat(
+    [97, 98, 99].map((id) => responseFrame({ requestId: id, responseType: 2 })),
+  );
+  const r = new ResponseReader(1 << 20, (id) => {
+    got.push(id);
+    // Code run by a sink may use the shared codec, e.g. another connection.
+    codec.decodeResponses(other, 1 << 20);
+  });
+  const frames = [1, 2, 3].map((id) =>
+    responseFrame({ requestId: id, responseType: 2 })
+  );
+  feed(r, concat(frames));
+  assert.deepEqual(got, [1, 2, 3]);
 });
