@@ -5,7 +5,8 @@
  * careful user of protobuf-es would write it — `sizeDelimitedPeek` to split,
  * `fromBinary` to decode in place (no copy of `data`), a TS FNV-1a for
  * string paths, `create` + `toBinary` to encode — and fills the same result
- * table as the WebAssembly codec (see wasm/codec.ts).
+ * table as the WebAssembly codec (layout in wasm/layout.ts), so one
+ * `RequestFrames` cursor (wasm/frames.ts) walks both.
  *
  * Differences from the WASM codec, all in the baseline's favour or neutral:
  * a string path is reported as its hash (kind PATH_HASH), so the server
@@ -30,7 +31,6 @@ import {
   H_ERROR_AT,
   H_NEED,
   HEADER,
-  MalformedReason,
   MAX_FRAMES,
   PATH_HASH,
   PATH_NONE,
@@ -45,7 +45,8 @@ import {
   RQ_PATH_OFF,
   RQ_TYPE,
   STRIDE,
-} from "../wasm/codec.ts";
+} from "../wasm/layout.ts";
+import { MalformedReason } from "../wasm/malformed.ts";
 import { fnv1a } from "../wasm/wire.ts";
 
 const READ_OPTIONS = { readUnknownFields: false } as const;
@@ -55,15 +56,17 @@ const READ_OPTIONS = { readUnknownFields: false } as const;
  *
  * @example
  * ```ts
+ * import type { InternalServerOptions } from "../server/_core.ts";
  * import { Server } from "../server/server.ts";
  * import { ProtobufEsCodec } from "./pb_codec.ts";
  *
- * const server = new Server({ codec: new ProtobufEsCodec() });
+ * const options: InternalServerOptions = { codec: new ProtobufEsCodec() };
+ * const server = new Server(options);
  * server.handle("/echo", (ctx) => ctx.data);
  * ```
  */
 export class ProtobufEsCodec implements RequestCodec {
-  /** The result table, laid out as wasm/codec.ts lays out its own. */
+  /** The result table, laid out as the WebAssembly codec lays out its own. */
   readonly words: Int32Array = new Int32Array(HEADER + MAX_FRAMES * STRIDE);
 
   /**
