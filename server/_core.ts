@@ -1,7 +1,7 @@
 // Internal state a server shares with its sessions, groups and topics, and
 // the internal options benchmarks use. Not exported from mod.ts.
 
-import type { Broker } from "./broker.ts";
+import type { Broker, BrokerMessage } from "./broker.ts";
 import type { Middleware } from "./context.ts";
 import type { GroupImpl } from "./_group.ts";
 import type { Logger } from "./logger.ts";
@@ -66,4 +66,21 @@ export interface ServerCore {
 /** The message of an error, or the value as text. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Publishes through the broker; a broker whose publish fails later (it is
+ * asynchronous) gets the failure logged, never thrown at the caller.
+ */
+export function publish(
+  core: ServerCore,
+  channel: string,
+  message: BrokerMessage,
+): void {
+  const sent = core.broker.publish(channel, message);
+  if (sent instanceof Promise) {
+    sent.catch((err) =>
+      core.logger.error(`publishing on ${channel} failed: ${errorMessage(err)}`)
+    );
+  }
 }

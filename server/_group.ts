@@ -3,7 +3,7 @@
 // reach them.
 
 import type { BrokerMessage } from "./broker.ts";
-import { errorMessage, type ServerCore } from "./_core.ts";
+import { errorMessage, publish, type ServerCore } from "./_core.ts";
 import type { Group } from "./group.ts";
 import type { ServerSession } from "./_session.ts";
 import type { Session } from "./session.ts";
@@ -55,7 +55,7 @@ export class GroupImpl implements Group {
   }
 
   broadcast(path: string, data: Uint8Array): void {
-    this.#publish({ path, data: data.slice() });
+    publish(this.#core, `group:${this.name}`, { path, data: data.slice() });
   }
 
   multicast(
@@ -70,7 +70,7 @@ export class GroupImpl implements Group {
       else sessions.push(target.id);
     }
     if (uids.length === 0 && sessions.length === 0) return;
-    this.#publish({
+    publish(this.#core, `group:${this.name}`, {
       path,
       data: data.slice(),
       uids,
@@ -93,17 +93,6 @@ export class GroupImpl implements Group {
     }
     if (this.#core.groups.get(this.name) === this) {
       this.#core.groups.delete(this.name);
-    }
-  }
-
-  #publish(message: BrokerMessage): void {
-    const sent = this.#core.broker.publish(`group:${this.name}`, message);
-    if (sent instanceof Promise) {
-      sent.catch((err) =>
-        this.#core.logger.error(
-          `group ${this.name}: publishing failed: ${errorMessage(err)}`,
-        )
-      );
     }
   }
 

@@ -10,18 +10,19 @@ import type { ByteStream } from "../transport/byte_stream.ts";
 import { codec } from "../wasm/codec.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import { acceptLoop } from "./_accept.ts";
-import type { Broker } from "./broker.ts";
 import { InProcessBroker } from "./broker.ts";
 import {
   componentHandlers,
   type ComponentHooks,
   type ComponentOptions,
+  runHooks,
 } from "./component.ts";
 import { Admission, closeIdle, drainSessions } from "./_admission.ts";
 import type { Middleware } from "./context.ts";
 import {
   errorMessage,
   type InternalServerOptions,
+  publish,
   type ServerCore,
 } from "./_core.ts";
 import type { Group } from "./group.ts";
@@ -73,7 +74,7 @@ export class Server extends EventTarget implements AsyncDisposable {
   #listeners: OpenListener[] = [];
   #accepting: Promise<void>[] = [];
   #channels: Disposable[] = [];
-  #components: { component: ComponentHooks; options: ComponentOptions }[] = [];
+  #components: ComponentHooks[] = [];
   #started?: Promise<void>;
   #stopping?: Promise<void>;
   #admission: Admission;
@@ -213,7 +214,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     for (const [path, handler] of componentHandlers(component, options)) {
       this.handle(path, handler, options.handle);
     }
-    this.#components.push({ component: component as ComponentHooks, options });
+    this.#components.push(component as ComponentHooks);
     return this;
   }
 
@@ -229,7 +230,7 @@ export class Server extends EventTarget implements AsyncDisposable {
         `No topic at ${path}: register it with server.topic() first`,
       );
     }
-    this.#publish(`topic:${path}`, { path, data: data.slice() });
+    publish(this.#core, `topic:${path}`, { path, data: data.slice() });
   }
 
   /**
@@ -237,7 +238,7 @@ export class Server extends EventTarget implements AsyncDisposable {
    * `uid`, wherever it is connected (through the broker).
    */
   pushTo(uid: string, path: string, data: Uint8Array): void {
-    this.#publish(`uid:${uid}`, { path, data: data.slice() });
+    publish(this.#core, `uid:${uid}`, { path, data: data.slice() });
   }
 
   /**
@@ -245,18 +246,7 @@ export class Server extends EventTarget implements AsyncDisposable {
    * the broker), with `reason`.
    */
   kick(uid: string, reason = "kicked by the server"): void {
-    this.#publish(`uid:${uid}`, { path: "", data: EMPTY, kick: reason });
-  }
-
-  #publish(channel: string, message: Parameters<Broker["publish"]>[1]): void {
-    const sent = this.#core.broker.publish(channel, message);
-    if (sent instanceof Promise) {
-      sent.catch((err) =>
-        this.#core.logger.error(
-          `publishing on ${channel} failed: ${errorMessage(err)}`,
-        )
-      );
-    }
+    publish(this.#core, `uid:${uid}`, { path: "", data: EMPTY, kick: reason });
   }
 
   /** The group called `name`, created on first use. */
@@ -338,8 +328,8 @@ export class Server extends EventTarget implements AsyncDisposable {
   }
 
   async #start(): Promise<void> {
-    for (const { component } of this.#components) await component.init?.();
-    for (const { component } of this.#components) await component.afterInit?.();
+    for (const component of this.#components) await component.init?.();
+    for (const component of this.#components) await component.afterInit?.();
     const idle = this.#options.idleTimeout ?? 0;
     if (idle > 0) {
       this.#idleTimer = setInterval(
@@ -347,19 +337,6 @@ export class Server extends EventTarget implements AsyncDisposable {
         Math.min(idle / 2, 1000),
       );
       Deno.unrefTimer(this.#idleTimer as unknown as number);
-    }
-  }
-
-  /** Runs one lifecycle hook of every component; failures are logged. */
-  async #hook(name: keyof ComponentHooks): Promise<void> {
-    for (const { component } of this.#components) {
-      try {
-        await component[name]?.();
-      } catch (err) {
-        this.#core.logger.error(
-          `component ${name} hook failed: ${errorMessage(err)}`,
-        );
-      }
     }
   }
 
@@ -393,7 +370,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     core.logger.info("shutting down");
     await Promise.all(this.#listeners.map((l) => l.close()));
     await Promise.all(this.#accepting);
-    await this.#hook("beforeShutdown");
+    await runHooks(this.#components, "beforeShutdown", core.logger);
     await drainSessions(core, this.#options.shutdownTimeout ?? 10_000);
     clearInterval(this.#idleTimer);
     for (const group of [...core.groups.values()]) group.close();
@@ -407,7 +384,7 @@ export class Server extends EventTarget implements AsyncDisposable {
       }
     }
     if (this.#ownsBroker) await core.broker.close();
-    await this.#hook("shutdown");
+    await runHooks(this.#components, "shutdown", core.logger);
     core.logger.info("shut down");
   }
 }
