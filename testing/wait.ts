@@ -100,3 +100,35 @@ export async function within<T>(
     realClearTimeout(timer);
   }
 }
+
+/**
+ * The next event of `type` that `target` dispatches.
+ *
+ * @param target What dispatches the event, e.g. a `Client`.
+ * @param type The event type, e.g. `"disconnect"`.
+ * @param options The time limit; the message defaults to the type.
+ * @returns The event.
+ * @throws {Error} When no such event comes in time.
+ *
+ * @example
+ * ```ts
+ * import { nextEvent } from "./wait.ts";
+ *
+ * const target = new EventTarget();
+ * const seen = nextEvent(target, "ready");
+ * target.dispatchEvent(new Event("ready"));
+ * await seen;
+ * ```
+ */
+export function nextEvent<E extends Event = Event>(
+  target: EventTarget,
+  type: string,
+  options: WithinOptions = {},
+): Promise<E> {
+  const { promise, resolve } = Promise.withResolvers<E>();
+  const listener = (event: Event) => resolve(event as E);
+  target.addEventListener(type, listener, { once: true });
+  return within(promise, { message: `${type} event`, ...options }).finally(
+    () => target.removeEventListener(type, listener),
+  );
+}

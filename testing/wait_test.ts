@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeTime } from "./fake_time.ts";
-import { waitFor, within } from "./wait.ts";
+import { nextEvent, waitFor, within } from "./wait.ts";
 import { realSetTimeout } from "./_real_time.ts";
 
 Deno.test("waitFor resolves once the condition holds", async () => {
@@ -45,4 +45,16 @@ Deno.test("waitFor and within keep real time while time is fake", async () => {
 Deno.test("within passes the promise's value or rejection through", async () => {
   assert.equal(await within(Promise.resolve(7)), 7);
   await assert.rejects(within(Promise.reject(new Error("no"))), /no/);
+});
+
+Deno.test("nextEvent resolves with the next event of its type, or fails in time", async () => {
+  const target = new EventTarget();
+  const seen = nextEvent<CustomEvent<number>>(target, "tick");
+  target.dispatchEvent(new Event("other"));
+  target.dispatchEvent(new CustomEvent("tick", { detail: 1 }));
+  assert.equal((await seen).detail, 1);
+  await assert.rejects(
+    nextEvent(target, "never", { timeout: 10 }),
+    /No never event within 10 ms/,
+  );
 });

@@ -1,0 +1,61 @@
+/**
+ * Test kit: a real `Client` connected to a hand-driven {@link RawServer},
+ * the starting point of most client tests.
+ *
+ * @module
+ */
+
+import { type Client, type ClientOptions, connect } from "../client/mod.ts";
+import { RawServer, type RawSession } from "./raw_server.ts";
+
+/** A raw server, a client connected to it, and the session it accepted. */
+export interface ClientWithRawServer extends AsyncDisposable {
+  /** The hand-driven server; `accept()` the client's next connection. */
+  readonly server: RawServer;
+  /** The client under test. */
+  readonly client: Client;
+  /** The server's end of the client's first connection. */
+  readonly session: RawSession;
+}
+
+/**
+ * Starts a {@link RawServer} and connects a client to it. Keepalive is off
+ * unless `options` turn it on. Disposing closes the client, then the
+ * server.
+ *
+ * @param options Client options.
+ * @returns The server, the client and the accepted session.
+ *
+ * @example
+ * ```ts
+ * import { clientWithRawServer } from "./client.ts";
+ *
+ * await using t = await clientWithRawServer();
+ * const call = t.client.request("/echo");
+ * await t.session.answer(new Uint8Array([1]));
+ * await call;
+ * ```
+ */
+export async function clientWithRawServer(
+  options: ClientOptions = {},
+): Promise<ClientWithRawServer> {
+  const server = new RawServer();
+  const accepted = server.accept();
+  accepted.catch(() => {}); // Awaited below unless connecting failed.
+  try {
+    const client = await connect(server.url, { keepalive: false, ...options });
+    const session = await accepted;
+    return {
+      server,
+      client,
+      session,
+      async [Symbol.asyncDispose]() {
+        await client.close();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+}

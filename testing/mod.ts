@@ -1,0 +1,97 @@
+/**
+ * The project's shared test kit: never published, imported by tests only.
+ *
+ * - Waiting: {@link waitFor} polls a condition, {@link within} bounds a
+ *   promise, {@link nextEvent} awaits an event; all keep real time.
+ * - Time: {@link FakeTime} fakes timers and clocks for timing-dependent
+ *   behaviour (timeouts, backoff, keepalive).
+ * - Logs: {@link recordingLogger}, {@link silentLogger},
+ *   {@link captureConsole}.
+ * - Wire: {@link requestFrame}, {@link responseFrame}, {@link FrameSplitter}
+ *   and friends, all through protobuf-es rather than the project's codec.
+ * - Peers: {@link RawClient} talks to a server by hand; {@link RawServer}
+ *   answers a client by hand; {@link clientWithRawServer} connects the two.
+ * - Servers: {@link startServer} is the one way to start a real server.
+ * - TLS: {@link certificates} makes a throwaway CA.
+ *
+ * Moving a test off `server/_testing.ts`: `frame` → `requestFrame`,
+ * `RawPeer` → `RawClient`, `silent` → `silentLogger`,
+ * `listenForTest(server)` → `startServer(server)` and `t.peer()` →
+ * `t.connectRaw()`; `concat`, `certificates` and `hasOpenssl` keep their
+ * names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FakeTime, startServer, waitFor } from "./mod.ts";
+ *
+ * await using t = await startServer((server) => {
+ *   server.handle("/echo", (ctx) => ctx.data);
+ * });
+ * const client = await t.client();
+ * using time = new FakeTime();
+ * const call = client.request("/echo", new Uint8Array([1]), { timeout: 50 });
+ * await call;
+ * await waitFor(() => client.pending === 0);
+ * assert.equal(time.elapsed, 0);
+ * ```
+ *
+ * @module
+ */
+
+export { type ClientWithRawServer, clientWithRawServer } from "./client.ts";
+export {
+  bytesUntilClosed,
+  type BytesUntilClosedOptions,
+  type Closable,
+  closeQuietly,
+  writeAll,
+} from "./conn.ts";
+export { FakeTime, type FakeTimeOptions } from "./fake_time.ts";
+export {
+  concat,
+  decodeFrames,
+  FrameSplitter,
+  type FrameSplitterOptions,
+  type NanoRPCRequest,
+  type NanoRPCResponse,
+  PING,
+  PONG,
+  REQUEST,
+  requestFrame,
+  type RequestInit,
+  RESPONSE,
+  responseFrame,
+  type ResponseInit,
+  SUBSCRIBE,
+  UPDATE,
+  varint,
+} from "./frames.ts";
+export { Gate } from "./gate.ts";
+export {
+  captureConsole,
+  type CapturedConsole,
+  type LogEntry,
+  type LogLevel,
+  type RecordingLogger,
+  recordingLogger,
+  silentLogger,
+  type TestLogger,
+} from "./logger.ts";
+export { RawClient } from "./raw_client.ts";
+export { RawServer, RawSession } from "./raw_server.ts";
+export {
+  type ServerSetup,
+  startServer,
+  type StartServerOptions,
+  type TestServer,
+  type TestTransport,
+} from "./server.ts";
+export { certificates, hasOpenssl, type TestCertificates } from "./tls.ts";
+export {
+  nextEvent,
+  waitFor,
+  type WaitOptions,
+  within,
+  type WithinOptions,
+} from "./wait.ts";
