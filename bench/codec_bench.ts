@@ -15,16 +15,8 @@ import {
   NanoRPCRequestSchema,
   NanoRPCResponseSchema,
 } from "../proto/gen/nanorpc_pb.ts";
-import {
-  codec,
-  HEADER,
-  RQ_DATA_LEN,
-  RQ_DATA_OFF,
-  RQ_ID,
-  RQ_PATH_HASH,
-  RQ_TYPE,
-  STRIDE,
-} from "../wasm/codec.ts";
+import { codec } from "../wasm/codec.ts";
+import { RequestFrames } from "../wasm/frames.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { asciiPath, concat, Rng, utf8 } from "../wasm/_test_utils.ts";
 import { frameBodies } from "./pb_codec.ts";
@@ -70,26 +62,27 @@ const withHashes = concat(paths.map((path, i) =>
 // Results are folded into a checksum so no work can be optimised away.
 let sink = 0;
 
+const frames = new RequestFrames();
+
 /** Decodes with the WASM codec and walks the table like the server does. */
 function wasmDecode(input: Uint8Array): void {
-  const n = codec.decodeRequests(input, MAX_MESSAGE);
-  const w = codec.words;
-  for (let i = 0; i < n; i++) {
-    const e = HEADER + i * STRIDE;
-    const off = w[e + RQ_DATA_OFF];
-    const data = input.subarray(off, off + w[e + RQ_DATA_LEN]);
-    sink += w[e + RQ_ID] + w[e + RQ_TYPE] + (w[e + RQ_PATH_HASH] >>> 0) +
-      data.length;
+  codec.decodeRequests(input, MAX_MESSAGE);
+  frames.load(codec.words);
+  while (frames.next()) {
+    const data = frames.data(input);
+    sink += frames.id + frames.type + frames.pathHash + data.length;
   }
-  if (n !== FRAMES) throw new Error(`decoded ${n} of ${FRAMES} frames`);
+  if (frames.count !== FRAMES) {
+    throw new Error(`decoded ${frames.count} of ${FRAMES} frames`);
+  }
 }
 
 /** Both decoders, once, kept honest: they must see the same requests. */
 function sameResults(): void {
-  const n = codec.decodeRequests(withPaths, MAX_MESSAGE);
-  const w = codec.words;
+  codec.decodeRequests(withPaths, MAX_MESSAGE);
+  frames.load(codec.words);
   let offset = 0;
-  for (let i = 0; i < n; i++) {
+  while (frames.next()) {
     const size = sizeDelimitedPeek(withPaths.subarray(offset));
     if (size.eof) throw new Error("short buffer");
     const start = offset + size.offset;
@@ -98,13 +91,12 @@ function sameResults(): void {
       NanoRPCRequestSchema,
       withPaths.subarray(start, offset),
     );
-    const e = HEADER + i * STRIDE;
     if (
-      msg.requestId !== w[e + RQ_ID] ||
+      msg.requestId !== frames.id ||
       msg.pathOneof.case !== "path" ||
-      fnv1a(msg.pathOneof.value) !== w[e + RQ_PATH_HASH] >>> 0 ||
-      msg.data.length !== w[e + RQ_DATA_LEN]
-    ) throw new Error(`decoders disagree on frame ${i}`);
+      fnv1a(msg.pathOneof.value) !== frames.pathHash ||
+      msg.data.length !== frames.dataLength
+    ) throw new Error(`decoders disagree on frame ${frames.index}`);
   }
 }
 sameResults();
