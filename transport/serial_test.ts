@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { startPtyPair } from "../testing/pty.ts";
+import { openSerial, quietGap } from "./serial.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+async function readText(
+  stream: { read(buffer: Uint8Array): Promise<number | null> },
+  length: number,
+): Promise<string> {
+  const out = new Uint8Array(length);
+  for (let at = 0; at < length;) {
+    const n = await stream.read(out.subarray(at));
+    if (n === null) throw new Error(`ended after ${at} bytes`);
+    at += n;
+  }
+  return new TextDecoder().decode(out);
+}
+
+/** What `stty -F path` reports as the line's speed. */
+async function speedOf(path: string): Promise<number> {
+  const { stdout } = await new Deno.Command("stty", { args: ["-F", path] })
+    .output();
+  return Number(/speed (\d+) baud/.exec(new TextDecoder().decode(stdout))![1]);
+}
+
+Deno.test("openSerial carries bytes both ways across a pty pair at the baud rate asked", async () => {
+  await using pair = await startPtyPair();
+  const a = await openSerial(pair.a, { baud: 9600 });
+  const b = await openSerial(pair.b, { baud: 9600 });
+  assert.equal(await speedOf(pair.a), 9600);
+  assert.deepEqual(a.remoteAddr, { transport: "serial", path: pair.a });
+  assert.equal(a.transport, "serial");
+  await a.write(text("ping from a"));
+  assert.equal(await readText(b, 11), "ping from a");
+  // Raw mode: no echo, no line discipline turning \n into \r\n.
+  const binary = new Uint8Array(256).map((_, i) => i);
+  await b.write(binary);
+  const got = new Uint8Array(256);
+  for (let at = 0; at < 256;) at += (await a.read(got.subarray(at)))!;
+  assert.deepEqual(got, binary);
+  a.close();
+  b.close();
+});
+
+Deno.test("openSerial refuses a baud rate stty cannot set", async () => {
+  await assert.rejects(
+    openSerial("/dev/null", { baud: 12345 }),
+    (error: Error) =>
+      error instanceof RangeError && /use one of/.test(error.message),
+  );
+});
+
+Deno.test("openSerial says what to check when the device is missing", async () => {
+  await assert.rejects(
+    openSerial("/nonexistent/ttyUSB9"),
+    /\/nonexistent\/ttyUSB9.*check that the device exists/,
+  );
+});
+
+Deno.test("SerialStream read fails with a clear message when the device goes away", async () => {
+  const pair = await startPtyPair();
+  const a = await openSerial(pair.a);
+  const reading = assert.rejects(
+    a.read(new Uint8Array(8)),
+    /may have been unplugged/,
+  );
+  await pair.stop();
+  await reading;
+  a.close();
+});
+
+Deno.test("SerialStream close ends a pending read and fails later writes", async () => {
+  await using pair = await startPtyPair();
+  const a = await openSerial(pair.a);
+  const reading = assert.rejects(a.read(new Uint8Array(8)));
+  a.close();
+  a.close();
+  await reading;
+  await assert.rejects(a.write(text("x")), /closed/);
+});
+
+Deno.test("SerialStream discardUntilQuiet drops a garbled burst and keeps what follows the gap", async () => {
+  await using pair = await startPtyPair();
+  const a = await openSerial(pair.a);
+  const b = await openSerial(pair.b);
+  await a.write(text("garbage!"));
+  // The first byte is read, the rest is left behind: both are discarded.
+  assert.equal(await b.read(new Uint8Array(1)), 1);
+  assert.equal(await b.discardUntilQuiet(50), 7);
+  await a.write(text("hello"));
+  assert.equal(await readText(b, 5), "hello");
+  a.close();
+  b.close();
+});
+
+Deno.test("quietGap is a few character times with a floor", () => {
+  assert.equal(quietGap(115200), 20);
+  assert.equal(quietGap(300), 117);
+  assert.equal(quietGap(9600, { characters: 10, minimum: 1 }), 11);
+  assert.equal(quietGap(1200, { minimum: 0 }), 30);
+});

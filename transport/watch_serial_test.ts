@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { pollUntil } from "../testing/_poll.ts";
+import { startPtyPair } from "../testing/pty.ts";
+import { openSerial, type SerialStream } from "./serial.ts";
+import { watchSerial } from "./watch_serial.ts";
+
+/** Echoes every byte back until the stream ends or fails. */
+async function echo(stream: SerialStream): Promise<void> {
+  const buffer = new Uint8Array(256);
+  for (;;) {
+    const n = await stream.read(buffer);
+    if (n === null) return;
+    await stream.write(buffer.subarray(0, n));
+  }
+}
+
+async function roundTrip(path: string, message: string): Promise<string> {
+  const line = await openSerial(path);
+  try {
+    await line.write(new TextEncoder().encode(message));
+    const out = new Uint8Array(message.length);
+    for (let at = 0; at < out.length;) {
+      const n = await line.read(out.subarray(at));
+      if (n === null) throw new Error("line ended");
+      at += n;
+    }
+    return new TextDecoder().decode(out);
+  } finally {
+    line.close();
+  }
+}
+
+Deno.test("watchSerial reopens a device that disappears and comes back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanorpc_watch_" });
+  let pair = await startPtyPair({ dir });
+  const errors: string[] = [];
+  await using watch = watchSerial(
+    pair.b,
+    { initialDelay: 5, maxDelay: 50, onError: (e) => errors.push(e.message) },
+    echo,
+  );
+  await pollUntil(() => watch.current !== undefined, 5000, "the first open");
+  assert.equal(await roundTrip(pair.a, "first"), "first");
+
+  // The device goes away (socat stops, its links vanish)...
+  await pair.stop();
+  await pollUntil(() => watch.failures > 0, 5000, "a failed reopen");
+  assert.equal(watch.current, undefined);
+  assert.ok(errors.some((m) => /may have been unplugged/.test(m)), errors[0]);
+  assert.ok(errors.some((m) => /check that the device exists/.test(m)));
+
+  // ...and comes back at the same path.
+  pair = await startPtyPair({ dir });
+  await pollUntil(() => watch.opens === 2, 5000, "the reopen");
+  assert.equal(await roundTrip(pair.a, "second"), "second");
+
+  await watch.close();
+  assert.equal(watch.current, undefined);
+  await pair.stop();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("watchSerial stops when its signal aborts and closes the stream", async () => {
+  await using pair = await startPtyPair();
+  const controller = new AbortController();
+  let served: SerialStream | undefined;
+  let ended = false;
+  const watch = watchSerial(pair.b, { signal: controller.signal }, (stream) => {
+    served = stream;
+    return echo(stream).catch(() => {}).finally(() => ended = true);
+  });
+  await pollUntil(() => served !== undefined, 5000, "the open");
+  controller.abort();
+  await pollUntil(() => ended, 5000, "the stream to close");
+  await watch.close();
+  assert.equal(watch.opens, 1);
+  await assert.rejects(served!.write(new Uint8Array([1])), /closed/);
+});
