@@ -43,6 +43,8 @@ import {
   STRIDE,
 } from "../layout";
 import {
+  I32_BYTES,
+  I64_BYTES,
   isRequestField,
   isResponseField,
   MAX_TAG,
@@ -149,14 +151,14 @@ function skipField(tag: u32, known: bool, end: usize): void {
   if (wt == WT_VARINT) {
     readVarint(end);
   } else if (wt == WT_I64) {
-    if (end - pos < 8) fail = REASON_TRUNCATED;
-    else pos += 8;
+    if (end - pos < I64_BYTES) fail = REASON_TRUNCATED;
+    else pos += I64_BYTES;
   } else if (wt == WT_LEN) {
     const len = readLength(end);
     pos += len;
   } else if (wt == WT_I32) {
-    if (end - pos < 4) fail = REASON_TRUNCATED;
-    else pos += 4;
+    if (end - pos < I32_BYTES) fail = REASON_TRUNCATED;
+    else pos += I32_BYTES;
   } else {
     fail = REASON_BAD_WIRE_TYPE;
   }
@@ -307,7 +309,8 @@ function decodeFrames(
       break;
     }
     const frameEnd = pos + <usize> bodyLen;
-    // Zero every field column (the eight words before the frame bounds).
+    // Zero the field columns: the eight words before RQ_FRAME_START, which
+    // is RS_FRAME_START too; layout.ts keeps both kinds' fields there.
     store<u64>(entry, 0, 0);
     store<u64>(entry, 0, 2 * WORD);
     store<u64>(entry, 0, 4 * WORD);

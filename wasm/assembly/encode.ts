@@ -22,6 +22,7 @@ import {
   PATH_STRING,
 } from "../layout";
 import {
+  TAG_BYTES,
   TAG_REQ_DATA,
   TAG_REQ_PATH,
   TAG_REQ_PATH_HASH,
@@ -60,27 +61,27 @@ function writeVarint(p: usize, v: u64): usize {
 /** Size of an int32 field (tag byte + sign-extended varint), 0 when unset. */
 @inline
 function int32FieldSize(v: i32): usize {
-  return v == 0 ? 0 : 1 + varintSize(<u64> <i64> v);
+  return v == 0 ? 0 : TAG_BYTES + varintSize(<u64> <i64> v);
 }
 
 @inline
 function writeInt32Field(p: usize, tag: u32, v: i32): usize {
   if (v == 0) return p;
   store<u8>(p, <u8> tag);
-  return writeVarint(p + 1, <u64> <i64> v);
+  return writeVarint(p + TAG_BYTES, <u64> <i64> v);
 }
 
 /** Size of a length-delimited field's tag, length and `len` bytes. */
 @inline
 function bytesFieldSize(len: usize): usize {
-  return 1 + varintSize(len) + len;
+  return TAG_BYTES + varintSize(len) + len;
 }
 
 /** Writes a length-delimited field's tag and length; returns past them. */
 @inline
 function writeLengthOf(p: usize, tag: u32, len: usize): usize {
   store<u8>(p, <u8> tag);
-  return writeVarint(p + 1, len);
+  return writeVarint(p + TAG_BYTES, len);
 }
 
 /**
@@ -135,7 +136,7 @@ export function encodeRequests(table: usize, count: i32, out: usize): usize {
     const pathLen = <usize> load<u32>(e, ENC_RQ_PATH_LEN * WORD);
     const dataLen = <usize> load<u32>(e, ENC_RQ_DATA_LEN * WORD);
     let body = int32FieldSize(id) + int32FieldSize(type);
-    if (kind == PATH_HASH) body += 1 + varintSize(<u64> hash);
+    if (kind == PATH_HASH) body += TAG_BYTES + varintSize(<u64> hash);
     else if (kind == PATH_STRING) body += bytesFieldSize(pathLen);
     if (dataLen) body += bytesFieldSize(dataLen);
     const start = p;
@@ -144,7 +145,7 @@ export function encodeRequests(table: usize, count: i32, out: usize): usize {
     p = writeInt32Field(p, TAG_REQ_REQUEST_TYPE, type);
     if (kind == PATH_HASH) {
       store<u8>(p, <u8> TAG_REQ_PATH_HASH);
-      p = writeVarint(p + 1, <u64> hash);
+      p = writeVarint(p + TAG_BYTES, <u64> hash);
     } else if (kind == PATH_STRING) {
       p = writeLengthOf(p, TAG_REQ_PATH, pathLen);
       memory.copy(p, pathPtr, pathLen);

@@ -15,6 +15,12 @@ export const MAX_TAG: u64 = 0xffffffff;
 export const MAX_TAG_BYTES: usize = 5;
 /** Most bytes any varint may take. */
 export const MAX_VARINT_BYTES: i32 = 10;
+/** Bytes of a WT_I64 field's value. */
+export const I64_BYTES: usize = 8;
+/** Bytes of a WT_I32 field's value. */
+export const I32_BYTES: usize = 4;
+/** Bytes of every NanoRPC tag: their field numbers are all below 16. */
+export const TAG_BYTES: usize = 1;
 
 /** Wire type: varint. */
 export const WT_VARINT: u32 = 0;
