@@ -87,3 +87,25 @@ export function channelSubject(prefix: string, channel: string): string {
     escapeToken(channel.slice(colon + 1))
   }`;
 }
+
+/** Subjects of recently used channels; forgets all past `limit` entries. */
+export class SubjectCache {
+  #subjects = new Map<string, string>();
+
+  /**
+   * @param prefix A prefix that passed {@link checkPrefix}.
+   * @param limit Most channels remembered.
+   */
+  constructor(readonly prefix: string, readonly limit = 4096) {}
+
+  /** The subject of `channel`. */
+  get(channel: string): string {
+    let subject = this.#subjects.get(channel);
+    if (subject === undefined) {
+      if (this.#subjects.size >= this.limit) this.#subjects.clear();
+      subject = channelSubject(this.prefix, channel);
+      this.#subjects.set(channel, subject);
+    }
+    return subject;
+  }
+}

@@ -35,6 +35,13 @@ export interface NatsServer extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<void>;
   /** Starts the server again on the same port; resolves once it accepts. */
   restart(): Promise<void>;
+  /**
+   * Suspends the process (`SIGSTOP`): connections stay open and nothing is
+   * answered, as with a server that hangs.
+   */
+  freeze(): void;
+  /** Resumes a frozen process (`SIGCONT`). */
+  thaw(): void;
 }
 
 const binary = () => Deno.env.get("NATS_SERVER") ?? "nats-server";
@@ -154,6 +161,7 @@ export async function startNatsServer(
     child = undefined;
     try {
       proc.kill(signal);
+      proc.kill("SIGCONT"); // a frozen process acts on signals once resumed
     } catch { /* already exited */ }
     await proc.status;
     for await (const entry of Deno.readDir(dir)) {
@@ -175,6 +183,12 @@ export async function startNatsServer(
       return child !== undefined;
     },
     stop,
+    freeze() {
+      child?.kill("SIGSTOP");
+    },
+    thaw() {
+      child?.kill("SIGCONT");
+    },
     async restart() {
       if (child) throw new Error("nats-server is running: stop() it first");
       await spawn();
