@@ -3,16 +3,8 @@
 // of one read in one corked write. Reading pauses while the outgoing
 // buffer is over half full.
 
-import {
-  H_CONSUMED,
-  H_ERROR,
-  H_ERROR_AT,
-  H_NEED,
-  HEADER,
-  MALFORMED_REASONS,
-  MAX_FRAMES,
-  STRIDE,
-} from "../wasm/codec.ts";
+import { MALFORMED_REASONS, MAX_FRAMES } from "../wasm/codec.ts";
+import { RequestFrames } from "../wasm/frames.ts";
 import { errorMessage } from "./_core.ts";
 import { dispatch } from "./_dispatch.ts";
 import type { ServerSession } from "./_session.ts";
@@ -38,6 +30,8 @@ export async function serveConnection(
   let reason = "peer closed the connection";
   /** While resynchronising: when the last discarded bytes arrived. */
   let discarding = -1;
+  /** This connection's cursor over each decode, reused for every read. */
+  const frames = new RequestFrames();
   try {
     while (!session.closed && !session.draining) {
       if (out.queued > halfBuffer) {
@@ -56,7 +50,7 @@ export async function serveConnection(
       }
       input.filled += n;
       if (input.filled < input.need) continue;
-      const bad = await process(session);
+      const bad = await process(session, frames);
       if (bad !== undefined) {
         if (policy.kind === "close") {
           malformedClose(session, bad);
@@ -89,48 +83,42 @@ function malformedClose(session: ServerSession, why: string): void {
  * why the first malformed frame is malformed, if one is found (the frames
  * before it have been served).
  */
-async function process(session: ServerSession): Promise<string | undefined> {
+async function process(
+  session: ServerSession,
+  frames: RequestFrames,
+): Promise<string | undefined> {
   const { core, input, out } = session;
   session.begin();
   out.cork();
   try {
     let offset = 0;
     for (;;) {
-      const bytes = input.bytes;
+      const chunk = input.bytes.subarray(offset, input.filled);
       const codec = core.codec;
-      const count = codec.decodeRequests(
-        bytes.subarray(offset, input.filled),
-        core.limits.maxMessageSize,
-      );
-      let w = codec.words;
-      const consumed = w[H_CONSUMED];
-      const error = w[H_ERROR];
-      const errorAt = w[H_ERROR_AT];
-      const need = w[H_NEED];
-      let base = HEADER;
-      if (count > 0) session.lastFrameAt = performance.now();
-      core.stats.framesIn += count;
-      for (let i = 0; i < count && !session.closed; i++) {
-        const done = dispatch(session, w, base + i * STRIDE, offset, bytes);
+      codec.decodeRequests(chunk, core.limits.maxMessageSize);
+      frames.load(codec.words);
+      if (frames.count > 0) session.lastFrameAt = performance.now();
+      core.stats.framesIn += frames.count;
+      while (!session.closed && frames.next()) {
+        const done = dispatch(session, frames, chunk);
         if (done === undefined) continue;
-        if (w === codec.words) {
-          // The table is shared by all sessions: keep the rest of ours.
-          w = w.slice(base + (i + 1) * STRIDE, HEADER + count * STRIDE);
-          base = -(i + 1) * STRIDE;
-        }
+        // The table is shared by all sessions: keep the rest of ours.
+        frames.detach();
         // Answers so far go out now, not after the slow handler.
         out.uncork();
         await done;
         out.cork();
       }
-      if (error !== 0) {
-        return `malformed frame at byte ${offset + errorAt}: ${
-          MALFORMED_REASONS[error] ?? `reason ${error}`
+      if (frames.error !== 0) {
+        return `malformed frame at byte ${offset + frames.errorAt}: ${
+          MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`
         }`;
       }
-      offset += consumed;
-      input.need = need;
-      if (count < MAX_FRAMES || offset === input.filled || session.closed) {
+      offset += frames.consumed;
+      input.need = frames.need;
+      if (
+        frames.count < MAX_FRAMES || offset === input.filled || session.closed
+      ) {
         break;
       }
     }

@@ -23,7 +23,7 @@ export interface SessionLimits {
  * The WASM `codec` is the default; benchmarks swap in a protobuf-es one
  * (through {@link InternalServerOptions}) to show what the WASM path buys.
  * Results of `decodeRequests` are read from `words` with the table layout
- * of wasm/codec.ts.
+ * of wasm/layout.ts (through wasm/frames.ts).
  */
 export interface RequestCodec {
   /** Decodes every complete request frame of `input`; returns the count. */

@@ -2,18 +2,8 @@
 // hash, not-found, hash collisions, unsubscribe, and SUBSCRIBE whose
 // subscription attaches only when its OK ack is queued.
 
-import {
-  PATH_NONE,
-  PATH_STRING,
-  RQ_DATA_LEN,
-  RQ_DATA_OFF,
-  RQ_ID,
-  RQ_PATH_HASH,
-  RQ_PATH_KIND,
-  RQ_PATH_LEN,
-  RQ_PATH_OFF,
-  RQ_TYPE,
-} from "../wasm/codec.ts";
+import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
+import type { RequestFrames } from "../wasm/frames.ts";
 import { InternalError } from "../protocol/errors.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { errorMessage } from "./_core.ts";
@@ -28,19 +18,17 @@ const decoder = new TextDecoder();
 const QUOTE = 200;
 
 /**
- * Serves the frame whose entry starts at word `e` of `w`; offsets in the
- * entry are relative to `offset` in `bytes`. Returns a promise only when
- * the caller must wait for it before serving the next frame.
+ * Serves the frame `frame` is at; its offsets are relative to `input`, the
+ * bytes that were decoded. Returns a promise only when the caller must wait
+ * for it before serving the next frame.
  */
 export function dispatch(
   session: ServerSession,
-  w: Int32Array,
-  e: number,
-  offset: number,
-  bytes: Uint8Array,
+  frame: RequestFrames,
+  input: Uint8Array,
 ): Promise<void> | undefined {
-  const id = w[e + RQ_ID];
-  const type = w[e + RQ_TYPE];
+  const id = frame.id;
+  const type = frame.type;
   if (type === RequestType.PING) {
     session.respond(id, ResponseType.PONG, Status.OK, undefined, EMPTY);
     return;
@@ -55,16 +43,16 @@ export function dispatch(
     );
     return;
   }
-  const kind = w[e + RQ_PATH_KIND];
-  const hash = w[e + RQ_PATH_HASH] >>> 0;
+  const kind = frame.pathKind;
+  const hash = frame.pathHash;
   const route = kind === PATH_NONE
     ? undefined
     : session.core.router.lookup(hash);
-  const pathOff = offset + w[e + RQ_PATH_OFF];
-  const pathLen = w[e + RQ_PATH_LEN];
+  const pathOff = frame.pathOffset;
+  const pathLen = frame.pathLength;
   if (
     route && kind === PATH_STRING &&
-    !pathMatches(route, bytes, pathOff, pathLen)
+    !pathMatches(route, input, pathOff, pathLen)
   ) {
     // The spec's error table: a path whose hash collides with a registered
     // one is an internal error, not a miss.
@@ -73,14 +61,13 @@ export function dispatch(
       ResponseType.RESPONSE,
       Status.INTERNAL_ERROR,
       `Path ${
-        quote(bytes, pathOff, pathLen)
+        quote(input, pathOff, pathLen)
       } has the same FNV-1a hash as the registered path ${route.path}; rename one of them`,
       EMPTY,
     );
     return;
   }
-  const dataOff = offset + w[e + RQ_DATA_OFF];
-  const data = bytes.subarray(dataOff, dataOff + w[e + RQ_DATA_LEN]);
+  const data = frame.data(input);
   if (type === RequestType.REQUEST) {
     const sub = session.subscriptions.get(id);
     if (sub && data.length === 0 && route && sub.topic.route === route) {
@@ -95,7 +82,7 @@ export function dispatch(
     const message = kind === PATH_NONE
       ? `No ${what}: the request has no path or path_hash`
       : kind === PATH_STRING
-      ? `No ${what} for path ${quote(bytes, pathOff, pathLen)}`
+      ? `No ${what} for path ${quote(input, pathOff, pathLen)}`
       : `No ${what} for path hash 0x${hash.toString(16).padStart(8, "0")}`;
     session.respond(
       id,
