@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import type { Broker, BrokerMessage } from "../server/broker.ts";
-import { pollUntil } from "../testing/_poll.ts";
+import { waitFor } from "../testing/wait.ts";
 
 /** Two brokers sharing channels, and how to let subscriptions settle. */
 export interface BrokerPair {
@@ -74,7 +74,10 @@ export function brokerConformance(
         data: bytes(i >> 8, i & 255),
       });
     }
-    await pollUntil(() => got.length >= n, timeout, `${n} messages`);
+    await waitFor(() => got.length >= n, {
+      timeout: timeout,
+      message: `${n} messages`,
+    });
     assert.deepEqual(
       got.map((m) => (m.data[0] << 8) | m.data[1]),
       [...Array(n).keys()],
@@ -85,7 +88,10 @@ export function brokerConformance(
   test("delivers to subscribers on the publishing broker too", async (pair) => {
     const { got, sub } = collect(pair.publisher, "topic:/local");
     pair.publisher.publish("topic:/local", { path: "/local", data: bytes(1) });
-    await pollUntil(() => got.length === 1, timeout, "the local delivery");
+    await waitFor(() => got.length === 1, {
+      timeout: timeout,
+      message: "the local delivery",
+    });
     assert.deepEqual(got[0].data, bytes(1));
     sub[Symbol.dispose]();
   });
@@ -97,10 +103,9 @@ export function brokerConformance(
     await pair.settle?.();
     pair.publisher.publish("group:g", { path: "/p", data: bytes(7) });
     pair.publisher.publish("group:g", { path: "/p", data: bytes(8) });
-    await pollUntil(
+    await waitFor(
       () => a.got.length >= 2 && b.got.length >= 2,
-      timeout,
-      "both subscribers",
+      { timeout: timeout, message: "both subscribers" },
     );
     assert.deepEqual(a.got.map((m) => m.data[0]), [7, 8]);
     assert.deepEqual(b.got.map((m) => m.data[0]), [7, 8]);
@@ -115,10 +120,9 @@ export function brokerConformance(
     gone.sub[Symbol.dispose]();
     gone.sub[Symbol.dispose]();
     pair.publisher.publish("uid:alice", { path: "/p", data: bytes(1) });
-    await pollUntil(
+    await waitFor(
       () => stays.got.length === 1,
-      timeout,
-      "the subscriber left",
+      { timeout: timeout, message: "the subscriber left" },
     );
     assert.equal(gone.got.length, 0);
     stays.sub[Symbol.dispose]();
@@ -126,10 +130,9 @@ export function brokerConformance(
     const again = collect(pair.subscriber, "uid:alice");
     await pair.settle?.();
     pair.publisher.publish("uid:alice", { path: "/p", data: bytes(2) });
-    await pollUntil(
+    await waitFor(
       () => again.got.length === 1,
-      timeout,
-      "the new subscriber",
+      { timeout: timeout, message: "the new subscriber" },
     );
     assert.equal(stays.got.length, 1);
     again.sub[Symbol.dispose]();
@@ -154,7 +157,10 @@ export function brokerConformance(
       full,
     ];
     for (const m of sent) pair.publisher.publish("group:fields", m);
-    await pollUntil(() => got.length >= 3, timeout, "three messages");
+    await waitFor(() => got.length >= 3, {
+      timeout: timeout,
+      message: "three messages",
+    });
     assert.equal(got[0].data.length, 0);
     assert.equal(got[1].data.length, big.length);
     assert.ok(got[1].data.every((b, i) => b === big[i]), "1 MiB intact");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pollUntil } from "../testing/_poll.ts";
+import { waitFor } from "../testing/wait.ts";
 import { DeliveryQueue } from "./_delivery_queue.ts";
 
 Deno.test("DeliveryQueue delivers in order once the pushing task ends", async () => {
@@ -12,7 +12,10 @@ Deno.test("DeliveryQueue delivers in order once the pushing task ends", async ()
   for (let i = 0; i < 50; i++) assert.ok(queue.push(i, 1));
   assert.equal(got.length, 0);
   assert.equal(queue.count, 50);
-  await pollUntil(() => got.length === 50, 5000, "50 deliveries");
+  await waitFor(() => got.length === 50, {
+    timeout: 5000,
+    message: "50 deliveries",
+  });
   assert.deepEqual(got, [...Array(50).keys()]);
   assert.equal(queue.count, 0);
   assert.equal(queue.bytes, 0);
@@ -30,11 +33,14 @@ Deno.test("DeliveryQueue refuses items past its count or byte bound until it dra
   assert.ok(queue.push("b", 10));
   assert.ok(queue.push("c", 10));
   assert.equal(queue.push("d", 1), false, "count bound");
-  await pollUntil(() => delivered === 3, 5000, "the drain");
+  await waitFor(() => delivered === 3, { timeout: 5000, message: "the drain" });
   assert.ok(queue.push("e", 90));
   assert.equal(queue.push("f", 11), false, "byte bound");
   assert.ok(queue.push("g", 10));
-  await pollUntil(() => delivered === 5, 5000, "the second drain");
+  await waitFor(() => delivered === 5, {
+    timeout: 5000,
+    message: "the second drain",
+  });
   queue.close();
 });
 
@@ -55,7 +61,10 @@ Deno.test("DeliveryQueue yields to other macrotasks during a long drain", async 
     setTimeout(() => resolve(delivered), 0)
   );
   assert.ok(seenByTimer < 1000, `a timer ran only after all ${seenByTimer}`);
-  await pollUntil(() => delivered === 1000, 10_000, "every delivery");
+  await waitFor(() => delivered === 1000, {
+    timeout: 10_000,
+    message: "every delivery",
+  });
   queue.close();
 });
 
@@ -92,7 +101,10 @@ Deno.test("DeliveryQueue keeps draining after a consumer throws", async () => {
   try {
     queue.push(1, 1);
     queue.push(2, 1);
-    await pollUntil(() => got.length === 2, 5000, "the item after the throw");
+    await waitFor(() => got.length === 2, {
+      timeout: 5000,
+      message: "the item after the throw",
+    });
     assert.equal(errors.length, 1);
   } finally {
     globalThis.removeEventListener("error", onError);

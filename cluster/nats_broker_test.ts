@@ -1,22 +1,15 @@
 import assert from "node:assert/strict";
 import { startNatsServer } from "../testing/nats.ts";
-import { pollUntil } from "../testing/_poll.ts";
+import { waitFor } from "../testing/wait.ts";
 import { connect } from "@nats-io/transport-node";
-import type { Logger } from "../server/logger.ts";
+import { recordingLogger } from "../testing/logger.ts";
 import { brokerConformance } from "./_broker_conformance.ts";
 import { NatsBroker } from "./nats_broker.ts";
 import type { NatsBrokerOptions } from "./nats_broker_options.ts";
 
-/** Collects log lines so tests stay quiet and can look at them. */
-function memoryLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const keep = (...args: unknown[]) => void lines.push(args.join(" "));
-  return { lines, error: keep, warn: keep, info: keep, debug: keep };
-}
-
 async function twoNodes(options: Partial<NatsBrokerOptions> = {}) {
   const nats = await startNatsServer();
-  const logger = memoryLogger();
+  const logger = recordingLogger();
   const connectNode = (name: string) =>
     NatsBroker.connect({ servers: nats.url, name, logger, ...options });
   const a = await connectNode("a");
@@ -68,10 +61,9 @@ Deno.test("NatsBroker carries topic, group and uid messages between two nodes", 
       path: "/room/messages",
       data: data(4),
     });
-    await pollUntil(
+    await waitFor(
       () => onA.length >= 3 && onB.length >= 3,
-      5000,
-      "deliveries",
+      { timeout: 5000, message: "deliveries" },
     );
     await Promise.all([a.flush(), b.flush()]);
     // Each node hears its own publishes once (locally), not again from NATS.
@@ -97,7 +89,10 @@ Deno.test("NatsBroker keeps other subscribers going when one throws", async () =
     await b.flush();
     a.publish("topic:/t", { path: "/t", data: data(1) });
     a.publish("topic:/t", { path: "/t", data: data(2) });
-    await pollUntil(() => got.length === 2, 5000, "both messages");
+    await waitFor(() => got.length === 2, {
+      timeout: 5000,
+      message: "both messages",
+    });
     assert.ok(logger.lines.some((l) => l.includes("subscriber bug")));
   } finally {
     await close();
@@ -119,10 +114,9 @@ Deno.test("NatsBroker drops publishes while NATS is down, delivers locally, and 
     using _2 = b.subscribe("topic:/t", (m) => remote.push(m.data[0]));
     await b.flush();
     await nats.stop("SIGKILL");
-    await pollUntil(
+    await waitFor(
       () => a.state === "reconnecting",
-      10_000,
-      "a to see NATS go",
+      { timeout: 10_000, message: "a to see NATS go" },
     );
     const published = a.stats.published;
     const n = 20_000;
@@ -138,7 +132,7 @@ Deno.test("NatsBroker drops publishes while NATS is down, delivers locally, and 
     await nats.restart();
     // Publish until b hears one: both links and b's subscription are back.
     let tries = 0;
-    await pollUntil(
+    await waitFor(
       () => {
         if (a.state === "connected") {
           a.publish("topic:/t", { path: "/t", data: data(2) });
@@ -146,8 +140,7 @@ Deno.test("NatsBroker drops publishes while NATS is down, delivers locally, and 
         }
         return remote.includes(2);
       },
-      20_000,
-      "delivery after NATS restarted",
+      { timeout: 20_000, message: "delivery after NATS restarted" },
     );
     const seconds = (performance.now() - restarted) / 1000;
     assert.ok(seconds < 20, `resumed after ${seconds} s`);
@@ -181,10 +174,9 @@ Deno.test("NatsBroker drops and counts what overflows a slow subscriber's buffer
       a.publish("topic:/burst", { path: "/burst", data: data(i & 255) });
     }
     await a.flush();
-    await pollUntil(
+    await waitFor(
       () => b.stats.received === n && b.stats.pending === 0,
-      20_000,
-      "the burst to arrive and drain",
+      { timeout: 20_000, message: "the burst to arrive and drain" },
     );
     const dropped = b.stats.droppedBy.slowConsumer;
     assert.ok(dropped > 0, "the burst overflowed the buffer");
@@ -207,7 +199,10 @@ Deno.test("NatsBroker drops and counts malformed envelopes from a peer", async (
     rogue.publish("nanorpc.topic./t", new Uint8Array());
     await rogue.flush();
     a.publish("topic:/t", { path: "/t", data: data(5) });
-    await pollUntil(() => got.length === 1, 5000, "the valid message");
+    await waitFor(() => got.length === 1, {
+      timeout: 5000,
+      message: "the valid message",
+    });
     assert.deepEqual(got, [5]);
     assert.equal(b.stats.droppedBy.malformed, 2);
     assert.equal(b.stats.received, 1);
@@ -224,7 +219,7 @@ Deno.test("NatsBroker drops and counts malformed envelopes from a peer", async (
 
 Deno.test("NatsBroker drops and counts messages over the server's max_payload", async () => {
   await using nats = await startNatsServer({ maxPayload: 1024 });
-  const logger = memoryLogger();
+  const logger = recordingLogger();
   await using a = await NatsBroker.connect({ servers: nats.url, logger });
   assert.ok(logger.lines.some((l) => l.includes("max_payload is 1024 bytes")));
   const got: number[] = [];
@@ -247,7 +242,10 @@ Deno.test("NatsBroker caps the bytes NATS has not confirmed yet", async () => {
     assert.ok(published >= 9 && published < 11, `${published} published`);
     assert.equal(droppedBy.backpressure, 100 - published);
     assert.ok(unflushedBytes <= 10_000);
-    await pollUntil(() => a.stats.unflushedBytes === 0, 5000, "confirmation");
+    await waitFor(() => a.stats.unflushedBytes === 0, {
+      timeout: 5000,
+      message: "confirmation",
+    });
     a.publish("topic:/t", { path: "/t", data: new Uint8Array(size) });
     assert.equal(a.stats.published, published + 1);
   } finally {
@@ -279,7 +277,7 @@ Deno.test("NatsBroker.connect rejects an invalid subject prefix or bound", async
 
 Deno.test("NatsBroker uses the subject prefix so clusters can share a server", async () => {
   const nats = await startNatsServer();
-  const logger = memoryLogger();
+  const logger = recordingLogger();
   const blue = await NatsBroker.connect({
     servers: nats.url,
     prefix: "blue",
@@ -302,7 +300,10 @@ Deno.test("NatsBroker uses the subject prefix so clusters can share a server", a
     using _2 = blue2.subscribe("topic:/t", (m) => onBlue2.push(m.data[0]));
     await Promise.all([green.flush(), blue2.flush()]);
     blue.publish("topic:/t", { path: "/t", data: data(1) });
-    await pollUntil(() => onBlue2.length === 1, 5000, "the same cluster");
+    await waitFor(() => onBlue2.length === 1, {
+      timeout: 5000,
+      message: "the same cluster",
+    });
     await blue.flush();
     await green.flush();
     assert.equal(onGreen.length, 0);
@@ -338,15 +339,14 @@ Deno.test("NatsBroker bounds publishes while NATS hangs, then recovers", async (
       20_000,
     );
     nats.thaw();
-    await pollUntil(
+    await waitFor(
       () => {
         if (a.state === "connected") {
           a.publish("topic:/t", { path: "/t", data: data(9) });
         }
         return remote.includes(9);
       },
-      20_000,
-      "delivery after NATS thawed",
+      { timeout: 20_000, message: "delivery after NATS thawed" },
     );
   } finally {
     nats.thaw();
