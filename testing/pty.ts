@@ -6,7 +6,7 @@
  * @module
  */
 
-import { pollUntil } from "./_poll.ts";
+import { waitFor } from "./wait.ts";
 
 /** Where to put the pair's two links. */
 export interface PtyPairOptions {
@@ -98,10 +98,10 @@ export async function startPtyPair(
     }
     await status;
     await log.done;
-    await pollUntil(() => !exists(a) && !exists(b), 5000).catch(() => {});
+    await waitFor(() => !exists(a) && !exists(b), 5000).catch(() => {});
     if (owned) await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
-  const appeared = await pollUntil(
+  const appeared = await waitFor(
     () => exited || (exists(a) && exists(b)),
     options.timeout ?? 5000,
   ).then(() => !exited, () => false);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pollUntil } from "../testing/_poll.ts";
+import { waitFor } from "../testing/wait.ts";
 import { startPtyPair } from "../testing/pty.ts";
 import { openSerial, type SerialStream } from "./serial.ts";
 import { watchSerial } from "./watch_serial.ts";
@@ -39,19 +39,28 @@ Deno.test("watchSerial reopens a device that disappears and comes back", async (
     { initialDelay: 5, maxDelay: 50, onError: (e) => errors.push(e.message) },
     echo,
   );
-  await pollUntil(() => watch.current !== undefined, 5000, "the first open");
+  await waitFor(() => watch.current !== undefined, {
+    timeout: 5000,
+    message: "the first open",
+  });
   assert.equal(await roundTrip(pair.a, "first"), "first");
 
   // The device goes away (socat stops, its links vanish)...
   await pair.stop();
-  await pollUntil(() => watch.failures > 0, 5000, "a failed reopen");
+  await waitFor(() => watch.failures > 0, {
+    timeout: 5000,
+    message: "a failed reopen",
+  });
   assert.equal(watch.current, undefined);
   assert.ok(errors.some((m) => /may have been unplugged/.test(m)), errors[0]);
   assert.ok(errors.some((m) => /check that the device exists/.test(m)));
 
   // ...and comes back at the same path.
   pair = await startPtyPair({ dir });
-  await pollUntil(() => watch.opens === 2, 5000, "the reopen");
+  await waitFor(() => watch.opens === 2, {
+    timeout: 5000,
+    message: "the reopen",
+  });
   assert.equal(await roundTrip(pair.a, "second"), "second");
 
   await watch.close();
@@ -69,9 +78,12 @@ Deno.test("watchSerial stops when its signal aborts and closes the stream", asyn
     served = stream;
     return echo(stream).catch(() => {}).finally(() => ended = true);
   });
-  await pollUntil(() => served !== undefined, 5000, "the open");
+  await waitFor(() => served !== undefined, {
+    timeout: 5000,
+    message: "the open",
+  });
   controller.abort();
-  await pollUntil(() => ended, 5000, "the stream to close");
+  await waitFor(() => ended, { timeout: 5000, message: "the stream to close" });
   await watch.close();
   assert.equal(watch.opens, 1);
   await assert.rejects(served!.write(new Uint8Array([1])), /closed/);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { browserSkipReason, launchChromium } from "../testing/browser.ts";
-import { pollUntil } from "../testing/_poll.ts";
+import { waitFor } from "../testing/wait.ts";
 import { websocketStream } from "./websocket.ts";
 
 /** Bundles `openWebSocket` for browsers, as the browser client will be. */
@@ -82,7 +82,10 @@ Deno.test({
       `ws://127.0.0.1:${port}/nanorpc`,
     );
     assert.deepEqual(result, { same: true, transport: "ws", port });
-    await pollUntil(() => closes.length > 0, 5000, "the close to arrive");
+    await waitFor(() => closes.length > 0, {
+      timeout: 5000,
+      message: "the close to arrive",
+    });
     assert.deepEqual(closes, ["bye"]);
     await page.close();
   },

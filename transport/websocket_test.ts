@@ -8,7 +8,7 @@ import {
   type NanoRPCRequest,
   NanoRPCRequestSchema,
 } from "../proto/gen/nanorpc_pb.ts";
-import { pollUntil } from "../testing/_poll.ts";
+import { waitFor } from "../testing/wait.ts";
 import type { ByteStream } from "./byte_stream.ts";
 import { openWebSocket } from "./open_websocket.ts";
 import {
@@ -34,7 +34,10 @@ function startServer(options: WebSocketStreamOptions = {}) {
   );
   const url = `ws://127.0.0.1:${server.addr.port}/nanorpc`;
   const next = async () => {
-    await pollUntil(() => accepted.length > 0, 5000, "an accepted socket");
+    await waitFor(() => accepted.length > 0, {
+      timeout: 5000,
+      message: "an accepted socket",
+    });
     return accepted.shift()!;
   };
   return {
@@ -370,26 +373,28 @@ Deno.test("websocketStream write pends while the peer stops reading, and memory 
   let highest = 0;
   let last = [-1, -1];
   let same = 0;
-  await pollUntil(
-    () => {
-      const buffered = stream.socket.bufferedAmount;
-      highest = Math.max(highest, buffered);
-      same = sent === last[0] && buffered === last[1] ? same + 1 : 0;
-      last = [sent, buffered];
-      return same >= 10 && buffered > writeLowWater;
-    },
-    20_000,
-    "the writer to stall",
-  );
+  await waitFor(() => {
+    const buffered = stream.socket.bufferedAmount;
+    highest = Math.max(highest, buffered);
+    same = sent === last[0] && buffered === last[1] ? same + 1 : 0;
+    last = [sent, buffered];
+    return same >= 10 && buffered > writeLowWater;
+  }, { timeout: 20_000, message: "the writer to stall" });
   const stalledAt = sent;
   assert.ok(highest <= writeLowWater + chunk.length, `buffered ${highest}`);
   assert.ok(stalledAt < 64 << 20, `${stalledAt} bytes sent before stalling`);
   // The peer reads again: the pending write settles and every byte arrives.
   peer.resume();
-  await pollUntil(() => sent > stalledAt + chunk.length, 20_000, "writes");
+  await waitFor(() => sent > stalledAt + chunk.length, {
+    timeout: 20_000,
+    message: "writes",
+  });
   stop = true;
   await writing;
-  await pollUntil(() => peer.payload === sent, 20_000, "all bytes to arrive");
+  await waitFor(() => peer.payload === sent, {
+    timeout: 20_000,
+    message: "all bytes to arrive",
+  });
   stream.close();
   await peer.reading;
   peer.conn.close();
