@@ -38,8 +38,10 @@ export interface WebSocketStreamOptions {
   /**
    * Bytes received but not yet read that the adapter keeps at most
    * (WebSockets push messages with no backpressure). Beyond it the socket
-   * is closed with 1009 and counted. Default 4 MiB; twice the session's
-   * `maxMessageSize` is a good value.
+   * is closed with 1009 and counted (a peer still sending may see an
+   * abnormal closure instead). Default 4 MiB; twice the session's
+   * `maxMessageSize` is a good value. Deno buffers each whole message before
+   * the adapter sees it, so one message can pass this bound by its size.
    */
   maxBufferedIn?: number;
   /** `write` settles once `bufferedAmount` is at most this; default 256 KiB. */
