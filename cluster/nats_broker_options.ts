@@ -4,7 +4,6 @@
  * @module
  */
 
-import type { NodeConnectionOptions } from "@nats-io/transport-node";
 import type { Logger } from "../server/logger.ts";
 // deno-lint-ignore no-unused-vars
 import type { NatsBroker } from "./nats_broker.ts";
@@ -51,24 +50,42 @@ export interface NatsBrokerOptions {
   closeTimeout?: number;
   /** Where connection changes and drops are logged; `console` by default. */
   logger?: Logger;
-  /**
-   * Further nats.js options: credentials (`user`/`pass`, `token`,
-   * `authenticator`), `tls`, `timeout`. The broker sets reconnection,
-   * echo and naming itself.
-   */
-  nats?: Omit<
-    NodeConnectionOptions,
-    | "servers"
-    | "port"
-    | "name"
-    | "noEcho"
-    | "reconnect"
-    | "maxReconnectAttempts"
-    | "reconnectDelayHandler"
-    | "reconnectTimeWait"
-    | "waitOnFirstConnect"
-    | "pingInterval"
-  >;
+  /** Credentials, TLS and the connect timeout. */
+  nats?: NatsConnectionExtras;
+}
+
+/** How to reach a NATS server that needs credentials or TLS. */
+export interface NatsConnectionExtras {
+  /** User name, with {@link NatsConnectionExtras.pass}. */
+  user?: string;
+  /** Password for {@link NatsConnectionExtras.user}. */
+  pass?: string;
+  /** Authentication token. */
+  token?: string;
+  /** TLS: an empty object requires it; file paths or PEM strings. */
+  tls?: NatsTlsOptions;
+  /** Milliseconds to wait for the handshake with a server; 20000. */
+  timeout?: number;
+}
+
+/** TLS options of a NATS connection (nats.js on Deno's `node:tls`). */
+export interface NatsTlsOptions {
+  /** CA certificates to trust, as a file path. */
+  caFile?: string;
+  /** CA certificates to trust, as PEM. */
+  ca?: string;
+  /** Client certificate, as a file path. */
+  certFile?: string;
+  /** Client certificate, as PEM. */
+  cert?: string;
+  /** Client key, as a file path. */
+  keyFile?: string;
+  /** Client key, as PEM. */
+  key?: string;
+  /** Start TLS before the server's INFO (the server must be set up so). */
+  handshakeFirst?: boolean;
+  /** `false` accepts any server certificate: for tests only. */
+  rejectUnauthorized?: boolean;
 }
 
 /**
