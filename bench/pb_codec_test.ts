@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { frame, RawPeer } from "../server/_testing.ts";
+import { concat, RawClient, requestFrame } from "../testing/mod.ts";
 import type { InternalServerOptions } from "../server/_core.ts";
 import { Server } from "../server/server.ts";
 import {
@@ -13,19 +13,18 @@ import {
 import { RequestFrames } from "../wasm/frames.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { ProtobufEsCodec } from "./pb_codec.ts";
-import { concat } from "../server/_testing.ts";
 
 Deno.test("ProtobufEsCodec decodes the table the WASM codec decodes", () => {
   const pb = new ProtobufEsCodec();
   const input = concat(
-    frame({ requestId: 7, requestType: RequestType.PING }),
-    frame({
+    requestFrame({ requestId: 7, requestType: RequestType.PING }),
+    requestFrame({
       requestId: -3,
       requestType: RequestType.REQUEST,
       pathOneof: { case: "path", value: "/echo" },
       data: new Uint8Array([1, 2, 3]),
     }),
-    frame({
+    requestFrame({
       requestId: 300,
       requestType: RequestType.SUBSCRIBE,
       pathOneof: { case: "pathHash", value: fnv1a("/t") },
@@ -55,13 +54,13 @@ Deno.test("ProtobufEsCodec decodes the table the WASM codec decodes", () => {
 
 Deno.test("ProtobufEsCodec stops at a partial frame and says how long it is", () => {
   const pb = new ProtobufEsCodec();
-  const whole = frame({
+  const whole = requestFrame({
     requestId: 1,
     requestType: RequestType.REQUEST,
     pathOneof: { case: "pathHash", value: 5 },
     data: new Uint8Array(40),
   });
-  const input = concat(frame({ requestId: 2, requestType: 1 }), whole);
+  const input = concat(requestFrame({ requestId: 2, requestType: 1 }), whole);
   const cut = input.subarray(0, input.length - 5);
   assert.equal(pb.decodeRequests(cut, 1 << 20), 1);
   assert.equal(pb.words[H_CONSUMED], input.length - whole.length);
@@ -107,7 +106,7 @@ Deno.test("Server with ProtobufEsCodec answers ping, echo and not-found over TCP
   const server = new Server(options);
   server.handle("/echo", (ctx) => ctx.data);
   const listener = await server.listen({ hostname: "127.0.0.1", port: 0 });
-  const peer = await RawPeer.connect(listener.addr);
+  const peer = await RawClient.connect(listener.addr);
   try {
     const pong = await peer.call({
       requestId: 11,
@@ -148,7 +147,7 @@ Deno.test("Server with ProtobufEsCodec answers ping, echo and not-found over TCP
     // A pipelined batch in one write comes back complete and in order.
     await peer.write(concat(
       ...Array.from({ length: 50 }, (_, i) =>
-        frame({
+        requestFrame({
           requestId: 100 + i,
           requestType: RequestType.REQUEST,
           pathOneof: { case: "pathHash", value: fnv1a("/echo") },
