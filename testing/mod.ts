@@ -11,6 +11,8 @@
  *   and friends, all through protobuf-es rather than the project's codec.
  * - Peers: {@link RawClient} talks to a server by hand; {@link RawServer}
  *   answers a client by hand; {@link clientWithRawServer} connects the two.
+ * - Streams: {@link MemoryStream} is a byte stream whose peer is the test,
+ *   for code above the byte-stream seam, without sockets.
  * - Servers: {@link startServer} is the one way to start a real server.
  * - TLS: {@link certificates} makes a throwaway CA.
  *
@@ -78,6 +80,7 @@ export {
   silentLogger,
   type TestLogger,
 } from "./logger.ts";
+export { MemoryStream } from "./memory_stream.ts";
 export { RawClient } from "./raw_client.ts";
 export { RawServer, RawSession } from "./raw_server.ts";
 export {
