@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import { NanoRPCResponseSchema } from "../proto/gen/nanorpc_pb.ts";
+import {
+  decodeFrames,
+  FakeTime,
+  MemoryStream,
+  PONG,
+  RESPONSE,
+  UPDATE,
+  waitFor,
+  within,
+} from "../testing/mod.ts";
+import { codec } from "../wasm/codec.ts";
+import { Status } from "../wasm/wire.ts";
+import { FRAME_OVERHEAD, Outbox } from "./_outbox.ts";
+import { newStats, type ServerStats } from "./stats.ts";
+
+interface Fixture {
+  stream: MemoryStream;
+  stats: ServerStats;
+  errors: unknown[];
+  out: Outbox;
+}
+
+function outbox(lowWater = 1 << 20): Fixture {
+  const stream = new MemoryStream();
+  const stats = newStats();
+  const errors: unknown[] = [];
+  const out = new Outbox(stream, codec, stats, lowWater, (e) => errors.push(e));
+  return { stream, stats, errors, out };
+}
+
+/** Queues a RESPONSE carrying `data`, counted as the session counts it. */
+function respond(out: Outbox, id: number, data = new Uint8Array()): void {
+  out.push(id, RESPONSE, Status.OK, undefined, data, data.length + 32);
+}
+
+function decode(bytes: Uint8Array) {
+  return decodeFrames(NanoRPCResponseSchema, bytes);
+}
+
+Deno.test("Outbox writes the frames queued while corked in one write when uncorked", async () => {
+  const { stream, stats, out } = outbox();
+  out.cork();
+  respond(out, 1, new Uint8Array([1]));
+  out.push(2, PONG, Status.OK, undefined, new Uint8Array(), FRAME_OVERHEAD);
+  out.push(
+    3,
+    RESPONSE,
+    Status.NOT_FOUND,
+    "No handler for path /x",
+    new Uint8Array(),
+    100,
+  );
+  out.push(4, UPDATE, Status.OK, undefined, new Uint8Array([4, 4]), 34);
+  await Promise.resolve();
+  assert.equal(stream.writes.length, 0, "a corked outbox wrote");
+  out.uncork();
+  assert.equal(stream.writes.length, 1);
+  const frames = decode(stream.writes[0]);
+  assert.deepEqual(
+    frames.map((f) => [f.requestId, f.responseType, f.responseStatus]),
+    [
+      [1, RESPONSE, Status.OK],
+      [2, PONG, Status.OK],
+      [3, RESPONSE, Status.NOT_FOUND],
+      [4, UPDATE, Status.OK],
+    ],
+  );
+  assert.deepEqual(frames[0].data, new Uint8Array([1]));
+  assert.equal(frames[2].responseMessage, "No handler for path /x");
+  assert.deepEqual(frames[3].data, new Uint8Array([4, 4]));
+  assert.equal(stats.framesOut, 4);
+});
+
+Deno.test("Outbox writes the frames queued in one turn together, a microtask later", async () => {
+  const { stream, out } = outbox();
+  for (let id = 1; id <= 3; id++) respond(out, id);
+  assert.equal(stream.writes.length, 0, "written before the turn ended");
+  await Promise.resolve();
+  assert.equal(stream.writes.length, 1);
+  assert.deepEqual(decode(stream.writes[0]).map((f) => f.requestId), [1, 2, 3]);
+  respond(out, 4);
+  await Promise.resolve();
+  assert.equal(stream.writes.length, 2);
+});
+
+Deno.test("Outbox copies the data when it encodes, so the caller may reuse its buffer", () => {
+  const { stream, out } = outbox();
+  const readBuffer = new Uint8Array([1, 2, 3]);
+  out.cork();
+  respond(out, 1, readBuffer.subarray(0, 2));
+  out.uncork();
+  readBuffer.fill(9);
+  assert.deepEqual(decode(stream.written)[0].data, new Uint8Array([1, 2]));
+});
+
+Deno.test("Outbox counts what it holds: the estimate, then the encoded bytes until written", async () => {
+  const { stream, stats, out } = outbox();
+  stream.hold();
+  out.cork();
+  respond(out, 1, new Uint8Array(100));
+  respond(out, 2, new Uint8Array(50));
+  assert.equal(out.queued, 100 + 32 + 50 + 32);
+  out.uncork();
+  const written = stream.writes[0].length;
+  assert.equal(out.queued, written, "in flight, counted as encoded");
+  assert.equal(stats.bytesOut, 0);
+  // Queued behind the write in flight: the estimate is added.
+  respond(out, 3, new Uint8Array(10));
+  assert.equal(out.queued, written + 42);
+  stream.release();
+  await waitFor(() => out.queued === 0, { message: "the outbox to empty" });
+  assert.equal(stream.writes.length, 2);
+  assert.equal(stats.bytesOut, stream.written.length);
+  assert.equal(stats.framesOut, 3);
+});
+
+Deno.test("Outbox.drained waits for the backlog to fall to the low-water mark", async () => {
+  const { stream, out } = outbox(1000);
+  assert.equal(await within(out.drained()), undefined, "idle: drained");
+  stream.hold();
+  respond(out, 1, new Uint8Array(3000));
+  await Promise.resolve();
+  respond(out, 2, new Uint8Array(3000));
+  await Promise.resolve();
+  assert.equal(stream.writes.length, 1, "the second chunk waits its turn");
+  let drained = false;
+  const waiting = out.drained().then(() => drained = true);
+  // The first write completes (the second is held): 3 KB are still
+  // queued, above the mark.
+  stream.release();
+  stream.hold();
+  await waitFor(() => stream.writes.length === 2, {
+    message: "the second write",
+  });
+  assert.ok(out.queued > 1000);
+  assert.equal(drained, false, "woken above the low-water mark");
+  stream.release();
+  await within(waiting, { message: "the drain" });
+  assert.equal(out.queued, 0);
+});
+
+Deno.test("Outbox.close flushes and waits for the write, at most the time limit", async () => {
+  using time = new FakeTime();
+  const { stream, out } = outbox();
+  stream.hold();
+  out.cork();
+  respond(out, 1);
+  let closed = false;
+  const closing = out.close(2000).then(() => closed = true);
+  assert.equal(stream.writes.length, 1, "close flushed what was corked");
+  await time.tickAsync(1999);
+  assert.equal(closed, false, "close gave up before its time limit");
+  await time.tickAsync(1);
+  assert.equal(closed, true, "close outlived its time limit");
+  await closing;
+  assert.equal(stream.pendingWrites, 1, "the write is still stuck");
+});
+
+Deno.test("Outbox.close returns as soon as everything is written", async () => {
+  using time = new FakeTime();
+  const { stream, out } = outbox();
+  stream.hold();
+  respond(out, 1);
+  await Promise.resolve();
+  const closing = out.close(2000);
+  stream.release();
+  await within(closing, { message: "close" });
+  assert.equal(time.elapsed, 0);
+  assert.equal(time.pending, 0, "close left its timer armed");
+  assert.equal(decode(stream.written).length, 1);
+});
+
+Deno.test("Outbox reports a failed write to onError and stops waiting for it", async () => {
+  const { stream, errors, out } = outbox(0);
+  stream.hold();
+  respond(out, 1);
+  await Promise.resolve();
+  const waiting = out.drained();
+  const broken = new Error("broken pipe");
+  stream.fail(broken);
+  await within(waiting, { message: "the drain after a failed write" });
+  assert.deepEqual(errors, [broken]);
+  assert.equal(await within(out.drained()), undefined);
+});
