@@ -15,7 +15,7 @@ import { RequestType, Status } from "../wasm/wire.ts";
 import type { Address } from "./address.ts";
 import { Call, frameTooLarge, type OutFrame, pingCall } from "./_call.ts";
 import { Connection } from "./_connection.ts";
-import { dial } from "./_dial.ts";
+import { dial, isPermissionError } from "./_dial.ts";
 import { RequestIds } from "./_ids.ts";
 import { keepalive } from "./_keepalive.ts";
 import type { Settings } from "./_options.ts";
@@ -247,11 +247,12 @@ export class Link {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,
         caCerts: settings.caCerts,
+        maxBufferedIn: 2 * settings.maxMessageSize,
       });
     } catch (error) {
       if (this.#closed) return;
       // Retrying cannot fix a missing permission.
-      if (error instanceof Deno.errors.NotCapable) this.shutdown(error);
+      if (isPermissionError(error)) this.shutdown(error);
       else this.#retry(asError(error));
       return;
     }

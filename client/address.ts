@@ -1,6 +1,6 @@
 /**
- * Parsing of server addresses: `tcp://host:port`, `tls://host:port` and
- * `unix:///path/to.sock`.
+ * Parsing of server addresses: `tcp://host:port`, `tls://host:port`,
+ * `unix:///path/to.sock` and WebSocket URLs `ws://host:port/path`.
  *
  * @module
  */
@@ -23,15 +23,25 @@ export interface UnixAddress {
   path: string;
 }
 
+/** A WebSocket endpoint: `ws://` or `wss://` (WebSocket over TLS). */
+export interface WebSocketAddress {
+  /** `"ws"`, or `"wss"` for TLS. */
+  transport: "ws" | "wss";
+  /** The endpoint's whole URL, e.g. `ws://127.0.0.1:8080/nanorpc`. */
+  url: string;
+}
+
 /** Where a client connects: the result of {@link parseAddress}. */
-export type Address = NetAddress | UnixAddress;
+export type Address = NetAddress | UnixAddress | WebSocketAddress;
 
 /**
  * Parses a server address.
  *
  * Accepted forms: `tcp://host:port`, `tls://host:port` (IPv6 hosts in
- * brackets, `tcp://[::1]:7411`), `unix:///absolute/path.sock` and
- * `unix:relative/path.sock`. A bare `host:port` means TCP.
+ * brackets, `tcp://[::1]:7411`), `unix:///absolute/path.sock`,
+ * `unix:relative/path.sock`, and WebSocket URLs `ws://host:port/path` and
+ * `wss://host:port/path` (the path is the endpoint's, `/nanorpc` on
+ * `deno task server --http`). A bare `host:port` means TCP.
  *
  * @param address The address text.
  * @returns The parsed address.
@@ -46,6 +56,8 @@ export type Address = NetAddress | UnixAddress;
  * // { transport: "tcp", hostname: "127.0.0.1", port: 7411 }
  * parseAddress("unix:///tmp/nanorpc.sock");
  * // { transport: "unix", path: "/tmp/nanorpc.sock" }
+ * parseAddress("ws://127.0.0.1:8080/nanorpc");
+ * // { transport: "ws", url: "ws://127.0.0.1:8080/nanorpc" }
  * ```
  */
 export function parseAddress(address: string): Address {
@@ -60,12 +72,13 @@ export function parseAddress(address: string): Address {
     }
     return { transport: "unix", path: decodeURIComponent(path) };
   }
+  if (scheme === "ws" || scheme === "wss") return parseWebSocket(address);
   if (scheme === "tcp" || scheme === "tls") {
     return parseHostPort(address, address.slice(scheme.length + 3), scheme);
   }
   if (scheme !== undefined && !/^[a-z]+:\d+$/i.test(address)) {
     throw new TypeError(
-      `Invalid address "${address}": use tcp://host:port, tls://host:port or unix:///path`,
+      `Invalid address "${address}": use tcp://host:port, tls://host:port, ws://host:port/path or unix:///path`,
     );
   }
   return parseHostPort(address, address, "tcp");
@@ -87,11 +100,27 @@ function parseHostPort(
   return { transport, hostname, port };
 }
 
+function parseWebSocket(address: string): WebSocketAddress {
+  let url: URL | undefined;
+  try {
+    url = new URL(address);
+  } catch {
+    // Reported below.
+  }
+  if (!url?.hostname || url.hash) {
+    throw new TypeError(
+      `Invalid address "${address}": give a host, an optional port and the endpoint's path, without a #fragment, e.g. ws://127.0.0.1:8080/nanorpc`,
+    );
+  }
+  return { transport: url.protocol === "wss:" ? "wss" : "ws", url: url.href };
+}
+
 /**
  * Formats an address back into its text form.
  *
  * @param address A parsed address.
- * @returns The address as `tcp://…`, `tls://…` or `unix://…`.
+ * @returns The address as `tcp://…`, `tls://…`, `unix://…`, or the
+ * WebSocket URL.
  *
  * @example
  * ```ts
@@ -103,6 +132,7 @@ function parseHostPort(
  */
 export function formatAddress(address: Address): string {
   if (address.transport === "unix") return `unix://${address.path}`;
+  if ("url" in address) return address.url;
   const host = address.hostname.includes(":")
     ? `[${address.hostname}]`
     : address.hostname;

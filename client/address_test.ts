@@ -55,9 +55,35 @@ Deno.test("parseAddress rejects unknown schemes, missing and bad ports", () => {
   }
 });
 
+Deno.test("parseAddress reads ws and wss URLs whole, path and query included", () => {
+  assert.deepEqual(parseAddress("ws://127.0.0.1:8080/nanorpc"), {
+    transport: "ws",
+    url: "ws://127.0.0.1:8080/nanorpc",
+  });
+  assert.deepEqual(parseAddress("WSS://example.com/rpc?room=1"), {
+    transport: "wss",
+    url: "wss://example.com/rpc?room=1",
+  });
+  assert.deepEqual(parseAddress("ws://[::1]:9/nanorpc"), {
+    transport: "ws",
+    url: "ws://[::1]:9/nanorpc",
+  });
+});
+
+Deno.test("parseAddress rejects WebSocket URLs without a host or with a fragment", () => {
+  for (const bad of ["ws://", "ws://:8080/x", "ws://h:1/nanorpc#x"]) {
+    assert.throws(() => parseAddress(bad), /ws:\/\/127\.0\.0\.1:8080/, bad);
+  }
+});
+
 Deno.test("formatAddress round-trips parseAddress", () => {
   for (
-    const text of ["tcp://127.0.0.1:7411", "tls://[::1]:9", "unix:///a/b.sock"]
+    const text of [
+      "tcp://127.0.0.1:7411",
+      "tls://[::1]:9",
+      "unix:///a/b.sock",
+      "ws://127.0.0.1:8080/nanorpc",
+    ]
   ) {
     assert.equal(formatAddress(parseAddress(text)), text);
   }

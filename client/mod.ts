@@ -1,7 +1,7 @@
 /**
- * The NanoRPC client: a reconnecting client for TCP, TLS and UNIX sockets
- * with requests, typed calls, pings and subscriptions that survive
- * reconnects.
+ * The NanoRPC client: a reconnecting client for TCP, TLS, UNIX sockets and
+ * WebSockets with requests, typed calls, pings and subscriptions that
+ * survive reconnects.
  *
  * @example
  * ```ts ignore
@@ -54,6 +54,7 @@ export {
   type NetAddress,
   parseAddress,
   type UnixAddress,
+  type WebSocketAddress,
 } from "./address.ts";
 export { Backoff, type BackoffOptions } from "./backoff.ts";
 export type { TlsOptions } from "./_dial.ts";
