@@ -47,6 +47,13 @@ export interface WebSocketStreamOptions {
   /** `write` settles once `bufferedAmount` is at most this; default 256 KiB. */
   writeLowWater?: number;
   /**
+   * Largest binary message `write` sends: longer writes go out as several
+   * messages (their boundaries mean nothing), so a large corked batch never
+   * trips the peer's own `maxBufferedIn` by being one message. Default
+   * 64 KiB.
+   */
+  maxSendSize?: number;
+  /**
    * Longest pause, in ms, between two looks at `bufferedAmount` while a
    * write waits (there is no drain event); polling starts at 1 ms and
    * doubles up to it. Default 20, clamped to 1..1000.
@@ -68,6 +75,7 @@ export interface WebSocketByteStream extends ByteStream {
 
 const DEFAULT_MAX_BUFFERED_IN = 4 << 20;
 const DEFAULT_LOW_WATER = 256 << 10;
+const DEFAULT_MAX_SEND = 64 << 10;
 
 /**
  * Adapts an open or opening WebSocket to a {@link ByteStream}. It sets
@@ -79,8 +87,9 @@ const DEFAULT_LOW_WATER = 256 << 10;
  *   closed normally (1000, 1001 or no code) and everything was read, and
  *   throws for any other close code, a text message (closed with 1003) or an
  *   overflow (closed with 1009).
- * - `write` sends one binary message and settles once `bufferedAmount` is
- *   at most `writeLowWater`; it rejects when the socket closes first.
+ * - `write` sends binary messages of at most `maxSendSize` bytes and
+ *   settles once `bufferedAmount` is at most `writeLowWater`; it rejects
+ *   when the socket closes first.
  * - `close(reason)` sends a normal close (1000) with the reason, cut to the
  *   123 bytes a close frame can carry.
  *
@@ -115,6 +124,7 @@ class WebSocketAdapter implements WebSocketByteStream {
   readonly remoteAddr: PeerAddress;
   #maxIn: number;
   #lowWater: number;
+  #maxSend: number;
   #pollMax: number;
   #chunks: Uint8Array[] = [];
   #head = 0;
@@ -135,6 +145,7 @@ class WebSocketAdapter implements WebSocketByteStream {
     this.stats = options.stats ?? { inboundOverflows: 0, textMessages: 0 };
     this.#maxIn = positive(options.maxBufferedIn, DEFAULT_MAX_BUFFERED_IN);
     this.#lowWater = Math.max(0, options.writeLowWater ?? DEFAULT_LOW_WATER);
+    this.#maxSend = positive(options.maxSendSize, DEFAULT_MAX_SEND);
     this.#pollMax = Math.min(1000, Math.max(1, options.drainPollMs ?? 20));
     const url = parseUrl(socket.url);
     this.transport = options.transport ??
@@ -177,7 +188,12 @@ class WebSocketAdapter implements WebSocketByteStream {
     if (this.#closed || socket.readyState !== WebSocket.OPEN) {
       throw this.#writeError();
     }
-    socket.send(data);
+    if (data.length <= this.#maxSend) socket.send(data);
+    else {
+      for (let at = 0; at < data.length; at += this.#maxSend) {
+        socket.send(data.subarray(at, at + this.#maxSend));
+      }
+    }
     if (socket.bufferedAmount <= this.#lowWater) return;
     let gone = false;
     const watch = this.#settled.then(() => gone = true);

@@ -167,6 +167,22 @@ Deno.test("websocketStream carries bytes both ways between server and openWebSoc
   await assert.rejects(client.write(new Uint8Array([1])), /closed/);
 });
 
+Deno.test("websocketStream write sends a long write as messages of at most maxSendSize", async () => {
+  await using server = startServer();
+  const ws = await rawClient(server.url);
+  const sizes: number[] = [];
+  ws.onmessage = (e) => sizes.push((e.data as ArrayBuffer).byteLength);
+  const stream = await server.next();
+  await stream.write(new Uint8Array(100).fill(7));
+  await stream.write(new Uint8Array(200_000).fill(8));
+  await waitFor(() => sizes.reduce((a, b) => a + b, 0) === 200_100, {
+    message: "every byte to arrive",
+  });
+  assert.deepEqual(sizes, [100, 65536, 65536, 65536, 3392]);
+  ws.close();
+  await closed(ws);
+});
+
 Deno.test("websocketStream write waits for a server socket to open", async () => {
   const stats: WebSocketStats = { inboundOverflows: 0, textMessages: 0 };
   const writes: Promise<void>[] = [];
