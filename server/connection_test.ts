@@ -1,49 +1,56 @@
+// The connection loop keeps its own cursor over each decode: frames read
+// together stay valid while a handler awaits and other sessions decode.
+
 import assert from "node:assert/strict";
-import { Server } from "./server.ts";
-import { concat, frame, RawPeer } from "./_testing.ts";
-import { fnv1a, RequestType } from "../wasm/wire.ts";
+import {
+  concat,
+  Gate,
+  REQUEST,
+  requestFrame,
+  startServer,
+} from "../testing/mod.ts";
+import { fnv1a } from "../wasm/wire.ts";
 
 function req(id: number, path: string, data: number[] = []) {
-  return {
+  return requestFrame({
     requestId: id,
-    requestType: RequestType.REQUEST,
-    pathOneof: { case: "pathHash" as const, value: fnv1a(path) },
+    requestType: REQUEST,
+    pathOneof: { case: "pathHash", value: fnv1a(path) },
     data: new Uint8Array(data),
-  };
+  });
 }
 
-Deno.test("pipelined frames after an awaiting handler survive other sessions' decodes", async () => {
-  const release = Promise.withResolvers<void>();
-  const started = Promise.withResolvers<void>();
-  await using server = new Server({ handlerTimeout: 5000 });
-  server.handle("/block", async () => {
-    started.resolve();
-    await release.promise;
-    return new Uint8Array([0]);
-  });
-  server.handle("/echo", (ctx) => ctx.data);
-  const { addr } = await server.listen({ port: 0 });
-  const stuck = await RawPeer.connect(addr);
-  const other = await RawPeer.connect(addr);
+Deno.test("Server keeps a session's pipelined frames after an awaiting handler while other sessions decode", async () => {
+  const release = new Gate();
+  const started = new Gate();
+  await using t = await startServer((server) => {
+    server.handle("/block", async () => {
+      started.open();
+      await release.opened;
+      return new Uint8Array([0]);
+    });
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { handlerTimeout: 5000 });
+  const stuck = await t.connectRaw();
+  const other = await t.connectRaw();
   await stuck.write(concat(
-    frame(req(1, "/block")),
-    ...[2, 3, 4, 5].map((i) => frame(req(i, "/echo", [i]))),
+    req(1, "/block"),
+    ...[2, 3, 4, 5].map((i) => req(i, "/echo", [i])),
   ));
-  // Wait until the block handler is running, then overwrite the table.
-  await started.promise;
-  await other.write(concat(
-    ...[10, 11, 12, 13, 14, 15].map((i) => frame(req(i, "/echo", [i]))),
-  ));
+  // While the block handler runs, another session's decode reuses the
+  // shared table.
+  await started.opened;
+  await other.write(
+    concat(...[10, 11, 12, 13, 14, 15].map((i) => req(i, "/echo", [i]))),
+  );
   for (let i = 10; i <= 15; i++) {
     assert.equal((await other.read()).requestId, i);
   }
-  release.resolve();
+  release.open();
   assert.equal((await stuck.read()).requestId, 1);
   for (let i = 2; i <= 5; i++) {
     const r = await stuck.read();
     assert.equal(r.requestId, i);
     assert.deepEqual(r.data, new Uint8Array([i]));
   }
-  stuck.close();
-  other.close();
 });

@@ -1,14 +1,14 @@
 // UNIX listeners: a live socket is never taken over.
 
 import assert from "node:assert/strict";
-import { silent } from "./_testing.ts";
+import { silentLogger } from "../testing/mod.ts";
 import { Server } from "./server.ts";
 
 Deno.test("Server refuses a UNIX path another server is listening on", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/s.sock`;
-  const a = new Server({ logger: silent });
-  const b = new Server({ logger: silent });
+  const a = new Server({ logger: silentLogger });
+  const b = new Server({ logger: silentLogger });
   try {
     await a.listen({ path });
     await assert.rejects(b.listen({ path }), (err: Error) => {
