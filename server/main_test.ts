@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { RequestType, Status } from "../wasm/wire.ts";
-import { RawPeer } from "./_testing.ts";
+import { RawClient, within } from "../testing/mod.ts";
 
 /** Starts server/main.ts and collects its stdout lines. */
 function spawnServer(args: string[]) {
@@ -32,12 +32,19 @@ function spawnServer(args: string[]) {
   return {
     child,
     lines,
-    async waitFor(pattern: RegExp, count = 1): Promise<string[]> {
-      for (;;) {
-        const hits = lines.filter((l) => pattern.test(l));
-        if (hits.length >= count) return hits;
-        await new Promise<void>((r) => waiters.push(r));
-      }
+    /** The first `count` stdout lines matching `pattern`, once printed. */
+    linesMatching(pattern: RegExp, count = 1): Promise<string[]> {
+      const found = (async () => {
+        for (;;) {
+          const hits = lines.filter((l) => pattern.test(l));
+          if (hits.length >= count) return hits;
+          await new Promise<void>((r) => waiters.push(r));
+        }
+      })();
+      return within(found, {
+        timeout: 10_000,
+        message: `${count} line(s) matching ${pattern} from the server`,
+      });
     },
     async stop(signal?: Deno.Signal) {
       if (signal) child.kill(signal);
@@ -60,7 +67,7 @@ Deno.test("deno task server listens on TCP and UNIX and stops cleanly on SIGTERM
     "warn",
   ]);
   try {
-    const [tcpLine, unixLine] = await server.waitFor(/^listening on /, 2);
+    const [tcpLine, unixLine] = await server.linesMatching(/^listening on /, 2);
     const port = Number(tcpLine.match(/tcp:\/\/127\.0\.0\.1:(\d+)$/)?.[1]);
     assert.ok(port > 0, tcpLine);
     assert.equal(unixLine, `listening on unix://${path}`);
@@ -70,7 +77,7 @@ Deno.test("deno task server listens on TCP and UNIX and stops cleanly on SIGTERM
         path,
       }] as Deno.Addr[]
     ) {
-      const peer = await RawPeer.connect(addr);
+      const peer = await RawClient.connect(addr);
       assert.equal(
         (await peer.call({ requestId: 3, requestType: RequestType.PING }))
           .requestId,
@@ -108,7 +115,7 @@ Deno.test("deno task server listens on TCP and UNIX and stops cleanly on SIGTERM
 
 Deno.test("deno task server shuts down on SIGINT and rejects bad flags with usage", async () => {
   const server = spawnServer(["--tcp", "127.0.0.1:0"]);
-  await server.waitFor(/^listening on tcp:/);
+  await server.linesMatching(/^listening on tcp:/);
   const { status } = await server.stop("SIGINT");
   assert.equal(status.code, 0);
 
