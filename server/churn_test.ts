@@ -5,41 +5,47 @@
 // `deno task stress --churn`.
 
 import assert from "node:assert/strict";
-import { RequestType, Status } from "../wasm/wire.ts";
-import { concat, frame, RawPeer } from "./_testing.ts";
+import {
+  concat,
+  RawClient,
+  REQUEST,
+  requestFrame,
+  startServer,
+  SUBSCRIBE,
+  waitFor,
+} from "../testing/mod.ts";
+import { Status } from "../wasm/wire.ts";
 import { registerDemo, ROOM_MESSAGES } from "./demo.ts";
-import { Server } from "./server.ts";
+import type { Server } from "./server.ts";
 
 const CYCLES = 10_000;
 const CONCURRENCY = 32;
 
-/** The demo server plus a handler that puts the caller in a group. */
-function churnServer(): Server {
-  const server = new Server({ logLevel: "error" });
+/** The demo, plus a handler that puts the caller in groups and binds it. */
+function churnSetup(server: Server): void {
   registerDemo(server);
   server.handle("/lobby/enter", (ctx) => {
     server.group("lobby").add(ctx.session);
     server.group(`solo-${ctx.session.id % 7}`).add(ctx.session);
     ctx.session.bind(`player-${ctx.session.id}`);
   });
-  return server;
 }
 
 const subscribe = (id: number) =>
-  frame({
+  requestFrame({
     requestId: id,
-    requestType: RequestType.SUBSCRIBE,
+    requestType: SUBSCRIBE,
     pathOneof: { case: "path", value: ROOM_MESSAGES },
   });
-const enter = frame({
+const enter = requestFrame({
   requestId: 2,
-  requestType: RequestType.REQUEST,
+  requestType: REQUEST,
   pathOneof: { case: "path", value: "/lobby/enter" },
 });
 
 /** One cycle; `kind` picks how the peer leaves. */
 async function cycle(addr: Deno.Addr, kind: number): Promise<void> {
-  const peer = await RawPeer.connect(addr);
+  const peer = await RawClient.connect(addr);
   try {
     const opening = concat(subscribe(1), subscribe(3), enter);
     if (kind === 0) {
@@ -61,21 +67,14 @@ async function cycle(addr: Deno.Addr, kind: number): Promise<void> {
   }
 }
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > end) throw new Error("condition not reached");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 Deno.test(`Server leaves no session, subscription or membership behind after ${CYCLES} churn cycles`, async () => {
-  await using server = churnServer();
-  const { addr } = await server.listen({ port: 0 });
-  const watcher = await RawPeer.connect(addr);
+  await using t = await startServer(churnSetup, { logLevel: "error" });
+  const { server } = t;
+  const addr = t.tcp!;
+  const watcher = await t.connectRaw();
   await watcher.send({
     requestId: 99,
-    requestType: RequestType.SUBSCRIBE,
+    requestType: SUBSCRIBE,
     pathOneof: { case: "path", value: ROOM_MESSAGES },
   });
   assert.equal((await watcher.read()).responseStatus, Status.OK);
@@ -86,7 +85,9 @@ Deno.test(`Server leaves no session, subscription or membership behind after ${C
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 
-  await waitFor(() => server.stats().sessions === 1);
+  await waitFor(() => server.stats().sessions === 1, {
+    message: "every churned session to close",
+  });
   const stats = server.stats();
   assert.equal(stats.sessionsOpened, CYCLES + 1);
   assert.equal(stats.sessions, 1);
@@ -104,12 +105,14 @@ Deno.test(`Server leaves no session, subscription or membership behind after ${C
   // The watcher lived through all of it and its subscription still works.
   await watcher.send({
     requestId: 100,
-    requestType: RequestType.REQUEST,
+    requestType: REQUEST,
     pathOneof: { case: "path", value: "/room/send" },
   });
   const seen = [await watcher.read(), await watcher.read()];
   assert.deepEqual(seen.map((r) => r.requestId).sort(), [100, 99]);
   watcher.close();
-  await waitFor(() => server.stats().sessions === 0);
+  await waitFor(() => server.stats().sessions === 0, {
+    message: "the watcher's session to close",
+  });
   assert.equal(server.stats().subscriptions, 0);
 });
