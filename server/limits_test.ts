@@ -1,66 +1,45 @@
-// Security limits: maxSessions, the per-session
-// subscription limit, UNIX socket file mode and stale files, and the
-// handshake hook each refuse what they should, with a clear reason.
+// Security limits: maxSessions, the per-session subscription limit, UNIX
+// socket file mode and stale files, and the handshake hook each refuse
+// what they should, with a clear reason.
 
 import assert from "node:assert/strict";
-import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
-import { RawPeer } from "./_testing.ts";
-import type { Logger } from "./logger.ts";
+import {
+  bytesUntilClosed,
+  Gate,
+  PING,
+  PONG,
+  RawClient,
+  recordingLogger,
+  REQUEST,
+  RESPONSE,
+  startServer,
+  SUBSCRIBE,
+  waitFor,
+} from "../testing/mod.ts";
+import { Status } from "../wasm/wire.ts";
 import { Server } from "./server.ts";
 import type { HandshakeInfo } from "./options.ts";
 
-/** A logger that keeps every line, to check what the server said. */
-function recordingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const keep = (...args: unknown[]) => lines.push(args.map(String).join(" "));
-  return { lines, error: keep, warn: keep, info: keep, debug: keep };
-}
-
-/** Polls `check` every 5 ms until it holds or `ms` pass. */
-async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > end) throw new Error("condition not reached");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** Reads until the server closes; returns how many bytes came first. */
-async function bytesUntilClosed(peer: RawPeer, ms = 2000): Promise<number> {
-  const timer = setTimeout(() => peer.close(), ms);
-  const buf = new Uint8Array(4096);
-  let total = 0;
-  try {
-    for (let n; (n = await peer.conn.read(buf)) !== null;) total += n;
-    return total;
-  } catch {
-    throw new Error(`the server did not close the connection within ${ms} ms`);
-  } finally {
-    clearTimeout(timer);
-    peer.close();
-  }
-}
-
-async function ping(peer: RawPeer, id: number): Promise<void> {
-  const res = await peer.call({ requestId: id, requestType: RequestType.PING });
-  assert.equal(res.responseType, ResponseType.PONG);
+async function ping(peer: RawClient, id: number): Promise<void> {
+  const res = await peer.call({ requestId: id, requestType: PING });
+  assert.equal(res.responseType, PONG);
   assert.equal(res.requestId, id);
 }
 
 Deno.test("Server refuses connections beyond maxSessions at once and counts them", async () => {
   const logger = recordingLogger();
-  await using server = new Server({ maxSessions: 2, logger });
-  const { addr } = await server.listen({ port: 0 });
-  const a = await RawPeer.connect(addr);
-  const b = await RawPeer.connect(addr);
+  await using t = await startServer(undefined, { maxSessions: 2, logger });
+  const { server } = t;
+  const a = await t.connectRaw();
+  const b = await t.connectRaw();
   await ping(a, 1);
   await ping(b, 2);
 
-  const extra: RawPeer[] = [];
-  for (let i = 0; i < 5; i++) extra.push(await RawPeer.connect(addr));
+  const extra: RawClient[] = [];
+  for (let i = 0; i < 5; i++) extra.push(await t.connectRaw());
   for (const peer of extra) {
-    await peer.send({ requestId: 9, requestType: RequestType.PING });
-    assert.equal(await bytesUntilClosed(peer), 0);
+    await peer.send({ requestId: 9, requestType: PING });
+    assert.equal(await bytesUntilClosed(peer.conn), 0);
   }
   assert.equal(server.stats().sessionsRefused, 5);
   assert.equal(server.stats().sessions, 2);
@@ -69,23 +48,24 @@ Deno.test("Server refuses connections beyond maxSessions at once and counts them
 
   // A freed slot can be taken again.
   a.close();
-  await waitFor(() => server.stats().sessions === 1);
-  const c = await RawPeer.connect(addr);
+  await waitFor(() => server.stats().sessions === 1, {
+    message: "the closed session to leave",
+  });
+  const c = await t.connectRaw();
   await ping(c, 4);
   await ping(b, 5);
-  b.close();
-  c.close();
 });
 
 Deno.test("Server refuses a subscription past maxSubscriptionsPerSession with NOT_AUTHORIZED", async () => {
-  await using server = new Server({ maxSubscriptionsPerSession: 2 });
-  server.topic("/t");
-  const { addr } = await server.listen({ port: 0 });
-  const peer = await RawPeer.connect(addr);
+  await using t = await startServer((server) => server.topic("/t"), {
+    maxSubscriptionsPerSession: 2,
+  });
+  const { server } = t;
+  const peer = await t.connectRaw();
   const sub = (id: number) =>
     peer.call({
       requestId: id,
-      requestType: RequestType.SUBSCRIBE,
+      requestType: SUBSCRIBE,
       pathOneof: { case: "path", value: "/t" },
     });
 
@@ -93,7 +73,7 @@ Deno.test("Server refuses a subscription past maxSubscriptionsPerSession with NO
   assert.equal((await sub(2)).responseStatus, Status.OK);
   const refused = await sub(3);
   assert.equal(refused.requestId, 3);
-  assert.equal(refused.responseType, ResponseType.RESPONSE);
+  assert.equal(refused.responseType, RESPONSE);
   assert.equal(refused.responseStatus, Status.NOT_AUTHORIZED);
   assert.match(refused.responseMessage, /Subscription limit of 2 per session/);
   assert.match(refused.responseMessage, /unsubscribe first/);
@@ -111,7 +91,7 @@ Deno.test("Server refuses a subscription past maxSubscriptionsPerSession with NO
   // Unsubscribing frees a slot.
   const unsub = await peer.call({
     requestId: 1,
-    requestType: RequestType.REQUEST,
+    requestType: REQUEST,
     pathOneof: { case: "path", value: "/t" },
   });
   assert.equal(unsub.responseStatus, Status.OK);
@@ -121,7 +101,9 @@ Deno.test("Server refuses a subscription past maxSubscriptionsPerSession with NO
   // The session went on through all of it.
   await ping(peer, 10);
   peer.close();
-  await waitFor(() => server.stats().subscriptions === 0);
+  await waitFor(() => server.stats().subscriptions === 0, {
+    message: "the session's subscriptions to end",
+  });
 });
 
 Deno.test("Server gives a UNIX socket the file mode asked for", async () => {
@@ -134,7 +116,7 @@ Deno.test("Server gives a UNIX socket the file mode asked for", async () => {
       const info = await Deno.stat(path);
       assert.equal(info.isSocket, true);
       assert.equal(info.mode! & 0o777, mode);
-      const peer = await RawPeer.connect(listener.addr);
+      const peer = await RawClient.connect(listener.addr);
       await ping(peer, mode);
       peer.close();
     }
@@ -174,7 +156,7 @@ Deno.test("Server replaces a stale UNIX socket file and refuses a non-socket pat
 
     await using server = new Server();
     const listener = await server.listen({ path });
-    const peer = await RawPeer.connect(listener.addr);
+    const peer = await RawClient.connect(listener.addr);
     await ping(peer, 1);
     peer.close();
 
@@ -193,22 +175,23 @@ Deno.test("Server replaces a stale UNIX socket file and refuses a non-socket pat
 Deno.test("Server refuses a connection its handshake hook rejects, before any frame", async () => {
   const logger = recordingLogger();
   const seen: HandshakeInfo[] = [];
+  const slow = new Gate();
   let verdict: "accept" | "refuse" | "throw" | "slow-refuse" = "accept";
-  await using server = new Server({
+  await using t = await startServer(undefined, {
     logger,
     handshake: async (info) => {
       seen.push(info);
       if (verdict === "throw") throw new Error("banned address");
       if (verdict === "slow-refuse") {
-        await new Promise((r) => setTimeout(r, 20));
+        await slow.opened;
         return false;
       }
       return verdict === "accept";
     },
   });
-  const { addr } = await server.listen({ port: 0 });
+  const { server } = t;
 
-  const ok = await RawPeer.connect(addr);
+  const ok = await t.connectRaw();
   await ping(ok, 1);
   assert.equal(seen[0].transport, "tcp");
   assert.equal(
@@ -218,9 +201,16 @@ Deno.test("Server refuses a connection its handshake hook rejects, before any fr
 
   for (const v of ["refuse", "throw", "slow-refuse"] as const) {
     verdict = v;
-    const peer = await RawPeer.connect(addr);
-    await peer.send({ requestId: 2, requestType: RequestType.PING });
-    assert.equal(await bytesUntilClosed(peer), 0, `${v}: got an answer`);
+    const peer = await t.connectRaw();
+    await peer.send({ requestId: 2, requestType: PING });
+    if (v === "slow-refuse") {
+      // While the hook decides, the peer is no session and is not read.
+      await waitFor(() => seen.length === 4, { message: "the hook's call" });
+      assert.equal(server.stats().sessions, 1);
+      assert.equal(server.stats().framesIn, 1);
+      slow.open();
+    }
+    assert.equal(await bytesUntilClosed(peer.conn), 0, `${v}: got an answer`);
   }
   assert.equal(server.stats().sessionsRefused, 3);
   assert.equal(server.stats().sessionsOpened, 1);
@@ -233,5 +223,4 @@ Deno.test("Server refuses a connection its handshake hook rejects, before any fr
     ),
   );
   await ping(ok, 3);
-  ok.close();
 });
