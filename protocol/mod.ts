@@ -21,6 +21,12 @@ export {
   statusName,
 } from "../wasm/wire.ts";
 export {
+  methodPath,
+  type MethodPathKind,
+  methodPathKind,
+  REFLECTION_PATH,
+} from "./service.ts";
+export {
   errorFromStatus,
   InternalError,
   NanoRpcError,
