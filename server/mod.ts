@@ -45,7 +45,16 @@ export {
   type ServerOptions,
   SessionEvent,
 } from "./options.ts";
+export { fileDescriptorSet } from "./reflection.ts";
 export { Server } from "./server.ts";
+export type {
+  MethodNames,
+  ServeService,
+  ServiceImpl,
+  ServiceOptions,
+  ServiceRegistration,
+  StreamingMethodImpl,
+} from "./service.ts";
 export type { Session, Transport } from "./session.ts";
 export type { ServerStats } from "./stats.ts";
 export type {

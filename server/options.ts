@@ -66,6 +66,12 @@ export interface ServerOptions {
    * default. The server does not close a broker it was given.
    */
   broker?: Broker;
+  /**
+   * Answer REQUESTs to `/_nanorpc/reflection` with the server's path table
+   * and the .proto files of its types (see `proto/nanorpc_reflection.proto`);
+   * `false` leaves that path unregistered (NOT_FOUND). Default `true`.
+   */
+  reflection?: boolean;
   /** Where log lines go. Default `console`. */
   logger?: Logger;
   /** Least severe level logged. Default `"warn"`. */

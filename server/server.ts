@@ -40,7 +40,9 @@ import {
   type ServerOptions,
   SessionEvent,
 } from "./options.ts";
+import { PathCatalog } from "./reflection.ts";
 import { Router } from "./_router.ts";
+import type { ServeService } from "./service.ts";
 import type { Session } from "./session.ts";
 import { newStats, type ServerStats } from "./stats.ts";
 import type { Topic, TopicOptions, TypedTopicOptions } from "./topic.ts";
@@ -79,6 +81,7 @@ export class Server extends EventTarget implements AsyncDisposable {
   #stopping?: Promise<void>;
   #admission: Admission;
   #idleTimer?: ReturnType<typeof setInterval>;
+  #catalog = new PathCatalog();
 
   /** Creates a server; nothing listens until {@link listen}. */
   constructor(options: ServerOptions = {}) {
@@ -116,6 +119,7 @@ export class Server extends EventTarget implements AsyncDisposable {
       () => this.#stopping !== undefined,
       (session) => this.dispatchEvent(new SessionEvent("sessionopen", session)),
     );
+    if (options.reflection ?? true) this.#catalog.serve(this);
   }
 
   /**
@@ -153,6 +157,7 @@ export class Server extends EventTarget implements AsyncDisposable {
       );
       route.options = options ?? {};
     }
+    this.#catalog.request(path, handlerOrSchemas);
     return this;
   }
 
@@ -187,6 +192,7 @@ export class Server extends EventTarget implements AsyncDisposable {
       : options;
     const topic = new TopicImpl(route, plain, this.#core.logger);
     route.topic = topic;
+    this.#catalog.topic(path, options);
     this.#channels.push(
       this.#core.broker.subscribe(
         `topic:${path}`,
@@ -195,6 +201,9 @@ export class Server extends EventTarget implements AsyncDisposable {
     );
     return topic;
   }
+
+  /** Serves every method of a protobuf-es service; see {@link ServeService}. */
+  readonly service: ServeService = (...a) => this.#catalog.register(this, ...a);
 
   /**
    * Adds middleware, run in registration order around every request

@@ -1,0 +1,208 @@
+// server.service over real sockets, checked on the wire through protobuf-es.
+
+import assert from "node:assert/strict";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import {
+  ChatFilterSchema,
+  ChatJoinSchema,
+  ChatMessageSchema,
+  Room,
+} from "../proto/gen/chat_pb.ts";
+import { NanoRPCResponse_Status } from "../proto/gen/nanorpc_pb.ts";
+import { testServices } from "../protocol/_test_utils.ts";
+import {
+  REQUEST,
+  RESPONSE,
+  startServer,
+  SUBSCRIBE,
+  UPDATE,
+} from "../testing/mod.ts";
+import { registerDemo } from "./demo.ts";
+import { Server } from "./server.ts";
+
+/** `nanorpc_test.Note`, built at run time, so untyped. */
+interface Note {
+  text: string;
+}
+
+const OK = NanoRPCResponse_Status.OK;
+const NOT_FOUND = NanoRPCResponse_Status.NOT_FOUND;
+
+function bytes<T extends DescMessage>(
+  schema: T,
+  init: MessageInitShape<T>,
+): Uint8Array {
+  return toBinary(schema, create(schema, init));
+}
+
+function request(
+  id: number,
+  path: string,
+  data: Uint8Array = new Uint8Array(),
+) {
+  return {
+    requestId: id,
+    requestType: REQUEST,
+    pathOneof: { case: "path" as const, value: path },
+    data,
+  };
+}
+
+Deno.test("Server.service serves Room at its request paths with the demo's wire contract", async () => {
+  await using t = await startServer(registerDemo);
+  const peer = await t.connectRaw();
+  const watcher = await t.connectRaw();
+  const ack = await watcher.call({
+    requestId: 7,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/room/messages" },
+    data: bytes(ChatFilterSchema, { from: "ada" }),
+  });
+  assert.equal(ack.responseStatus, OK);
+  const joined = await peer.call(
+    request(1, "/room/join", bytes(ChatJoinSchema, { name: "ada" })),
+  );
+  assert.deepEqual(
+    [joined.responseType, joined.responseStatus, joined.data.length],
+    [RESPONSE, OK, 0],
+  );
+  const sent = await peer.call(
+    request(2, "/room/send", bytes(ChatMessageSchema, { text: "hi" })),
+  );
+  assert.deepEqual([sent.responseStatus, sent.data.length], [OK, 0]);
+  const update = await watcher.read();
+  assert.deepEqual([update.responseType, update.requestId], [UPDATE, 7]);
+  assert.deepEqual(
+    update.data,
+    bytes(ChatMessageSchema, { from: "ada", text: "hi" }),
+  );
+});
+
+Deno.test("Server.service answers request data that does not decode with INTERNAL_ERROR naming the type", async () => {
+  await using t = await startServer(registerDemo);
+  const peer = await t.connectRaw();
+  const bad = await peer.call(request(1, "/room/send", new Uint8Array([0xff])));
+  assert.equal(bad.responseStatus, NanoRPCResponse_Status.INTERNAL_ERROR);
+  assert.match(bad.responseMessage, /not a valid nanorpc_demo\.ChatMessage/);
+});
+
+Deno.test("Server.service serves methods without request_path at /<package>.<Service>/<Method>", async () => {
+  const { plain } = testServices();
+  const note = plain.method.echo.input;
+  let registration;
+  await using t = await startServer((server) => {
+    registration = server.service(plain, {
+      echo: (msg) => ({ text: `${(msg as unknown as Note).text}!` }),
+    });
+  });
+  assert.deepEqual(registration!.paths, {
+    echo: "/nanorpc_test.Plain/Echo",
+    watch: "/nanorpc_test.Plain/Watch",
+  });
+  const peer = await t.connectRaw();
+  const echoed = await peer.call(
+    request(1, "/nanorpc_test.Plain/Echo", bytes(note, { text: "hi" })),
+  );
+  assert.equal(echoed.responseStatus, OK);
+  assert.equal((fromBinary(note, echoed.data) as unknown as Note).text, "hi!");
+});
+
+Deno.test("ServiceRegistration.publish without a filter sends every update to every subscriber", async () => {
+  const { plain } = testServices();
+  const note = plain.method.watch.output;
+  const server = new Server();
+  const registration = server.service(plain, { echo: () => {} });
+  await using t = await startServer(server);
+  const peer = await t.connectRaw();
+  const ack = await peer.call({
+    requestId: 3,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/nanorpc_test.Plain/Watch" },
+    data: bytes(note, { text: "anything" }),
+  });
+  assert.equal(ack.responseStatus, OK);
+  assert.equal(registration.topic("watch").size, 1);
+  registration.publish("watch", { text: "tick" });
+  const update = await peer.read();
+  assert.equal(update.requestId, 3);
+  assert.equal((fromBinary(note, update.data) as unknown as Note).text, "tick");
+  assert.throws(
+    () => registration.publish("echo", {}),
+    /no server-streaming method "echo"/,
+  );
+});
+
+Deno.test("Server.service refuses client- and bidi-streaming methods and registers nothing", async () => {
+  const { mixed } = testServices();
+  const server = new Server();
+  assert.throws(
+    () => server.service(mixed, { echo: () => {} }),
+    /nanorpc_test\.Mixed\.Upload is client-streaming/,
+  );
+  await using t = await startServer(server);
+  const peer = await t.connectRaw();
+  const echo = await peer.call(request(1, "/nanorpc_test.Mixed/Echo"));
+  assert.equal(echo.responseStatus, NOT_FOUND);
+});
+
+Deno.test("Server.service refuses a missing, misnamed or misshapen implementation", () => {
+  const server = new Server();
+  assert.throws(
+    // @ts-expect-error: send is missing
+    () => server.service(Room, { join: () => {} }),
+    /has no function "send" for the unary method Send \(\/room\/send\)/,
+  );
+  assert.throws(
+    () =>
+      server.service(Room, {
+        join: () => {},
+        send: () => {},
+        // @ts-expect-error: Room has no method sned
+        sned: () => {},
+      }),
+    /has no method "sned": its methods are join, send, messages/,
+  );
+  assert.throws(
+    () =>
+      server.service(Room, {
+        join: () => {},
+        send: () => {},
+        // @ts-expect-error: a streaming method takes { filter }
+        messages: () => true,
+      }),
+    /takes \{ filter \} or nothing/,
+  );
+});
+
+Deno.test("Server.service refuses a taken path and registers none of the service's methods", async () => {
+  const server = new Server();
+  server.handle("/room/send", () => "mine");
+  assert.throws(
+    () => server.service(Room, { join: () => {}, send: () => {} }),
+    /Cannot serve nanorpc_demo\.Room\.Send: A handler is already registered at \/room\/send/,
+  );
+  await using t = await startServer(server);
+  const peer = await t.connectRaw();
+  const join = await peer.call(request(1, "/room/join"));
+  assert.equal(join.responseStatus, NOT_FOUND);
+  const subscribe = await peer.call({
+    requestId: 2,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/room/messages" },
+  });
+  assert.equal(subscribe.responseStatus, NOT_FOUND);
+});
+
+Deno.test("Server.service refuses a request_path without a leading slash", () => {
+  const { slashless } = testServices();
+  assert.throws(
+    () => new Server().service(slashless, { get: () => ({}) }),
+    /paths start with "\/"/,
+  );
+});
