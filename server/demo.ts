@@ -1,66 +1,39 @@
 /**
- * The demo application `deno task server` serves: `/echo` and a chat room
- * built as a nano-style component.
+ * The demo application `deno task server` serves: `/echo` and the chat
+ * room, `service Room` of `proto/chat.proto`.
  *
  * @module
  */
 
-import { create, toBinary } from "@bufbuild/protobuf";
-import {
-  type ChatFilter,
-  ChatFilterSchema,
-  type ChatJoin,
-  ChatJoinSchema,
-  type ChatMessage,
-  ChatMessageSchema,
-} from "../proto/gen/chat_pb.ts";
-import type { Context } from "./context.ts";
+import { Room } from "../proto/gen/chat_pb.ts";
+import { methodPath } from "../protocol/service.ts";
 import type { Server } from "./server.ts";
+import type { ServiceRegistration } from "./service.ts";
 
-/** Topic every chat message is published to. */
-export const ROOM_MESSAGES = "/room/messages";
-
-/**
- * The chat room: `/room/join` remembers the caller's name, `/room/send`
- * publishes a message from it to {@link ROOM_MESSAGES}.
- */
-export class RoomComponent {
-  #server: Server;
-
-  /** @param server The server to publish on. */
-  constructor(server: Server) {
-    this.#server = server;
-  }
-
-  /** Remembers the session's name. */
-  join(msg: ChatJoin, ctx: Context): void {
-    ctx.session.set("name", msg.name);
-  }
-
-  /** Publishes `text` from the session's joined name (or "anonymous"). */
-  send(msg: ChatMessage, ctx: Context): void {
-    const from = ctx.session.get<string>("name") ?? "anonymous";
-    const update = create(ChatMessageSchema, { from, text: msg.text });
-    this.#server.publish(ROOM_MESSAGES, toBinary(ChatMessageSchema, update));
-  }
-}
+/** Topic every chat message is published to: `/room/messages`. */
+export const ROOM_MESSAGES: string = methodPath(Room.method.messages);
 
 /**
- * Registers the demo on `server`: `/echo`, `/room/join`, `/room/send` and
- * the topic `/room/messages` (filter: a ChatFilter; empty means all).
+ * Registers the demo on `server`: `/echo` (answers with the request data)
+ * and `service Room` — `/room/join` remembers the caller's name,
+ * `/room/send` publishes a message from it (or from "anonymous") to
+ * `/room/messages`, whose filter (a ChatFilter; empty means all) keeps one
+ * sender's messages.
+ *
+ * @param server The server to register on.
+ * @returns The room's registration, to publish to it.
  */
-export function registerDemo(server: Server): void {
+export function registerDemo(server: Server): ServiceRegistration<typeof Room> {
   server.handle("/echo", (ctx) => ctx.data);
-  server.topic(ROOM_MESSAGES, {
-    filterSchema: ChatFilterSchema,
-    updateSchema: ChatMessageSchema,
-    filter: (filter: ChatFilter, msg: ChatMessage) => msg.from === filter.from,
-  });
-  server.register(new RoomComponent(server), {
-    name: "room",
-    schemas: {
-      join: { input: ChatJoinSchema },
-      send: { input: ChatMessageSchema },
+  const room = server.service(Room, {
+    join(msg, ctx) {
+      ctx.session.set("name", msg.name);
     },
+    send(msg, ctx) {
+      const from = ctx.session.get<string>("name") ?? "anonymous";
+      room.publish("messages", { from, text: msg.text });
+    },
+    messages: { filter: (filter, msg) => msg.from === filter.from },
   });
+  return room;
 }
