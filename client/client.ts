@@ -21,9 +21,11 @@ import type {
 } from "./options.ts";
 import type {
   DescMessage,
+  DescService,
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
+import { type ServiceClient, serviceClient } from "./service.ts";
 import { type PathFields, SubscriptionImpl } from "./_subscription.ts";
 import { checkTimeLimit } from "./_timer.ts";
 import type {
@@ -289,6 +291,35 @@ export class Client extends EventTarget implements AsyncDisposable {
       new SubscriptionImpl<unknown>(host, id, init)
     );
     return subscription.ready;
+  }
+
+  /**
+   * A typed client of a `.proto` service (a protobuf-es service descriptor
+   * from a `*_pb.ts` file): one function per method, at the path the
+   * server serves it on (`(nanorpc).request_path`, or
+   * `/<package>.<Service>/<Method>`). Unary methods resolve with the decoded
+   * output; server-streaming methods subscribe with the input as the filter
+   * and resolve with a subscription of decoded outputs.
+   *
+   * @param service The service descriptor, e.g. `Room`.
+   * @returns The typed client; see {@link ServiceClient}.
+   * @throws {TypeError} When a method's `(nanorpc).request_path` does not
+   * start with "/".
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@nanorpc/nanorpc";
+   * import { Room } from "@nanorpc/nanorpc/proto/chat";
+   *
+   * await using client = await connect("tcp://127.0.0.1:7411");
+   * const room = client.service(Room);
+   * const messages = await room.messages();
+   * await room.send({ text: "hi" });
+   * for await (const msg of messages) console.log(msg.text);
+   * ```
+   */
+  service<S extends DescService>(service: S): ServiceClient<S> {
+    return serviceClient(this, service);
   }
 
   /**

@@ -31,6 +31,12 @@ export type {
   TypedSubscribeOptions,
 } from "./subscription.ts";
 export {
+  type ServiceClient,
+  serviceClient,
+  type StreamingClientMethod,
+  type UnaryClientMethod,
+} from "./service.ts";
+export {
   type ClientEventMap,
   ConnectionEvent,
   type ConnectionEventType,
