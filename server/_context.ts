@@ -2,10 +2,10 @@
 
 import type { Context, ContextKind } from "./context.ts";
 import type { Route } from "./_router.ts";
-import type { ServerSession } from "./_session.ts";
+import type { Session } from "./session.ts";
 
 export class RequestContext implements Context {
-  readonly session: ServerSession;
+  readonly session: Session;
   readonly requestId: number;
   readonly kind: ContextKind;
   readonly route: Route;
@@ -16,7 +16,7 @@ export class RequestContext implements Context {
   #signal?: AbortSignal;
 
   constructor(
-    session: ServerSession,
+    session: Session,
     route: Route,
     requestId: number,
     data: Uint8Array,

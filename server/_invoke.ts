@@ -5,7 +5,7 @@ import { InternalError, NanoRpcError } from "../protocol/errors.ts";
 import { ResponseType, Status } from "../wasm/wire.ts";
 import type { RequestContext } from "./_context.ts";
 import { compose } from "./context.ts";
-import type { ServerSession } from "./_session.ts";
+import type { ServerCore } from "./_core.ts";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
@@ -19,8 +19,27 @@ export interface Pending {
   commit?: () => void;
 }
 
-/** What an invocation needs from its session. */
-type Responder = ServerSession;
+/**
+ * What an invocation needs from its session: a `ServerSession`, or the
+ * capture of a call forwarded from another node.
+ */
+export interface Responder {
+  readonly core: ServerCore;
+  /** An async outcome started. */
+  begin(): void;
+  /** It settled. */
+  end(): void;
+  /** A handler outlived its time limit and may still read its data. */
+  lend(): void;
+  /** Queues the answer. */
+  respond(
+    id: number,
+    type: number,
+    status: number,
+    message: string | undefined,
+    data: Uint8Array,
+  ): void;
+}
 type Context = RequestContext;
 
 /**

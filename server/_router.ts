@@ -66,6 +66,11 @@ export class Router {
     return route;
   }
 
+  /** Every registered route. */
+  routes(): IterableIterator<Route> {
+    return this.#routes.values();
+  }
+
   /** The route registered under `hash`, if any. */
   lookup(hash: number): Route | undefined {
     return this.#routes.get(hash);

@@ -4,7 +4,7 @@
 import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
 import type { Logger } from "./logger.ts";
 import type { Route } from "./_router.ts";
-import type { ServerSession } from "./_session.ts";
+import type { Session } from "./session.ts";
 import type {
   Topic,
   TopicFilter,
@@ -14,7 +14,7 @@ import type {
 
 /** One session's subscription to a topic. */
 export interface Subscription {
-  readonly session: ServerSession;
+  readonly session: Session;
   /** The SUBSCRIBE request's id, carried by every update. */
   readonly id: number;
   readonly topic: TopicImpl;
@@ -58,7 +58,7 @@ export class TopicImpl implements Topic {
    * filter bytes; throws when the topic's `decodeFilter` rejects them.
    */
   prepare(
-    session: ServerSession,
+    session: Session,
     id: number,
     filterBytes: Uint8Array,
   ): Subscription {
