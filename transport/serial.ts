@@ -6,9 +6,9 @@
  * other one restarted, and there is nothing to close when a frame is
  * malformed. A session on a line therefore recovers instead of hanging up:
  * it discards what it has buffered, waits until the line has been quiet
- * for {@link quietGap} (see {@link SerialStream.discardUntilQuiet}), and
- * parses anew from the next byte. A peer re-synchronises by pausing at
- * least that long between bursts.
+ * for {@link quietGap}, and parses anew from the next byte (the server's
+ * connection loop does this for any stream served with `resyncQuietMs`).
+ * A peer re-synchronises by pausing at least that long between bursts.
  *
  * @module
  */
@@ -61,17 +61,6 @@ export interface SerialStream extends ByteStream {
   readonly path: string;
   /** The line's baud rate. */
   readonly baud: number;
-  /**
-   * Throws away incoming bytes until none has come for `gap` ms, the
-   * recovery after a malformed frame. Bytes that arrive after the gap are
-   * kept for the next `read`.
-   *
-   * @param gap Milliseconds of silence; {@link quietGap} of the baud rate
-   * by default.
-   * @returns How many bytes were thrown away.
-   * @throws {Error} When the device fails or the stream is closed meanwhile.
-   */
-  discardUntilQuiet(gap?: number): Promise<number>;
 }
 
 /** How {@link quietGap} computes the silence that ends a garbled burst. */
@@ -147,10 +136,14 @@ export async function openSerial(
     );
   }
   await stty(path, baud);
-  let file: Deno.FsFile;
+  // Two descriptors: Deno runs one file's operations one at a time, so a
+  // write on the descriptor a read is pending on would wait for that read.
+  const files: Deno.FsFile[] = [];
   try {
-    file = await Deno.open(path, { read: true, write: true });
+    files.push(await Deno.open(path, { read: true }));
+    files.push(await Deno.open(path, { write: true }));
   } catch (error) {
+    for (const file of files) file.close();
     throw new Error(
       `Could not open the serial device ${path}: ${
         message(error)
@@ -158,7 +151,7 @@ export async function openSerial(
       { cause: error },
     );
   }
-  return new SerialAdapter(file, path, baud);
+  return new SerialAdapter(files[0], files[1], path, baud);
 }
 
 async function stty(path: string, baud: number): Promise<void> {
@@ -187,97 +180,54 @@ async function stty(path: string, baud: number): Promise<void> {
   }
 }
 
-interface Carry {
-  buffer: Uint8Array;
-  result: Promise<number | null>;
-}
-
 class SerialAdapter implements SerialStream {
   readonly transport = "serial";
   readonly remoteAddr: { transport: "serial"; path: string };
   readonly path: string;
   readonly baud: number;
-  #file: Deno.FsFile;
-  #carry: Carry | undefined;
-  #leftover: Uint8Array | undefined;
+  #in: Deno.FsFile;
+  #out: Deno.FsFile;
   #closed = false;
 
-  constructor(file: Deno.FsFile, path: string, baud: number) {
-    this.#file = file;
+  constructor(
+    input: Deno.FsFile,
+    output: Deno.FsFile,
+    path: string,
+    baud: number,
+  ) {
+    this.#in = input;
+    this.#out = output;
     this.path = path;
     this.baud = baud;
     this.remoteAddr = { transport: "serial", path };
   }
 
-  async read(buffer: Uint8Array): Promise<number | null> {
-    if (this.#closed) throw new Error(`The serial line ${this.path} is closed`);
-    if (!this.#leftover && this.#carry) {
-      const { buffer: own, result } = this.#carry;
-      const n = await this.#guard(result);
-      this.#carry = undefined;
-      if (n === null) return null;
-      this.#leftover = own.subarray(0, n);
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#closed) {
+      return Promise.reject(
+        new Error(`The serial line ${this.path} is closed`),
+      );
     }
-    if (this.#leftover) {
-      const chunk = this.#leftover;
-      const n = Math.min(buffer.length, chunk.length);
-      buffer.set(chunk.subarray(0, n));
-      this.#leftover = n < chunk.length ? chunk.subarray(n) : undefined;
-      return n;
-    }
-    return this.#guard(this.#file.read(buffer));
+    return this.#guard(this.#in.read(buffer));
   }
 
   async write(data: Uint8Array): Promise<void> {
     if (this.#closed) throw new Error(`The serial line ${this.path} is closed`);
     for (let at = 0; at < data.length;) {
-      at += await this.#guard(this.#file.write(data.subarray(at)));
-    }
-  }
-
-  async discardUntilQuiet(gap: number = quietGap(this.baud)): Promise<number> {
-    let discarded = this.#leftover?.length ?? 0;
-    this.#leftover = undefined;
-    for (;;) {
-      if (this.#closed) {
-        throw new Error(`The serial line ${this.path} is closed`);
-      }
-      const carry = this.#carry ??= this.#readAhead();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const quiet = new Promise<"quiet">((resolve) =>
-        timer = setTimeout(() => resolve("quiet"), gap)
-      );
-      const outcome = await Promise.race([carry.result, quiet]).finally(() =>
-        clearTimeout(timer)
-      );
-      if (outcome === "quiet") return discarded;
-      this.#carry = undefined;
-      if (outcome === null) {
-        // Ended: the next read sees the end too.
-        this.#carry = { buffer: carry.buffer, result: Promise.resolve(null) };
-        return discarded;
-      }
-      discarded += outcome;
+      at += await this.#guard(this.#out.write(data.subarray(at)));
     }
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#leftover = undefined;
-    try {
-      this.#file.close();
-    } catch {
-      // Closed already.
+    for (const file of [this.#in, this.#out]) {
+      try {
+        file.close();
+      } catch {
+        // Closed already.
+      }
     }
-  }
-
-  #readAhead(): Carry {
-    const buffer = new Uint8Array(4096);
-    const result = this.#guard(this.#file.read(buffer));
-    // Left pending across a quiet gap: handled by the next read or discard.
-    result.catch(() => {});
-    return { buffer, result };
   }
 
   /** Rewords device failures so the reader learns what happened. */
