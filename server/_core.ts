@@ -3,6 +3,7 @@
 
 import type { Broker, BrokerMessage } from "./broker.ts";
 import type { Middleware } from "./context.ts";
+import type { ForwardNode } from "./_forward_host.ts";
 import type { GroupImpl } from "./_group.ts";
 import type { Logger } from "./logger.ts";
 import type { ServerOptions } from "./options.ts";
@@ -59,6 +60,8 @@ export interface ServerCore {
   readonly sessions: Map<number, ServerSession>;
   readonly uids: Map<string, ServerSession>;
   readonly groups: Map<string, GroupImpl>;
+  /** Set when paths this server does not serve are forwarded to others. */
+  forward?: ForwardNode;
   /** Called once when a session has ended, with why. */
   sessionClosed(session: ServerSession, reason: string): void;
 }

@@ -77,6 +77,20 @@ export function dispatch(
     }
   }
   const target = type === RequestType.REQUEST ? route?.handler : route?.topic;
+  const forward = session.core.forward;
+  if ((!route || !target) && forward && kind !== PATH_NONE) {
+    // Another node of the cluster may serve it (cluster/, server/forward.ts).
+    return forward.home.miss(
+      session,
+      type === RequestType.REQUEST ? "request" : "subscribe",
+      id,
+      hash,
+      kind === PATH_STRING
+        ? decoder.decode(input.subarray(pathOff, pathOff + pathLen))
+        : undefined,
+      data,
+    );
+  }
   if (!route || !target) {
     const what = type === RequestType.REQUEST ? "handler" : "topic";
     const message = kind === PATH_NONE

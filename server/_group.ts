@@ -5,6 +5,7 @@
 import type { BrokerMessage } from "./broker.ts";
 import { errorMessage, publish, type ServerCore } from "./_core.ts";
 import type { Group } from "./group.ts";
+import { RemoteSession } from "./_remote_session.ts";
 import type { ServerSession } from "./_session.ts";
 import type { Session } from "./session.ts";
 
@@ -33,12 +34,16 @@ export class GroupImpl implements Group {
   }
 
   has(session: Session): boolean {
+    if (session instanceof RemoteSession) return session.joined(this.name);
     return this.#members.has(session as ServerSession);
   }
 
   add(session: Session): void {
     if (this.#closed) throw new Error(`Group ${this.name} is closed`);
     if (session.closed) throw new Error(`Session ${session.id} is closed`);
+    // A session of another node joins the group there (membership lives
+    // with the session; broadcasts reach every node through the broker).
+    if (session instanceof RemoteSession) return session.join(this.name);
     const member = this.#own(session);
     if (this.#members.has(member)) return;
     this.#members.add(member);
@@ -47,6 +52,7 @@ export class GroupImpl implements Group {
   }
 
   remove(session: Session): boolean {
+    if (session instanceof RemoteSession) return session.leave(this.name);
     const member = session as ServerSession;
     if (!this.#members.delete(member)) return false;
     member.membership(this, false);

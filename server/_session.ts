@@ -17,6 +17,7 @@ import { SubscriptionRegistry } from "./_subscriptions.ts";
 const CLOSE_FLUSH_MS = 2000;
 
 let nextId = 1;
+const EMPTY_ATTRS: ReadonlyMap<string, unknown> = new Map();
 
 export class ServerSession implements Session {
   readonly id: number = nextId++;
@@ -100,6 +101,11 @@ export class ServerSession implements Session {
     return this.#attrs?.get(key) as T | undefined;
   }
 
+  /** Every attribute, for a forwarded call's snapshot. */
+  attributes(): ReadonlyMap<string, unknown> {
+    return this.#attrs ?? EMPTY_ATTRS;
+  }
+
   has(key: string): boolean {
     return this.#attrs?.has(key) ?? false;
   }
@@ -117,7 +123,7 @@ export class ServerSession implements Session {
     this.core.uids.set(uid, this);
     this.#uidChannel = this.core.broker.subscribe(`uid:${uid}`, (m) => {
       if (m.kick !== undefined) this.close(m.kick);
-      else this.subscriptions.push(m.path, m.data);
+      else this.pushOwned(m.path, m.data);
     });
   }
 
@@ -132,11 +138,15 @@ export class ServerSession implements Session {
   }
 
   push(path: string, data: Uint8Array): number {
-    return this.subscriptions.push(path, data.slice());
+    return this.pushOwned(path, data.slice());
   }
 
-  /** {@link push} for data nobody will change. */
+  /**
+   * {@link push} for data nobody will change. Subscriptions held by other
+   * nodes get it through them (not counted).
+   */
   pushOwned(path: string, data: Uint8Array): number {
+    this.core.forward?.home.pushed(this, path, data);
     return this.subscriptions.push(path, data);
   }
 

@@ -57,6 +57,11 @@ export interface Broker extends AsyncDisposable {
   readonly dropped: number;
   /** Releases the broker's resources; later publishes are dropped. */
   close(): Promise<void>;
+  /**
+   * Resolves when the broker can carry messages (its subscriptions are
+   * set up); the server awaits it before its first listener accepts.
+   */
+  ready?(): Promise<void>;
 }
 
 /**
@@ -95,7 +100,18 @@ export class InProcessBroker implements Broker {
       return;
     }
     const receivers = this.#channels.get(channel);
-    if (receivers) { for (const deliver of receivers) deliver(message); }
+    if (!receivers) return;
+    for (const deliver of receivers) {
+      try {
+        deliver(message);
+      } catch (err) {
+        // The other subscribers still get the message.
+        console.error(
+          `InProcessBroker: a subscriber of ${channel} threw:`,
+          err,
+        );
+      }
+    }
   }
 
   /**

@@ -28,6 +28,16 @@ export {
   type ContextKind,
   type Middleware,
 } from "./context.ts";
+export type {
+  ForwardCallOptions,
+  ForwardedAnswer,
+  ForwardedCall,
+  Forwarder,
+  ForwardHost,
+  ServedRoutes,
+  SessionOp,
+  SessionSnapshot,
+} from "./forward.ts";
 export type { Group } from "./group.ts";
 export type { HandleOptions, Handler, HandlerResult } from "./handler.ts";
 export {

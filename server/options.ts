@@ -7,6 +7,7 @@
 
 import type { PeerAddress } from "../transport/byte_stream.ts";
 import type { Broker } from "./broker.ts";
+import type { Forwarder } from "./forward.ts";
 import type { Logger, LogLevel } from "./logger.ts";
 import type { Session, Transport } from "./session.ts";
 
@@ -66,6 +67,14 @@ export interface ServerOptions {
    * default. The server does not close a broker it was given.
    */
   broker?: Broker;
+  /**
+   * Forwards a REQUEST or SUBSCRIBE for a path this server does not serve
+   * to a node of its cluster that does, and serves this server's paths to
+   * the other nodes (e.g. `NatsForwarder` of `@nanorpc/nanorpc/cluster`).
+   * Unset: such a request is answered NOT_FOUND. The server detaches from
+   * it at shutdown but does not close it.
+   */
+  forward?: Forwarder;
   /**
    * Answer REQUESTs to `/_nanorpc/reflection` with the server's path table
    * and the .proto files of its types (see `proto/nanorpc_reflection.proto`);

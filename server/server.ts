@@ -18,6 +18,7 @@ import {
   runHooks,
 } from "./component.ts";
 import { Admission, closeIdle, drainSessions } from "./_admission.ts";
+import { ForwardNode } from "./_forward_host.ts";
 import type { Middleware } from "./context.ts";
 import {
   errorMessage,
@@ -113,6 +114,9 @@ export class Server extends EventTarget implements AsyncDisposable {
         this.dispatchEvent(new SessionEvent("sessionclose", session, reason));
       },
     };
+    if (options.forward) {
+      this.#core.forward = new ForwardNode(this.#core, options.forward);
+    }
     this.#admission = new Admission(
       this.#core,
       options,
@@ -158,6 +162,7 @@ export class Server extends EventTarget implements AsyncDisposable {
       route.options = options ?? {};
     }
     this.#catalog.request(path, handlerOrSchemas);
+    this.#core.forward?.routesChanged();
     return this;
   }
 
@@ -193,6 +198,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     const topic = new TopicImpl(route, plain, this.#core.logger);
     route.topic = topic;
     this.#catalog.topic(path, options);
+    this.#core.forward?.routesChanged();
     this.#channels.push(
       this.#core.broker.subscribe(
         `topic:${path}`,
@@ -339,6 +345,8 @@ export class Server extends EventTarget implements AsyncDisposable {
   async #start(): Promise<void> {
     for (const component of this.#components) await component.init?.();
     for (const component of this.#components) await component.afterInit?.();
+    await this.#core.broker.ready?.();
+    await this.#core.forward?.attach();
     const idle = this.#options.idleTimeout ?? 0;
     if (idle > 0) {
       this.#idleTimer = setInterval(
@@ -381,6 +389,9 @@ export class Server extends EventTarget implements AsyncDisposable {
     await Promise.all(this.#accepting);
     await runHooks(this.#components, "beforeShutdown", core.logger);
     await drainSessions(core, this.#options.shutdownTimeout ?? 10_000);
+    await core.forward?.detach().catch((err) =>
+      core.logger.error(`leaving the cluster failed: ${errorMessage(err)}`)
+    );
     clearInterval(this.#idleTimer);
     for (const group of [...core.groups.values()]) group.close();
     for (const channel of this.#channels.splice(0)) {

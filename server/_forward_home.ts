@@ -1,0 +1,327 @@
+// The home side of forwarding: a session's REQUEST or SUBSCRIBE for a path
+// this server does not serve goes to the forwarder, and its answer comes
+// back on the same request id, after the ops the remote handler made. The
+// records of remote subscriptions live here, keyed by a number this server
+// picks, so that an update that arrives after an unsubscribe ack (or from a
+// node that no longer holds the subscription) is dropped.
+
+import { ResponseType, Status } from "../wasm/wire.ts";
+import { fnv1a } from "../wasm/wire.ts";
+import { errorMessage, type ServerCore } from "./_core.ts";
+import { GroupImpl } from "./_group.ts";
+import type { ServerSession } from "./_session.ts";
+import type {
+  ForwardedAnswer,
+  ForwardedCall,
+  Forwarder,
+  SessionOp,
+  SessionSnapshot,
+} from "./forward.ts";
+
+const EMPTY = new Uint8Array(0);
+/** Time limit of a forwarded call when the server's handlers have none. */
+const DEFAULT_TIMEOUT = 30_000;
+/** setTimeout fires at once for delays of 2^31 ms or more. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+/** A session's subscription held by another node. */
+interface RemoteSub {
+  readonly key: number;
+  readonly session: ServerSession;
+  readonly id: number;
+  readonly hash: number;
+  readonly path: string | undefined;
+  /** The filter, kept to subscribe again after an outage. */
+  readonly filter: Uint8Array;
+  /** The node holding it; `undefined` until acknowledged, or while lost. */
+  holder: string | undefined;
+  /** Acknowledged to the peer and not unsubscribed. */
+  active: boolean;
+}
+
+export class ForwardHome {
+  #core: ServerCore;
+  #forward: Forwarder;
+  #nextKey = 1;
+  #byKey = new Map<number, RemoteSub>();
+  #bySession = new Map<ServerSession, Map<number, RemoteSub>>();
+
+  constructor(core: ServerCore, forward: Forwarder) {
+    this.#core = core;
+    this.#forward = forward;
+  }
+
+  /** Remote subscriptions of this server's sessions. */
+  get subscriptions(): number {
+    return this.#byKey.size;
+  }
+
+  /**
+   * A REQUEST or SUBSCRIBE for a path this server does not serve. The
+   * caller awaits the returned promise before serving the session's next
+   * frame, so a session's answers stay in order. `data` is read before
+   * this returns.
+   */
+  miss(
+    session: ServerSession,
+    kind: "request" | "subscribe",
+    id: number,
+    hash: number,
+    path: string | undefined,
+    data: Uint8Array,
+  ): Promise<void> | undefined {
+    const own = this.#bySession.get(session);
+    if (kind === "request" && data.length === 0) {
+      const sub = own?.get(id);
+      if (sub && sub.hash === hash) {
+        this.#end(sub, true);
+        session.respond(id, ResponseType.RESPONSE, Status.OK, undefined, EMPTY);
+        return;
+      }
+    }
+    let sub: RemoteSub | undefined;
+    if (kind === "subscribe") {
+      const limit = this.#core.limits.maxSubscriptionsPerSession;
+      const count = session.subscriptions.size + (own?.size ?? 0);
+      if (!own?.has(id) && count >= limit) {
+        session.respond(
+          id,
+          ResponseType.RESPONSE,
+          Status.NOT_AUTHORIZED,
+          `Subscription limit of ${limit} per session reached: unsubscribe first`,
+          EMPTY,
+        );
+        return;
+      }
+      sub = {
+        key: this.#nextKey++,
+        session,
+        id,
+        hash,
+        path,
+        filter: data.slice(),
+        holder: undefined,
+        active: false,
+      };
+      this.#byKey.set(sub.key, sub);
+    }
+    const call: ForwardedCall = {
+      kind,
+      pathHash: hash,
+      path,
+      requestId: id,
+      data,
+      session: this.#snapshot(session),
+      key: sub?.key,
+    };
+    session.begin();
+    return this.#forward.call(call, { timeout: this.#timeout() })
+      .then((answer) => this.#answered(session, id, sub, answer))
+      .catch((err) => {
+        if (sub) this.#byKey.delete(sub.key);
+        session.respond(
+          id,
+          ResponseType.RESPONSE,
+          Status.INTERNAL_ERROR,
+          `Forwarding ${path ?? "the request"} failed: ${errorMessage(err)}`,
+          EMPTY,
+        );
+      })
+      .finally(() => session.end());
+  }
+
+  /** A session pushed to `path`: the nodes holding its subscriptions to it. */
+  pushed(session: ServerSession, path: string, data: Uint8Array): void {
+    const own = this.#bySession.get(session);
+    if (!own) return;
+    const hash = fnv1a(path);
+    const sent = new Set<string>();
+    for (const sub of own.values()) {
+      const holder = sub.holder;
+      if (!sub.active || sub.hash !== hash || !holder || sent.has(holder)) {
+        continue;
+      }
+      sent.add(holder);
+      this.#forward.push(holder, session.id, path, data);
+    }
+  }
+
+  /** An update from `from` for the subscription `key`. */
+  update(from: string, key: number, data: Uint8Array): boolean {
+    const sub = this.#byKey.get(key);
+    if (!sub) return false;
+    // Not acknowledged yet, or being subscribed again: drop it quietly.
+    if (sub.holder === undefined) return true;
+    if (sub.holder !== from) return false;
+    if (sub.active) sub.session.sendUpdate(sub.id, data);
+    return true;
+  }
+
+  /** Ops a remote handler sent after its answer. */
+  apply(sessionId: number, ops: readonly SessionOp[]): void {
+    const session = this.#core.sessions.get(sessionId);
+    if (session && !session.closed) this.#apply(session, ops);
+  }
+
+  /**
+   * Subscribes again what `node` held (or everything, after the link came
+   * back): the holder may have lost it.
+   */
+  resubscribe(node?: string): void {
+    for (const sub of this.#byKey.values()) {
+      if (!sub.active || (node !== undefined && sub.holder !== node)) continue;
+      sub.holder = undefined;
+      const call: ForwardedCall = {
+        kind: "subscribe",
+        pathHash: sub.hash,
+        path: sub.path,
+        requestId: sub.id,
+        data: sub.filter,
+        session: this.#snapshot(sub.session),
+        key: sub.key,
+      };
+      this.#forward.call(call, { timeout: this.#timeout() }).then((answer) => {
+        if (!sub.active || sub.session.closed) return;
+        this.#apply(sub.session, answer.ops);
+        if (answer.status === Status.OK) {
+          sub.holder = answer.node;
+          return;
+        }
+        this.#core.logger.warn(
+          `${sub.session}: subscribing again to ${
+            sub.path ?? `path hash ${sub.hash}`
+          } failed (${answer.message}); it gets no updates until the peer subscribes again`,
+        );
+      });
+    }
+  }
+
+  #answered(
+    session: ServerSession,
+    id: number,
+    sub: RemoteSub | undefined,
+    answer: ForwardedAnswer,
+  ): void {
+    if (session.closed) {
+      if (sub) this.#byKey.delete(sub.key);
+      if (sub && answer.status === Status.OK) {
+        this.#forward.release(answer.node, [sub.key]);
+      }
+      return;
+    }
+    this.#apply(session, answer.ops);
+    if (sub) {
+      if (answer.status === Status.OK && !session.closed) {
+        this.#commit(sub, answer.node);
+      } else this.#byKey.delete(sub.key);
+    }
+    session.respond(
+      id,
+      ResponseType.RESPONSE,
+      answer.status,
+      answer.message,
+      answer.data,
+    );
+  }
+
+  #commit(sub: RemoteSub, holder: string): void {
+    const session = sub.session;
+    let own = this.#bySession.get(session);
+    if (!own) {
+      this.#bySession.set(session, own = new Map());
+      session.signal.addEventListener("abort", () => this.#ended(session), {
+        once: true,
+      });
+    }
+    const old = own.get(sub.id);
+    if (old) this.#end(old, true);
+    own.set(sub.id, sub);
+    sub.holder = holder;
+    sub.active = true;
+    this.#core.stats.subscriptions++;
+  }
+
+  /** Unsubscribed (or replaced): forget it and tell the holder. */
+  #end(sub: RemoteSub, tell: boolean): void {
+    if (this.#byKey.get(sub.key) !== sub) return;
+    this.#byKey.delete(sub.key);
+    const own = this.#bySession.get(sub.session);
+    if (own?.get(sub.id) === sub) own.delete(sub.id);
+    if (sub.active) this.#core.stats.subscriptions--;
+    sub.active = false;
+    if (tell && sub.holder) this.#forward.release(sub.holder, [sub.key]);
+  }
+
+  #ended(session: ServerSession): void {
+    const own = this.#bySession.get(session);
+    this.#bySession.delete(session);
+    if (!own) return;
+    const byHolder = new Map<string, number[]>();
+    for (const sub of own.values()) {
+      this.#end(sub, false);
+      if (!sub.holder) continue;
+      let keys = byHolder.get(sub.holder);
+      if (!keys) byHolder.set(sub.holder, keys = []);
+      keys.push(sub.key);
+    }
+    for (const [holder, keys] of byHolder) this.#forward.release(holder, keys);
+  }
+
+  #apply(session: ServerSession, ops: readonly SessionOp[]): void {
+    for (const op of ops) {
+      try {
+        applyOp(this.#core, session, op);
+      } catch (err) {
+        this.#core.logger.warn(
+          `${session}: a remote handler's ${op.op} failed: ${
+            errorMessage(err)
+          }`,
+        );
+      }
+    }
+  }
+
+  #snapshot(session: ServerSession): SessionSnapshot {
+    return {
+      node: this.#core.nodeId,
+      id: session.id,
+      uid: session.uid,
+      transport: session.transport,
+      remoteAddr: session.remoteAddr,
+      attributes: session.attributes(),
+    };
+  }
+
+  #timeout(): number {
+    const limit = this.#core.limits.handlerTimeout;
+    return limit > 0 && limit < MAX_TIMER ? limit : DEFAULT_TIMEOUT;
+  }
+}
+
+function applyOp(core: ServerCore, session: ServerSession, op: SessionOp) {
+  switch (op.op) {
+    case "set":
+      return session.set(op.key, op.value);
+    case "delete":
+      return void session.delete(op.key);
+    case "bind":
+      return session.bind(op.uid);
+    case "unbind":
+      return session.unbind();
+    case "push":
+      return void session.pushOwned(op.path, op.data);
+    case "update":
+      return void session.sendUpdate(op.id, op.data);
+    case "join": {
+      let group = core.groups.get(op.group);
+      if (!group) {
+        core.groups.set(op.group, group = new GroupImpl(core, op.group));
+      }
+      return group.add(session);
+    }
+    case "leave":
+      return void core.groups.get(op.group)?.remove(session);
+    case "close":
+      return void session.close(op.reason);
+  }
+}
