@@ -14,7 +14,10 @@ import type { ServerSession } from "./_session.ts";
  * connection: TCP, WebSocket …) closes the session. `"resync"` (a serial
  * line, which has no connection to close) discards what is buffered, then
  * discards whatever arrives until the line has been quiet for `quietMs`,
- * and starts again with the next byte.
+ * and starts again with the next byte. On such a line a silence of
+ * `quietMs` also ends a frame: a partial frame still buffered when bytes
+ * come after one was cut short (a peer reset mid-frame) and is discarded
+ * the same way. "Quiet" is measured as how long a read waited for bytes.
  */
 export type MalformedPolicy =
   | { readonly kind: "close" }
@@ -28,8 +31,8 @@ export async function serveConnection(
   const { core, input, out, stream } = session;
   const halfBuffer = core.limits.outgoingBufferSize / 2;
   let reason = "peer closed the connection";
-  /** While resynchronising: when the last discarded bytes arrived. */
-  let discarding = -1;
+  /** While resynchronising: bytes are dropped until a quiet gap. */
+  let discarding = false;
   /** This connection's cursor over each decode, reused for every read. */
   const frames = new RequestFrames();
   try {
@@ -38,17 +41,23 @@ export async function serveConnection(
         await out.drained();
         if (session.closed) break;
       }
+      const waitedFrom = performance.now();
       const n = await stream.read(input.space());
       if (n === null) break;
       core.stats.bytesIn += n;
-      if (discarding >= 0) {
-        const now = performance.now();
-        const quiet =
-          now - discarding >= (policy as { quietMs: number }).quietMs;
-        discarding = quiet ? -1 : now;
-        if (!quiet) continue; // Still the tail of the bad frame.
+      /** Bytes of a frame that a quiet gap cut short. */
+      let cut = 0;
+      if (policy.kind === "resync") {
+        const quiet = performance.now() - waitedFrom >= policy.quietMs;
+        if (discarding && !quiet) continue; // Still the tail of a bad frame.
+        discarding = false;
+        if (quiet) cut = input.filled;
       }
       input.filled += n;
+      if (cut > 0) {
+        resync(session, `a frame was cut short after ${cut} bytes`);
+        input.consume(cut);
+      }
       if (input.filled < input.need) continue;
       const bad = await process(session, frames);
       if (bad !== undefined) {
@@ -56,11 +65,9 @@ export async function serveConnection(
           malformedClose(session, bad);
           return;
         }
-        core.stats.resyncs++;
-        core.logger.warn(`${session}: ${bad}; resynchronising`);
+        resync(session, bad);
         input.consume(input.filled);
-        input.need = 0;
-        discarding = performance.now();
+        discarding = true;
         continue;
       }
       input.relax(n);
@@ -70,6 +77,13 @@ export async function serveConnection(
   }
   if (session.draining) reason = "server is shutting down";
   await session.close(reason);
+}
+
+/** Counts and logs a resynchronisation; the caller drops the bytes. */
+function resync(session: ServerSession, why: string): void {
+  session.core.stats.resyncs++;
+  session.core.logger.warn(`${session}: ${why}; resynchronising`);
+  session.input.need = 0;
 }
 
 function malformedClose(session: ServerSession, why: string): void {

@@ -56,6 +56,7 @@ export {
   SessionEvent,
 } from "./options.ts";
 export { fileDescriptorSet } from "./reflection.ts";
+export { serveSerial, type ServeSerialOptions } from "./serial.ts";
 export { Server } from "./server.ts";
 export type {
   MethodNames,

@@ -37,7 +37,10 @@ export interface ServerStats {
   bytesOut: number;
   /** Connections closed because they sent a malformed frame. */
   malformedCloses: number;
-  /** Buffered bytes discarded to resynchronise a line after a bad frame. */
+  /**
+   * Times a session served with `resyncQuietMs` (a serial line) discarded
+   * a malformed or cut-short frame and waited for a quiet gap.
+   */
   resyncs: number;
   /** Updates dropped because a session's outgoing buffer was full. */
   droppedUpdates: number;
