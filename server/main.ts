@@ -9,6 +9,11 @@
  * `--tcp 127.0.0.1:7411`), `--max-message-size BYTES`, `--log-level
  * error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully.
  *
+ * `--serial PATH[:BAUD]` (repeatable; 115200 baud by default) serves a
+ * serial device or pty as one session, set to raw mode with `stty` and
+ * reopened when it comes back after disappearing; with only `--serial`
+ * flags no TCP listener is opened.
+ *
  * @module
  */
 
@@ -16,9 +21,11 @@ import { parseArgs } from "node:util";
 import { registerDemo } from "./demo.ts";
 import { DEFAULT_PORT, type ListenOptions } from "./listener.ts";
 import type { LogLevel } from "./logger.ts";
+import { serveSerial } from "./serial.ts";
 import { Server } from "./server.ts";
 
 const USAGE = `usage: deno task server [--tcp HOST:PORT]... [--unix PATH]...
+                        [--serial PATH[:BAUD]]...
                         [--max-message-size BYTES] [--log-level LEVEL]`;
 
 function parseTcp(value: string): ListenOptions {
@@ -32,12 +39,21 @@ function parseTcp(value: string): ListenOptions {
   return { hostname, port };
 }
 
+function parseSerial(value: string): { path: string; baud: number } {
+  const match = /^(.+?)(?::(\d+))?$/.exec(value);
+  if (!match) {
+    throw new Error(`--serial wants PATH[:BAUD], got ${JSON.stringify(value)}`);
+  }
+  return { path: match[1], baud: Number(match[2] ?? 115200) };
+}
+
 async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       tcp: { type: "string", multiple: true },
       unix: { type: "string", multiple: true },
+      serial: { type: "string", multiple: true },
       "max-message-size": { type: "string" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
@@ -61,7 +77,8 @@ async function main(args: string[]): Promise<number> {
     ...(values.tcp ?? []).map(parseTcp),
     ...(values.unix ?? []).map((path) => ({ path })),
   ];
-  if (targets.length === 0) {
+  const lines = (values.serial ?? []).map(parseSerial);
+  if (targets.length === 0 && lines.length === 0) {
     targets.push({ hostname: "127.0.0.1", port: DEFAULT_PORT });
   }
 
@@ -80,6 +97,14 @@ async function main(args: string[]): Promise<number> {
     }
   }
 
+  for (const { path, baud } of lines) {
+    serveSerial(server, path, {
+      baud,
+      onError: (error) => console.warn(`serial ${path}: ${error.message}`),
+    });
+    console.log(`serving serial://${path} at ${baud} baud`);
+  }
+
   await stopped.promise;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
@@ -87,7 +112,7 @@ async function main(args: string[]): Promise<number> {
   const s = server.stats();
   console.log(
     `served ${s.sessionsOpened} sessions, ${s.framesIn} frames in, ${s.framesOut} out, ` +
-      `${s.malformedCloses} malformed, ${s.droppedUpdates} updates dropped`,
+      `${s.malformedCloses} malformed, ${s.resyncs} resyncs, ${s.droppedUpdates} updates dropped`,
   );
   return 0;
 }
