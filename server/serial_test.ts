@@ -8,7 +8,11 @@ import { PING, PONG, REQUEST, RESPONSE } from "../testing/frames.ts";
 import { recordingLogger } from "../testing/logger.ts";
 import { startPtyPair } from "../testing/pty.ts";
 import { waitFor, within } from "../testing/wait.ts";
-import { openSerial, type SerialStream } from "../transport/serial.ts";
+import {
+  openSerial,
+  quietGap,
+  type SerialStream,
+} from "../transport/serial.ts";
 import { serveSerial } from "./serial.ts";
 import { Server } from "./server.ts";
 
@@ -216,4 +220,35 @@ Deno.test("serveSerial refuses a baud rate stty cannot set", () => {
     () => serveSerial(server, "/dev/null", { baud: 12345 }),
     RangeError,
   );
+});
+
+Deno.test("deno task server --serial answers on a pty and reports resyncs when stopped", async () => {
+  await using pair = await startPtyPair();
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  // The task's own permissions: stty must be allowed by them.
+  const [, ...flags] = String(config.tasks.server).split(/\s+/);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...flags, `--serial`, `${pair.a}:9600`, "--log-level", "warn"],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  const peer = await LinePeer.open(pair.b);
+  await peer.sync(1);
+  await peer.line.write(new Uint8Array([2, 0x0f, 0]));
+  await silence(quietGap(9600) * 3);
+  await peer.sync(2);
+  child.kill("SIGTERM");
+  const status = await child.status;
+  const [stdout, stderr] = await output;
+  await peer.close();
+  assert.equal(status.code, 0, stderr);
+  assert.match(stdout, new RegExp(`serving serial://${pair.a} at 9600 baud`));
+  assert.match(stdout, /served 1 sessions.* 1 resyncs/);
 });

@@ -14,6 +14,7 @@
  */
 
 import type { ByteStream } from "./byte_stream.ts";
+import { bridgeSerial } from "./_serial_bridge.ts";
 
 /** Baud rates `stty` (and Linux termios) can set. */
 export const SERIAL_BAUD_RATES: readonly number[] = [
@@ -100,9 +101,15 @@ export function quietGap(baud: number, options: QuietGapOptions = {}): number {
 
 /**
  * Opens a serial device or pty for reading and writing, after putting it in
- * raw mode at `baud` by running `stty -F PATH raw -echo BAUD` (so it needs
- * `--allow-run=stty` and `--allow-read --allow-write` on the path; `stty` is
+ * raw mode at `baud` by running `stty -F PATH raw -echo BAUD` (`stty` is
  * part of coreutils).
+ *
+ * Permissions: Deno opens device files (anything under `/dev`, ptys
+ * included) only with `--allow-all`. With it the device is opened directly
+ * (two descriptors, one for each direction). Without it the line is
+ * bridged through two coreutils processes, `cat PATH` reading and
+ * `dd of=PATH` writing, so `--allow-run=stty,cat,dd` with `--allow-read
+ * --allow-write` is enough (what `deno task server` grants).
  *
  * The stream's `close()` closes the device; a pending read ends. A device
  * that is unplugged makes `read` and `write` throw; {@link watchSerial}
@@ -114,6 +121,8 @@ export function quietGap(baud: number, options: QuietGapOptions = {}): number {
  * @throws {RangeError} When `baud` is not a rate `stty` can set.
  * @throws {Error} When `stty` is missing or fails, or the device cannot be
  * opened; the message says what to check.
+ * @throws {Deno.errors.NotCapable} When neither the device nor `cat` and
+ * `dd` may be used; the message names the flags.
  *
  * @example
  * ```ts ignore
@@ -144,6 +153,7 @@ export async function openSerial(
     files.push(await Deno.open(path, { write: true }));
   } catch (error) {
     for (const file of files) file.close();
+    if (needsAllAccess(error)) return bridge(path, baud, error);
     throw new Error(
       `Could not open the serial device ${path}: ${
         message(error)
@@ -152,6 +162,26 @@ export async function openSerial(
     );
   }
   return new SerialAdapter(files[0], files[1], path, baud);
+}
+
+/** Deno opens device files only with --allow-all. */
+function needsAllAccess(error: unknown): boolean {
+  return error instanceof Deno.errors.NotCapable &&
+    /all access/i.test(error.message);
+}
+
+function bridge(path: string, baud: number, refused: unknown): SerialStream {
+  try {
+    return bridgeSerial(path, baud);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotCapable
+      ? "this process may run neither"
+      : message(error);
+    throw new Deno.errors.NotCapable(
+      `Deno opens the device ${path} only with --allow-all; without it the line is bridged through cat and dd, which needs --allow-run=stty,cat,dd (${why})`,
+      { cause: refused },
+    );
+  }
 }
 
 async function stty(path: string, baud: number): Promise<void> {
