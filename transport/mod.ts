@@ -21,3 +21,21 @@ export {
   type PeerAddress,
 } from "./byte_stream.ts";
 export { connStream } from "./conn.ts";
+export {
+  openSerial,
+  quietGap,
+  type QuietGapOptions,
+  SERIAL_BAUD_RATES,
+  type SerialOptions,
+  type SerialStream,
+} from "./serial.ts";
+export {
+  type SerialWatch,
+  watchSerial,
+  type WatchSerialOptions,
+} from "./watch_serial.ts";
+export {
+  type StreamPair,
+  webStreamPair,
+  type WebStreamPairOptions,
+} from "./web_streams.ts";
