@@ -52,6 +52,8 @@ export class Admission {
         : `maxSessions (${max}) reached`;
       return this.#refuse(stream, why);
     }
+    const refusal = core.ops.refusal(stream.remoteAddr, core.stats);
+    if (refusal) return this.#refuse(stream, refusal);
     const hook = this.#options.handshake;
     if (!hook) return true;
     this.#handshaking++;
@@ -88,7 +90,10 @@ export class Admission {
 export function closeIdle(core: ServerCore, limit: number): void {
   const now = performance.now();
   for (const session of core.sessions.values()) {
-    if (!session.closed && !session.busy && now - session.lastFrameAt > limit) {
+    if (
+      !session.closed && !session.busy && !session.linger &&
+      now - session.lastFrameAt > limit
+    ) {
       core.stats.idleCloses++;
       session.close(`idle for more than ${limit} ms`);
     }

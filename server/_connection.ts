@@ -5,8 +5,11 @@
 
 import { MALFORMED_REASONS, MAX_FRAMES } from "../wasm/codec.ts";
 import { RequestFrames } from "../wasm/frames.ts";
+import { RequestType } from "../wasm/wire.ts";
 import { errorMessage } from "./_core.ts";
 import { dispatch } from "./_dispatch.ts";
+import { throttle } from "./_rate_limit.ts";
+import { serveReserved } from "./_resume.ts";
 import type { ServerSession } from "./_session.ts";
 
 /**
@@ -23,7 +26,11 @@ export type MalformedPolicy =
   | { readonly kind: "close" }
   | { readonly kind: "resync"; readonly quietMs: number };
 
-/** Reads and serves until the peer leaves; then closes the session. */
+/**
+ * Reads and serves until the peer leaves; then closes the session, or
+ * leaves it lingering for a resume. A resume moves the connection to
+ * another session (`session.successor`) and the loop goes on with it.
+ */
 export async function serveConnection(
   session: ServerSession,
   policy: MalformedPolicy = { kind: "close" },
@@ -36,7 +43,7 @@ export async function serveConnection(
   /** This connection's cursor over each decode, reused for every read. */
   const frames = new RequestFrames();
   try {
-    while (!session.closed && !session.draining) {
+    while (!session.closed && !session.draining && session.stream === stream) {
       if (out.queued > halfBuffer) {
         await out.drained();
         if (session.closed) break;
@@ -60,6 +67,7 @@ export async function serveConnection(
       }
       if (input.filled < input.need) continue;
       const bad = await process(session, frames);
+      while (session.successor) session = session.successor;
       if (bad !== undefined) {
         if (policy.kind === "close") {
           malformedClose(session, bad);
@@ -75,8 +83,8 @@ export async function serveConnection(
   } catch (err) {
     if (!session.closed) reason = `read failed: ${errorMessage(err)}`;
   }
-  if (session.draining) reason = "server is shutting down";
-  await session.close(reason);
+  if (session.draining) await session.close("server is shutting down");
+  else await session.lost(reason, stream);
 }
 
 /** Counts and logs a resynchronisation; the caller drops the bytes. */
@@ -101,7 +109,7 @@ async function process(
   session: ServerSession,
   frames: RequestFrames,
 ): Promise<string | undefined> {
-  const { core, input, out } = session;
+  const { core, input, out, stream } = session;
   session.begin();
   out.cork();
   try {
@@ -113,7 +121,17 @@ async function process(
       frames.load(codec.words);
       if (frames.count > 0) session.lastFrameAt = performance.now();
       core.stats.framesIn += frames.count;
-      while (!session.closed && frames.next()) {
+      while (!session.closed && session.stream === stream && frames.next()) {
+        const limiter = session.limiter;
+        if (limiter !== undefined && frames.type !== RequestType.PING) {
+          const wait = limiter.admit(frames.pathHash, session.lastFrameAt);
+          if (wait !== 0 && !(await throttle(session, frames, wait))) break;
+        }
+        const resumed = serveReserved(session, frames, chunk);
+        if (resumed !== undefined) {
+          session = resumed;
+          continue;
+        }
         const done = dispatch(session, frames, chunk);
         if (done === undefined) continue;
         // The table is shared by all sessions: keep the rest of ours.
@@ -124,6 +142,7 @@ async function process(
         out.cork();
       }
       if (frames.error !== 0) {
+        core.ops.countMalformed(frames.error);
         return `malformed frame at byte ${offset + frames.errorAt}: ${
           MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`
         }`;

@@ -11,6 +11,10 @@ export class RequestContext implements Context {
   readonly route: Route;
   data: Uint8Array;
   body: Uint8Array | string | undefined = undefined;
+  /** When the request started, for metrics (`performance.now()`). */
+  startedAt = 0;
+  /** The request's trace span, when the server traces. */
+  span: unknown = undefined;
   #state?: Map<string, unknown>;
   #abort?: AbortController;
   #signal?: AbortSignal;

@@ -6,6 +6,7 @@ import type { Middleware } from "./context.ts";
 import type { ForwardNode } from "./_forward_host.ts";
 import type { GroupImpl } from "./_group.ts";
 import type { Logger } from "./logger.ts";
+import type { Ops } from "./_ops.ts";
 import type { ServerOptions } from "./options.ts";
 import type { Router } from "./_router.ts";
 import type { ServerSession } from "./_session.ts";
@@ -60,6 +61,8 @@ export interface ServerCore {
   readonly sessions: Map<number, ServerSession>;
   readonly uids: Map<string, ServerSession>;
   readonly groups: Map<string, GroupImpl>;
+  /** Metrics, tracing, rate limits, resumption and draining. */
+  readonly ops: Ops;
   /** Set when paths this server does not serve are forwarded to others. */
   forward?: ForwardNode;
   /** Called once when a session has ended, with why. */

@@ -4,7 +4,7 @@
 import { InternalError, NanoRpcError } from "../protocol/errors.ts";
 import { ResponseType, Status } from "../wasm/wire.ts";
 import type { RequestContext } from "./_context.ts";
-import { compose } from "./context.ts";
+import { compose, type Middleware } from "./context.ts";
 import type { ServerCore } from "./_core.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -55,9 +55,14 @@ export function invoke(
   pending?: Pending,
 ): Promise<void> | undefined {
   const middleware = r.core.middleware;
+  const observer = r.core.ops.observer;
   let result: unknown;
   try {
-    result = middleware.length > 0 ? compose(middleware, ctx, last) : last(ctx);
+    observer?.start(ctx);
+    // Tracing runs the chain inside the request's span.
+    result = observer?.run
+      ? observer.run(ctx, () => chain(middleware, ctx, last))
+      : chain(middleware, ctx, last);
   } catch (err) {
     fail(r, ctx, err);
     return;
@@ -67,6 +72,14 @@ export function invoke(
     return detach ? undefined : done;
   }
   answer(r, ctx, result, pending);
+}
+
+function chain(
+  middleware: Middleware[],
+  ctx: Context,
+  last: (ctx: Context) => unknown,
+): unknown {
+  return middleware.length > 0 ? compose(middleware, ctx, last) : last(ctx);
 }
 
 async function settle(
@@ -178,6 +191,7 @@ function answer(
     );
     return;
   }
+  r.core.ops.observer?.end(ctx, Status.OK);
   r.respond(ctx.requestId, ResponseType.RESPONSE, Status.OK, undefined, data);
 }
 
@@ -202,6 +216,7 @@ function fail(r: Responder, ctx: Context, err: unknown): void {
       `Handler for ${ctx.path} failed (reference ${ref}); the server log has the details`;
     r.core.logger.error(`${r}: handler for ${ctx.path} failed [${ref}]:`, err);
   }
+  r.core.ops.observer?.end(ctx, status);
   r.respond(ctx.requestId, ResponseType.RESPONSE, status, message, EMPTY);
 }
 

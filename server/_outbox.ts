@@ -10,7 +10,22 @@ import type { ServerStats } from "./stats.ts";
 /** Bytes a queued frame costs beyond its data and message (header bound). */
 export const FRAME_OVERHEAD = 32;
 
-export class Outbox {
+/** Where a session queues its frames: its outbox, or a resume buffer. */
+export interface FrameSink {
+  /** Bytes held, counted against the session's outgoing buffer. */
+  readonly queued: number;
+  /** Queues a frame; `size` is what it counts against the buffer. */
+  push(
+    id: number,
+    type: number,
+    status: number,
+    message: string | undefined,
+    data: Uint8Array,
+    size: number,
+  ): void;
+}
+
+export class Outbox implements FrameSink {
   #stream: ByteStream;
   #codec: RequestCodec;
   #stats: ServerStats;

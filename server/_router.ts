@@ -4,6 +4,7 @@
 
 import { fnv1a } from "../wasm/wire.ts";
 import type { HandleOptions, Handler } from "./handler.ts";
+import type { RouteMetrics } from "./_request_metrics.ts";
 import type { TopicImpl } from "./_topic.ts";
 
 /** One registered path: its handler, its topic, or both. */
@@ -20,6 +21,8 @@ export interface Route {
   options: HandleOptions;
   /** The topic, if one is registered. */
   topic?: TopicImpl;
+  /** Request counts and durations, once metrics counted one. */
+  metrics?: RouteMetrics;
 }
 
 const encoder = new TextEncoder();

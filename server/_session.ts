@@ -8,8 +8,10 @@ import { ResponseType, Status } from "../wasm/wire.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
 import type { Group } from "./group.ts";
 import type { GroupImpl } from "./_group.ts";
-import { FRAME_OVERHEAD, Outbox } from "./_outbox.ts";
+import { FRAME_OVERHEAD, type FrameSink, Outbox } from "./_outbox.ts";
+import type { SessionLimiter } from "./_rate_limit.ts";
 import { ReadBuffer } from "./_read_buffer.ts";
+import type { Linger } from "./_resume.ts";
 import type { Session } from "./session.ts";
 import { SubscriptionRegistry } from "./_subscriptions.ts";
 
@@ -21,13 +23,26 @@ const EMPTY_ATTRS: ReadonlyMap<string, unknown> = new Map();
 
 export class ServerSession implements Session {
   readonly id: number = nextId++;
-  readonly remoteAddr: PeerAddress;
-  readonly transport: string;
+  // The connection's parts change when the session resumes on another one.
+  remoteAddr: PeerAddress;
+  transport: string;
   readonly core: ServerCore;
-  readonly stream: ByteStream;
-  readonly input: ReadBuffer;
-  readonly out: Outbox;
+  stream: ByteStream;
+  input: ReadBuffer;
+  out: Outbox;
   readonly subscriptions: SubscriptionRegistry;
+  /** When the last observed request ended (metrics: see MetricsObserver). */
+  opsMark = 0;
+  /** The session's rate limits, if the server has any. */
+  limiter: SessionLimiter | undefined;
+  /** The token that resumes this session, once it asked for one. */
+  resumeToken: string | undefined;
+  /** Set while the connection is gone and the session waits for a resume. */
+  linger: Linger | undefined;
+  /** The session that took this one's connection over (a resume). */
+  successor: ServerSession | undefined;
+  /** Where frames go: the outbox, or the resume buffer while lingering. */
+  #sink: FrameSink;
   lastFrameAt: number = performance.now();
   droppedUpdates = 0;
   /** Set at shutdown: requests already read are answered, no more read. */
@@ -56,8 +71,13 @@ export class ServerSession implements Session {
     );
     const limit = core.limits.outgoingBufferSize;
     this.out = new Outbox(stream, core.codec, core.stats, limit / 4, (err) => {
-      this.close(`write failed: ${errorMessage(err)}`);
+      (this.successor ?? this).lost(
+        `write failed: ${errorMessage(err)}`,
+        stream,
+      );
     });
+    this.#sink = this.out;
+    this.limiter = core.ops.limiter();
   }
 
   get signal(): AbortSignal {
@@ -150,15 +170,18 @@ export class ServerSession implements Session {
     return this.subscriptions.push(path, data);
   }
 
-  sendUpdate(id: number, data: Uint8Array): boolean {
+  /** `replay`: an update buffered while lingering, already counted. */
+  sendUpdate(id: number, data: Uint8Array, replay = false): boolean {
     if (this.#ended) return false;
     const size = data.length + FRAME_OVERHEAD;
-    if (this.out.queued + size > this.core.limits.outgoingBufferSize / 2) {
+    const sink = this.#sink;
+    if (sink.queued + size > this.core.limits.outgoingBufferSize / 2) {
       this.droppedUpdates++;
       this.core.stats.droppedUpdates++;
       return false;
     }
-    this.out.push(id, ResponseType.UPDATE, Status.OK, undefined, data, size);
+    if (!replay) this.core.stats.updatesSent++;
+    sink.push(id, ResponseType.UPDATE, Status.OK, undefined, data, size);
     return true;
   }
 
@@ -174,14 +197,15 @@ export class ServerSession implements Session {
     const size = data.length + FRAME_OVERHEAD +
       (message ? message.length * 3 : 0);
     const limit = this.core.limits.outgoingBufferSize;
-    if (this.out.queued + size > limit) {
+    const sink = this.#sink;
+    if (sink.queued + size > limit) {
       this.core.stats.overflowCloses++;
       this.close(
         `outgoing buffer of ${limit} bytes is full: the peer does not read its responses`,
       );
       return;
     }
-    this.out.push(id, type, status, message, data, size);
+    sink.push(id, type, status, message, data, size);
   }
 
   /** Adds or removes group membership; the group calls this. */
@@ -222,12 +246,62 @@ export class ServerSession implements Session {
     return this.#closing ??= this.#finish(reason);
   }
 
+  /**
+   * The connection over `stream` was lost (not closed on purpose): a
+   * session with a resume token lingers, any other closes. Nothing happens
+   * when the session has moved to another connection or is ending.
+   */
+  lost(reason: string, stream: ByteStream): Promise<void> {
+    if (stream !== this.stream) stream.close(reason);
+    else if (this.#closing) return this.#closing;
+    else if (!this.linger && !this.core.ops.resume?.linger(this, reason)) {
+      return this.close(reason);
+    }
+    return Promise.resolve();
+  }
+
+  /** Starts lingering: frames go to `sink`, the dead stream is closed. */
+  detach(sink: FrameSink, reason: string): void {
+    this.#sink = sink;
+    this.stream.close(reason);
+  }
+
+  /** Takes over the connection of `from` (a resume on a new connection). */
+  adopt(from: ServerSession): void {
+    this.stream = from.stream;
+    this.input = from.input;
+    this.#sink = this.out = from.out;
+    this.remoteAddr = from.remoteAddr;
+    this.transport = from.transport;
+    this.lastFrameAt = from.lastFrameAt;
+    from.successor = this;
+  }
+
+  /**
+   * Ends a session whose connection another one took over: like
+   * {@link close}, but its stream and outbox now serve the other session.
+   */
+  handOver(reason: string): void {
+    this.#closing ??= (async () => {
+      this.#release(reason);
+      this.core.sessionClosed(this, reason);
+    })();
+  }
+
   /** `session 12 (tcp://127.0.0.1:5000)`, for log lines. */
   toString(): string {
     return `session ${this.id} (${formatPeer(this.remoteAddr)})`;
   }
 
   async #finish(reason: string): Promise<void> {
+    this.#release(reason);
+    await this.out.close(CLOSE_FLUSH_MS);
+    this.stream.close(reason);
+    this.core.sessionClosed(this, reason);
+  }
+
+  /** Lets go of everything the session holds in the server. */
+  #release(reason: string): void {
     this.#ended = true;
     this.#reason = reason;
     this.#abort?.abort(reason);
@@ -240,8 +314,6 @@ export class ServerSession implements Session {
     } catch (err) {
       this.core.logger.error(`${this}: releasing its uid failed`, err);
     }
-    await this.out.close(CLOSE_FLUSH_MS);
-    this.stream.close(reason);
-    this.core.sessionClosed(this, reason);
+    this.core.ops.resume?.ended(this);
   }
 }

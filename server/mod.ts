@@ -50,6 +50,19 @@ export {
 } from "./listener.ts";
 export { leveledLogger, type Logger, type LogLevel } from "./logger.ts";
 export {
+  METRICS_CONTENT_TYPE,
+  metricsHandler,
+  type MetricsSource,
+} from "./metrics.ts";
+export type { DrainOptions } from "./drain.ts";
+export type {
+  OperationsOptions,
+  RateLimit,
+  ResumeBufferOptions,
+  SessionRateLimit,
+} from "./ops_options.ts";
+export { currentTraceparent, withTraceparent } from "./tracing.ts";
+export {
   type HandshakeInfo,
   type ServeOptions,
   type ServerOptions,

@@ -9,6 +9,7 @@ import type { PeerAddress } from "../transport/byte_stream.ts";
 import type { Broker } from "./broker.ts";
 import type { Forwarder } from "./forward.ts";
 import type { Logger, LogLevel } from "./logger.ts";
+import type { OperationsOptions } from "./ops_options.ts";
 import type { Session, Transport } from "./session.ts";
 
 /** What the handshake hook learns about a connection before any frame. */
@@ -34,7 +35,7 @@ export interface ServeOptions {
 }
 
 /** Options of a {@link Server}; every one has a default. */
-export interface ServerOptions {
+export interface ServerOptions extends OperationsOptions {
   /** Largest frame accepted, in bytes; bigger closes the session. 1 MiB. */
   maxMessageSize?: number;
   /** Sessions open at once; more are refused at connect. Default 100,000. */

@@ -18,6 +18,7 @@ import {
   runHooks,
 } from "./component.ts";
 import { Admission, closeIdle, drainSessions } from "./_admission.ts";
+import { type DrainOptions, drainOver } from "./drain.ts";
 import { ForwardNode } from "./_forward_host.ts";
 import type { Middleware } from "./context.ts";
 import {
@@ -36,6 +37,8 @@ import {
   openListener,
 } from "./listener.ts";
 import { leveledLogger } from "./logger.ts";
+import { renderMetrics } from "./_metrics_text.ts";
+import { Ops } from "./_ops.ts";
 import {
   type ServeOptions,
   type ServerOptions,
@@ -106,6 +109,7 @@ export class Server extends EventTarget implements AsyncDisposable {
       sessions: new Map(),
       uids: new Map(),
       groups: new Map(),
+      ops: new Ops(options),
       sessionClosed: (session, reason) => {
         const core = this.#core;
         if (!core.sessions.delete(session.id)) return;
@@ -295,6 +299,24 @@ export class Server extends EventTarget implements AsyncDisposable {
   /** A snapshot of the server's counters. */
   stats(): ServerStats {
     return { ...this.#core.stats, brokerDropped: this.#core.broker.dropped };
+  }
+
+  /** The metrics in the Prometheus text format (see `metricsHandler`). */
+  metrics(): string {
+    return renderMetrics(this.#core, this.stats());
+  }
+
+  /**
+   * Moves every session off this server over `options.window` ms (see
+   * {@link DrainOptions}); by default it stops accepting first. Resolves
+   * when the last one is closed; call `shutdown()` afterwards to stop.
+   */
+  async drain(options: DrainOptions = {}): Promise<void> {
+    if (options.stopAccepting ?? true) {
+      this.#core.ops.refuseAll = true;
+      await Promise.all(this.#listeners.map((l) => l.close()));
+    }
+    await drainOver(this.#core, options);
   }
 
   /**

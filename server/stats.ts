@@ -50,6 +50,24 @@ export interface ServerStats {
   idleCloses: number;
   /** Messages the broker had to drop (see `Broker.dropped`). */
   brokerDropped: number;
+  /** Updates queued for sessions (or buffered for lingering ones). */
+  updatesSent: number;
+  /** Requests that waited for their session's rate limit. */
+  rateLimitedRequests: number;
+  /** Sessions closed because they stayed over their rate limit. */
+  rateLimitCloses: number;
+  /** Connections refused by `connectionRateLimit` (also in `sessionsRefused`). */
+  connectionsRateLimited: number;
+  /** Sessions whose connection dropped, waiting to be resumed now. */
+  lingeringSessions: number;
+  /** Sessions resumed on a new connection. */
+  resumes: number;
+  /** `/_nanorpc/resume` requests answered NOT_FOUND. */
+  resumesRefused: number;
+  /** Lingering sessions that ended because nobody resumed them in time. */
+  resumesExpired: number;
+  /** Sessions closed by `server.drain()`. */
+  drainCloses: number;
 }
 
 /** Fresh, zeroed counters. */
@@ -70,5 +88,14 @@ export function newStats(): ServerStats {
     overflowCloses: 0,
     idleCloses: 0,
     brokerDropped: 0,
+    updatesSent: 0,
+    rateLimitedRequests: 0,
+    rateLimitCloses: 0,
+    connectionsRateLimited: 0,
+    lingeringSessions: 0,
+    resumes: 0,
+    resumesRefused: 0,
+    resumesExpired: 0,
+    drainCloses: 0,
   };
 }

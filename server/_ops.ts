@@ -1,0 +1,81 @@
+// The operational state of a server: its request observer (metrics and
+// tracing), rate limits, session resumption, draining, and the counters
+// that do not fit the flat ServerStats. Built once from the options.
+
+import type { PeerAddress } from "../transport/byte_stream.ts";
+import { MetricsObserver } from "./_request_metrics.ts";
+import { combine, type RequestObserver } from "./_observer.ts";
+import {
+  AddressLimiter,
+  RateLimitSettings,
+  SessionLimiter,
+} from "./_rate_limit.ts";
+import { Resumption } from "./_resume.ts";
+import { tracingAvailable, TracingObserver } from "./_tracing.ts";
+import type { OperationsOptions } from "./ops_options.ts";
+import type { ServerStats } from "./stats.ts";
+
+export class Ops {
+  /** Undefined when neither metrics nor tracing is on. */
+  readonly observer: RequestObserver | undefined;
+  readonly metrics: MetricsObserver | undefined;
+  readonly tracing: boolean;
+  readonly rateLimit: RateLimitSettings | undefined;
+  readonly connections: AddressLimiter | undefined;
+  /** Undefined when `resumeGrace` is 0. */
+  readonly resume: Resumption | undefined;
+  /** Malformed-frame closes by the codec's reason code. */
+  readonly malformed: number[] = [];
+  /** `server.drain()` has begun and stopped accepting: refuse sessions. */
+  refuseAll = false;
+
+  constructor(options: OperationsOptions) {
+    this.metrics = options.metrics === false
+      ? undefined
+      : new MetricsObserver();
+    this.tracing = options.tracing ?? tracingAvailable();
+    this.observer = combine([
+      this.metrics,
+      this.tracing ? new TracingObserver() : undefined,
+    ]);
+    this.rateLimit = options.rateLimit
+      ? new RateLimitSettings(options.rateLimit)
+      : undefined;
+    this.connections = options.connectionRateLimit
+      ? new AddressLimiter(options.connectionRateLimit)
+      : undefined;
+    const grace = options.resumeGrace ?? 30_000;
+    if (typeof grace !== "number" || !(grace >= 0)) {
+      throw new RangeError(
+        `resumeGrace must be a number of milliseconds >= 0 (0 turns resumption off), got ${
+          String(grace)
+        }`,
+      );
+    }
+    this.resume = grace > 0
+      ? new Resumption(grace, options.resumeBuffer ?? {})
+      : undefined;
+  }
+
+  /** A new session's rate limiter, if sessions are limited. */
+  limiter(): SessionLimiter | undefined {
+    return this.rateLimit && new SessionLimiter(this.rateLimit);
+  }
+
+  /**
+   * Why a new connection from `addr` is refused (a drain, or too many new
+   * connections from its host), if it is.
+   */
+  refusal(addr: PeerAddress, stats: ServerStats): string | undefined {
+    if (this.refuseAll) return "server is draining: connect to another node";
+    if (this.connections && !this.connections.admit(addr)) {
+      stats.connectionsRateLimited++;
+      return `connectionRateLimit reached: more than ${this.connections.perSecond} new connections per second from this address`;
+    }
+  }
+
+  /** Counts a malformed-frame close with the codec's reason code. */
+  countMalformed(reason: number): void {
+    this.malformed[reason] = (this.malformed[reason] ?? 0) + 1;
+  }
+}

@@ -1,0 +1,246 @@
+// Token buckets: the per-session limit (and its per-path limits) that the
+// connection loop waits on before serving a frame, and the per-address
+// limit on new connections that admission applies.
+
+import type { PeerAddress } from "../transport/byte_stream.ts";
+import type { RequestFrames } from "../wasm/frames.ts";
+import { fnv1a } from "../wasm/wire.ts";
+import type { RateLimit, SessionRateLimit } from "./ops_options.ts";
+import type { ServerSession } from "./_session.ts";
+
+/** Longest single pause: a session being closed or drained notices. */
+const MAX_PAUSE = 1000;
+
+/** Checks a {@link RateLimit} and fills in the burst. */
+export function checkRateLimit(
+  name: string,
+  limit: RateLimit,
+): Required<RateLimit> {
+  const { perSecond } = limit;
+  if (typeof perSecond !== "number" || !(perSecond > 0)) {
+    throw new RangeError(
+      `${name}.perSecond must be a number > 0, got ${String(perSecond)}`,
+    );
+  }
+  const burst = limit.burst ?? Math.ceil(perSecond);
+  if (!Number.isInteger(burst) || burst < 1) {
+    throw new RangeError(
+      `${name}.burst must be a whole number >= 1, got ${String(burst)}`,
+    );
+  }
+  return { perSecond, burst };
+}
+
+/** A token bucket driven by the caller's clock readings. */
+export class TokenBucket {
+  readonly #perMs: number;
+  readonly #burst: number;
+  #tokens: number;
+  #at = -Infinity;
+
+  constructor(limit: Required<RateLimit>) {
+    this.#perMs = limit.perSecond / 1000;
+    this.#burst = limit.burst;
+    this.#tokens = limit.burst;
+  }
+
+  /**
+   * Milliseconds from `now` until a token is there; 0 when one is (then
+   * {@link take} may take it).
+   */
+  wait(now: number): number {
+    if (now > this.#at) {
+      const tokens = this.#tokens + (now - this.#at) * this.#perMs;
+      this.#tokens = tokens > this.#burst ? this.#burst : tokens;
+      this.#at = now;
+    }
+    if (this.#tokens >= 1) return 0;
+    return Math.max(1, Math.ceil((1 - this.#tokens) / this.#perMs));
+  }
+
+  /** Takes the token {@link wait} found. */
+  take(): void {
+    this.#tokens--;
+  }
+
+  /** Takes a token at `now` if there is one; returns whether it did. */
+  tryTake(now: number): boolean {
+    if (this.wait(now) !== 0) return false;
+    this.#tokens--;
+    return true;
+  }
+
+  /** Whether the bucket would be full at `now` (nothing to remember). */
+  full(now: number): boolean {
+    return this.#tokens + (now - this.#at) * this.#perMs >= this.#burst;
+  }
+}
+
+/** The server-wide settings every session's limiter is made from. */
+export class RateLimitSettings {
+  readonly session: Required<RateLimit>;
+  /** Per-path limits by path hash. */
+  readonly paths: Map<number, Required<RateLimit>> | undefined;
+  readonly closeAfter: number;
+
+  constructor(options: SessionRateLimit) {
+    this.session = checkRateLimit("rateLimit", options);
+    const paths = Object.entries(options.paths ?? {});
+    this.paths = paths.length === 0 ? undefined : new Map(
+      paths.map(([path, limit]) => [
+        fnv1a(path),
+        checkRateLimit(`rateLimit.paths[${JSON.stringify(path)}]`, limit),
+      ]),
+    );
+    const closeAfter = options.closeAfter ?? Infinity;
+    if (typeof closeAfter !== "number" || !(closeAfter > 0)) {
+      throw new RangeError(
+        `rateLimit.closeAfter must be a number of milliseconds > 0, got ${
+          String(closeAfter)
+        }`,
+      );
+    }
+    this.closeAfter = closeAfter;
+  }
+}
+
+/**
+ * One session's limits. `admit` says how long the next frame must wait;
+ * the session is "over its limit" from a wait until two frames in a row
+ * are served without one.
+ */
+export class SessionLimiter {
+  readonly #settings: RateLimitSettings;
+  readonly #bucket: TokenBucket;
+  #paths?: Map<number, TokenBucket>;
+  #overSince = -1;
+  #waited = false;
+
+  constructor(settings: RateLimitSettings) {
+    this.#settings = settings;
+    this.#bucket = new TokenBucket(settings.session);
+  }
+
+  /**
+   * Takes the tokens a frame to `pathHash` needs at `now`: 0 when it may
+   * be served, else the ms to wait before asking again; -1 when the
+   * session has been over its limit longer than `closeAfter`.
+   */
+  admit(pathHash: number, now: number): number {
+    let wait = this.#bucket.wait(now);
+    const limit = this.#settings.paths?.get(pathHash);
+    let bucket: TokenBucket | undefined;
+    if (limit !== undefined) {
+      bucket = (this.#paths ??= new Map()).get(pathHash);
+      if (!bucket) this.#paths.set(pathHash, bucket = new TokenBucket(limit));
+      wait = Math.max(wait, bucket.wait(now));
+    }
+    if (wait === 0) {
+      this.#bucket.take();
+      bucket?.take();
+      if (this.#waited) this.#waited = false;
+      else this.#overSince = -1;
+      return 0;
+    }
+    this.#waited = true;
+    if (this.#overSince < 0) this.#overSince = now;
+    if (now + wait - this.#overSince > this.#settings.closeAfter) return -1;
+    return wait;
+  }
+
+  /** Milliseconds the session has been over its limit, 0 if it is not. */
+  overFor(now: number): number {
+    return this.#overSince < 0 ? 0 : now - this.#overSince;
+  }
+}
+
+/**
+ * The frame `frames` is at must wait `wait` ms (from `limiter.admit`) for
+ * its session's rate limit: the session stops reading, answers so far go
+ * out, and it waits until the frame may be served. Resolves false when the
+ * session ended, is shutting down or moved meanwhile (or stayed over its
+ * limit too long and was closed): then the frame is not served.
+ */
+export async function throttle(
+  session: ServerSession,
+  frames: RequestFrames,
+  wait: number,
+): Promise<boolean> {
+  const { core, out, stream } = session;
+  core.stats.rateLimitedRequests++;
+  // The decode table is shared by all sessions: keep the rest of ours.
+  frames.detach();
+  out.uncork();
+  try {
+    while (wait > 0) {
+      await new Promise((r) => setTimeout(r, Math.min(wait, MAX_PAUSE)));
+      session.lastFrameAt = performance.now();
+      if (session.closed || session.draining || session.stream !== stream) {
+        return false;
+      }
+      wait = session.limiter!.admit(frames.pathHash, session.lastFrameAt);
+    }
+    if (wait < 0) {
+      core.stats.rateLimitCloses++;
+      const why = `over its rate limit for more than ${
+        core.ops.rateLimit!.closeAfter
+      } ms: send fewer requests`;
+      core.logger.warn(`${session}: closing, ${why}`);
+      session.close(why);
+      return false;
+    }
+    return true;
+  } finally {
+    out.cork();
+  }
+}
+
+/** Most addresses remembered by the connection limiter. */
+const MAX_ADDRESSES = 65_536;
+
+/**
+ * New connections per second per remote host. Buckets that have refilled
+ * are forgotten when the table is full, so it stays bounded; if every one
+ * is still in use, the oldest goes.
+ */
+export class AddressLimiter {
+  readonly #limit: Required<RateLimit>;
+  readonly #buckets = new Map<string, TokenBucket>();
+
+  constructor(limit: RateLimit) {
+    this.#limit = checkRateLimit("connectionRateLimit", limit);
+  }
+
+  /** Whether a new connection from `addr` may come in now. */
+  admit(addr: PeerAddress): boolean {
+    // Local transports (UNIX sockets, serial lines) have no host to tell
+    // peers apart: one bucket for each transport.
+    const key = addr.hostname ?? `${addr.transport}:`;
+    const now = performance.now();
+    let bucket = this.#buckets.get(key);
+    if (!bucket) {
+      if (this.#buckets.size >= MAX_ADDRESSES) this.#sweep(now);
+      this.#buckets.set(key, bucket = new TokenBucket(this.#limit));
+    }
+    return bucket.tryTake(now);
+  }
+
+  /** The sustained rate, per second. */
+  get perSecond(): number {
+    return this.#limit.perSecond;
+  }
+
+  /** Addresses remembered now. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #sweep(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.full(now)) this.#buckets.delete(key);
+    }
+    if (this.#buckets.size >= MAX_ADDRESSES) {
+      this.#buckets.delete(this.#buckets.keys().next().value!);
+    }
+  }
+}

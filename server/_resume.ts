@@ -1,0 +1,306 @@
+// Session resumption over the reserved paths. `/_nanorpc/session` issues a
+// resume token; a session holding one lingers when its connection drops,
+// buffering its updates (bounded), until `/_nanorpc/resume` with the token
+// moves a new connection onto it or the grace period ends.
+
+import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
+import type { RequestFrames } from "../wasm/frames.ts";
+import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import type { FrameSink } from "./_outbox.ts";
+import type { ServerSession } from "./_session.ts";
+import type { ResumeBufferOptions } from "./ops_options.ts";
+
+/** REQUEST it for a resume token. */
+export const SESSION_PATH = "/_nanorpc/session";
+/** REQUEST it with a token to take the token's session over. */
+export const RESUME_PATH = "/_nanorpc/resume";
+const SESSION_HASH = fnv1a(SESSION_PATH);
+const RESUME_HASH = fnv1a(RESUME_PATH);
+const SESSION_BYTES = new TextEncoder().encode(SESSION_PATH);
+const RESUME_BYTES = new TextEncoder().encode(RESUME_PATH);
+/** Random bytes in a token (128 bits). */
+const TOKEN_BYTES = 16;
+/** Longest token data looked up; anything longer is no token of ours. */
+const MAX_TOKEN = 64;
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** What a session keeps while its connection is gone. */
+export interface Linger {
+  readonly buffer: LingerBuffer;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The sink of a lingering session: keeps its updates, oldest dropped first
+ * beyond the bounds; answers to requests of the dropped connection have
+ * nobody to go to and are discarded.
+ */
+export class LingerBuffer implements FrameSink {
+  /** Bytes counted against the outgoing buffer: none, this one is bounded. */
+  readonly queued = 0;
+  /** Updates dropped to keep within the bounds. */
+  lost = 0;
+  #ids: number[] = [];
+  #data: Uint8Array[] = [];
+  #head = 0;
+  #bytes = 0;
+  readonly #maxUpdates: number;
+  readonly #maxBytes: number;
+  readonly #dropped: () => void;
+
+  constructor(maxUpdates: number, maxBytes: number, dropped: () => void) {
+    this.#maxUpdates = maxUpdates;
+    this.#maxBytes = maxBytes;
+    this.#dropped = dropped;
+  }
+
+  /** Updates held now. */
+  get size(): number {
+    return this.#ids.length - this.#head;
+  }
+
+  push(
+    id: number,
+    type: number,
+    _status: number,
+    _message: string | undefined,
+    data: Uint8Array,
+  ): void {
+    if (type !== ResponseType.UPDATE) return;
+    this.#ids.push(id);
+    this.#data.push(data);
+    this.#bytes += data.length;
+    while (this.size > this.#maxUpdates || this.#bytes > this.#maxBytes) {
+      this.#bytes -= this.#data[this.#head].length;
+      this.#data[this.#head] = EMPTY;
+      this.#head++;
+      this.lost++;
+      this.#dropped();
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#ids.length) {
+      this.#ids = this.#ids.slice(this.#head);
+      this.#data = this.#data.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Hands every held update to `send`, oldest first, and forgets them. */
+  replay(send: (id: number, data: Uint8Array) => void): void {
+    for (let i = this.#head; i < this.#ids.length; i++) {
+      send(this.#ids[i], this.#data[i]);
+    }
+    this.#ids = [];
+    this.#data = [];
+    this.#head = this.#bytes = 0;
+  }
+}
+
+/** Tokens, lingering and takeover for one server. */
+export class Resumption {
+  readonly grace: number;
+  readonly #maxUpdates: number;
+  readonly #maxBytes: number;
+  readonly #tokens = new Map<string, ServerSession>();
+
+  constructor(grace: number, buffer: ResumeBufferOptions) {
+    this.grace = grace;
+    this.#maxUpdates = bound(
+      "resumeBuffer.maxUpdates",
+      buffer.maxUpdates,
+      1024,
+    );
+    this.#maxBytes = bound("resumeBuffer.maxBytes", buffer.maxBytes, 1 << 20);
+  }
+
+  /** Tokens valid now (one at most per session). */
+  get tokens(): number {
+    return this.#tokens.size;
+  }
+
+  /** A fresh token for `session`; its previous one stops working. */
+  issue(session: ServerSession): string {
+    this.#forget(session);
+    const bytes = crypto.getRandomValues(new Uint8Array(TOKEN_BYTES));
+    const token = btoa(String.fromCharCode(...bytes))
+      .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    session.resumeToken = token;
+    this.#tokens.set(token, session);
+    return token;
+  }
+
+  /**
+   * The connection of `session` dropped: if it holds a token, it lingers
+   * (its stream closed, its updates buffered) and true is returned.
+   */
+  linger(session: ServerSession, reason: string): boolean {
+    if (session.resumeToken === undefined || session.draining) return false;
+    const { stats } = session.core;
+    const buffer = new LingerBuffer(this.#maxUpdates, this.#maxBytes, () => {
+      session.droppedUpdates++;
+      stats.droppedUpdates++;
+    });
+    const timer = setTimeout(() => {
+      stats.resumesExpired++;
+      session.close(`not resumed within ${this.grace} ms after: ${reason}`);
+    }, this.grace);
+    Deno.unrefTimer(timer as unknown as number);
+    session.linger = { buffer, timer };
+    session.detach(buffer, reason);
+    stats.lingeringSessions++;
+    session.core.logger.debug(`${session} lingers: ${reason}`);
+    return true;
+  }
+
+  /** `session` ended: its token and its lingering end with it. */
+  ended(session: ServerSession): void {
+    this.#forget(session);
+    this.#unlinger(session);
+  }
+
+  /**
+   * `current` asked to resume the session of `tokenBytes`. Answers, and
+   * returns the session the connection now serves.
+   */
+  resume(
+    current: ServerSession,
+    id: number,
+    tokenBytes: Uint8Array,
+  ): ServerSession {
+    const { stats } = current.core;
+    const token = tokenBytes.length <= MAX_TOKEN
+      ? decoder.decode(tokenBytes)
+      : "";
+    const target = this.#tokens.get(token);
+    if (!target || target === current || target.closed || target.draining) {
+      stats.resumesRefused++;
+      current.respond(
+        id,
+        ResponseType.RESPONSE,
+        Status.NOT_FOUND,
+        "Unknown, expired or already used resume token: this connection goes on as a new session (subscribe again)",
+        EMPTY,
+      );
+      return current;
+    }
+    const linger = target.linger;
+    const lost = linger?.buffer.lost ?? 0;
+    // Still connected: the server has not noticed the old connection drop.
+    if (!linger) {
+      target.stream.close("the session resumed on another connection");
+    }
+    this.#unlinger(target);
+    target.adopt(current);
+    // process() ends the read it is serving on whichever session it ends on.
+    target.begin();
+    const next = this.issue(target);
+    target.respond(
+      id,
+      ResponseType.RESPONSE,
+      Status.OK,
+      undefined,
+      encodeResumeAnswer(lost, next),
+    );
+    linger?.buffer.replay((sub, data) => target.sendUpdate(sub, data, true));
+    current.handOver(`resumed session ${target.id}`);
+    stats.resumes++;
+    current.core.logger.debug(`${target} resumed (${lost} updates lost)`);
+    return target;
+  }
+
+  #forget(session: ServerSession): void {
+    const token = session.resumeToken;
+    if (token === undefined) return;
+    if (this.#tokens.get(token) === session) this.#tokens.delete(token);
+    session.resumeToken = undefined;
+  }
+
+  #unlinger(session: ServerSession): void {
+    const linger = session.linger;
+    if (!linger) return;
+    clearTimeout(linger.timer);
+    session.linger = undefined;
+    session.core.stats.lingeringSessions--;
+  }
+}
+
+/**
+ * Serves a REQUEST to a reserved session path, when `frames` is at one.
+ * Returns the session the connection serves afterwards (another one after
+ * a resume), or undefined when the frame is not for a reserved path.
+ */
+export function serveReserved(
+  session: ServerSession,
+  frames: RequestFrames,
+  input: Uint8Array,
+): ServerSession | undefined {
+  const hash = frames.pathHash;
+  if (hash !== SESSION_HASH && hash !== RESUME_HASH) return undefined;
+  const kind = frames.pathKind;
+  if (frames.type !== RequestType.REQUEST || kind === PATH_NONE) return;
+  const resuming = hash === RESUME_HASH;
+  if (
+    kind === PATH_STRING &&
+    !same(input, frames.pathOffset, frames.pathLength, resuming)
+  ) return undefined;
+  const id = frames.id;
+  const resumption = session.core.ops.resume;
+  if (!resumption) {
+    session.respond(
+      id,
+      ResponseType.RESPONSE,
+      Status.NOT_FOUND,
+      "Session resumption is off on this server (resumeGrace is 0)",
+      EMPTY,
+    );
+    return session;
+  }
+  if (resuming) return resumption.resume(session, id, frames.data(input));
+  const token = encoder.encode(resumption.issue(session));
+  session.respond(id, ResponseType.RESPONSE, Status.OK, undefined, token);
+  return session;
+}
+
+/**
+ * The data of a resume's OK answer, the protobuf encoding of
+ * `message ResumeAnswer { uint64 lost = 1; bytes token = 2; }`: how many
+ * updates were dropped while the session lingered, and the next token.
+ */
+export function encodeResumeAnswer(lost: number, token: string): Uint8Array {
+  const tokenBytes = encoder.encode(token);
+  const out: number[] = [];
+  if (lost > 0) {
+    out.push(0x08);
+    for (let v = lost;; v = Math.floor(v / 128)) {
+      if (v < 128) {
+        out.push(v);
+        break;
+      }
+      out.push((v % 128) | 0x80);
+    }
+  }
+  out.push(0x12, tokenBytes.length, ...tokenBytes);
+  return new Uint8Array(out);
+}
+
+function same(
+  input: Uint8Array,
+  off: number,
+  len: number,
+  resuming: boolean,
+): boolean {
+  const path = resuming ? RESUME_BYTES : SESSION_BYTES;
+  if (len !== path.length) return false;
+  for (let i = 0; i < len; i++) if (input[off + i] !== path[i]) return false;
+  return true;
+}
+
+function bound(name: string, value: number | undefined, fallback: number) {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 0) {
+    throw new RangeError(`${name} must be a whole number >= 0, got ${n}`);
+  }
+  return n;
+}

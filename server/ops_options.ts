@@ -1,0 +1,89 @@
+/**
+ * Options for running a server in production: metrics, tracing, rate
+ * limits and session resumption. They are part of `ServerOptions`.
+ *
+ * @module
+ */
+
+/** A token bucket: a sustained rate and the burst above it. */
+export interface RateLimit {
+  /** Requests per second allowed on average; must be > 0. */
+  perSecond: number;
+  /**
+   * Requests allowed at once before the rate applies (the bucket's size);
+   * a whole number ≥ 1. Default: `perSecond` rounded up.
+   */
+  burst?: number;
+}
+
+/**
+ * Per-session rate limits. A request over the limit waits: the server
+ * stops reading that session (pausing in the middle of a read that holds
+ * many pipelined requests) until a token is due, so nothing is lost and
+ * other sessions are not slowed. PINGs are not limited.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@nanorpc/nanorpc/server";
+ *
+ * const server = new Server({
+ *   rateLimit: {
+ *     perSecond: 50,
+ *     burst: 100,
+ *     paths: { "/room/send": { perSecond: 2, burst: 5 } },
+ *     closeAfter: 60_000,
+ *   },
+ * });
+ * ```
+ */
+export interface SessionRateLimit extends RateLimit {
+  /**
+   * Tighter limits for some paths (REQUEST and SUBSCRIBE), per session, on
+   * top of the session's limit.
+   */
+  paths?: Record<string, RateLimit>;
+  /**
+   * Close a session that has been over its limit (its requests waiting)
+   * for this many milliseconds without a break. Default: never.
+   */
+  closeAfter?: number;
+}
+
+/** Bounds of what a disconnected session buffers for its resumption. */
+export interface ResumeBufferOptions {
+  /** Updates kept at most; older ones are dropped first. Default 1,024. */
+  maxUpdates?: number;
+  /** Bytes of update data kept at most. Default 1 MiB. */
+  maxBytes?: number;
+}
+
+/** The operational part of `ServerOptions`; every one has a default. */
+export interface OperationsOptions {
+  /**
+   * Count requests by path and status and time them, for
+   * `server.metrics()`. Costs one clock read per request. Default `true`.
+   */
+  metrics?: boolean;
+  /**
+   * A span per request through `@opentelemetry/api`. Decided once, when the
+   * server is created: by default on when a tracer provider is registered
+   * by then (`OTEL_DENO=true`, or an OpenTelemetry SDK), and then off
+   * costs nothing per request.
+   */
+  tracing?: boolean;
+  /** Per-session rate limits; default none. */
+  rateLimit?: SessionRateLimit;
+  /**
+   * New connections accepted per second from one remote address (host),
+   * with a burst; more are refused at connect. Default none.
+   */
+  connectionRateLimit?: RateLimit;
+  /**
+   * Milliseconds a session that asked for a resume token
+   * (`/_nanorpc/session`) lingers after its connection drops, waiting for
+   * `/_nanorpc/resume`; 0 turns resumption off. Default 30,000.
+   */
+  resumeGrace?: number;
+  /** What a lingering session buffers for its peer. */
+  resumeBuffer?: ResumeBufferOptions;
+}

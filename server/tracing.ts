@@ -1,0 +1,62 @@
+/**
+ * Carrying a request's trace across processes. NanoRPC frames have no room
+ * for headers, so a span cannot follow a request from a client to a
+ * server; between the nodes of a cluster it can: the forwarding node reads
+ * {@link currentTraceparent} inside the request and sends it along, and
+ * the receiving node serves the forwarded request inside
+ * {@link withTraceparent}, so its server span is a child of the first.
+ *
+ * @module
+ */
+
+import { context } from "@opentelemetry/api";
+import { formatTraceparent, parseTraceparent } from "./_tracing.ts";
+
+/**
+ * The W3C `traceparent` of the span active now (inside a handler or
+ * middleware of a traced server: the request's span), or undefined when
+ * there is none (tracing is off, or no span is active).
+ *
+ * @returns e.g. `"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`.
+ *
+ * @example
+ * ```ts
+ * import { currentTraceparent, Server } from "@nanorpc/nanorpc/server";
+ *
+ * const server = new Server();
+ * server.handle("/where", () => currentTraceparent() ?? "not traced");
+ * ```
+ */
+export function currentTraceparent(): string | undefined {
+  return formatTraceparent(context.active());
+}
+
+/**
+ * Runs `fn` with the remote span named by `traceparent` as the active
+ * parent: server spans started inside (and any span `fn` starts) join that
+ * trace. An invalid or missing `traceparent` runs `fn` as it is.
+ *
+ * @param traceparent A W3C traceparent, as {@link currentTraceparent}
+ * returns.
+ * @param fn What to run; its result is returned.
+ * @returns What `fn` returns.
+ *
+ * @example
+ * ```ts
+ * import { withTraceparent } from "@nanorpc/nanorpc/server";
+ *
+ * const answer = withTraceparent(
+ *   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+ *   () => "served as part of the caller's trace",
+ * );
+ * ```
+ */
+export function withTraceparent<T>(
+  traceparent: string | undefined,
+  fn: () => T,
+): T {
+  if (!traceparent) return fn();
+  const active = context.active();
+  const parent = parseTraceparent(traceparent, active);
+  return parent === active ? fn() : context.with(parent, fn);
+}
