@@ -34,6 +34,7 @@ export function dispatch(
     return;
   }
   if (type !== RequestType.REQUEST && type !== RequestType.SUBSCRIBE) {
+    session.core.ops.observer?.refused(undefined, false, Status.INTERNAL_ERROR);
     session.respond(
       id,
       ResponseType.RESPONSE,
@@ -56,6 +57,11 @@ export function dispatch(
   ) {
     // The spec's error table: a path whose hash collides with a registered
     // one is an internal error, not a miss.
+    session.core.ops.observer?.refused(
+      undefined,
+      type === RequestType.SUBSCRIBE,
+      Status.INTERNAL_ERROR,
+    );
     session.respond(
       id,
       ResponseType.RESPONSE,
@@ -98,6 +104,11 @@ export function dispatch(
       : kind === PATH_STRING
       ? `No ${what} for path ${quote(input, pathOff, pathLen)}`
       : `No ${what} for path hash 0x${hash.toString(16).padStart(8, "0")}`;
+    session.core.ops.observer?.refused(
+      route,
+      type === RequestType.SUBSCRIBE,
+      Status.NOT_FOUND,
+    );
     session.respond(
       id,
       ResponseType.RESPONSE,

@@ -81,6 +81,11 @@ export {
   type TestLogger,
 } from "./logger.ts";
 export { MemoryStream } from "./memory_stream.ts";
+export {
+  parsePrometheus,
+  type PromSample,
+  type PromText,
+} from "./prometheus.ts";
 export { RawClient } from "./raw_client.ts";
 export { RawServer, RawSession } from "./raw_server.ts";
 export {

@@ -1,0 +1,209 @@
+// Metrics over real sockets, read back through the test kit's strict
+// Prometheus text parser.
+
+import assert from "node:assert/strict";
+import { BroadcastChannelBroker } from "../cluster/broadcast_channel_broker.ts";
+import { NotAuthorizedError } from "../protocol/errors.ts";
+import {
+  parsePrometheus,
+  REQUEST,
+  startServer,
+  SUBSCRIBE,
+  UPDATE,
+  waitFor,
+} from "../testing/mod.ts";
+
+import { METRICS_CONTENT_TYPE, metricsHandler } from "./metrics.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("Server.metrics counts requests by registered path and status, and times them", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+    server.handle("/secret", () => {
+      throw new NotAuthorizedError("Log in first");
+    });
+    server.handle("/broken", () => {
+      throw new Error("bug");
+    });
+    server.handle("/slow", async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return "done";
+    });
+  });
+  const client = await t.client();
+  for (let i = 0; i < 5; i++) await client.request("/echo", text("hi"));
+  await client.request("/slow");
+  await assert.rejects(client.request("/secret"));
+  await assert.rejects(client.request("/broken"));
+  for (let i = 0; i < 20; i++) {
+    await assert.rejects(client.request(`/nowhere/${i}`));
+  }
+  const m = parsePrometheus(t.server.metrics());
+  const count = (path: string, status: string) =>
+    m.value("nanorpc_requests_total", { path, status });
+  assert.equal(count("/echo", "OK"), 5);
+  assert.equal(count("/slow", "OK"), 1);
+  assert.equal(count("/secret", "NOT_AUTHORIZED"), 1);
+  assert.equal(count("/broken", "INTERNAL_ERROR"), 1);
+  assert.equal(count("unregistered", "NOT_FOUND"), 20);
+  // Label values stay bounded: unknown paths never become labels.
+  const paths = new Set(
+    m.samples.filter((s) => s.name === "nanorpc_requests_total")
+      .map((s) => s.labels.path),
+  );
+  assert.deepEqual(
+    [...paths].sort(),
+    ["/broken", "/echo", "/secret", "/slow", "unregistered"],
+  );
+  assert.equal(m.types.get("nanorpc_request_duration_seconds"), "histogram");
+  const le = (path: string, bound: string) =>
+    m.value("nanorpc_request_duration_seconds_bucket", { path, le: bound });
+  assert.equal(le("/echo", "+Inf"), 5);
+  assert.equal(
+    m.value("nanorpc_request_duration_seconds_count", { path: "/echo" }),
+    5,
+  );
+  // The slow handler took at least 30 ms and less than a minute.
+  assert.equal(le("/slow", "0.025"), 0);
+  assert.equal(le("/slow", "10"), 1);
+  const slowSum = m.value("nanorpc_request_duration_seconds_sum", {
+    path: "/slow",
+  })!;
+  assert.ok(slowSum >= 0.029 && slowSum < 60, `sum ${slowSum}`);
+  // Buckets are cumulative.
+  const buckets = m.samples.filter((s) =>
+    s.name === "nanorpc_request_duration_seconds_bucket" &&
+    s.labels.path === "/echo"
+  );
+  for (let i = 1; i < buckets.length; i++) {
+    assert.ok(buckets[i].value >= buckets[i - 1].value);
+  }
+});
+
+Deno.test("Server.metrics reports sessions by transport, subscriptions, updates and bytes", async () => {
+  await using t = await startServer((server) => {
+    server.topic("/news");
+  }, { transports: ["tcp", "unix"] });
+  const tcp = await t.connectRaw("tcp");
+  const unix = await t.connectRaw("unix");
+  for (const [i, raw] of [tcp, unix].entries()) {
+    const ack = await raw.call({
+      requestId: i + 1,
+      requestType: SUBSCRIBE,
+      pathOneof: { case: "path", value: "/news" },
+    });
+    assert.equal(ack.requestId, i + 1);
+  }
+  t.server.publish("/news", text("extra"));
+  for (const raw of [tcp, unix]) {
+    assert.equal((await raw.read()).responseType, UPDATE);
+  }
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_sessions", { transport: "tcp" }), 1);
+  assert.equal(m.value("nanorpc_sessions", { transport: "unix" }), 1);
+  assert.equal(m.types.get("nanorpc_sessions"), "gauge");
+  assert.equal(m.value("nanorpc_subscriptions"), 2);
+  assert.equal(m.value("nanorpc_updates_sent_total"), 2);
+  assert.equal(m.value("nanorpc_updates_dropped_total"), 0);
+  assert.equal(
+    m.value("nanorpc_subscribes_total", { path: "/news", status: "OK" }),
+    2,
+  );
+  assert.ok(m.value("nanorpc_received_bytes_total")! > 0);
+  assert.ok(m.value("nanorpc_sent_bytes_total")! > 0);
+  assert.ok(m.value("nanorpc_process_resident_memory_bytes")! > 0);
+  tcp.close();
+  await waitFor(() => t.server.stats().sessions === 1);
+  const after = parsePrometheus(t.server.metrics());
+  assert.equal(
+    after.value("nanorpc_sessions", { transport: "tcp" }),
+    undefined,
+  );
+  assert.equal(after.value("nanorpc_subscriptions"), 1);
+});
+
+Deno.test("Server.metrics counts malformed frames by the codec's reason", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  });
+  const raw = await t.connectRaw();
+  // One frame of 2 bytes: field 1 with wire type 7.
+  await raw.write(new Uint8Array([2, 0x0f, 0]));
+  assert.equal(await raw.closedByServer(), true);
+  await waitFor(() => t.server.stats().malformedCloses === 1);
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_malformed_closes_total"), 1);
+  assert.equal(
+    m.value("nanorpc_malformed_frames_total", { reason: "WRONG_WIRE_TYPE" }) ??
+      m.value("nanorpc_malformed_frames_total", { reason: "BAD_WIRE_TYPE" }),
+    1,
+  );
+});
+
+Deno.test("Server with metrics off counts no requests and still reports its counters", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { metrics: false });
+  const raw = await t.connectRaw();
+  await raw.call({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/echo" },
+  });
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_requests_total", { path: "/echo" }), undefined);
+  assert.equal(m.value("nanorpc_frames_received_total"), 1);
+  assert.equal(m.value("nanorpc_sessions", { transport: "tcp" }), 1);
+});
+
+Deno.test("metricsHandler serves the text format over HTTP with its content type", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  });
+  const client = await t.client();
+  await client.request("/echo");
+  const handler = metricsHandler(t.server);
+  await using http = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    handler,
+  );
+  const url = `http://127.0.0.1:${http.addr.port}/metrics`;
+  const res = await fetch(url);
+  assert.equal(res.headers.get("content-type"), METRICS_CONTENT_TYPE);
+  const m = parsePrometheus(await res.text());
+  assert.equal(m.value("nanorpc_requests_total", { path: "/echo" }), 1);
+  const post = await fetch(url, { method: "POST" });
+  assert.equal(post.status, 405);
+  await post.body?.cancel();
+});
+
+Deno.test("Server.metrics includes the broker's figures when it reports them", async () => {
+  const name = `metrics-${crypto.randomUUID()}`;
+  await using broker = new BroadcastChannelBroker({ name });
+  await using t = await startServer((server) => {
+    server.topic("/news");
+  }, { broker });
+  t.server.publish("/news", text("x"));
+  // The broker posts a turn's publishes after the turn.
+  await waitFor(() => broker.stats.published === 1);
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_broker_published_total"), 1);
+  assert.equal(m.value("nanorpc_broker_dropped_total"), 0);
+  assert.equal(m.types.get("nanorpc_broker_channels"), "gauge");
+});
+
+Deno.test("Server.metrics escapes label values of registered paths", async () => {
+  const path = '/odd"path\\with\nbreaks';
+  await using t = await startServer((server) => {
+    server.handle(path, () => "ok");
+  });
+  const raw = await t.connectRaw();
+  await raw.call({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: path },
+  });
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_requests_total", { path, status: "OK" }), 1);
+});
