@@ -49,5 +49,16 @@ export type {
   NatsDropReason,
   NatsTlsOptions,
 } from "./nats_broker_options.ts";
+export { NatsForwarder } from "./nats_forwarder.ts";
+export type {
+  ForwardDropReason,
+  NatsForwarderOptions,
+  NatsForwarderStats,
+} from "./nats_forwarder_options.ts";
 export type { Broker, BrokerMessage } from "../server/broker.ts";
+export type {
+  ForwardedCall,
+  Forwarder,
+  SessionSnapshot,
+} from "../server/forward.ts";
 export type { Logger } from "../server/logger.ts";

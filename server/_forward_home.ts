@@ -37,6 +37,8 @@ interface RemoteSub {
   holder: string | undefined;
   /** Acknowledged to the peer and not unsubscribed. */
   active: boolean;
+  /** Counts attempts to subscribe again; older ones are ignored. */
+  epoch: number;
 }
 
 export class ForwardHome {
@@ -102,6 +104,7 @@ export class ForwardHome {
         filter: data.slice(),
         holder: undefined,
         active: false,
+        epoch: 0,
       };
       this.#byKey.set(sub.key, sub);
     }
@@ -165,35 +168,56 @@ export class ForwardHome {
 
   /**
    * Subscribes again what `node` held (or everything, after the link came
-   * back): the holder may have lost it.
+   * back): the holder may have lost it. Failed attempts are retried, one,
+   * two, four … up to 30 seconds apart, while the session lives.
    */
   resubscribe(node?: string): void {
     for (const sub of this.#byKey.values()) {
       if (!sub.active || (node !== undefined && sub.holder !== node)) continue;
       sub.holder = undefined;
-      const call: ForwardedCall = {
-        kind: "subscribe",
-        pathHash: sub.hash,
-        path: sub.path,
-        requestId: sub.id,
-        data: sub.filter,
-        session: this.#snapshot(sub.session),
-        key: sub.key,
-      };
-      this.#forward.call(call, { timeout: this.#timeout() }).then((answer) => {
-        if (!sub.active || sub.session.closed) return;
-        this.#apply(sub.session, answer.ops);
-        if (answer.status === Status.OK) {
-          sub.holder = answer.node;
-          return;
+      this.#again(sub, ++sub.epoch, 0);
+    }
+  }
+
+  #again(sub: RemoteSub, epoch: number, attempt: number): void {
+    const live = () =>
+      sub.active && sub.epoch === epoch && this.#byKey.get(sub.key) === sub;
+    if (!live()) return;
+    const call: ForwardedCall = {
+      kind: "subscribe",
+      pathHash: sub.hash,
+      path: sub.path,
+      requestId: sub.id,
+      data: sub.filter,
+      session: this.#snapshot(sub.session),
+      key: sub.key,
+    };
+    this.#forward.call(call, { timeout: this.#timeout() }).then((answer) => {
+      const ok = answer.status === Status.OK;
+      if (!live()) {
+        if (ok && answer.node !== sub.holder) {
+          this.#forward.release(answer.node, [sub.key]);
         }
+        return;
+      }
+      this.#apply(sub.session, answer.ops);
+      if (ok) {
+        sub.holder = answer.node;
+        return;
+      }
+      if (attempt === 0) {
         this.#core.logger.warn(
           `${sub.session}: subscribing again to ${
             sub.path ?? `path hash ${sub.hash}`
-          } failed (${answer.message}); it gets no updates until the peer subscribes again`,
+          } failed (${answer.message}); retrying`,
         );
-      });
-    }
+      }
+      const timer = setTimeout(
+        () => this.#again(sub, epoch, attempt + 1),
+        Math.min(1000 * 2 ** attempt, 30_000),
+      );
+      Deno.unrefTimer(timer);
+    });
   }
 
   #answered(

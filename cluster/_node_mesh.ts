@@ -1,0 +1,163 @@
+/**
+ * The nodes of a {@link NatsForwarder}'s cluster as one node sees them:
+ * heartbeats out and in (who serves which paths, who left, who went
+ * silent), and the messages addressed to this node — session ops, updates
+ * of its sessions' remote subscriptions, releases and pushes — handed to
+ * the host.
+ *
+ * @module
+ */
+
+import type { Msg, Subscription } from "@nats-io/transport-node";
+import type { ForwardHost } from "../server/forward.ts";
+import type { ForwardLink } from "./_forward_link.ts";
+import { Presence } from "./_presence.ts";
+import {
+  decodeNodeMessage,
+  encodeHeartbeat,
+  encodeRelease,
+  MessageType,
+  type NodeMessage,
+} from "./_rpc_codec.ts";
+import { UpdateBatcher } from "./_update_batch.ts";
+// deno-lint-ignore no-unused-vars
+import type { NatsForwarder } from "./nats_forwarder.ts";
+
+/** Largest batch of updates sent to one node at once, in bytes. */
+const MAX_BATCH = 256 * 1024;
+
+/** Heartbeats and node-addressed messages of one node. */
+export class NodeMesh {
+  readonly presence: Presence;
+  readonly batcher: UpdateBatcher;
+  updatesSent = 0;
+  updatesReceived = 0;
+  #link: ForwardLink;
+  #host: ForwardHost;
+  #subs: Subscription[];
+  #timer: ReturnType<typeof setInterval>;
+
+  /**
+   * Subscribes to this node's subject and to the heartbeats, and starts
+   * beating every `interval` ms.
+   *
+   * @param link The forwarder's link.
+   * @param host The server.
+   * @param interval Milliseconds between heartbeats.
+   * @param timeout Silence after which a node is presumed gone, in ms.
+   */
+  constructor(
+    link: ForwardLink,
+    host: ForwardHost,
+    interval: number,
+    timeout: number,
+  ) {
+    this.#link = link;
+    this.#host = host;
+    this.presence = new Presence(host.nodeId, timeout, performance.now());
+    this.batcher = new UpdateBatcher(host.nodeId, (node, message, n) => {
+      if (link.send(link.subjects.node(node), message, n)) {
+        this.updatesSent += n;
+      }
+    }, MAX_BATCH);
+    const callback = (err: Error | null, msg: Msg) => {
+      if (!err) this.#receive(msg);
+    };
+    this.#subs = [
+      link.nc.subscribe(link.subjects.node(host.nodeId), { callback }),
+      link.nc.subscribe(link.subjects.nodes, { callback }),
+    ];
+    this.#timer = setInterval(() => this.#tick(), interval);
+    Deno.unrefTimer(this.#timer as unknown as number);
+  }
+
+  /** Tells every node which paths this one serves (or that it leaves). */
+  beat(leaving = false): void {
+    const host = this.#host;
+    const routes = leaving ? { requests: [], topics: [] } : host.routes();
+    this.#link.send(
+      this.#link.subjects.nodes,
+      encodeHeartbeat({ node: host.nodeId, leaving, ...routes }),
+    );
+  }
+
+  /** The link came back: nodes get a fresh timeout; say who we are. */
+  linkUp(): void {
+    this.presence.linkUp(performance.now());
+    this.beat();
+  }
+
+  /** Sends what is batched, says goodbye and unsubscribes. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.batcher.flush();
+    this.beat(true);
+    for (const sub of this.#subs.splice(0)) sub.unsubscribe();
+  }
+
+  #tick(): void {
+    if (this.#link.state !== "connected") return;
+    this.beat();
+    for (const node of this.presence.expire(performance.now())) {
+      this.#gone(node, "stopped sending heartbeats");
+    }
+  }
+
+  /** A node left or went silent: what it held is made again elsewhere. */
+  #gone(node: string, why: string): void {
+    this.#link.logger.info(`${this.#link.label}: node ${node} ${why}`);
+    this.#host.release(node);
+    this.#host.resubscribe(node);
+  }
+
+  #receive(msg: Msg): void {
+    let m: NodeMessage;
+    try {
+      m = decodeNodeMessage(msg.data);
+    } catch {
+      return this.#link.drops.count("malformed");
+    }
+    const host = this.#host;
+    switch (m.type) {
+      case MessageType.OPS:
+        return host.apply(m.sessionId, m.ops);
+      case MessageType.UPDATES:
+        return this.#updates(m.batch.from, m.batch.datas, m.batch.pairs);
+      case MessageType.RELEASE:
+        return host.release(m.from, m.keys);
+      case MessageType.PUSH:
+        return host.push(m.from, m.sessionId, m.path, m.data);
+      case MessageType.HEARTBEAT: {
+        const heard = this.presence.heard(m.heartbeat, performance.now());
+        if (heard === "joined") this.beat(); // so it learns of us soon
+        if (heard === "left") this.#gone(m.heartbeat.node, "left the cluster");
+        return;
+      }
+    }
+  }
+
+  #updates(
+    from: string,
+    datas: readonly Uint8Array[],
+    pairs: readonly number[],
+  ): void {
+    let stale: number[] | undefined;
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (this.#host.update(from, pairs[i], datas[pairs[i + 1]])) {
+        this.updatesReceived++;
+      } else (stale ??= []).push(pairs[i]);
+    }
+    // Updates for subscriptions this node no longer has: the sender lets go.
+    if (stale) this.release(from, stale);
+  }
+
+  /** Tells `node` to let go of the subscriptions `keys` it holds for us. */
+  release(node: string, keys: readonly number[]): void {
+    if (keys.length === 0) return;
+    const link = this.#link;
+    link.send(
+      link.subjects.node(node),
+      encodeRelease(this.#host.nodeId, keys),
+    );
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The other nodes of a cluster as their heartbeats describe them: which
+ * paths each serves, when it was last heard, and which one a routing key
+ * belongs to (rendezvous hashing, so that every node picks the same one
+ * for the same key while they see the same nodes).
+ *
+ * A node is presumed gone when it has not been heard for `timeout` ms
+ * while this node's own link was up the whole time: an outage of the link
+ * says nothing about the other nodes.
+ *
+ * @module
+ */
+
+import { fnv1a } from "../wasm/wire.ts";
+import type { Heartbeat } from "./_rpc_codec.ts";
+
+interface Known {
+  lastHeard: number;
+  requests: Set<number>;
+  topics: Set<number>;
+}
+
+/** Most nodes remembered; heartbeats from more are ignored. */
+const MAX_NODES = 4096;
+
+/** What a heartbeat changed. */
+export type HeardResult = "joined" | "known" | "left" | "ignored";
+
+/** The nodes this node has heard from. */
+export class Presence {
+  #nodes = new Map<string, Known>();
+  #self: string;
+  #timeout: number;
+  /** When this node's link last came up (ms, performance.now()). */
+  #upSince: number;
+
+  /**
+   * @param self This node's id (its own heartbeats are ignored).
+   * @param timeout Silence after which a node is presumed gone, in ms.
+   * @param now The current time, in ms.
+   */
+  constructor(self: string, timeout: number, now: number) {
+    this.#self = self;
+    this.#timeout = timeout;
+    this.#upSince = now;
+  }
+
+  /** Nodes known. */
+  get size(): number {
+    return this.#nodes.size;
+  }
+
+  /** Ids of the nodes known. */
+  nodes(): string[] {
+    return [...this.#nodes.keys()];
+  }
+
+  /** Takes in a heartbeat. */
+  heard(h: Heartbeat, now: number): HeardResult {
+    if (h.node === this.#self) return "ignored";
+    if (h.leaving) return this.#nodes.delete(h.node) ? "left" : "ignored";
+    const known = this.#nodes.get(h.node);
+    if (!known && this.#nodes.size >= MAX_NODES) return "ignored";
+    this.#nodes.set(h.node, {
+      lastHeard: now,
+      requests: new Set(h.requests),
+      topics: new Set(h.topics),
+    });
+    return known ? "known" : "joined";
+  }
+
+  /** This node's link came back: everyone gets a fresh `timeout`. */
+  linkUp(now: number): void {
+    this.#upSince = now;
+  }
+
+  /**
+   * Forgets and returns the nodes silent for `timeout` ms while the link
+   * was up.
+   */
+  expire(now: number): string[] {
+    const gone: string[] = [];
+    const since = Math.max(now - this.#timeout, this.#upSince);
+    if (now - this.#upSince < this.#timeout) return gone;
+    for (const [node, known] of this.#nodes) {
+      if (known.lastHeard < since) gone.push(node);
+    }
+    for (const node of gone) this.#nodes.delete(node);
+    return gone;
+  }
+
+  /** Forgets `node` (it was seen leaving another way). */
+  forget(node: string): boolean {
+    return this.#nodes.delete(node);
+  }
+
+  /**
+   * The node that `key` belongs to among those serving `hash` (as a
+   * request handler, or as a topic for `subscribe`), or `undefined` when
+   * none is known.
+   */
+  pick(
+    kind: "request" | "subscribe",
+    hash: number,
+    key: string,
+  ): string | undefined {
+    let best: string | undefined;
+    let bestScore = -1;
+    for (const [node, known] of this.#nodes) {
+      const serves = kind === "request" ? known.requests : known.topics;
+      if (!serves.has(hash)) continue;
+      const score = mix(fnv1a(`${key}\u0000${node}`));
+      if (score > bestScore || (score === bestScore && node < best!)) {
+        best = node;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+}
+
+/** Spreads FNV-1a's bits (the murmur3 finalizer), so close keys scatter. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -1,0 +1,393 @@
+/**
+ * A {@link Forwarder} over NATS: the nodes of a cluster serve each other
+ * the paths they do not all serve (nano's remote handlers).
+ *
+ * @module
+ */
+
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type {
+  ForwardCallOptions,
+  ForwardedAnswer,
+  ForwardedCall,
+  Forwarder,
+  ForwardHost,
+  SessionOp,
+} from "../server/forward.ts";
+import { CallServer } from "./_call_server.ts";
+import { ForwardLink } from "./_forward_link.ts";
+import { routeLabel, STATUS } from "./_forward_subjects.ts";
+import {
+  Backoff,
+  errorOf,
+  type LinkSettings,
+  linkSettings,
+  positive,
+  watchStatus,
+} from "./_nats_link.ts";
+import { NodeMesh } from "./_node_mesh.ts";
+import {
+  decodeAnswer,
+  encodeCall,
+  encodeOps,
+  encodePush,
+} from "./_rpc_codec.ts";
+import type { NatsBrokerState } from "./nats_broker_options.ts";
+import type {
+  NatsForwarderOptions,
+  NatsForwarderStats,
+} from "./nats_forwarder_options.ts";
+
+/**
+ * Forwards the REQUESTs and SUBSCRIBEs a server does not serve to a node
+ * of the cluster that does, over NATS request/reply with one queue group
+ * per path, and serves its own paths to the other nodes. Give it to one
+ * server as `forward`, with a `NatsBroker` as `broker` so that topics,
+ * groups and uids are shared too.
+ *
+ * @example
+ * ```ts ignore
+ * import { Server } from "@nanorpc/nanorpc/server";
+ * import { NatsBroker, NatsForwarder } from "@nanorpc/nanorpc/cluster";
+ *
+ * const servers = "nats://127.0.0.1:4222";
+ * await using broker = await NatsBroker.connect({ servers });
+ * await using forward = await NatsForwarder.connect({ servers });
+ * const server = new Server({ broker, forward });
+ * server.handle("/echo", (ctx) => ctx.data); // other nodes may call it
+ * await server.listen({ port: 7411 }); // paths it lacks go to other nodes
+ * ```
+ */
+export class NatsForwarder implements Forwarder {
+  #link: ForwardLink;
+  #backoff: Backoff;
+  #routeKey?: (call: ForwardedCall) => string | undefined;
+  #interval: number;
+  #nodeTimeout: number;
+  #maxInflight: number;
+  #maxServing: number;
+  #host?: ForwardHost;
+  #server?: CallServer;
+  #mesh?: NodeMesh;
+  #closing?: Promise<void>;
+  #statusLoop: Promise<void>;
+  #n = { forwarded: 0, notFound: 0, timedOut: 0, inflight: 0, reconnects: 0 };
+  #past = { served: 0, updatesSent: 0, updatesReceived: 0 };
+
+  /**
+   * Connects to NATS and returns the forwarder.
+   *
+   * @param options Servers, routing, liveness, bounds and logging.
+   * @returns The connected forwarder; give it to one server as `forward`.
+   * @throws {Error} When no NATS server answers; start one or fix the URL.
+   * @throws {RangeError|TypeError} When an option is invalid.
+   */
+  static async connect(options: NatsForwarderOptions): Promise<NatsForwarder> {
+    const settings = linkSettings(options);
+    const backoff = new Backoff(
+      settings.reconnectDelay,
+      settings.maxReconnectDelay,
+    );
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        ...options.nats,
+        servers: options.servers,
+        name: options.name,
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectDelayHandler: () => backoff.next(),
+        pingInterval: settings.pingInterval,
+        maxPingOut: 3,
+        noAsyncTraces: true,
+      });
+    } catch (err) {
+      throw new Error(
+        `Cannot connect to NATS at ${options.servers}: ${
+          errorOf(err).message
+        }. Start nats-server there or pass the right URL`,
+        { cause: err },
+      );
+    }
+    return new NatsForwarder(nc, options, settings, backoff);
+  }
+
+  private constructor(
+    nc: NatsConnection,
+    options: NatsForwarderOptions,
+    settings: LinkSettings,
+    backoff: Backoff,
+  ) {
+    this.#link = new ForwardLink(
+      nc,
+      settings.prefix,
+      `NatsForwarder ${options.name ?? settings.prefix}`,
+      settings.logger,
+      settings,
+    );
+    this.#backoff = backoff;
+    this.#routeKey = options.routeKey;
+    this.#interval = positive(
+      "heartbeatInterval",
+      options.heartbeatInterval,
+      1000,
+    );
+    this.#nodeTimeout = positive("nodeTimeout", options.nodeTimeout, 10_000);
+    this.#maxInflight = positive("maxInflight", options.maxInflight, 10_000);
+    this.#maxServing = positive("maxServing", options.maxServing, 10_000);
+    this.#statusLoop = this.#watch();
+  }
+
+  /** The link's state. */
+  get state(): NatsBrokerState {
+    return this.#link.state;
+  }
+
+  /** Messages dropped since the forwarder was created. */
+  get dropped(): number {
+    return this.#link.drops.total;
+  }
+
+  /** A snapshot of the forwarder's counters. */
+  get stats(): NatsForwarderStats {
+    const server = this.#server;
+    const mesh = this.#mesh;
+    return {
+      state: this.#link.state,
+      nodes: mesh?.presence.size ?? 0,
+      ...this.#n,
+      served: this.#past.served + (server?.served ?? 0),
+      serving: server?.serving ?? 0,
+      updatesSent: this.#past.updatesSent + (mesh?.updatesSent ?? 0),
+      updatesReceived: this.#past.updatesReceived +
+        (mesh?.updatesReceived ?? 0),
+      dropped: this.#link.drops.total,
+      droppedBy: this.#link.drops.snapshot(),
+    };
+  }
+
+  /** Ids of the other nodes heard from, for health checks. */
+  nodes(): string[] {
+    return this.#mesh?.presence.nodes() ?? [];
+  }
+
+  /**
+   * Starts serving `host`'s paths to the other nodes; the server calls it
+   * before its first listener accepts.
+   *
+   * @throws {Error} When it already serves another server, or is closed.
+   */
+  async attach(host: ForwardHost): Promise<void> {
+    const link = this.#link;
+    if (link.closed) throw new Error(`${link.label} is closed`);
+    if (this.#host) {
+      throw new Error(
+        `${link.label} already serves a server: make one forwarder per server`,
+      );
+    }
+    this.#host = host;
+    this.#server = new CallServer(link, host, this.#maxServing);
+    this.#server.sync();
+    this.#mesh = new NodeMesh(link, host, this.#interval, this.#nodeTimeout);
+    this.#mesh.beat();
+    await link.flush();
+  }
+
+  /** Serves the routes registered after {@link attach} too. */
+  routesChanged(): void {
+    this.#server?.sync();
+    this.#mesh?.beat();
+  }
+
+  /**
+   * Sends `call` to a node serving its path and resolves with its answer:
+   * NOT_FOUND when no node serves it; INTERNAL_ERROR when the link is
+   * down, too many calls wait, or no answer comes within
+   * `options.timeout`. Never rejects. `call.data` is read before this
+   * returns.
+   */
+  async call(
+    call: ForwardedCall,
+    options: ForwardCallOptions,
+  ): Promise<ForwardedAnswer> {
+    const link = this.#link;
+    const what = routeLabel(call);
+    const fail = (why: string) =>
+      link.fail(STATUS.INTERNAL_ERROR, `Cannot forward ${what}: ${why}`);
+    if (link.closed || !this.#host) {
+      return fail("this node has left the cluster");
+    }
+    if (link.state !== "connected") {
+      link.drops.count("disconnected");
+      return fail(
+        "NATS is unreachable; local paths still work, retry this one when the link is back",
+      );
+    }
+    if (this.#n.inflight >= this.#maxInflight) {
+      link.drops.count("busy");
+      return fail(`${this.#maxInflight} forwarded calls wait already; retry`);
+    }
+    const bytes = encodeCall(call, link.skipped);
+    if (link.tooLarge(bytes.length)) {
+      link.drops.count("tooLarge");
+      return fail(`${bytes.length} bytes is over NATS's max_payload`);
+    }
+    const key = this.#routeKey?.(call);
+    let target = key === undefined
+      ? undefined
+      : this.#mesh?.presence.pick(call.kind, call.pathHash, key);
+    this.#n.forwarded++;
+    this.#n.inflight++;
+    try {
+      for (;;) {
+        const subject = target
+          ? link.subjects.call(target)
+          : link.subjects.route(call.kind, call.pathHash);
+        try {
+          const msg = await link.nc.request(subject, bytes, {
+            timeout: options.timeout,
+          });
+          return decodeAnswer(msg.data);
+        } catch (err) {
+          if (!isNoResponders(err)) return this.#failed(what, err, options);
+          if (target) {
+            // The keyed node is gone: forget it and load-balance.
+            this.#mesh?.presence.forget(target);
+            target = undefined;
+            continue;
+          }
+          this.#n.notFound++;
+          const kind = call.kind === "request" ? "handler" : "topic";
+          return link.fail(
+            STATUS.NOT_FOUND,
+            `No ${kind} for ${what} on any node of the cluster`,
+          );
+        }
+      }
+    } finally {
+      this.#n.inflight--;
+    }
+  }
+
+  /** Sends session ops to the session's home node. */
+  ops(node: string, sessionId: number, ops: readonly SessionOp[]): void {
+    const link = this.#link;
+    link.send(
+      link.subjects.node(node),
+      encodeOps(sessionId, ops, link.skipped),
+    );
+  }
+
+  /** Queues an update for the subscription `key` of a session of `node`. */
+  update(node: string, key: number, data: Uint8Array): void {
+    if (this.#mesh) this.#mesh.batcher.add(node, key, data);
+    else this.#link.drops.count("closed");
+  }
+
+  /** Tells `node` to let go of the subscriptions `keys` it holds. */
+  release(node: string, keys: readonly number[]): void {
+    this.#mesh?.release(node, keys);
+  }
+
+  /** Sends a push to the node holding subscriptions of a session. */
+  push(node: string, sessionId: number, path: string, data: Uint8Array): void {
+    const host = this.#host;
+    if (!host) return;
+    const link = this.#link;
+    link.send(
+      link.subjects.node(node),
+      encodePush(host.nodeId, sessionId, path, data),
+    );
+  }
+
+  /**
+   * Stops serving the server: no new calls, in-flight ones answered (for
+   * at most `closeTimeout` ms), the other nodes told this one leaves.
+   */
+  async detach(): Promise<void> {
+    if (!this.#host) return;
+    const server = this.#server!;
+    const mesh = this.#mesh!;
+    await server.stop();
+    mesh.stop();
+    this.#past.served += server.served;
+    this.#past.updatesSent += mesh.updatesSent;
+    this.#past.updatesReceived += mesh.updatesReceived;
+    this.#host = this.#server = this.#mesh = undefined;
+    await this.#link.flush();
+  }
+
+  /** Detaches, then closes the NATS link. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.detach();
+      this.#link.close();
+      const nc = this.#link.nc;
+      if (!nc.isClosed()) await nc.close().catch(() => {});
+      await this.#statusLoop;
+      this.#link.state = "closed";
+    })();
+    return this.#closing;
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #failed(
+    what: string,
+    err: unknown,
+    options: ForwardCallOptions,
+  ): ForwardedAnswer {
+    const e = errorOf(err);
+    if (e.name === "TimeoutError") {
+      this.#n.timedOut++;
+      return this.#link.fail(
+        STATUS.INTERNAL_ERROR,
+        `No answer for ${what} from the cluster within ${options.timeout} ms: the node serving it may have stopped; retry if it is idempotent`,
+      );
+    }
+    return this.#link.fail(
+      STATUS.INTERNAL_ERROR,
+      `Forwarding ${what} failed: ${e.message}`,
+    );
+  }
+
+  async #watch(): Promise<void> {
+    const link = this.#link;
+    await watchStatus(link.nc, {
+      down: (server) => {
+        link.state = "reconnecting";
+        link.logger.warn(
+          `${link.label}: lost NATS at ${server}; local paths still work, forwarded ones fail until it is back`,
+        );
+      },
+      attempt: () => {},
+      up: (server) => {
+        link.state = "connected";
+        this.#backoff.reset();
+        this.#n.reconnects++;
+        link.logger.info(`${link.label}: NATS is back at ${server}`);
+        this.#mesh?.linkUp();
+        // What other nodes held for our sessions may be gone with them.
+        this.#host?.resubscribe();
+      },
+      error: (error) =>
+        link.logger.error(`${link.label}: NATS error: ${error.message}`),
+      note: (line) => link.logger.warn(`${link.label}: ${line}`),
+    });
+    if (!link.closed) {
+      link.state = "closed";
+      link.logger.error(
+        `${link.label}: the NATS connection closed for good; restart this node`,
+      );
+    }
+  }
+}
+
+function isNoResponders(err: unknown): boolean {
+  const e = err as { isNoResponders?: () => boolean; name?: string };
+  return e?.name === "NoRespondersError" ||
+    (typeof e?.isNoResponders === "function" && e.isNoResponders());
+}
