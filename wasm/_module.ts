@@ -27,12 +27,31 @@ export interface Exports {
   encodeRequests(table: number, count: number, out: number): number;
 }
 
-/** Decodes, compiles and instantiates the embedded module. */
+/** The compiled module, shared by every instance. */
+let compiled: WebAssembly.Module | undefined;
+
+function binary(): Uint8Array<ArrayBuffer> {
+  const text = atob(CODEC_WASM_BASE64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * Compiles the embedded module without blocking, so that {@link
+ * instantiate} finds it compiled. Browsers need this: their main thread
+ * refuses to compile a module over 4 KB synchronously.
+ */
+export async function compile(): Promise<void> {
+  compiled ??= await WebAssembly.compile(binary());
+}
+
+/**
+ * Instantiates the embedded module, compiling it first (synchronously)
+ * unless {@link compile} already did.
+ */
 export function instantiate(): Exports {
-  const binary = atob(CODEC_WASM_BASE64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  const module = new WebAssembly.Module(bytes);
+  const module = compiled ??= new WebAssembly.Module(binary());
   return new WebAssembly.Instance(module, {
     env: {
       abort() {

@@ -16,7 +16,7 @@
  */
 
 import { concat } from "./_bytes.ts";
-import { type Exports, instantiate } from "./_module.ts";
+import { compile, type Exports, instantiate } from "./_module.ts";
 import {
   ENC_HEADER_LEN,
   ENC_ID,
@@ -70,6 +70,27 @@ export {
   STRIDE,
 } from "./layout.ts";
 export { MALFORMED_REASONS, MalformedReason } from "./malformed.ts";
+
+/**
+ * Compiles the codec's WebAssembly module asynchronously, ahead of the
+ * first call that needs it (which otherwise compiles it synchronously).
+ * Browsers refuse synchronous compiles of a module this size on their main
+ * thread, so the browser client awaits this when it loads. Calling it again
+ * does nothing.
+ *
+ * @returns Resolves once the module is compiled.
+ *
+ * @example
+ * ```ts
+ * import { codec, compileCodec } from "./codec.ts";
+ *
+ * await compileCodec();
+ * codec.fnv1a(new Uint8Array([0x61])); // 0xe40c292c, no compile on this call
+ * ```
+ */
+export function compileCodec(): Promise<void> {
+  return compile();
+}
 
 /** Largest message size the decoders accept, whatever the caller asks. */
 const MAX_MESSAGE_LIMIT = 0x7fffffff - 16;
