@@ -37,12 +37,14 @@ await run("doc", deno, ["doc", "--lint", "mod.ts"]);
 await run("publish", deno, ["publish", "--dry-run", "--allow-dirty"]);
 await run("build:wasm", deno, ["task", "build:wasm"]);
 await run("gen:proto", deno, ["task", "gen:proto"]);
+await run("build:browser", deno, ["task", "build:browser"]);
 await run("generated files are current", "git", [
   "diff",
   "--exit-code",
   "--",
   "wasm/codec.generated.ts",
   "proto/gen/",
+  "server/static/nanorpc.generated.js",
 ]);
 const untracked = await new Deno.Command("git", {
   args: ["ls-files", "--others", "--exclude-standard", "proto/gen/"],
