@@ -1,12 +1,17 @@
 /**
  * Opening the listeners a server accepts sessions on: TCP, TLS and UNIX
- * sockets.
+ * sockets, and HTTP (WebSockets, through server/http_listener.ts).
  *
  * @module
  */
 
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { connStream } from "../transport/conn.ts";
+import {
+  type HttpListenerHost,
+  type HttpListenOptions,
+  openHttpListener,
+} from "./http_listener.ts";
 
 /** Listen on TCP. */
 export interface TcpListenOptions {
@@ -38,16 +43,20 @@ export interface UnixListenOptions {
 export type ListenOptions =
   | TcpListenOptions
   | TlsListenOptions
-  | UnixListenOptions;
+  | UnixListenOptions
+  | HttpListenOptions;
 
 /** A bound listener of a server. */
 export interface Listener {
   /** The bound address (with the real port when 0 was asked for). */
   readonly addr: Deno.Addr;
-  /** The address as a URL: `tcp://host:port`, `tls://…`, `unix:///path`. */
+  /**
+   * The address as a URL: `tcp://host:port`, `tls://…`, `unix:///path`,
+   * `http://host:port` (its WebSocket endpoint is `ws://host:port/nanorpc`).
+   */
   readonly url: string;
   /** Which kind of socket it is. */
-  readonly transport: "tcp" | "tls" | "unix";
+  readonly transport: "tcp" | "tls" | "unix" | "http" | "https";
 }
 
 /** A listener plus what the server needs to run and stop it. */
@@ -56,6 +65,11 @@ export interface OpenListener extends Listener {
   accept(): Promise<ByteStream>;
   /** Closes the listener and removes its socket file, if any. */
   close(): Promise<void>;
+  /**
+   * Frees what `close` had to keep for the sessions still open (the HTTP
+   * server, whose shutdown cuts its WebSockets); called once they ended.
+   */
+  release?(): Promise<void>;
 }
 
 /** Default TCP port of `server.listen()` and `deno task server`. */
@@ -64,13 +78,17 @@ export const DEFAULT_PORT = 7411;
 /**
  * Binds a listener described by `options`.
  *
+ * @param options Where and how to listen.
+ * @param server What an HTTP listener takes from its server.
  * @throws {Error} when the address is in use, or a UNIX socket path holds
  * something other than a socket.
  */
 export async function openListener(
   options: ListenOptions,
+  server: HttpListenerHost,
 ): Promise<OpenListener> {
   if ("path" in options) return await openUnix(options);
+  if ("http" in options) return await openHttpListener(options.http, server);
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_PORT;
   const tls = "cert" in options;

@@ -5,9 +5,10 @@
  * deno task server --tcp 127.0.0.1:7411 --unix /tmp/nanorpc.sock
  * ```
  *
- * Flags: `--tcp HOST:PORT` and `--unix PATH` (each repeatable; default
- * `--tcp 127.0.0.1:7411`), `--max-message-size BYTES`, `--log-level
- * error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully.
+ * Flags: `--tcp HOST:PORT`, `--unix PATH` and `--http HOST:PORT` (each
+ * repeatable; default `--tcp 127.0.0.1:7411`; `--http` serves the
+ * WebSocket endpoint `/nanorpc`, the chat page `/` and `/nanorpc.js`),
+ * `--max-message-size BYTES`, `--log-level error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully.
  *
  * `--serial PATH[:BAUD]` (repeatable; 115200 baud by default) serves a
  * serial device or pty as one session, set to raw mode with `stty` and
@@ -25,14 +26,18 @@ import { serveSerial } from "./serial.ts";
 import { Server } from "./server.ts";
 
 const USAGE = `usage: deno task server [--tcp HOST:PORT]... [--unix PATH]...
+                        [--http HOST:PORT]...
                         [--serial PATH[:BAUD]]...
                         [--max-message-size BYTES] [--log-level LEVEL]`;
 
-function parseTcp(value: string): ListenOptions {
+function parseTcp(
+  value: string,
+  flag = "--tcp",
+): { hostname: string; port: number } {
   const at = value.lastIndexOf(":");
   const port = Number(value.slice(at + 1));
   if (at < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`--tcp wants HOST:PORT, got ${JSON.stringify(value)}`);
+    throw new Error(`${flag} wants HOST:PORT, got ${JSON.stringify(value)}`);
   }
   const hostname = value.slice(0, at).replace(/^\[(.*)\]$/, "$1") ||
     "127.0.0.1";
@@ -54,6 +59,7 @@ async function main(args: string[]): Promise<number> {
       tcp: { type: "string", multiple: true },
       unix: { type: "string", multiple: true },
       serial: { type: "string", multiple: true },
+      http: { type: "string", multiple: true },
       "max-message-size": { type: "string" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
@@ -74,8 +80,9 @@ async function main(args: string[]): Promise<number> {
     throw new Error(`--max-message-size must be a positive number of bytes`);
   }
   const targets: ListenOptions[] = [
-    ...(values.tcp ?? []).map(parseTcp),
+    ...(values.tcp ?? []).map((v) => parseTcp(v)),
     ...(values.unix ?? []).map((path) => ({ path })),
+    ...(values.http ?? []).map((v) => ({ http: parseTcp(v, "--http") })),
   ];
   const lines = (values.serial ?? []).map(parseSerial);
   if (targets.length === 0 && lines.length === 0) {
@@ -94,6 +101,10 @@ async function main(args: string[]): Promise<number> {
     const listener = await server.listen(target);
     if (level === "error" || level === "warn") {
       console.log(`listening on ${listener.url}`);
+    }
+    if ("http" in target) {
+      const ws = `${listener.url.replace(/^http/, "ws")}/nanorpc`;
+      console.log(`chat page ${listener.url}/, WebSocket endpoint ${ws}`);
     }
   }
 

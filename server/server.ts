@@ -86,6 +86,8 @@ export class Server extends EventTarget implements AsyncDisposable {
   #admission: Admission;
   #idleTimer?: ReturnType<typeof setInterval>;
   #catalog = new PathCatalog();
+  /** Largest frame a session accepts, in bytes (`maxMessageSize`). */
+  readonly maxMessageSize: number;
 
   /** Creates a server; nothing listens until {@link listen}. */
   constructor(options: ServerOptions = {}) {
@@ -118,6 +120,7 @@ export class Server extends EventTarget implements AsyncDisposable {
         this.dispatchEvent(new SessionEvent("sessionclose", session, reason));
       },
     };
+    this.maxMessageSize = this.#core.limits.maxMessageSize;
     if (options.forward) {
       this.#core.forward = new ForwardNode(this.#core, options.forward);
     }
@@ -323,14 +326,14 @@ export class Server extends EventTarget implements AsyncDisposable {
    * Binds a listener and starts accepting sessions on it. The first call
    * runs the components' `init` and `afterInit` hooks.
    *
-   * @param options TCP (`hostname`, `port`), TLS (plus `cert`, `key`) or
-   * UNIX (`path`, `mode`). Default: TCP on 127.0.0.1:7411.
+   * @param options TCP (`hostname`, `port`), TLS (plus `cert`, `key`), UNIX
+   * (`path`, `mode`) or HTTP (`http`). Default: TCP on 127.0.0.1:7411.
    * @returns The bound listener, with the real address.
    */
   async listen(options: ListenOptions = {}): Promise<Listener> {
     if (this.#stopping) throw new Error("Server is shutting down");
     await (this.#started ??= this.#start());
-    const listener = await openListener(options);
+    const listener = await openListener(options, this.#core);
     if (this.#stopping) {
       await listener.close();
       throw new Error("Server is shutting down");
@@ -342,11 +345,8 @@ export class Server extends EventTarget implements AsyncDisposable {
       open: (stream) => this.#admission.serve(stream),
     }));
     this.#core.logger.info(`listening on ${listener.url}`);
-    return {
-      addr: listener.addr,
-      url: listener.url,
-      transport: listener.transport,
-    };
+    const { addr, url, transport } = listener;
+    return { addr, url, transport };
   }
 
   /**
@@ -414,6 +414,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     await core.forward?.detach().catch((err) =>
       core.logger.error(`leaving the cluster failed: ${errorMessage(err)}`)
     );
+    await Promise.all(this.#listeners.map((l) => l.release?.()));
     clearInterval(this.#idleTimer);
     for (const group of [...core.groups.values()]) group.close();
     for (const channel of this.#channels.splice(0)) {

@@ -1,0 +1,127 @@
+// The routing behind the HTTP face (server/http.ts): the WebSocket
+// upgrade, the extra routes, and the files built into the package — the
+// browser client and the demo chat page, text imports cached with the
+// code, so nothing is fetched at run time.
+
+import {
+  type WebSocketByteStream,
+  type WebSocketStats,
+  websocketStream,
+} from "../transport/websocket.ts";
+import {
+  DEFAULT_WEBSOCKET_PATH,
+  type HttpHandlerOptions,
+  type HttpRoute,
+} from "./http.ts";
+import indexHtml from "./static/index.html" with { type: "text" };
+import chatCss from "./static/chat.css" with { type: "text" };
+import chatJs from "./static/chat.js" with { type: "text" };
+import chatProtoJs from "./static/chat_proto.js" with { type: "text" };
+import clientJs from "./static/nanorpc.generated.js" with { type: "text" };
+
+const JS = "text/javascript; charset=utf-8";
+const CLIENT = { body: clientJs, type: JS };
+const PAGE: Readonly<Record<string, { body: string; type: string }>> = {
+  "/": { body: indexHtml, type: "text/html; charset=utf-8" },
+  "/index.html": { body: indexHtml, type: "text/html; charset=utf-8" },
+  "/chat.css": { body: chatCss, type: "text/css; charset=utf-8" },
+  "/chat.js": { body: chatJs, type: JS },
+  "/chat_proto.js": { body: chatProtoJs, type: JS },
+};
+
+/**
+ * Routes requests as {@link httpHandler} does, upgrading at the endpoint
+ * with `upgrade`. The HTTP listener passes its own.
+ */
+export function router(
+  upgrade: HttpRoute,
+  options: HttpHandlerOptions,
+): HttpRoute {
+  const path = options.path ?? DEFAULT_WEBSOCKET_PATH;
+  const routes = new Map(Object.entries(options.routes ?? {}));
+  const demoPage = options.demoPage ?? true;
+  const fallback = options.fallback ?? notFound;
+  return (request, info) => {
+    const { pathname } = new URL(request.url);
+    if (pathname === path) return upgrade(request, info);
+    const route = routes.get(pathname);
+    if (route) return route(request, info);
+    const file = pathname === "/nanorpc.js"
+      ? CLIENT
+      : demoPage
+      ? PAGE[pathname]
+      : undefined;
+    if (file) return serveFile(request, file);
+    return fallback(request, info);
+  };
+}
+
+/**
+ * Upgrades a request and hands the adapted socket to `open`. The peer's
+ * address is read before the upgrade, which makes Deno's request unusable.
+ */
+export function upgrader(
+  open: (stream: WebSocketByteStream) => void,
+  options: { maxBufferedIn: number; stats: WebSocketStats },
+): HttpRoute {
+  return (request, info) => {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response(
+        "This is a NanoRPC WebSocket endpoint: connect with new WebSocket(url) and send NanoRPC frames in binary messages\n",
+        {
+          status: 426,
+          headers: { upgrade: "websocket", "content-type": "text/plain" },
+        },
+      );
+    }
+    const addr = info?.remoteAddr;
+    const remoteAddr = addr && "hostname" in addr
+      ? { hostname: addr.hostname, port: addr.port }
+      : undefined;
+    const secure = new URL(request.url).protocol === "https:";
+    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+    try {
+      upgraded = Deno.upgradeWebSocket(request);
+    } catch (error) {
+      return new Response(
+        `Bad WebSocket upgrade: ${
+          error instanceof Error ? error.message : String(error)
+        }\n`,
+        { status: 400, headers: { "content-type": "text/plain" } },
+      );
+    }
+    open(websocketStream(upgraded.socket, {
+      transport: secure ? "wss" : "ws",
+      remoteAddr,
+      maxBufferedIn: options.maxBufferedIn,
+      stats: options.stats,
+    }));
+    return upgraded.response;
+  };
+}
+
+function serveFile(
+  request: Request,
+  file: { body: string; type: string },
+): Response {
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return new Response("Only GET and HEAD are allowed here\n", {
+      status: 405,
+      headers: { allow: "GET, HEAD", "content-type": "text/plain" },
+    });
+  }
+  return new Response(request.method === "HEAD" ? null : file.body, {
+    headers: {
+      "content-type": file.type,
+      "cache-control": "no-cache",
+      "x-content-type-options": "nosniff",
+    },
+  });
+}
+
+function notFound(request: Request): Response {
+  return new Response(`Nothing at ${new URL(request.url).pathname}\n`, {
+    status: 404,
+    headers: { "content-type": "text/plain" },
+  });
+}
