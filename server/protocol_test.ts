@@ -2,39 +2,33 @@
 // frames written by protobuf-es (not by our codec).
 
 import assert from "node:assert/strict";
-import { concat, frame, RawPeer, silent } from "./_testing.ts";
+import {
+  concat,
+  type RawClient,
+  requestFrame,
+  startServer,
+  type TestTransport,
+  waitFor,
+} from "../testing/mod.ts";
 import { registerDemo } from "./demo.ts";
-import { Server } from "./server.ts";
+import type { Server } from "./server.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 
 const { PING, REQUEST } = RequestType;
 
+/** Runs `fn` against the demo server (plus a failing /fail) on each transport. */
 async function withServer(
-  fn: (peer: () => Promise<RawPeer>, server: Server) => Promise<void>,
-  transports: ("tcp" | "unix")[] = ["tcp", "unix"],
+  fn: (peer: () => Promise<RawClient>, server: Server) => Promise<void>,
+  transports: TestTransport[] = ["tcp", "unix"],
 ): Promise<void> {
   for (const transport of transports) {
-    const server = new Server({ logger: silent });
-    registerDemo(server);
-    server.handle("/fail", () => {
-      throw new Error("kaboom");
-    });
-    const dir = transport === "unix" ? await Deno.makeTempDir() : "";
-    const listener = await server.listen(
-      transport === "tcp" ? { port: 0 } : { path: `${dir}/s.sock` },
-    );
-    const peers: RawPeer[] = [];
-    try {
-      await fn(async () => {
-        const p = await RawPeer.connect(listener.addr);
-        peers.push(p);
-        return p;
-      }, server);
-    } finally {
-      for (const p of peers) p.close();
-      await server.shutdown();
-      if (dir) await Deno.remove(dir, { recursive: true });
-    }
+    await using t = await startServer((server) => {
+      registerDemo(server);
+      server.handle("/fail", () => {
+        throw new Error("kaboom");
+      });
+    }, { transports: [transport] });
+    await fn(() => t.connectRaw(), t.server);
   }
 }
 
@@ -83,7 +77,7 @@ Deno.test("Server echoes data by path and by path hash", async () => {
 Deno.test("Server round-trips a negative request id sent as a 10-byte varint", async () => {
   await withServer(async (peer) => {
     const p = await peer();
-    const raw = frame(echo(-42, new Uint8Array([1])));
+    const raw = requestFrame(echo(-42, new Uint8Array([1])));
     assert.equal(raw[2], 0xd6); // the id varint starts right after the tag
     const r = await p.call(echo(-42, new Uint8Array([1])));
     assert.equal(r.requestId, -42);
@@ -244,7 +238,7 @@ Deno.test("Server answers 1,000 requests pipelined in one write, in order", asyn
     const p = await peer();
     const frames = Array.from(
       { length: 1000 },
-      (_, i) => frame(echo(i + 1, new TextEncoder().encode(`m${i}`))),
+      (_, i) => requestFrame(echo(i + 1, new TextEncoder().encode(`m${i}`))),
     );
     await p.write(concat(...frames));
     for (let i = 0; i < 1000; i++) {
@@ -256,15 +250,18 @@ Deno.test("Server answers 1,000 requests pipelined in one write, in order", asyn
 });
 
 Deno.test("Server decodes requests written one byte at a time", async () => {
-  await withServer(async (peer) => {
+  await withServer(async (peer, server) => {
     const p = await peer();
     const bytes = concat(
-      frame(echo(1, new Uint8Array([1, 2, 3]))),
-      frame({ requestId: 2, requestType: PING }),
+      requestFrame(echo(1, new Uint8Array([1, 2, 3]))),
+      requestFrame({ requestId: 2, requestType: PING }),
     );
-    for (const b of bytes) {
+    for (const [i, b] of bytes.entries()) {
       await p.write(new Uint8Array([b]));
-      await new Promise((r) => setTimeout(r, 1));
+      // Read on its own before the next byte goes out.
+      await waitFor(() => server.stats().bytesIn === i + 1, {
+        message: `byte ${i + 1} to be read`,
+      });
     }
     assert.deepEqual((await p.read()).data, new Uint8Array([1, 2, 3]));
     assert.equal((await p.read()).requestId, 2);
@@ -275,7 +272,7 @@ Deno.test("Server serves a frame of maxMessageSize and refuses one byte more", a
   await withServer(async (peer, server) => {
     const p = await peer();
     const data = new Uint8Array(1024 * 1024 - 16).fill(7);
-    const big = frame(echo(1, data));
+    const big = requestFrame(echo(1, data));
     assert.ok(big.length - 3 <= 1024 * 1024);
     const r = await p.call(echo(1, data));
     assert.equal(r.data.length, data.length);
@@ -325,7 +322,7 @@ Deno.test("Server closes only the connection that sent a malformed frame", async
     for (const [name, bytes] of hostile) {
       const bad = await peer();
       await bad.write(
-        concat(frame({ requestId: 1, requestType: PING }), bytes),
+        concat(requestFrame({ requestId: 1, requestType: PING }), bytes),
       );
       const pong = await bad.read();
       assert.equal(pong.requestId, 1, `${name}: the frame before is answered`);
