@@ -1,6 +1,7 @@
 /**
- * Opening the byte stream to a server: TCP, TLS, a UNIX socket (through
- * _dial_deno.ts) or a WebSocket, with a time limit and cancellation.
+ * Opening the byte stream to a server: TCP, TLS, a UNIX socket or a serial
+ * line (through _dial_deno.ts), a WebSocket, or the caller's own dialer,
+ * with a time limit and cancellation.
  *
  * @module
  */
@@ -82,6 +83,7 @@ async function open(
   options: DialOptions,
   signal: AbortSignal,
 ): Promise<ByteStream> {
+  if (address.transport === "stream") return await address.dial(signal);
   if ("url" in address) {
     return await openWebSocket(address.url, {
       signal,

@@ -7,16 +7,21 @@
  */
 
 import type { ByteStream } from "../transport/byte_stream.ts";
-import { formatAddress, type NetAddress, type UnixAddress } from "./address.ts";
+import {
+  formatAddress,
+  type NetAddress,
+  type SerialAddress,
+  type UnixAddress,
+} from "./address.ts";
 
 /** Nothing in a browser is a Deno permission error. */
 export function isPermissionError(_error: unknown): _error is Error {
   return false;
 }
 
-/** Always rejects: browsers cannot open TCP, TLS or UNIX sockets. */
+/** Always rejects: browsers cannot open sockets or serial lines. */
 export function openNative(
-  address: NetAddress | UnixAddress,
+  address: NetAddress | UnixAddress | SerialAddress,
 ): Promise<ByteStream> {
   return Promise.reject(
     new Error(

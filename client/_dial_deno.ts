@@ -1,6 +1,6 @@
 /**
  * Opening the streams that only Deno's APIs can open: TCP, TLS and UNIX
- * sockets. The browser build of the client (client/build_browser.ts) swaps
+ * sockets, and serial lines. The browser build of the client (client/build_browser.ts) swaps
  * this file for _dial_browser.ts, so the bundle holds nothing Deno-only.
  *
  * @module
@@ -8,18 +8,22 @@
 
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { connStream } from "../transport/conn.ts";
-import type { NetAddress, UnixAddress } from "./address.ts";
+import { openSerial } from "../transport/serial.ts";
+import type { NetAddress, SerialAddress, UnixAddress } from "./address.ts";
 import type { TlsOptions } from "./_dial.ts";
 
 /** The addresses {@link openNative} opens. */
-export type NativeAddress = NetAddress | UnixAddress;
+export type NativeAddress = NetAddress | UnixAddress | SerialAddress;
 
 /** Whether `error` is a missing permission, which no retry can fix. */
 export function isPermissionError(error: unknown): error is Error {
   return error instanceof Deno.errors.NotCapable;
 }
 
-/** Opens a TCP, TLS or UNIX socket; an abort of `signal` cancels it. */
+/**
+ * Opens a TCP, TLS or UNIX socket or a serial line; an abort of `signal`
+ * cancels it.
+ */
 export async function openNative(
   address: NativeAddress,
   tls: TlsOptions,
@@ -34,6 +38,9 @@ export async function openNative(
       });
       return connStream(conn, "unix");
     }
+    case "serial":
+      // Takes no signal: stty and the open finish at once.
+      return await openSerial(address.path, { baud: address.baud });
     case "tls": {
       const conn = await openTls(address.hostname, address.port, tls, signal);
       return connStream(conn, "tls");

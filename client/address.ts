@@ -1,9 +1,12 @@
 /**
  * Parsing of server addresses: `tcp://host:port`, `tls://host:port`,
- * `unix:///path/to.sock` and WebSocket URLs `ws://host:port/path`.
+ * `unix:///path/to.sock`, WebSocket URLs `ws://host:port/path` and serial
+ * lines `serial:///dev/ttyUSB0?baud=115200`.
  *
  * @module
  */
+
+import type { ByteStream } from "../transport/byte_stream.ts";
 
 /** A TCP or TLS address: a host name or IP literal and a port. */
 export interface NetAddress {
@@ -31,8 +34,47 @@ export interface WebSocketAddress {
   url: string;
 }
 
-/** Where a client connects: the result of {@link parseAddress}. */
-export type Address = NetAddress | UnixAddress | WebSocketAddress;
+/** A serial line (a UART, an RS-232 or RS-485 adapter, a pty). */
+export interface SerialAddress {
+  /** Always `"serial"`. */
+  transport: "serial";
+  /** The device, e.g. `/dev/ttyUSB0`. */
+  path: string;
+  /** Bits per second; 115200 unless the address says `?baud=`. */
+  baud: number;
+}
+
+/**
+ * Opens one byte stream to the server: a client built on it calls it for
+ * the first connection and again for every reconnection. It should give
+ * up when `signal` aborts (the client closed, or the connect timeout
+ * passed); a stream it returns after that is closed at once.
+ */
+export type StreamDialer = (
+  signal: AbortSignal,
+) => ByteStream | Promise<ByteStream>;
+
+/**
+ * Any link the client cannot name: a pair of web streams, a child
+ * process's stdio, a custom transport. `new Client(dial)` and
+ * `connect(dial)` make one from a {@link StreamDialer}.
+ */
+export interface StreamAddress {
+  /** Always `"stream"`. */
+  transport: "stream";
+  /** Opens a stream, for the first connection and each reconnection. */
+  dial: StreamDialer;
+  /** What to call the link in messages; `"stream"` by default. */
+  name?: string;
+}
+
+/** Where a client connects: the result of {@link parseAddress}, or a dialer. */
+export type Address =
+  | NetAddress
+  | UnixAddress
+  | WebSocketAddress
+  | SerialAddress
+  | StreamAddress;
 
 /**
  * Parses a server address.
@@ -41,7 +83,9 @@ export type Address = NetAddress | UnixAddress | WebSocketAddress;
  * brackets, `tcp://[::1]:7411`), `unix:///absolute/path.sock`,
  * `unix:relative/path.sock`, and WebSocket URLs `ws://host:port/path` and
  * `wss://host:port/path` (the path is the endpoint's, `/nanorpc` on
- * `deno task server --http`). A bare `host:port` means TCP.
+ * `deno task server --http`), and serial lines `serial:///dev/ttyUSB0` with
+ * an optional `?baud=9600` (115200 by default). A bare `host:port` means
+ * TCP.
  *
  * @param address The address text.
  * @returns The parsed address.
@@ -58,6 +102,8 @@ export type Address = NetAddress | UnixAddress | WebSocketAddress;
  * // { transport: "unix", path: "/tmp/nanorpc.sock" }
  * parseAddress("ws://127.0.0.1:8080/nanorpc");
  * // { transport: "ws", url: "ws://127.0.0.1:8080/nanorpc" }
+ * parseAddress("serial:///dev/ttyUSB0?baud=9600");
+ * // { transport: "serial", path: "/dev/ttyUSB0", baud: 9600 }
  * ```
  */
 export function parseAddress(address: string): Address {
@@ -73,12 +119,13 @@ export function parseAddress(address: string): Address {
     return { transport: "unix", path: decodeURIComponent(path) };
   }
   if (scheme === "ws" || scheme === "wss") return parseWebSocket(address);
+  if (scheme === "serial") return parseSerial(address);
   if (scheme === "tcp" || scheme === "tls") {
     return parseHostPort(address, address.slice(scheme.length + 3), scheme);
   }
   if (scheme !== undefined && !/^[a-z]+:\d+$/i.test(address)) {
     throw new TypeError(
-      `Invalid address "${address}": use tcp://host:port, tls://host:port, ws://host:port/path or unix:///path`,
+      `Invalid address "${address}": use tcp://host:port, tls://host:port, ws://host:port/path, unix:///path or serial:///dev/ttyUSB0?baud=115200`,
     );
   }
   return parseHostPort(address, address, "tcp");
@@ -115,12 +162,49 @@ function parseWebSocket(address: string): WebSocketAddress {
   return { transport: url.protocol === "wss:" ? "wss" : "ws", url: url.href };
 }
 
+function parseSerial(address: string): SerialAddress {
+  let rest = address.slice("serial:".length);
+  if (rest.startsWith("//")) rest = rest.slice(2);
+  const match = /^([^?#]+)(?:\?baud=(\d+))?$/.exec(rest);
+  const baud = Number(match?.[2] ?? 115200);
+  if (!match || !(baud > 0)) {
+    throw new TypeError(
+      `Invalid address "${address}": give a device path and an optional baud rate, e.g. serial:///dev/ttyUSB0?baud=115200`,
+    );
+  }
+  return { transport: "serial", path: decodeURIComponent(match[1]), baud };
+}
+
+/**
+ * The address a client connects to: text is parsed with
+ * {@link parseAddress}, a {@link StreamDialer} becomes a
+ * {@link StreamAddress}, and an address object is taken as it is.
+ *
+ * @param address Text, an address object, or a dialer.
+ * @returns The address object.
+ * @throws {TypeError} When the text cannot be parsed.
+ *
+ * @example
+ * ```ts
+ * import { toAddress } from "@nanorpc/nanorpc/client";
+ *
+ * toAddress("serial:///dev/ttyUSB0"); // { transport: "serial", path: "/dev/ttyUSB0", baud: 115200 }
+ * ```
+ */
+export function toAddress(address: string | Address | StreamDialer): Address {
+  if (typeof address === "string") return parseAddress(address);
+  if (typeof address === "function") {
+    return { transport: "stream", dial: address };
+  }
+  return address;
+}
+
 /**
  * Formats an address back into its text form.
  *
  * @param address A parsed address.
- * @returns The address as `tcp://…`, `tls://…`, `unix://…`, or the
- * WebSocket URL.
+ * @returns The address as `tcp://…`, `tls://…`, `unix://…`,
+ * `serial://…?baud=…`, the WebSocket URL, or a stream's name.
  *
  * @example
  * ```ts
@@ -132,6 +216,10 @@ function parseWebSocket(address: string): WebSocketAddress {
  */
 export function formatAddress(address: Address): string {
   if (address.transport === "unix") return `unix://${address.path}`;
+  if (address.transport === "serial") {
+    return `serial://${address.path}?baud=${address.baud}`;
+  }
+  if (address.transport === "stream") return address.name ?? "stream";
   if ("url" in address) return address.url;
   const host = address.hostname.includes(":")
     ? `[${address.hostname}]`

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatAddress, parseAddress } from "./address.ts";
+import { formatAddress, parseAddress, toAddress } from "./address.ts";
 
 Deno.test("parseAddress reads tcp, tls and unix addresses", () => {
   assert.deepEqual(parseAddress("tcp://127.0.0.1:7411"), {
@@ -83,8 +83,38 @@ Deno.test("formatAddress round-trips parseAddress", () => {
       "tls://[::1]:9",
       "unix:///a/b.sock",
       "ws://127.0.0.1:8080/nanorpc",
+      "serial:///dev/ttyUSB0?baud=9600",
     ]
   ) {
     assert.equal(formatAddress(parseAddress(text)), text);
   }
+});
+
+Deno.test("parseAddress reads serial lines with an optional baud rate", () => {
+  assert.deepEqual(parseAddress("serial:///dev/ttyUSB0?baud=9600"), {
+    transport: "serial",
+    path: "/dev/ttyUSB0",
+    baud: 9600,
+  });
+  assert.deepEqual(parseAddress("serial:/dev/tty%20A"), {
+    transport: "serial",
+    path: "/dev/tty A",
+    baud: 115200,
+  });
+  for (
+    const bad of ["serial://", "serial:///dev/x?baud=0", "serial:///x?speed=1"]
+  ) {
+    assert.throws(() => parseAddress(bad), /serial:\/\/\/dev\/ttyUSB0/, bad);
+  }
+});
+
+Deno.test("toAddress turns a dialer into a stream address and parses text", () => {
+  const dial = () => Promise.reject(new Error("unused"));
+  assert.deepEqual(toAddress(dial), { transport: "stream", dial });
+  assert.equal(formatAddress(toAddress(dial)), "stream");
+  assert.equal(
+    formatAddress({ transport: "stream", dial, name: "child process" }),
+    "child process",
+  );
+  assert.deepEqual(toAddress("unix:///s"), { transport: "unix", path: "/s" });
 });

@@ -6,7 +6,7 @@
 
 import { PATH_HASH, PATH_STRING } from "../wasm/codec.ts";
 import { fnv1a, RequestType } from "../wasm/wire.ts";
-import { type Address, parseAddress } from "./address.ts";
+import { type Address, type StreamDialer, toAddress } from "./address.ts";
 import { Call, frameTooLarge, pingCall } from "./_call.ts";
 import { type ClientState, Link } from "./_link.ts";
 import { checkCount, resolveOptions } from "./_options.ts";
@@ -72,19 +72,20 @@ export class Client extends EventTarget implements AsyncDisposable {
   /**
    * Starts connecting to `address` in the background.
    *
-   * @param address `tcp://host:port`, `tls://host:port` or `unix:///path`,
-   * or an address parsed by `parseAddress`.
+   * @param address An address text or object (see `parseAddress`), or a
+   * {@link StreamDialer} called for every connection (stream pairs, stdio).
    * @param options Timeouts, reconnection, keepalive and more.
    * @throws {TypeError} When the address cannot be parsed.
    * @throws {RangeError} When an option is out of range; the message names
    * it.
    */
-  constructor(address: string | Address, options: ClientOptions = {}) {
+  constructor(
+    address: string | Address | StreamDialer,
+    options: ClientOptions = {},
+  ) {
     super();
     const settings = resolveOptions(options);
-    this.address = typeof address === "string"
-      ? parseAddress(address)
-      : address;
+    this.address = toAddress(address);
     this.#link = new Link(
       this.address,
       settings,
@@ -397,7 +398,8 @@ export class Client extends EventTarget implements AsyncDisposable {
  * By default a first attempt that fails rejects (set `waitForServer` to
  * keep trying); later losses are healed by reconnecting.
  *
- * @param address `tcp://host:port`, `tls://host:port` or `unix:///path`.
+ * @param address `tcp://host:port`, `tls://host:port`, `unix:///path`,
+ * `ws://host:port/path`, `serial:///dev/tty…?baud=N`, or a dialer.
  * @param options Timeouts, reconnection, keepalive and more.
  * @returns The connected client; close it with `close()` or `await using`.
  * @throws {NotConnectedError} When the server cannot be reached.
@@ -414,7 +416,7 @@ export class Client extends EventTarget implements AsyncDisposable {
  * ```
  */
 export async function connect(
-  address: string | Address,
+  address: string | Address | StreamDialer,
   options: ClientOptions = {},
 ): Promise<Client> {
   const client = new Client(address, options);

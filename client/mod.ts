@@ -59,9 +59,14 @@ export {
   formatAddress,
   type NetAddress,
   parseAddress,
+  type SerialAddress,
+  type StreamAddress,
+  type StreamDialer,
+  toAddress,
   type UnixAddress,
   type WebSocketAddress,
 } from "./address.ts";
 export { Backoff, type BackoffOptions } from "./backoff.ts";
+export type { ByteStream, PeerAddress } from "../transport/byte_stream.ts";
 export type { TlsOptions } from "./_dial.ts";
 export { Status, statusName } from "../wasm/wire.ts";

@@ -70,6 +70,12 @@ export {
 } from "./options.ts";
 export { fileDescriptorSet } from "./reflection.ts";
 export { serveSerial, type ServeSerialOptions } from "./serial.ts";
+export type { ByteStream, PeerAddress } from "../transport/byte_stream.ts";
+export type { SerialOptions, SerialStream } from "../transport/serial.ts";
+export type {
+  SerialWatch,
+  WatchSerialOptions,
+} from "../transport/watch_serial.ts";
 export { Server } from "./server.ts";
 export type {
   MethodNames,

@@ -1,0 +1,102 @@
+// The client over links that are not sockets: a serial line (a pty pair,
+// the server on the other end) and a pair of web streams from a dialer.
+
+import assert from "node:assert/strict";
+import { Server } from "../server/server.ts";
+import { serveSerial } from "../server/serial.ts";
+import { silentLogger } from "../testing/logger.ts";
+import { startPtyPair } from "../testing/pty.ts";
+import { nextEvent, waitFor } from "../testing/wait.ts";
+import type { ByteStream } from "../transport/byte_stream.ts";
+import { webStreamPair } from "../transport/web_streams.ts";
+import { Client, connect } from "./client.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const read = (b: Uint8Array) => new TextDecoder().decode(b);
+
+function echoServer(): Server {
+  const server = new Server({ logger: silentLogger });
+  server.handle("/echo", (ctx) => ctx.data);
+  server.topic("/news");
+  return server;
+}
+
+Deno.test("Client over serial:// talks to a server on the other end of the line", async () => {
+  await using pair = await startPtyPair();
+  const server = echoServer();
+  const watch = serveSerial(server, pair.a, { baud: 9600 });
+  await waitFor(() => watch.current !== undefined, {
+    message: "the server to open its end",
+  });
+  const client = await connect(`serial://${pair.b}?baud=9600`, {
+    keepalive: false,
+  });
+  assert.deepEqual(client.address, {
+    transport: "serial",
+    path: pair.b,
+    baud: 9600,
+  });
+  assert.ok((await client.ping()) >= 0);
+  const { data } = await client.request("/echo", text("over the wire"));
+  assert.equal(read(data), "over the wire");
+  const updates = await client.subscribe("/news");
+  server.publish("/news", text("extra"));
+  const first = await updates[Symbol.asyncIterator]().next();
+  assert.equal(read(first.value as Uint8Array), "extra");
+  await client.close();
+  await server.shutdown();
+});
+
+/** Two pipes joined back to back: what one side writes the other reads. */
+function linkedPairs() {
+  const up = new TransformStream<Uint8Array, Uint8Array>();
+  const down = new TransformStream<Uint8Array, Uint8Array>();
+  return {
+    client: { readable: down.readable, writable: up.writable },
+    server: { readable: up.readable, writable: down.writable },
+  };
+}
+
+Deno.test("Client over a stream pair calls its dialer again for every reconnection", async () => {
+  const server = echoServer();
+  const served: Promise<void>[] = [];
+  let dials = 0;
+  const dial = (signal: AbortSignal): ByteStream => {
+    signal.throwIfAborted();
+    dials++;
+    const { client, server: end } = linkedPairs();
+    served.push(server.serve(webStreamPair(end)));
+    return webStreamPair(client, { remoteAddr: { transport: "memory" } });
+  };
+  const client = new Client(dial, {
+    keepalive: false,
+    reconnect: { initial: 1, max: 10 },
+  });
+  await client.opened;
+  assert.equal(client.address.transport, "stream");
+  assert.equal(
+    read((await client.request("/echo", text("one"))).data),
+    "one",
+  );
+  const lost = nextEvent(client, "reconnect");
+  for (const session of server.sessions.values()) session.close("test");
+  await lost;
+  assert.equal(dials, 2);
+  assert.equal(
+    read((await client.request("/echo", text("two"))).data),
+    "two",
+  );
+  await client.close();
+  await Promise.all(served);
+  assert.equal(server.sessions.size, 0);
+  await server.shutdown();
+});
+
+Deno.test("connect over a dialer that fails says where it could not connect", async () => {
+  await assert.rejects(
+    connect(() => Promise.reject(new Error("link is down")), {
+      reconnect: false,
+    }),
+    /Could not connect to stream: link is down/,
+  );
+});
