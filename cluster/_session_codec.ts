@@ -86,7 +86,12 @@ export function readSession(r: Reader): SessionSnapshot {
     id,
     uid,
     transport,
-    remoteAddr: { transport: peer, hostname, port, path },
+    remoteAddr: {
+      transport: peer,
+      ...(hostname !== undefined && { hostname }),
+      ...(port !== undefined && { port }),
+      ...(path !== undefined && { path }),
+    },
     attributes,
   };
 }

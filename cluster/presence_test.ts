@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { Presence } from "./_presence.ts";
+
+const beat = (node: string, requests: number[] = [], leaving = false) => ({
+  node,
+  leaving,
+  requests,
+  topics: [],
+});
+
+Deno.test("Presence ignores its own heartbeats and forgets nodes that leave", () => {
+  const p = new Presence("me", 1000, 0);
+  assert.equal(p.heard(beat("me"), 0), "ignored");
+  assert.equal(p.heard(beat("a"), 0), "joined");
+  assert.equal(p.heard(beat("a"), 1), "known");
+  assert.equal(p.heard(beat("a", [], true), 2), "left");
+  assert.equal(p.size, 0);
+});
+
+Deno.test("Presence presumes a node gone only after a full timeout with the link up", () => {
+  const p = new Presence("me", 1000, 0);
+  p.heard(beat("a"), 0);
+  p.heard(beat("b"), 0);
+  assert.deepEqual(p.expire(900), []);
+  p.heard(beat("b"), 900);
+  assert.deepEqual(p.expire(1500), ["a"]);
+  p.linkUp(5000); // an outage of our own link says nothing about b
+  assert.deepEqual(p.expire(5500), []);
+  assert.deepEqual(p.expire(6001), ["b"]);
+});
+
+Deno.test("Presence picks the same node for a key among those serving the path", () => {
+  const p = new Presence("me", 1000, 0);
+  for (const n of ["a", "b", "c"]) p.heard(beat(n, [42]), 0);
+  p.heard(beat("d", [7]), 0);
+  const picks = new Map<string, string>();
+  for (let i = 0; i < 50; i++) {
+    picks.set(`k${i}`, p.pick("request", 42, `k${i}`)!);
+  }
+  assert.ok(![...picks.values()].includes("d"), "d does not serve the path");
+  assert.equal(new Set(picks.values()).size, 3, "keys spread over a, b, c");
+  for (const [key, node] of picks) {
+    assert.equal(p.pick("request", 42, key), node);
+  }
+  p.forget("a");
+  for (const [key, node] of picks) {
+    if (node !== "a") {
+      assert.equal(p.pick("request", 42, key), node, "only a's keys move");
+    }
+  }
+  assert.equal(p.pick("subscribe", 42, "k1"), undefined);
+});
