@@ -48,6 +48,20 @@ export {
   type TlsListenOptions,
   type UnixListenOptions,
 } from "./listener.ts";
+export {
+  DEFAULT_WEBSOCKET_PATH,
+  httpHandler,
+  type HttpHandlerOptions,
+  type HttpRoute,
+  type RequestInfo,
+  websocketHandler,
+  type WebSocketHandlerOptions,
+} from "./http.ts";
+export {
+  DEFAULT_HTTP_PORT,
+  type HttpListenOptions,
+  type HttpServeOptions,
+} from "./http_listener.ts";
 export { leveledLogger, type Logger, type LogLevel } from "./logger.ts";
 export {
   METRICS_CONTENT_TYPE,
