@@ -1,0 +1,200 @@
+// Rate limits over real sockets: fake time for the exact schedule, real
+// time with coarse bounds for the flood that must not slow anyone else.
+
+import assert from "node:assert/strict";
+import {
+  concat,
+  FakeTime,
+  parsePrometheus,
+  PING,
+  type RawClient,
+  REQUEST,
+  requestFrame,
+  startServer,
+  waitFor,
+} from "../testing/mod.ts";
+import { Server } from "./server.ts";
+
+function echoes(first: number, count: number, path = "/echo"): Uint8Array {
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    frames.push(requestFrame({
+      requestId: first + i,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: path },
+      data: new Uint8Array([i & 0xff]),
+    }));
+  }
+  return concat(...frames);
+}
+
+/** Reads responses in the background into `ids` until `count` came. */
+function collect(raw: RawClient, count: number): {
+  ids: number[];
+  done: Promise<void>;
+} {
+  const ids: number[] = [];
+  const done = (async () => {
+    while (ids.length < count) ids.push((await raw.read(20_000)).requestId);
+  })();
+  return { ids, done };
+}
+
+Deno.test("Server rate limit makes excess pipelined requests wait and answers them all at the rate", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { rateLimit: { perSecond: 10, burst: 5 } });
+  const raw = await t.connectRaw();
+  using time = new FakeTime();
+  const got = collect(raw, 25);
+  await raw.write(echoes(1, 25));
+  await waitFor(() => got.ids.length === 5, { message: "the burst" });
+  await time.tickAsync(50);
+  assert.equal(got.ids.length, 5, "nothing before a token is due");
+  for (let i = 1; i <= 20; i++) {
+    await time.tickAsync(i === 1 ? 50 : 100);
+    await waitFor(() => got.ids.length === 5 + i, {
+      message: `request ${5 + i}`,
+    });
+  }
+  await got.done;
+  assert.deepEqual(got.ids, Array.from({ length: 25 }, (_, i) => i + 1));
+  assert.equal(t.server.stats().rateLimitedRequests, 20);
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_rate_limited_requests_total"), 20);
+  assert.equal(m.value("nanorpc_requests_total", { path: "/echo" }), 25);
+});
+
+Deno.test("Server rate limit: a flooding session waits while another session's pings go through", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { rateLimit: { perSecond: 50 } });
+  const flood = await t.connectRaw();
+  const other = await t.connectRaw();
+  const got = collect(flood, 150);
+  const started = performance.now();
+  await flood.write(echoes(1, 150));
+  // The burst (50) is answered at once; 100 more need 2 s at 50/s.
+  await waitFor(() => got.ids.length >= 50, { message: "the burst" });
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const pong = await other.call({ requestId: 1000 + i, requestType: PING });
+    assert.equal(pong.requestId, 1000 + i);
+    assert.ok(performance.now() - t0 < 500, "the other session is not slowed");
+    const echo = await other.call({
+      requestId: 2000 + i,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: "/echo" },
+    });
+    assert.equal(echo.requestId, 2000 + i);
+  }
+  assert.ok(got.ids.length < 150, "the flood is still waiting");
+  await got.done;
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 1900, `150 requests at 50/s took only ${elapsed} ms`);
+  assert.deepEqual(got.ids, Array.from({ length: 150 }, (_, i) => i + 1));
+});
+
+Deno.test("Server rate limit per path applies on top of the session's", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+    server.handle("/send", () => "sent");
+  }, {
+    rateLimit: {
+      perSecond: 1000,
+      paths: { "/send": { perSecond: 2, burst: 1 } },
+    },
+  });
+  const raw = await t.connectRaw();
+  using time = new FakeTime();
+  const got = collect(raw, 6);
+  // Two sends, then echoes: the echoes wait behind the second send.
+  await raw.write(concat(echoes(1, 2, "/send"), echoes(3, 4)));
+  await waitFor(() => got.ids.length === 1);
+  await time.tickAsync(499);
+  assert.equal(got.ids.length, 1);
+  await time.tickAsync(1);
+  await waitFor(() => got.ids.length === 6);
+  await got.done;
+  assert.deepEqual(got.ids, [1, 2, 3, 4, 5, 6]);
+  assert.equal(t.server.stats().rateLimitedRequests, 1);
+});
+
+Deno.test("Server rate limit closes a session that stays over its limit for closeAfter", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { rateLimit: { perSecond: 10, burst: 1, closeAfter: 500 } });
+  const raw = await t.connectRaw();
+  using time = new FakeTime();
+  await raw.write(echoes(1, 100));
+  await waitFor(() => t.server.stats().rateLimitedRequests >= 1);
+  for (let i = 0; i < 10 && t.server.stats().rateLimitCloses === 0; i++) {
+    await time.tickAsync(100);
+  }
+  assert.equal(t.server.stats().rateLimitCloses, 1);
+  assert.equal(await raw.closedByServer(), true);
+  await waitFor(() => t.server.stats().sessions === 0);
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_rate_limit_closes_total"), 1);
+});
+
+Deno.test("Server rate limit lets a session that slows down stay", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { rateLimit: { perSecond: 10, burst: 2, closeAfter: 300 } });
+  const raw = await t.connectRaw();
+  using time = new FakeTime();
+  for (let round = 0; round < 10; round++) {
+    const got = collect(raw, 2);
+    await raw.write(echoes(round * 2 + 1, 2));
+    await waitFor(() => got.ids.length === 2);
+    await time.tickAsync(200);
+  }
+  assert.equal(t.server.stats().rateLimitCloses, 0);
+  assert.equal(t.server.stats().sessions, 1);
+});
+
+Deno.test("Server refuses new connections from one address beyond connectionRateLimit", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { connectionRateLimit: { perSecond: 1, burst: 2 } });
+  using time = new FakeTime();
+  const a = await t.connectRaw();
+  const b = await t.connectRaw();
+  const c = await t.connectRaw();
+  assert.equal(await c.closedByServer(), true);
+  assert.equal(t.server.stats().connectionsRateLimited, 1);
+  for (const raw of [a, b]) {
+    const pong = await raw.call({ requestId: 7, requestType: PING });
+    assert.equal(pong.requestId, 7);
+  }
+  await time.tickAsync(1000);
+  const d = await t.connectRaw();
+  assert.equal(
+    (await d.call({ requestId: 8, requestType: PING })).requestId,
+    8,
+  );
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_connections_rate_limited_total"), 1);
+  assert.equal(m.value("nanorpc_sessions_refused_total"), 1);
+});
+
+Deno.test("Server rejects rate limits out of range, naming the option", () => {
+  for (
+    const [options, name] of [
+      [{ rateLimit: { perSecond: 0 } }, "rateLimit.perSecond"],
+      [{ rateLimit: { perSecond: 5, burst: 0.5 } }, "rateLimit.burst"],
+      [{ rateLimit: { perSecond: 5, closeAfter: -1 } }, "rateLimit.closeAfter"],
+      [
+        { rateLimit: { perSecond: 5, paths: { "/a": { perSecond: -1 } } } },
+        'rateLimit.paths["/a"].perSecond',
+      ],
+      [{ connectionRateLimit: { perSecond: NaN } }, "connectionRateLimit"],
+    ] as const
+  ) {
+    assert.throws(
+      () => new Server(options),
+      (err: Error) => err instanceof RangeError && err.message.includes(name),
+    );
+  }
+});
