@@ -9,22 +9,23 @@ import {
   ChatMessageSchema,
 } from "../proto/gen/chat_pb.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
-import { listenForTest, type RawPeer, silent } from "./_testing.ts";
+import { type RawClient, startServer, waitFor } from "../testing/mod.ts";
 import { registerDemo } from "./demo.ts";
-import { Server } from "./server.ts";
+import type { Server } from "./server.ts";
 
 const { REQUEST, SUBSCRIBE } = RequestType;
 const text = (s: string) => new TextEncoder().encode(s);
 
+/** The demo server, plus what `setup` registers. */
 function start(setup?: (s: Server) => void) {
-  const server = new Server({ logger: silent });
-  registerDemo(server);
-  setup?.(server);
-  return listenForTest(server);
+  return startServer((server) => {
+    registerDemo(server);
+    setup?.(server);
+  });
 }
 
 const call = (
-  p: RawPeer,
+  p: RawClient,
   id: number,
   path: string,
   data = new Uint8Array(),
@@ -39,7 +40,7 @@ const call = (
 
 Deno.test("Server acks SUBSCRIBE and sends UPDATEs with the subscription's id", async () => {
   await using t = await start((s) => s.topic("/ticks"));
-  const p = await t.peer();
+  const p = await t.connectRaw();
   const ack = await call(p, 77, "/ticks", new Uint8Array(), SUBSCRIBE);
   assert.deepEqual([ack.requestId, ack.responseType, ack.responseStatus], [
     77,
@@ -60,7 +61,7 @@ Deno.test("Server acks SUBSCRIBE and sends UPDATEs with the subscription's id", 
 
 Deno.test("Server answers SUBSCRIBE to an unregistered path with NOT_FOUND", async () => {
   await using t = await start();
-  const p = await t.peer();
+  const p = await t.connectRaw();
   const r = await call(p, 1, "/no/topic", new Uint8Array(), SUBSCRIBE);
   assert.equal(r.responseStatus, Status.NOT_FOUND);
   assert.match(r.responseMessage, /No topic for path \/no\/topic/);
@@ -70,7 +71,7 @@ Deno.test("Server answers SUBSCRIBE to an unregistered path with NOT_FOUND", asy
 
 Deno.test("Server sends no UPDATE for a subscription after its unsubscribe ack", async () => {
   await using t = await start((s) => s.topic("/ticks"));
-  const p = await t.peer();
+  const p = await t.connectRaw();
   await call(p, 5, "/ticks", new Uint8Array(), SUBSCRIBE);
   t.server.publish("/ticks", text("before"));
   assert.equal(new TextDecoder().decode((await p.read()).data), "before");
@@ -91,7 +92,7 @@ Deno.test("Server treats a REQUEST with the subscription's id but data as a requ
     s.topic("/both");
     s.handle("/both", (ctx) => ctx.data);
   });
-  const p = await t.peer();
+  const p = await t.connectRaw();
   await call(p, 9, "/both", new Uint8Array(), SUBSCRIBE);
   const r = await call(p, 9, "/both", text("x"));
   assert.deepEqual(r.data, text("x"));
@@ -100,9 +101,9 @@ Deno.test("Server treats a REQUEST with the subscription's id but data as a requ
 
 Deno.test("Server delivers room messages only to subscribers whose filter matches", async () => {
   await using t = await start();
-  const alice = await t.peer();
-  const all = await t.peer();
-  const onlyBob = await t.peer();
+  const alice = await t.connectRaw();
+  const all = await t.connectRaw();
+  const onlyBob = await t.connectRaw();
   await call(
     alice,
     1,
@@ -127,7 +128,7 @@ Deno.test("Server delivers room messages only to subscribers whose filter matche
     Status.OK,
   );
 
-  const send = (p: RawPeer, id: number, msg: string) =>
+  const send = (p: RawClient, id: number, msg: string) =>
     call(
       p,
       id,
@@ -141,7 +142,7 @@ Deno.test("Server delivers room messages only to subscribers whose filter matche
     (await send(alice, 10, "hi from alice")).responseStatus,
     Status.OK,
   );
-  const bob = await t.peer();
+  const bob = await t.connectRaw();
   await call(
     bob,
     1,
@@ -149,10 +150,10 @@ Deno.test("Server delivers room messages only to subscribers whose filter matche
     toBinary(ChatJoinSchema, create(ChatJoinSchema, { name: "bob" })),
   );
   await send(bob, 11, "hi from bob");
-  const anon = await t.peer();
+  const anon = await t.connectRaw();
   await send(anon, 12, "who am I");
 
-  const got = async (p: RawPeer) =>
+  const got = async (p: RawClient) =>
     fromBinary(ChatMessageSchema, (await p.read()).data);
   assert.deepEqual([
     (await got(all)).from,
@@ -174,7 +175,7 @@ Deno.test("Server delivers room messages only to subscribers whose filter matche
 
 Deno.test("Server refuses a subscription filter that does not decode", async () => {
   await using t = await start();
-  const p = await t.peer();
+  const p = await t.connectRaw();
   const r = await call(
     p,
     1,
@@ -189,15 +190,15 @@ Deno.test("Server refuses a subscription filter that does not decode", async () 
 
 Deno.test("Server ends every subscription of a session when it disconnects", async () => {
   await using t = await start((s) => s.topic("/ticks"));
-  const p = await t.peer();
+  const p = await t.connectRaw();
   for (let id = 1; id <= 50; id++) {
     await call(p, id, "/ticks", new Uint8Array(), SUBSCRIBE);
   }
   assert.equal(t.server.stats().subscriptions, 50);
   p.close();
-  for (let i = 0; i < 100 && t.server.stats().sessions > 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(() => t.server.stats().sessions === 0, {
+    message: "the session to close",
+  });
   assert.deepEqual(
     [t.server.stats().sessions, t.server.stats().subscriptions],
     [0, 0],
@@ -213,8 +214,8 @@ Deno.test("Session.push reaches only that session's subscriptions to the path", 
       ctx.session.bind("u1");
     });
   });
-  const a = await t.peer();
-  const b = await t.peer();
+  const a = await t.connectRaw();
+  const b = await t.connectRaw();
   await call(a, 1, "/inbox", new Uint8Array(), SUBSCRIBE);
   await call(b, 1, "/inbox", new Uint8Array(), SUBSCRIBE);
   await call(a, 2, "/me");
@@ -238,7 +239,11 @@ Deno.test("Group broadcasts to members, multicasts to some, and forgets closed s
     });
   });
   const lobby = t.server.group("lobby");
-  const peers = [await t.peer(), await t.peer(), await t.peer()];
+  const peers = [
+    await t.connectRaw(),
+    await t.connectRaw(),
+    await t.connectRaw(),
+  ];
   for (const [i, p] of peers.entries()) {
     await call(p, 1, "/room/events", new Uint8Array(), SUBSCRIBE);
     if (i < 2) await call(p, 2, "/enter", text(`p${i}`));
@@ -256,10 +261,9 @@ Deno.test("Group broadcasts to members, multicasts to some, and forgets closed s
   );
   assert.equal(t.server.stats().groupMemberships, 2);
   peers[0].close();
-  for (let i = 0; i < 100 && lobby.count > 1; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.equal(lobby.count, 1);
+  await waitFor(() => lobby.count === 1, {
+    message: "the group to forget the closed session",
+  });
   assert.equal(t.server.stats().groupMemberships, 1);
 });
 
