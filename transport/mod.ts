@@ -39,3 +39,12 @@ export {
   webStreamPair,
   type WebStreamPairOptions,
 } from "./web_streams.ts";
+export {
+  CLOSE_TOO_BIG,
+  CLOSE_UNSUPPORTED_DATA,
+  type WebSocketByteStream,
+  type WebSocketStats,
+  websocketStream,
+  type WebSocketStreamOptions,
+} from "./websocket.ts";
+export { openWebSocket, type OpenWebSocketOptions } from "./open_websocket.ts";
