@@ -29,7 +29,8 @@ const USAGE = `usage: deno task call ADDRESS PATH [DATA] [options]
        deno task call ADDRESS --ping
        deno task call ADDRESS PATH --subscribe [--filter TEXT]
 
-ADDRESS is tcp://host:port, tls://host:port or unix:///path.
+ADDRESS is tcp://host:port, tls://host:port, unix:///path,
+ws://host:port/nanorpc or serial:///dev/ttyUSB0?baud=115200.
 
 options:
   --data-hex HEX    request data (or subscribe filter) given as hex

@@ -100,3 +100,24 @@ Deno.test("connect over a dialer that fails says where it could not connect", as
     /Could not connect to stream: link is down/,
   );
 });
+
+Deno.test("deno task call serial:// prints the answer of a server on the other end of the line", async () => {
+  await using pair = await startPtyPair();
+  const server = echoServer();
+  const watch = serveSerial(server, pair.a);
+  await waitFor(() => watch.current !== undefined, {
+    message: "the server to open its end",
+  });
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  );
+  // The task's own permissions: the line is bridged through cat and dd.
+  const [, ...flags] = String(config.tasks.call).split(/\s+/);
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [...flags, `serial://${pair.b}`, "/echo", "hi over serial"],
+    cwd: new URL("..", import.meta.url),
+  }).output();
+  assert.equal(code, 0, read(stderr));
+  assert.equal(read(stdout), "hi over serial\n");
+  await server.shutdown();
+});
