@@ -2,18 +2,27 @@
  * The command-line NanoRPC client, run by `deno task call`:
  *
  * ```sh
+ * deno task call tcp://127.0.0.1:7411 --list
+ * deno task call tcp://127.0.0.1:7411 --describe /room/send
+ * deno task call tcp://127.0.0.1:7411 /room/send '{"text":"hi"}'
+ * deno task call --subscribe tcp://127.0.0.1:7411 /room/messages
  * deno task call tcp://127.0.0.1:7411 /echo hello
  * deno task call unix:///tmp/nanorpc.sock /echo --data-hex 0102ff --hex
  * deno task call tcp://127.0.0.1:7411 --ping
- * deno task call tcp://127.0.0.1:7411 /room/messages --subscribe
  * ```
  *
- * Prints the response data (as text when it is valid, printable UTF-8, as
- * hex otherwise) and exits
- * 0 on STATUS_OK; 1 when the server answers another status, 2 for a usage
- * error, 3 when the server cannot be reached or does not answer in time,
- * 4 for any other failure. With `--json` every outcome, errors included,
- * is one JSON object per line on stdout.
+ * The types of a server's paths come from its reflection service
+ * (`/_nanorpc/reflection`), or from `--proto FILE` / `--descriptor-set
+ * FILE` when given (then the server is not asked). Request data and
+ * filters of a typed path are written as protobuf JSON; responses and
+ * updates of a typed path print as protobuf JSON, one object per line.
+ * Untyped paths take DATA as text (or `--data-hex`) and print text when it
+ * is valid, printable UTF-8, hex otherwise.
+ *
+ * Exits 0 on STATUS_OK; 1 when the server answers another status, 2 for a
+ * usage error, 3 when the server cannot be reached or does not answer in
+ * time, 4 for any other failure. With `--json` every outcome, errors
+ * included, is one JSON object per line on stdout.
  *
  * @module
  */
@@ -22,23 +31,49 @@ import { parseArgs } from "node:util";
 import { statusName } from "../wasm/wire.ts";
 import { parseAddress } from "./address.ts";
 import { type Client, connect } from "./client.ts";
+import { describeLines, listLines } from "./_cli_describe.ts";
+import { encodeJson, type Output, print } from "./_cli_output.ts";
+import { compileProto } from "./_cli_proto.ts";
+import {
+  fetchSchema,
+  type PathInfo,
+  pathInfo,
+  readDescriptorSet,
+  type Schema,
+  SchemaError,
+} from "./_cli_schema.ts";
+import { DataError, fromHex, usage, UsageError } from "./_cli_usage.ts";
 import { ClientError, NanoRpcError } from "./errors.ts";
 import type { ClientOptions } from "./options.ts";
 
+export { UsageError };
+
 const USAGE = `usage: deno task call ADDRESS PATH [DATA] [options]
-       deno task call ADDRESS --ping
+       deno task call ADDRESS --list | --describe PATH
        deno task call ADDRESS PATH --subscribe [--filter TEXT]
+       deno task call ADDRESS --ping
 
 ADDRESS is tcp://host:port, tls://host:port, unix:///path,
-ws://host:port/nanorpc or serial:///dev/ttyUSB0?baud=115200.
+ws://host:port/nanorpc or serial:///dev/ttyUSB0?baud=115200. DATA (and
+--filter) of a typed path is protobuf JSON, e.g. '{"text":"hi"}'; of an
+untyped path, text.
 
 options:
-  --data-hex HEX    request data (or subscribe filter) given as hex
-  --filter TEXT     subscribe filter as text (--filter-hex HEX for bytes)
+  --list            print every path: kind, hash, types, service method
+  --describe PATH   print a path's message types with their fields (or a
+                    message type's, given its full name)
+  --proto FILE      take the types from a .proto file (compiled offline
+                    with buf) instead of asking the server
+  --import-path DIR where --proto's imports are found (repeatable; the
+                    file's folder and nanorpc.proto's are always searched)
+  --descriptor-set FILE  take the types from a binary FileDescriptorSet
+  --data-hex HEX    request data (or subscribe filter) as raw hex bytes
+  --filter TEXT     subscribe filter (--filter-hex HEX for raw bytes)
   --hash            send the path as its FNV-1a hash
-  --hex             print data as hex
-  --json            print one JSON object per response, update, ping or
-                    error
+  --hex             print data as hex, even of a typed path
+  --emit-defaults   print fields that hold their default value too
+  --json            print one JSON object per response, update, ping,
+                    path or error
   --timeout MS      how long to wait for an answer (default 10000)
   --ca-cert FILE    extra root certificate (PEM) for tls:// addresses
   --ping            print the round-trip time of a PING
@@ -54,77 +89,23 @@ const EXIT_USAGE = 2;
 const EXIT_CONNECTION = 3;
 const EXIT_OTHER = 4;
 
-/** The command line is wrong: exit 2 with the usage. */
-export class UsageError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UsageError";
-  }
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function hex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
-}
-
-function fromHex(text: string, flag: string): Uint8Array {
-  const clean = text.replace(/^0x/i, "").replace(/[\s:]/g, "");
-  if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) {
-    throw new UsageError(`${flag} wants an even number of hex digits`);
-  }
-  const bytes = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < bytes.length; i++) {
-    bytes[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);
-  }
-  return bytes;
-}
-
-/** The bytes as text when they are valid UTF-8 and printable. */
-function text(bytes: Uint8Array): string | undefined {
-  for (const b of bytes) {
-    if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) {
-      return undefined;
-    }
-  }
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-interface Output {
-  hex: boolean;
-  json: boolean;
-}
-
-function print(out: Output, data: Uint8Array, status = 1, message = "") {
-  if (out.json) {
-    console.log(JSON.stringify({
-      status: statusName(status),
-      message,
-      data: text(data) ?? null,
-      hex: hex(data),
-    }));
-  } else {
-    console.log(out.hex ? hex(data) : text(data) ?? hex(data));
-  }
-}
-
 function parse(args: string[]) {
   const { values, positionals } = usage(() =>
     parseArgs({
       args,
       allowPositionals: true,
       options: {
+        list: { type: "boolean", default: false },
+        describe: { type: "string" },
+        proto: { type: "string" },
+        "import-path": { type: "string", multiple: true, default: [] },
+        "descriptor-set": { type: "string" },
         "data-hex": { type: "string" },
         filter: { type: "string" },
         "filter-hex": { type: "string" },
         hash: { type: "boolean", default: false },
         hex: { type: "boolean", default: false },
+        "emit-defaults": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         timeout: { type: "string", default: "10000" },
         "ca-cert": { type: "string" },
@@ -135,35 +116,77 @@ function parse(args: string[]) {
     })
   );
   if (values.help) return { help: true as const };
+  const inspect = values.list || values.describe !== undefined;
+  const files = values.proto !== undefined ||
+    values["descriptor-set"] !== undefined;
+  if (values.proto !== undefined && values["descriptor-set"] !== undefined) {
+    throw new UsageError("Give --proto or --descriptor-set, not both");
+  }
   const [addressText, path, dataText, ...rest] = positionals;
-  if (!addressText) throw new UsageError("Give a server address");
-  const address = usage(() => parseAddress(addressText));
-  if (!values.ping && !path) throw new UsageError("Give a path, or --ping");
-  if (rest.length > 0) throw new UsageError(`Unexpected "${rest[0]}"`);
+  if (!addressText && !(inspect && files)) {
+    throw new UsageError("Give a server address");
+  }
+  const address = addressText
+    ? usage(() => parseAddress(addressText))
+    : undefined;
+  if (!values.ping && !inspect && !path) {
+    throw new UsageError("Give a path, or --ping, --list or --describe PATH");
+  }
+  const extra = inspect ? path : rest[0];
+  if (extra !== undefined) throw new UsageError(`Unexpected "${extra}"`);
   if (dataText !== undefined && values["data-hex"] !== undefined) {
     throw new UsageError("Give DATA or --data-hex, not both");
   }
   const timeout = Number(values.timeout);
   if (!(timeout >= 0)) throw new UsageError("--timeout wants milliseconds");
-  const data = values["data-hex"] !== undefined
-    ? fromHex(values["data-hex"], "--data-hex")
-    : new TextEncoder().encode(dataText ?? "");
-  const filter = values["filter-hex"] !== undefined
-    ? fromHex(values["filter-hex"], "--filter-hex")
-    : values.filter !== undefined
-    ? new TextEncoder().encode(values.filter)
-    : data;
-  return { help: false as const, address, path, data, filter, timeout, values };
+  const hexBytes = (flag: "data-hex" | "filter-hex") => {
+    const given = values[flag];
+    return given === undefined ? undefined : fromHex(given, `--${flag}`);
+  };
+  const raw = { data: hexBytes("data-hex"), filter: hexBytes("filter-hex") };
+  return {
+    help: false as const,
+    address,
+    path,
+    dataText,
+    raw,
+    timeout,
+    values,
+  };
 }
 
-/** Runs `fn`, turning what it throws into a {@link UsageError}. */
-function usage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new UsageError(message, { cause: error });
+type Parsed = Exclude<ReturnType<typeof parse>, { help: true }>;
+
+/** The schema of --proto or --descriptor-set, if given. */
+function fileSchema({ values }: Parsed): Promise<Schema> | undefined {
+  if (values.proto !== undefined) {
+    return compileProto(values.proto, values["import-path"]);
   }
+  const set = values["descriptor-set"];
+  return set === undefined ? undefined : readDescriptorSet(set);
+}
+
+/**
+ * Bytes to send: --data-hex/--filter-hex as given; text of a typed path
+ * as protobuf JSON of its type; of an untyped path, as UTF-8. A
+ * subscription's filter is --filter-hex, --filter, or else the data.
+ */
+function payload(
+  parsed: Parsed,
+  info: PathInfo | undefined,
+  schema: Schema | undefined,
+): Uint8Array {
+  const { values, dataText, raw } = parsed;
+  const encode = (text: string, flag: string) =>
+    info?.input
+      ? encodeJson(info.input, text, flag, schema?.registry)
+      : new TextEncoder().encode(text);
+  if (values.subscribe) {
+    if (raw.filter) return raw.filter;
+    if (values.filter !== undefined) return encode(values.filter, "--filter");
+  }
+  if (raw.data) return raw.data;
+  return dataText === undefined ? new Uint8Array(0) : encode(dataText, "DATA");
 }
 
 async function subscribe(
@@ -171,6 +194,7 @@ async function subscribe(
   path: string,
   filter: Uint8Array,
   out: Output,
+  info: PathInfo | undefined,
 ): Promise<number> {
   client.addEventListener("disconnect", (event) => {
     if (!event.error) return; // Closed on purpose.
@@ -181,7 +205,7 @@ async function subscribe(
   });
   let failed: Error | undefined;
   const subscription = await client.subscribe(path, filter, {
-    onUpdate: (update) => print(out, update),
+    onUpdate: (update) => print(out, update, info?.output),
     onError: (error) => failed = error,
   });
   console.error(`subscribed to ${path}; Ctrl-C to stop`);
@@ -203,14 +227,8 @@ async function subscribe(
   return 0;
 }
 
-async function run(args: string[]): Promise<number> {
-  const parsed = parse(args);
-  if (parsed.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const { address, path, data, filter, timeout, values } = parsed;
-  const out = { hex: values.hex, json: values.json };
+async function clientOptions(parsed: Parsed): Promise<ClientOptions> {
+  const { values, timeout } = parsed;
   const options: ClientOptions = {
     timeout,
     hash: values.hash,
@@ -229,7 +247,52 @@ async function run(args: string[]): Promise<number> {
       );
     }
   }
-  await using client = await connect(address, options);
+  return options;
+}
+
+/** --list or --describe: from the files, or the server's reflection. */
+async function inspect(parsed: Parsed, out: Output): Promise<number> {
+  let schema = await fileSchema(parsed);
+  if (!schema) {
+    await using client = await connect(
+      parsed.address!,
+      await clientOptions(parsed),
+    );
+    schema = await fetchSchema(client);
+  }
+  if (!schema) {
+    throw new SchemaError(
+      "The server has no reflection (/_nanorpc/reflection answered NOT_FOUND): give --proto FILE or --descriptor-set FILE",
+    );
+  }
+  const describe = parsed.values.describe;
+  const lines = describe === undefined
+    ? listLines(schema, out.json)
+    : describeLines(schema, describe, out.json);
+  for (const line of lines) console.log(line);
+  return 0;
+}
+
+async function run(args: string[]): Promise<number> {
+  const parsed = parse(args);
+  if (parsed.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const { values } = parsed;
+  const out: Output = {
+    hex: values.hex,
+    json: values.json,
+    emitDefaults: values["emit-defaults"],
+  };
+  if (values.list || values.describe !== undefined) {
+    return await inspect(parsed, out);
+  }
+  const files = values.ping ? undefined : await fileSchema(parsed);
+  await using client = await connect(
+    parsed.address!,
+    await clientOptions(parsed),
+  );
   if (values.ping) {
     const ms = await client.ping();
     console.log(
@@ -239,9 +302,16 @@ async function run(args: string[]): Promise<number> {
     );
     return 0;
   }
-  if (values.subscribe) return await subscribe(client, path!, filter, out);
-  const response = await client.request(path!, data);
-  print(out, response.data, response.status, response.message);
+  const schema = files ?? await fetchSchema(client);
+  out.registry = schema?.registry;
+  const path = parsed.path!;
+  const info = pathInfo(schema, path, values.subscribe ? "topic" : "request");
+  const data = payload(parsed, info, schema);
+  if (values.subscribe) {
+    return await subscribe(client, path, data, out, info);
+  }
+  const response = await client.request(path, data);
+  print(out, response.data, info?.output, response.status, response.message);
   return 0;
 }
 
@@ -262,6 +332,9 @@ export function report(error: unknown, json: boolean): number {
     }
     return code;
   };
+  if (error instanceof DataError) {
+    return fail(EXIT_USAGE, null, `error: ${message}`);
+  }
   if (error instanceof UsageError) {
     return fail(EXIT_USAGE, null, `error: ${message}\n\n${USAGE}`);
   }
@@ -269,7 +342,7 @@ export function report(error: unknown, json: boolean): number {
     return fail(
       EXIT_CONNECTION,
       null,
-      `error: ${message}\n(UNIX sockets need --allow-read and --allow-write)`,
+      `error: ${message}\n(UNIX sockets need --allow-read and --allow-write; --proto needs --allow-run)`,
     );
   }
   if (error instanceof NanoRpcError && !(error instanceof ClientError)) {

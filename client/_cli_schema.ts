@@ -1,0 +1,187 @@
+// Where `deno task call` learns the types of a server's paths: the
+// server's reflection answer, a binary FileDescriptorSet, or a .proto file
+// compiled by the buf binary from the npm package.
+
+import {
+  createFileRegistry,
+  type DescMessage,
+  type FileRegistry,
+  fromBinary,
+} from "@bufbuild/protobuf";
+import {
+  type FileDescriptorSet,
+  FileDescriptorSetSchema,
+} from "@bufbuild/protobuf/wkt";
+import {
+  ReflectionPath_Kind,
+  ReflectionRequestSchema,
+  type ReflectionResponse,
+  ReflectionResponseSchema,
+} from "../proto/gen/nanorpc_reflection_pb.ts";
+import {
+  methodPath,
+  methodPathKind,
+  REFLECTION_PATH,
+} from "../protocol/service.ts";
+import { fnv1a } from "../wasm/wire.ts";
+import type { Client } from "./client.ts";
+import { NotFoundError } from "./errors.ts";
+
+/** One path and what is known of its data. */
+export interface PathInfo {
+  readonly path: string;
+  readonly hash: number;
+  readonly kind: "request" | "topic";
+  /** Request data, or a topic's filter. */
+  readonly input?: DescMessage;
+  /** Response data, or a topic's updates. */
+  readonly output?: DescMessage;
+  /** The service method served there, e.g. `nanorpc_demo.Room.Send`. */
+  readonly method?: string;
+}
+
+/** The types of a server's paths, and where they came from. */
+export interface Schema {
+  readonly registry: FileRegistry;
+  /** Sorted by path, then kind. */
+  readonly paths: readonly PathInfo[];
+  /** "reflection", or the file the types were read from. */
+  readonly source: string;
+}
+
+/** A schema source failed: the message says what to do. */
+export class SchemaError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SchemaError";
+  }
+}
+
+/** The entry of `path` for `kind`, if the schema has one. */
+export function pathInfo(
+  schema: Schema | undefined,
+  path: string,
+  kind: "request" | "topic",
+): PathInfo | undefined {
+  return schema?.paths.find((p) => p.path === path && p.kind === kind);
+}
+
+function registryOf(set: FileDescriptorSet, from: string): FileRegistry {
+  try {
+    return createFileRegistry(set);
+  } catch (cause) {
+    throw new SchemaError(
+      `The files from ${from} do not form a complete set (${
+        (cause as Error).message
+      }): every imported file must be included (protoc --include_imports, or buf build)`,
+      { cause },
+    );
+  }
+}
+
+function sorted(paths: PathInfo[]): PathInfo[] {
+  return paths.sort((a, b) =>
+    a.path < b.path ? -1 : a.path > b.path ? 1 : a.kind < b.kind ? -1 : 1
+  );
+}
+
+/** The schema in a server's reflection answer. */
+export function reflectedSchema(response: ReflectionResponse): Schema {
+  const registry = registryOf(
+    response.files ??
+      { $typeName: "google.protobuf.FileDescriptorSet", file: [] },
+    "the server's reflection",
+  );
+  const type = (name: string) => name ? registry.getMessage(name) : undefined;
+  const paths = response.paths.map((p): PathInfo => {
+    const topic = p.kind === ReflectionPath_Kind.TOPIC;
+    return {
+      path: p.path,
+      hash: p.pathHash,
+      kind: topic ? "topic" : "request",
+      input: type(topic ? p.filterType : p.inputType),
+      output: type(topic ? p.updateType : p.outputType),
+      method: p.method || undefined,
+    };
+  });
+  return { registry, paths: sorted(paths), source: "reflection" };
+}
+
+/**
+ * Asks the server to describe itself; `undefined` when it answers
+ * NOT_FOUND (reflection off, or a server that has none).
+ */
+export async function fetchSchema(client: Client): Promise<Schema | undefined> {
+  try {
+    const response = await client.call(REFLECTION_PATH, {}, {
+      input: ReflectionRequestSchema,
+      output: ReflectionResponseSchema,
+    });
+    return reflectedSchema(response);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The schema of the services in `set`: every unary and server-streaming
+ * method at its `(nanorpc).request_path` (or default path).
+ */
+export function fileSchema(set: FileDescriptorSet, from: string): Schema {
+  const registry = registryOf(set, from);
+  const paths: PathInfo[] = [];
+  for (const file of registry.files) {
+    for (const service of file.services) {
+      for (const method of service.methods) {
+        if (
+          method.methodKind !== "unary" &&
+          method.methodKind !== "server_streaming"
+        ) {
+          continue;
+        }
+        let path: string;
+        try {
+          path = methodPath(method);
+        } catch (cause) {
+          throw new SchemaError((cause as Error).message, { cause });
+        }
+        paths.push({
+          path,
+          hash: fnv1a(path),
+          kind: methodPathKind(method) as "request" | "topic",
+          input: method.input,
+          output: method.output,
+          method: `${service.typeName}.${method.name}`,
+        });
+      }
+    }
+  }
+  return { registry, paths: sorted(paths), source: from };
+}
+
+/** Reads a binary FileDescriptorSet (a buf image is one too). */
+export async function readDescriptorSet(file: string): Promise<Schema> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotCapable) throw cause;
+    throw new SchemaError(
+      `Cannot read --descriptor-set ${file}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  let set: FileDescriptorSet;
+  try {
+    set = fromBinary(FileDescriptorSetSchema, bytes);
+  } catch (cause) {
+    throw new SchemaError(
+      `${file} is not a binary FileDescriptorSet (${
+        (cause as Error).message
+      }); make one with \`buf build -o ${file}\` or \`protoc --include_imports -o ${file}\``,
+      { cause },
+    );
+  }
+  return fileSchema(set, file);
+}
