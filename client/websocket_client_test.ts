@@ -1,0 +1,107 @@
+// The client over ws:// against a real server's HTTP listener: the same
+// requests, pings, subscriptions, reconnection and resubscription as over
+// TCP.
+
+import assert from "node:assert/strict";
+import { Server } from "../server/mod.ts";
+import { nextEvent, waitFor } from "../testing/mod.ts";
+import { connect } from "./client.ts";
+import { NotFoundError } from "./errors.ts";
+
+const text = new TextEncoder();
+const read = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** A server with `/echo` and the topic `/news`, on HTTP at `port`. */
+async function startServer(port = 0) {
+  const server = new Server({ logLevel: "error" });
+  server.handle("/echo", (ctx) => ctx.data);
+  server.topic("/news");
+  const { addr } = await server.listen({ http: { port } });
+  const { port: bound } = addr as Deno.NetAddr;
+  return { server, port: bound, url: `ws://127.0.0.1:${bound}/nanorpc` };
+}
+
+Deno.test("Client over ws:// requests, pings and subscribes as over TCP", async () => {
+  const { server, url } = await startServer();
+  await using _ = server;
+  await using client = await connect(url);
+  assert.equal(client.address.transport, "ws");
+  const { data } = await client.request("/echo", text.encode("hi"));
+  assert.equal(read(data), "hi");
+  assert.ok(await client.ping() >= 0);
+  await assert.rejects(client.request("/missing"), NotFoundError);
+  // Large data crosses in many WebSocket messages both ways.
+  const big = new Uint8Array(600_000).map((_, i) => i % 253);
+  assert.deepEqual((await client.request("/echo", big)).data, big);
+  const many = await Promise.all(
+    Array.from(
+      { length: 300 },
+      (_, i) => client.request("/echo", text.encode(`${i}`)),
+    ),
+  );
+  assert.deepEqual(many.map((r) => read(r.data)), many.map((_, i) => `${i}`));
+  const sub = await client.subscribe("/news");
+  server.publish("/news", text.encode("first"));
+  server.publish("/news", text.encode("second"));
+  const got: string[] = [];
+  for await (const update of sub) {
+    got.push(read(update));
+    if (got.length === 2) break;
+  }
+  assert.deepEqual(got, ["first", "second"]);
+  assert.equal([...server.sessions.values()][0].transport, "ws");
+});
+
+Deno.test("Client over ws:// reconnects after the server restarts and re-establishes its subscriptions", async () => {
+  const first = await startServer();
+  const client = await connect(first.url, {
+    reconnect: { initial: 20, max: 100 },
+  });
+  try {
+    const updates: string[] = [];
+    await client.subscribe("/news", undefined, {
+      onUpdate: (update) => updates.push(read(update)),
+    });
+    first.server.publish("/news", text.encode("before"));
+    await waitFor(() => updates.length === 1, { message: "the first update" });
+    const lost = nextEvent(client, "disconnect");
+    await first.server.shutdown();
+    await lost;
+    assert.notEqual(client.state, "open");
+    const second = await startServer(first.port);
+    await using _ = second.server;
+    await nextEvent(client, "reconnect");
+    await waitFor(() => second.server.stats().subscriptions === 1, {
+      message: "the subscription to be re-established",
+    });
+    second.server.publish("/news", text.encode("after"));
+    await waitFor(() => updates.length === 2, { message: "the second update" });
+    assert.deepEqual(updates, ["before", "after"]);
+    const { data } = await client.request("/echo", text.encode("again"));
+    assert.equal(read(data), "again");
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("Client over ws:// sends keepalive pings on an idle connection", async () => {
+  const { server, url } = await startServer();
+  await using _ = server;
+  await using client = await connect(url, {
+    keepalive: { interval: 20, timeout: 5000 },
+  });
+  const before = server.stats().framesIn;
+  await waitFor(() => server.stats().framesIn >= before + 3, {
+    message: "three keepalive pings",
+  });
+  assert.equal(client.state, "open");
+});
+
+Deno.test("connect rejects a ws:// address where no endpoint answers, with advice", async () => {
+  const { server, port } = await startServer();
+  await using _ = server;
+  await assert.rejects(
+    connect(`ws://127.0.0.1:${port}/wrong-path`, { connectTimeout: 5000 }),
+    /Could not connect to ws:\/\/127\.0\.0\.1:\d+\/wrong-path: .*check the URL/,
+  );
+});
