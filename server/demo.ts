@@ -10,6 +10,16 @@ import { methodPath } from "../protocol/service.ts";
 import type { Server } from "./server.ts";
 import type { ServiceRegistration } from "./service.ts";
 
+/**
+ * Which part of the demo a node serves (`deno task server --demo`): `all`,
+ * only `/echo`, only the chat `room`, or `none`. Two nodes of a cluster
+ * that serve different parts forward to each other.
+ */
+export type DemoPart = "all" | "echo" | "room" | "none";
+
+/** The values of {@link DemoPart}. */
+export const DEMO_PARTS: readonly DemoPart[] = ["all", "echo", "room", "none"];
+
 /** Topic every chat message is published to: `/room/messages`. */
 export const ROOM_MESSAGES: string = methodPath(Room.method.messages);
 
@@ -21,10 +31,17 @@ export const ROOM_MESSAGES: string = methodPath(Room.method.messages);
  * sender's messages.
  *
  * @param server The server to register on.
- * @returns The room's registration, to publish to it.
+ * @param part Which part to register; all of it by default.
+ * @returns The room's registration, to publish to it (none without it).
  */
-export function registerDemo(server: Server): ServiceRegistration<typeof Room> {
-  server.handle("/echo", (ctx) => ctx.data);
+export function registerDemo(
+  server: Server,
+  part: DemoPart = "all",
+): ServiceRegistration<typeof Room> | undefined {
+  if (part === "all" || part === "echo") {
+    server.handle("/echo", (ctx) => ctx.data);
+  }
+  if (part !== "all" && part !== "room") return undefined;
   const room = server.service(Room, {
     join(msg, ctx) {
       ctx.session.set("name", msg.name);

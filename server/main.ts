@@ -8,7 +8,14 @@
  * Flags: `--tcp HOST:PORT`, `--unix PATH` and `--http HOST:PORT` (each
  * repeatable; default `--tcp 127.0.0.1:7411`; `--http` serves the
  * WebSocket endpoint `/nanorpc`, the chat page `/` and `/nanorpc.js`),
- * `--max-message-size BYTES`, `--log-level error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully.
+ * `--max-message-size BYTES`, `--handler-timeout MS`, `--log-level
+ * error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully.
+ *
+ * `--demo all|echo|room|none` (default `all`) picks the part of the demo
+ * served; `--module PATH` (repeatable) imports a module whose default
+ * export `(server) => void | Promise<void>` registers more. Clustering
+ * (`--nats URL`, `--workers N`) is added by `cluster/main.ts`, which the
+ * `server` task runs.
  *
  * `--serial PATH[:BAUD]` (repeatable; 115200 baud by default) serves a
  * serial device or pty as one session, set to raw mode with `stty` and
@@ -19,16 +26,39 @@
  */
 
 import { parseArgs } from "node:util";
-import { registerDemo } from "./demo.ts";
-import { DEFAULT_PORT, type ListenOptions } from "./listener.ts";
+import { DEMO_PARTS, type DemoPart, registerDemo } from "./demo.ts";
+import { DEFAULT_PORT, type Listener, type ListenOptions } from "./listener.ts";
 import type { LogLevel } from "./logger.ts";
+import type { ServerOptions } from "./options.ts";
 import { serveSerial } from "./serial.ts";
 import { Server } from "./server.ts";
+import type { ServerStats } from "./stats.ts";
+
+/** How another entry point (cluster/main.ts, a worker) runs {@link main}. */
+export interface MainExtras {
+  /** Options merged into the server's (a broker, a forwarder). */
+  options?: ServerOptions;
+  /** Binds one listener instead of `server.listen`; `undefined` skips it. */
+  listen?: (
+    server: Server,
+    target: ListenOptions,
+  ) => Promise<Listener | undefined>;
+  /** Resolves to stop the server (besides SIGINT and SIGTERM). */
+  stopped?: Promise<void>;
+  /** Called once every listener is bound. */
+  started?: (server: Server) => void;
+  /** Reports the final counters instead of printing them. */
+  report?: (stats: ServerStats) => void;
+  /** Do not listen for signals (a worker: its parent forwards them). */
+  noSignals?: boolean;
+}
 
 const USAGE = `usage: deno task server [--tcp HOST:PORT]... [--unix PATH]...
                         [--http HOST:PORT]...
                         [--serial PATH[:BAUD]]...
-                        [--max-message-size BYTES] [--log-level LEVEL]`;
+                        [--demo all|echo|room|none] [--module PATH]...
+                        [--max-message-size BYTES] [--handler-timeout MS]
+                        [--log-level LEVEL]`;
 
 function parseTcp(
   value: string,
@@ -52,7 +82,17 @@ function parseSerial(value: string): { path: string; baud: number } {
   return { path: match[1], baud: Number(match[2] ?? 115200) };
 }
 
-async function main(args: string[]): Promise<number> {
+/**
+ * Runs the server until SIGINT, SIGTERM or `extras.stopped`.
+ *
+ * @param args The command line, without the program.
+ * @param extras What another entry point adds.
+ * @returns The exit code.
+ */
+export async function main(
+  args: string[],
+  extras: MainExtras = {},
+): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -61,6 +101,9 @@ async function main(args: string[]): Promise<number> {
       serial: { type: "string", multiple: true },
       http: { type: "string", multiple: true },
       "max-message-size": { type: "string" },
+      "handler-timeout": { type: "string" },
+      demo: { type: "string", default: "all" },
+      module: { type: "string", multiple: true },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
     },
@@ -79,6 +122,16 @@ async function main(args: string[]): Promise<number> {
   if (maxMessageSize !== undefined && !(maxMessageSize > 0)) {
     throw new Error(`--max-message-size must be a positive number of bytes`);
   }
+  const demo = values.demo as DemoPart;
+  if (!DEMO_PARTS.includes(demo)) {
+    throw new Error(`--demo must be one of ${DEMO_PARTS.join(", ")}`);
+  }
+  const handlerTimeout = values["handler-timeout"] === undefined
+    ? undefined
+    : Number(values["handler-timeout"]);
+  if (handlerTimeout !== undefined && !(handlerTimeout >= 0)) {
+    throw new Error(`--handler-timeout must be milliseconds (0: no limit)`);
+  }
   const targets: ListenOptions[] = [
     ...(values.tcp ?? []).map((v) => parseTcp(v)),
     ...(values.unix ?? []).map((path) => ({ path })),
@@ -93,12 +146,33 @@ async function main(args: string[]): Promise<number> {
   // "listening on" line still shuts down gracefully.
   const stopped = Promise.withResolvers<void>();
   const stop = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  const server = new Server({ maxMessageSize, logLevel: level });
-  registerDemo(server);
+  if (!extras.noSignals) {
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  }
+  extras.stopped?.then(stop);
+  const server = new Server({
+    ...extras.options,
+    maxMessageSize,
+    handlerTimeout,
+    logLevel: level,
+  });
+  registerDemo(server, demo);
+  for (const path of values.module ?? []) {
+    const url = new URL(path, `file://${Deno.cwd()}/`);
+    const mod = await import(url.href);
+    if (typeof mod.default !== "function") {
+      throw new Error(
+        `--module ${path} has no default export (server) => void; export one`,
+      );
+    }
+    await mod.default(server);
+  }
   for (const target of targets) {
-    const listener = await server.listen(target);
+    const listener = extras.listen
+      ? await extras.listen(server, target)
+      : await server.listen(target);
+    if (!listener) continue;
     if (level === "error" || level === "warn") {
       console.log(`listening on ${listener.url}`);
     }
@@ -116,11 +190,18 @@ async function main(args: string[]): Promise<number> {
     console.log(`serving serial://${path} at ${baud} baud`);
   }
 
+  extras.started?.(server);
   await stopped.promise;
-  Deno.removeSignalListener("SIGINT", stop);
-  Deno.removeSignalListener("SIGTERM", stop);
+  if (!extras.noSignals) {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+  }
   await server.shutdown();
   const s = server.stats();
+  if (extras.report) {
+    extras.report(s);
+    return 0;
+  }
   console.log(
     `served ${s.sessionsOpened} sessions, ${s.framesIn} frames in, ${s.framesOut} out, ` +
       `${s.malformedCloses} malformed, ${s.resyncs} resyncs, ${s.droppedUpdates} updates dropped`,
