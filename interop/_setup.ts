@@ -22,6 +22,8 @@ const HERE = `${ROOT}/interop`;
 const BUILD = `${HERE}/build`;
 const VENV = `${HERE}/.venv`;
 const PROTOS = [`${ROOT}/proto/nanorpc.proto`, `${ROOT}/proto/chat.proto`];
+/** The reflection messages: Python only (nanopb has no use for them). */
+const REFLECTION_PROTO = `${ROOT}/proto/nanorpc_reflection.proto`;
 /** nanorpc.proto imports it; nanopb's generator brings the same file. */
 const NANOPB_PROTO = `${ROOT}/proto/nanopb.proto`;
 
@@ -57,7 +59,13 @@ export async function setupVenv(): Promise<string> {
 /** Generates the Google-protobuf classes the Python peer imports. */
 export async function setupPython(): Promise<string> {
   const extras = `${HERE}/python/extras.proto`;
-  const inputs = [...PROTOS, NANOPB_PROTO, extras, `${VENV}/.interop-stamp`];
+  const inputs = [
+    ...PROTOS,
+    REFLECTION_PROTO,
+    NANOPB_PROTO,
+    extras,
+    `${VENV}/.interop-stamp`,
+  ];
   const warm = await cached(
     `${PYTHON_GEN}.stamp`,
     await fingerprint(inputs),
@@ -68,6 +76,7 @@ export async function setupPython(): Promise<string> {
         ...["-m", "grpc_tools.protoc", `-I${ROOT}/proto`, `-I${HERE}/python`],
         `--python_out=${PYTHON_GEN}`,
         ...PROTOS,
+        REFLECTION_PROTO,
         NANOPB_PROTO,
         extras,
       ]);

@@ -3,7 +3,8 @@
  *
  * Installs what the peers need (see `_setup.ts`), starts `deno task
  * server` on an ephemeral TCP port and a UNIX socket, runs the
- * Google-protobuf (Python) and nanopb (C) peers over both, compiles the
+ * Google-protobuf (Python) and nanopb (C) peers over both, reads the
+ * server's reflection with Google's runtime over both, compiles the
  * seed's example service against proto/nanorpc.proto with protoc and reads
  * its `(nanorpc)` options back in Python, probes the Go reference module,
  * stops the server with SIGTERM and expects exit code 0.
@@ -132,6 +133,13 @@ async function main(): Promise<number> {
     }
     if (nanopbOk) {
       await runPeer(`nanopb ${kind}`, [NANOPB_PEER, kind, ...where]);
+    }
+    if (pythonOk) {
+      await runPeer(
+        `python reflection ${kind}`,
+        [PYTHON, `${ROOT}/interop/python/reflection.py`, kind, ...where],
+        { PYTHONPATH: PYTHON_GEN, PYTHONDONTWRITEBYTECODE: "1" },
+      );
     }
   }
   if (pythonOk) await runSeed();
