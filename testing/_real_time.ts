@@ -31,7 +31,14 @@ export function realNow(): number {
   return performanceNow.call(performance);
 }
 
-/** Resolves after `ms` of real time, whatever clock a test installed. */
-export function realDelay(ms: number): Promise<void> {
-  return new Promise((resolve) => realSetTimeout(resolve, ms));
+const setImmediate = (globalThis as unknown as {
+  setImmediate(fn: () => void): unknown;
+}).setImmediate;
+
+/**
+ * Resolves in the next turn of the event loop, once every pending promise
+ * callback has run; unlike `setTimeout(fn, 0)` it waits for no clock.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => resolve()));
 }

@@ -9,9 +9,9 @@
  */
 
 import {
+  nextTurn,
   realNow,
   realRefTimer,
-  realSetTimeout,
   realUnrefTimer,
 } from "./_real_time.ts";
 
@@ -23,15 +23,19 @@ const MAX_DELAY = 2 ** 31 - 1;
  */
 const FIRST_ID = 1_000_000_000;
 let nextId = FIRST_ID;
-/** How many timers `runAll` runs before it decides they never end. */
-const RUN_ALL_LIMIT = 10_000;
+/**
+ * How many timers one `tick` or `runAll` runs before it decides they never
+ * end: a timer re-arming itself every millisecond over a long tick is a
+ * bug to report, not a loop to spin in.
+ */
+const RUN_LIMIT = 10_000;
 
 /** Options of a {@link FakeTime}. */
 export interface FakeTimeOptions {
   /**
    * What `Date.now()` returns at first, as milliseconds since the epoch or
-   * a `Date`; the real time by default. `performance.now()` starts where
-   * the real one stands, so it never goes back.
+   * a `Date`; the real time by default. `performance.now()` starts at the
+   * next whole millisecond of the real one, so it never goes back.
    */
   start?: number | Date;
 }
@@ -146,7 +150,8 @@ export class FakeTime implements Disposable {
     }
     const start = options.start ?? Date.now();
     this.#dateStart = start instanceof Date ? start.getTime() : start;
-    this.#perfStart = realNow();
+    // A whole number, so differences of fake readings are exact.
+    this.#perfStart = Math.ceil(realNow());
     this.#install();
     installed = this;
   }
@@ -179,27 +184,32 @@ export class FakeTime implements Disposable {
    * effect goes through a promise.
    *
    * @param ms Milliseconds to move, ≥ 0; 0 runs nothing new.
-   * @throws {Error} Whatever a timer callback throws; the clock stays at
-   * that timer's due time.
+   * @throws {Error} Whatever a timer callback throws (the clock stays at
+   * that timer's due time), or when more than 10,000 timers fall due.
    */
   tick(ms = 0): void {
     const target = this.#target(ms);
-    for (let timer; (timer = this.#earliest(target));) this.#fire(timer);
+    for (let n = 0, timer; (timer = this.#earliest(target)); n++) {
+      this.#checkLimit(n, "tick");
+      this.#fire(timer);
+    }
     this.#elapsed = target;
   }
 
   /**
-   * Like {@link tick}, but lets every pending promise callback (and the
-   * runtime's pending I/O callbacks) run before each timer and at the end,
-   * so chains of `await` that a timer starts have gone as far as they can.
+   * Like {@link tick}, but lets every pending promise callback run (one
+   * turn of the event loop) before each timer and at the end, so chains of
+   * `await` that a timer starts have gone as far as they can without I/O.
    *
    * @param ms Milliseconds to move, ≥ 0.
-   * @throws {Error} Whatever a timer callback throws.
+   * @throws {Error} Whatever a timer callback throws, or when more than
+   * 10,000 timers fall due.
    */
   async tickAsync(ms = 0): Promise<void> {
     const target = this.#target(ms);
     await settle();
-    for (let timer; (timer = this.#earliest(target));) {
+    for (let n = 0, timer; (timer = this.#earliest(target)); n++) {
+      this.#checkLimit(n, "tickAsync");
       this.#fire(timer);
       await settle();
     }
@@ -215,7 +225,7 @@ export class FakeTime implements Disposable {
    */
   runAll(): void {
     for (let n = 0; this.#timers.size > 0; n++) {
-      this.#checkRunAll(n);
+      this.#checkLimit(n, "runAll");
       this.#fire(this.#earliest(Infinity)!);
     }
   }
@@ -224,7 +234,7 @@ export class FakeTime implements Disposable {
   async runAllAsync(): Promise<void> {
     await settle();
     for (let n = 0; this.#timers.size > 0; n++) {
-      this.#checkRunAll(n);
+      this.#checkLimit(n, "runAllAsync");
       this.#fire(this.#earliest(Infinity)!);
       await settle();
     }
@@ -272,10 +282,10 @@ export class FakeTime implements Disposable {
     return this.#elapsed + ms;
   }
 
-  #checkRunAll(n: number): void {
-    if (n >= RUN_ALL_LIMIT) {
+  #checkLimit(n: number, method: string): void {
+    if (n >= RUN_LIMIT) {
       throw new Error(
-        `FakeTime.runAll ran ${RUN_ALL_LIMIT} timers and more are armed; an interval or a self-re-arming timer never ends: move the clock with tick(ms) instead`,
+        `FakeTime.${method} ran ${RUN_LIMIT} timers and more are due; a timer that re-arms itself (an interval?) fires too often: check its delay, or move the clock in smaller steps`,
       );
     }
   }
@@ -410,9 +420,9 @@ export class FakeTime implements Disposable {
 }
 
 /**
- * Lets pending promise callbacks and ready I/O callbacks run: one real
- * macrotask, before which the runtime drains the whole microtask queue.
+ * Lets pending promise callbacks run: one turn of the event loop, before
+ * which the runtime drains the whole microtask queue.
  */
 function settle(): Promise<void> {
-  return new Promise((resolve) => realSetTimeout(resolve, 0));
+  return nextTurn();
 }
