@@ -87,7 +87,7 @@ export {
   type PromText,
 } from "./prometheus.ts";
 export { RawClient } from "./raw_client.ts";
-export { RawServer, RawSession } from "./raw_server.ts";
+export { RawServer, RawSession, SYNC_PATH } from "./raw_server.ts";
 export {
   type ServerSetup,
   startServer,

@@ -13,13 +13,14 @@ import {
   concat,
   FrameSplitter,
   type NanoRPCRequest,
-  PING,
-  PONG,
   RESPONSE,
   responseFrame,
   type ResponseInit,
 } from "./frames.ts";
 import { within } from "./wait.ts";
+
+/** The path {@link RawSession.sync} requests. */
+export const SYNC_PATH = "/_kit/sync";
 
 interface Waiter {
   accepts(request: NanoRPCRequest): boolean;
@@ -92,19 +93,26 @@ export class RawSession {
 
   /**
    * Resolves once the client has handled every byte sent to it so far: it
-   * pings, and the PONG goes behind those bytes on the same stream. Use it
-   * instead of a sleep before checking that something did *not* happen.
-   * Requests other than the ping stay queued for {@link next}. Needs
-   * keepalive off, or its pings could be taken for this one.
+   * makes a request to {@link SYNC_PATH}, and the answer goes behind those
+   * bytes on the same stream. Use it instead of a sleep before checking
+   * that something did *not* happen. Other requests stay queued for
+   * {@link next}; keepalive pings do not get in the way.
    *
    * @param client The client connected to this session.
+   * @throws {Error} When the client hung up before the request came.
    */
-  async sync(client: { ping(): Promise<unknown> }): Promise<void> {
-    const pong = client.ping();
-    const ping = await this.#take((r) => r.requestType === PING, 5000, "ping");
-    if (!ping) throw new Error("The client hung up before its ping came");
-    await this.send({ requestId: ping.requestId, responseType: PONG });
-    await pong;
+  async sync(
+    client: { request(path: string): Promise<unknown> },
+  ): Promise<void> {
+    const answered = client.request(SYNC_PATH);
+    const request = await this.#take(
+      (r) => r.pathOneof.case === "path" && r.pathOneof.value === SYNC_PATH,
+      5000,
+      "sync request",
+    );
+    if (!request) throw new Error("The client hung up before its sync came");
+    await this.send({ requestId: request.requestId, responseType: RESPONSE });
+    await answered;
   }
 
   /** Closes the connection; closing twice is fine. */
