@@ -3,14 +3,29 @@
 // shutdown races — each found by review and reproduced here first.
 
 import assert from "node:assert/strict";
-import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import {
+  concat,
+  FakeTime,
+  Gate,
+  PING,
+  PONG,
+  REQUEST,
+  requestFrame,
+  RESPONSE,
+  silentLogger,
+  startServer,
+  SUBSCRIBE,
+  waitFor,
+  within,
+} from "../testing/mod.ts";
+import { Status } from "../wasm/wire.ts";
 import { type Broker, InProcessBroker } from "./broker.ts";
-import { concat, frame, listenForTest, silent } from "./_testing.ts";
 import { Server } from "./server.ts";
+import type { Session } from "./session.ts";
+import type { ServerSession } from "./_session.ts";
+import type { Topic } from "./topic.ts";
 
-const { REQUEST, SUBSCRIBE, PING } = RequestType;
 const text = (s: string) => new TextEncoder().encode(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const req = (
   requestId: number,
   path: string,
@@ -23,98 +38,138 @@ const req = (
   data,
 });
 
-const start = listenForTest;
+/** Opens `gate` when disposed: a failed test must not leave a handler held. */
+function openOnExit(gate: Gate): Disposable {
+  return { [Symbol.dispose]: () => gate.open() };
+}
 
 Deno.test("A SUBSCRIBE whose session closes while middleware waits leaves no subscription", async () => {
-  const server = new Server({ logger: silent, idleTimeout: 50 });
-  const topic = server.topic("/t");
-  server.use(async (_ctx, next) => {
-    await sleep(200);
-    await next();
+  const gate = new Gate();
+  let waiting = false;
+  let topic: Topic | undefined;
+  await using t = await startServer((server) => {
+    topic = server.topic("/t");
+    server.use(async (_ctx, next) => {
+      waiting = true;
+      await gate.opened;
+      await next();
+    });
   });
-  await using t = await start(server);
-  const p = await t.peer();
+  using _open = openOnExit(gate);
+  const p = await t.connectRaw();
   await p.send(req(1, "/t", new Uint8Array(), SUBSCRIBE));
-  assert.ok(await p.closedByServer(3000));
-  await sleep(250);
-  assert.deepEqual([server.stats().subscriptions, topic.size], [0, 0]);
+  await waitFor(() => waiting, { message: "the middleware to wait" });
+  const session = t.server.sessions.values().next().value as ServerSession;
+  await session.close("kicked while subscribing");
+  assert.ok(await p.closedByServer());
+  // The SUBSCRIBE goes on to its end on a closed session.
+  gate.open();
+  await waitFor(() => !session.busy, { message: "the SUBSCRIBE to end" });
+  assert.deepEqual([t.server.stats().subscriptions, topic!.size], [0, 0]);
 });
 
 Deno.test("A SUBSCRIBE that times out or fails after next() is not subscribed", async () => {
-  const server = new Server({ logger: silent, handlerTimeout: 50 });
-  const topic = server.topic("/t");
-  server.use(async (ctx, next) => {
-    if (ctx.data[0] === 1) await sleep(200);
-    await next();
-    if (ctx.data[0] === 2) throw new Error("audit log unavailable");
-  });
-  await using t = await start(server);
-  const p = await t.peer();
-  const slow = await p.call(req(1, "/t", new Uint8Array([1]), SUBSCRIBE));
+  const gate = new Gate();
+  const returned: number[] = [];
+  let topic: Topic | undefined;
+  await using t = await startServer((server) => {
+    topic = server.topic("/t");
+    server.use(async (ctx, next) => {
+      if (ctx.data[0] === 1) await gate.opened;
+      await next();
+      returned.push(ctx.requestId);
+      if (ctx.data[0] === 2) throw new Error("audit log unavailable");
+    });
+  }, { handlerTimeout: 50 });
+  // Restored before the server shuts down, so a failure cannot hang it.
+  using time = new FakeTime();
+  using _open = openOnExit(gate);
+  const p = await t.connectRaw();
+  const slowAnswer = p.call(req(1, "/t", new Uint8Array([1]), SUBSCRIBE));
+  await waitFor(() => time.nextDelay === 50, { message: "the time limit" });
+  await time.tickAsync(50);
+  const slow = await slowAnswer;
   assert.equal(slow.responseStatus, Status.INTERNAL_ERROR);
+  assert.match(slow.responseMessage, /did not finish within 50 ms/);
+  // The late SUBSCRIBE reaches its topic after its time limit.
+  gate.open();
+  await waitFor(() => returned.includes(1), { message: "next() to return" });
   const failed = await p.call(req(2, "/t", new Uint8Array([2]), SUBSCRIBE));
   assert.equal(failed.responseStatus, Status.INTERNAL_ERROR);
-  await sleep(250);
-  assert.deepEqual([server.stats().subscriptions, topic.size], [0, 0]);
-  server.publish("/t", text("nobody"));
+  assert.deepEqual(returned, [1, 2]);
   assert.equal(
     (await p.call({ requestId: 3, requestType: PING })).responseType,
-    ResponseType.PONG,
+    PONG,
+  );
+  assert.deepEqual([t.server.stats().subscriptions, topic!.size], [0, 0]);
+  t.server.publish("/t", text("nobody"));
+  assert.equal(
+    (await p.call({ requestId: 4, requestType: PING })).requestId,
+    4,
+    "an update reached a subscription that was refused",
   );
 });
 
 Deno.test("No UPDATE overtakes the ack of its SUBSCRIBE", async () => {
-  const server = new Server({ logger: silent });
-  server.topic("/t");
-  server.use(async (_ctx, next) => {
-    await next();
-    server.publish("/t", text("early"));
-    await sleep(20);
+  await using t = await startServer((server) => {
+    server.topic("/t");
+    server.use(async (_ctx, next) => {
+      await next();
+      // Published after the topic accepted the subscriber, before the ack.
+      server.publish("/t", text("early"));
+    });
   });
-  await using t = await start(server);
-  const p = await t.peer();
+  const p = await t.connectRaw();
   await p.send(req(7, "/t", new Uint8Array(), SUBSCRIBE));
   const first = await p.read();
-  assert.deepEqual([first.requestId, first.responseType], [
-    7,
-    ResponseType.RESPONSE,
-  ]);
+  assert.deepEqual([first.requestId, first.responseType], [7, RESPONSE]);
 });
 
 Deno.test("A handler past its time limit keeps reading its own ctx.data", async () => {
-  const server = new Server({ logger: silent, handlerTimeout: 30 });
+  const gate = new Gate();
   const seen = Promise.withResolvers<string>();
-  server.handle("/slow", async (ctx) => {
-    await sleep(150);
-    seen.resolve(new TextDecoder().decode(ctx.data));
-  });
-  server.handle("/echo", (ctx) => ctx.data);
-  await using t = await start(server);
-  const p = await t.peer();
-  assert.equal(
-    (await p.call(req(1, "/slow", text("AAAAAAAA")))).responseStatus,
-    Status.INTERNAL_ERROR,
-  );
+  await using t = await startServer((server) => {
+    server.handle("/slow", async (ctx) => {
+      await gate.opened;
+      seen.resolve(new TextDecoder().decode(ctx.data));
+    });
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { handlerTimeout: 30 });
+  // Restored before the server shuts down, so a failure cannot hang it.
+  using time = new FakeTime();
+  using _open = openOnExit(gate);
+  const p = await t.connectRaw();
+  const answer = p.call(req(1, "/slow", text("AAAAAAAA")));
+  await waitFor(() => time.nextDelay === 30, { message: "the time limit" });
+  await time.tickAsync(30);
+  assert.equal((await answer).responseStatus, Status.INTERNAL_ERROR);
+  // Later reads land in the read buffer the slow handler's data came from.
   for (let i = 0; i < 5; i++) {
     await p.call(req(2 + i, "/echo", text("BBBBBBBB")));
   }
-  assert.equal(await seen.promise, "AAAAAAAA");
+  gate.open();
+  assert.equal(await within(seen.promise), "AAAAAAAA");
 });
 
 Deno.test("Session.push copies, so pushing ctx.data survives the read buffer's reuse", async () => {
-  const server = new Server({ logger: silent });
-  server.topic("/inbox");
-  const sessions: import("./session.ts").Session[] = [];
-  server.handle("/hello", (ctx) => void sessions.push(ctx.session));
-  server.handle("/forward", (ctx) => void sessions[1].push("/inbox", ctx.data));
-  await using t = await start(server);
-  const a = await t.peer();
-  const b = await t.peer();
+  const sessions: Session[] = [];
+  await using t = await startServer((server) => {
+    server.topic("/inbox");
+    server.handle("/hello", (ctx) => void sessions.push(ctx.session));
+    server.handle(
+      "/forward",
+      (ctx) => void sessions[1].push("/inbox", ctx.data),
+    );
+  });
+  const a = await t.connectRaw();
+  const b = await t.connectRaw();
   await a.call(req(1, "/hello"));
   await b.call(req(1, "/hello"));
   await b.call(req(2, "/inbox", new Uint8Array(), SUBSCRIBE));
-  const forward = frame(req(3, "/forward", text("hello from a, intact")));
-  const tail = frame(req(4, "/forward", text("Z".repeat(64))));
+  const forward = requestFrame(
+    req(3, "/forward", text("hello from a, intact")),
+  );
+  const tail = requestFrame(req(4, "/forward", text("Z".repeat(64))));
   await a.write(concat(forward, tail.subarray(0, tail.length - 10)));
   assert.equal(
     new TextDecoder().decode((await b.read()).data),
@@ -123,6 +178,7 @@ Deno.test("Session.push copies, so pushing ctx.data survives the read buffer's r
 });
 
 Deno.test("Throwing filters and broker channels do not take the server down", async () => {
+  const inner = new InProcessBroker();
   const broker: Broker = {
     dropped: 0,
     close: () => inner.close(),
@@ -138,26 +194,27 @@ Deno.test("Throwing filters and broker channels do not take the server down", as
       };
     },
   };
-  const inner = new InProcessBroker();
-  const server = new Server({ logger: silent, broker });
-  server.topic<Uint8Array, Uint8Array>("/t", {
-    filter: (filter) => {
-      if (filter[0] === 1) throw new Error("filter bug");
-      return true;
-    },
-  });
-  server.handle("/me", (ctx) => ctx.session.bind("me"));
-  await using t = await start(server);
-  const a = await t.peer();
-  const b = await t.peer();
+  await using t = await startServer((server) => {
+    server.topic<Uint8Array, Uint8Array>("/t", {
+      filter: (filter) => {
+        if (filter[0] === 1) throw new Error("filter bug");
+        return true;
+      },
+    });
+    server.handle("/me", (ctx) => ctx.session.bind("me"));
+  }, { broker });
+  const { server } = t;
+  const a = await t.connectRaw();
+  const b = await t.connectRaw();
   await a.call(req(1, "/t", new Uint8Array([1]), SUBSCRIBE));
   await b.call(req(1, "/t", new Uint8Array([2]), SUBSCRIBE));
   await a.call(req(2, "/me"));
   server.publish("/t", text("x"));
   assert.deepEqual((await b.read()).data, text("x"));
   a.close();
-  for (let i = 0; i < 100 && server.stats().sessions > 1; i++) await sleep(10);
-  assert.equal(server.stats().sessions, 1);
+  await waitFor(() => server.stats().sessions === 1, {
+    message: "the session with the throwing uid channel to close",
+  });
   assert.equal(
     (await b.call({ requestId: 9, requestType: PING })).requestId,
     9,
@@ -183,18 +240,18 @@ Deno.test("Server.shutdown releases its broker channels and closes its groups", 
       };
     },
   };
-  const server = new Server({ logger: silent, broker });
+  const server = new Server({ logger: silentLogger, broker });
   server.topic("/a");
   server.topic("/b");
   server.group("lobby");
   assert.equal(open, 3);
-  await server.listen({ port: 0 });
-  await server.shutdown();
+  await using t = await startServer(server);
+  await t.stop();
   assert.equal(open, 0);
 });
 
 Deno.test("Server.listen racing shutdown binds nothing, and a throwing hook does not stop shutdown", async () => {
-  const server = new Server({ logger: silent });
+  const server = new Server({ logger: silentLogger });
   server.register({
     beforeShutdown: () => Promise.reject(new Error("hook bug")),
     ping: () => "pong",
@@ -213,11 +270,12 @@ Deno.test("Server.listen racing shutdown binds nothing, and a throwing hook does
 });
 
 Deno.test("Updates never take the room a response needs", async () => {
-  const server = new Server({ logger: silent, outgoingBufferSize: 64 * 1024 });
-  server.topic("/t");
-  server.handle("/echo", (ctx) => ctx.data);
-  await using t = await start(server);
-  const p = await t.peer();
+  await using t = await startServer((server) => {
+    server.topic("/t");
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { outgoingBufferSize: 64 * 1024 });
+  const { server } = t;
+  const p = await t.connectRaw();
   await p.call(req(1, "/t", new Uint8Array(), SUBSCRIBE));
   // The peer does not read while far more than the buffer is published.
   const chunk = new Uint8Array(1024);
@@ -226,7 +284,7 @@ Deno.test("Updates never take the room a response needs", async () => {
   let answered = false;
   for (let i = 0; i < 5000 && !answered; i++) {
     const r = await p.read();
-    answered = r.requestId === 2 && r.responseType === ResponseType.RESPONSE;
+    answered = r.requestId === 2 && r.responseType === RESPONSE;
   }
   assert.ok(answered);
   assert.equal(server.stats().overflowCloses, 0);
@@ -234,23 +292,23 @@ Deno.test("Updates never take the room a response needs", async () => {
 });
 
 Deno.test("Session.signal carries the close reason; components skip built-in methods; long messages are cut", async () => {
-  const server = new Server({ logger: silent });
-  class TargetComponent extends EventTarget {
-    hit() {
-      return "hit";
-    }
-  }
-  server.register(new TargetComponent());
   let reason: unknown;
-  server.handle("/kick", (ctx) => {
-    const signal = ctx.session.signal;
-    ctx.session.close("kicked by admin").then(() => reason = signal.reason);
+  await using t = await startServer((server) => {
+    class TargetComponent extends EventTarget {
+      hit() {
+        return "hit";
+      }
+    }
+    server.register(new TargetComponent());
+    server.handle("/kick", (ctx) => {
+      const signal = ctx.session.signal;
+      ctx.session.close("kicked by admin").then(() => reason = signal.reason);
+    });
+    server.handle("/long", () => {
+      throw new Error("x".repeat(100_000));
+    });
   });
-  server.handle("/long", () => {
-    throw new Error("x".repeat(100_000));
-  });
-  await using t = await start(server);
-  const p = await t.peer();
+  const p = await t.connectRaw();
   assert.equal((await p.call(req(1, "/target/hit"))).responseStatus, Status.OK);
   assert.equal(
     (await p.call(req(2, "/target/dispatchEvent"))).responseStatus,
@@ -261,45 +319,62 @@ Deno.test("Session.signal carries the close reason; components skip built-in met
   assert.ok(long.responseMessage.length < 2000);
   await p.send(req(4, "/kick"));
   assert.ok(await p.closedByServer());
-  for (let i = 0; i < 100 && reason === undefined; i++) await sleep(10);
+  await waitFor(() => reason !== undefined, { message: "the close to end" });
   assert.equal(reason, "kicked by admin");
 });
 
 Deno.test("Middleware that does not call next refuses a SUBSCRIBE instead of acking nothing", async () => {
-  const server = new Server({ logger: silent });
-  const topic = server.topic("/t");
-  server.handle("/cached", () => "from the handler");
-  server.use((ctx, next) => {
-    if (ctx.path === "/cached") {
-      ctx.body = "from the cache";
-      return;
-    }
-    if (ctx.kind === "subscribe") return;
-    return next();
+  let topic: Topic | undefined;
+  await using t = await startServer((server) => {
+    topic = server.topic("/t");
+    server.handle("/cached", () => "from the handler");
+    server.use((ctx, next) => {
+      if (ctx.path === "/cached") {
+        ctx.body = "from the cache";
+        return;
+      }
+      if (ctx.kind === "subscribe") return;
+      return next();
+    });
   });
-  await using t = await start(server);
-  const p = await t.peer();
+  const p = await t.connectRaw();
   const sub = await p.call(req(1, "/t", new Uint8Array(), SUBSCRIBE));
   assert.equal(sub.responseStatus, Status.NOT_AUTHORIZED);
   assert.match(sub.responseMessage, /refused by middleware/);
-  assert.equal(topic.size, 0);
+  assert.equal(topic!.size, 0);
   const cached = await p.call(req(2, "/cached"));
   assert.equal(new TextDecoder().decode(cached.data), "from the cache");
 });
 
 Deno.test("The idle clock starts again when a long handler finishes", async () => {
-  const server = new Server({ logger: silent, idleTimeout: 150 });
-  server.handle("/slow", async () => {
-    await sleep(400);
-    return "done";
-  });
-  await using t = await start(server);
-  const p = await t.peer();
-  assert.equal((await p.call(req(1, "/slow"))).responseStatus, Status.OK);
-  await sleep(50);
+  using time = new FakeTime();
+  const gate = new Gate();
+  let started = false;
+  await using t = await startServer((server) => {
+    server.handle("/slow", async () => {
+      started = true;
+      await gate.opened;
+      return "done";
+    });
+  }, { idleTimeout: 150 });
+  using _open = openOnExit(gate);
+  const { server } = t;
+  const p = await t.connectRaw();
+  const answer = p.call(req(1, "/slow"));
+  await waitFor(() => started, { message: "the handler to start" });
+  // A handler running far longer than idleTimeout keeps its session.
+  await time.tickAsync(1000);
+  assert.equal(server.stats().idleCloses, 0, "closed while a handler ran");
+  gate.open();
+  assert.equal((await answer).responseStatus, Status.OK);
+  // The idle clock starts when the handler ends, not when its frame came.
+  await time.tickAsync(150);
   assert.equal(
-    (await p.call({ requestId: 2, requestType: PING })).requestId,
-    2,
+    server.stats().idleCloses,
+    0,
+    "closed too soon after the handler",
   );
-  assert.equal(server.stats().idleCloses, 0);
+  await time.tickAsync(75);
+  assert.equal(await p.closedByServer(), true);
+  assert.equal(server.stats().idleCloses, 1);
 });
