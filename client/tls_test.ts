@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { Server } from "../server/mod.ts";
-import { certificates, hasOpenssl } from "../server/_testing.ts";
+import { certificates, hasOpenssl } from "../testing/mod.ts";
 import { Client, connect } from "./client.ts";
 import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
 

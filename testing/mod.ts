@@ -16,12 +16,6 @@
  * - Servers: {@link startServer} is the one way to start a real server.
  * - TLS: {@link certificates} makes a throwaway CA.
  *
- * Moving a test off `server/_testing.ts`: `frame` → `requestFrame`,
- * `RawPeer` → `RawClient`, `silent` → `silentLogger`,
- * `listenForTest(server)` → `startServer(server)` and `t.peer()` →
- * `t.connectRaw()`; `concat`, `certificates` and `hasOpenssl` keep their
- * names.
- *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
