@@ -9,21 +9,26 @@ import {
   NotConnectedError,
   TimeoutError,
 } from "./errors.ts";
+import type { ConnectionEvent } from "./events.ts";
 import {
-  answer,
+  clientWithRawServer,
+  FakeTime,
   nextEvent,
+  PING,
   PONG,
-  RawPeer,
+  RawServer,
   RESPONSE,
-  setup,
+  SUBSCRIBE,
   UPDATE,
-  within,
-} from "./_raw_peer_test.ts";
+  waitFor,
+} from "../testing/mod.ts";
 
 const enc = new TextEncoder();
 
 Deno.test("Client fails in-flight requests with ConnectionLostError, queues new ones and resubscribes", async () => {
-  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  await using t = await clientWithRawServer({
+    reconnect: { initial: 5, max: 5 },
+  });
   const subscribing = t.client.subscribe("/t", enc.encode("filter"));
   const sub = (await t.session.next())!;
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
@@ -34,7 +39,7 @@ Deno.test("Client fails in-flight requests with ConnectionLostError, queues new 
   for (const type of ["connect", "disconnect", "reconnect"]) {
     t.client.addEventListener(type, () => events.push(type));
   }
-  const next = t.peer.accept();
+  const next = t.server.accept();
   t.session.close();
   await assert.rejects(inFlight, ConnectionLostError);
   assert.equal(subscription.state, "resubscribing");
@@ -42,11 +47,11 @@ Deno.test("Client fails in-flight requests with ConnectionLostError, queues new 
   const queued = t.client.request("/queued");
   const session = await next;
   const resub = (await session.next())!;
-  assert.equal(resub.requestType, 3);
+  assert.equal(resub.requestType, SUBSCRIBE);
   assert.equal(resub.requestId, sub.requestId);
   assert.deepEqual(resub.pathOneof, sub.pathOneof);
   assert.deepEqual(resub.data, enc.encode("filter"));
-  await answer(session);
+  await session.answer();
   await session.send({ requestId: sub.requestId, responseType: RESPONSE });
   await session.send({
     requestId: sub.requestId,
@@ -61,9 +66,9 @@ Deno.test("Client fails in-flight requests with ConnectionLostError, queues new 
 });
 
 Deno.test("Client fails fast or bounds its queue while disconnected", async () => {
-  const peer = new RawPeer();
-  const port = peer.port;
-  await peer.close();
+  const gone = new RawServer();
+  const port = gone.port;
+  await gone.close();
   const failFast = new Client(`tcp://127.0.0.1:${port}`, {
     waitForServer: true,
     failFast: true,
@@ -90,26 +95,33 @@ Deno.test("Client fails fast or bounds its queue while disconnected", async () =
 });
 
 Deno.test("Client queued request times out while disconnected", async () => {
-  const peer = new RawPeer();
-  const port = peer.port;
-  await peer.close();
+  const gone = new RawServer();
+  const port = gone.port;
+  await gone.close();
+  using time = new FakeTime();
   const client = new Client(`tcp://127.0.0.1:${port}`, {
     waitForServer: true,
     keepalive: false,
     reconnect: { initial: 1000, max: 1000 },
   });
-  await assert.rejects(
-    client.request("/x", undefined, { timeout: 20 }),
-    TimeoutError,
-  );
+  let settled = false;
+  const call = client.request("/x", undefined, { timeout: 20 });
+  call.catch(() => settled = true);
+  await waitFor(() => client.state === "waiting");
+  await time.tickAsync(19);
+  assert.equal(settled, false);
+  assert.equal(client.pending, 1);
+  await time.tickAsync(1);
+  assert.equal(settled, true);
+  await assert.rejects(call, TimeoutError);
   assert.equal(client.pending, 0);
   await client.close();
 });
 
 Deno.test("connect rejects when the server is not there", async () => {
-  const peer = new RawPeer();
-  const port = peer.port;
-  await peer.close();
+  const gone = new RawServer();
+  const port = gone.port;
+  await gone.close();
   await assert.rejects(
     connect(`tcp://127.0.0.1:${port}`),
     (e: unknown) =>
@@ -117,36 +129,79 @@ Deno.test("connect rejects when the server is not there", async () => {
   );
 });
 
-Deno.test("Client keepalive drops a silent server and reconnects", async () => {
-  await using t = await setup({
+Deno.test("Client keepalive pings a quiet server and drops it once silent for the timeout", async () => {
+  using time = new FakeTime();
+  await using t = await clientWithRawServer({
     keepalive: { interval: 20, timeout: 30 },
     reconnect: { initial: 5, max: 5 },
   });
+  let disconnects = 0;
+  t.client.addEventListener("disconnect", () => disconnects++);
+  await time.tickAsync(19);
+  await time.tickAsync(1);
   const ping = (await t.session.next())!;
-  assert.equal(ping.requestType, 1);
-  // Never answer: the client gives up on this connection and dials again.
-  const next = t.peer.accept();
-  const disconnected = nextEvent(t.client, "disconnect");
+  assert.equal(ping.requestType, PING);
+  // Never answer: 30 ms after the ping the client gives up and dials again.
+  const next = t.server.accept();
+  const disconnected = nextEvent<ConnectionEvent>(t.client, "disconnect");
+  await time.tickAsync(29);
+  assert.equal(disconnects, 0);
+  assert.equal(t.client.state, "open");
+  await time.tickAsync(1);
   assert.match((await disconnected).error!.message, /keepalive/);
+  await waitFor(() => t.client.state === "waiting");
+  await time.tickAsync(5);
   const session = await next;
+  await time.tickAsync(20);
   const ping2 = (await session.next())!;
+  assert.equal(ping2.requestType, PING);
   await session.send({ requestId: ping2.requestId, responseType: PONG });
 });
 
-Deno.test("Client keepalive stays quiet while the server answers", async () => {
-  await using t = await setup({ keepalive: { interval: 10, timeout: 50 } });
+Deno.test("Client keepalive keeps a connection that hears from the server in time, PONG or not", async () => {
+  using time = new FakeTime();
+  await using t = await clientWithRawServer({
+    keepalive: { interval: 20, timeout: 30 },
+  });
   let disconnects = 0;
   t.client.addEventListener("disconnect", () => disconnects++);
-  for (let i = 0; i < 5; i++) {
+  await time.tickAsync(20);
+  assert.equal((await t.session.next())!.requestType, PING);
+  const call = t.client.request("/x");
+  const request = (await t.session.next())!;
+  await time.tickAsync(20);
+  await t.session.send({
+    requestId: request.requestId,
+    responseType: RESPONSE,
+  });
+  await call;
+  // The ping times out at 50 ms, but the server was heard at 40.
+  await time.tickAsync(10);
+  await t.session.sync(t.client);
+  assert.equal(disconnects, 0);
+  assert.equal(t.client.state, "open");
+});
+
+Deno.test("Client keepalive pings every interval and stays connected while the server answers", async () => {
+  using time = new FakeTime();
+  await using t = await clientWithRawServer({
+    keepalive: { interval: 10, timeout: 50 },
+  });
+  let disconnects = 0;
+  t.client.addEventListener("disconnect", () => disconnects++);
+  for (let i = 0; i < 20; i++) {
+    await time.tickAsync(10);
     const ping = (await t.session.next())!;
-    assert.equal(ping.requestType, 1);
+    assert.equal(ping.requestType, PING);
     await t.session.send({ requestId: ping.requestId, responseType: PONG });
+    await waitFor(() => t.client.pending === 0);
   }
   assert.equal(disconnects, 0);
+  assert.equal(t.client.state, "open");
 });
 
 Deno.test("Client close ends subscriptions and rejects pending requests", async () => {
-  const t = await setup();
+  const t = await clientWithRawServer();
   const subscribing = t.client.subscribe("/t");
   const sub = (await t.session.next())!;
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
@@ -159,20 +214,22 @@ Deno.test("Client close ends subscriptions and rejects pending requests", async 
   assert.equal((await iteration).done, true);
   assert.equal(subscription.state, "closed");
   await assert.rejects(t.client.request("/y"), /Client is closed/);
-  await t.peer.close();
+  await t.server.close();
 });
 
 Deno.test("Client queues requests made in a disconnect listener and sends them after reconnecting", async () => {
-  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  await using t = await clientWithRawServer({
+    reconnect: { initial: 5, max: 5 },
+  });
   let state = "";
   let made: Promise<unknown>[] = [];
   t.client.addEventListener("disconnect", () => {
     state = t.client.state;
     made = [t.client.request("/from-listener"), t.client.ping()];
   }, { once: true });
-  const next = t.peer.accept();
+  const next = t.server.accept();
   t.session.close();
-  const session = await within(next, 2000, "reconnection");
+  const session = await next;
   assert.equal(state, "waiting");
   const request = (await session.next())!;
   const ping = (await session.next())!;
@@ -189,7 +246,7 @@ Deno.test("Client queues requests made in a disconnect listener and sends them a
 });
 
 Deno.test("Client is closed before disconnect listeners run when it does not reconnect", async () => {
-  await using t = await setup({ reconnect: false });
+  await using t = await clientWithRawServer({ reconnect: false });
   const seen = Promise.withResolvers<[string, Promise<unknown>]>();
   t.client.addEventListener("disconnect", () => {
     seen.resolve([t.client.state, t.client.request("/late")]);
@@ -201,41 +258,42 @@ Deno.test("Client is closed before disconnect listeners run when it does not rec
 });
 
 Deno.test("Client dispatches no reconnect event after a connect listener closed it", async () => {
-  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  await using t = await clientWithRawServer({
+    reconnect: { initial: 5, max: 5 },
+  });
   let reconnects = 0;
   t.client.addEventListener("reconnect", () => reconnects++);
   const closed = Promise.withResolvers<void>();
   t.client.addEventListener("connect", () => {
     t.client.close().then(closed.resolve);
   });
-  const next = t.peer.accept();
+  const next = t.server.accept();
   t.session.close();
-  await within(next, 2000, "reconnection");
-  await within(closed.promise, 2000, "close");
+  await next;
+  await closed.promise;
   assert.equal(t.client.state, "closed");
   assert.equal(reconnects, 0);
 });
 
 Deno.test("Client backoff grows against a server that accepts and hangs up", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let hangUp = false;
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      if (hangUp) conn.close();
-      else setTimeout(() => conn.close(), 10);
-    }
-  })().catch(() => {});
-  const client = await connect(`tcp://127.0.0.1:${listener.addr.port}`, {
+  using time = new FakeTime();
+  await using server = new RawServer();
+  const first = server.accept();
+  const client = await connect(server.url, {
     keepalive: false,
     reconnect: { initial: 10, max: 10_000, jitter: 0 },
   });
-  hangUp = true;
-  let connects = 0;
-  client.addEventListener("connect", () => connects++);
-  // With growing delays: 10 + 20 + 40 + 80 + 160 ms; without, ~40 attempts.
-  await new Promise((r) => setTimeout(r, 400));
+  (await first).close();
+  // The connections never answer, so none counts as healthy: each delay
+  // doubles, and the client waits all of it before dialling again.
+  for (const delay of [10, 20, 40, 80, 160]) {
+    await waitFor(() => client.state === "waiting");
+    const next = server.accept();
+    await time.tickAsync(delay - 1);
+    assert.equal(client.state, "waiting", `dialled again before ${delay} ms`);
+    await time.tickAsync(1);
+    assert.notEqual(client.state, "waiting", `still waiting after ${delay} ms`);
+    (await next).close();
+  }
   await client.close();
-  listener.close();
-  await accepting;
-  assert.ok(connects >= 2 && connects <= 8, `${connects} connections`);
 });
