@@ -1,0 +1,108 @@
+/**
+ * The entry of every worker of a {@link Workers} pool: makes the shared
+ * broker (and forwarder), runs the pool's module, answers the pool's
+ * requests for counters, and stops gracefully when asked.
+ *
+ * @module
+ */
+
+import type { Broker } from "../server/broker.ts";
+import type { Forwarder } from "../server/forward.ts";
+import type { Listener, ListenOptions } from "../server/listener.ts";
+import type { Server } from "../server/server.ts";
+import { BroadcastChannelBroker } from "./broadcast_channel_broker.ts";
+import { NatsBroker } from "./nats_broker.ts";
+import { NatsForwarder } from "./nats_forwarder.ts";
+// deno-lint-ignore no-unused-vars
+import type { FromWorker, ToWorker, WorkerMain, Workers } from "./workers.ts";
+
+const self = globalThis as unknown as {
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+  postMessage(message: FromWorker): void;
+  close(): void;
+};
+
+let server: Server | undefined;
+let links: { close(): Promise<void> }[] = [];
+const stopping = Promise.withResolvers<void>();
+
+function listener(index: number, ports: number[], bound: number[]) {
+  return async (
+    s: Server,
+    target: ListenOptions,
+  ): Promise<Listener | undefined> => {
+    if ("path" in target || "http" in target) {
+      return index === 0 ? await s.listen(target) : undefined;
+    }
+    const k = bound.length;
+    const port = index === 0 ? target.port : ports[k] ?? target.port;
+    const l = await s.listen({ ...target, port, reusePort: true });
+    bound.push((l.addr as Deno.NetAddr).port);
+    return l;
+  };
+}
+
+async function start(m: Extract<ToWorker, { type: "start" }>): Promise<void> {
+  let broker: Broker;
+  let forward: Forwarder | undefined;
+  if (m.nats) {
+    const name = `${m.nats.name ?? "nanorpc"}-${m.index}`;
+    const nb = await NatsBroker.connect({ ...m.nats, name });
+    links.push(nb);
+    const nf = await NatsForwarder.connect({ ...m.nats, name });
+    links.unshift(nf); // closed before the broker
+    broker = nb;
+    forward = nf;
+  } else {
+    const bc = new BroadcastChannelBroker({ name: m.channel });
+    links.push(bc);
+    broker = bc;
+  }
+  const bound: number[] = [];
+  const mod = await import(m.module) as { default?: WorkerMain };
+  if (typeof mod.default !== "function") {
+    throw new Error(`${m.module} has no default export (ctx) => Server`);
+  }
+  server = await mod.default({
+    index: m.index,
+    count: m.count,
+    data: m.data,
+    options: { broker, forward },
+    listen: listener(m.index, m.ports, bound),
+    stopping: stopping.promise,
+  });
+  self.postMessage({
+    type: "ready",
+    urls: server.listeners.map((l) => l.url),
+    ports: bound,
+  });
+}
+
+async function stop(): Promise<void> {
+  stopping.resolve();
+  await server?.shutdown();
+  const stats = server!.stats();
+  for (const link of links) await link.close();
+  links = [];
+  self.postMessage({ type: "stopped", stats });
+}
+
+self.onmessage = (e) => {
+  const m = e.data;
+  switch (m.type) {
+    case "start":
+      start(m).catch((err) =>
+        self.postMessage({
+          type: "failed",
+          message: err instanceof Error ? err.message : String(err),
+        })
+      );
+      return;
+    case "stats":
+      self.postMessage({ type: "stats", id: m.id, stats: server!.stats() });
+      return;
+    case "stop":
+      stop();
+      return;
+  }
+};

@@ -1,0 +1,265 @@
+/**
+ * `--workers N` in the library: N Deno Workers, each an event loop with its
+ * own server, all listening on the same TCP ports (`SO_REUSEPORT`, Linux;
+ * the kernel spreads connections over them). Topics, groups and uids are
+ * shared between the workers through a `BroadcastChannelBroker`, or
+ * through NATS when `nats` is given (then the workers are nodes of the
+ * cluster, forwarding to each other and to other processes).
+ *
+ * @module
+ */
+
+import type { Server } from "../server/server.ts";
+import type { Broker } from "../server/broker.ts";
+import type { Forwarder } from "../server/forward.ts";
+import type { Listener, ListenOptions } from "../server/listener.ts";
+import type { ServerStats } from "../server/stats.ts";
+
+/** What every worker's module gets. */
+export interface WorkerContext {
+  /** This worker's number, from 0. */
+  readonly index: number;
+  /** How many workers the pool has. */
+  readonly count: number;
+  /** {@link WorkersOptions.data}, cloned. */
+  readonly data: unknown;
+  /** Give these to the worker's `Server`: the shared broker (and forwarder). */
+  readonly options: { readonly broker: Broker; readonly forward?: Forwarder };
+  /**
+   * Binds `target` on `server` the pool's way: TCP and TLS with
+   * `reusePort` on the same port in every worker (port 0 is resolved by
+   * worker 0); UNIX sockets and HTTP listeners in worker 0 only (the
+   * others get `undefined`).
+   */
+  listen(server: Server, target: ListenOptions): Promise<Listener | undefined>;
+  /** Resolves when the pool stops; the pool then shuts the server down. */
+  readonly stopping: Promise<void>;
+}
+
+/**
+ * The default export of a worker module: builds the worker's server with
+ * `ctx.options`, listens with `ctx.listen`, and returns the server.
+ */
+export type WorkerMain = (ctx: WorkerContext) => Server | Promise<Server>;
+
+/** Options of {@link Workers.start}. */
+export interface WorkersOptions {
+  /** How many workers; at least 1. */
+  count: number;
+  /** The module every worker imports; its default export is a {@link WorkerMain}. */
+  module: string | URL;
+  /** Passed to every worker's module (structured-cloned). */
+  data?: unknown;
+  /** Share through NATS instead of `BroadcastChannel`. */
+  nats?: {
+    /** NATS server URL(s). */
+    servers: string | string[];
+    /** Subject prefix; `"nanorpc"` by default. */
+    prefix?: string;
+    /** Client name; each worker appends `-<index>`. */
+    name?: string;
+  };
+  /** Milliseconds a worker may take to start; 30000 by default. */
+  startTimeout?: number;
+}
+
+/** Messages from the pool to a worker. */
+export type ToWorker =
+  | {
+    type: "start";
+    index: number;
+    count: number;
+    module: string;
+    data: unknown;
+    nats?: WorkersOptions["nats"];
+    channel: string;
+    ports: number[];
+  }
+  | { type: "stats"; id: number }
+  | { type: "stop" };
+
+/** Messages from a worker to the pool. */
+export type FromWorker =
+  | { type: "ready"; urls: string[]; ports: number[] }
+  | { type: "stats"; id: number; stats: ServerStats }
+  | { type: "stopped"; stats: ServerStats }
+  | { type: "failed"; message: string };
+
+/** Counters of a pool: the sum over its workers. */
+export interface WorkersStats extends ServerStats {
+  /** Workers that reported. */
+  workers: number;
+}
+
+/**
+ * A pool of workers serving the same ports.
+ *
+ * @example
+ * ```ts ignore
+ * import { Workers } from "@nanorpc/nanorpc/cluster";
+ *
+ * // app.ts: export default (ctx) => { const s = new Server(ctx.options);
+ * //   s.handle("/echo", (c) => c.data); await ctx.listen(s, { port: 7411 }); return s; }
+ * await using pool = await Workers.start({
+ *   count: 2,
+ *   module: new URL("./app.ts", import.meta.url),
+ * });
+ * console.log(pool.urls, await pool.stats());
+ * ```
+ */
+export class Workers implements AsyncDisposable {
+  /** URLs of worker 0's listeners (the others listen on the same ports). */
+  readonly urls: readonly string[];
+  #workers: Worker[];
+  #inbox = new Map<Worker, ((m: FromWorker) => void)[]>();
+  #nextId = 1;
+  #stopping?: Promise<WorkersStats>;
+
+  private constructor(
+    workers: Worker[],
+    urls: string[],
+    inbox: Map<Worker, ((m: FromWorker) => void)[]>,
+  ) {
+    this.#workers = workers;
+    this.urls = urls;
+    this.#inbox = inbox;
+  }
+
+  /**
+   * Starts `options.count` workers; resolves once each listens. Worker 0
+   * starts first, so that the ports it picked for port 0 are the others'.
+   *
+   * @throws {Error} When a worker fails to start (the others are stopped).
+   */
+  static async start(options: WorkersOptions): Promise<Workers> {
+    const count = options.count;
+    if (!Number.isInteger(count) || count < 1) {
+      throw new RangeError(
+        `Workers: count must be a positive integer, not ${count}`,
+      );
+    }
+    const channel = `nanorpc-${crypto.randomUUID()}`;
+    const workers: Worker[] = [];
+    const inbox = new Map<Worker, ((m: FromWorker) => void)[]>();
+    let ports: number[] = [];
+    let urls: string[] = [];
+    try {
+      for (let index = 0; index < count; index++) {
+        const worker = new Worker(
+          new URL("./_pool_worker.ts", import.meta.url),
+          { type: "module" },
+        );
+        workers.push(worker);
+        const waiting: ((m: FromWorker) => void)[] = [];
+        inbox.set(worker, waiting);
+        worker.onmessage = (e: MessageEvent<FromWorker>) =>
+          waiting.shift()?.(e.data);
+        const failed = Promise.withResolvers<never>();
+        worker.onerror = (e) => {
+          e.preventDefault();
+          failed.reject(new Error(`Worker ${index} failed: ${e.message}`));
+        };
+        const ready = new Promise<FromWorker>((resolve) =>
+          waiting.push(resolve)
+        );
+        worker.postMessage(
+          {
+            type: "start",
+            index,
+            count,
+            module: String(options.module),
+            data: options.data,
+            nats: options.nats,
+            channel,
+            ports,
+          } satisfies ToWorker,
+        );
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const answer = await Promise.race([
+          ready,
+          failed.promise,
+          new Promise<never>((_, reject) =>
+            timer = setTimeout(
+              () =>
+                reject(
+                  new Error(
+                    `Worker ${index} did not start within ${
+                      options.startTimeout ?? 30_000
+                    } ms`,
+                  ),
+                ),
+              options.startTimeout ?? 30_000,
+            )
+          ),
+        ]).finally(() => clearTimeout(timer));
+        if (answer.type === "failed") {
+          throw new Error(`Worker ${index} failed to start: ${answer.message}`);
+        }
+        if (answer.type !== "ready") {
+          throw new Error(`Worker ${index} said ${answer.type} while starting`);
+        }
+        if (index === 0) {
+          ports = answer.ports;
+          urls = answer.urls;
+        }
+      }
+    } catch (err) {
+      for (const w of workers) w.terminate();
+      throw err;
+    }
+    return new Workers(workers, urls, inbox);
+  }
+
+  /** How many workers run. */
+  get count(): number {
+    return this.#workers.length;
+  }
+
+  /** The counters of every worker, summed. */
+  async stats(): Promise<WorkersStats> {
+    const all = await Promise.all(this.#workers.map((w) => {
+      const id = this.#nextId++;
+      const answer = this.#next(w);
+      w.postMessage({ type: "stats", id } satisfies ToWorker);
+      return answer;
+    }));
+    return sum(all.map((m) => m.type === "stats" ? m.stats : undefined));
+  }
+
+  /**
+   * Stops every worker gracefully (each shuts its server down, then its
+   * links) and resolves with their final counters, summed.
+   */
+  shutdown(): Promise<WorkersStats> {
+    return this.#stopping ??= (async () => {
+      const all = await Promise.all(this.#workers.map((w) => {
+        const answer = this.#next(w);
+        w.postMessage({ type: "stop" } satisfies ToWorker);
+        return answer;
+      }));
+      for (const w of this.#workers) w.terminate();
+      return sum(all.map((m) => m.type === "stopped" ? m.stats : undefined));
+    })();
+  }
+
+  /** Same as {@link shutdown}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  #next(worker: Worker): Promise<FromWorker> {
+    return new Promise((resolve) => this.#inbox.get(worker)!.push(resolve));
+  }
+}
+
+function sum(list: (ServerStats | undefined)[]): WorkersStats {
+  const total: Record<string, number> = { workers: 0 };
+  for (const stats of list) {
+    if (!stats) continue;
+    total.workers++;
+    for (const [key, value] of Object.entries(stats)) {
+      if (typeof value === "number") total[key] = (total[key] ?? 0) + value;
+    }
+  }
+  return total as unknown as WorkersStats;
+}
