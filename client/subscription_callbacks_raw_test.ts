@@ -4,16 +4,15 @@
 import assert from "node:assert/strict";
 import { ConnectionLostError, NotFoundError } from "./errors.ts";
 import {
-  captureConsoleError,
+  captureConsole,
+  clientWithRawServer,
   RESPONSE,
-  setup,
   UPDATE,
-  within,
-} from "./_raw_peer_test.ts";
+} from "../testing/mod.ts";
 
 Deno.test("Client subscription goes on after its onUpdate callback throws", async () => {
-  using logged = captureConsoleError();
-  await using t = await setup();
+  using logged = captureConsole("error");
+  await using t = await clientWithRawServer();
   const seen: number[] = [];
   const subscribing = t.client.subscribe("/t", undefined, {
     onUpdate: (update) => {
@@ -47,8 +46,8 @@ Deno.test("Client subscription goes on after its onUpdate callback throws", asyn
 });
 
 Deno.test("Client survives an onError callback that throws when the connection is lost", async () => {
-  using logged = captureConsoleError();
-  await using t = await setup({ reconnect: false });
+  using logged = captureConsole("error");
+  await using t = await clientWithRawServer({ reconnect: false });
   const subscribing = t.client.subscribe("/t", undefined, {
     onError() {
       throw new Error("bug in onError");
@@ -69,8 +68,10 @@ Deno.test("Client survives an onError callback that throws when the connection i
 });
 
 Deno.test("Client keeps the connection when an onError callback throws on a refused resubscribe", async () => {
-  using logged = captureConsoleError();
-  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  using logged = captureConsole("error");
+  await using t = await clientWithRawServer({
+    reconnect: { initial: 5, max: 5 },
+  });
   let disconnects = 0;
   const subscribing = t.client.subscribe("/t", undefined, {
     onError() {
@@ -80,9 +81,9 @@ Deno.test("Client keeps the connection when an onError callback throws on a refu
   const sub = (await t.session.next())!;
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
   const subscription = await subscribing;
-  const next = t.peer.accept();
+  const next = t.server.accept();
   t.session.close();
-  const session = await within(next, 2000, "reconnection");
+  const session = await next;
   t.client.addEventListener("disconnect", () => disconnects++);
   const resub = (await session.next())!;
   const innocent = t.client.request("/innocent");
@@ -103,7 +104,7 @@ Deno.test("Client keeps the connection when an onError callback throws on a refu
 });
 
 Deno.test("Client subscribe resolves with the public surface of the subscription only", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   let given: unknown;
   const subscribing = t.client.subscribe("/t", undefined, {
     onUpdate: (_, subscription) => given = subscription,

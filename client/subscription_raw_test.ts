@@ -5,16 +5,24 @@ import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ChatMessageSchema } from "../proto/gen/chat_pb.ts";
 import { NotFoundError, TimeoutError } from "./errors.ts";
-import { until } from "./_fixture_test.ts";
-import { PONG, RESPONSE, setup, UPDATE, within } from "./_raw_peer_test.ts";
+import {
+  clientWithRawServer,
+  FakeTime,
+  PONG,
+  REQUEST,
+  RESPONSE,
+  SUBSCRIBE,
+  UPDATE,
+  waitFor,
+} from "../testing/mod.ts";
 
 const enc = new TextEncoder();
 
 Deno.test("Client unsubscribe follows the protocol and discards updates before its ack", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   const subscribing = t.client.subscribe("/t", enc.encode("f"));
   const sub = (await t.session.next())!;
-  assert.equal(sub.requestType, 3);
+  assert.equal(sub.requestType, SUBSCRIBE);
   assert.deepEqual(sub.data, enc.encode("f"));
   // The subscribe ack, then two updates in the same write.
   await t.session.send(
@@ -29,7 +37,7 @@ Deno.test("Client unsubscribe follows the protocol and discards updates before i
   const unsubscribing = subscription.unsubscribe();
   assert.equal(subscription.state, "unsubscribing");
   const unsub = (await t.session.next())!;
-  assert.equal(unsub.requestType, 2);
+  assert.equal(unsub.requestType, REQUEST);
   assert.equal(unsub.requestId, sub.requestId);
   assert.deepEqual(unsub.pathOneof, { case: "path", value: "/t" });
   assert.equal(unsub.data.length, 0);
@@ -40,7 +48,7 @@ Deno.test("Client unsubscribe follows the protocol and discards updates before i
     { requestId: sub.requestId, responseType: UPDATE, data: enc.encode("u3") },
     { requestId: sub.requestId, responseType: UPDATE, data: enc.encode("u4") },
   );
-  await new Promise((r) => setTimeout(r, 20));
+  await t.session.sync(t.client);
   assert.equal(settled, false, "unsubscribe waits for its ack");
   await t.session.send(
     { requestId: sub.requestId, responseType: RESPONSE },
@@ -55,7 +63,7 @@ Deno.test("Client unsubscribe follows the protocol and discards updates before i
 });
 
 Deno.test("Client tells the subscribe ack from the unsubscribe ack when both are pending", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   const controller = new AbortController();
   const subscribing = t.client.subscribe("/t", undefined, {
     signal: controller.signal,
@@ -66,7 +74,7 @@ Deno.test("Client tells the subscribe ack from the unsubscribe ack when both are
   await assert.rejects(subscribing, /changed my mind/);
   const unsub = (await t.session.next())!;
   assert.equal(unsub.requestId, sub.requestId);
-  assert.equal(unsub.requestType, 2);
+  assert.equal(unsub.requestType, REQUEST);
   // First RESPONSE: the subscribe's ack; the id stays held.
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
   const other = t.client.request("/x");
@@ -81,7 +89,7 @@ Deno.test("Client tells the subscribe ack from the unsubscribe ack when both are
 });
 
 Deno.test("Client subscription drops the oldest update when its buffer is full", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   const subscribing = t.client.subscribe("/t", undefined, { bufferSize: 3 });
   const sub = (await t.session.next())!;
   const frames = [{ requestId: sub.requestId, responseType: RESPONSE }];
@@ -96,7 +104,7 @@ Deno.test("Client subscription drops the oldest update when its buffer is full",
   }
   await t.session.send(...frames);
   const subscription = await subscribing;
-  await new Promise((r) => setTimeout(r, 20));
+  await t.session.sync(t.client);
   assert.equal(subscription.dropped, 7);
   const got = [];
   for await (const update of subscription) {
@@ -111,7 +119,7 @@ Deno.test("Client subscription drops the oldest update when its buffer is full",
 });
 
 Deno.test("Client subscription delivers to onUpdate and rejects a refused subscribe", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   const seen: number[] = [];
   const subscribing = t.client.subscribe("/t", undefined, {
     onUpdate: (u) => seen.push(u[0]),
@@ -131,7 +139,7 @@ Deno.test("Client subscription delivers to onUpdate and rejects a refused subscr
     },
   );
   await subscribing;
-  await new Promise((r) => setTimeout(r, 20));
+  await t.session.sync(t.client);
   assert.deepEqual(seen, [1, 2]);
   const refused = t.client.subscribe("/nope");
   const bad = (await t.session.next())!;
@@ -144,7 +152,9 @@ Deno.test("Client subscription delivers to onUpdate and rejects a refused subscr
   await assert.rejects(refused, NotFoundError);
 });
 Deno.test("Client subscription ends with the error when the server refuses the resubscribe", async () => {
-  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  await using t = await clientWithRawServer({
+    reconnect: { initial: 5, max: 5 },
+  });
   const errors: Error[] = [];
   const subscribing = t.client.subscribe("/t", undefined, {
     onError: (e) => errors.push(e),
@@ -153,7 +163,7 @@ Deno.test("Client subscription ends with the error when the server refuses the r
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
   const subscription = await subscribing;
   const iteration = subscription[Symbol.asyncIterator]().next();
-  const next = t.peer.accept();
+  const next = t.server.accept();
   t.session.close();
   const session = await next;
   const resub = (await session.next())!;
@@ -170,7 +180,7 @@ Deno.test("Client subscription ends with the error when the server refuses the r
 });
 
 Deno.test("Client typed subscription ends and unsubscribes on an update that does not decode", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   const subscribing = t.client.subscribe("/t", undefined, {
     output: ChatMessageSchema,
   });
@@ -201,26 +211,26 @@ Deno.test("Client typed subscription ends and unsubscribes on an update that doe
   );
   const unsub = (await t.session.next())!;
   assert.equal(unsub.requestId, sub.requestId);
-  assert.equal(unsub.requestType, 2);
+  assert.equal(unsub.requestType, REQUEST);
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
-  await until(() => subscription.state === "closed");
+  await waitFor(() => subscription.state === "closed");
 });
 
 Deno.test("Client subscription takes only a RESPONSE as its ack", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   const subscribing = t.client.subscribe("/t");
   let settled = false;
   subscribing.then(() => settled = true, () => settled = true);
   const sub = (await t.session.next())!;
   await t.session.send({ requestId: sub.requestId, responseType: PONG });
-  await new Promise((r) => setTimeout(r, 20));
+  await t.session.sync(t.client);
   assert.equal(settled, false);
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
   assert.equal((await subscribing).state, "active");
 });
 
 Deno.test("Client unsubscribe rejects with a non-OK ack's status and still ends the subscription", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   const subscribing = t.client.subscribe("/t");
   const sub = (await t.session.next())!;
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
@@ -241,13 +251,21 @@ Deno.test("Client unsubscribe rejects with a non-OK ack's status and still ends 
 });
 
 Deno.test("Client unsubscribe that times out leaves the subscription closed", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
+  using time = new FakeTime();
   const subscribing = t.client.subscribe("/t", undefined, { timeout: 20 });
   const sub = (await t.session.next())!;
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
   const subscription = await subscribing;
   const unsubscribing = subscription.unsubscribe();
+  let settled = false;
+  unsubscribing.catch(() => settled = true);
   await t.session.next();
+  await time.tickAsync(19);
+  assert.equal(settled, false);
+  assert.equal(subscription.state, "unsubscribing");
+  await time.tickAsync(1);
+  assert.equal(settled, true);
   await assert.rejects(unsubscribing, TimeoutError);
   assert.equal(subscription.state, "closed");
   // The late ack and update land on the still-held id and are dropped.
@@ -267,7 +285,9 @@ Deno.test("Client unsubscribe that times out leaves the subscription closed", as
 });
 
 Deno.test("Client subscription ends with a TimeoutError when a resubscribe is not acknowledged in time", async () => {
-  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  await using t = await clientWithRawServer({
+    reconnect: { initial: 5, max: 5 },
+  });
   const errors: Error[] = [];
   const subscribing = t.client.subscribe("/t", undefined, {
     timeout: 30,
@@ -276,32 +296,40 @@ Deno.test("Client subscription ends with a TimeoutError when a resubscribe is no
   const sub = (await t.session.next())!;
   await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
   const subscription = await subscribing;
+  using time = new FakeTime();
   const iteration = subscription[Symbol.asyncIterator]().next();
-  const next = t.peer.accept();
+  let ended = false;
+  iteration.catch(() => ended = true);
+  const next = t.server.accept();
   t.session.close();
-  const session = await within(next, 2000, "reconnection");
+  await waitFor(() => t.client.state === "waiting");
+  await time.tickAsync(5);
+  const session = await next;
   const resub = (await session.next())!;
-  assert.equal(resub.requestType, 3);
-  await within(
-    assert.rejects(iteration, TimeoutError),
-    2000,
-    "end of the subscription",
-  );
+  assert.equal(resub.requestType, SUBSCRIBE);
+  await time.tickAsync(29);
+  assert.equal(ended, false);
+  assert.equal(subscription.state, "resubscribing");
+  await time.tickAsync(1);
+  assert.equal(ended, true);
+  await assert.rejects(iteration, TimeoutError);
   assert.ok(subscription.error instanceof TimeoutError);
   assert.equal(errors.length, 1);
   // It cleans up after itself on the server.
   const unsub = (await session.next())!;
-  assert.equal(unsub.requestType, 2);
+  assert.equal(unsub.requestType, REQUEST);
   assert.equal(unsub.requestId, sub.requestId);
   await session.send(
     { requestId: sub.requestId, responseType: RESPONSE },
     { requestId: sub.requestId, responseType: RESPONSE },
   );
-  await until(() => subscription.state === "closed");
+  await waitFor(() => subscription.state === "closed");
 });
 
 Deno.test("Client subscribe copies the filter", async () => {
-  await using t = await setup({ reconnect: { initial: 5, max: 5 } });
+  await using t = await clientWithRawServer({
+    reconnect: { initial: 5, max: 5 },
+  });
   const filter = enc.encode("ada");
   const subscribing = t.client.subscribe("/t", filter);
   filter.fill(0);
