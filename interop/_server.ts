@@ -1,7 +1,8 @@
 /**
  * Starts our server the way a user does (`deno task server`'s command with
- * its permissions), on an ephemeral TCP port and a UNIX socket, and learns
- * the bound addresses from its "listening on" lines.
+ * its permissions), on an ephemeral TCP port, a UNIX socket, an ephemeral
+ * HTTP port (its WebSocket endpoint `/nanorpc`) and optionally a serial
+ * line, and learns the bound addresses from its "listening on" lines.
  *
  * @module
  */
@@ -13,6 +14,8 @@ export interface RunningServer {
   host: string;
   port: number;
   unixPath: string;
+  /** The WebSocket endpoint, `ws://127.0.0.1:PORT/nanorpc`. */
+  wsUrl: string;
   /** Everything the server printed so far. */
   log(): string;
   /** Sends SIGTERM and resolves with the exit code (null: had to kill). */
@@ -46,11 +49,23 @@ async function pump(
   if (pending) onLine(pending);
 }
 
-/** Starts the server and waits (up to 60 s) until both listeners are bound. */
-export async function startServer(unixPath: string): Promise<RunningServer> {
+/** Where the server listens besides its ephemeral TCP and HTTP ports. */
+export interface ServerPlaces {
+  /** The UNIX socket's path. */
+  unixPath: string;
+  /** A serial device (one end of a pty pair) to serve with `--serial`. */
+  serialPath?: string;
+}
+
+/** Starts the server and waits (up to 60 s) until every listener is bound. */
+export async function startServer(
+  places: ServerPlaces,
+): Promise<RunningServer> {
+  const { unixPath, serialPath } = places;
   const args = [
     ...await serverCommand(),
-    ...["--tcp", "127.0.0.1:0", "--unix", unixPath],
+    ...["--tcp", "127.0.0.1:0", "--unix", unixPath, "--http", "127.0.0.1:0"],
+    ...(serialPath ? ["--serial", serialPath] : []),
   ];
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -60,15 +75,21 @@ export async function startServer(unixPath: string): Promise<RunningServer> {
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
-  const ready = Promise.withResolvers<{ host: string; port: number }>();
+  type Bound = { host: string; port: number; wsUrl: string };
+  const ready = Promise.withResolvers<Bound>();
   let tcp: { host: string; port: number } | null = null;
+  let wsUrl = "";
   let unix = false;
+  let serial = !serialPath;
   const onLine = (line: string) => {
     lines.push(line);
     const t = line.match(/listening on tcp:\/\/([\d.]+):(\d+)/);
     if (t) tcp = { host: t[1], port: Number(t[2]) };
+    const h = line.match(/listening on http:\/\/([\d.]+):(\d+)/);
+    if (h) wsUrl = `ws://${h[1]}:${h[2]}/nanorpc`;
     if (line.includes(`listening on unix://${unixPath}`)) unix = true;
-    if (tcp && unix) ready.resolve(tcp);
+    if (line.includes(`serving serial://${serialPath}`)) serial = true;
+    if (tcp && unix && wsUrl && serial) ready.resolve({ ...tcp, wsUrl });
   };
   const drained = Promise.all([
     pump(child.stdout, onLine),

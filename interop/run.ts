@@ -7,7 +7,11 @@
  * server's reflection with Google's runtime over both, compiles the
  * seed's example service against proto/nanorpc.proto with protoc and reads
  * its `(nanorpc)` options back in Python, probes the Go reference module,
- * stops the server with SIGTERM and expects exit code 0.
+ * stops the server with SIGTERM and expects exit code 0. The Python peer
+ * also runs every case over the server's WebSocket endpoint (`--http`,
+ * frames cut at random points across binary messages) and its
+ * single-session and resync cases over a pty pair whose other end the
+ * server serves with `--serial`; the server's resync count must match.
  * Prints one line per peer and case and a closing `N passed, N failed`;
  * exits 1 if anything failed.
  *
@@ -16,6 +20,7 @@
 
 import { exec, ROOT } from "./_exec.ts";
 import { probeGoReference } from "./_go.ts";
+import { type PtyPair, startPtyPair } from "../testing/pty.ts";
 import { type RunningServer, startServer } from "./_server.ts";
 import {
   compileSeed,
@@ -30,8 +35,11 @@ import {
 
 let passed = 0;
 let failed = 0;
+/** Names of the cases that passed. */
+const passes: string[] = [];
 
 function report(name: string, ok: boolean, why = ""): void {
+  if (ok) passes.push(name);
   if (ok) passed++;
   else failed++;
   console.log(`${name}: ${ok ? "ok" : `FAIL ${why}`}`);
@@ -99,11 +107,40 @@ async function settle(step: Promise<string>, name: string): Promise<boolean> {
   }
 }
 
+/**
+ * The Python peer over the WebSocket endpoint (every case) and over the
+ * serial line (one session: the single-session and resync cases).
+ */
+async function runLines(server: RunningServer, pty?: PtyPair): Promise<void> {
+  const peer = `${ROOT}/interop/python/peer.py`;
+  const env = { PYTHONPATH: PYTHON_GEN, PYTHONDONTWRITEBYTECODE: "1" };
+  await runPeer("python ws", [PYTHON, peer, "ws", server.wsUrl], env);
+  if (pty) {
+    await runPeer("python serial", [PYTHON, peer, "serial", pty.b], env);
+  }
+}
+
+/** Each passing resync case made the server count exactly one resync. */
+function checkResyncs(server: RunningServer): void {
+  const cases = passes.filter((n) => n.startsWith("python serial resync-"));
+  const counted = Number(/(\d+) resyncs/.exec(server.log())?.[1] ?? -1);
+  report(
+    "server resyncs-counted",
+    cases.length > 0 && counted === cases.length,
+    `the server counted ${counted} resyncs for ${cases.length} resync cases`,
+  );
+}
+
 async function main(): Promise<number> {
   const started = performance.now();
   const tmp = await Deno.makeTempDir({ prefix: "nanorpc-interop-" });
   const go = probeGoReference();
-  const server = startServer(`${tmp}/s.sock`);
+  // The server serves one end of the pair with --serial, the peer the other.
+  const pty = await startPtyPair({ dir: tmp }).catch((err) => {
+    report("pty pair", false, (err as Error).message);
+    return undefined;
+  });
+  const server = startServer({ unixPath: `${tmp}/s.sock`, serialPath: pty?.a });
   server.catch(() => {}); // awaited below, after the setup lines
   const venv = setupVenv();
   const python = venv.then(setupPython);
@@ -142,12 +179,15 @@ async function main(): Promise<number> {
       );
     }
   }
+  if (pythonOk) await runLines(running, pty);
   if (pythonOk) await runSeed();
   console.log(await go);
   console.log(`peers took ${seconds(peers)}`);
 
   const code = await running.stop();
   report("server sigterm", code === 0, `exit code ${code}`);
+  if (pythonOk && pty) checkResyncs(running);
+  await pty?.stop();
   if (failed > 0) {
     const log = running.log().split("\n").slice(-60).join("\n  ");
     console.log(`server output (last 60 lines):\n  ${log}`);

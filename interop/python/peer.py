@@ -1,13 +1,21 @@
 """Google-protobuf peer: runs every interop case against a NanoRPC server.
 
-Usage: peer.py tcp HOST PORT | peer.py unix PATH  [--only NAME,NAME]
+Usage: peer.py tcp HOST PORT | peer.py unix PATH | peer.py ws URL
+       | peer.py serial PATH  [--only NAME,NAME] [--seed N]
 
 Prints one line per case, "NAME: ok" or "NAME: FAIL why", and exits 1 when
 any case failed. Each case uses its own connections, so a failure in one
 does not leak into the next.
+
+Over ``ws`` every write is cut at random points into binary messages (the
+seed is printed; ``--seed`` replays a run). A ``serial`` line is one session
+with no connection to close, so it runs the cases that need one session
+only, and, instead of the malformed cases (which expect a close), the
+``resync-*`` cases: the same bad bytes, a quiet gap, and the session goes on.
 """
 
 import os
+import random
 import sys
 import time
 
@@ -34,11 +42,16 @@ from wire import (
     non_canonical,
     varint,
 )
+from links import WebSocketLink, serial_line
 
 ROOM = "/room/messages"
 INT32_IDS = [0, 1, 2147483647, -1, -2147483648]
 # 1 MiB is the server's default maxMessageSize; leave room for the envelope.
 BIG = 1024 * 1024 - 64
+# A serial line moves ~11 KiB/s at 115200 baud: a big frame there is 4 KiB.
+SERIAL_BIG = 4096
+# Longer than the server's quiet gap at 115200 baud (20 ms), with margin.
+QUIET_GAP = 0.2
 
 CASES = []
 
@@ -63,7 +76,8 @@ def ping(addr):
 
 
 def echo_cases(addr, target):
-    payloads = [b"", b"hello \x00\xff nanorpc", os.urandom(BIG)]
+    big = SERIAL_BIG if addr[0] == "serial" else BIG
+    payloads = [b"", b"hello \x00\xff nanorpc", os.urandom(big)]
     with Conn(addr) as c:
         for i, data in enumerate(payloads):
             rid = 100 + i
@@ -363,6 +377,71 @@ for _name, _payload in MALFORMED.items():
     CASES.append((_name, malformed(_payload)))
 
 
+def resync(payload):
+    """A serial line drops bad bytes, waits for a quiet gap, and goes on."""
+
+    def run(addr):
+        with Conn(addr) as c:
+            c.ping(61)
+            c.send(payload)
+            serial_line(addr[1]).quiet(QUIET_GAP)
+            # Nothing may have been answered for the bad bytes.
+            c.ping(62)
+            c.request(request_id=63, request_type=REQUEST, path="/echo", data=b"after")
+            msg = c.expect(63, RESPONSE, OK)
+            check(msg.data == b"after", f"echo after resync returned {hexdump(msg.data)}")
+
+    return run
+
+
+def resync_cut_frame(addr):
+    """A frame cut short by a quiet gap is dropped; the next one is served."""
+    raw = encode(request_id=64, request_type=REQUEST, path="/echo", data=b"x" * 100)
+    with Conn(addr) as c:
+        c.send(raw[:40])
+        serial_line(addr[1]).quiet(QUIET_GAP)
+        c.ping(65)
+
+
+RESYNC_CASES = [(name.replace("malformed-", "resync-"), resync(payload)) for name, payload in MALFORMED.items()]
+RESYNC_CASES.append(("resync-cut-frame", resync_cut_frame))
+
+# Cases that use one session only: what a serial line can run.
+SINGLE_SESSION = {
+    "ping",
+    "echo-by-path",
+    "echo-by-hash",
+    "not-found-by-path",
+    "not-found-by-hash",
+    "unknown-fields",
+    "any-order",
+    "last-wins-path",
+    "last-wins-path-then-hash",
+    "last-wins-hash-then-path",
+    "last-wins-scalars",
+    "pipelining-1000",
+}
+
+
+def sync_line(path):
+    """Pings until the server answers on the line (it may open its end late)."""
+    line = serial_line(path)
+    ping = encode(request_id=1, request_type=PING)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        line.send(ping)
+        got = b""
+        try:
+            while len(got) < 6:
+                got += line.recv(0.3)
+        except TimeoutError:
+            pass
+        if got:
+            line.drain()
+            return
+    raise PeerError(f"no answer on {path} within 15 s")
+
+
 def canonical_encoding(addr):
     check(not non_canonical, f"{len(non_canonical)} frames differ from Google's encoding, e.g. {non_canonical[:3]}")
 
@@ -373,15 +452,27 @@ def main(argv):
         i = argv.index("--only")
         only = set(argv[i + 1].split(","))
         argv = argv[:i] + argv[i + 2 :]
+    seed = random.randrange(1 << 32)
+    if "--seed" in argv:
+        i = argv.index("--seed")
+        seed = int(argv[i + 1])
+        argv = argv[:i] + argv[i + 2 :]
+    cases = CASES
     if argv[:1] == ["tcp"] and len(argv) == 3:
         addr = ("tcp", (argv[1], int(argv[2])))
-    elif argv[:1] == ["unix"] and len(argv) == 2:
-        addr = ("unix", argv[1])
+    elif argv[:1] in (["unix"], ["ws"], ["serial"]) and len(argv) == 2:
+        addr = (argv[0], argv[1])
     else:
         sys.exit(__doc__)
+    if addr[0] == "ws":
+        WebSocketLink.rng.seed(seed)
+        print(f"WebSocket cuts from seed {seed} (replay with --seed {seed})", flush=True)
+    if addr[0] == "serial":
+        cases = [c for c in CASES if c[0] in SINGLE_SESSION] + RESYNC_CASES
+        sync_line(addr[1])
     assert (fnv1a(""), fnv1a("a"), fnv1a("foobar")) == (0x811C9DC5, 0xE40C292C, 0xBF9CF968)
     failed = 0
-    for name, fn in CASES + [("canonical-encoding", canonical_encoding)]:
+    for name, fn in cases + [("canonical-encoding", canonical_encoding)]:
         if only is not None and name not in only:
             continue
         try:
@@ -390,6 +481,8 @@ def main(argv):
         except Exception as err:  # a case's failure must not stop the others
             failed += 1
             print(f"{name}: FAIL {type(err).__name__}: {err}", flush=True)
+    if addr[0] == "ws":
+        print(f"{WebSocketLink.messages_sent} binary messages sent", flush=True)
     sys.exit(1 if failed else 0)
 
 

@@ -8,11 +8,10 @@ would: no unknown fields, only known enum values, and (recorded separately)
 whether the bytes are exactly what Google's encoder would have produced.
 """
 
-import socket
-
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 import nanorpc_pb2
+from links import open_link
 
 Request = nanorpc_pb2.NanoRPCRequest
 Response = nanorpc_pb2.NanoRPCResponse
@@ -100,19 +99,16 @@ def describe(msg):
 
 
 class Conn:
-    """One connection to the server, reading whole frames."""
+    """One connection to the server (one session), reading whole frames,
+    over any link of ``links.py``."""
 
     def __init__(self, addr):
-        kind, target = addr
-        family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.settimeout(TIMEOUT)
-        self.sock.connect(target)
+        self.link = open_link(addr, TIMEOUT)
         self.buf = bytearray()
         self.sent = b""
 
     def close(self):
-        self.sock.close()
+        self.link.close()
 
     def __enter__(self):
         return self
@@ -122,7 +118,7 @@ class Conn:
 
     def send(self, data):
         self.sent = data
-        self.sock.sendall(data)
+        self.link.send(data)
 
     def send_bad(self, data):
         """Send input the server may close on before reading all of it."""
@@ -135,7 +131,7 @@ class Conn:
         self.send(encode(**fields))
 
     def _fill(self):
-        chunk = self.sock.recv(1 << 20)
+        chunk = self.link.recv(TIMEOUT)
         if not chunk:
             raise PeerError(
                 f"server closed the connection; last sent {hexdump(self.sent)}; "
@@ -199,17 +195,16 @@ class Conn:
 
     def wait_closed(self, timeout=TIMEOUT):
         """Read until EOF; returns the bytes the server sent before closing."""
-        self.sock.settimeout(timeout)
         got = bytearray(self.buf)
         try:
             while True:
-                chunk = self.sock.recv(65536)
+                chunk = self.link.recv(timeout)
                 if not chunk:
                     return bytes(got)
                 got += chunk
         except ConnectionResetError:
             return bytes(got)
-        except socket.timeout:
+        except TimeoutError:
             raise PeerError(
                 f"connection still open {timeout}s after sending {hexdump(self.sent)}"
             )
