@@ -270,6 +270,12 @@ export class NatsBroker implements Broker {
     await this.#nc.flush();
   }
 
+  /** Resolves once NATS has seen the subscriptions (at once while down). */
+  async ready(): Promise<void> {
+    if (this.#closed || this.#state !== "connected") return;
+    await this.#nc.flush().catch(() => {});
+  }
+
   /**
    * Unsubscribes, sends what NATS still has to send (for at most
    * `closeTimeout` ms) and closes the link. Later publishes are dropped

@@ -169,7 +169,7 @@ export class ForwardHome {
   /**
    * Subscribes again what `node` held (or everything, after the link came
    * back): the holder may have lost it. Failed attempts are retried, one,
-   * two, four … up to 30 seconds apart, while the session lives.
+   * two, four, then five seconds apart, while the session lives.
    */
   resubscribe(node?: string): void {
     for (const sub of this.#byKey.values()) {
@@ -214,7 +214,7 @@ export class ForwardHome {
       }
       const timer = setTimeout(
         () => this.#again(sub, epoch, attempt + 1),
-        Math.min(1000 * 2 ** attempt, 30_000),
+        Math.min(1000 * 2 ** attempt, 5000),
       );
       Deno.unrefTimer(timer);
     });
