@@ -8,8 +8,15 @@ import {
   type ChatMessage,
   ChatMessageSchema,
 } from "../proto/gen/chat_pb.ts";
-import { Server, type ServerOptions } from "../server/mod.ts";
-import { Client, connect } from "./client.ts";
+import type { ServerOptions } from "../server/mod.ts";
+import {
+  FakeTime,
+  type Gate,
+  startServer,
+  type TestTransport,
+  waitFor,
+} from "../testing/mod.ts";
+import { Client } from "./client.ts";
 import {
   ClientError,
   ConnectionLostError,
@@ -18,7 +25,7 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import type { ClientOptions } from "./options.ts";
-import { Fixture, type Transport, until } from "./_fixture_test.ts";
+import { startDemoServer } from "./_fixture_test.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -27,16 +34,21 @@ const FAST_RECONNECT: ClientOptions = {
   reconnect: { initial: 10, max: 50 },
 };
 
-async function setup(transport: Transport, options: ClientOptions = {}) {
-  const fixture = await Fixture.start(transport);
-  const client = await connect(fixture.url, { keepalive: false, ...options });
+/** The demo server on `transport` and a client connected to it. */
+async function setup(transport: TestTransport, options: ClientOptions = {}) {
+  const holds: Gate[] = [];
+  // `/hold` requests outlive a 1 ms shutdown: in flight when sessions close.
+  const demo = await startDemoServer({
+    transports: [transport],
+    holds,
+    shutdownTimeout: 1,
+  });
+  const client = await demo.client(options);
   return {
-    fixture,
+    demo,
     client,
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      await fixture.dispose();
-    },
+    holds,
+    [Symbol.asyncDispose]: () => demo[Symbol.asyncDispose](),
   };
 }
 
@@ -79,23 +91,30 @@ for (const transport of ["tcp", "unix"] as const) {
 
   Deno.test(`Client times out and aborts slow requests over ${transport}`, async () => {
     await using t = await setup(transport);
-    const slow = new Uint8Array([100]);
-    await assert.rejects(
-      t.client.request("/sleep", slow, { timeout: 10 }),
-      TimeoutError,
-    );
+    using time = new FakeTime();
+    const timedOut = t.client.request("/hold", undefined, { timeout: 10 });
+    let settled = false;
+    timedOut.catch(() => settled = true);
+    await waitFor(() => t.holds.length === 1);
+    await time.tickAsync(9);
+    assert.equal(settled, false);
+    await time.tickAsync(1);
+    assert.equal(settled, true);
+    await assert.rejects(timedOut, TimeoutError);
     const controller = new AbortController();
-    const aborted = t.client.request("/sleep", slow, {
+    const aborted = t.client.request("/hold", undefined, {
       signal: controller.signal,
     });
-    setTimeout(() => controller.abort(new Error("stop")), 10);
+    await waitFor(() => t.holds.length === 2);
+    controller.abort(new Error("stop"));
     await assert.rejects(aborted, /stop/);
     // Late answers of both land on held ids and are dropped.
+    for (const gate of t.holds) gate.open();
     assert.equal(
-      dec.decode((await t.client.request("/sleep", new Uint8Array([1]))).data),
-      "slept",
+      dec.decode((await t.client.request("/echo", enc.encode("on"))).data),
+      "on",
     );
-    await until(() => t.client.pending === 0);
+    assert.equal(t.client.pending, 0);
   });
 
   Deno.test(`Client ids wrap around against the server over ${transport}`, async () => {
@@ -121,15 +140,15 @@ for (const transport of ["tcp", "unix"] as const) {
     for (let i = 0; i < n; i++) {
       assert.equal(new DataView(responses[i].data.buffer).getUint32(0), i);
     }
-    assert.equal(t.fixture.server.stats().sessions, 1);
+    assert.equal(t.demo.server.stats().sessions, 1);
   });
 
   Deno.test(`Client subscription gets updates until unsubscribe is acknowledged over ${transport}`, async () => {
     await using t = await setup(transport);
     const subscription = await t.client.subscribe("/ticks");
-    assert.equal(t.fixture.server.stats().subscriptions, 1);
+    assert.equal(t.demo.server.stats().subscriptions, 1);
     for (let i = 0; i < 3; i++) {
-      t.fixture.server.publish("/ticks", new Uint8Array([i]));
+      t.demo.server.publish("/ticks", new Uint8Array([i]));
     }
     const got = [];
     const it = subscription[Symbol.asyncIterator]();
@@ -137,8 +156,8 @@ for (const transport of ["tcp", "unix"] as const) {
     assert.deepEqual(got, [0, 1, 2]);
     await subscription.unsubscribe();
     assert.equal(subscription.state, "closed");
-    assert.equal(t.fixture.server.stats().subscriptions, 0);
-    t.fixture.server.publish("/ticks", new Uint8Array([9]));
+    assert.equal(t.demo.server.stats().subscriptions, 0);
+    t.demo.server.publish("/ticks", new Uint8Array([9]));
     assert.equal((await it.next()).done, true);
     // The id is free again and the connection still serves requests.
     await t.client.request("/echo");
@@ -155,7 +174,7 @@ for (const transport of ["tcp", "unix"] as const) {
       output: ChatMessageSchema,
       onUpdate: (message) => seen.push(message),
     });
-    await using other = await connect(t.fixture.url, { keepalive: false });
+    const other = await t.demo.client();
     await other.call("/room/join", { name: "bob" }, {
       input: ChatJoinSchema,
       output: ChatJoinSchema,
@@ -172,7 +191,7 @@ for (const transport of ["tcp", "unix"] as const) {
       input: ChatMessageSchema,
       output: ChatMessageSchema,
     });
-    await until(() => seen.length === 1);
+    await waitFor(() => seen.length === 1);
     assert.equal(seen[0].from, "ada");
     assert.equal(seen[0].text, "from ada");
     await subscription.unsubscribe();
@@ -186,56 +205,58 @@ for (const transport of ["tcp", "unix"] as const) {
     }
     const subscription = await t.client.subscribe("/ticks");
     const it = subscription[Symbol.asyncIterator]();
-    t.fixture.server.publish("/ticks", enc.encode("before"));
+    t.demo.server.publish("/ticks", enc.encode("before"));
     assert.equal(dec.decode((await it.next()).value), "before");
 
     // In flight when the server goes: held past the shutdown timeout.
     const inFlight = t.client.request("/hold");
-    await until(() => t.fixture.holds.length === 1);
+    await waitFor(() => t.holds.length === 1);
     const lost = assert.rejects(inFlight, ConnectionLostError);
-    await t.fixture.stop();
+    await t.demo.stop();
+    for (const gate of t.holds) gate.open();
     await lost;
-    await until(() => subscription.state === "resubscribing");
+    await waitFor(() => subscription.state === "resubscribing");
     // Made while the server is down: waits for it.
     const queued = t.client.request("/echo", enc.encode("queued"));
 
-    await t.fixture.restart();
+    await t.demo.restart();
     assert.equal(dec.decode((await queued).data), "queued");
-    await until(() => subscription.state === "active");
-    t.fixture.server.publish("/ticks", enc.encode("after"));
+    await waitFor(() => subscription.state === "active");
+    t.demo.server.publish("/ticks", enc.encode("after"));
     assert.equal(dec.decode((await it.next()).value), "after");
-    assert.equal(t.fixture.server.stats().subscriptions, 1);
+    assert.equal(t.demo.server.stats().subscriptions, 1);
     assert.deepEqual(events, ["disconnect", "connect", "reconnect"]);
   });
 }
 
 Deno.test("Client waits for a server that starts later with waitForServer", async () => {
-  const fixture = await Fixture.start("tcp");
-  const url = fixture.url;
-  await fixture.stop();
-  const client = new Client(url, { ...FAST_RECONNECT, waitForServer: true });
+  await using demo = await startDemoServer();
+  await demo.stop();
+  const client = new Client(demo.url, {
+    ...FAST_RECONNECT,
+    waitForServer: true,
+  });
   const answer = client.request("/echo", enc.encode("late"));
-  await new Promise((r) => setTimeout(r, 30));
-  await fixture.restart();
+  // A first attempt failed: the client backs off and tries again.
+  await waitFor(() => client.state === "waiting");
+  await demo.restart();
   assert.equal(dec.decode((await answer).data), "late");
   await client.opened;
   await client.close();
-  await fixture.dispose();
 });
 
 Deno.test("Client gives up after maxAttempts and closes", async () => {
-  const fixture = await Fixture.start("tcp");
-  const client = await connect(fixture.url, {
-    keepalive: false,
+  await using demo = await startDemoServer();
+  const client = await demo.client({
     reconnect: { initial: 1, max: 2, maxAttempts: 3 },
   });
   const subscription = await client.subscribe("/ticks");
   let error: Error | undefined;
   const it = subscription[Symbol.asyncIterator]();
   const ended = it.next().catch((e) => error = e);
-  await fixture.dispose();
+  await demo.stop();
   await ended;
-  await until(() => client.state === "closed");
+  await waitFor(() => client.state === "closed");
   assert.match(error!.message, /Could not connect/);
   await assert.rejects(client.request("/echo"), /Client is closed/);
   await client.close();
@@ -275,22 +296,21 @@ for (
   ] as [string, ServerOptions][]
 ) {
   Deno.test(`Client backoff grows against a server with ${name}`, async () => {
-    const quiet = () => {};
-    const server = new Server({
-      ...options,
-      logger: { error: quiet, warn: quiet, info: quiet, debug: quiet },
-    });
-    const listener = await server.listen({ hostname: "127.0.0.1", port: 0 });
-    const client = new Client(listener.url, {
+    await using refusing = await startServer(undefined, options);
+    using time = new FakeTime();
+    const client = new Client(refusing.url, {
       keepalive: false,
       reconnect: { initial: 10, max: 10_000, jitter: 0 },
     });
-    let connects = 0;
-    client.addEventListener("connect", () => connects++);
-    // Growing delays: 10 + 20 + 40 + 80 + 160 ms; without, ~40 attempts.
-    await new Promise((r) => setTimeout(r, 400));
+    // Every connection ends before a response: none counts as healthy, so
+    // each delay doubles, and the client waits all of it before dialling.
+    for (const delay of [10, 20, 40, 80, 160]) {
+      await waitFor(() => client.state === "waiting");
+      await time.tickAsync(delay - 1);
+      assert.equal(client.state, "waiting", `dialled before ${delay} ms`);
+      await time.tickAsync(1);
+      assert.notEqual(client.state, "waiting", `waited past ${delay} ms`);
+    }
     await client.close();
-    await server.shutdown();
-    assert.ok(connects >= 2 && connects <= 8, `${connects} connections`);
   });
 }

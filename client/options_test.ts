@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { Client } from "./client.ts";
 import type { ClientOptions } from "./options.ts";
-import { setup } from "./_raw_peer_test.ts";
+import { clientWithRawServer } from "../testing/mod.ts";
 
 const ADDRESS = "tcp://127.0.0.1:1";
 
@@ -32,7 +32,7 @@ Deno.test("Client rejects options out of range with a RangeError naming the opti
 });
 
 Deno.test("Client rejects a request or subscription whose own options are out of range", async () => {
-  await using t = await setup();
+  await using t = await clientWithRawServer();
   await assert.rejects(
     t.client.request("/x", undefined, { timeout: -5 }),
     (e: unknown) => e instanceof RangeError && /timeout/.test(e.message),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { INITIAL_BUFFER, ResponseReader } from "./_reader.ts";
 import { ProtocolError } from "./errors.ts";
 import { codec } from "../wasm/codec.ts";
-import { concat, responseFrame, varint } from "./_raw_peer_test.ts";
+import { concat, responseFrame, varint } from "../testing/mod.ts";
 
 interface Got {
   id: number;
@@ -45,7 +45,7 @@ Deno.test("ResponseReader decodes every frame of one chunk", () => {
       }),
     );
   }
-  feed(r, concat(frames));
+  feed(r, concat(...frames));
   assert.equal(got.length, 100);
   assert.deepEqual(got[3], {
     id: -47,
@@ -59,14 +59,14 @@ Deno.test("ResponseReader decodes every frame of one chunk", () => {
 
 Deno.test("ResponseReader carries partial frames over, one byte at a time", () => {
   const { reader: r, got } = reader();
-  const bytes = concat([
+  const bytes = concat(
     responseFrame({
       requestId: -1,
       responseType: 3,
       data: new Uint8Array(300),
     }),
     responseFrame({ requestId: 7, responseType: 1 }),
-  ]);
+  );
   feed(r, bytes, 1);
   assert.deepEqual(got.map((g) => [g.id, g.type, g.data.length]), [
     [-1, 3, 300],
@@ -99,7 +99,7 @@ Deno.test("ResponseReader hands out data copies that outlive the buffer", () => 
 Deno.test("ResponseReader grows its buffer only as claimed bytes arrive", () => {
   const { reader: r, got } = reader();
   // A prefix claiming 1,000,000 bytes, then only 100 of them.
-  const claim = concat([varint(1_000_000), new Uint8Array(100)]);
+  const claim = concat(varint(1_000_000), new Uint8Array(100));
   feed(r, claim);
   assert.equal(r.capacity, INITIAL_BUFFER);
   assert.equal(got.length, 0);
@@ -117,7 +117,7 @@ Deno.test("ResponseReader reassembles a large frame and shrinks back after it", 
 Deno.test("ResponseReader rejects a prefix over maxMessageSize", () => {
   const { reader: r } = reader(1000);
   assert.throws(
-    () => feed(r, concat([varint(1001), new Uint8Array(10)])),
+    () => feed(r, concat(varint(1001), new Uint8Array(10))),
     (e: unknown) =>
       e instanceof ProtocolError && /maximum message size/.test(e.message),
   );
@@ -127,15 +127,17 @@ Deno.test("ResponseReader delivers the frames before a malformed one, then throw
   const { reader: r, got } = reader();
   const good = responseFrame({ requestId: 1, responseType: 2 });
   // Field 1 with wire type 7: invalid.
-  const bad = concat([varint(2), new Uint8Array([0x0f, 0x00])]);
-  assert.throws(() => feed(r, concat([good, bad])), ProtocolError);
+  const bad = concat(varint(2), new Uint8Array([0x0f, 0x00]));
+  assert.throws(() => feed(r, concat(good, bad)), ProtocolError);
   assert.equal(got.length, 1);
 });
 
 Deno.test("ResponseReader delivers every frame of a chunk when a sink decodes in between", () => {
   const got: number[] = [];
   const other = concat(
-    [97, 98, 99].map((id) => responseFrame({ requestId: id, responseType: 2 })),
+    ...[97, 98, 99].map((id) =>
+      responseFrame({ requestId: id, responseType: 2 })
+    ),
   );
   const r = new ResponseReader(1 << 20, (id) => {
     got.push(id);
@@ -145,6 +147,6 @@ Deno.test("ResponseReader delivers every frame of a chunk when a sink decodes in
   const frames = [1, 2, 3].map((id) =>
     responseFrame({ requestId: id, responseType: 2 })
   );
-  feed(r, concat(frames));
+  feed(r, concat(...frames));
   assert.deepEqual(got, [1, 2, 3]);
 });
