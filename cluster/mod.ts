@@ -7,6 +7,9 @@
  *   server or cluster.
  * - {@link BroadcastChannelBroker}: the Deno Workers of one process
  *   (`--workers N` without NATS), through `BroadcastChannel`.
+ * - {@link NatsForwarder}: a server's REQUESTs and SUBSCRIBEs for paths it
+ *   does not serve go to a node that does (nano's remote handlers).
+ * - {@link Workers}: N Deno Workers serving the same ports (`reusePort`).
  *
  * Both deliver at most once and best-effort: a publish reaches the local
  * subscribers synchronously and the other nodes' soon after, in order per
@@ -55,10 +58,23 @@ export type {
   NatsForwarderOptions,
   NatsForwarderStats,
 } from "./nats_forwarder_options.ts";
+export {
+  type WorkerContext,
+  type WorkerMain,
+  Workers,
+  type WorkersOptions,
+  type WorkersStats,
+} from "./workers.ts";
 export type { Broker, BrokerMessage } from "../server/broker.ts";
 export type {
+  ForwardCallOptions,
+  ForwardedAnswer,
   ForwardedCall,
   Forwarder,
+  ForwardHost,
+  ServedRoutes,
+  SessionOp,
   SessionSnapshot,
 } from "../server/forward.ts";
+export type { PeerAddress } from "../transport/byte_stream.ts";
 export type { Logger } from "../server/logger.ts";
