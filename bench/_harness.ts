@@ -19,6 +19,11 @@ export interface TargetSpec {
   /** Script (relative to bench/) and its flags. */
   script: string;
   args: string[];
+  /**
+   * Driven over WebSocket: the script prints `listening on ws://…` and the
+   * load generator connects there instead of to its TCP port.
+   */
+  websocket?: boolean;
 }
 
 /** The targets, in the order every benchmark runs them. */
@@ -47,8 +52,10 @@ export interface Target {
   readonly port: number;
   /** Set for a UNIX-socket server: hostname and port are then unused. */
   readonly path?: string;
-  /** `tcp://HOST:PORT` or `unix://PATH`. */
+  /** `tcp://HOST:PORT`, `unix://PATH` or `ws://HOST:PORT/PATH`. */
   readonly url: string;
+  /** The `ws://` URL when the target is driven over WebSocket. */
+  readonly websocket?: string;
   /** True for a server the benchmark did not start (and will not stop). */
   readonly external: boolean;
   /** CPU seconds (user + system) the process has used so far, or NaN. */
@@ -70,7 +77,8 @@ const BENCH_DIR = new URL(".", import.meta.url).pathname;
 
 /**
  * Starts `spec` as a child process on an ephemeral loopback port and waits
- * (up to 60 s) for its `listening on tcp://HOST:PORT` line.
+ * (up to 60 s) for its `listening on tcp://HOST:PORT` line (for a
+ * WebSocket target, `listening on ws://HOST:PORT/PATH`).
  */
 export async function startTarget(
   spec: TargetSpec,
@@ -94,8 +102,11 @@ export async function startTarget(
   const lines = forward(child.stdout, `[${spec.name}] `, console.log, true);
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   let match: RegExpMatchArray | null = null;
+  const listening = spec.websocket
+    ? /listening on ws:\/\/(.+):(\d+)(\/\S*)\s*$/
+    : /listening on tcp:\/\/(.+):(\d+)\s*$/;
   for await (const line of lines) {
-    match = line.match(/listening on tcp:\/\/(.+):(\d+)\s*$/);
+    match = line.match(listening);
     if (match) break;
   }
   clearTimeout(timer);
@@ -109,7 +120,12 @@ export async function startTarget(
     pid,
     hostname: match[1].replace(/^\[(.*)\]$/, "$1"),
     port: Number(match[2]),
-    url: `tcp://${match[1]}:${match[2]}`,
+    url: `${spec.websocket ? "ws" : "tcp"}://${match[1]}:${match[2]}${
+      match[3] ?? ""
+    }`,
+    websocket: spec.websocket
+      ? `ws://${match[1]}:${match[2]}${match[3]}`
+      : undefined,
     external: false,
     cpuSeconds: () => cpuSeconds(pid),
     async stop() {
@@ -291,7 +307,7 @@ export async function connectMany(
 }
 
 /** Closes every connection, ignoring ones already closed. */
-export function closeAll(conns: Iterable<Deno.Conn>): void {
+export function closeAll(conns: Iterable<{ close(): void }>): void {
   for (const conn of conns) {
     try {
       conn.close();
@@ -302,7 +318,10 @@ export function closeAll(conns: Iterable<Deno.Conn>): void {
 }
 
 /** Writes all of `bytes`. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
+export async function writeAll(
+  conn: Pick<Deno.Conn, "write">,
+  bytes: Uint8Array,
+) {
   let n = 0;
   while (n < bytes.length) n += await conn.write(bytes.subarray(n));
 }

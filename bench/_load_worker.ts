@@ -18,6 +18,7 @@ import {
   splitFrames,
   writeAll,
 } from "./_harness.ts";
+import { connectWebSockets, type LoadConn } from "./_ws_conn.ts";
 
 /** Connections one shard drives at most. */
 export const SHARD_SIZE = 100;
@@ -29,6 +30,8 @@ export interface ShardTask {
   port: number;
   /** A UNIX socket to connect to instead of hostname:port. */
   path?: string;
+  /** A `ws://` URL to connect to instead: the target speaks WebSocket. */
+  websocket?: string;
   connections: number;
   /** Pre-encoded request frames, all `frameSize` long, ids ID_BASE + slot. */
   frames: Uint8Array;
@@ -85,7 +88,7 @@ interface State {
 
 /** Closed loop: `slots` requests in flight, one write per batch. */
 async function closedLoop(
-  conn: Deno.Conn,
+  conn: LoadConn,
   task: ShardTask,
   state: State,
 ): Promise<void> {
@@ -144,7 +147,7 @@ async function closedLoop(
 }
 
 interface PacedClient {
-  conn: Deno.Conn;
+  conn: LoadConn;
   sentAt: Float64Array;
   next: number;
   outstanding: number;
@@ -257,7 +260,9 @@ async function run(task: ShardTask, post: (e: ShardEvent) => void) {
     latency: new Histogram(),
     lag: new Histogram(),
   };
-  const conns = await connectMany(task, task.connections);
+  const conns: LoadConn[] = task.websocket
+    ? await connectWebSockets(task.websocket, task.connections)
+    : await connectMany(task, task.connections);
   try {
     await withDeadline(
       Promise.all(conns.map(pingOnce)),
@@ -327,7 +332,7 @@ const PING_FRAME = new Uint8Array([0x04, 0x08, 0x01, 0x10, 0x01]);
 const HANDSHAKE_MS = 30_000;
 
 /** Sends one PING and reads until one whole frame has come back. */
-async function pingOnce(conn: Deno.Conn): Promise<void> {
+async function pingOnce(conn: LoadConn): Promise<void> {
   await writeAll(conn, PING_FRAME);
   const buf = new Uint8Array(256);
   let filled = 0;

@@ -15,8 +15,8 @@
  * 1,100,1000), `--pipeline` comma list of requests in flight per connection
  * (default 1), `--payload BYTES` (default 32), `--path hash|string` (what
  * requests carry; default hash), `--targets` comma list of targets to start
- * (default nanorpc-wasm,nanorpc-protobuf-es,raw-echo,go-reference; `none`
- * for none), `--target NAME=tcp://HOST:PORT` or `NAME=unix:///PATH`
+ * (default nanorpc-wasm,nanorpc-protobuf-es,raw-echo,nanorpc-ws,go-reference;
+ * `none` for none; nanorpc-ws is nanorpc-wasm over WebSocket), `--target NAME=tcp://HOST:PORT` or `NAME=unix:///PATH`
  * (repeatable: a running NanoRPC server with the demo's `/echo`, measured
  * beside the started ones; append `?pid=PID` to name its process when it
  * is not found by its listening socket, for CPU and RSS figures), `--out
@@ -60,6 +60,7 @@ import {
   startTarget,
   type Target,
   TARGETS,
+  type TargetSpec,
   waitQuiet,
   writeResults,
 } from "./_harness.ts";
@@ -77,6 +78,20 @@ import {
 import { runShards, shardSizes } from "./_shards.ts";
 
 export { type LoadResult, loadTable };
+
+/**
+ * The WebSocket target, for this benchmark only: the same server as
+ * nanorpc-wasm, driven over `ws://…/nanorpc` by WebSocket load workers.
+ */
+const NANORPC_WS: TargetSpec = {
+  name: "nanorpc-ws",
+  script: "serve.ts",
+  args: ["--codec", "wasm", "--http", "127.0.0.1:0"],
+  websocket: true,
+};
+
+/** Every target this benchmark can start, in the order it runs them. */
+const SPAWNABLE: readonly TargetSpec[] = [...TARGETS, NANORPC_WS];
 
 /** One configuration of the closed-loop load. */
 export interface LoadConfig {
@@ -106,6 +121,7 @@ export async function measure(
     hostname: target.hostname,
     port: target.port,
     path: target.path,
+    websocket: target.websocket,
     connections: n,
     frames,
     frameSize,
@@ -139,7 +155,7 @@ export async function measure(
  * on a name it does not know.
  */
 function spawnedNames(list: string): string[] {
-  const known = [...TARGETS.map((t) => t.name), GO_REFERENCE];
+  const known = [...SPAWNABLE.map((t) => t.name), GO_REFERENCE];
   const names = list.split(",").map((s) => s.trim()).filter(
     (s) => s && s !== "none",
   );
@@ -174,7 +190,7 @@ async function main(args: string[]): Promise<void> {
       path: { type: "string", default: "hash" },
       targets: {
         type: "string",
-        default: [...TARGETS.map((t) => t.name), GO_REFERENCE].join(","),
+        default: [...SPAWNABLE.map((t) => t.name), GO_REFERENCE].join(","),
       },
       target: { type: "string", multiple: true },
       out: { type: "string" },
@@ -200,7 +216,7 @@ async function main(args: string[]): Promise<void> {
     throw new Error("--path must be hash or string");
   }
   const wanted = spawnedNames(values.targets);
-  const specs = TARGETS.filter((t) => wanted.includes(t.name));
+  const specs = SPAWNABLE.filter((t) => wanted.includes(t.name));
   const externals = (values.target ?? []).map(parseTarget);
   const names = [...specs.map((t) => t.name), ...externals.map((e) => e.name)];
   const twice = names.find((n, i) => names.indexOf(n) !== i);

@@ -7,8 +7,10 @@
  * ```
  *
  * Flags: `--codec wasm|protobuf-es` (default wasm), `--tcp HOST:PORT`
- * (default 127.0.0.1:0), `--log-level` (default warn). Prints
- * `listening on tcp://HOST:PORT` once bound; SIGINT and SIGTERM shut it
+ * (default 127.0.0.1:0), `--http HOST:PORT` (also serve the WebSocket
+ * endpoint there), `--log-level` (default warn). Prints `listening on
+ * tcp://HOST:PORT` once bound (then `listening on ws://HOST:PORT/nanorpc`
+ * with `--http`); SIGINT and SIGTERM shut it
  * down gracefully and exit.
  *
  * Benchmark routes besides the demo:
@@ -115,6 +117,7 @@ async function main(args: string[]): Promise<void> {
     options: {
       codec: { type: "string", default: "wasm" },
       tcp: { type: "string", default: "127.0.0.1:0" },
+      http: { type: "string" },
       "log-level": { type: "string", default: "warn" },
       "heap-snapshots": { type: "string" },
     },
@@ -130,6 +133,16 @@ async function main(args: string[]): Promise<void> {
     port: Number(values.tcp.slice(at + 1)),
   });
   console.log(`listening on ${listener.url}`);
+  if (values.http !== undefined) {
+    const at = values.http.lastIndexOf(":");
+    const http = await server.listen({
+      http: {
+        hostname: values.http.slice(0, at) || "127.0.0.1",
+        port: Number(values.http.slice(at + 1)),
+      },
+    });
+    console.log(`listening on ${http.url.replace(/^http/, "ws")}/nanorpc`);
+  }
   const stopped = Promise.withResolvers<void>();
   Deno.addSignalListener("SIGINT", stopped.resolve);
   Deno.addSignalListener("SIGTERM", stopped.resolve);
