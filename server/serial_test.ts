@@ -3,7 +3,7 @@ import {
   type NanoRPCResponse,
   NanoRPCResponseSchema,
 } from "../proto/gen/nanorpc_pb.ts";
-import { FrameSplitter, requestFrame } from "../testing/frames.ts";
+import { concat, FrameSplitter, requestFrame } from "../testing/frames.ts";
 import { PING, PONG, REQUEST, RESPONSE } from "../testing/frames.ts";
 import { recordingLogger } from "../testing/logger.ts";
 import { startPtyPair } from "../testing/pty.ts";
@@ -113,9 +113,11 @@ Deno.test("serveSerial drops a malformed burst, waits for a quiet gap, then answ
   const peer = await LinePeer.open(pair.b);
   await peer.sync(1);
   // Wire type 7 is malformed; the PING right behind it in the same burst
-  // and the bytes that follow within the gap are the bad frame's tail.
-  await peer.line.write(new Uint8Array([6, 8, 5, 16, 1, 0x2f, 0]));
-  await peer.line.write(requestFrame({ requestId: 99, requestType: PING }));
+  // is taken for the bad frame's tail and dropped too.
+  await peer.line.write(concat(
+    new Uint8Array([6, 8, 5, 16, 1, 0x2f, 0]),
+    requestFrame({ requestId: 99, requestType: PING }),
+  ));
   await waitFor(() => server.stats().resyncs === 1, { message: "a resync" });
   await silence(QUIET_MS * 3);
   await peer.line.write(requestFrame({ requestId: 2, requestType: PING }));
