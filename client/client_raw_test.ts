@@ -274,7 +274,7 @@ Deno.test("Client never sends a request aborted before it was written", async ()
 Deno.test("Client drops the connection once more than maxAbandonedRequests requests go unanswered", async () => {
   await using t = await clientWithRawServer({
     maxAbandonedRequests: 2,
-    reconnect: { initial: 5, max: 5 },
+    reconnect: { initial: 5, max: 5, jitter: 0 },
   });
   using time = new FakeTime();
   let disconnects = 0;

@@ -133,7 +133,7 @@ Deno.test("Client keepalive pings a quiet server and drops it once silent for th
   using time = new FakeTime();
   await using t = await clientWithRawServer({
     keepalive: { interval: 20, timeout: 30 },
-    reconnect: { initial: 5, max: 5 },
+    reconnect: { initial: 5, max: 5, jitter: 0 },
   });
   let disconnects = 0;
   t.client.addEventListener("disconnect", () => disconnects++);

@@ -286,7 +286,7 @@ Deno.test("Client unsubscribe that times out leaves the subscription closed", as
 
 Deno.test("Client subscription ends with a TimeoutError when a resubscribe is not acknowledged in time", async () => {
   await using t = await clientWithRawServer({
-    reconnect: { initial: 5, max: 5 },
+    reconnect: { initial: 5, max: 5, jitter: 0 },
   });
   const errors: Error[] = [];
   const subscribing = t.client.subscribe("/t", undefined, {
