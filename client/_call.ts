@@ -6,8 +6,8 @@
 
 import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
 import { RequestType, ResponseType } from "../wasm/wire.ts";
-import { ClientError } from "./errors.ts";
-import { timeLimit } from "./_timer.ts";
+import { ClientError, TimeoutError } from "./errors.ts";
+import { checkTimeLimit, timeLimit } from "./_timer.ts";
 
 /** One request frame to write: the numbers `codec.encodeRequests` takes. */
 export interface OutFrame {
@@ -132,6 +132,41 @@ export class Call<T = unknown> implements OutFrame {
    */
   limit(ms: number, error: () => Error): void {
     this.#timer = timeLimit(ms, () => this.reject(error()));
+  }
+
+  /**
+   * Readies the call to be sent: checks `timeout` and arms it, watches
+   * `signal`, and checks the frame fits `maxRequestSize`. Returns false
+   * when the call failed instead (it is rejected).
+   */
+  arm(
+    timeout: number,
+    signal: AbortSignal | undefined,
+    maxRequestSize: number,
+  ): boolean {
+    try {
+      checkTimeLimit("timeout", timeout);
+    } catch (error) {
+      this.reject(error);
+      return false;
+    }
+    this.watch(signal);
+    if (this.done) return false;
+    const tooLarge = frameTooLarge(
+      this,
+      this.data.length,
+      maxRequestSize,
+      `Request to ${this.label}`,
+    );
+    if (tooLarge) {
+      this.reject(tooLarge);
+      return false;
+    }
+    this.limit(timeout, () =>
+      new TimeoutError(
+        `No answer to ${this.label} within ${timeout} ms; raise the timeout or check the server`,
+      ));
+    return true;
   }
 
   /** Fails the call with the signal's reason when it aborts. */

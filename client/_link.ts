@@ -13,10 +13,11 @@
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { RequestType, Status } from "../wasm/wire.ts";
 import type { Address } from "./address.ts";
-import { Call, frameTooLarge, type OutFrame, pingCall } from "./_call.ts";
+import { Call, type OutFrame, pingCall } from "./_call.ts";
 import { Connection } from "./_connection.ts";
 import { dial, isPermissionError } from "./_dial.ts";
 import { RequestIds } from "./_ids.ts";
+import { ClientResume } from "./_resume.ts";
 import { keepalive } from "./_keepalive.ts";
 import type { Settings } from "./_options.ts";
 import {
@@ -24,12 +25,10 @@ import {
   ConnectionLostError,
   errorFromStatus,
   NotConnectedError,
-  TimeoutError,
 } from "./errors.ts";
 import { ConnectionEvent } from "./events.ts";
 import type { RequestOptions, RpcResponse } from "./options.ts";
 import { type SubscriptionHost, SubscriptionImpl } from "./_subscription.ts";
-import { checkTimeLimit } from "./_timer.ts";
 
 /**
  * Where the client's connection is: `connecting` (dialling), `open`,
@@ -70,6 +69,8 @@ export class Link {
   #resolveOpened = noop;
   #rejectOpened: (error: unknown) => void = noop;
   #closing: Promise<void> | undefined;
+  /** Session resumption and the reconnect hook, when asked for. */
+  readonly #resume: ClientResume | undefined;
 
   constructor(
     address: Address,
@@ -80,6 +81,7 @@ export class Link {
     this.settings = settings;
     this.#emit = emit;
     this.#ids = new RequestIds(settings.initialRequestId);
+    this.#resume = ClientResume.from(settings);
     this.opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -127,35 +129,17 @@ export class Link {
     release: (subscription: SubscriptionImpl<unknown>): void => {
       if (this.#entries.get(subscription.id) === subscription) {
         this.#entries.delete(subscription.id);
+        if (this.#state !== "open") this.#resume?.orphan(subscription);
       }
     },
   };
 
   /** Sends `call` now, or queues it until connected, or fails it. */
   start<T>(call: Call<T>, options: RequestOptions): Promise<T> {
-    const timeout = options.timeout ?? this.settings.timeout;
-    try {
-      checkTimeLimit("timeout", timeout);
-    } catch (error) {
-      call.reject(error);
+    const { timeout = this.settings.timeout, signal } = options;
+    if (!call.arm(timeout, signal, this.settings.maxRequestSize)) {
       return call.promise;
     }
-    call.watch(options.signal);
-    if (call.done) return call.promise;
-    const tooLarge = frameTooLarge(
-      call,
-      call.data.length,
-      this.settings.maxRequestSize,
-      `Request to ${call.label}`,
-    );
-    if (tooLarge) {
-      call.reject(tooLarge);
-      return call.promise;
-    }
-    call.limit(timeout, () =>
-      new TimeoutError(
-        `No answer to ${call.label} within ${timeout} ms; raise the timeout or check the server`,
-      ));
     if (this.#state === "open") {
       this.#dispatch(call as Call);
     } else if (this.#state === "closed") {
@@ -180,9 +164,12 @@ export class Link {
     call.promise.then(leave, leave);
   }
 
-  #dispatch(call: Call): void {
+  /** `first`: goes out on a connection not yet open (a resume). */
+  #dispatch(call: Call, first = false): void {
     const connection = this.#connection;
-    if (this.#state !== "open" || !connection) return this.#enqueue(call);
+    if (!connection || (this.#state !== "open" && !first)) {
+      return this.#enqueue(call);
+    }
     call.id = this.#allocateId();
     call.written = false;
     call.sentAt = performance.now();
@@ -243,6 +230,7 @@ export class Link {
     const settings = this.settings;
     let stream: ByteStream;
     try {
+      await this.#resume?.beforeDial(this.#connections);
       stream = await dial(this.address, {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,
@@ -264,11 +252,16 @@ export class Link {
       this.#onClose,
     );
     this.#connection = connection;
-    this.#state = "open";
     this.#openedAt = performance.now();
     this.#healthy = false;
+    const lost = await this.#resume?.open((call) =>
+      this.#dispatch(call as Call, true)
+    );
+    if (this.#connection !== connection) return; // Lost while resuming.
+    const resumed = lost !== undefined;
+    this.#state = "open";
     for (const entry of this.#entries.values()) {
-      if (entry instanceof SubscriptionImpl) entry.connected();
+      if (entry instanceof SubscriptionImpl) entry.connected(resumed);
     }
     for (const call of this.#queue) {
       this.#queue.delete(call);
@@ -281,12 +274,14 @@ export class Link {
         (timeout) => this.start(pingCall(), { timeout }),
       );
     }
+    this.#resume?.opened(resumed, connection, (c) => this.start(c, {}));
     const connections = ++this.#connections;
     this.#resolveOpened();
-    this.#emit(new ConnectionEvent("connect", { connections }));
+    const info = { connections, resumed, lostUpdates: lost };
+    this.#emit(new ConnectionEvent("connect", info));
     // A `connect` listener may have closed the client.
     if (connections > 1 && this.#connection === connection) {
-      this.#emit(new ConnectionEvent("reconnect", { connections }));
+      this.#emit(new ConnectionEvent("reconnect", info));
     }
   }
 

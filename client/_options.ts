@@ -7,6 +7,7 @@
 
 import { Backoff } from "./backoff.ts";
 import type { ClientOptions } from "./options.ts";
+import type { Tracer } from "@opentelemetry/api";
 import { checkTimeLimit } from "./_timer.ts";
 
 /** {@link ClientOptions} with every default filled in. */
@@ -26,6 +27,9 @@ export interface Settings {
   /** Undefined when keepalive is off. */
   keepalive: { interval: number; timeout: number } | undefined;
   caCerts: string[] | undefined;
+  resume: boolean;
+  beforeReconnect: (() => void | Promise<void>) | undefined;
+  tracer: Tracer | undefined;
   initialRequestId: number | undefined;
 }
 
@@ -86,6 +90,9 @@ export function resolveOptions(options: ClientOptions): Settings {
     maxAbandonedRequests,
     keepalive: ka,
     caCerts: options.caCerts,
+    resume: options.resume ?? false,
+    beforeReconnect: options.beforeReconnect,
+    tracer: options.tracer,
     initialRequestId: options.initialRequestId,
   };
 }

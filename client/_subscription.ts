@@ -121,9 +121,17 @@ export class SubscriptionImpl<T> {
     return this.#updates.dropped;
   }
 
-  /** The connection is up: (re)send SUBSCRIBE. */
-  connected(): void {
+  /**
+   * The connection is up: (re)send SUBSCRIBE, unless the session was
+   * resumed and the server kept the acknowledged subscription.
+   */
+  connected(resumed = false): void {
     if (this.state === "closed" || this.state === "unsubscribing") return;
+    if (resumed && this.#confirmed) {
+      this.#sent = true;
+      this.state = "active";
+      return;
+    }
     this.#sent = this.#host.send(
       this.#frame(RequestType.SUBSCRIBE, this.filter),
     );
@@ -207,6 +215,16 @@ export class SubscriptionImpl<T> {
       this.#host.release(this.#self);
     }
     return this.#unsubscribing.promise;
+  }
+
+  /**
+   * The frame that ends this subscription on the server, if the server
+   * acknowledged it (for a session resumed after it ended here).
+   */
+  unsubscribeFrame(): OutFrame | undefined {
+    return this.#confirmed
+      ? this.#frame(RequestType.REQUEST, EMPTY)
+      : undefined;
   }
 
   /** Ends the subscription for good and frees its id (client closing). */

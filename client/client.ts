@@ -28,6 +28,7 @@ import type {
 import { type ServiceClient, serviceClient } from "./service.ts";
 import { type PathFields, SubscriptionImpl } from "./_subscription.ts";
 import { checkTimeLimit } from "./_timer.ts";
+import { traced } from "./_tracing.ts";
 import type {
   ClientSubscription,
   SubscribeOptions,
@@ -147,7 +148,9 @@ export class Client extends EventTarget implements AsyncDisposable {
       { type: RequestType.REQUEST, ...fields, data },
       path,
     );
-    return this.#link.start(call, options);
+    const sent = this.#link.start(call, options);
+    const tracer = this.#link.settings.tracer;
+    return tracer ? traced(tracer, path, path, sent) : sent;
   }
 
   /**
@@ -291,7 +294,9 @@ export class Client extends EventTarget implements AsyncDisposable {
     const subscription = this.#link.subscribe((host, id) =>
       new SubscriptionImpl<unknown>(host, id, init)
     );
-    return subscription.ready;
+    const tracer = this.#link.settings.tracer;
+    const ready = subscription.ready;
+    return tracer ? traced(tracer, `SUBSCRIBE ${path}`, path, ready) : ready;
   }
 
   /**

@@ -40,6 +40,14 @@ export class ConnectionEvent extends Event {
   readonly error: Error | undefined;
   /** How many connections this client has opened, this one included. */
   readonly connections: number;
+  /**
+   * For `connect` and `reconnect` with the `resume` option: whether the
+   * server resumed the session (subscriptions kept, missed updates
+   * delivered) instead of starting a new one.
+   */
+  readonly resumed: boolean;
+  /** When `resumed`: updates the server dropped while the client was away. */
+  readonly lostUpdates: number;
 
   /**
    * Creates a connection event.
@@ -49,11 +57,18 @@ export class ConnectionEvent extends Event {
    */
   constructor(
     type: ConnectionEventType,
-    init: { error?: Error; connections: number },
+    init: {
+      error?: Error;
+      connections: number;
+      resumed?: boolean;
+      lostUpdates?: number;
+    },
   ) {
     super(type);
     this.error = init.error;
     this.connections = init.connections;
+    this.resumed = init.resumed ?? false;
+    this.lostUpdates = init.lostUpdates ?? 0;
   }
 }
 

@@ -8,6 +8,7 @@
 import type { Status } from "../wasm/wire.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import type { DescMessage } from "@bufbuild/protobuf";
+import type { Tracer } from "@opentelemetry/api";
 
 /** How the client reconnects after losing the server. */
 export interface ReconnectOptions extends BackoffOptions {
@@ -120,6 +121,30 @@ export interface ClientOptions {
    * @default {1}
    */
   initialRequestId?: number;
+  /**
+   * Resume the server-side session after a reconnect: the client asks for
+   * a resume token (`/_nanorpc/session`) after connecting, and on the next
+   * connection sends `/_nanorpc/resume` before anything else. Resumed, the
+   * session keeps its attributes, uid, groups and subscriptions, and the
+   * updates published meanwhile arrive (`reconnect` events say `resumed`
+   * and how many were lost); otherwise (a server without resumption, an
+   * expired token, another node) the client subscribes again as without
+   * it. @default {false}
+   */
+  resume?: boolean;
+  /**
+   * Runs before each reconnection attempt (not the first connection), e.g.
+   * to refresh credentials the application sends after connecting. A hook
+   * that throws fails that attempt, and the client backs off and retries.
+   */
+  beforeReconnect?: () => void | Promise<void>;
+  /**
+   * An OpenTelemetry tracer (`trace.getTracer("my-app")` from
+   * `@opentelemetry/api`): each request and subscribe gets a CLIENT span.
+   * Without one the client does no tracing work. NanoRPC frames carry no
+   * headers, so these spans do not link to the server's.
+   */
+  tracer?: Tracer;
 }
 
 /** Options of one request or ping. */

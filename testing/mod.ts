@@ -80,6 +80,7 @@ export {
   type PromSample,
   type PromText,
 } from "./prometheus.ts";
+export { type Proxy, startProxy } from "./proxy.ts";
 export { RawClient } from "./raw_client.ts";
 export { RawServer, RawSession, SYNC_PATH } from "./raw_server.ts";
 export {

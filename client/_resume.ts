@@ -1,0 +1,180 @@
+/**
+ * The client's side of session resumption: it asks for a resume token after
+ * connecting (when the server offers them), offers it first thing on the
+ * next connection, and keeps the next token the server answers with. It
+ * also runs the `beforeReconnect` hook.
+ *
+ * @module
+ */
+
+import { PATH_STRING } from "../wasm/codec.ts";
+import { RequestType } from "../wasm/wire.ts";
+import { Call, type OutFrame } from "./_call.ts";
+import type { Connection } from "./_connection.ts";
+import { TimeoutError } from "./errors.ts";
+import type { RpcResponse } from "./options.ts";
+import type { Settings } from "./_options.ts";
+import type { SubscriptionImpl } from "./_subscription.ts";
+
+const encoder = new TextEncoder();
+const SESSION_PATH = encoder.encode("/_nanorpc/session");
+const RESUME_PATH = encoder.encode("/_nanorpc/resume");
+const EMPTY = new Uint8Array(0);
+/** Subscriptions to end on the server after a resume, at most. */
+const MAX_ORPHANS = 1024;
+
+/** What a resume answered: updates lost while away, and the next token. */
+export interface ResumeAnswer {
+  lost: number;
+  token: Uint8Array;
+}
+
+/**
+ * Reads `message ResumeAnswer { uint64 lost = 1; bytes token = 2; }`,
+ * skipping fields it does not know.
+ *
+ * @throws {Error} When the bytes are not such a message.
+ */
+export function decodeResumeAnswer(data: Uint8Array): ResumeAnswer {
+  let i = 0;
+  const varint = (): number => {
+    let value = 0;
+    for (let scale = 1; i < data.length; scale *= 128) {
+      const b = data[i++];
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+    }
+    throw new Error("Resume answer: truncated varint");
+  };
+  const answer: ResumeAnswer = { lost: 0, token: EMPTY };
+  while (i < data.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 0) {
+      const value = varint();
+      if (tag >>> 3 === 1) answer.lost = value;
+    } else if (wire === 2) {
+      const len = varint();
+      if (i + len > data.length) throw new Error("Resume answer: truncated");
+      if (tag >>> 3 === 2) answer.token = data.slice(i, i + len);
+      i += len;
+    } else if (wire === 1 || wire === 5) {
+      i += wire === 1 ? 8 : 4;
+    } else {
+      throw new Error(`Resume answer: wire type ${wire}`);
+    }
+  }
+  return answer;
+}
+
+function reservedCall(path: Uint8Array, data: Uint8Array): Call<RpcResponse> {
+  return new Call<RpcResponse>(
+    {
+      type: RequestType.REQUEST,
+      pathKind: PATH_STRING,
+      pathHash: 0,
+      path,
+      data,
+    },
+    new TextDecoder().decode(path),
+  );
+}
+
+/** Resume state of one client. */
+export class ClientResume {
+  readonly #enabled: boolean;
+  readonly #timeout: number;
+  readonly #beforeReconnect: (() => unknown) | undefined;
+  #token: Uint8Array | undefined;
+  #orphans: OutFrame[] = [];
+  /** Updates the server dropped while this client was away, in total. */
+  lost = 0;
+
+  constructor(
+    enabled: boolean,
+    timeout: number,
+    beforeReconnect: (() => unknown) | undefined,
+  ) {
+    this.#enabled = enabled;
+    this.#timeout = timeout;
+    this.#beforeReconnect = beforeReconnect;
+  }
+
+  /** The client's resume state, if it resumes or has a reconnect hook. */
+  static from(settings: Settings): ClientResume | undefined {
+    const { resume, timeout, beforeReconnect } = settings;
+    return resume || beforeReconnect
+      ? new ClientResume(resume, timeout, beforeReconnect)
+      : undefined;
+  }
+
+  /** Before dialling again (not the first time): the credentials hook. */
+  async beforeDial(connections: number): Promise<void> {
+    if (connections > 0) await this.#beforeReconnect?.();
+  }
+
+  /**
+   * First thing on a new connection: offers the token, if there is one.
+   * `send` writes a call on the connection before anything queued. Resolves
+   * how many updates were lost when the session resumed, or undefined when
+   * it did not (no token, NOT_FOUND, or any failure: then the caller
+   * subscribes again).
+   */
+  async open(
+    send: (call: Call<RpcResponse>) => void,
+  ): Promise<number | undefined> {
+    const token = this.#token;
+    this.#token = undefined;
+    if (!token) {
+      this.#orphans = [];
+      return undefined;
+    }
+    const call = reservedCall(RESUME_PATH, token);
+    call.limit(this.#timeout, () =>
+      new TimeoutError(
+        `No answer to /_nanorpc/resume within ${this.#timeout} ms`,
+      ));
+    send(call);
+    try {
+      const answer = decodeResumeAnswer((await call.promise).data);
+      this.#token = answer.token.length > 0 ? answer.token : undefined;
+      this.lost += answer.lost;
+      return answer.lost;
+    } catch {
+      this.#orphans = [];
+      return undefined;
+    }
+  }
+
+  /**
+   * The connection is open. After a resume, ends on the server the
+   * subscriptions that ended here while away; otherwise asks for a token
+   * through `start`.
+   */
+  opened(
+    resumed: boolean,
+    connection: Connection,
+    start: (call: Call<RpcResponse>) => Promise<RpcResponse>,
+  ): void {
+    if (!this.#enabled) return;
+    if (resumed) {
+      for (const frame of this.#orphans.splice(0)) connection.send(frame);
+      if (this.#token) return;
+    }
+    start(reservedCall(SESSION_PATH, EMPTY)).then(
+      (response) => this.#token = response.data,
+      () => {}, // Not offered (NOT_FOUND), or the connection went: no token.
+    );
+  }
+
+  /**
+   * A subscription ended while disconnected: the server may still hold it
+   * in the session, so it is ended there after a resume (its answer, with
+   * an id nothing waits for, is ignored).
+   */
+  orphan(subscription: SubscriptionImpl<unknown>): void {
+    if (!this.#token || this.#orphans.length >= MAX_ORPHANS) return;
+    const frame = subscription.unsubscribeFrame();
+    if (frame) this.#orphans.push(frame);
+  }
+}
