@@ -1,0 +1,141 @@
+// Traces through Deno's built-in OpenTelemetry: a child process runs a
+// server and a client with OTEL_DENO=true and exports OTLP/JSON to a
+// collector this test runs, which reads the spans back.
+
+import assert from "node:assert/strict";
+import { tracingAvailable } from "./_tracing.ts";
+import { currentTraceparent, withTraceparent } from "./tracing.ts";
+
+interface OtlpSpan {
+  name: string;
+  kind: number;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  status?: { code?: number };
+  attributes?: { key: string; value: Record<string, unknown> }[];
+}
+
+const SPAN_KIND_SERVER = 2;
+const SPAN_KIND_CLIENT = 3;
+const STATUS_ERROR = 2;
+
+const CHILD = `
+import { trace } from "@opentelemetry/api";
+import { connect } from "${import.meta.resolve("../client/mod.ts")}";
+import { currentTraceparent, Server, withTraceparent } from "${
+  import.meta.resolve("./mod.ts")
+}";
+
+const server = new Server();
+server.handle("/echo", (ctx) => ctx.data);
+server.handle("/nested", () => {
+  trace.getTracer("app").startSpan("inside the handler").end();
+  return currentTraceparent() ?? "none";
+});
+server.handle("/forwarded", () =>
+  withTraceparent(
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    () => { trace.getTracer("app").startSpan("joined").end(); return "ok"; },
+  ));
+const quiet = new Server({ tracing: false });
+quiet.handle("/quiet", () => "shh");
+const a = await server.listen({ port: 0 });
+const b = await quiet.listen({ port: 0 });
+const tracer = trace.getTracer("client");
+const client = await connect(a.url, { tracer });
+await client.request("/echo", new Uint8Array([1]));
+const tp = new TextDecoder().decode((await client.request("/nested")).data);
+console.log("traceparent", tp);
+await client.request("/forwarded");
+await client.request("/missing").catch(() => {});
+const other = await connect(b.url);
+await other.request("/quiet");
+await other.close();
+await client.close();
+await server.shutdown();
+await quiet.shutdown();
+`;
+
+Deno.test({
+  name: "Server and client spans reach an OTLP collector with OTEL_DENO=true",
+  async fn() {
+    const spans: OtlpSpan[] = [];
+    await using collector = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen() {} },
+      async (req) => {
+        const body = await req.json();
+        for (const rs of body.resourceSpans ?? []) {
+          for (const ss of rs.scopeSpans ?? []) spans.push(...ss.spans);
+        }
+        return Response.json({});
+      },
+    );
+    const child = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", CHILD],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: {
+        OTEL_DENO: "true",
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.addr.port}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_SERVICE_NAME: "nanorpc-test",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(child.stdout);
+    assert.equal(child.code, 0, new TextDecoder().decode(child.stderr));
+    const attr = (span: OtlpSpan, key: string) =>
+      span.attributes?.find((a) => a.key === key)?.value;
+    const find = (name: string, kind: number) =>
+      spans.find((s) => s.name === name && s.kind === kind);
+
+    const echo = find("/echo", SPAN_KIND_SERVER);
+    assert.ok(
+      echo,
+      `a server span for /echo among ${spans.map((s) => s.name)}`,
+    );
+    assert.deepEqual(attr(echo, "rpc.system"), { stringValue: "nanorpc" });
+    assert.deepEqual(attr(echo, "rpc.nanorpc.status_code"), {
+      stringValue: "OK",
+    });
+    assert.ok(find("/echo", SPAN_KIND_CLIENT), "a client span for /echo");
+
+    // A span started in a handler is a child of the request's span, and
+    // currentTraceparent names that span.
+    const nested = find("/nested", SPAN_KIND_SERVER)!;
+    const inside = spans.find((s) => s.name === "inside the handler")!;
+    assert.equal(inside.parentSpanId, nested.spanId);
+    assert.equal(inside.traceId, nested.traceId);
+    assert.match(
+      out,
+      new RegExp(`traceparent 00-${nested.traceId}-${nested.spanId}-01`),
+    );
+
+    // withTraceparent joins a trace from elsewhere.
+    const joined = spans.find((s) => s.name === "joined")!;
+    assert.equal(joined.traceId, "0af7651916cd43dd8448eb211c80319c");
+    assert.equal(joined.parentSpanId, "b7ad6b7169203331");
+
+    // Misses are not traced (no handler ran); failures are errors.
+    const missing = find("/missing", SPAN_KIND_CLIENT)!;
+    assert.equal(missing.status?.code, STATUS_ERROR);
+    assert.deepEqual(attr(missing, "rpc.nanorpc.status_code"), {
+      stringValue: "NOT_FOUND",
+    });
+    // A server created with tracing: false makes no spans.
+    assert.equal(spans.some((s) => s.name === "/quiet"), false);
+  },
+});
+
+Deno.test("currentTraceparent is undefined and withTraceparent just runs outside any trace", () => {
+  assert.equal(currentTraceparent(), undefined);
+  assert.equal(withTraceparent("garbage", () => 7), 7);
+  assert.equal(withTraceparent(undefined, () => 8), 8);
+});
+
+Deno.test("tracingAvailable is false without OpenTelemetry, so servers default to no tracing work", () => {
+  // The collector test shows the other side: under OTEL_DENO=true a
+  // server made without options traces.
+  assert.equal(tracingAvailable(), false);
+});
