@@ -112,6 +112,10 @@ class FakeTimeout {
  *
  * Only one can be installed at a time. The test kit's own waiting helpers
  * keep real time, so a test can wait for real I/O while time is fake.
+ * Watch a promise that a tick will reject (`assert.rejects(p)`, or a
+ * `catch`) before ticking, or its rejection goes unhandled; and check
+ * state right after a tick rather than awaiting a promise that only a
+ * later tick could settle, which would wait forever.
  *
  * @example Move the clock past a timeout
  * ```ts

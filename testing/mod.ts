@@ -16,20 +16,28 @@
  * - Servers: {@link startServer} is the one way to start a real server.
  * - TLS: {@link certificates} makes a throwaway CA.
  *
- * @example
+ * @example A request timeout, on fake time, against a real server
  * ```ts
  * import assert from "node:assert/strict";
- * import { FakeTime, startServer, waitFor } from "./mod.ts";
+ * import { TimeoutError } from "../client/mod.ts";
+ * import { FakeTime, Gate, startServer } from "./mod.ts";
  *
+ * const gate = new Gate();
  * await using t = await startServer((server) => {
- *   server.handle("/echo", (ctx) => ctx.data);
+ *   server.handle("/slow", async () => {
+ *     await gate.opened;
+ *     return "late";
+ *   }, { concurrent: true });
  * });
  * const client = await t.client();
  * using time = new FakeTime();
- * const call = client.request("/echo", new Uint8Array([1]), { timeout: 50 });
- * await call;
- * await waitFor(() => client.pending === 0);
- * assert.equal(time.elapsed, 0);
+ * const call = client.request("/slow", undefined, { timeout: 50 });
+ * // Watch it before the tick rejects it, or the rejection goes unhandled.
+ * const timedOut = assert.rejects(call, TimeoutError);
+ * await time.tickAsync(49);
+ * await time.tickAsync(1);
+ * await timedOut;
+ * gate.open();
  * ```
  *
  * @module
