@@ -9,7 +9,18 @@
  * repeatable; default `--tcp 127.0.0.1:7411`; `--http` serves the
  * WebSocket endpoint `/nanorpc`, the chat page `/` and `/nanorpc.js`),
  * `--max-message-size BYTES`, `--handler-timeout MS`, `--log-level
- * error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully.
+ * error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully;
+ * SIGUSR2 drains first: it stops accepting, closes the sessions spread over
+ * `--drain-window MS` (10,000 by default) so clients reconnect elsewhere
+ * without a herd, then shuts down. `--http` also serves the Prometheus
+ * metrics at `/metrics`.
+ *
+ * Operations: `--rate-limit N` requests per second per session (PINGs
+ * free; excess requests wait) with `--rate-burst B` and
+ * `--rate-close-after MS`; `--connection-rate N` new connections per
+ * second per remote host; `--resume-grace MS` how long a dropped session
+ * that holds a resume token waits (30,000 by default; 0 turns resumption
+ * off).
  *
  * `--demo all|echo|room|none` (default `all`) picks the part of the demo
  * served; `--module PATH` (repeatable) imports a module whose default
@@ -32,6 +43,13 @@ import type { LogLevel } from "./logger.ts";
 import type { ServerOptions } from "./options.ts";
 import { serveSerial } from "./serial.ts";
 import { Server } from "./server.ts";
+import {
+  drainOnSignal,
+  OPS_FLAGS,
+  OPS_USAGE,
+  opsFlags,
+  withMetrics,
+} from "./_ops_flags.ts";
 import type { ServerStats } from "./stats.ts";
 
 /** How another entry point (cluster/main.ts, a worker) runs {@link main}. */
@@ -58,7 +76,8 @@ const USAGE = `usage: deno task server [--tcp HOST:PORT]... [--unix PATH]...
                         [--serial PATH[:BAUD]]...
                         [--demo all|echo|room|none] [--module PATH]...
                         [--max-message-size BYTES] [--handler-timeout MS]
-                        [--log-level LEVEL]`;
+                        [--log-level LEVEL]
+                        ${OPS_USAGE}`;
 
 function parseTcp(
   value: string,
@@ -106,6 +125,7 @@ export async function main(
       module: { type: "string", multiple: true },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h" },
+      ...OPS_FLAGS,
     },
   });
   if (values.help) {
@@ -132,6 +152,7 @@ export async function main(
   if (handlerTimeout !== undefined && !(handlerTimeout >= 0)) {
     throw new Error(`--handler-timeout must be milliseconds (0: no limit)`);
   }
+  const ops = opsFlags(values);
   const targets: ListenOptions[] = [
     ...(values.tcp ?? []).map((v) => parseTcp(v)),
     ...(values.unix ?? []).map((path) => ({ path })),
@@ -153,10 +174,14 @@ export async function main(
   extras.stopped?.then(stop);
   const server = new Server({
     ...extras.options,
+    ...ops.options,
     maxMessageSize,
     handlerTimeout,
     logLevel: level,
   });
+  const undrain = extras.noSignals
+    ? () => {}
+    : drainOnSignal(server, ops.drainWindow, stop);
   registerDemo(server, demo);
   for (const path of values.module ?? []) {
     const url = new URL(path, `file://${Deno.cwd()}/`);
@@ -169,9 +194,10 @@ export async function main(
     await mod.default(server);
   }
   for (const target of targets) {
+    const bound = withMetrics(target, server);
     const listener = extras.listen
-      ? await extras.listen(server, target)
-      : await server.listen(target);
+      ? await extras.listen(server, bound)
+      : await server.listen(bound);
     if (!listener) continue;
     if (level === "error" || level === "warn") {
       console.log(`listening on ${listener.url}`);
@@ -196,6 +222,7 @@ export async function main(
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
   }
+  undrain();
   await server.shutdown();
   const s = server.stats();
   if (extras.report) {
