@@ -1,0 +1,222 @@
+// One NanoRPC call made by the gateway through a session of its own: a
+// pipe served by `server.serve`, so the call meets the session limit, the
+// handshake hook, middleware, time limits and the handler exactly as a
+// call from a NanoRPC peer does.
+
+import {
+  create,
+  fromBinary,
+  type MessageInitShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import {
+  NanoRPCRequestSchema,
+  type NanoRPCResponse,
+  NanoRPCResponseSchema,
+} from "../proto/gen/nanorpc_pb.ts";
+import { errorFromStatus } from "../protocol/errors.ts";
+import type { Server } from "../server/server.ts";
+import type { PeerAddress } from "../transport/byte_stream.ts";
+import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
+import { Pipe } from "./_pipe.ts";
+
+const ID = 1;
+const EMPTY = new Uint8Array(0);
+
+/** The session ended (or was refused) before the call was answered. */
+export class SessionEndedError extends Error {
+  /** Creates it with the session's reason. */
+  constructor(reason: string) {
+    super(
+      `The gateway's NanoRPC session ended before the answer: ${
+        reason || "closed"
+      }; retry shortly`,
+    );
+    this.name = "SessionEndedError";
+  }
+}
+
+/** How a {@link Loopback} is opened. */
+export interface LoopbackOptions {
+  /** The peer the session reports (the HTTP client's address). */
+  remoteAddr: PeerAddress;
+  /** Largest response frame read, in bytes. */
+  maxMessageSize: number;
+  /** Sends a PING this often while subscribed (0: never). */
+  keepaliveMs: number;
+  /**
+   * Settles once the session is open and prepared: the call is sent after
+   * it. A rejection fails the call with its error.
+   */
+  opened?: Promise<void>;
+}
+
+/** One call over one fresh session. Close it when done. */
+export class Loopback {
+  #pipe: Pipe;
+  #frames: AsyncGenerator<NanoRPCResponse, void>;
+  #options: LoopbackOptions;
+  #timer?: ReturnType<typeof setInterval>;
+
+  /** Opens a session on `server` for one call. */
+  constructor(server: Server, options: LoopbackOptions) {
+    this.#options = options;
+    this.#pipe = new Pipe(options.remoteAddr);
+    server.serve(this.#pipe.server).catch((error) =>
+      this.#pipe.close(error instanceof Error ? error.message : String(error))
+    ).finally(() => this.#pipe.close("the session ended"));
+    this.#frames = this.#read();
+  }
+
+  /** Settles when the session has ended. */
+  get ended(): Promise<void> {
+    return this.#pipe.ended;
+  }
+
+  /** Ends the session (a subscription ends with it). */
+  close(reason: string): void {
+    clearInterval(this.#timer);
+    this.#pipe.close(reason);
+  }
+
+  /**
+   * Sends a REQUEST and resolves with the response data.
+   *
+   * @throws {NanoRpcError} For a status other than OK.
+   * @throws {SessionEndedError} When the session ends first.
+   */
+  async request(path: string, data: Uint8Array): Promise<Uint8Array> {
+    await this.#send(RequestType.REQUEST, path, data);
+    return await this.#answer();
+  }
+
+  /**
+   * Sends a SUBSCRIBE and yields the data of every UPDATE after the ack,
+   * until the session ends (then it throws) or the caller stops.
+   *
+   * @throws {NanoRpcError} When the subscription is refused.
+   * @throws {SessionEndedError} When the session ends.
+   */
+  async *subscribe(
+    path: string,
+    filter: Uint8Array,
+  ): AsyncGenerator<Uint8Array, void> {
+    await this.#send(RequestType.SUBSCRIBE, path, filter);
+    await this.#answer();
+    if (this.#options.keepaliveMs > 0) {
+      this.#timer = setInterval(
+        () => this.#write({ requestType: RequestType.PING }),
+        this.#options.keepaliveMs,
+      );
+    }
+    for (;;) {
+      const { value: frame } = await this.#frames.next();
+      if (!frame) throw new SessionEndedError(this.#pipe.reason);
+      if (
+        frame.requestId === ID && frame.responseType === ResponseType.UPDATE
+      ) {
+        yield frame.data;
+      }
+    }
+  }
+
+  async #send(type: number, path: string, data: Uint8Array) {
+    if (this.#options.opened) {
+      await Promise.race([this.#options.opened, this.#pipe.ended]);
+      if (this.#pipe.closed) throw new SessionEndedError(this.#pipe.reason);
+    }
+    this.#write({
+      requestId: ID,
+      requestType: type,
+      pathOneof: { case: "path", value: path },
+      data,
+    });
+  }
+
+  #write(init: MessageInitShape<typeof NanoRPCRequestSchema>) {
+    const frame = toBinary(
+      NanoRPCRequestSchema,
+      create(NanoRPCRequestSchema, init),
+    );
+    const out = new Uint8Array(varintSize(frame.length) + frame.length);
+    let n = frame.length, at = 0;
+    while (n > 0x7f) {
+      out[at++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[at++] = n;
+    out.set(frame, at);
+    this.#pipe.send(out);
+  }
+
+  async #answer(): Promise<Uint8Array> {
+    for (;;) {
+      const { value: frame } = await this.#frames.next();
+      if (!frame) throw new SessionEndedError(this.#pipe.reason);
+      if (
+        frame.requestId !== ID || frame.responseType !== ResponseType.RESPONSE
+      ) continue;
+      if (frame.responseStatus === Status.OK) return frame.data;
+      throw errorFromStatus(frame.responseStatus, frame.responseMessage);
+    }
+  }
+
+  /** Splits what the server writes into response frames. */
+  async *#read(): AsyncGenerator<NanoRPCResponse, void> {
+    let buffer: Uint8Array = EMPTY;
+    for (;;) {
+      const frame = takeFrame(buffer, this.#options.maxMessageSize);
+      if (frame) {
+        buffer = buffer.subarray(frame.end);
+        yield fromBinary(NanoRPCResponseSchema, frame.bytes);
+        continue;
+      }
+      const chunk = await this.#pipe.next();
+      if (!chunk) return;
+      buffer = buffer.length === 0 ? chunk : concat(buffer, chunk);
+    }
+  }
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n > 0x7f) {
+    n >>>= 7;
+    size++;
+  }
+  return size;
+}
+
+/** The first whole frame of `buffer`, if it holds one. */
+function takeFrame(
+  buffer: Uint8Array,
+  max: number,
+): { bytes: Uint8Array; end: number } | undefined {
+  let length = 0, shift = 0, at = 0;
+  for (;;) {
+    if (at >= buffer.length) return undefined;
+    const b = buffer[at++];
+    length += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (b < 0x80) break;
+    if (shift > 35) {
+      throw new Error("The server wrote a malformed frame prefix");
+    }
+  }
+  if (length > max) {
+    throw new Error(
+      `The server wrote a ${length}-byte frame, more than maxMessageSize (${max})`,
+    );
+  }
+  const end = at + length;
+  return end <= buffer.length
+    ? { bytes: buffer.subarray(at, end), end }
+    : undefined;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
