@@ -187,6 +187,20 @@ export class ProtobufEsCodec implements RequestCodec {
     }
     return frameBodies(bodies, size);
   }
+
+  /** {@link encodeResponses}, copied into `out` at `at`. */
+  encodeResponsesInto(
+    fields: ArrayLike<number>,
+    messages: ArrayLike<string | undefined>,
+    payloads: ArrayLike<Uint8Array>,
+    count: number,
+    out: Uint8Array,
+    at: number,
+  ): number {
+    const frames = this.encodeResponses(fields, messages, payloads, count);
+    out.set(frames, at);
+    return at + frames.length;
+  }
 }
 
 /**

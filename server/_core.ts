@@ -39,6 +39,19 @@ export interface RequestCodec {
     payloads: ArrayLike<Uint8Array>,
     count: number,
   ): Uint8Array;
+  /**
+   * Encodes response frames into `out` from `at`, which has room for each
+   * frame's data, message (3 bytes per UTF-16 unit) and 32 bytes of
+   * header; returns the offset past the last frame.
+   */
+  encodeResponsesInto(
+    fields: ArrayLike<number>,
+    messages: ArrayLike<string | undefined>,
+    payloads: ArrayLike<Uint8Array>,
+    count: number,
+    out: Uint8Array,
+    at: number,
+  ): number;
 }
 
 /** Server options plus what only benchmarks set. */

@@ -2,7 +2,6 @@
 // loop are encoded together and written in one `write`; the bytes held
 // (queued, encoded or in flight) are counted so the session can bound them.
 
-import { concat } from "../wasm/_bytes.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import type { RequestCodec } from "./_core.ts";
 import type { ServerStats } from "./stats.ts";
@@ -25,6 +24,19 @@ export interface FrameSink {
   ): void;
 }
 
+const EMPTY = new Uint8Array(0);
+
+/** Size of the pooled buffers the frames of one flush are encoded into. */
+export const POOLED_BUFFER = 8192;
+/** Free pooled buffers kept for reuse, across all sessions of the process. */
+const POOL_MAX = 256;
+/**
+ * Buffers whose write has finished. A flush encodes into one of them
+ * instead of a new buffer, so a busy session allocates nothing per write;
+ * a session takes one only while it has bytes to write.
+ */
+const pool: Uint8Array[] = [];
+
 export class Outbox implements FrameSink {
   #stream: ByteStream;
   #codec: RequestCodec;
@@ -36,7 +48,14 @@ export class Outbox implements FrameSink {
   #payloads: Uint8Array[] = [];
   #pending = 0;
   #estimate = 0;
-  #chunks: Uint8Array[] = [];
+  /**
+   * Encoded bytes not yet written, in order: the first is being written
+   * while #writing; frames of a later flush are appended to the last one
+   * while it has room and is not being written.
+   */
+  #buffers: Uint8Array[] = [];
+  /** How many bytes of each of #buffers are encoded frames. */
+  #lengths: number[] = [];
   #writing = false;
   #scheduled = false;
   #corked = false;
@@ -67,10 +86,15 @@ export class Outbox implements FrameSink {
     data: Uint8Array,
     size: number,
   ): void {
-    this.#fields.push(id, type, status);
-    this.#messages.push(message);
-    this.#payloads.push(data);
-    this.#pending++;
+    // Written by index and never truncated: the arrays keep their
+    // capacity from flush to flush instead of growing again every time.
+    const i = this.#pending++;
+    const fields = this.#fields;
+    fields[i * 3] = id;
+    fields[i * 3 + 1] = type;
+    fields[i * 3 + 2] = status;
+    this.#messages[i] = message;
+    this.#payloads[i] = data;
     this.#estimate += size;
     this.queued += size;
     if (!this.#scheduled && !this.#corked) {
@@ -100,51 +124,108 @@ export class Outbox implements FrameSink {
   };
 
   /**
-   * Encodes every queued frame into one chunk (copying the data, so views
-   * of a read buffer may be reused afterwards) and starts writing it.
+   * Encodes every queued frame (copying the data, so views of a read
+   * buffer may be reused afterwards) and starts writing, unless a write is
+   * in progress: then the frames wait in a buffer of their own, appended to
+   * by later flushes, until it ends.
    */
   flush(): void {
     const count = this.#pending;
     if (count === 0) return;
-    const chunk = this.#codec.encodeResponses(
+    const estimate = this.#estimate;
+    const buffers = this.#buffers;
+    const last = buffers.length - 1;
+    let size: number;
+    // The buffer being written (the first, while writing) stays untouched.
+    if (
+      last > 0 || (last === 0 && !this.#writing)
+    ) {
+      const at = this.#lengths[last];
+      if (at + estimate <= buffers[last].length) {
+        const end = this.#encodeInto(count, buffers[last], at);
+        this.#lengths[last] = end;
+        size = end - at;
+      } else size = this.#encodeNew(count, estimate);
+    } else size = this.#encodeNew(count, estimate);
+    // Let go of the data (views of a read buffer, messages) now copied.
+    const payloads = this.#payloads;
+    const messages = this.#messages;
+    for (let i = 0; i < count; i++) {
+      payloads[i] = EMPTY;
+      messages[i] = undefined;
+    }
+    this.#pending = 0;
+    this.queued += size - estimate;
+    this.#estimate = 0;
+    this.#stats.framesOut += count;
+    if (!this.#writing) this.#write();
+  }
+
+  /** Encodes the queued frames into a buffer of their own; returns bytes. */
+  #encodeNew(count: number, estimate: number): number {
+    let buffer: Uint8Array;
+    let size: number;
+    if (estimate <= POOLED_BUFFER) {
+      buffer = pool.pop() ?? new Uint8Array(POOLED_BUFFER);
+      size = this.#encodeInto(count, buffer, 0);
+    } else {
+      buffer = this.#codec.encodeResponses(
+        this.#fields,
+        this.#messages,
+        this.#payloads,
+        count,
+      );
+      size = buffer.length;
+    }
+    this.#buffers.push(buffer);
+    this.#lengths.push(size);
+    return size;
+  }
+
+  #encodeInto(count: number, buffer: Uint8Array, at: number): number {
+    return this.#codec.encodeResponsesInto(
       this.#fields,
       this.#messages,
       this.#payloads,
       count,
+      buffer,
+      at,
     );
-    // The encoder has copied everything: reuse the arrays.
-    this.#fields.length = 0;
-    this.#messages.length = 0;
-    this.#payloads.length = 0;
-    this.#pending = 0;
-    this.queued += chunk.length - this.#estimate;
-    this.#estimate = 0;
-    this.#stats.framesOut += count;
-    this.#chunks.push(chunk);
-    if (!this.#writing) this.#write();
   }
 
-  async #write(): Promise<void> {
+  /** Writes the first of #buffers. */
+  #write(): void {
     this.#writing = true;
-    try {
-      while (this.#chunks.length > 0) {
-        const chunk = this.#chunks.length === 1
-          ? this.#chunks[0]
-          : concat(this.#chunks);
-        this.#chunks = [];
-        await this.#stream.write(chunk);
-        this.queued -= chunk.length;
-        this.#stats.bytesOut += chunk.length;
-        if (this.queued <= this.#lowWater) this.#wake();
-      }
-    } catch (err) {
-      this.#chunks = [];
-      this.#onError(err);
-    } finally {
+    const buffer = this.#buffers[0];
+    const length = this.#lengths[0];
+    this.#stream.write(
+      length === buffer.length ? buffer : buffer.subarray(0, length),
+    ).then(this.#written, this.#failed);
+  }
+
+  #written = (): void => {
+    const buffer = this.#buffers.shift()!;
+    const length = this.#lengths.shift()!;
+    release(buffer);
+    this.queued -= length;
+    this.#stats.bytesOut += length;
+    if (this.#buffers.length > 0) {
+      this.#write();
+      if (this.queued <= this.#lowWater) this.#wake();
+    } else {
       this.#writing = false;
       this.#wake();
     }
-  }
+  };
+
+  #failed = (err: unknown): void => {
+    for (const buffer of this.#buffers) release(buffer);
+    this.#buffers.length = 0;
+    this.#lengths.length = 0;
+    this.#writing = false;
+    this.#wake();
+    this.#onError(err);
+  };
 
   #wake(): void {
     this.#drain?.resolve();
@@ -174,5 +255,12 @@ export class Outbox implements FrameSink {
       if (!more) break;
     }
     clearTimeout(timer);
+  }
+}
+
+/** Returns a pooled buffer whose write has ended to the pool. */
+function release(buffer: Uint8Array): void {
+  if (buffer.length === POOLED_BUFFER && pool.length < POOL_MAX) {
+    pool.push(buffer);
   }
 }

@@ -12,7 +12,8 @@ import {
 } from "../testing/mod.ts";
 import { codec } from "../wasm/codec.ts";
 import { Status } from "../wasm/wire.ts";
-import { FRAME_OVERHEAD, Outbox } from "./_outbox.ts";
+import type { ByteStream } from "../transport/byte_stream.ts";
+import { FRAME_OVERHEAD, Outbox, POOLED_BUFFER } from "./_outbox.ts";
 import { newStats, type ServerStats } from "./stats.ts";
 
 interface Fixture {
@@ -183,4 +184,69 @@ Deno.test("Outbox reports a failed write to onError and stops waiting for it", a
   await within(waiting, { message: "the drain after a failed write" });
   assert.deepEqual(errors, [broken]);
   assert.equal(await within(out.drained()), undefined);
+});
+
+Deno.test("Outbox appends the frames flushed during a write to one buffer and writes it next", async () => {
+  const { stream, out } = outbox();
+  stream.hold();
+  respond(out, 1);
+  await Promise.resolve();
+  for (let id = 2; id <= 4; id++) {
+    respond(out, id, new Uint8Array([id]));
+    await Promise.resolve();
+  }
+  assert.equal(stream.writes.length, 1, "wrote while a write was in flight");
+  stream.release();
+  await waitFor(() => out.queued === 0, { message: "the outbox to empty" });
+  assert.equal(stream.writes.length, 2);
+  assert.deepEqual(decode(stream.writes[1]).map((f) => f.requestId), [2, 3, 4]);
+});
+
+/** A stream that keeps the very arrays it is given, and copies of them. */
+class KeepingStream implements ByteStream {
+  readonly transport = "memory";
+  readonly remoteAddr = { transport: "memory" };
+  readonly given: Uint8Array[] = [];
+  readonly copies: Uint8Array[] = [];
+  read(): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+  write(data: Uint8Array): Promise<void> {
+    this.given.push(data);
+    this.copies.push(data.slice());
+    return Promise.resolve();
+  }
+  close(): void {}
+}
+
+Deno.test("Outbox encodes into a buffer whose write has ended instead of a new one", async () => {
+  const stream = new KeepingStream();
+  const out = new Outbox(stream, codec, newStats(), 1 << 20, () => {});
+  for (let id = 1; id <= 3; id++) {
+    respond(out, id, new Uint8Array([id, id]));
+    await waitFor(() => out.queued === 0, { message: `write ${id}` });
+  }
+  assert.equal(stream.given.length, 3);
+  const [a, b, c] = stream.given;
+  assert.equal(a.buffer.byteLength, POOLED_BUFFER);
+  assert.equal(b.buffer, a.buffer, "the second write got a new buffer");
+  assert.equal(c.buffer, a.buffer, "the third write got a new buffer");
+  // Each write carried its own frames when it was made.
+  assert.deepEqual(
+    stream.copies.map((bytes) => decode(bytes).map((f) => [...f.data])),
+    [[[1, 1]], [[2, 2]], [[3, 3]]],
+  );
+});
+
+Deno.test("Outbox writes a flush larger than a pooled buffer from a buffer of its own", async () => {
+  const { stream, out } = outbox();
+  const big = new Uint8Array(POOLED_BUFFER * 2).map((_, i) => i & 0xff);
+  out.cork();
+  respond(out, 1, big);
+  respond(out, 2, new Uint8Array([2]));
+  out.uncork();
+  await waitFor(() => out.queued === 0, { message: "the outbox to empty" });
+  const frames = decode(stream.written);
+  assert.deepEqual(frames.map((f) => f.requestId), [1, 2]);
+  assert.deepEqual(frames[0].data, big);
 });

@@ -30,9 +30,10 @@ export interface WebStreamPairOptions {
  *   does not fit for the next read (at most one chunk is held); it returns
  *   `null` when the readable ends.
  * - `write` waits for `writer.ready`, then for the chunk to be written, so
- *   a slow sink makes writes pend. The chunk is handed over as is: the
- *   caller keeps it unchanged until the promise settles, as the interface
- *   says.
+ *   a slow sink makes writes pend. It hands over a copy: a sink may keep
+ *   chunks past their write (a TransformStream queues them for its
+ *   reader), while the caller may reuse its buffer once the write settles,
+ *   as the interface says.
  * - `close` cancels the readable (a pending read returns `null`) and closes
  *   the writable (aborts it if a write is still in flight).
  *
@@ -121,7 +122,7 @@ class StreamPairAdapter implements ByteStream {
     this.#writing++;
     try {
       await this.#writer.ready;
-      await this.#writer.write(data);
+      await this.#writer.write(data.slice());
     } finally {
       this.#writing--;
     }

@@ -88,3 +88,24 @@ Deno.test("webStreamPair close ends a pending read and fails later writes", asyn
   await assert.rejects(stream.write(new Uint8Array([1])), /closed/);
   assert.equal((await child.status).success, true);
 });
+
+Deno.test("webStreamPair write hands over a copy, so the caller may reuse its buffer once it settles", async () => {
+  // An identity transform queues written chunks until they are read.
+  const pipe = new TransformStream<Uint8Array, Uint8Array>(
+    {},
+    undefined,
+    { highWaterMark: 4 },
+  );
+  const stream = webStreamPair({
+    readable: new ReadableStream(),
+    writable: pipe.writable,
+  });
+  const buffer = new Uint8Array([1, 2, 3]);
+  await stream.write(buffer);
+  buffer.fill(9);
+  await stream.write(buffer.subarray(0, 2));
+  const reader = pipe.readable.getReader();
+  assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2, 3]));
+  assert.deepEqual((await reader.read()).value, new Uint8Array([9, 9]));
+  stream.close();
+});

@@ -102,6 +102,9 @@ const ENC_BYTES = ENC_STRIDE * 4;
 /** Largest header the encoders write for one frame, message excluded. */
 const MAX_HEADER = 64;
 
+/** Below this many elements a loop copies faster than a view and set(). */
+const SMALL_COPY = 64;
+
 const encoder = new TextEncoder();
 
 /**
@@ -150,9 +153,17 @@ export class Codec {
 
   /**
    * Makes sure `bytes` bytes fit after the data region, instantiating the
-   * module on first use, and returns its exports.
+   * module on first use, and returns its exports. Only this binding grows
+   * the memory, and growth detaches the old view (its length drops to 0),
+   * so the fast path need not ask the memory for its buffer.
    */
   #reserve(bytes: number): Exports {
+    // Strict: an empty view (not started, or detached) never passes.
+    if (this.#data + bytes < this.#u8.length) return this.#wasm!;
+    return this.#grow(bytes);
+  }
+
+  #grow(bytes: number): Exports {
     const wasm = this.#wasm ?? this.#start();
     const memory = wasm.memory;
     const needed = this.#data + bytes;
@@ -216,7 +227,11 @@ export class Codec {
 
   /** Copies the header and `count` entries out to {@link words}. */
   #copyTable(count: number): number {
-    this.words.set(this.#tableWords.subarray(0, HEADER + count * STRIDE));
+    const words = this.words;
+    const table = this.#tableWords;
+    const n = HEADER + count * STRIDE;
+    if (n > SMALL_COPY) words.set(table.subarray(0, n));
+    else for (let i = 0; i < n; i++) words[i] = table[i];
     return count;
   }
 
@@ -238,35 +253,84 @@ export class Codec {
     payloads: ArrayLike<Uint8Array>,
     count: number,
   ): Uint8Array {
-    return this.#encode(count, payloads, (first, n) => {
-      let extra = 0;
-      for (let i = first; i < first + n; i++) {
-        extra += (messages[i]?.length ?? 0) * 3;
-      }
-      this.#reserve(n * (ENC_BYTES + MAX_HEADER) + 2 * extra + 8);
-      const w = this.#entryWords;
-      let scratch = this.#data + n * ENC_BYTES;
-      for (let i = 0; i < n; i++) {
-        const k = first + i;
-        const message = messages[k];
-        let msgLen = 0;
-        if (message) {
-          const room = this.#u8.subarray(scratch, scratch + message.length * 3);
-          msgLen = encoder.encodeInto(message, room).written;
-        }
-        const o = i * ENC_STRIDE;
-        w[o + ENC_ID] = fields[k * 3];
-        w[o + ENC_TYPE] = fields[k * 3 + 1];
-        w[o + ENC_RS_STATUS] = fields[k * 3 + 2];
-        w[o + ENC_RS_MSG_PTR] = scratch;
-        w[o + ENC_RS_MSG_LEN] = msgLen;
-        w[o + ENC_RS_DATA_LEN] = payloads[k].length;
-        scratch += msgLen;
-      }
-      return align8(scratch);
-    }, "encodeResponses");
+    return this.#encodeAll(
+      count,
+      (first, n, out, at) =>
+        this.#responses(fields, messages, payloads, first, n, out, at),
+    );
   }
 
+  /**
+   * {@link encodeResponses} into `out` from `at`, with no allocation: for a
+   * caller that reuses its buffers. `out` must have room for every frame:
+   * its data, its message (at most 3 bytes per UTF-16 unit) and 32 bytes of
+   * header (with the types and statuses of wasm/wire.ts).
+   *
+   * @returns The offset just past the last frame written.
+   * @throws {RangeError} When `out` has no room for the frames.
+   */
+  encodeResponsesInto(
+    fields: ArrayLike<number>,
+    messages: ArrayLike<string | undefined>,
+    payloads: ArrayLike<Uint8Array>,
+    count: number,
+    out: Uint8Array,
+    at: number,
+  ): number {
+    for (let first = 0; first < count; first += MAX_FRAMES) {
+      const n = Math.min(MAX_FRAMES, count - first);
+      at = this.#responses(fields, messages, payloads, first, n, out, at);
+    }
+    return at;
+  }
+
+  /**
+   * Encodes response frames [first, first+n) (n ≤ MAX_FRAMES) into `out`
+   * at `at`, or into a new buffer when `out` is undefined; returns the end
+   * offset, or the new buffer's size negated when `out` is too small.
+   */
+  #responses(
+    fields: ArrayLike<number>,
+    messages: ArrayLike<string | undefined>,
+    payloads: ArrayLike<Uint8Array>,
+    first: number,
+    n: number,
+    out: Uint8Array | undefined,
+    at: number,
+  ): number {
+    let extra = 0;
+    for (let i = first; i < first + n; i++) {
+      const message = messages[i];
+      if (message) extra += message.length * 3;
+    }
+    const wasm = this.#reserve(n * (ENC_BYTES + MAX_HEADER) + 2 * extra + 16);
+    const w = this.#entryWords;
+    const start = align8(this.#data + n * ENC_BYTES);
+    let scratch = start;
+    let size = 0;
+    for (let i = 0; i < n; i++) {
+      const k = first + i;
+      const message = messages[k];
+      let msgLen = 0;
+      if (message) {
+        const room = this.#u8.subarray(scratch, scratch + message.length * 3);
+        msgLen = encoder.encodeInto(message, room).written;
+      }
+      const len = payloads[k].length;
+      const o = i * ENC_STRIDE;
+      w[o + ENC_ID] = fields[k * 3];
+      w[o + ENC_TYPE] = fields[k * 3 + 1];
+      w[o + ENC_RS_STATUS] = fields[k * 3 + 2];
+      w[o + ENC_RS_MSG_PTR] = scratch;
+      w[o + ENC_RS_MSG_LEN] = msgLen;
+      w[o + ENC_RS_DATA_LEN] = len;
+      scratch += msgLen;
+      size += len;
+    }
+    const headers = align8(scratch);
+    size += wasm.encodeResponses(this.#data, n, headers);
+    return this.#interleave(payloads, first, n, headers, size, out, at);
+  }
   /**
    * Encodes `count` request frames into one new buffer. `fields` holds four
    * numbers per frame (id, type, pathKind, pathHash); `paths[i]` the UTF-8
@@ -278,12 +342,13 @@ export class Codec {
     payloads: ArrayLike<Uint8Array>,
     count: number,
   ): Uint8Array {
-    return this.#encode(count, payloads, (first, n) => {
+    return this.#encodeAll(count, (first, n, out, at) => {
       let extra = 0;
       for (let i = first; i < first + n; i++) extra += paths[i]?.length ?? 0;
-      this.#reserve(n * (ENC_BYTES + MAX_HEADER) + 2 * extra + 8);
+      const wasm = this.#reserve(n * (ENC_BYTES + MAX_HEADER) + 2 * extra + 16);
       const w = this.#entryWords;
-      let scratch = this.#data + n * ENC_BYTES;
+      let scratch = align8(this.#data + n * ENC_BYTES);
+      let size = 0;
       for (let i = 0; i < n; i++) {
         const k = first + i;
         const kind = fields[k * 4 + 2];
@@ -296,55 +361,93 @@ export class Codec {
         w[o + ENC_RQ_PATH_PTR] = scratch;
         w[o + ENC_RQ_PATH_LEN] = path?.length ?? 0;
         w[o + ENC_RQ_DATA_LEN] = payloads[k].length;
+        size += payloads[k].length;
         if (path) {
           this.#u8.set(path, scratch);
           scratch += path.length;
         }
       }
-      return align8(scratch);
-    }, "encodeRequests");
+      const headers = align8(scratch);
+      size += wasm.encodeRequests(this.#data, n, headers);
+      return this.#interleave(payloads, first, n, headers, size, out, at);
+    });
   }
 
   /**
-   * The batch loop both encoders share: `fill` writes the entries of frames
-   * [first, first+n) at the data region and returns where the module may
-   * write headers; `encoder` names the module's encoder; the headers are
-   * then interleaved with the payloads into the result.
+   * The batch loop of the allocating encoders: `batch` encodes frames
+   * [first, first+n) into `out` at `at` (a new buffer of the batch's size
+   * when `out` is undefined; see {@link #interleave}).
    */
-  #encode(
+  #encodeAll(
     count: number,
-    payloads: ArrayLike<Uint8Array>,
-    fill: (first: number, n: number) => number,
-    encoder: "encodeResponses" | "encodeRequests",
+    batch: (
+      first: number,
+      n: number,
+      out: Uint8Array | undefined,
+      at: number,
+    ) => number,
   ): Uint8Array {
+    if (count <= MAX_FRAMES) {
+      batch(0, count, undefined, 0);
+      const frames = this.#last!;
+      this.#last = undefined;
+      return frames;
+    }
     const parts: Uint8Array[] = [];
     for (let first = 0; first < count; first += MAX_FRAMES) {
       const n = Math.min(MAX_FRAMES, count - first);
-      const out = fill(first, n);
-      const written = this.#reserve(0)[encoder](this.#data, n, out);
-      const w = this.#entryWords;
-      const u8 = this.#u8;
-      let size = written;
-      for (let i = first; i < first + n; i++) size += payloads[i].length;
-      const frames = new Uint8Array(size);
-      let src = out;
-      let dst = 0;
-      for (let i = 0; i < n; i++) {
-        const end = src + w[i * ENC_STRIDE + ENC_HEADER_LEN];
-        while (src < end) frames[dst++] = u8[src++];
-        const payload = payloads[first + i];
-        const len = payload.length;
-        if (len > 64) {
-          frames.set(payload, dst);
-          dst += len;
-        } else {
-          // Cheaper than set() for the small payloads most frames carry.
-          for (let j = 0; j < len; j++) frames[dst++] = payload[j];
-        }
-      }
-      parts.push(frames);
+      batch(first, n, undefined, 0);
+      parts.push(this.#last!);
     }
-    return parts.length === 1 ? parts[0] : concat(parts);
+    this.#last = undefined;
+    return concat(parts);
+  }
+
+  /** The buffer the last allocating batch encoded into. */
+  #last: Uint8Array | undefined;
+
+  /**
+   * Copies the headers the module wrote at `headers` and each frame's data
+   * after its header into `out` at `at`: `size` bytes in all. Without
+   * `out`, into a new buffer of `size` bytes (kept in #last), returning
+   * `-size`.
+   */
+  #interleave(
+    payloads: ArrayLike<Uint8Array>,
+    first: number,
+    n: number,
+    headers: number,
+    size: number,
+    out: Uint8Array | undefined,
+    at: number,
+  ): number {
+    let dst = at;
+    let frames = out;
+    if (frames === undefined) {
+      frames = this.#last = new Uint8Array(size);
+      dst = 0;
+    } else if (at + size > frames.length) {
+      throw new RangeError(
+        `No room to encode ${n} frames (${size} bytes) at ${at} of a ${frames.length}-byte buffer: size the buffer from the frames' data and messages`,
+      );
+    }
+    const w = this.#entryWords;
+    const u8 = this.#u8;
+    let src = headers;
+    for (let i = 0; i < n; i++) {
+      const end = src + w[i * ENC_STRIDE + ENC_HEADER_LEN];
+      while (src < end) frames[dst++] = u8[src++];
+      const payload = payloads[first + i];
+      const len = payload.length;
+      if (len > 64) {
+        frames.set(payload, dst);
+        dst += len;
+      } else {
+        // Cheaper than set() for the small payloads most frames carry.
+        for (let j = 0; j < len; j++) frames[dst++] = payload[j];
+      }
+    }
+    return out === undefined ? -size : dst;
   }
 }
 

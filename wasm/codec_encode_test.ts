@@ -149,6 +149,49 @@ Deno.test("encodeResponses encodes more than MAX_FRAMES frames in one batch", ()
   );
 });
 
+Deno.test("encodeResponsesInto writes the bytes of encodeResponses at an offset, in place", () => {
+  const rng = new Rng(0x1470);
+  for (let round = 0; round < 20; round++) {
+    const batch = Array.from(
+      { length: rng.range(1, 40) },
+      () => randomResponse(rng, 100),
+    );
+    const expected = encodeResponsesWithProtobufEs(batch);
+    const out = new Uint8Array(expected.length + 20).fill(0xee);
+    const end = codec.encodeResponsesInto(
+      batch.flatMap((r) => [r.id, r.type, r.status]),
+      batch.map((r) => r.message),
+      batch.map((r) => r.payload),
+      batch.length,
+      out,
+      7,
+    );
+    assert.equal(end, 7 + expected.length, `round ${round}`);
+    assert.deepEqual(out.subarray(7, end), expected, `round ${round}`);
+    assert.ok(out.subarray(0, 7).every((b) => b === 0xee), "before `at`");
+    assert.ok(out.subarray(end).every((b) => b === 0xee), "past the end");
+  }
+});
+
+Deno.test("encodeResponsesInto refuses a buffer without room and writes nothing", () => {
+  const out = new Uint8Array(40).fill(0xee);
+  assert.throws(
+    () =>
+      codec.encodeResponsesInto(
+        [1, 2, 1],
+        [undefined],
+        [new Uint8Array(32)],
+        1,
+        out,
+        10,
+      ),
+    (err: Error) =>
+      err instanceof RangeError &&
+      /No room to encode 1 frames/.test(err.message),
+  );
+  assert.ok(out.every((b) => b === 0xee));
+});
+
 Deno.test("encodeResponses output decodes back with decodeResponses", () => {
   const rng = new Rng(0xbac);
   const batch = Array.from({ length: 500 }, () => randomResponse(rng, 64))
