@@ -112,6 +112,9 @@ async function process(
   const { core, input, out, stream } = session;
   session.begin();
   out.cork();
+  /** Whether this call took a turn of the event loop, or read the clock. */
+  let waited = false;
+  let touched = false;
   try {
     let offset = 0;
     for (;;) {
@@ -119,13 +122,19 @@ async function process(
       const codec = core.codec;
       codec.decodeRequests(chunk, core.limits.maxMessageSize);
       frames.load(codec.words);
-      if (frames.count > 0) session.lastFrameAt = performance.now();
+      if (frames.count > 0 && !touched) {
+        session.lastFrameAt = performance.now();
+        touched = true;
+      }
       core.stats.framesIn += frames.count;
       while (!session.closed && session.stream === stream && frames.next()) {
         const limiter = session.limiter;
         if (limiter !== undefined && frames.type !== RequestType.PING) {
           const wait = limiter.admit(frames.pathHash, session.lastFrameAt);
-          if (wait !== 0 && !(await throttle(session, frames, wait))) break;
+          if (wait !== 0) {
+            waited = true;
+            if (!(await throttle(session, frames, wait))) break;
+          }
         }
         const resumed = serveReserved(session, frames, chunk);
         if (resumed !== undefined) {
@@ -138,6 +147,7 @@ async function process(
         frames.detach();
         // Answers so far go out now, not after the slow handler.
         out.uncork();
+        waited = true;
         await done;
         out.cork();
       }
@@ -161,6 +171,7 @@ async function process(
     input.consume(offset);
   } finally {
     out.uncork();
-    session.end();
+    // Only a read served in one go may skip reading the clock again.
+    session.end(waited || !touched);
   }
 }

@@ -36,7 +36,7 @@ export class ReadBuffer {
       bytes.set(this.bytes.subarray(0, this.filled));
       this.bytes = bytes;
     }
-    return this.bytes.subarray(this.filled);
+    return this.filled === 0 ? this.bytes : this.bytes.subarray(this.filled);
   }
 
   /**

@@ -39,6 +39,9 @@ function checkPath(path: string): void {
 /** The routing table of a server. */
 export class Router {
   #routes = new Map<number, Route>();
+  /** The last lookup (-1: none; hashes are unsigned). */
+  #lastHash = -1;
+  #lastRoute: Route | undefined;
 
   /**
    * The route for `path`, created if new.
@@ -66,6 +69,7 @@ export class Router {
       options: {},
     };
     this.#routes.set(hash, route);
+    this.#lastHash = -1;
     return route;
   }
 
@@ -76,7 +80,12 @@ export class Router {
 
   /** The route registered under `hash`, if any. */
   lookup(hash: number): Route | undefined {
-    return this.#routes.get(hash);
+    // Most reads ask for the path the previous one did.
+    if (hash === this.#lastHash) return this.#lastRoute;
+    const route = this.#routes.get(hash);
+    this.#lastHash = hash;
+    this.#lastRoute = route;
+    return route;
   }
 }
 

@@ -80,3 +80,12 @@ Deno.test("pathMatches compares the path bytes at an offset exactly", () => {
     false,
   );
 });
+
+Deno.test("Router.lookup finds a path registered after a lookup of its hash missed", () => {
+  const router = new Router();
+  const hash = fnv1a("/late");
+  assert.equal(router.lookup(hash), undefined);
+  const late = router.route("/late");
+  assert.equal(router.lookup(hash), late);
+  assert.equal(router.lookup(hash), late, "asked twice in a row");
+});

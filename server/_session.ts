@@ -219,10 +219,14 @@ export class ServerSession implements Session {
     this.#inflight++;
   }
 
-  /** A read or an async handler was served. */
-  end(): void {
+  /**
+   * A read or an async handler was served. `waited`: it took a turn of
+   * the event loop or more (a read served at once has just set
+   * `lastFrameAt`, so its end need not read the clock again).
+   */
+  end(waited = true): void {
     // A long handler is activity: the idle clock starts when it ends.
-    this.lastFrameAt = performance.now();
+    if (waited) this.lastFrameAt = performance.now();
     if (--this.#inflight === 0 && this.#idle) {
       this.#idle.resolve();
       this.#idle = undefined;

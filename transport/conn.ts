@@ -37,9 +37,15 @@ export function connStream(
     transport,
     remoteAddr: peerOf(conn.remoteAddr, transport),
     read: (buffer) => conn.read(buffer),
-    async write(data) {
-      for (let at = 0; at < data.length;) {
-        at += await conn.write(data.subarray(at));
+    // Not an async function: most writes are whole at the first call, and
+    // this saves them a promise and a turn of the microtask queue.
+    write(data) {
+      try {
+        return conn.write(data).then((n) =>
+          n < data.length ? writeRest(conn, data, n) : undefined
+        );
+      } catch (err) {
+        return Promise.reject(err);
       }
     },
     close() {
@@ -52,6 +58,14 @@ export function connStream(
       }
     },
   };
+}
+
+async function writeRest(
+  conn: Deno.Conn,
+  data: Uint8Array,
+  at: number,
+): Promise<void> {
+  while (at < data.length) at += await conn.write(data.subarray(at));
 }
 
 /** A Deno address as a {@link PeerAddress}. */
