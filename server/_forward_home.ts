@@ -9,6 +9,7 @@ import { ResponseType, Status } from "../wasm/wire.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
 import { GroupImpl } from "./_group.ts";
+import { currentTraceparent } from "./tracing.ts";
 import type { ServerSession } from "./_session.ts";
 import type {
   ForwardedAnswer,
@@ -116,6 +117,7 @@ export class ForwardHome {
       data,
       session: this.#snapshot(session),
       key: sub?.key,
+      traceparent: currentTraceparent(),
     };
     session.begin();
     return this.#forward.call(call, { timeout: this.#timeout() })

@@ -9,6 +9,7 @@ import { RequestContext } from "./_context.ts";
 import { invoke, type Pending, type Responder } from "./_invoke.ts";
 import type { Route } from "./_router.ts";
 import { type OpSink, RemoteSession } from "./_remote_session.ts";
+import { withTraceparent } from "./tracing.ts";
 import type { Subscription } from "./_topic.ts";
 import type {
   ForwardedAnswer,
@@ -146,9 +147,14 @@ export class ForwardServe {
     if (call.traceparent) ctx.state.set("traceparent", call.traceparent);
     capture.begin();
     try {
-      const done = call.kind === "request"
-        ? invoke(capture, ctx, route.handler!, false)
-        : this.#subscribe(capture, ctx, route, call);
+      // The serving span (when tracing) is a child of the caller's.
+      const done = withTraceparent(
+        call.traceparent,
+        () =>
+          call.kind === "request"
+            ? invoke(capture, ctx, route.handler!, false)
+            : this.#subscribe(capture, ctx, route, call),
+      );
       if (done) await done;
     } catch (err) {
       capture.status = Status.INTERNAL_ERROR;

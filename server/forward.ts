@@ -82,8 +82,10 @@ export interface ForwardedCall {
   /** SUBSCRIBE: the home node's key for the subscription's updates. */
   readonly key?: number;
   /**
-   * W3C trace context of the call, when the home node traces; the serving
-   * node puts it in `ctx.state` under `"traceparent"`.
+   * W3C trace context of the call (`currentTraceparent()` on the home
+   * node); the serving node runs the call inside `withTraceparent`, so its
+   * server span joins the trace, and puts it in `ctx.state` under
+   * `"traceparent"`.
    */
   readonly traceparent?: string;
 }
