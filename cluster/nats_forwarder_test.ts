@@ -284,3 +284,69 @@ Deno.test("NatsForwarder pushes to a session reach its subscriptions held by ano
   await call(other, 3, "/room/whisper", "erin=psst");
   assert.equal(str((await erin.read()).data), "erin:psst");
 });
+
+Deno.test("NatsForwarder subscribes again on another node when the holder leaves, and lets go when the session ends", async () => {
+  await using nats = await startNatsServer();
+  const topics: Topic[] = [];
+  const holder = (s: Server) => void topics.push(roomSetup(s));
+  const r1 = await startNode({ servers: nats.url, setup: holder });
+  await using r2 = await startNode({ servers: nats.url, setup: holder });
+  await using echo = await startNode({ servers: nats.url });
+  try {
+    await meshed([r1, r2, echo]);
+    const watcher = await echo.connect();
+    await watcher.send({
+      requestId: 3,
+      requestType: SUBSCRIBE,
+      pathOneof: { case: "path", value: "/room/messages" },
+    });
+    assert.equal((await watcher.read()).responseStatus, Status.OK);
+    const [first, other] = topics[0].size === 1 ? [r1, r2] : [r2, r1];
+    const otherTopic = topics[first === r1 ? 1 : 0];
+    await first.close();
+    await waitFor(() => otherTopic.size === 1, {
+      message: "the other node to hold the subscription",
+    });
+    const sender = await other.connect();
+    await call(sender, 1, "/room/send", "still here");
+    assert.equal(str((await watcher.read()).data), "anonymous:still here");
+    watcher.close();
+    await waitFor(() => otherTopic.size === 0, {
+      message: "the holder to let go when the session ended",
+    });
+  } finally {
+    await r1.close();
+  }
+});
+
+Deno.test("NatsForwarder carries what a remote handler does to a kept session after its answer", async () => {
+  await using nats = await startNatsServer();
+  let kept: import("../server/mod.ts").Session | undefined;
+  await using room = await startNode({
+    servers: nats.url,
+    setup: (s) => {
+      s.handle("/keep", (ctx) => void (kept = ctx.session));
+    },
+  });
+  await using echo = await startNode({
+    servers: nats.url,
+    setup: (s) => {
+      s.topic("/later");
+      s.handle("/name", (ctx) => ctx.session.get<string>("name") ?? "?");
+    },
+  });
+  const client = await echo.connect();
+  await client.send({
+    requestId: 1,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/later" },
+  });
+  assert.equal((await client.read()).responseStatus, Status.OK);
+  await call(client, 2, "/keep");
+  kept!.set("name", "kept");
+  kept!.push("/later", text("pushed later"));
+  const update = await client.read();
+  assert.deepEqual([update.requestId, str(update.data)], [1, "pushed later"]);
+  assert.equal(str((await call(client, 3, "/name")).data), "kept");
+  void room;
+});
