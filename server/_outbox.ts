@@ -204,8 +204,10 @@ export class Outbox implements FrameSink {
   }
 
   #written = (): void => {
-    const buffer = this.#buffers.shift()!;
-    const length = this.#lengths.shift()!;
+    // pop() when one is left: shift() may give the array's room back.
+    const one = this.#buffers.length === 1;
+    const buffer = one ? this.#buffers.pop()! : this.#buffers.shift()!;
+    const length = one ? this.#lengths.pop()! : this.#lengths.shift()!;
     release(buffer);
     this.queued -= length;
     this.#stats.bytesOut += length;

@@ -56,7 +56,7 @@ export class ReadBuffer {
       next.set(this.bytes.subarray(count, this.filled));
       this.bytes = next;
       this.#lent = false;
-    } else {
+    } else if (rest > 0) {
       this.bytes.copyWithin(0, count, this.filled);
     }
     this.filled = rest;
