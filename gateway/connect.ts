@@ -24,6 +24,7 @@ import {
 } from "@connectrpc/connect";
 import {
   type UniversalHandler,
+  type UniversalServerResponse,
   universalServerResponseToFetch,
 } from "@connectrpc/connect/protocol";
 import {
@@ -258,16 +259,17 @@ export function connectGateway(
           ? { transport: "gateway", hostname: addr.hostname, port: addr.port }
           : { transport: "gateway" },
       };
+      const gone = clientGone(request, info);
       const response = await handler({
         httpVersion: "",
         method: request.method,
         url: request.url,
         header: request.headers,
         body: request.body ?? NO_BODY,
-        signal: callSignal(request, info),
+        signal: gone.signal,
         contextValues: createContextValues().set(CALL, call),
       });
-      return universalServerResponseToFetch(response);
+      return toFetchResponse(response, gone);
     },
     async methods() {
       await (table ??= build());
@@ -354,17 +356,58 @@ const NO_BODY: AsyncIterable<Uint8Array> = {
 };
 
 /**
- * Aborts when the HTTP client goes away. Under `Deno.serve` that is when
- * `info.completed` rejects: its `request.signal` also aborts once a
- * response is delivered, and warns about that when listened to.
+ * Aborts when the HTTP client goes away: when `Deno.serve`'s
+ * `info.completed` rejects, or else when `request.signal` aborts. (Under
+ * `Deno.serve`, `request.signal` also aborts once a response has been
+ * delivered, and warns when listened to.) The response body aborts it
+ * too when it is cancelled.
  */
-function callSignal(request: Request, info?: RequestInfo): AbortSignal {
+function clientGone(request: Request, info?: RequestInfo): AbortController {
+  const controller = new AbortController();
   const completed = (info as { completed?: Promise<void> } | undefined)
     ?.completed;
-  if (!(completed instanceof Promise)) return request.signal;
-  const controller = new AbortController();
-  completed.catch((error) => controller.abort(error));
-  return controller.signal;
+  if (completed instanceof Promise) {
+    completed.catch((error) => controller.abort(error));
+  } else {
+    request.signal.addEventListener(
+      "abort",
+      () => controller.abort(request.signal.reason),
+      { once: true },
+    );
+  }
+  return controller;
+}
+
+/**
+ * The fetch `Response` of a Connect answer. Unlike connect-es's
+ * `universalServerResponseToFetch`, cancelling its body (the client went
+ * away) aborts the call at once: an async generator's `throw` waits for
+ * the `next` in progress, which for a quiet stream is the next update.
+ */
+function toFetchResponse(
+  response: UniversalServerResponse,
+  gone: AbortController,
+): Response {
+  const source = response.body;
+  if (source === undefined || !(Symbol.asyncIterator in Object(source))) {
+    return universalServerResponseToFetch(response);
+  }
+  const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await it.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      gone.abort(reason);
+      it.throw?.(reason).catch(() => {});
+    },
+  });
+  return new Response(body, {
+    status: response.status,
+    headers: response.header,
+  });
 }
 
 /** `/<package>.<Service>/<Method>`: the shape of a gRPC and Connect path. */
