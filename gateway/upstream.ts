@@ -92,7 +92,9 @@ function upstreamTransport(url: string, options: UpstreamOptions): Transport {
  */
 export function nanoRpcError(error: unknown, url: string): NanoRpcError {
   const e = ConnectError.from(error);
-  const message = `Upstream ${url} answered ${Code[e.code]}: ${e.rawMessage}`;
+  const message = e.code === Code.Unknown && e.cause instanceof TypeError
+    ? `Upstream ${url} could not be reached (${e.cause.message}): check that it is up and the URL is right`
+    : `Upstream ${url} answered ${Code[e.code]}: ${e.rawMessage}`;
   switch (e.code) {
     case Code.NotFound:
       return new NotFoundError(message);
