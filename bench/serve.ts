@@ -8,7 +8,8 @@
  *
  * Flags: `--codec wasm|protobuf-es` (default wasm), `--tcp HOST:PORT`
  * (default 127.0.0.1:0), `--http HOST:PORT` (also serve the WebSocket
- * endpoint there), `--log-level` (default warn). Prints `listening on
+ * endpoint there), `--log-level` (default warn), `--ops on|off` (off:
+ * no request metrics, no tracing; default on). Prints `listening on
  * tcp://HOST:PORT` once bound (then `listening on ws://HOST:PORT/nanorpc`
  * with `--http`); SIGINT and SIGTERM shut it
  * down gracefully and exit.
@@ -61,6 +62,12 @@ export interface BenchServerOptions {
   logLevel: LogLevel;
   /** Directory `/bench/memory` may write heap snapshots to. */
   heapSnapshots?: string;
+  /**
+   * `"off"`: no request metrics and no tracing, to measure what they
+   * cost. Default: the server's defaults (metrics on; tracing when a
+   * tracer provider is registered, e.g. under `OTEL_DENO=true`).
+   */
+  ops?: "on" | "off";
 }
 
 /** Builds the benchmark server with the named codec. */
@@ -73,6 +80,7 @@ export function benchServer(options: BenchServerOptions): Server {
     codec: codecName === "protobuf-es" ? new ProtobufEsCodec() : undefined,
     logLevel: options.logLevel,
     maxSessions: 1_000_000,
+    ...(options.ops === "off" ? { metrics: false, tracing: false } : {}),
   };
   const server = new Server(serverOptions);
   registerDemo(server);
@@ -120,12 +128,17 @@ async function main(args: string[]): Promise<void> {
       http: { type: "string" },
       "log-level": { type: "string", default: "warn" },
       "heap-snapshots": { type: "string" },
+      ops: { type: "string", default: "on" },
     },
   });
+  if (values.ops !== "on" && values.ops !== "off") {
+    throw new Error(`--ops must be on or off, got ${values.ops}`);
+  }
   const server = benchServer({
     codec: values.codec,
     logLevel: values["log-level"] as LogLevel,
     heapSnapshots: values["heap-snapshots"],
+    ops: values.ops,
   });
   const at = values.tcp.lastIndexOf(":");
   const listener = await server.listen({

@@ -173,5 +173,6 @@ async function process(
     out.uncork();
     // Only a read served in one go may skip reading the clock again.
     session.end(waited || !touched);
+    core.ops.observer?.flush?.(session);
   }
 }

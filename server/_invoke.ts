@@ -68,6 +68,7 @@ export function invoke(
     return;
   }
   if (result instanceof Promise) {
+    observer?.suspended?.(ctx);
     const done = settle(r, ctx, result, middleware.length > 0, pending);
     return detach ? undefined : done;
   }

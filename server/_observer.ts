@@ -4,6 +4,7 @@
 
 import type { RequestContext } from "./_context.ts";
 import type { Route } from "./_router.ts";
+import type { ServerSession } from "./_session.ts";
 
 /** Hooks the request path calls when an observer is installed. */
 export interface RequestObserver {
@@ -22,6 +23,10 @@ export interface RequestObserver {
    * of tracing), when the observer needs to.
    */
   run?<T>(ctx: RequestContext, fn: () => T): T;
+  /** The handler returned a promise (after `start`, before `end`). */
+  suspended?(ctx: RequestContext): void;
+  /** The session's corked answers went to the socket just now. */
+  flush?(session: ServerSession): void;
 }
 
 /** One observer out of several (or none). */
@@ -33,7 +38,11 @@ export function combine(
   // Metrics and tracing: two at most.
   const [a, b] = list;
   const runner = a.run ? a : b.run ? b : undefined;
+  // Only metrics times: the hooks are the first observer's or the other's.
+  const timer = a.flush ? a : b;
   return {
+    suspended: (ctx) => timer.suspended?.(ctx),
+    flush: (session) => timer.flush?.(session),
     start(ctx) {
       a.start(ctx);
       b.start(ctx);

@@ -171,6 +171,7 @@ export async function throttle(
   // The decode table is shared by all sessions: keep the rest of ours.
   frames.detach();
   out.uncork();
+  core.ops.observer?.flush?.(session);
   try {
     while (wait > 0) {
       await new Promise((r) => setTimeout(r, Math.min(wait, MAX_PAUSE)));

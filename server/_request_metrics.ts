@@ -37,12 +37,6 @@ const LAST = BOUNDS_MS.length;
 export const STATUS_LABELS: readonly string[] = Object.keys(Status);
 const STATUSES = STATUS_LABELS.length;
 
-/** A `ServerSession` has the mark; other sessions do not. */
-interface Marked {
-  opsMark?: number;
-  readonly lastFrameAt: number;
-}
-
 /** One route's counts. */
 export class RouteMetrics {
   /** REQUESTs answered, by status. */
@@ -70,7 +64,29 @@ export class RouteMetrics {
   }
 }
 
-/** The metrics observer: counts every answer, times every REQUEST. */
+/**
+ * Sync answers of a session's read waiting for the time they go out (the
+ * session corks: they are written together at the end of the read).
+ */
+export class PendingTimes {
+  readonly metrics: RouteMetrics[] = [];
+  readonly starts: number[] = [];
+}
+
+/** What the observer keeps on a `ServerSession` (others have none). */
+interface Timed {
+  opsPending?: PendingTimes;
+  readonly lastFrameAt: number;
+}
+
+/**
+ * The metrics observer: counts every answer and times every REQUEST from
+ * the moment its read arrived to the moment its answer went to the
+ * socket. A session corks its writes, so the answers of sync handlers
+ * leave together when its read is served (or when it stops to wait for an
+ * async handler or its rate limit): they are timed then, with one clock
+ * read for them all. An async handler is timed when it settles.
+ */
 export class MetricsObserver implements RequestObserver {
   /** Counts of frames to paths that are not registered. */
   readonly unregistered: RouteMetrics = new RouteMetrics();
@@ -78,34 +94,53 @@ export class MetricsObserver implements RequestObserver {
   readonly routes: Route[] = [];
 
   /**
-   * A request's clock starts when the previous one of its session ended,
-   * or when its read arrived, whichever is later: one clock read per
-   * request instead of two, and for pipelined requests served one after
-   * another the time each took. (A proxy session of a call forwarded from
-   * another node has no mark: its clock starts now.)
+   * `ctx.startedAt` is when the request's read arrived (≥ 0), or, for a
+   * request timed on its own, `-(start + 1)`.
    */
   start(ctx: RequestContext): void {
-    const session = ctx.session as Marked;
-    const mark = session.opsMark;
-    const read = session.lastFrameAt;
-    ctx.startedAt = mark === undefined
-      ? performance.now()
-      : mark > read
-      ? mark
-      : read;
+    const session = ctx.session as Timed;
+    // A forwarded call's proxy session has no reads: its clock starts now.
+    ctx.startedAt = "opsPending" in session
+      ? session.lastFrameAt
+      : -(performance.now() + 1);
+  }
+
+  /** The handler returned a promise: it is timed on its own. */
+  suspended(ctx: RequestContext): void {
+    const session = ctx.session as Timed;
+    if (ctx.startedAt < 0) return;
+    // The session uncorks before it waits: answers so far go out now.
+    this.flush(session);
+    ctx.startedAt = -(ctx.startedAt + 1);
   }
 
   end(ctx: RequestContext, status: number): void {
-    const now = performance.now();
-    const session = ctx.session as Marked;
-    if (session.opsMark !== undefined) session.opsMark = now;
     const metrics = this.#of(ctx.route);
-    if (ctx.kind === "subscribe") {
-      metrics.count(true, status);
+    const subscribe = ctx.kind === "subscribe";
+    metrics.count(subscribe, status);
+    if (subscribe) return;
+    const started = ctx.startedAt;
+    if (started < 0) {
+      // Timed on its own: this answer goes out now.
+      metrics.observe(performance.now() + started + 1);
       return;
     }
-    metrics.count(false, status);
-    metrics.observe(now - ctx.startedAt);
+    const pending = (ctx.session as Timed).opsPending ??= new PendingTimes();
+    pending.metrics.push(metrics);
+    pending.starts.push(started);
+  }
+
+  /** The session's pending answers went to the socket now. */
+  flush(session: Timed): void {
+    const pending = session.opsPending;
+    if (pending === undefined || pending.metrics.length === 0) return;
+    const now = performance.now();
+    const { metrics, starts } = pending;
+    for (let i = 0; i < metrics.length; i++) {
+      metrics[i].observe(now - starts[i]);
+    }
+    metrics.length = 0;
+    starts.length = 0;
   }
 
   refused(route: Route | undefined, subscribe: boolean, status: number): void {
