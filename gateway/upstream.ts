@@ -5,11 +5,12 @@
  * relays that service's server streams to NanoRPC subscribers
  * ({@link relayUpstream}).
  *
- * What works from Deno with the default fetch transports: the Connect
- * protocol and gRPC-Web, over `http://` and `https://`. gRPC proper needs
- * HTTP/2 trailers, which fetch does not expose: pass a gRPC transport of
- * your own (`createGrpcTransport` from `@connectrpc/connect-node`) as
- * `transport`.
+ * Protocols (`protocol`): the Connect protocol (the default) and gRPC-Web
+ * go through `fetch`, over `http://` or `https://`; gRPC needs HTTP/2
+ * trailers, which fetch does not expose, so it goes through `node:http2`
+ * (`@connectrpc/connect-node`), which Deno runs: h2c for `http://`, h2
+ * with ALPN for `https://`. Any other connect-es transport can be given
+ * as `transport`.
  *
  * @module
  */
@@ -24,6 +25,7 @@ import {
   createConnectTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-web";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import type {
   DescMethod,
   DescService,
@@ -50,8 +52,13 @@ export interface UpstreamOptions {
    * gRPC transport, interceptors, your own fetch).
    */
   transport?: Transport;
-  /** The wire protocol of the built transport. Default `"connect"`. */
-  protocol?: "connect" | "grpc-web";
+  /**
+   * The wire protocol of the built transport. Default `"connect"`.
+   * `"connect"` and `"grpc-web"` go through `fetch` (HTTP/1.1, or HTTP/2
+   * over https); `"grpc"` needs HTTP/2 trailers, which fetch cannot read,
+   * so it goes through `node:http2` (h2c for `http://`, h2 for `https://`).
+   */
+  protocol?: "connect" | "grpc-web" | "grpc";
   /** Send protobuf binary (`true`, the default) or JSON. */
   binary?: boolean;
   /**
@@ -67,9 +74,14 @@ export interface UpstreamOptions {
 function upstreamTransport(url: string, options: UpstreamOptions): Transport {
   if (options.transport) return options.transport;
   const common = { baseUrl: url, useBinaryFormat: options.binary ?? true };
-  return options.protocol === "grpc-web"
-    ? createGrpcWebTransport(common)
-    : createConnectTransport(common);
+  switch (options.protocol) {
+    case "grpc":
+      return createGrpcTransport({ baseUrl: url });
+    case "grpc-web":
+      return createGrpcWebTransport(common);
+    default:
+      return createConnectTransport(common);
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import {
   Code,
   ConnectError,
+  type ConnectRouter,
   createConnectRouter,
   type HandlerContext,
 } from "@connectrpc/connect";
@@ -12,6 +13,8 @@ import {
   universalServerRequestFromFetch,
   universalServerResponseToFetch,
 } from "@connectrpc/connect/protocol";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import * as http2 from "node:http2";
 import { type ChatMessage, Room } from "../proto/gen/chat_pb.ts";
 import {
   InternalError,
@@ -25,45 +28,49 @@ import { forwardTo, relayUpstream } from "./upstream.ts";
 function startUpstream(port = 0) {
   const sent: { text: string; device: string | null }[] = [];
   const listeners = new Set<(m: ChatMessage | undefined) => void>();
-  const router = createConnectRouter().service(Room, {
-    join: () => ({}),
-    send(msg, ctx: HandlerContext) {
-      if (msg.text === "secret") {
-        throw new ConnectError("Not for devices", Code.PermissionDenied);
-      }
-      if (msg.text === "gone") throw new ConnectError("No room", Code.NotFound);
-      if (msg.text === "crash") throw new ConnectError("Disk", Code.DataLoss);
-      const device = ctx.requestHeader.get("x-device");
-      sent.push({ text: msg.text, device });
-      const message = { from: device ?? "?", text: msg.text } as ChatMessage;
-      for (const listener of listeners) listener(message);
-      return {};
-    },
-    async *messages(_filter, ctx) {
-      // `undefined` ends the stream.
-      const queue: (ChatMessage | undefined)[] = [];
-      let wake = () => {};
-      const listener = (m: ChatMessage | undefined) => {
-        queue.push(m);
-        wake();
-      };
-      listeners.add(listener);
-      ctx.signal.addEventListener("abort", () => wake());
-      try {
-        while (!ctx.signal.aborted) {
-          if (queue.length === 0) {
-            await new Promise<void>((r) => wake = r);
-            continue;
-          }
-          const next = queue.shift();
-          if (!next) return;
-          yield next;
+  const routes = (router: ConnectRouter) =>
+    router.service(Room, {
+      join: () => ({}),
+      send(msg, ctx: HandlerContext) {
+        if (msg.text === "secret") {
+          throw new ConnectError("Not for devices", Code.PermissionDenied);
         }
-      } finally {
-        listeners.delete(listener);
-      }
-    },
-  });
+        if (msg.text === "gone") {
+          throw new ConnectError("No room", Code.NotFound);
+        }
+        if (msg.text === "crash") throw new ConnectError("Disk", Code.DataLoss);
+        const device = ctx.requestHeader.get("x-device");
+        sent.push({ text: msg.text, device });
+        const message = { from: device ?? "?", text: msg.text } as ChatMessage;
+        for (const listener of listeners) listener(message);
+        return {};
+      },
+      async *messages(_filter, ctx) {
+        // `undefined` ends the stream.
+        const queue: (ChatMessage | undefined)[] = [];
+        let wake = () => {};
+        const listener = (m: ChatMessage | undefined) => {
+          queue.push(m);
+          wake();
+        };
+        listeners.add(listener);
+        ctx.signal.addEventListener("abort", () => wake());
+        try {
+          while (!ctx.signal.aborted) {
+            if (queue.length === 0) {
+              await new Promise<void>((r) => wake = r);
+              continue;
+            }
+            const next = queue.shift();
+            if (!next) return;
+            yield next;
+          }
+        } finally {
+          listeners.delete(listener);
+        }
+      },
+    });
+  const router = routes(createConnectRouter());
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
   const server = Deno.serve({ port, onListen() {} }, async (request) => {
     const handler = handlers.get(new URL(request.url).pathname);
@@ -74,6 +81,7 @@ function startUpstream(port = 0) {
     return universalServerResponseToFetch(response);
   });
   return {
+    routes,
     url: `http://127.0.0.1:${server.addr.port}`,
     port: server.addr.port,
     sent,
@@ -188,4 +196,37 @@ Deno.test("relayUpstream publishes the upstream's stream to NanoRPC subscribers 
     message: "the upstream stream to end",
   });
   await upstream.stop();
+});
+
+Deno.test("forwardTo and relayUpstream speak gRPC over HTTP/2 (h2c) to an upstream on node:http2", async () => {
+  const cloud = startUpstream();
+  await cloud.stop();
+  const h2 = http2.createServer(
+    connectNodeAdapter({ routes: cloud.routes }),
+  );
+  await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(h2.address() as { port: number }).port}`;
+  try {
+    await using t = await startServer();
+    const registration = t.server.service(
+      Room,
+      forwardTo(url, Room, {
+        protocol: "grpc",
+        headers: { "x-device": "grpc" },
+      }),
+    );
+    await using relay = relayUpstream(registration, { url, protocol: "grpc" });
+    const room = (await t.client()).service(Room);
+    const updates = (await room.messages())[Symbol.asyncIterator]();
+    await waitFor(() => cloud.listeners.size === 1, {
+      message: "the relay's upstream stream",
+    });
+    await room.send({ text: "over h2" });
+    assert.deepEqual(cloud.sent.at(-1), { text: "over h2", device: "grpc" });
+    assert.deepEqual((await updates.next()).value?.text, "over h2");
+    await assert.rejects(room.send({ text: "secret" }), NotAuthorizedError);
+    await relay.close();
+  } finally {
+    await new Promise((resolve) => h2.close(resolve));
+  }
 });
