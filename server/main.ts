@@ -13,7 +13,9 @@
  * SIGUSR2 drains first: it stops accepting, closes the sessions spread over
  * `--drain-window MS` (10,000 by default) so clients reconnect elsewhere
  * without a herd, then shuts down. `--http` also serves the Prometheus
- * metrics at `/metrics`.
+ * metrics at `/metrics`, and (when run as `deno task server`, through
+ * cluster/main.ts) every `server.service` method over Connect and gRPC-Web
+ * at `/<package>.<Service>/<Method>` unless `--no-gateway` is given.
  *
  * Operations: `--rate-limit N` requests per second per session (PINGs
  * free; excess requests wait) with `--rate-burst B` and
@@ -38,6 +40,7 @@
 
 import { parseArgs } from "node:util";
 import { DEMO_PARTS, type DemoPart, registerDemo } from "./demo.ts";
+import type { HttpRoute } from "./http.ts";
 import { DEFAULT_PORT, type Listener, type ListenOptions } from "./listener.ts";
 import type { LogLevel } from "./logger.ts";
 import type { ServerOptions } from "./options.ts";
@@ -69,10 +72,16 @@ export interface MainExtras {
   report?: (stats: ServerStats) => void;
   /** Do not listen for signals (a worker: its parent forwards them). */
   noSignals?: boolean;
+  /**
+   * What every `--http` listener answers for paths nothing else serves:
+   * cluster/main.ts passes the Connect gateway (gateway/), which server/
+   * does not import. `--no-gateway` leaves it out.
+   */
+  httpFallback?: (server: Server) => HttpRoute;
 }
 
 const USAGE = `usage: deno task server [--tcp HOST:PORT]... [--unix PATH]...
-                        [--http HOST:PORT]...
+                        [--http HOST:PORT]... [--no-gateway]
                         [--serial PATH[:BAUD]]...
                         [--demo all|echo|room|none] [--module PATH]...
                         [--max-message-size BYTES] [--handler-timeout MS]
@@ -119,6 +128,7 @@ export async function main(
       unix: { type: "string", multiple: true },
       serial: { type: "string", multiple: true },
       http: { type: "string", multiple: true },
+      "no-gateway": { type: "boolean" },
       "max-message-size": { type: "string" },
       "handler-timeout": { type: "string" },
       demo: { type: "string", default: "all" },
@@ -193,8 +203,14 @@ export async function main(
     }
     await mod.default(server);
   }
+  const gateway = values["no-gateway"]
+    ? undefined
+    : extras.httpFallback?.(server);
   for (const target of targets) {
-    const bound = withMetrics(target, server);
+    const metered = withMetrics(target, server);
+    const bound = gateway && "http" in metered
+      ? { http: { ...metered.http, fallback: gateway } }
+      : metered;
     const listener = extras.listen
       ? await extras.listen(server, bound)
       : await server.listen(bound);
@@ -205,6 +221,11 @@ export async function main(
     if ("http" in target) {
       const ws = `${listener.url.replace(/^http/, "ws")}/nanorpc`;
       console.log(`chat page ${listener.url}/, WebSocket endpoint ${ws}`);
+      if (gateway) {
+        console.log(
+          `Connect and gRPC-Web gateway ${listener.url}/<package>.<Service>/<Method>`,
+        );
+      }
     }
   }
 
