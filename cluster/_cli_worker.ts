@@ -7,6 +7,7 @@
  */
 
 import { main } from "../server/main.ts";
+import { httpFallback } from "./main.ts";
 import type { Server } from "../server/server.ts";
 import type { WorkerContext } from "./workers.ts";
 
@@ -29,6 +30,7 @@ export default function cliWorker(ctx: WorkerContext): Promise<Server> {
     listen: ctx.listen,
     stopped: ctx.stopping,
     noSignals: true,
+    httpFallback,
     started: started.resolve,
     report: () => {},
   }).catch(started.reject);

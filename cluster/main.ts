@@ -23,7 +23,9 @@
  * @module
  */
 
+import { connectGateway } from "../gateway/connect.ts";
 import { main as serverMain } from "../server/main.ts";
+import type { Server } from "../server/server.ts";
 import type { ServerStats } from "../server/stats.ts";
 import { NatsBroker } from "./nats_broker.ts";
 import { NatsForwarder } from "./nats_forwarder.ts";
@@ -71,6 +73,9 @@ export function splitArgs(args: readonly string[]): {
   return { flags, rest };
 }
 
+/** The Connect gateway on every `--http` listener (off: `--no-gateway`). */
+export const httpFallback = (server: Server) => connectGateway(server).fetch;
+
 function summary(s: ServerStats, workers?: number): string {
   return `served ${s.sessionsOpened} sessions, ${s.framesIn} frames in, ${s.framesOut} out, ` +
     `${s.malformedCloses} malformed, ${s.droppedUpdates} updates dropped` +
@@ -112,7 +117,7 @@ async function run(args: string[]): Promise<number> {
   if (flags.workers !== undefined && flags.workers > 1) {
     return await runWorkers(flags, rest);
   }
-  if (flags.nats.length === 0) return await serverMain(rest);
+  if (flags.nats.length === 0) return await serverMain(rest, { httpFallback });
   const link = { servers: flags.nats, prefix: flags.prefix, name: flags.name };
   const broker = await NatsBroker.connect(link);
   const forward = await NatsForwarder.connect(link).catch(async (err) => {
@@ -120,7 +125,10 @@ async function run(args: string[]): Promise<number> {
     throw err;
   });
   try {
-    return await serverMain(rest, { options: { broker, forward } });
+    return await serverMain(rest, {
+      options: { broker, forward },
+      httpFallback,
+    });
   } finally {
     await forward.close();
     await broker.close();
