@@ -144,8 +144,10 @@ export class SessionLimiter {
     }
     this.#waited = true;
     if (this.#overSince < 0) this.#overSince = now;
-    if (now + wait - this.#overSince > this.#settings.closeAfter) return -1;
-    return wait;
+    // Wake by the time the session would have been over too long.
+    const left = this.#settings.closeAfter - (now - this.#overSince);
+    if (left <= 0) return -1;
+    return Math.max(1, Math.min(wait, Math.ceil(left)));
   }
 
   /** Milliseconds the session has been over its limit, 0 if it is not. */

@@ -57,7 +57,22 @@ export interface ResumeBufferOptions {
   maxBytes?: number;
 }
 
-/** The operational part of `ServerOptions`; every one has a default. */
+/**
+ * The operational part of `ServerOptions`; every one has a default.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@nanorpc/nanorpc/server";
+ *
+ * const server = new Server({
+ *   metrics: true,
+ *   rateLimit: { perSecond: 50 },
+ *   connectionRateLimit: { perSecond: 20, burst: 40 },
+ *   resumeGrace: 30_000,
+ *   resumeBuffer: { maxUpdates: 1024, maxBytes: 1 << 20 },
+ * });
+ * ```
+ */
 export interface OperationsOptions {
   /**
    * Count requests by path and status and time them, for

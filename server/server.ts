@@ -18,7 +18,8 @@ import {
   runHooks,
 } from "./component.ts";
 import { Admission, closeIdle, drainSessions } from "./_admission.ts";
-import { type DrainOptions, drainOver } from "./drain.ts";
+import type { DrainOptions } from "./drain.ts";
+import { drainOver } from "./_drain.ts";
 import { ForwardNode } from "./_forward_host.ts";
 import type { Middleware } from "./context.ts";
 import {

@@ -1,0 +1,76 @@
+// Draining: closing a server's sessions spread over a window, each at a
+// random moment of its own slot.
+
+import type { ServerCore } from "./_core.ts";
+import type { DrainOptions } from "./drain.ts";
+import type { ServerSession } from "./_session.ts";
+
+/** How often, at least, the drain wakes up to close the sessions due. */
+const TICK_MS = 10;
+
+/** Closes the sessions of `core` over the window; see {@link DrainOptions}. */
+export async function drainOver(
+  core: ServerCore,
+  options: DrainOptions,
+): Promise<void> {
+  const window = options.window ?? 10_000;
+  if (typeof window !== "number" || !(window >= 0)) {
+    throw new RangeError(
+      `window must be a number of milliseconds >= 0, got ${String(window)}`,
+    );
+  }
+  const linger = options.stopAccepting === false;
+  const settle = options.settleTimeout ?? 1000;
+  const sessions = shuffle(
+    [...core.sessions.values()].filter((s) => !s.closed && !s.linger),
+  );
+  const n = sessions.length;
+  // Slot i is [i, i + 1) × window / n; its session closes at a random
+  // moment of it.
+  const due = sessions.map((_, i) => window * (i + Math.random()) / n);
+  core.logger.info(`draining ${n} sessions over ${window} ms`);
+  const start = performance.now();
+  const closing: Promise<void>[] = [];
+  for (let i = 0; i < n && !options.signal?.aborted;) {
+    const elapsed = performance.now() - start;
+    while (i < n && due[i] <= elapsed) {
+      closing.push(moveOff(core, sessions[i++], linger, settle));
+    }
+    if (i < n) {
+      const next = due[i] - elapsed;
+      await new Promise((r) => setTimeout(r, Math.max(TICK_MS, next)));
+    }
+  }
+  await Promise.all(closing);
+}
+
+/** Closes one session once its handlers are done (or after `settle` ms). */
+async function moveOff(
+  core: ServerCore,
+  session: ServerSession,
+  linger: boolean,
+  settle: number,
+): Promise<void> {
+  if (session.closed || session.linger) return;
+  if (session.busy) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      session.settled(),
+      new Promise((r) => timer = setTimeout(r, settle)),
+    ]);
+    clearTimeout(timer);
+  }
+  if (session.closed || session.linger) return;
+  core.stats.drainCloses++;
+  const reason = "server is draining: reconnect";
+  if (linger) await session.lost(reason, session.stream);
+  else await session.close(reason);
+}
+
+function shuffle<T>(list: T[]): T[] {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return list;
+}
