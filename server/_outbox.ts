@@ -26,16 +26,19 @@ export interface FrameSink {
 
 const EMPTY = new Uint8Array(0);
 
-/** Size of the pooled buffers the frames of one flush are encoded into. */
-export const POOLED_BUFFER = 8192;
-/** Free pooled buffers kept for reuse, across all sessions of the process. */
-const POOL_MAX = 256;
+/** Size of the slabs small flushes are encoded into, one after another. */
+export const SLAB_SIZE = 65536;
+/** A flush estimated at more bytes than this gets a buffer of its own. */
+export const SLAB_MAX_FLUSH = 16384;
 /**
- * Buffers whose write has finished. A flush encodes into one of them
- * instead of a new buffer, so a busy session allocates nothing per write;
- * a session takes one only while it has bytes to write.
+ * The slab the next small flush of any session is encoded into, from
+ * `slabAt`. Allocating an ArrayBuffer costs Deno ~0.4 µs however small,
+ * so small flushes (most are a few dozen bytes) share 64 KiB slabs, each
+ * write taking a view of its own bytes. Bytes of a slab are written once
+ * and never reused: a slab is garbage once the last write viewing it ends.
  */
-const pool: Uint8Array[] = [];
+let slab: Uint8Array = EMPTY;
+let slabAt = 0;
 
 export class Outbox implements FrameSink {
   #stream: ByteStream;
@@ -49,13 +52,13 @@ export class Outbox implements FrameSink {
   #pending = 0;
   #estimate = 0;
   /**
-   * Encoded bytes not yet written, in order: the first is being written
-   * while #writing; frames of a later flush are appended to the last one
-   * while it has room and is not being written.
+   * Encoded bytes not yet written, in order, as `[starts[i], ends[i])` of
+   * `buffers[i]`: the first is being written while #writing; a later flush
+   * encoded right after the last one waiting in the same slab extends it.
    */
   #buffers: Uint8Array[] = [];
-  /** How many bytes of each of #buffers are encoded frames. */
-  #lengths: number[] = [];
+  #starts: number[] = [];
+  #ends: number[] = [];
   #writing = false;
   #scheduled = false;
   #corked = false;
@@ -126,27 +129,51 @@ export class Outbox implements FrameSink {
   /**
    * Encodes every queued frame (copying the data, so views of a read
    * buffer may be reused afterwards) and starts writing, unless a write is
-   * in progress: then the frames wait in a buffer of their own, appended to
-   * by later flushes, until it ends.
+   * in progress: then the frames wait for it to end.
    */
   flush(): void {
     const count = this.#pending;
     if (count === 0) return;
     const estimate = this.#estimate;
+    let buffer: Uint8Array;
+    let start = 0;
+    let end: number;
+    if (estimate <= SLAB_MAX_FLUSH) {
+      if (slabAt + estimate > slab.length) {
+        slab = new Uint8Array(SLAB_SIZE);
+        slabAt = 0;
+      }
+      buffer = slab;
+      start = slabAt;
+      end = slabAt = this.#codec.encodeResponsesInto(
+        this.#fields,
+        this.#messages,
+        this.#payloads,
+        count,
+        buffer,
+        start,
+      );
+    } else {
+      buffer = this.#codec.encodeResponses(
+        this.#fields,
+        this.#messages,
+        this.#payloads,
+        count,
+      );
+      end = buffer.length;
+    }
     const buffers = this.#buffers;
     const last = buffers.length - 1;
-    let size: number;
-    // The buffer being written (the first, while writing) stays untouched.
+    // Never the chunk being written: its view is taken already.
     if (
-      last > 0 || (last === 0 && !this.#writing)
+      last > 0 && buffers[last] === buffer && this.#ends[last] === start
     ) {
-      const at = this.#lengths[last];
-      if (at + estimate <= buffers[last].length) {
-        const end = this.#encodeInto(count, buffers[last], at);
-        this.#lengths[last] = end;
-        size = end - at;
-      } else size = this.#encodeNew(count, estimate);
-    } else size = this.#encodeNew(count, estimate);
+      this.#ends[last] = end;
+    } else {
+      buffers.push(buffer);
+      this.#starts.push(start);
+      this.#ends.push(end);
+    }
     // Let go of the data (views of a read buffer, messages) now copied.
     const payloads = this.#payloads;
     const messages = this.#messages;
@@ -155,60 +182,33 @@ export class Outbox implements FrameSink {
       messages[i] = undefined;
     }
     this.#pending = 0;
-    this.queued += size - estimate;
+    this.queued += end - start - estimate;
     this.#estimate = 0;
     this.#stats.framesOut += count;
     if (!this.#writing) this.#write();
   }
 
-  /** Encodes the queued frames into a buffer of their own; returns bytes. */
-  #encodeNew(count: number, estimate: number): number {
-    let buffer: Uint8Array;
-    let size: number;
-    if (estimate <= POOLED_BUFFER) {
-      buffer = pool.pop() ?? new Uint8Array(POOLED_BUFFER);
-      size = this.#encodeInto(count, buffer, 0);
-    } else {
-      buffer = this.#codec.encodeResponses(
-        this.#fields,
-        this.#messages,
-        this.#payloads,
-        count,
-      );
-      size = buffer.length;
-    }
-    this.#buffers.push(buffer);
-    this.#lengths.push(size);
-    return size;
-  }
-
-  #encodeInto(count: number, buffer: Uint8Array, at: number): number {
-    return this.#codec.encodeResponsesInto(
-      this.#fields,
-      this.#messages,
-      this.#payloads,
-      count,
-      buffer,
-      at,
-    );
-  }
-
-  /** Writes the first of #buffers. */
+  /** Writes the first chunk of #buffers. */
   #write(): void {
     this.#writing = true;
     const buffer = this.#buffers[0];
-    const length = this.#lengths[0];
+    const start = this.#starts[0];
+    const end = this.#ends[0];
     this.#stream.write(
-      length === buffer.length ? buffer : buffer.subarray(0, length),
+      start === 0 && end === buffer.length
+        ? buffer
+        : buffer.subarray(start, end),
     ).then(this.#written, this.#failed);
   }
 
   #written = (): void => {
     // pop() when one is left: shift() may give the array's room back.
     const one = this.#buffers.length === 1;
-    const buffer = one ? this.#buffers.pop()! : this.#buffers.shift()!;
-    const length = one ? this.#lengths.pop()! : this.#lengths.shift()!;
-    release(buffer);
+    const length = one
+      ? this.#ends.pop()! - this.#starts.pop()!
+      : this.#ends.shift()! - this.#starts.shift()!;
+    if (one) this.#buffers.pop();
+    else this.#buffers.shift();
     this.queued -= length;
     this.#stats.bytesOut += length;
     if (this.#buffers.length > 0) {
@@ -221,9 +221,9 @@ export class Outbox implements FrameSink {
   };
 
   #failed = (err: unknown): void => {
-    for (const buffer of this.#buffers) release(buffer);
     this.#buffers.length = 0;
-    this.#lengths.length = 0;
+    this.#starts.length = 0;
+    this.#ends.length = 0;
     this.#writing = false;
     this.#wake();
     this.#onError(err);
@@ -257,12 +257,5 @@ export class Outbox implements FrameSink {
       if (!more) break;
     }
     clearTimeout(timer);
-  }
-}
-
-/** Returns a pooled buffer whose write has ended to the pool. */
-function release(buffer: Uint8Array): void {
-  if (buffer.length === POOLED_BUFFER && pool.length < POOL_MAX) {
-    pool.push(buffer);
   }
 }

@@ -13,7 +13,12 @@ import {
 import { codec } from "../wasm/codec.ts";
 import { Status } from "../wasm/wire.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
-import { FRAME_OVERHEAD, Outbox, POOLED_BUFFER } from "./_outbox.ts";
+import {
+  FRAME_OVERHEAD,
+  Outbox,
+  SLAB_MAX_FLUSH,
+  SLAB_SIZE,
+} from "./_outbox.ts";
 import { newStats, type ServerStats } from "./stats.ts";
 
 interface Fixture {
@@ -219,28 +224,38 @@ class KeepingStream implements ByteStream {
   close(): void {}
 }
 
-Deno.test("Outbox encodes into a buffer whose write has ended instead of a new one", async () => {
-  const stream = new KeepingStream();
-  const out = new Outbox(stream, codec, newStats(), 1 << 20, () => {});
-  for (let id = 1; id <= 3; id++) {
-    respond(out, id, new Uint8Array([id, id]));
-    await waitFor(() => out.queued === 0, { message: `write ${id}` });
-  }
-  assert.equal(stream.given.length, 3);
-  const [a, b, c] = stream.given;
-  assert.equal(a.buffer.byteLength, POOLED_BUFFER);
-  assert.equal(b.buffer, a.buffer, "the second write got a new buffer");
-  assert.equal(c.buffer, a.buffer, "the third write got a new buffer");
-  // Each write carried its own frames when it was made.
-  assert.deepEqual(
-    stream.copies.map((bytes) => decode(bytes).map((f) => [...f.data])),
-    [[[1, 1]], [[2, 2]], [[3, 3]]],
+Deno.test("Outbox encodes the small flushes of every session back to back into one shared slab", async () => {
+  const streams = [new KeepingStream(), new KeepingStream()];
+  const outs = streams.map((stream) =>
+    new Outbox(stream, codec, newStats(), 1 << 20, () => {})
   );
+  for (let id = 1; id <= 3; id++) {
+    respond(outs[id % 2], id, new Uint8Array([id, id]));
+    await Promise.resolve();
+  }
+  await waitFor(() => outs.every((out) => out.queued === 0), {
+    message: "both outboxes to empty",
+  });
+  const given = [...streams[0].given, ...streams[1].given];
+  assert.equal(given.length, 3);
+  const slab = given[0].buffer;
+  assert.equal(slab.byteLength, SLAB_SIZE);
+  assert.ok(given.every((bytes) => bytes.buffer === slab), "not one slab");
+  // Each write carried its own frames, and no two overlap.
+  assert.deepEqual(
+    streams.map((s) => s.copies.map((b) => decode(b).map((f) => [...f.data]))),
+    [[[[2, 2]]], [[[1, 1]], [[3, 3]]]],
+  );
+  const spans = given.map((b) => [b.byteOffset, b.byteOffset + b.length])
+    .sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    assert.ok(spans[i][0] >= spans[i - 1][1], "two writes share bytes");
+  }
 });
 
-Deno.test("Outbox writes a flush larger than a pooled buffer from a buffer of its own", async () => {
+Deno.test("Outbox writes a flush too large for a slab from a buffer of its own", async () => {
   const { stream, out } = outbox();
-  const big = new Uint8Array(POOLED_BUFFER * 2).map((_, i) => i & 0xff);
+  const big = new Uint8Array(SLAB_MAX_FLUSH * 2).map((_, i) => i & 0xff);
   out.cork();
   respond(out, 1, big);
   respond(out, 2, new Uint8Array([2]));
