@@ -16,9 +16,11 @@ import {
 } from "../proto/gen/nanorpc_pb.ts";
 import { errorFromStatus } from "../protocol/errors.ts";
 import type { Server } from "../server/server.ts";
+import type { Session } from "../server/session.ts";
 import type { PeerAddress } from "../transport/byte_stream.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { Pipe } from "./_pipe.ts";
+import type { SessionTracker } from "./_sessions.ts";
 
 const ID = 1;
 const EMPTY = new Uint8Array(0);
@@ -44,11 +46,13 @@ export interface LoopbackOptions {
   maxMessageSize: number;
   /** Sends a PING this often while subscribed (0: never). */
   keepaliveMs: number;
+  /** Finds the session once it opens. */
+  track: SessionTracker;
   /**
-   * Settles once the session is open and prepared: the call is sent after
-   * it. A rejection fails the call with its error.
+   * Prepares the session before the call is sent; what it throws fails
+   * the call.
    */
-  opened?: Promise<void>;
+  prepare?: (session: Session) => void | Promise<void>;
 }
 
 /** One call over one fresh session. Close it when done. */
@@ -57,14 +61,22 @@ export class Loopback {
   #frames: AsyncGenerator<NanoRPCResponse, void>;
   #options: LoopbackOptions;
   #timer?: ReturnType<typeof setInterval>;
+  #session: Promise<Session | undefined>;
+  #opened: Promise<unknown>;
 
   /** Opens a session on `server` for one call. */
   constructor(server: Server, options: LoopbackOptions) {
     this.#options = options;
     this.#pipe = new Pipe(options.remoteAddr);
+    // Tracked before it is served, so its `sessionopen` cannot be missed.
+    this.#session = options.track(options.remoteAddr, this.#pipe.ended);
     server.serve(this.#pipe.server).catch((error) =>
       this.#pipe.close(error instanceof Error ? error.message : String(error))
     ).finally(() => this.#pipe.close("the session ended"));
+    const prepare = options.prepare;
+    this.#opened = prepare
+      ? this.#session.then((session) => session && prepare(session))
+      : this.#session;
     this.#frames = this.#read();
   }
 
@@ -73,10 +85,14 @@ export class Loopback {
     return this.#pipe.ended;
   }
 
-  /** Ends the session (a subscription ends with it). */
+  /**
+   * Ends the session at once: its handlers' `ctx.signal` aborts, and a
+   * subscription ends with it.
+   */
   close(reason: string): void {
     clearInterval(this.#timer);
     this.#pipe.close(reason);
+    this.#session.then((session) => session?.close(reason));
   }
 
   /**
@@ -121,10 +137,8 @@ export class Loopback {
   }
 
   async #send(type: number, path: string, data: Uint8Array) {
-    if (this.#options.opened) {
-      await Promise.race([this.#options.opened, this.#pipe.ended]);
-      if (this.#pipe.closed) throw new SessionEndedError(this.#pipe.reason);
-    }
+    await this.#opened;
+    if (this.#pipe.closed) throw new SessionEndedError(this.#pipe.reason);
     this.#write({
       requestId: ID,
       requestType: type,

@@ -14,33 +14,16 @@
  * @module
  */
 
-import {
-  Code,
-  ConnectError,
-  createConnectRouter,
-  createContextKey,
-  createContextValues,
-  type HandlerContext,
-} from "@connectrpc/connect";
-import {
-  type UniversalHandler,
-  type UniversalServerResponse,
-  universalServerResponseToFetch,
-} from "@connectrpc/connect/protocol";
-import {
-  type DescMessage,
-  type DescService,
-  fromBinary,
-  type Registry,
-  toBinary,
-} from "@bufbuild/protobuf";
-import { NanoRpcError } from "../protocol/errors.ts";
+import { createConnectRouter, createContextValues } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { DescService, Registry } from "@bufbuild/protobuf";
 import type { HttpRoute, RequestInfo } from "../server/http.ts";
 import type { Server } from "../server/server.ts";
 import type { Session } from "../server/session.ts";
-import type { PeerAddress } from "../transport/byte_stream.ts";
-import { Status } from "../wasm/wire.ts";
-import { Loopback, SessionEndedError } from "./_loopback.ts";
+import { clientGone, NO_BODY, toFetchResponse } from "./_fetch.ts";
+import { CALL, type CallContext, implement } from "./_implement.ts";
+import { Loopback } from "./_loopback.ts";
+import { sessionTracker } from "./_sessions.ts";
 import { type GatewayMethod, methodsOf, reflectedMethods } from "./_methods.ts";
 
 export type { GatewayMethod } from "./_methods.ts";
@@ -92,63 +75,6 @@ export interface ConnectGateway {
   methods(): Promise<readonly GatewayMethod[]>;
 }
 
-interface CallContext {
-  readonly request: Request;
-  readonly remoteAddr: PeerAddress;
-}
-
-const CALL = createContextKey<CallContext | undefined>(undefined, {
-  description: "the HTTP request of a gateway call",
-});
-
-/**
- * Connect's code for a NanoRPC status: NOT_FOUND → `not_found`,
- * NOT_AUTHORIZED → `permission_denied`, INTERNAL_ERROR → `internal`,
- * anything else → `unknown`.
- *
- * @param status A NanoRPC response status.
- * @returns The Connect code.
- *
- * @example
- * ```ts
- * import { Code } from "@connectrpc/connect";
- * import { connectCode } from "@nanorpc/nanorpc/gateway";
- * import { Status } from "@nanorpc/nanorpc";
- *
- * console.log(connectCode(Status.NOT_FOUND) === Code.NotFound); // true
- * ```
- */
-export function connectCode(status: number): Code {
-  switch (status) {
-    case Status.NOT_FOUND:
-      return Code.NotFound;
-    case Status.NOT_AUTHORIZED:
-      return Code.PermissionDenied;
-    case Status.INTERNAL_ERROR:
-      return Code.Internal;
-    default:
-      return Code.Unknown;
-  }
-}
-
-/** What a failed NanoRPC call becomes for the HTTP client. */
-function toConnectError(error: unknown): ConnectError {
-  if (error instanceof ConnectError) return error;
-  if (error instanceof NanoRpcError) {
-    return new ConnectError(error.message, connectCode(error.status));
-  }
-  if (error instanceof SessionEndedError) {
-    return new ConnectError(error.message, Code.Unavailable);
-  }
-  return new ConnectError(
-    "The gateway failed to make the call; see the server's log",
-    Code.Internal,
-    undefined,
-    undefined,
-    error,
-  );
-}
-
 /**
  * Serves the methods of the services registered with `server.service`
  * over the Connect protocol and gRPC-Web, through the server itself.
@@ -182,27 +108,16 @@ export function connectGateway(
 ): ConnectGateway {
   const fallback = options.fallback ?? notFound;
   const keepaliveMs = options.keepaliveMs ?? 15_000;
-  const prepare = options.session ? sessionPreparer(server) : undefined;
-  const open = (values: CallContext | undefined): Loopback => {
-    const remoteAddr = values?.remoteAddr ?? { transport: "gateway" };
-    const ready = prepare && values ? Promise.withResolvers<void>() : undefined;
-    const call = new Loopback(server, {
-      remoteAddr,
+  const track = sessionTracker(server);
+  const hook = options.session;
+  const open = (values: CallContext | undefined): Loopback =>
+    new Loopback(server, {
+      remoteAddr: values?.remoteAddr ?? { transport: "gateway" },
       maxMessageSize: 2 * server.maxMessageSize,
       keepaliveMs,
-      opened: ready?.promise,
+      track,
+      prepare: hook && values ? (s) => hook(s, values.request) : undefined,
     });
-    // The session opens after this turn at the earliest (serve is async),
-    // so the preparer is waiting for it in time.
-    if (ready) {
-      prepare!(
-        remoteAddr,
-        call.ended,
-        (s) => options.session!(s, values!.request),
-      ).then(ready.resolve, ready.reject);
-    }
-    return call;
-  };
   const request = async (path: string, data: Uint8Array) => {
     const call = open(undefined);
     try {
@@ -229,7 +144,7 @@ export function connectGateway(
       connect: options.connect ?? true,
       readMaxBytes: server.maxMessageSize,
       writeMaxBytes: 2 * server.maxMessageSize,
-      maxTimeoutMs: options.maxTimeoutMs ?? 0,
+      maxTimeoutMs: options.maxTimeoutMs,
       jsonOptions: registry ? { registry } : undefined,
     });
     for (const m of methods) router.rpc(m.method, implement(m, open) as never);
@@ -277,137 +192,6 @@ export function connectGateway(
     },
   };
   return { fetch: gateway.fetch, methods: gateway.methods };
-}
-
-/** The Connect implementation of one method: a call through a session. */
-function implement(
-  m: GatewayMethod,
-  open: (call: CallContext | undefined) => Loopback,
-) {
-  const input: DescMessage = m.method.input;
-  const output: DescMessage = m.method.output;
-  if (m.kind === "request") {
-    return async (message: never, ctx: HandlerContext) => {
-      const call = open(ctx.values.get(CALL));
-      try {
-        const data = await call.request(m.path, toBinary(input, message));
-        return fromBinary(output, data);
-      } catch (error) {
-        throw toConnectError(error);
-      } finally {
-        call.close("the call is done");
-      }
-    };
-  }
-  return async function* (
-    message: never,
-    ctx: HandlerContext,
-  ) {
-    const call = open(ctx.values.get(CALL));
-    const stop = () => call.close("the HTTP client went away");
-    ctx.signal.addEventListener("abort", stop, { once: true });
-    try {
-      for await (
-        const data of call.subscribe(m.path, toBinary(input, message))
-      ) {
-        yield fromBinary(output, data);
-      }
-    } catch (error) {
-      throw toConnectError(error);
-    } finally {
-      ctx.signal.removeEventListener("abort", stop);
-      stop();
-    }
-  };
-}
-
-/**
- * Waits for the `sessionopen` of a loopback session (found by its address
- * object) and runs the hook on it.
- */
-function sessionPreparer(server: Server) {
-  const waiting = new Map<PeerAddress, (session: Session) => void>();
-  server.addEventListener("sessionopen", (event) => {
-    const session = (event as Event & { session: Session }).session;
-    const resolve = waiting.get(session.remoteAddr);
-    if (!resolve) return;
-    waiting.delete(session.remoteAddr);
-    resolve(session);
-  });
-  return async (
-    remoteAddr: PeerAddress,
-    ended: Promise<void>,
-    hook: (session: Session) => void | Promise<void>,
-  ) => {
-    try {
-      const session = await Promise.race([
-        new Promise<Session>((resolve) => waiting.set(remoteAddr, resolve)),
-        ended,
-      ]);
-      if (session) await hook(session);
-    } finally {
-      waiting.delete(remoteAddr);
-    }
-  };
-}
-
-const NO_BODY: AsyncIterable<Uint8Array> = {
-  async *[Symbol.asyncIterator]() {},
-};
-
-/**
- * Aborts when the HTTP client goes away: when `Deno.serve`'s
- * `info.completed` rejects, or else when `request.signal` aborts. (Under
- * `Deno.serve`, `request.signal` also aborts once a response has been
- * delivered, and warns when listened to.) The response body aborts it
- * too when it is cancelled.
- */
-function clientGone(request: Request, info?: RequestInfo): AbortController {
-  const controller = new AbortController();
-  const completed = (info as { completed?: Promise<void> } | undefined)
-    ?.completed;
-  if (completed instanceof Promise) {
-    completed.catch((error) => controller.abort(error));
-  } else {
-    request.signal.addEventListener(
-      "abort",
-      () => controller.abort(request.signal.reason),
-      { once: true },
-    );
-  }
-  return controller;
-}
-
-/**
- * The fetch `Response` of a Connect answer. Unlike connect-es's
- * `universalServerResponseToFetch`, cancelling its body (the client went
- * away) aborts the call at once: an async generator's `throw` waits for
- * the `next` in progress, which for a quiet stream is the next update.
- */
-function toFetchResponse(
-  response: UniversalServerResponse,
-  gone: AbortController,
-): Response {
-  const source = response.body;
-  if (source === undefined || !(Symbol.asyncIterator in Object(source))) {
-    return universalServerResponseToFetch(response);
-  }
-  const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await it.next();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-    cancel(reason) {
-      gone.abort(reason);
-      it.throw?.(reason).catch(() => {});
-    },
-  });
-  return new Response(body, {
-    status: response.status,
-    headers: response.header,
-  });
 }
 
 /** `/<package>.<Service>/<Method>`: the shape of a gRPC and Connect path. */

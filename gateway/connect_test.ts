@@ -43,8 +43,14 @@ const { plain: Plain } = testServices();
 /** Echo answers by its text: "missing", "denied" and "boom" fail. */
 function registerPlain(server: Server) {
   return server.service(Plain, {
-    echo(input) {
+    async echo(input, ctx) {
       const note = input as unknown as Note;
+      if (note.text === "slow") {
+        await new Promise((resolve) =>
+          ctx.signal.addEventListener("abort", resolve)
+        );
+        throw new InternalError("The session ended first");
+      }
       if (note.text === "missing") throw new NotFoundError("No such note");
       if (note.text === "denied") throw new NotAuthorizedError("Log in first");
       if (note.text === "boom") throw new InternalError("The note exploded");
@@ -224,6 +230,29 @@ Deno.test("connectGateway maps NanoRPC statuses to Connect codes", async () => {
     code: "not_found",
     message: "No such note",
   });
+});
+
+Deno.test("connectGateway ends the call's session when the client's timeout passes", async () => {
+  await using t = await start();
+  const plain = createClient(
+    Plain as DescService,
+    createConnectTransport({ baseUrl: t.base }),
+  ) as unknown as PlainClient & {
+    echo(input: Note, options: { timeoutMs: number }): Promise<Note>;
+  };
+  await assert.rejects(
+    plain.echo({ text: "slow" }, { timeoutMs: 50 }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConnectError);
+      assert.equal(error.code, Code.DeadlineExceeded, error.message);
+      return true;
+    },
+  );
+  await waitFor(
+    () =>
+      [...t.server.sessions.values()].every((s) => s.transport !== "gateway"),
+    { message: "the call's session to end" },
+  );
 });
 
 Deno.test("connectGateway runs the session hook and middleware as for a NanoRPC peer, each call in a session of its own", async () => {

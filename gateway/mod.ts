@@ -25,15 +25,14 @@
  */
 
 export {
-  connectCode,
   type ConnectGateway,
   connectGateway,
   type ConnectGatewayOptions,
   type GatewayMethod,
 } from "./connect.ts";
+export { connectCode, nanoRpcError } from "./status.ts";
 export {
   forwardTo,
-  nanoRpcError,
   type Relay,
   type RelayOptions,
   relayUpstream,

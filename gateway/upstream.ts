@@ -32,18 +32,13 @@ import type {
   MessageInitShape,
 } from "@bufbuild/protobuf";
 import { Backoff, type BackoffOptions } from "../client/backoff.ts";
-import {
-  InternalError,
-  type NanoRpcError,
-  NotAuthorizedError,
-  NotFoundError,
-} from "../protocol/errors.ts";
 import type { Context } from "../server/context.ts";
 import type {
   MethodNames,
   ServiceImpl,
   ServiceRegistration,
 } from "../server/service.ts";
+import { nanoRpcError } from "./status.ts";
 
 /** Where and how to reach the upstream service. */
 export interface UpstreamOptions {
@@ -81,40 +76,6 @@ function upstreamTransport(url: string, options: UpstreamOptions): Transport {
       return createGrpcWebTransport(common);
     default:
       return createConnectTransport(common);
-  }
-}
-
-/**
- * What a failed upstream call becomes for the NanoRPC caller: `not_found`
- * → NOT_FOUND; `permission_denied` and `unauthenticated` →
- * NOT_AUTHORIZED; anything else → INTERNAL_ERROR naming the code.
- *
- * @param error What the connect-es client threw.
- * @param url The upstream's URL, for the message.
- * @returns The error to throw from the handler.
- *
- * @example
- * ```ts
- * import { Code, ConnectError } from "@connectrpc/connect";
- * import { nanoRpcError } from "@nanorpc/nanorpc/gateway";
- *
- * const error = nanoRpcError(new ConnectError("no", Code.NotFound), "https://api.example");
- * console.log(error.status); // 2 (NOT_FOUND)
- * ```
- */
-export function nanoRpcError(error: unknown, url: string): NanoRpcError {
-  const e = ConnectError.from(error);
-  const message = e.code === Code.Unknown && e.cause instanceof TypeError
-    ? `Upstream ${url} could not be reached (${e.cause.message}): check that it is up and the URL is right`
-    : `Upstream ${url} answered ${Code[e.code]}: ${e.rawMessage}`;
-  switch (e.code) {
-    case Code.NotFound:
-      return new NotFoundError(message);
-    case Code.PermissionDenied:
-    case Code.Unauthenticated:
-      return new NotAuthorizedError(message);
-    default:
-      return new InternalError(message);
   }
 }
 
