@@ -367,3 +367,39 @@ Deno.test("connectGateway ends a stream with unavailable when the server shuts d
     return true;
   });
 });
+
+Deno.test("connectGateway bounds a stream whose client stops reading by its session's outgoing buffer, counting the drops", async () => {
+  await using t = await startServer((server) => registerDemo(server, "room"), {
+    outgoingBufferSize: 64 * 1024,
+  });
+  const gateway = connectGateway(t.server);
+  const http = await t.server.listen({
+    http: { port: 0, fallback: gateway.fetch },
+  });
+  const room = (await t.client()).service(Room);
+  const response = fetch(`${http.url}/nanorpc_demo.Room/Messages`, {
+    method: "POST",
+    headers: { "content-type": "application/connect+json" },
+    body: new Uint8Array([0, 0, 0, 0, 2, 0x7b, 0x7d]), // one envelope: {}
+  });
+  await waitFor(() => t.server.sessions.size === 2, {
+    message: "the stream's session",
+  });
+  await room.send({ text: "first" });
+  const res = await response;
+  assert.equal(res.status, 200);
+  // The client reads nothing more while 4 MiB are published.
+  const text = "x".repeat(1024);
+  for (let i = 0; i < 4096; i++) await room.send({ text });
+  await waitFor(() => t.server.stats().droppedUpdates > 0, {
+    message: "updates to be dropped",
+  });
+  const stream = [...t.server.sessions.values()].find((s) =>
+    s.transport === "gateway"
+  );
+  assert.ok(stream && stream.bufferedAmount <= 64 * 1024);
+  await res.body?.cancel();
+  await waitFor(() => t.server.sessions.size === 1, {
+    message: "the stream's session to end",
+  });
+});
