@@ -17,6 +17,7 @@
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { DescService, Registry } from "@bufbuild/protobuf";
+import { REFLECTION_PATH } from "../protocol/service.ts";
 import type { HttpRoute, RequestInfo } from "../server/http.ts";
 import type { Server } from "../server/server.ts";
 import type { Session } from "../server/session.ts";
@@ -129,8 +130,16 @@ export function connectGateway(
 
   let table: Promise<Map<string, UniversalHandler>> | undefined;
   let readAt = -Infinity;
-  const build = async () => {
+  const load = () => {
     readAt = performance.now();
+    const loading = build();
+    table = loading;
+    loading.catch(() => {
+      if (table === loading) table = undefined;
+    });
+    return loading;
+  };
+  const build = async () => {
     if (options.services) {
       return handlers(methodsOf(options.services), undefined);
     }
@@ -152,20 +161,24 @@ export function connectGateway(
     return new Map(router.handlers.map((h) => [h.requestPath, h]));
   };
   const lookup = async (pathname: string) => {
-    table ??= build();
-    table.catch(() => table = undefined);
-    const found = (await table).get(pathname);
-    if (found || options.services || !isMethodPath(pathname)) return found;
-    if (performance.now() - readAt < 1000) return undefined;
-    table = build();
-    return (await table).get(pathname);
+    const found = (await (table ?? load())).get(pathname);
+    if (found || options.services || performance.now() - readAt < 1000) {
+      return found;
+    }
+    return (await load()).get(pathname);
   };
 
   const gateway = {
     served: [] as readonly GatewayMethod[],
     async fetch(request: Request, info?: RequestInfo): Promise<Response> {
       const { pathname } = new URL(request.url);
-      const handler = await lookup(pathname);
+      if (!isMethodPath(pathname)) return fallback(request, info);
+      let handler: UniversalHandler | undefined;
+      try {
+        handler = await lookup(pathname);
+      } catch (error) {
+        return unavailable(error);
+      }
       if (!handler) return fallback(request, info);
       const addr = info?.remoteAddr;
       const call: CallContext = {
@@ -187,7 +200,7 @@ export function connectGateway(
       return toFetchResponse(response, gone);
     },
     async methods() {
-      await (table ??= build());
+      await (table ?? load());
       return gateway.served;
     },
   };
@@ -197,6 +210,16 @@ export function connectGateway(
 /** `/<package>.<Service>/<Method>`: the shape of a gRPC and Connect path. */
 function isMethodPath(pathname: string): boolean {
   return /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/.test(pathname);
+}
+
+/** Connect's error body for a gateway that cannot read reflection. */
+function unavailable(error: unknown): Response {
+  const why = error instanceof Error ? error.message : String(error);
+  return Response.json({
+    code: "unavailable",
+    message:
+      `The gateway could not read the server's reflection (${why}): let ${REFLECTION_PATH} through the middleware, or give connectGateway its services`,
+  }, { status: 503 });
 }
 
 function notFound(request: Request): Response {

@@ -403,3 +403,29 @@ Deno.test("connectGateway bounds a stream whose client stops reading by its sess
     message: "the stream's session to end",
   });
 });
+
+Deno.test("connectGateway answers unavailable when middleware keeps it from reading reflection", async () => {
+  await using t = await startServer((server) => {
+    registerDemo(server, "room");
+    server.use((ctx, next) => {
+      if (!ctx.session.get("token")) throw new NotAuthorizedError("Log in");
+      return next();
+    });
+  });
+  const gateway = connectGateway(t.server);
+  await using http = Deno.serve({ port: 0, onListen() {} }, gateway.fetch);
+  const base = `http://127.0.0.1:${http.addr.port}`;
+  const res = await post(
+    `${base}/nanorpc_demo.Room/Send`,
+    "application/json",
+    "{}",
+  );
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.equal(body.code, "unavailable");
+  assert.match(body.message, /\/_nanorpc\/reflection/);
+  // Paths that are no method never wait for reflection.
+  const other = await fetch(`${base}/favicon.ico`);
+  assert.equal(other.status, 404);
+  await other.body?.cancel();
+});
