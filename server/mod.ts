@@ -86,6 +86,7 @@ export { fileDescriptorSet } from "./reflection.ts";
 export { serveSerial, type ServeSerialOptions } from "./serial.ts";
 export type { ByteStream, PeerAddress } from "../transport/byte_stream.ts";
 export type { SerialOptions, SerialStream } from "../transport/serial.ts";
+export type { WebSocketStats } from "../transport/websocket.ts";
 export type {
   SerialWatch,
   WatchSerialOptions,
