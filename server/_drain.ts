@@ -38,7 +38,8 @@ export async function drainOver(
     }
     if (i < n) {
       const next = due[i] - elapsed;
-      await new Promise((r) => setTimeout(r, Math.max(TICK_MS, next)));
+      const delay = Math.max(TICK_MS, Math.ceil(next));
+      await new Promise((r) => setTimeout(r, delay));
     }
   }
   await Promise.all(closing);

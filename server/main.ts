@@ -243,8 +243,8 @@ export async function main(
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
   }
-  undrain();
   await server.shutdown();
+  undrain(); // A SIGUSR2 while stopping must not kill the process.
   const s = server.stats();
   if (extras.report) {
     extras.report(s);
