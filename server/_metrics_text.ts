@@ -127,6 +127,7 @@ const STATS: readonly (readonly [keyof ServerStats, string, Kind, string])[] = [
     "Messages the broker dropped.",
   ],
 ];
+const DROPPED = new Set(["dropped"]);
 /** Stats shown elsewhere (with labels) or not at all. */
 const SHOWN_ELSEWHERE = new Set<string>(["sessions"]);
 
@@ -197,7 +198,9 @@ export function renderMetrics(
     const reason = REASON_LABELS[code] ?? `REASON_${code}`;
     if (n) out.sample("malformed_frames_total", `reason="${reason}"`, n);
   });
-  brokerFamilies(out, core.broker);
+  // broker_dropped_total comes from the server's stats.
+  sourceFamilies(out, "broker", core.broker, BROKER_GAUGES, DROPPED);
+  sourceFamilies(out, "forward", core.forward?.forwarder, FORWARD_GAUGES);
   const memory = Deno.memoryUsage();
   out.family("process_resident_memory_bytes", "gauge", "Resident set size.")
     .sample("process_resident_memory_bytes", "", memory.rss);
@@ -249,44 +252,52 @@ function requestFamilies(out: Exposition, core: ServerCore): void {
   }
 }
 
-/** The broker's own figures, when it reports them (`stats`). */
-function brokerFamilies(out: Exposition, broker: unknown): void {
-  const stats = (broker as { stats?: Record<string, unknown> }).stats;
+/**
+ * The own figures of the broker or the cluster forwarder, when it reports
+ * them (`stats`): numbers as counters (gauges for those in `gauges`), a
+ * link `state` as `<prefix>_connected`, drops by reason.
+ */
+function sourceFamilies(
+  out: Exposition,
+  prefix: string,
+  source: unknown,
+  gauges: ReadonlySet<string>,
+  skip: ReadonlySet<string> = new Set(),
+): void {
+  const stats = (source as { stats?: Record<string, unknown> } | undefined)
+    ?.stats;
   if (!stats || typeof stats !== "object") return;
   for (const [key, value] of Object.entries(stats)) {
-    if (key === "dropped") continue; // broker_dropped_total, from the stats.
+    if (skip.has(key)) continue;
     if (key === "state" && typeof value === "string") {
-      out.family("broker_connected", "gauge", "1 when the broker's link is up.")
-        .sample("broker_connected", "", value === "connected" ? 1 : 0);
+      const name = `${prefix}_connected`;
+      out.family(name, "gauge", "1 when the link is up.")
+        .sample(name, "", value === "connected" ? 1 : 0);
     } else if (key === "droppedBy" && value && typeof value === "object") {
-      out.family(
-        "broker_dropped_by_reason_total",
-        "counter",
-        "Messages the broker dropped, by reason.",
-      );
+      const name = `${prefix}_dropped_by_reason_total`;
+      out.family(name, "counter", "Messages dropped, by reason.");
       for (const [reason, n] of Object.entries(value)) {
         if (typeof n !== "number") continue;
-        out.sample(
-          "broker_dropped_by_reason_total",
-          `reason="${escape(reason)}"`,
-          n,
-        );
+        out.sample(name, `reason="${escape(reason)}"`, n);
       }
     } else if (typeof value === "number") {
-      const name = `broker_${snake(key)}${GAUGES.has(key) ? "" : "_total"}`;
-      const kind = GAUGES.has(key) ? "gauge" : "counter";
-      out.family(name, kind, `Broker stats.${key}.`).sample(name, "", value);
+      const gauge = gauges.has(key);
+      const name = `${prefix}_${snake(key)}${gauge ? "" : "_total"}`;
+      out.family(name, gauge ? "gauge" : "counter", `${prefix} stats.${key}.`)
+        .sample(name, "", value);
     }
   }
 }
 
 /** Broker figures that go up and down. */
-const GAUGES = new Set([
+const BROKER_GAUGES = new Set([
   "pending",
   "pendingBytes",
   "unflushedBytes",
   "channels",
 ]);
+/** Forwarder figures that go up and down. */
+const FORWARD_GAUGES = new Set(["nodes", "inflight", "serving"]);
 
 function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

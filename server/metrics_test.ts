@@ -13,6 +13,8 @@ import {
   waitFor,
 } from "../testing/mod.ts";
 
+import { meshed, startNode } from "../cluster/_testing.ts";
+import { startNatsServer } from "../testing/nats.ts";
 import { METRICS_CONTENT_TYPE, metricsHandler } from "./metrics.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -206,4 +208,30 @@ Deno.test("Server.metrics escapes label values of registered paths", async () =>
   });
   const m = parsePrometheus(t.server.metrics());
   assert.equal(m.value("nanorpc_requests_total", { path, status: "OK" }), 1);
+});
+
+Deno.test("Server.metrics shows the cluster: NATS link state, forwarded calls, broker figures", async () => {
+  await using nats = await startNatsServer();
+  await using home = await startNode({ servers: nats.url });
+  await using other = await startNode({
+    servers: nats.url,
+    setup: (s) => s.handle("/far", () => "from afar"),
+  });
+  await meshed([home, other]);
+  const raw = await home.connect();
+  await waitFor(async () =>
+    (await raw.call({
+      requestId: 1,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: "/far" },
+    })).responseStatus === 1
+  );
+  const m = parsePrometheus(home.server.metrics());
+  assert.equal(m.value("nanorpc_forward_connected"), 1);
+  assert.ok(m.value("nanorpc_forward_forwarded_total")! >= 1);
+  assert.equal(m.types.get("nanorpc_forward_inflight"), "gauge");
+  assert.equal(m.value("nanorpc_broker_connected"), 1);
+  assert.equal(m.types.get("nanorpc_broker_delivered_total"), "counter");
+  const far = parsePrometheus(other.server.metrics());
+  assert.ok(far.value("nanorpc_forward_served_total")! >= 1);
 });
