@@ -7,10 +7,8 @@
 
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { ByteStream } from "../transport/byte_stream.ts";
-import { codec } from "../wasm/codec.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import { acceptLoop } from "./_accept.ts";
-import { InProcessBroker } from "./broker.ts";
 import {
   componentHandlers,
   type ComponentHooks,
@@ -18,16 +16,12 @@ import {
   runHooks,
 } from "./component.ts";
 import { Admission, closeIdle, drainSessions } from "./_admission.ts";
+import { createCore, disposeAll } from "./_create_core.ts";
 import type { DrainOptions } from "./drain.ts";
 import { drainOver } from "./_drain.ts";
 import { ForwardNode } from "./_forward_host.ts";
 import type { Middleware } from "./context.ts";
-import {
-  errorMessage,
-  type InternalServerOptions,
-  publish,
-  type ServerCore,
-} from "./_core.ts";
+import { errorMessage, publish, type ServerCore } from "./_core.ts";
 import type { Group } from "./group.ts";
 import { GroupImpl } from "./_group.ts";
 import type { HandleOptions, Handler } from "./handler.ts";
@@ -37,19 +31,16 @@ import {
   type OpenListener,
   openListener,
 } from "./listener.ts";
-import { leveledLogger } from "./logger.ts";
 import { renderMetrics } from "./_metrics_text.ts";
-import { Ops } from "./_ops.ts";
 import {
   type ServeOptions,
   type ServerOptions,
   SessionEvent,
 } from "./options.ts";
 import { PathCatalog } from "./reflection.ts";
-import { Router } from "./_router.ts";
 import type { ServeService } from "./service.ts";
 import type { Session } from "./session.ts";
-import { newStats, type ServerStats } from "./stats.ts";
+import type { ServerStats } from "./stats.ts";
 import type { Topic, TopicOptions, TypedTopicOptions } from "./topic.ts";
 import { TopicImpl, typedTopicOptions } from "./_topic.ts";
 import {
@@ -95,32 +86,9 @@ export class Server extends EventTarget implements AsyncDisposable {
     super();
     this.#options = options;
     this.#ownsBroker = options.broker === undefined;
-    this.#core = {
-      nodeId: crypto.randomUUID(),
-      codec: (options as InternalServerOptions).codec ?? codec,
-      router: new Router(),
-      middleware: [],
-      limits: {
-        maxMessageSize: options.maxMessageSize ?? 1024 * 1024,
-        outgoingBufferSize: options.outgoingBufferSize ?? 4 * 1024 * 1024,
-        maxSubscriptionsPerSession: options.maxSubscriptionsPerSession ?? 1024,
-        handlerTimeout: options.handlerTimeout ?? 30_000,
-      },
-      logger: leveledLogger(options.logLevel ?? "warn", options.logger),
-      broker: options.broker ?? new InProcessBroker(),
-      stats: newStats(),
-      sessions: new Map(),
-      uids: new Map(),
-      groups: new Map(),
-      ops: new Ops(options),
-      sessionClosed: (session, reason) => {
-        const core = this.#core;
-        if (!core.sessions.delete(session.id)) return;
-        core.stats.sessions--;
-        core.logger.debug(`session ${session.id} closed: ${reason}`);
-        this.dispatchEvent(new SessionEvent("sessionclose", session, reason));
-      },
-    };
+    this.#core = createCore(options, (session, reason) => {
+      this.dispatchEvent(new SessionEvent("sessionclose", session, reason));
+    });
     this.maxMessageSize = this.#core.limits.maxMessageSize;
     if (options.forward) {
       this.#core.forward = new ForwardNode(this.#core, options.forward);
@@ -418,15 +386,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     await Promise.all(this.#listeners.map((l) => l.release?.()));
     clearInterval(this.#idleTimer);
     for (const group of [...core.groups.values()]) group.close();
-    for (const channel of this.#channels.splice(0)) {
-      try {
-        channel[Symbol.dispose]();
-      } catch (err) {
-        core.logger.error(
-          `releasing a broker channel failed: ${errorMessage(err)}`,
-        );
-      }
-    }
+    disposeAll(this.#channels, "a broker channel", core.logger);
     if (this.#ownsBroker) await core.broker.close();
     await runHooks(this.#components, "shutdown", core.logger);
     core.logger.info("shut down");
