@@ -4,8 +4,7 @@
  * @module
  */
 
-import { PATH_HASH, PATH_STRING } from "../wasm/codec.ts";
-import { fnv1a, RequestType } from "../wasm/wire.ts";
+import { RequestType } from "../wasm/wire.ts";
 import { type Address, type StreamDialer, toAddress } from "./address.ts";
 import { Call, frameTooLarge, pingCall } from "./_call.ts";
 import { type ClientState, Link } from "./_link.ts";
@@ -26,6 +25,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import { type ServiceClient, serviceClient } from "./service.ts";
+import { PathCache } from "./_path_cache.ts";
 import { type PathFields, SubscriptionImpl } from "./_subscription.ts";
 import { checkTimeLimit } from "./_timer.ts";
 import { traced } from "./_tracing.ts";
@@ -38,7 +38,6 @@ import type {
 export type { ClientState } from "./_link.ts";
 
 const EMPTY = new Uint8Array(0);
-const encoder = new TextEncoder();
 
 /**
  * A NanoRPC client over TCP, TLS or a UNIX socket. It connects in the
@@ -66,9 +65,7 @@ export class Client extends EventTarget implements AsyncDisposable {
   /** The server address. */
   readonly address: Address;
   readonly #link: Link;
-  /** Path fields by path, one cache per way of sending the path. */
-  #stringPaths = new Map<string, PathFields>();
-  #hashedPaths = new Map<string, PathFields>();
+  #paths = new PathCache();
 
   /**
    * Starts connecting to `address` in the background.
@@ -385,51 +382,6 @@ export class Client extends EventTarget implements AsyncDisposable {
   }
 
   #pathFields(path: string, hash = this.#link.settings.hash): PathFields {
-    const paths = hash ? this.#hashedPaths : this.#stringPaths;
-    let fields = paths.get(path);
-    if (!fields) {
-      if (paths.size >= 1024) paths.clear();
-      fields = hash
-        ? { pathKind: PATH_HASH, pathHash: fnv1a(path), path: undefined }
-        : { pathKind: PATH_STRING, pathHash: 0, path: encoder.encode(path) };
-      paths.set(path, fields);
-    }
-    return fields;
+    return this.#paths.fields(path, hash);
   }
-}
-
-/**
- * Connects to a NanoRPC server and resolves once the connection is open.
- * By default a first attempt that fails rejects (set `waitForServer` to
- * keep trying); later losses are healed by reconnecting.
- *
- * @param address `tcp://host:port`, `tls://host:port`, `unix:///path`,
- * `ws://host:port/path`, `serial:///dev/tty…?baud=N`, or a dialer.
- * @param options Timeouts, reconnection, keepalive and more.
- * @returns The connected client; close it with `close()` or `await using`.
- * @throws {NotConnectedError} When the server cannot be reached.
- * @throws {TypeError} When the address cannot be parsed.
- * @throws {RangeError} When an option is out of range.
- *
- * @example
- * ```ts ignore
- * import { connect } from "@nanorpc/nanorpc";
- *
- * await using client = await connect("tcp://127.0.0.1:7411");
- * const { data } = await client.request("/echo", new TextEncoder().encode("hi"));
- * console.log(new TextDecoder().decode(data)); // "hi"
- * ```
- */
-export async function connect(
-  address: string | Address | StreamDialer,
-  options: ClientOptions = {},
-): Promise<Client> {
-  const client = new Client(address, options);
-  try {
-    await client.opened;
-  } catch (error) {
-    await client.close();
-    throw error;
-  }
-  return client;
 }

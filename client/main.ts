@@ -30,7 +30,8 @@
 import { parseArgs } from "node:util";
 import { statusName } from "../wasm/wire.ts";
 import { parseAddress } from "./address.ts";
-import { type Client, connect } from "./client.ts";
+import type { Client } from "./client.ts";
+import { connect } from "./connect.ts";
 import { describeLines, listLines } from "./_cli_describe.ts";
 import { encodeJson, type Output, print } from "./_cli_output.ts";
 import { compileProto } from "./_cli_proto.ts";

@@ -15,7 +15,8 @@
  * @module
  */
 
-export { Client, type ClientState, connect } from "./client.ts";
+export { Client, type ClientState } from "./client.ts";
+export { connect } from "./connect.ts";
 export type {
   CallOptions,
   ClientOptions,

@@ -2,7 +2,8 @@
 // waiting queue, resubscribing, keepalive and close.
 
 import assert from "node:assert/strict";
-import { Client, connect } from "./client.ts";
+import { Client } from "./client.ts";
+import { connect } from "./connect.ts";
 import {
   ConnectionClosedError,
   ConnectionLostError,

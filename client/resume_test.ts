@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { nextEvent, startProxy, startServer, waitFor } from "../testing/mod.ts";
 import type { Server } from "../server/mod.ts";
-import { connect } from "./client.ts";
+import { connect } from "./connect.ts";
 import type { ConnectionEvent } from "./events.ts";
 
 const encoder = new TextEncoder();

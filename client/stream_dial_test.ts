@@ -9,7 +9,8 @@ import { startPtyPair } from "../testing/pty.ts";
 import { nextEvent, waitFor } from "../testing/wait.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { webStreamPair } from "../transport/web_streams.ts";
-import { Client, connect } from "./client.ts";
+import { Client } from "./client.ts";
+import { connect } from "./connect.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const read = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { Server } from "../server/mod.ts";
 import { certificates, FakeTime, hasOpenssl, waitFor } from "../testing/mod.ts";
-import { Client, connect } from "./client.ts";
+import { Client } from "./client.ts";
+import { connect } from "./connect.ts";
 import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
 
 Deno.test({

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Server } from "../server/mod.ts";
 import { nextEvent, waitFor } from "../testing/mod.ts";
-import { connect } from "./client.ts";
+import { connect } from "./connect.ts";
 import { NotFoundError } from "./errors.ts";
 
 const text = new TextEncoder();
