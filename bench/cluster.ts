@@ -17,7 +17,9 @@
  * deno run -A bench/cluster.ts --smoke
  * ```
  *
- * Flags: `--duration SECONDS` per load row (default 3), `--subscribers`
+ * Flags: `--duration SECONDS` per load row (default 3), `--repeat N`
+ * (workers rows measured N times, interleaved, median reported; default
+ * 3), `--subscribers`
  * (default 10000), `--rounds` single publishes (default 20), `--only
  * workers|fanout|forward` (comma list), `--smoke` (1 s rows, 1,000
  * subscribers, 5 rounds; results under results/smoke/). Results:
@@ -101,7 +103,11 @@ async function load(
   return JSON.parse(await Deno.readTextFile(out));
 }
 
-async function workers(duration: number, outDir: string): Promise<void> {
+async function workers(
+  duration: number,
+  repeat: number,
+  outDir: string,
+): Promise<void> {
   console.log("\n## --workers 2 vs one event loop, 1,000 connections");
   await using one = await spawnServer(["--tcp", "127.0.0.1:0"]);
   await using two = await spawnServer([
@@ -114,7 +120,14 @@ async function workers(duration: number, outDir: string): Promise<void> {
   await load(
     [`workers-1=${url(one)}`, `workers-2=${url(two)}`],
     "raw-echo",
-    ["--connections", "1000", "--duration", String(duration)],
+    [
+      "--connections",
+      "1000",
+      "--duration",
+      String(duration),
+      "--repeat",
+      String(repeat),
+    ],
     `${outDir}/cluster-workers.json`,
   );
 }
@@ -311,6 +324,7 @@ async function main(args: string[]): Promise<void> {
       subscribers: { type: "string", default: "10000" },
       rounds: { type: "string", default: "20" },
       only: { type: "string", default: "workers,fanout,forward" },
+      repeat: { type: "string", default: "3" },
       smoke: { type: "boolean", default: false },
     },
   });
@@ -320,7 +334,9 @@ async function main(args: string[]): Promise<void> {
   const duration = smoke ? 1 : Number(values.duration);
   const only = values.only.split(",");
   console.log(machineNote());
-  if (only.includes("workers")) await workers(duration, outDir);
+  if (only.includes("workers")) {
+    await workers(duration, smoke ? 1 : Number(values.repeat), outDir);
+  }
   if (only.includes("fanout")) {
     await fanout(
       smoke ? 1000 : Number(values.subscribers),
