@@ -322,3 +322,33 @@ Deno.test("deno task server --workers 2 listens twice on one port and every one 
     pool.lines.join("\n"),
   );
 });
+
+Deno.test("deno task server --workers 2 --nats shares a topic between the workers through NATS", async () => {
+  await using nats = await startNatsServer();
+  await using pool = await spawnServer([
+    "--workers",
+    "2",
+    "--nats",
+    nats.url,
+    "--tcp",
+    "127.0.0.1:0",
+  ]);
+  await pool.waitFor(/2 workers listening on/);
+  const subscribers: RawClient[] = [];
+  try {
+    for (let i = 0; i < 8; i++) {
+      const c = await RawClient.connect(pool.addr);
+      subscribers.push(c);
+      await subscribe(c, 1, "");
+    }
+    using sender = await RawClient.connect(pool.addr);
+    await call(sender, 1, "/room/join", join("hal"));
+    await call(sender, 2, "/room/send", message("through NATS"));
+    for (const c of subscribers) {
+      assert.equal(chat(await c.read(10_000)), "hal:through NATS");
+    }
+    for (const c of subscribers) await quiet(c);
+  } finally {
+    for (const c of subscribers) c.close();
+  }
+});

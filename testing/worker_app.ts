@@ -1,0 +1,29 @@
+/**
+ * Test kit: a worker module for `Workers.start` (cluster/workers.ts): each
+ * worker serves `/echo` and `/whoami` (its index) and listens where the
+ * pool's data says; with `fail` set, worker 1 throws while starting.
+ *
+ * @module
+ */
+
+import { Server } from "../server/mod.ts";
+import type { WorkerContext } from "../cluster/workers.ts";
+
+/** What the test passes as the pool's data. */
+export interface WorkerAppData {
+  /** Where to listen (UNIX sockets: worker 0 only). */
+  path: string;
+  /** Make worker 1 fail to start. */
+  fail?: boolean;
+}
+
+/** Builds one worker's server. */
+export default async function workerApp(ctx: WorkerContext): Promise<Server> {
+  const data = ctx.data as WorkerAppData;
+  if (data.fail && ctx.index === 1) throw new Error("worker 1 refuses");
+  const server = new Server({ ...ctx.options, logLevel: "error" });
+  server.handle("/echo", (c) => c.data);
+  server.handle("/whoami", () => String(ctx.index));
+  await ctx.listen(server, { path: data.path });
+  return server;
+}
