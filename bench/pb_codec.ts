@@ -47,6 +47,8 @@ import {
   STRIDE,
 } from "../wasm/layout.ts";
 import { MalformedReason } from "../wasm/malformed.ts";
+import { PRE_ENCODED } from "../wasm/codec.ts";
+import { concat } from "../wasm/_bytes.ts";
 import { fnv1a } from "../wasm/wire.ts";
 
 const READ_OPTIONS = { readUnknownFields: false } as const;
@@ -169,6 +171,11 @@ export class ProtobufEsCodec implements RequestCodec {
     payloads: ArrayLike<Uint8Array>,
     count: number,
   ): Uint8Array {
+    for (let i = 0; i < count; i++) {
+      if (fields[i * 3 + 1] === PRE_ENCODED) {
+        return this.#withPreEncoded(fields, messages, payloads, count);
+      }
+    }
     const bodies = new Array<Uint8Array>(count);
     let size = 0;
     for (let i = 0; i < count; i++) {
@@ -186,6 +193,27 @@ export class ProtobufEsCodec implements RequestCodec {
       size += body.length + varintSize(body.length);
     }
     return frameBodies(bodies, size);
+  }
+
+  /** Frames of type PRE_ENCODED as they are, the others one by one. */
+  #withPreEncoded(
+    fields: ArrayLike<number>,
+    messages: ArrayLike<string | undefined>,
+    payloads: ArrayLike<Uint8Array>,
+    count: number,
+  ): Uint8Array {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      parts.push(
+        fields[i * 3 + 1] === PRE_ENCODED ? payloads[i] : this.encodeResponses(
+          [fields[i * 3], fields[i * 3 + 1], fields[i * 3 + 2]],
+          [messages[i]],
+          [payloads[i]],
+          1,
+        ),
+      );
+    }
+    return concat(parts);
   }
 
   /** {@link encodeResponses}, copied into `out` at `at`. */

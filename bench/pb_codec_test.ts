@@ -9,6 +9,7 @@ import {
   H_NEED,
   PATH_HASH,
   PATH_NONE,
+  PRE_ENCODED,
 } from "../wasm/codec.ts";
 import { RequestFrames } from "../wasm/frames.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
@@ -166,4 +167,18 @@ Deno.test("Server with ProtobufEsCodec answers ping, echo and not-found over TCP
     peer.close();
     await server.shutdown();
   }
+});
+
+Deno.test("ProtobufEsCodec.encodeResponses copies PRE_ENCODED frames as they are, like the WASM codec", () => {
+  const pb = new ProtobufEsCodec();
+  const update = pb.encodeResponses([7, 3, 1], [undefined], [
+    new Uint8Array([9, 9]),
+  ], 1);
+  const fields = [1, 2, 1, 0, PRE_ENCODED, 0, 2, 2, 4];
+  const messages = [undefined, undefined, "failed"];
+  const payloads = [new Uint8Array([1]), update, new Uint8Array()];
+  assert.deepEqual(
+    pb.encodeResponses(fields, messages, payloads, 3),
+    codec.encodeResponses(fields, messages, payloads, 3),
+  );
 });

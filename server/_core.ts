@@ -32,7 +32,10 @@ export interface RequestCodec {
   decodeRequests(input: Uint8Array, maxMessageSize: number): number;
   /** The result table of the last decode (header, then entries). */
   readonly words: Int32Array;
-  /** Encodes response frames (three fields each) into one buffer. */
+  /**
+   * Encodes response frames (three fields each) into one buffer; a frame of
+   * type `PRE_ENCODED` (wasm/codec.ts) is its payload, copied as it is.
+   */
   encodeResponses(
     fields: ArrayLike<number>,
     messages: ArrayLike<string | undefined>,

@@ -3,6 +3,7 @@
 // (queued, encoded or in flight) are counted so the session can bound them.
 
 import type { ByteStream } from "../transport/byte_stream.ts";
+import { PRE_ENCODED } from "../wasm/codec.ts";
 import type { RequestCodec } from "./_core.ts";
 import type { ServerStats } from "./stats.ts";
 
@@ -107,6 +108,15 @@ export class Outbox implements FrameSink {
   }
 
   /**
+   * Queues a frame encoded already (see `PRE_ENCODED` in wasm/codec.ts),
+   * which must not change until written; `size` is what it counts against
+   * the buffer. Alone in its flush, it is written as it is, not copied.
+   */
+  pushFrame(frame: Uint8Array, size: number): void {
+    this.push(0, PRE_ENCODED, 0, undefined, frame, size);
+  }
+
+  /**
    * Holds frames back until {@link uncork}: a session corks while it serves
    * one read synchronously, so all of that read's answers go out in one
    * write without a microtask per read.
@@ -138,7 +148,11 @@ export class Outbox implements FrameSink {
     let buffer: Uint8Array;
     let start = 0;
     let end: number;
-    if (estimate <= SLAB_MAX_FLUSH) {
+    if (count === 1 && this.#fields[1] === PRE_ENCODED) {
+      // Shared with other sessions and never changed: written as it is.
+      buffer = this.#payloads[0];
+      end = buffer.length;
+    } else if (estimate <= SLAB_MAX_FLUSH) {
       if (slabAt + estimate > slab.length) {
         slab = new Uint8Array(SLAB_SIZE);
         slabAt = 0;

@@ -265,3 +265,24 @@ Deno.test("Outbox writes a flush too large for a slab from a buffer of its own",
   assert.deepEqual(frames.map((f) => f.requestId), [1, 2]);
   assert.deepEqual(frames[0].data, big);
 });
+
+Deno.test("Outbox writes a frame encoded already as it is when it flushes alone, and copies it among others", async () => {
+  const stream = new KeepingStream();
+  const out = new Outbox(stream, codec, newStats(), 1 << 20, () => {});
+  const frame = codec.encodeResponses([7, UPDATE, Status.OK], [undefined], [
+    new Uint8Array([7]),
+  ], 1);
+  out.pushFrame(frame, 40);
+  await waitFor(() => out.queued === 0, { message: "the first write" });
+  assert.equal(stream.given[0], frame, "the shared frame was copied");
+  out.cork();
+  respond(out, 1, new Uint8Array([1]));
+  out.pushFrame(frame, 40);
+  out.uncork();
+  await waitFor(() => out.queued === 0, { message: "the second write" });
+  assert.notEqual(stream.given[1].buffer, frame.buffer);
+  assert.deepEqual(
+    decode(stream.copies[1]).map((f) => [f.requestId, f.responseType]),
+    [[1, RESPONSE], [7, UPDATE]],
+  );
+});

@@ -186,6 +186,25 @@ export class ServerSession implements Session {
     return true;
   }
 
+  /**
+   * {@link sendUpdate} with the UPDATE already encoded as `frame` (for
+   * `id` and `data`), which the session writes as it is: a publish encodes
+   * once for every subscription with the same id.
+   */
+  sendEncoded(id: number, data: Uint8Array, frame: Uint8Array): boolean {
+    if (this.#sink !== this.out) return this.sendUpdate(id, data);
+    if (this.#ended) return false;
+    const size = data.length + FRAME_OVERHEAD;
+    if (this.out.queued + size > this.core.limits.outgoingBufferSize / 2) {
+      this.droppedUpdates++;
+      this.core.stats.droppedUpdates++;
+      return false;
+    }
+    this.core.stats.updatesSent++;
+    this.out.pushFrame(frame, size);
+    return true;
+  }
+
   /** Queues a response; one that does not fit the buffer ends the session. */
   respond(
     id: number,

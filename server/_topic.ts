@@ -2,6 +2,8 @@
 // to the subscriptions whose filter accepts it.
 
 import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
+import { ResponseType, Status } from "../wasm/wire.ts";
+import type { RequestCodec } from "./_core.ts";
 import type { Logger } from "./logger.ts";
 import type { Route } from "./_router.ts";
 import type { Session } from "./session.ts";
@@ -107,10 +109,34 @@ export class TopicImpl implements Topic {
       }
     }
     let sent = 0;
+    // The UPDATE is encoded once per subscription id seen (a few at most),
+    // and that frame is shared by every session subscribed with the id.
+    const ids: number[] = [];
+    const frames: Uint8Array[] = [];
     for (let i = 0; i < list.length; i++) {
       const sub = list[i];
       if (sub.filter !== undefined && !this.#passes(sub, update)) continue;
-      if (sub.session.sendUpdate(sub.id, data)) sent++;
+      const session = sub.session;
+      if (!encodes(session)) {
+        if (session.sendUpdate(sub.id, data)) sent++;
+        continue;
+      }
+      const id = sub.id;
+      let k = ids.indexOf(id);
+      if (k < 0 && ids.length < SHARED_IDS) {
+        k = ids.push(id) - 1;
+        frames.push(session.core.codec.encodeResponses(
+          [id, ResponseType.UPDATE, Status.OK],
+          NO_MESSAGE,
+          [data],
+          1,
+        ));
+      }
+      if (
+        k >= 0
+          ? session.sendEncoded(id, data, frames[k])
+          : session.sendUpdate(id, data)
+      ) sent++;
     }
     return sent;
   }
@@ -143,6 +169,23 @@ export class TopicImpl implements Topic {
   #log(what: string, err: unknown): void {
     this.#logger.error(`${what}: ${err instanceof Error ? err.message : err}`);
   }
+}
+
+/**
+ * Distinct subscription ids one publish encodes a shared UPDATE for; the
+ * subscriptions with other ids have theirs encoded by their session.
+ */
+const SHARED_IDS = 4;
+const NO_MESSAGE = [undefined];
+
+/** A session that can send an UPDATE encoded once for many. */
+interface EncodingSession extends Session {
+  readonly core: { readonly codec: RequestCodec };
+  sendEncoded(id: number, data: Uint8Array, frame: Uint8Array): boolean;
+}
+
+function encodes(session: Session): session is EncodingSession {
+  return (session as Partial<EncodingSession>).sendEncoded !== undefined;
 }
 
 /** Turns {@link TypedTopicOptions} into plain {@link TopicOptions}. */

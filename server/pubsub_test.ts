@@ -274,3 +274,44 @@ Deno.test("Server.publish throws for a path that has no topic", async () => {
     /No topic at \/nothing/,
   );
 });
+
+Deno.test("Server sends each subscriber its own id in UPDATEs encoded once per id, in order with its responses", async () => {
+  await using t = await start((s) => {
+    s.topic("/ticks");
+    s.handle("/publish-two", () => {
+      s.publish("/ticks", new Uint8Array([1, 2, 3]));
+      s.publish("/ticks", new Uint8Array([4]));
+      return text("published");
+    });
+  });
+  // Three share id 5; there are more ids than a publish shares frames for.
+  const ids = [5, 5, 5, 1, 2, 3, 4, 6, 7, -8, 0];
+  const peers: RawClient[] = [];
+  for (const id of ids) {
+    const p = await t.connectRaw();
+    const ack = await call(p, id, "/ticks", new Uint8Array(), SUBSCRIBE);
+    assert.equal(ack.responseStatus, Status.OK);
+    peers.push(p);
+  }
+  // The publisher's updates and its response go out in one write, in order.
+  await peers[0].send({
+    requestId: 99,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/publish-two" },
+  });
+  for (const [i, p] of peers.entries()) {
+    for (const data of [[1, 2, 3], [4]]) {
+      const u = await p.read();
+      assert.deepEqual(
+        [u.requestId, u.responseType, u.responseStatus, [...u.data]],
+        [ids[i], ResponseType.UPDATE, Status.OK, data],
+        `subscriber ${i}`,
+      );
+    }
+  }
+  const response = await peers[0].read();
+  assert.deepEqual(
+    [response.requestId, response.responseType, response.data],
+    [99, ResponseType.RESPONSE, text("published")],
+  );
+});

@@ -92,6 +92,28 @@ export function compileCodec(): Promise<void> {
   return compile();
 }
 
+/**
+ * The response "type" of a frame that is already encoded: the encoders
+ * copy its payload (a whole frame, length prefix included) as it is. A
+ * server encodes an UPDATE once per publish and shares it this way. It is
+ * not an int32, so no type a peer can send is taken for it.
+ *
+ * @example
+ * ```ts
+ * import { codec, PRE_ENCODED } from "./codec.ts";
+ *
+ * const update = codec.encodeResponses([7, 3, 1], [undefined], [new Uint8Array([9])], 1);
+ * const both = codec.encodeResponses(
+ *   [1, 2, 1, 0, PRE_ENCODED, 0],
+ *   [undefined, undefined],
+ *   [new Uint8Array(0), update],
+ *   2,
+ * );
+ * both.length; // 7 (the RESPONSE) + update.length
+ * ```
+ */
+export const PRE_ENCODED = 2 ** 32;
+
 /** Largest message size the decoders accept, whatever the caller asks. */
 const MAX_MESSAGE_LIMIT = 0x7fffffff - 16;
 const TABLE_WORDS = HEADER + MAX_FRAMES * STRIDE;
@@ -250,7 +272,8 @@ export class Codec {
   /**
    * Encodes `count` response frames into one new buffer. `fields` holds
    * three numbers per frame (id, type, status); `messages[i]` is the
-   * response message or `undefined`; `payloads[i]` the data.
+   * response message or `undefined`; `payloads[i]` the data. A frame of
+   * type {@link PRE_ENCODED} is its payload, copied as it is.
    */
   encodeResponses(
     fields: ArrayLike<number>,
@@ -313,28 +336,32 @@ export class Codec {
     const start = align8(this.#data + n * ENC_BYTES);
     let scratch = start;
     let size = 0;
+    /** Entries for the module: frames that are not PRE_ENCODED. */
+    let e = 0;
     for (let i = 0; i < n; i++) {
       const k = first + i;
+      const len = payloads[k].length;
+      size += len;
+      const type = fields[k * 3 + 1];
+      if (type === PRE_ENCODED) continue;
       const message = messages[k];
       let msgLen = 0;
       if (message) {
         const room = this.#u8.subarray(scratch, scratch + message.length * 3);
         msgLen = encoder.encodeInto(message, room).written;
       }
-      const len = payloads[k].length;
-      const o = i * ENC_STRIDE;
+      const o = e++ * ENC_STRIDE;
       w[o + ENC_ID] = fields[k * 3];
-      w[o + ENC_TYPE] = fields[k * 3 + 1];
+      w[o + ENC_TYPE] = type;
       w[o + ENC_RS_STATUS] = fields[k * 3 + 2];
       w[o + ENC_RS_MSG_PTR] = scratch;
       w[o + ENC_RS_MSG_LEN] = msgLen;
       w[o + ENC_RS_DATA_LEN] = len;
       scratch += msgLen;
-      size += len;
     }
     const headers = align8(scratch);
-    size += wasm.encodeResponses(this.#data, n, headers);
-    return this.#interleave(payloads, first, n, headers, size, out, at);
+    if (e > 0) size += wasm.encodeResponses(this.#data, e, headers);
+    return this.#interleave(payloads, first, n, headers, size, out, at, fields);
   }
   /**
    * Encodes `count` request frames into one new buffer. `fields` holds four
@@ -425,6 +452,7 @@ export class Codec {
     size: number,
     out: Uint8Array | undefined,
     at: number,
+    responseFields?: ArrayLike<number>,
   ): number {
     let dst = at;
     let frames = out;
@@ -439,9 +467,16 @@ export class Codec {
     const w = this.#entryWords;
     const u8 = this.#u8;
     let src = headers;
+    let e = 0;
     for (let i = 0; i < n; i++) {
-      const end = src + w[i * ENC_STRIDE + ENC_HEADER_LEN];
-      while (src < end) frames[dst++] = u8[src++];
+      // A PRE_ENCODED frame has no entry and no header: only its bytes.
+      if (
+        responseFields === undefined ||
+        responseFields[(first + i) * 3 + 1] !== PRE_ENCODED
+      ) {
+        const end = src + w[e++ * ENC_STRIDE + ENC_HEADER_LEN];
+        while (src < end) frames[dst++] = u8[src++];
+      }
       const payload = payloads[first + i];
       const len = payload.length;
       if (len > SMALL_PAYLOAD) {

@@ -9,6 +9,7 @@ import {
   PATH_HASH,
   PATH_NONE,
   PATH_STRING,
+  PRE_ENCODED,
 } from "./codec.ts";
 import {
   concat,
@@ -190,6 +191,40 @@ Deno.test("encodeResponsesInto refuses a buffer without room and writes nothing"
       /No room to encode 1 frames/.test(err.message),
   );
   assert.ok(out.every((b) => b === 0xee));
+});
+
+Deno.test("encodeResponses copies PRE_ENCODED frames as they are, in order among the others", () => {
+  const rng = new Rng(0x93e);
+  for (let round = 0; round < 20; round++) {
+    const batch = Array.from(
+      { length: rng.range(1, 30) },
+      () => randomResponse(rng, 60),
+    );
+    const shared = batch.map(() => rng.chance(0.5));
+    const expected = encodeResponsesWithProtobufEs(batch);
+    const fields = batch.flatMap((r, i) =>
+      shared[i] ? [0, PRE_ENCODED, 0] : [r.id, r.type, r.status]
+    );
+    const payloads = batch.map((r, i) =>
+      shared[i] ? encodeResponsesWithProtobufEs([r]) : r.payload
+    );
+    const messages = batch.map((r, i) => shared[i] ? undefined : r.message);
+    assert.deepEqual(
+      codec.encodeResponses(fields, messages, payloads, batch.length),
+      expected,
+      `round ${round}`,
+    );
+    const out = new Uint8Array(expected.length + 3);
+    const end = codec.encodeResponsesInto(
+      fields,
+      messages,
+      payloads,
+      batch.length,
+      out,
+      3,
+    );
+    assert.deepEqual(out.subarray(3, end), expected, `round ${round}, into`);
+  }
 });
 
 Deno.test("encodeResponses output decodes back with decodeResponses", () => {
