@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import type { Broker, BrokerMessage } from "../server/broker.ts";
+import { captureConsole } from "../testing/logger.ts";
 import { waitFor } from "../testing/wait.ts";
 
 /** Two brokers sharing channels, and how to let subscriptions settle. */
@@ -111,6 +112,23 @@ export function brokerConformance(
     assert.deepEqual(b.got.map((m) => m.data[0]), [7, 8]);
     assert.equal(other.got.length, 0);
     for (const s of [a, b, other]) s.sub[Symbol.dispose]();
+  });
+
+  test("still delivers to the other subscribers when one throws", async (pair) => {
+    using _quiet = captureConsole("error");
+    const thrower = pair.subscriber.subscribe("topic:/boom", () => {
+      throw new Error("subscriber bug");
+    });
+    const after = collect(pair.subscriber, "topic:/boom");
+    await pair.settle?.();
+    pair.publisher.publish("topic:/boom", { path: "/boom", data: bytes(1) });
+    pair.publisher.publish("topic:/boom", { path: "/boom", data: bytes(2) });
+    await waitFor(() => after.got.length === 2, {
+      timeout: timeout,
+      message: "the subscriber after the one that throws",
+    });
+    thrower[Symbol.dispose]();
+    after.sub[Symbol.dispose]();
   });
 
   test("stops delivering to a disposed subscription", async (pair) => {
