@@ -56,7 +56,8 @@ export interface WebSocketStreamOptions {
   /**
    * Longest pause, in ms, between two looks at `bufferedAmount` while a
    * write waits (there is no drain event); polling starts at 1 ms and
-   * doubles up to it. Default 20, clamped to 1..1000.
+   * doubles up to it, and a write that has waited a second backs off to one
+   * look a second. Default 20, clamped to 1..1000.
    */
   drainPollMs?: number;
   /** Where to count; a fresh object when omitted. */
@@ -76,6 +77,9 @@ export interface WebSocketByteStream extends ByteStream {
 const DEFAULT_MAX_BUFFERED_IN = 4 << 20;
 const DEFAULT_LOW_WATER = 256 << 10;
 const DEFAULT_MAX_SEND = 64 << 10;
+/** A write waiting longer than this polls at most once a second. */
+const LONG_WAIT_MS = 1000;
+const LONG_POLL_MS = 1000;
 
 /**
  * Adapts an open or opening WebSocket to a {@link ByteStream}. It sets
@@ -138,7 +142,6 @@ class WebSocketAdapter implements WebSocketByteStream {
   #failure?: Error;
   #ended = false;
   #closed = false;
-  #settled: Promise<void>;
 
   constructor(socket: WebSocket, options: WebSocketStreamOptions) {
     this.socket = socket;
@@ -153,12 +156,7 @@ class WebSocketAdapter implements WebSocketByteStream {
     this.remoteAddr = peerAddress(this.transport, options.remoteAddr, url);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", (event) => this.#onMessage(event));
-    this.#settled = new Promise((resolve) => {
-      socket.addEventListener("close", (event) => {
-        this.#onClose(event);
-        resolve();
-      });
-    });
+    socket.addEventListener("close", (event) => this.#onClose(event));
   }
 
   get bufferedIn(): number {
@@ -182,10 +180,8 @@ class WebSocketAdapter implements WebSocketByteStream {
 
   async write(data: Uint8Array): Promise<void> {
     const socket = this.socket;
-    if (socket.readyState === WebSocket.CONNECTING) {
-      await Promise.race([this.#settled, once(socket, "open")]);
-    }
-    if (this.#closed || socket.readyState !== WebSocket.OPEN) {
+    if (socket.readyState === WebSocket.CONNECTING) await this.#opened();
+    if (this.#ended || this.#closed || socket.readyState !== WebSocket.OPEN) {
       throw this.#writeError();
     }
     if (data.length <= this.#maxSend) socket.send(data);
@@ -194,14 +190,32 @@ class WebSocketAdapter implements WebSocketByteStream {
         socket.send(data.subarray(at, at + this.#maxSend));
       }
     }
-    if (socket.bufferedAmount <= this.#lowWater) return;
-    let gone = false;
-    const watch = this.#settled.then(() => gone = true);
+    // No drain event exists: look at bufferedAmount after pauses that double
+    // up to the poll bound, and after a second of waiting up to a second, so
+    // a peer that stopped reading costs one timer a second. Nothing but the
+    // timer is attached per pause, so a slow write leaves nothing behind.
+    let waited = 0;
     for (let delay = 1; socket.bufferedAmount > this.#lowWater;) {
-      if (gone || this.#closed) throw this.#writeError();
-      await pauseUnless(watch, delay);
-      delay = Math.min(delay * 2, this.#pollMax);
+      await sleep(delay);
+      if (this.#ended || this.#closed) throw this.#writeError();
+      waited += delay;
+      const most = waited < LONG_WAIT_MS ? this.#pollMax : LONG_POLL_MS;
+      delay = Math.min(delay * 2, Math.max(most, this.#pollMax));
     }
+  }
+
+  /** Settles when the socket opens or closes, leaving no listener behind. */
+  #opened(): Promise<void> {
+    const socket = this.socket;
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.removeEventListener("open", done);
+        socket.removeEventListener("close", done);
+        resolve();
+      };
+      socket.addEventListener("open", done);
+      socket.addEventListener("close", done);
+    });
   }
 
   close(reason = ""): void {
@@ -352,17 +366,6 @@ function peerAddress(
   return { transport, hostname, port };
 }
 
-function once(target: EventTarget, type: string): Promise<void> {
-  return new Promise((resolve) =>
-    target.addEventListener(type, () => resolve(), { once: true })
-  );
-}
-
-/** Waits `ms`, or less if `early` settles first; leaves no timer behind. */
-function pauseUnless(early: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    early,
-    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
-  ]).then(() => clearTimeout(timer));
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

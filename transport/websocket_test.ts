@@ -415,3 +415,80 @@ Deno.test("websocketStream write pends while the peer stops reading, and memory 
   await peer.reading;
   peer.conn.close();
 });
+
+Deno.test("websocketStream write keeps no memory per slow write once it settles", async () => {
+  // Run in a child with --expose-gc: two thousand writes over a real socket
+  // that each wait (writeLowWater 0: a sent message is buffered until the
+  // next tick), then the heap is compared with the socket still open.
+  const script = `
+    import { websocketStream } from ${
+    JSON.stringify(import.meta.resolve("./websocket.ts"))
+  };
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      globalThis.stream = websocketStream(socket, { writeLowWater: 0, drainPollMs: 1 });
+      return response;
+    });
+    const ws = new WebSocket("ws://127.0.0.1:" + server.addr.port);
+    await new Promise((r) => ws.onopen = r);
+    while (!globalThis.stream || globalThis.stream.socket.readyState !== 1) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const heap = async () => {
+      for (let i = 0; i < 3; i++) { gc(); await new Promise((r) => setTimeout(r, 5)); }
+      return Deno.memoryUsage().heapUsed;
+    };
+    const one = new Uint8Array(1);
+    for (let i = 0; i < 200; i++) await globalThis.stream.write(one);
+    const before = await heap();
+    for (let i = 0; i < 2000; i++) await globalThis.stream.write(one);
+    console.log(JSON.stringify({ grown: (await heap()) - before, open: ws.readyState === 1 }));
+    ws.close();
+    await server.shutdown();
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const { grown, open } = JSON.parse(text.trim().split("\n").at(-1)!);
+  assert.ok(open, "the socket stayed open while measuring");
+  // Each settled write used to keep ~800 bytes until the socket closed.
+  assert.ok(grown < 500_000, `heap grew ${grown} bytes over 2000 slow writes`);
+});
+
+Deno.test("websocketStream write backs off to a look a second for a stuck peer, and rejects once closed", async () => {
+  await using server = startServer({ writeLowWater: 0, drainPollMs: 20 });
+  const peer = await rawPeer(server.port);
+  const stream = await server.next();
+  const socket = stream.socket;
+  const real = Object.getOwnPropertyDescriptor(
+    Object.getPrototypeOf(socket),
+    "bufferedAmount",
+  )!;
+  let looks = 0;
+  let stuck = false;
+  Object.defineProperty(socket, "bufferedAmount", {
+    get() {
+      looks++;
+      return stuck ? 1 : real.get!.call(socket);
+    },
+  });
+  stuck = true; // a peer whose buffered bytes never drain
+  const started = Date.now();
+  const writing = stream.write(new Uint8Array([1]));
+  let outcome = "pending";
+  writing.then(() => outcome = "settled", () => outcome = "rejected");
+  await waitFor(() => Date.now() - started >= 3000, {
+    timeout: 10_000,
+    message: "three seconds of waiting",
+  });
+  assert.equal(outcome, "pending");
+  // ~1 s at ≤ 20 ms a look, then a look a second: well under 3000 / 20.
+  assert.ok(looks <= 70, `${looks} looks at bufferedAmount in 3 s`);
+  stream.close();
+  await assert.rejects(writing, /closed/);
+  peer.conn.close();
+});
