@@ -7,6 +7,7 @@
  */
 
 import type { ByteStream } from "../transport/byte_stream.ts";
+import { guardStream } from "../transport/_guarded_stream.ts";
 import { codec } from "../wasm/codec.ts";
 import { Call, type OutFrame } from "./_call.ts";
 import { ResponseReader, type ResponseSink } from "./_reader.ts";
@@ -34,7 +35,9 @@ export class Connection {
     onResponse: ResponseSink,
     onClose: CloseSink,
   ) {
-    this.#stream = stream;
+    // A custom stream may throw where a rejection belongs (close is never
+    // waited for): guarded, it cannot end the process.
+    this.#stream = guardStream(stream);
     this.#onClose = onClose;
     this.#reader = new ResponseReader(maxMessageSize, onResponse);
     this.#reading = this.#readLoop();

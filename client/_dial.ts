@@ -7,6 +7,7 @@
  */
 
 import type { ByteStream } from "../transport/byte_stream.ts";
+import { guardStream } from "../transport/_guarded_stream.ts";
 import { openWebSocket } from "../transport/open_websocket.ts";
 import { type Address, formatAddress } from "./address.ts";
 import { isPermissionError, openNative } from "./_dial_deno.ts";
@@ -83,7 +84,10 @@ async function open(
   options: DialOptions,
   signal: AbortSignal,
 ): Promise<ByteStream> {
-  if (address.transport === "stream") return await address.dial(signal);
+  if (address.transport === "stream") {
+    // The caller's own stream: closing it must not throw here either.
+    return guardStream(await address.dial(signal));
+  }
   if ("url" in address) {
     return await openWebSocket(address.url, {
       signal,

@@ -122,3 +122,41 @@ Deno.test("deno task call serial:// prints the answer of a server on the other e
   assert.equal(read(stdout), "hi over serial\n");
   await server.shutdown();
 });
+
+Deno.test("Client over a custom stream whose write throws synchronously and whose close throws loses the connection, not the process", async () => {
+  const server = echoServer();
+  const served: Promise<void>[] = [];
+  const state = { broken: false, closes: 0 };
+  const dial = (): ByteStream => {
+    const { client, server: end } = linkedPairs();
+    served.push(server.serve(webStreamPair(end)));
+    const inner = webStreamPair(client, {
+      remoteAddr: { transport: "memory" },
+    });
+    return {
+      transport: inner.transport,
+      remoteAddr: inner.remoteAddr,
+      read: (buffer) => inner.read(buffer),
+      write(data) {
+        if (state.broken) throw new Error("stream is broken (thrown)");
+        return inner.write(data);
+      },
+      close(reason) {
+        state.closes++;
+        inner.close(reason);
+        throw new Error("close blew up");
+      },
+    };
+  };
+  const client = new Client(dial, { keepalive: false, reconnect: false });
+  await client.opened;
+  assert.equal(read((await client.request("/echo", text("a"))).data), "a");
+  state.broken = true;
+  const disconnected = nextEvent(client, "disconnect");
+  await assert.rejects(client.request("/echo", text("b")), /stream is broken/);
+  await disconnected;
+  assert.ok(state.closes >= 1);
+  await client.close();
+  await server.shutdown();
+  await Promise.all(served);
+});

@@ -3,6 +3,7 @@
 
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { formatPeer } from "../transport/byte_stream.ts";
+import { guardStream } from "../transport/_guarded_stream.ts";
 import { serveConnection } from "./_connection.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
 import type { ServeOptions, ServerOptions } from "./options.ts";
@@ -28,9 +29,17 @@ export class Admission {
   }
 
   /** Admits the peer of `stream` (or refuses it) and serves it until it ends. */
-  async serve(stream: ByteStream, options: ServeOptions = {}): Promise<void> {
-    if (!(await this.#admit(stream))) return;
+  async serve(given: ByteStream, options: ServeOptions = {}): Promise<void> {
     const core = this.#core;
+    // Sessions write from microtasks and close without waiting: a custom
+    // stream's synchronous throw must become a rejection there.
+    const stream = guardStream(given, (err) =>
+      core.logger.warn(
+        `closing the stream of ${formatPeer(given.remoteAddr)} threw: ${
+          errorMessage(err)
+        }`,
+      ));
+    if (!(await this.#admit(stream))) return;
     const session = new ServerSession(core, stream);
     core.sessions.set(session.id, session);
     core.stats.sessions++;

@@ -306,10 +306,14 @@ export class ServerSession implements Session {
    * {@link close}, but its stream and outbox now serve the other session.
    */
   handOver(reason: string): void {
-    this.#closing ??= (async () => {
+    if (this.#closing) return;
+    this.#closing = Promise.resolve();
+    try {
       this.#release(reason);
       this.core.sessionClosed(this, reason);
-    })();
+    } catch (err) {
+      this.core.logger.error(`${this}: handing over failed`, err);
+    }
   }
 
   /** `session 12 (tcp://127.0.0.1:5000)`, for log lines. */
@@ -317,11 +321,16 @@ export class ServerSession implements Session {
     return `session ${this.id} (${formatPeer(this.remoteAddr)})`;
   }
 
+  /** Never rejects: close() and lost() are called without waiting. */
   async #finish(reason: string): Promise<void> {
-    this.#release(reason);
-    await this.out.close(CLOSE_FLUSH_MS);
-    this.stream.close(reason);
-    this.core.sessionClosed(this, reason);
+    try {
+      this.#release(reason);
+      await this.out.close(CLOSE_FLUSH_MS);
+      this.stream.close(reason);
+      this.core.sessionClosed(this, reason);
+    } catch (err) {
+      this.core.logger.error(`${this}: closing failed`, err);
+    }
   }
 
   /** Lets go of everything the session holds in the server. */

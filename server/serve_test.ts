@@ -133,3 +133,66 @@ Deno.test("Server.serve with resyncQuietMs discards a bad frame's tail until the
   assert.equal(server.stats().sessions, 0);
   await server.shutdown();
 });
+
+/**
+ * A custom stream that breaks the way the ByteStream docs ask adapters not
+ * to: once `broken`, write throws synchronously; close always throws.
+ */
+function throwingStream(inner: ByteStream) {
+  const state = { broken: false, closes: 0 };
+  const stream: ByteStream = {
+    transport: inner.transport,
+    remoteAddr: inner.remoteAddr,
+    read: (buffer) => inner.read(buffer),
+    write(data) {
+      if (state.broken) throw new Error("stream is broken (thrown)");
+      return inner.write(data);
+    },
+    close(reason) {
+      state.closes++;
+      inner.close(reason);
+      throw new Error("close blew up");
+    },
+  };
+  return { stream, state };
+}
+
+Deno.test("Server.serve survives a custom stream whose write throws synchronously and whose close throws", async () => {
+  const logger = recordingLogger();
+  const server = new Server({ logger });
+  server.topic("/t");
+  const peer = line();
+  const { stream, state } = throwingStream(peer.stream);
+  const serving = server.serve(stream);
+  await peer.send(requestFrame({
+    requestId: 5,
+    requestType: 3, // SUBSCRIBE
+    pathOneof: { case: "path", value: "/t" },
+  }));
+  assert.equal((await peer.read()).requestId, 5);
+  state.broken = true;
+  // The UPDATE is written from a microtask: the throw must end the session,
+  // not the process.
+  server.publish("/t", new Uint8Array([1]));
+  await within(serving, { message: "the session to end" });
+  assert.equal(server.stats().sessions, 0);
+  assert.ok(state.closes >= 1);
+  assert.ok(
+    logger.at("warn").some((line) =>
+      /closing the stream.*close blew up/.test(line)
+    ),
+    logger.at("warn").join("\n"),
+  );
+  await server.shutdown();
+});
+
+Deno.test("Server.serve refusing a custom stream whose close throws logs it and goes on", async () => {
+  const logger = recordingLogger();
+  const server = new Server({ logger, maxSessions: 0 });
+  const { stream, state } = throwingStream(line().stream);
+  await server.serve(stream);
+  assert.equal(state.closes, 1);
+  assert.equal(server.stats().sessionsRefused, 1);
+  assert.ok(logger.at("warn").some((l) => /close blew up/.test(l)));
+  await server.shutdown();
+});

@@ -58,21 +58,25 @@ export interface ByteStream {
    * Reads into `buffer`.
    *
    * @returns The number of bytes read (at least 1), or `null` when the peer
-   * has ended the stream.
-   * @throws {Error} When the stream failed or was closed.
+   * has ended the stream. It rejects when the stream failed or was closed;
+   * it should not throw synchronously (if it does, sessions and the client
+   * treat the throw as that rejection).
    */
   read(buffer: Uint8Array): Promise<number | null>;
   /**
    * Writes all of `data`. The caller must not change `data` until the
    * promise settles.
    *
-   * @returns A promise that settles when the stream can take more data.
-   * @throws {Error} When the stream failed or was closed.
+   * @returns A promise that settles when the stream can take more data,
+   * and rejects when the stream failed or was closed. Report failures by
+   * rejecting, not by throwing synchronously (a synchronous throw is
+   * treated as that rejection).
    */
   write(data: Uint8Array): Promise<void>;
   /**
    * Closes the stream; pending reads end and later writes fail. Calling it
-   * again does nothing.
+   * again does nothing. It should not throw: callers do not wait for it,
+   * and an error it throws is only logged.
    *
    * @param reason Why, for transports that can tell the peer (WebSocket).
    */
