@@ -18,7 +18,8 @@ export interface WatchSerialOptions extends SerialOptions {
   maxDelay?: number;
   /**
    * Told about every failed open and every stream that ended with an
-   * error, for logging; the watch goes on regardless.
+   * error, for logging; the watch goes on regardless. If it throws, the
+   * error is written to `console.error` and the watch goes on.
    */
   onError?: (error: Error) => void;
 }
@@ -79,10 +80,19 @@ export function watchSerial(
   const signal = options.signal
     ? AbortSignal.any([options.signal, stop.signal])
     : stop.signal;
-  const report = (error: unknown) =>
-    options.onError?.(
-      error instanceof Error ? error : new Error(String(error)),
-    );
+  const report = (error: unknown) => {
+    const err = error instanceof Error ? error : new Error(String(error));
+    try {
+      options.onError?.(err);
+    } catch (thrown) {
+      // The watch must go on: a failing logger cannot end it (or the
+      // process, from this detached loop).
+      console.error(
+        `watchSerial ${path}: onError threw while reporting "${err.message}":`,
+        thrown,
+      );
+    }
+  };
   const state = {
     current: undefined as SerialStream | undefined,
     opens: 0,

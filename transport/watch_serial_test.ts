@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { captureConsole } from "../testing/logger.ts";
 import { waitFor } from "../testing/wait.ts";
 import { startPtyPair } from "../testing/pty.ts";
 import { openSerial, type SerialStream } from "./serial.ts";
@@ -87,4 +88,36 @@ Deno.test("watchSerial stops when its signal aborts and closes the stream", asyn
   await watch.close();
   assert.equal(watch.opens, 1);
   await assert.rejects(served!.write(new Uint8Array([1])), /closed/);
+});
+
+Deno.test("watchSerial goes on when its onError throws, and logs that to console.error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanorpc_watch_" });
+  using logged = captureConsole("error");
+  await using watch = watchSerial(
+    `${dir}/b`,
+    {
+      initialDelay: 5,
+      maxDelay: 20,
+      onError: () => {
+        throw new Error("the logger failed");
+      },
+    },
+    echo,
+  );
+  await waitFor(() => watch.failures >= 2, {
+    timeout: 5000,
+    message: "failed opens retried",
+  });
+  assert.match(String(logged.calls[0][0]), /onError threw/);
+  assert.match(String(logged.calls[0][1]), /the logger failed/);
+  // The device appears: the watch that survived opens it.
+  await using pair = await startPtyPair({ dir });
+  await waitFor(() => watch.opens === 1, {
+    timeout: 5000,
+    message: "the open",
+  });
+  assert.equal(await roundTrip(pair.a, "still here"), "still here");
+  await watch.close();
+  await pair.stop();
+  await Deno.remove(dir, { recursive: true });
 });
