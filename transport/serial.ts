@@ -101,8 +101,9 @@ export function quietGap(baud: number, options: QuietGapOptions = {}): number {
 
 /**
  * Opens a serial device or pty for reading and writing, after putting it in
- * raw mode at `baud` by running `stty -F PATH raw -echo BAUD` (`stty` is
- * part of coreutils).
+ * raw mode at `baud` by running `stty -F PATH raw -echo clocal BAUD`
+ * (`stty` is part of coreutils; `clocal` ignores the modem control lines,
+ * so a 3-wire line with no carrier detect opens).
  *
  * Permissions: Deno opens device files (anything under `/dev`, ptys
  * included) only with `--allow-all`. With it the device is opened directly
@@ -188,7 +189,9 @@ async function stty(path: string, baud: number): Promise<void> {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command("stty", {
-      args: ["-F", path, "raw", "-echo", String(baud)],
+      // clocal: ignore modem control lines. A 3-wire UART has no carrier
+      // detect, and with -clocal opening it would wait for one forever.
+      args: ["-F", path, "raw", "-echo", "clocal", String(baud)],
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -58,6 +58,17 @@ Deno.test("SerialStream writes while a read is pending on the same line", async 
   b.close();
 });
 
+Deno.test("openSerial sets clocal so a line without carrier detect opens", async () => {
+  await using pair = await startPtyPair();
+  const stty = (...args: string[]) =>
+    new Deno.Command("stty", { args: ["-F", pair.b, ...args] }).output();
+  await stty("-clocal"); // As a 3-wire UART may come up.
+  const line = await openSerial(pair.b);
+  const { stdout } = await stty("-a");
+  assert.match(new TextDecoder().decode(stdout), /(^|\s)clocal(\s|$)/m);
+  line.close();
+});
+
 Deno.test("openSerial refuses a baud rate stty cannot set", async () => {
   await assert.rejects(
     openSerial("/dev/null", { baud: 12345 }),
