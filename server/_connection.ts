@@ -6,10 +6,13 @@
 import { MALFORMED_REASONS, MAX_FRAMES } from "../wasm/codec.ts";
 import { RequestFrames } from "../wasm/frames.ts";
 import { RequestType } from "../wasm/wire.ts";
-import { errorMessage } from "./_core.ts";
+import type { ByteStream } from "../transport/byte_stream.ts";
+import { errorMessage, type ServerCore } from "./_core.ts";
 import { dispatch } from "./_dispatch.ts";
 import { throttle } from "./_rate_limit.ts";
 import { serveReserved } from "./_resume.ts";
+import type { Outbox } from "./_outbox.ts";
+import type { ReadBuffer } from "./_read_buffer.ts";
 import type { ServerSession } from "./_session.ts";
 
 /**
@@ -40,15 +43,16 @@ export async function serveConnection(
   let reason = "peer closed the connection";
   /** While resynchronising: bytes are dropped until a quiet gap. */
   let discarding = false;
-  /** This connection's cursor over each decode, reused for every read. */
-  const frames = new RequestFrames();
+  /** What serving a read keeps, reused for every read. */
+  const state = new ReadState(session);
   try {
     while (!session.closed && !session.draining && session.stream === stream) {
       if (out.queued > halfBuffer) {
         await out.drained();
         if (session.closed) break;
       }
-      const waitedFrom = performance.now();
+      // Only a serial line measures quiet gaps: no clock read otherwise.
+      const waitedFrom = policy.kind === "resync" ? performance.now() : 0;
       const n = await stream.read(input.space());
       if (n === null) break;
       core.stats.bytesIn += n;
@@ -66,7 +70,8 @@ export async function serveConnection(
         input.consume(cut);
       }
       if (input.filled < input.need) continue;
-      const bad = await process(session, frames);
+      let bad = process(state, session);
+      if (bad instanceof Promise) bad = await bad;
       while (session.successor) session = session.successor;
       if (bad !== undefined) {
         if (policy.kind === "close") {
@@ -100,79 +105,188 @@ function malformedClose(session: ServerSession, why: string): void {
   session.close(why);
 }
 
+/** Why the first malformed frame of a read is malformed, if one is. */
+type Outcome = string | undefined;
+
+/**
+ * What serving one read keeps from frame to frame, also across a wait (a
+ * handler's promise, a rate limit): one per connection, reused.
+ */
+class ReadState {
+  readonly core: ServerCore;
+  readonly input: ReadBuffer;
+  readonly out: Outbox;
+  readonly stream: ByteStream;
+  /** This connection's cursor over each decode. */
+  readonly frames: RequestFrames = new RequestFrames();
+  /** The session served (a resume request moves on to another). */
+  session: ServerSession;
+  /** Start of the decoded bytes in the read buffer. */
+  offset = 0;
+  /** The decoded bytes; frame offsets are relative to them. */
+  chunk: Uint8Array = EMPTY;
+  /** Whether serving took a turn of the event loop. */
+  waited = false;
+  /** Whether `lastFrameAt` was set for this read. */
+  touched = false;
+  /** The rest of the decoded frames are not served (a throttle refused). */
+  skip = false;
+  /** The wait is a rate limit's for the current frame. */
+  throttled = false;
+  /** The current frame passed its rate limit: serve it next. */
+  admitted = false;
+
+  constructor(session: ServerSession) {
+    this.core = session.core;
+    this.input = session.input;
+    this.out = session.out;
+    this.stream = session.stream;
+    this.session = session;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const goOn = (): boolean => true;
+
 /**
  * Decodes and dispatches every complete frame in the read buffer. Returns
  * why the first malformed frame is malformed, if one is found (the frames
- * before it have been served).
+ * before it have been served). Synchronous unless a handler's promise or
+ * a rate limit must be waited for: most reads cost no promise.
  */
-async function process(
+function process(
+  r: ReadState,
   session: ServerSession,
-  frames: RequestFrames,
-): Promise<string | undefined> {
-  const { core, input, out, stream } = session;
+): Outcome | Promise<Outcome> {
   session.begin();
-  out.cork();
-  /** Whether this call took a turn of the event loop, or read the clock. */
-  let waited = false;
-  let touched = false;
+  r.out.cork();
+  r.session = session;
+  r.offset = 0;
+  r.waited =
+    r.touched =
+    r.skip =
+    r.throttled =
+    r.admitted =
+      false;
+  let paused: Outcome | Promise<boolean>;
   try {
-    let offset = 0;
+    paused = walk(r, true);
+  } catch (err) {
+    finish(r);
+    throw err;
+  }
+  if (paused instanceof Promise) return resume(r, paused);
+  finish(r);
+  return paused;
+}
+
+/** Waits whenever {@link walk} asks to, and goes on where it stopped. */
+async function resume(
+  r: ReadState,
+  paused: Promise<boolean>,
+): Promise<Outcome> {
+  try {
     for (;;) {
-      const chunk = input.bytes.subarray(offset, input.filled);
+      const ok = await paused;
+      if (r.throttled) {
+        // Served next when admitted; else none of the rest of its decode.
+        r.throttled = false;
+        if (ok) r.admitted = true;
+        else r.skip = true;
+      }
+      r.out.cork();
+      const next = walk(r, false);
+      if (!(next instanceof Promise)) return next;
+      paused = next;
+    }
+  } finally {
+    finish(r);
+  }
+}
+
+/**
+ * Serves frames from where `r` is, decoding at `r.offset` first when
+ * `decode`. Returns the outcome once the read is served, or a promise to
+ * wait for: a handler's (then go on with the next frame) or a rate
+ * limit's (true: serve the frame it held; false: none of this decode).
+ */
+function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
+  const { core, frames, input, out, stream } = r;
+  let session = r.session;
+  for (;;) {
+    if (decode) {
+      r.chunk = input.bytes.subarray(r.offset, input.filled);
       const codec = core.codec;
-      codec.decodeRequests(chunk, core.limits.maxMessageSize);
+      codec.decodeRequests(r.chunk, core.limits.maxMessageSize);
       frames.load(codec.words);
-      if (frames.count > 0 && !touched) {
+      if (frames.count > 0 && !r.touched) {
         session.lastFrameAt = performance.now();
-        touched = true;
+        r.touched = true;
       }
       core.stats.framesIn += frames.count;
-      while (!session.closed && session.stream === stream && frames.next()) {
+    }
+    decode = true;
+    const skip = r.skip;
+    r.skip = false;
+    for (;;) {
+      if (r.admitted) r.admitted = false; // The frame a throttle held.
+      else {
+        if (
+          skip || session.closed || session.stream !== stream ||
+          !frames.next()
+        ) break;
         const limiter = session.limiter;
         if (limiter !== undefined && frames.type !== RequestType.PING) {
           const wait = limiter.admit(frames.pathHash, session.lastFrameAt);
           if (wait !== 0) {
-            waited = true;
-            if (!(await throttle(session, frames, wait))) break;
+            r.waited = r.throttled = true;
+            r.session = session;
+            return throttle(session, frames, wait);
           }
         }
-        const resumed = serveReserved(session, frames, chunk);
-        if (resumed !== undefined) {
-          session = resumed;
-          continue;
-        }
-        const done = dispatch(session, frames, chunk);
-        if (done === undefined) continue;
-        // The table is shared by all sessions: keep the rest of ours.
-        frames.detach();
-        // Answers so far go out now, not after the slow handler.
-        out.uncork();
-        waited = true;
-        await done;
-        out.cork();
       }
-      if (frames.error !== 0) {
-        core.ops.countMalformed(frames.error);
-        return `malformed frame at byte ${offset + frames.errorAt}: ${
-          MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`
-        }`;
+      const resumed = serveReserved(session, frames, r.chunk);
+      if (resumed !== undefined) {
+        session = resumed;
+        continue;
       }
-      offset += frames.consumed;
-      input.need = frames.need;
-      if (
-        frames.count < MAX_FRAMES || offset === input.filled || session.closed
-      ) {
-        break;
-      }
+      const done = dispatch(session, frames, r.chunk);
+      if (done === undefined) continue;
+      // The table is shared by all sessions: keep the rest of ours.
+      frames.detach();
+      // Answers so far go out now, not after the slow handler.
+      out.uncork();
+      r.waited = true;
+      r.session = session;
+      return done.then(goOn);
     }
-    // Answers may still view the read buffer: encode them before the
-    // buffer is compacted and reused.
-    out.uncork();
-    input.consume(offset);
-  } finally {
-    out.uncork();
-    // Only a read served in one go may skip reading the clock again.
-    session.end(waited || !touched);
-    core.ops.observer?.flush?.(session);
+    r.session = session;
+    if (frames.error !== 0) {
+      core.ops.countMalformed(frames.error);
+      return `malformed frame at byte ${r.offset + frames.errorAt}: ${
+        MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`
+      }`;
+    }
+    r.offset += frames.consumed;
+    input.need = frames.need;
+    if (
+      frames.count < MAX_FRAMES || r.offset === input.filled ||
+      session.closed
+    ) {
+      break;
+    }
   }
+  // Answers may still view the read buffer: encode them before the
+  // buffer is compacted and reused.
+  out.uncork();
+  input.consume(r.offset);
+  return undefined;
+}
+
+/** Ends serving a read, whichever way it went. */
+function finish(r: ReadState): void {
+  r.out.uncork();
+  // Only a read served in one go may skip reading the clock again.
+  r.session.end(r.waited || !r.touched);
+  r.core.ops.observer?.flush?.(r.session);
 }
