@@ -9,7 +9,7 @@
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { guardStream } from "../transport/_guarded_stream.ts";
 import { openWebSocket } from "../transport/open_websocket.ts";
-import { type Address, formatAddress } from "./address.ts";
+import { type Address, formatAddress, type StreamAddress } from "./address.ts";
 import { isPermissionError, openNative } from "./_dial_deno.ts";
 import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
 import { clampDelay } from "./_timer.ts";
@@ -39,8 +39,10 @@ export { isPermissionError };
  * Connects to `address`. The attempt gets its own signal (the client's,
  * combined with the time limit) and is cancelled by it at every step: the
  * TCP connect and the WebSocket handshake take the signal, and a TLS
- * handshake in progress is stopped by closing its socket. It settles only once the attempt is over, so no
- * socket outlives a failed or cancelled attempt.
+ * handshake in progress is stopped by closing its socket. It settles only
+ * once the attempt is over, so no socket outlives a failed or cancelled
+ * attempt; a caller's own dialer that ignores the signal is given up on
+ * when it aborts, and the stream it brings later is closed.
  *
  * @throws {ConnectionClosedError} When `signal` aborted.
  * @throws {NotConnectedError} When the attempt failed or ran out of time.
@@ -84,10 +86,7 @@ async function open(
   options: DialOptions,
   signal: AbortSignal,
 ): Promise<ByteStream> {
-  if (address.transport === "stream") {
-    // The caller's own stream: closing it must not throw here either.
-    return guardStream(await address.dial(signal));
-  }
+  if (address.transport === "stream") return await dialStream(address, signal);
   if ("url" in address) {
     return await openWebSocket(address.url, {
       signal,
@@ -95,4 +94,34 @@ async function open(
     });
   }
   return await openNative(address, options, signal);
+}
+
+/**
+ * Calls the caller's own dialer, which may ignore `signal`: the attempt
+ * ends when the signal aborts all the same, and a stream that arrives
+ * after that is closed, not leaked.
+ */
+function dialStream(
+  address: StreamAddress,
+  signal: AbortSignal,
+): Promise<ByteStream> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => {
+      settled = true;
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    const done = () => signal.removeEventListener("abort", onAbort);
+    new Promise<ByteStream>((r) => r(address.dial(signal))).then((given) => {
+      done();
+      // The caller's own stream: closing it must not throw here either.
+      const stream = guardStream(given);
+      if (settled) stream.close("the connection attempt was given up");
+      else resolve(stream);
+    }, (error) => {
+      done();
+      reject(error);
+    });
+  });
 }

@@ -6,7 +6,7 @@ import { Server } from "../server/server.ts";
 import { serveSerial } from "../server/serial.ts";
 import { silentLogger } from "../testing/logger.ts";
 import { startPtyPair } from "../testing/pty.ts";
-import { nextEvent, waitFor } from "../testing/wait.ts";
+import { nextEvent, waitFor, within } from "../testing/wait.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { webStreamPair } from "../transport/web_streams.ts";
 import { Client } from "./client.ts";
@@ -159,4 +159,44 @@ Deno.test("Client over a custom stream whose write throws synchronously and whos
   await client.close();
   await server.shutdown();
   await Promise.all(served);
+});
+
+Deno.test("connect gives up on a dialer that ignores its signal at the time limit, and closes the stream it brings late", async () => {
+  const server = echoServer();
+  const served: Promise<void>[] = [];
+  const late = Promise.withResolvers<void>();
+  let closed = false;
+  const dial = async (): Promise<ByteStream> => {
+    await late.promise; // Ignores the signal.
+    const { client, server: end } = linkedPairs();
+    served.push(server.serve(webStreamPair(end)));
+    const inner = webStreamPair(client);
+    return {
+      transport: inner.transport,
+      remoteAddr: inner.remoteAddr,
+      read: (buffer) => inner.read(buffer),
+      write: (data) => inner.write(data),
+      close(reason) {
+        closed = true;
+        inner.close(reason);
+      },
+    };
+  };
+  await assert.rejects(
+    connect(dial, { connectTimeout: 50, reconnect: false }),
+    /Could not connect to stream within 50 ms/,
+  );
+  late.resolve();
+  await waitFor(() => closed, { message: "the late stream to be closed" });
+  await Promise.all(served);
+  assert.equal(server.sessions.size, 0);
+  await server.shutdown();
+});
+
+Deno.test("Client close ends a connection attempt whose dialer ignores its signal", async () => {
+  const never = Promise.withResolvers<ByteStream>();
+  const client = new Client(() => never.promise, { keepalive: false });
+  const opened = assert.rejects(client.opened, /Client is closed/);
+  await within(client.close(), { message: "close to finish" });
+  await opened;
 });
