@@ -4,6 +4,7 @@
  * @module
  */
 
+import { ListenerGuard } from "../protocol/_listener_guard.ts";
 import { RequestType } from "../wasm/wire.ts";
 import { type Address, type StreamDialer, toAddress } from "./address.ts";
 import { Call, frameTooLarge, pingCall } from "./_call.ts";
@@ -66,6 +67,9 @@ export class Client extends EventTarget implements AsyncDisposable {
   readonly address: Address;
   readonly #link: Link;
   #paths = new PathCache();
+  #guard = new ListenerGuard((err, type) =>
+    console.error(`nanorpc client: a ${type} listener threw:`, err)
+  );
 
   /**
    * Starts connecting to `address` in the background.
@@ -350,7 +354,9 @@ export class Client extends EventTarget implements AsyncDisposable {
   }
 
   /**
-   * Adds a listener; typed for `connect`, `disconnect` and `reconnect`.
+   * Adds a listener; typed for `connect`, `disconnect` and `reconnect`. One
+   * that throws, or whose promise rejects, is reported to `console.error`;
+   * the client and the other listeners go on.
    *
    * @param type The event name.
    * @param listener Receives a {@link ConnectionEvent}.
@@ -361,13 +367,7 @@ export class Client extends EventTarget implements AsyncDisposable {
     listener: (this: Client, event: ClientEventMap[K]) => void,
     options?: boolean | AddEventListenerOptions,
   ): void;
-  /**
-   * Adds a listener for any event name.
-   *
-   * @param type The event name.
-   * @param listener The listener.
-   * @param options Standard listener options.
-   */
+  /** Adds a listener for any event name; guarded the same way. */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -378,7 +378,18 @@ export class Client extends EventTarget implements AsyncDisposable {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    super.addEventListener(type, listener, options);
+    const wrapped = this.#guard.wrap(type, listener, options);
+    super.addEventListener(type, wrapped, options);
+  }
+
+  /** Removes a listener added with {@link addEventListener}. */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    const wrapped = this.#guard.unwrap(type, listener, options);
+    super.removeEventListener(type, wrapped, options);
   }
 
   #pathFields(path: string, hash = this.#link.settings.hash): PathFields {

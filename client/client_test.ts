@@ -10,6 +10,7 @@ import {
 } from "../proto/gen/chat_pb.ts";
 import type { ServerOptions } from "../server/mod.ts";
 import {
+  captureConsole,
   FakeTime,
   type Gate,
   startServer,
@@ -242,6 +243,50 @@ Deno.test("Client waits for a server that starts later with waitForServer", asyn
   await demo.restart();
   assert.equal(dec.decode((await answer).data), "late");
   await client.opened;
+  await client.close();
+});
+
+Deno.test("Client reports connect, disconnect and reconnect listeners that throw to console.error and goes on", async () => {
+  using logged = captureConsole("error");
+  await using demo = await startDemoServer();
+  const client = new Client(demo.url, FAST_RECONNECT);
+  const seen: string[] = [];
+  client.addEventListener("connect", () => {
+    seen.push("connect");
+    throw new Error("connect listener broke");
+  });
+  client.addEventListener(
+    "disconnect",
+    () => Promise.reject(new Error("async disconnect listener broke")),
+  );
+  const reconnect = () => {
+    seen.push("reconnect");
+    throw new Error("reconnect listener broke");
+  };
+  client.addEventListener("reconnect", reconnect);
+  await client.opened;
+  await demo.restart();
+  await waitFor(() => seen.includes("reconnect"), { message: "the reconnect" });
+  client.removeEventListener("reconnect", reconnect);
+  assert.equal(
+    dec.decode((await client.request("/echo", enc.encode("on"))).data),
+    "on",
+  );
+  await waitFor(() => logged.calls.length >= 4, {
+    message: "four errors reported",
+  });
+  const text = logged.calls.map((call) => call.map(String).join(" ")).join(
+    "\n",
+  );
+  assert.match(text, /a connect listener threw: Error: connect listener broke/);
+  assert.match(
+    text,
+    /a disconnect listener threw: Error: async disconnect listener broke/,
+  );
+  assert.match(
+    text,
+    /a reconnect listener threw: Error: reconnect listener broke/,
+  );
   await client.close();
 });
 

@@ -6,6 +6,7 @@
  */
 
 import type { DescMessage } from "@bufbuild/protobuf";
+import { ListenerGuard } from "../protocol/_listener_guard.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import { acceptLoop } from "./_accept.ts";
@@ -13,10 +14,9 @@ import {
   componentHandlers,
   type ComponentHooks,
   type ComponentOptions,
-  runHooks,
 } from "./component.ts";
-import { Admission, closeIdle, drainSessions } from "./_admission.ts";
-import { createCore, disposeAll } from "./_create_core.ts";
+import { Admission } from "./_admission.ts";
+import { createCore } from "./_create_core.ts";
 import type { DrainOptions } from "./drain.ts";
 import { drainOver } from "./_drain.ts";
 import { ForwardNode } from "./_forward_host.ts";
@@ -25,12 +25,8 @@ import { errorMessage, publish, type ServerCore } from "./_core.ts";
 import type { Group } from "./group.ts";
 import { GroupImpl } from "./_group.ts";
 import type { HandleOptions, Handler } from "./handler.ts";
-import {
-  type Listener,
-  type ListenOptions,
-  type OpenListener,
-  openListener,
-} from "./listener.ts";
+import { type Listener, type ListenOptions, openListener } from "./listener.ts";
+import { Lifecycle } from "./_lifecycle.ts";
 import { renderMetrics } from "./_metrics_text.ts";
 import {
   type ServeOptions,
@@ -67,28 +63,24 @@ const EMPTY = new Uint8Array(0);
  */
 export class Server extends EventTarget implements AsyncDisposable {
   #core: ServerCore;
-  #ownsBroker: boolean;
-  #options: ServerOptions;
-  #listeners: OpenListener[] = [];
-  #accepting: Promise<void>[] = [];
-  #channels: Disposable[] = [];
-  #components: ComponentHooks[] = [];
+  #life: Lifecycle;
   #started?: Promise<void>;
   #stopping?: Promise<void>;
   #admission: Admission;
-  #idleTimer?: ReturnType<typeof setInterval>;
   #catalog = new PathCatalog();
+  #guard = new ListenerGuard((err, type) =>
+    this.#core.logger.error(`a ${type} listener threw: ${errorMessage(err)}`)
+  );
   /** Largest frame a session accepts, in bytes (`maxMessageSize`). */
   readonly maxMessageSize: number;
 
   /** Creates a server; nothing listens until {@link listen}. */
   constructor(options: ServerOptions = {}) {
     super();
-    this.#options = options;
-    this.#ownsBroker = options.broker === undefined;
     this.#core = createCore(options, (session, reason) => {
       this.dispatchEvent(new SessionEvent("sessionclose", session, reason));
     });
+    this.#life = new Lifecycle(this.#core, options);
     this.maxMessageSize = this.#core.limits.maxMessageSize;
     if (options.forward) {
       this.#core.forward = new ForwardNode(this.#core, options.forward);
@@ -175,7 +167,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     route.topic = topic;
     this.#catalog.topic(path, options);
     this.#core.forward?.routesChanged();
-    this.#channels.push(
+    this.#life.channels.push(
       this.#core.broker.subscribe(
         `topic:${path}`,
         (m) => topic.deliver(m.data),
@@ -205,7 +197,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     for (const [path, handler] of componentHandlers(component, options)) {
       this.handle(path, handler, options.handle);
     }
-    this.#components.push(component as ComponentHooks);
+    this.#life.components.push(component as ComponentHooks);
     return this;
   }
 
@@ -265,7 +257,7 @@ export class Server extends EventTarget implements AsyncDisposable {
 
   /** The bound listeners. */
   get listeners(): readonly Listener[] {
-    return this.#listeners;
+    return this.#life.listeners;
   }
 
   /** A snapshot of the server's counters. */
@@ -286,7 +278,7 @@ export class Server extends EventTarget implements AsyncDisposable {
   async drain(options: DrainOptions = {}): Promise<void> {
     if (options.stopAccepting ?? true) {
       this.#core.ops.refuseAll = true;
-      await Promise.all(this.#listeners.map((l) => l.close()));
+      await Promise.all(this.#life.listeners.map((l) => l.close()));
     }
     await drainOver(this.#core, options);
   }
@@ -301,14 +293,14 @@ export class Server extends EventTarget implements AsyncDisposable {
    */
   async listen(options: ListenOptions = {}): Promise<Listener> {
     if (this.#stopping) throw new Error("Server is shutting down");
-    await (this.#started ??= this.#start());
+    await (this.#started ??= this.#life.start());
     const listener = await openListener(options, this.#core);
     if (this.#stopping) {
       await listener.close();
       throw new Error("Server is shutting down");
     }
-    this.#listeners.push(listener);
-    this.#accepting.push(acceptLoop(listener, {
+    this.#life.listeners.push(listener);
+    this.#life.accepting.push(acceptLoop(listener, {
       stopping: () => this.#stopping !== undefined,
       logger: this.#core.logger,
       open: (stream) => this.#admission.serve(stream),
@@ -325,27 +317,12 @@ export class Server extends EventTarget implements AsyncDisposable {
    * closes groups and releases broker channels, then runs `shutdown` hooks.
    */
   shutdown(): Promise<void> {
-    return this.#stopping ??= this.#shutdown();
+    return this.#stopping ??= this.#life.stop();
   }
 
   /** Same as {@link shutdown}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
-  }
-
-  async #start(): Promise<void> {
-    for (const component of this.#components) await component.init?.();
-    for (const component of this.#components) await component.afterInit?.();
-    await this.#core.broker.ready?.();
-    await this.#core.forward?.attach();
-    const idle = this.#options.idleTimeout ?? 0;
-    if (idle > 0) {
-      this.#idleTimer = setInterval(
-        () => closeIdle(this.#core, idle),
-        Math.min(idle / 2, 1000),
-      );
-      Deno.unrefTimer(this.#idleTimer as unknown as number);
-    }
   }
 
   /**
@@ -369,26 +346,41 @@ export class Server extends EventTarget implements AsyncDisposable {
    * ```
    */
   async serve(stream: ByteStream, options: ServeOptions = {}): Promise<void> {
-    await (this.#started ??= this.#start());
+    await (this.#started ??= this.#life.start());
     await this.#admission.serve(stream, options);
   }
 
-  async #shutdown(): Promise<void> {
-    const core = this.#core;
-    core.logger.info("shutting down");
-    await Promise.all(this.#listeners.map((l) => l.close()));
-    await Promise.all(this.#accepting);
-    await runHooks(this.#components, "beforeShutdown", core.logger);
-    await drainSessions(core, this.#options.shutdownTimeout ?? 10_000);
-    await core.forward?.detach().catch((err) =>
-      core.logger.error(`leaving the cluster failed: ${errorMessage(err)}`)
-    );
-    await Promise.all(this.#listeners.map((l) => l.release?.()));
-    clearInterval(this.#idleTimer);
-    for (const group of [...core.groups.values()]) group.close();
-    disposeAll(this.#channels, "a broker channel", core.logger);
-    if (this.#ownsBroker) await core.broker.close();
-    await runHooks(this.#components, "shutdown", core.logger);
-    core.logger.info("shut down");
+  /**
+   * Adds a listener (`sessionopen`, `sessionclose` get a
+   * {@link SessionEvent}). One that throws, or whose promise rejects, is
+   * logged as an error; the server and the other listeners go on.
+   *
+   * @param type The event name.
+   * @param listener The listener.
+   * @param options Standard listener options.
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    const wrapped = this.#guard.wrap(type, listener, options);
+    super.addEventListener(type, wrapped, options);
+  }
+
+  /**
+   * Removes a listener added with {@link addEventListener}.
+   *
+   * @param type The event name.
+   * @param listener The listener.
+   * @param options Standard listener options.
+   */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    const wrapped = this.#guard.unwrap(type, listener, options);
+    super.removeEventListener(type, wrapped, options);
   }
 }
