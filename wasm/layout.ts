@@ -35,7 +35,7 @@ export const HEADER = 8;
 /** Words per entry of a decode table. */
 export const STRIDE = 10;
 /** Most frames one decode call reports; a chunk with more takes further calls. */
-export const MAX_FRAMES = 16384;
+export const MAX_FRAMES = 1024;
 
 /** Header word: number of entries decoded. */
 export const H_COUNT = 0;
