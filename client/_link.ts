@@ -309,6 +309,10 @@ export class Link {
     this.#stopKeepalive();
     const connections = this.#connections;
     if (this.#closed) {
+      // Only a goodbye can be waiting for an answer now.
+      for (const entry of this.#entries.values()) {
+        if (entry instanceof Call) entry.reject(error);
+      }
       this.#emit(new ConnectionEvent("disconnect", { connections }));
       return;
     }
@@ -359,12 +363,17 @@ export class Link {
   /** Closes for good; pending work fails with `error`. */
   shutdown(error: Error): Promise<void> {
     if (this.#closing) return this.#closing;
+    const userClose = error instanceof ConnectionClosedError;
+    const connection = this.#connection;
+    // Leaving on purpose: a resumable session ends now, not after its grace.
+    const bye = userClose && connection && this.#state === "open"
+      ? this.#resume?.goodbye()
+      : undefined;
     this.#state = "closed";
     clearTimeout(this.#retryTimer);
     this.#stopKeepalive();
     this.#closeAbort.abort();
     this.#rejectOpened(error);
-    const userClose = error instanceof ConnectionClosedError;
     const queue = [...this.#queue];
     const entries = [...this.#entries.values()];
     this.#queue.clear();
@@ -375,8 +384,13 @@ export class Link {
       if (entry instanceof Call) entry.reject(error);
       else entry.finish(userClose ? undefined : error);
     }
-    const connection = this.#connection;
+    if (bye) {
+      bye.id = this.#allocateId();
+      this.#entries.set(bye.id, bye as Call);
+      connection!.send(bye);
+    }
     this.#closing = (async () => {
+      await bye?.promise.catch(noop);
       await connection?.close(error);
       await this.#draining;
       await this.#opening;

@@ -1,7 +1,8 @@
 /**
  * The client's side of session resumption: it asks for a resume token after
  * connecting (when the server offers them), offers it first thing on the
- * next connection, and keeps the next token the server answers with. It
+ * next connection, and keeps the next token the server answers with; on
+ * `close()` it says goodbye, so the session ends instead of lingering. It
  * also runs the `beforeReconnect` hook.
  *
  * @module
@@ -19,6 +20,9 @@ import type { SubscriptionImpl } from "./_subscription.ts";
 const encoder = new TextEncoder();
 const SESSION_PATH = encoder.encode("/_nanorpc/session");
 const RESUME_PATH = encoder.encode("/_nanorpc/resume");
+const GOODBYE_PATH = encoder.encode("/_nanorpc/goodbye");
+/** Longest wait for the goodbye's answer when the client closes. */
+const GOODBYE_WAIT = 1000;
 const EMPTY = new Uint8Array(0);
 /** Subscriptions to end on the server after a resume, at most. */
 const MAX_ORPHANS = 1024;
@@ -86,6 +90,8 @@ export class ClientResume {
   readonly #timeout: number;
   readonly #beforeReconnect: (() => unknown) | undefined;
   #token: Uint8Array | undefined;
+  /** A token was asked for on this connection and not answered yet. */
+  #asking = false;
   #orphans: OutFrame[] = [];
   /** Updates the server dropped while this client was away, in total. */
   lost = 0;
@@ -125,6 +131,7 @@ export class ClientResume {
   ): Promise<number | undefined> {
     const token = this.#token;
     this.#token = undefined;
+    this.#asking = false;
     if (!token) {
       this.#orphans = [];
       return undefined;
@@ -161,10 +168,35 @@ export class ClientResume {
       for (const frame of this.#orphans.splice(0)) connection.send(frame);
       if (this.#token) return;
     }
+    this.#asking = true;
     start(reservedCall(SESSION_PATH, EMPTY)).then(
-      (response) => this.#token = response.data,
-      () => {}, // Not offered (NOT_FOUND), or the connection went: no token.
+      (response) => {
+        this.#asking = false;
+        this.#token = response.data;
+      },
+      // Not offered (NOT_FOUND), or the connection went: no token.
+      () => this.#asking = false,
     );
+  }
+
+  /**
+   * The client closes on purpose: the goodbye to send first, when the
+   * server may hold a token for this session (one held, or asked for);
+   * it ends the session there at once instead of leaving it to linger.
+   */
+  goodbye(): Call<RpcResponse> | undefined {
+    if (!this.#token && !this.#asking) return undefined;
+    this.#token = undefined;
+    this.#asking = false;
+    const call = reservedCall(GOODBYE_PATH, EMPTY);
+    const ms = this.#timeout > 0
+      ? Math.min(this.#timeout, GOODBYE_WAIT)
+      : GOODBYE_WAIT;
+    call.limit(
+      ms,
+      () => new TimeoutError(`No answer to /_nanorpc/goodbye within ${ms} ms`),
+    );
+    return call;
   }
 
   /**

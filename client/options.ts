@@ -129,7 +129,9 @@ export interface ClientOptions {
    * updates published meanwhile arrive (`reconnect` events say `resumed`
    * and how many were lost); otherwise (a server without resumption, an
    * expired token, another node) the client subscribes again as without
-   * it. @default {false}
+   * it. `close()` says `/_nanorpc/goodbye` first (waiting at most a second
+   * for its answer), so the session ends at once instead of lingering.
+   * @default {false}
    */
   resume?: boolean;
   /**

@@ -31,7 +31,8 @@ export type MalformedPolicy =
 
 /**
  * Reads and serves until the peer leaves; then closes the session, or
- * leaves it lingering for a resume. A resume moves the connection to
+ * leaves it lingering for a resume (not when the stream says the peer
+ * closed it on purpose). A resume moves the connection to
  * another session (`session.successor`) and the loop goes on with it.
  */
 export async function serveConnection(
@@ -41,6 +42,8 @@ export async function serveConnection(
   const { core, input, out, stream } = session;
   const halfBuffer = core.limits.outgoingBufferSize / 2;
   let reason = "peer closed the connection";
+  /** The peer said it was leaving (a WebSocket close 1000/1001). */
+  let left = false;
   /** While resynchronising: bytes are dropped until a quiet gap. */
   let discarding = false;
   /** What serving a read keeps, reused for every read. */
@@ -54,7 +57,10 @@ export async function serveConnection(
       // Only a serial line measures quiet gaps: no clock read otherwise.
       const waitedFrom = policy.kind === "resync" ? performance.now() : 0;
       const n = await stream.read(input.space());
-      if (n === null) break;
+      if (n === null) {
+        left = stream.peerClosed === true;
+        break;
+      }
       core.stats.bytesIn += n;
       /** Bytes of a frame that a quiet gap cut short. */
       let cut = 0;
@@ -89,6 +95,7 @@ export async function serveConnection(
     if (!session.closed) reason = `read failed: ${errorMessage(err)}`;
   }
   if (session.draining) await session.close("server is shutting down");
+  else if (left && session.stream === stream) await session.close(reason);
   else await session.lost(reason, stream);
 }
 

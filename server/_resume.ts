@@ -2,6 +2,7 @@
 // resume token; a session holding one lingers when its connection drops,
 // buffering its updates (bounded), until `/_nanorpc/resume` with the token
 // moves a new connection onto it or the grace period ends.
+// `/_nanorpc/goodbye` is a peer leaving on purpose: its session ends now.
 
 import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
 import type { RequestFrames } from "../wasm/frames.ts";
@@ -14,10 +15,16 @@ import type { ResumeBufferOptions } from "./ops_options.ts";
 export const SESSION_PATH = "/_nanorpc/session";
 /** REQUEST it with a token to take the token's session over. */
 export const RESUME_PATH = "/_nanorpc/resume";
+/** REQUEST it to end the session now, rather than leave it lingering. */
+export const GOODBYE_PATH = "/_nanorpc/goodbye";
 const SESSION_HASH = fnv1a(SESSION_PATH);
 const RESUME_HASH = fnv1a(RESUME_PATH);
-const SESSION_BYTES = new TextEncoder().encode(SESSION_PATH);
-const RESUME_BYTES = new TextEncoder().encode(RESUME_PATH);
+const GOODBYE_HASH = fnv1a(GOODBYE_PATH);
+const PATH_BYTES = new Map([
+  [SESSION_HASH, new TextEncoder().encode(SESSION_PATH)],
+  [RESUME_HASH, new TextEncoder().encode(RESUME_PATH)],
+  [GOODBYE_HASH, new TextEncoder().encode(GOODBYE_PATH)],
+]);
 /** Random bytes in a token (128 bits). */
 const TOKEN_BYTES = 16;
 /** Longest token data looked up; anything longer is no token of ours. */
@@ -154,6 +161,17 @@ export class Resumption {
     return true;
   }
 
+  /**
+   * The peer of `session` is leaving on purpose: its token stops working,
+   * the goodbye is answered OK, and the session closes now (after the
+   * answer is flushed) instead of lingering when the connection goes.
+   */
+  goodbye(session: ServerSession, id: number): void {
+    this.#forget(session);
+    session.respond(id, ResponseType.RESPONSE, Status.OK, undefined, EMPTY);
+    session.close("the peer said goodbye");
+  }
+
   /** `session` ended: its token and its lingering end with it. */
   ended(session: ServerSession): void {
     this.#forget(session);
@@ -237,13 +255,14 @@ export function serveReserved(
   input: Uint8Array,
 ): ServerSession | undefined {
   const hash = frames.pathHash;
-  if (hash !== SESSION_HASH && hash !== RESUME_HASH) return undefined;
+  if (
+    hash !== SESSION_HASH && hash !== RESUME_HASH && hash !== GOODBYE_HASH
+  ) return undefined;
   const kind = frames.pathKind;
   if (frames.type !== RequestType.REQUEST || kind === PATH_NONE) return;
-  const resuming = hash === RESUME_HASH;
   if (
     kind === PATH_STRING &&
-    !same(input, frames.pathOffset, frames.pathLength, resuming)
+    !same(input, frames.pathOffset, frames.pathLength, PATH_BYTES.get(hash)!)
   ) return undefined;
   const id = frames.id;
   const resumption = session.core.ops.resume;
@@ -257,7 +276,13 @@ export function serveReserved(
     );
     return session;
   }
-  if (resuming) return resumption.resume(session, id, frames.data(input));
+  if (hash === RESUME_HASH) {
+    return resumption.resume(session, id, frames.data(input));
+  }
+  if (hash === GOODBYE_HASH) {
+    resumption.goodbye(session, id);
+    return session;
+  }
   const token = encoder.encode(resumption.issue(session));
   session.respond(id, ResponseType.RESPONSE, Status.OK, undefined, token);
   return session;
@@ -289,9 +314,8 @@ function same(
   input: Uint8Array,
   off: number,
   len: number,
-  resuming: boolean,
+  path: Uint8Array,
 ): boolean {
-  const path = resuming ? RESUME_BYTES : SESSION_BYTES;
   if (len !== path.length) return false;
   for (let i = 0; i < len; i++) if (input[off + i] !== path[i]) return false;
   return true;

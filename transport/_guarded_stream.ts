@@ -35,6 +35,10 @@ class GuardedStream implements ByteStream {
     this.remoteAddr = inner.remoteAddr;
   }
 
+  get peerClosed(): boolean | undefined {
+    return this.#inner.peerClosed;
+  }
+
   read(buffer: Uint8Array): Promise<number | null> {
     try {
       return Promise.resolve(this.#inner.read(buffer));

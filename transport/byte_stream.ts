@@ -55,6 +55,13 @@ export interface ByteStream {
   /** The peer's address. */
   readonly remoteAddr: PeerAddress;
   /**
+   * True once the peer ended the stream on purpose and said so (a WebSocket
+   * closed with 1000 or 1001), rather than the connection being lost.
+   * Streams that cannot tell the two apart leave it undefined (a TCP FIN
+   * looks the same whether the peer closed or its process died).
+   */
+  readonly peerClosed?: boolean;
+  /**
    * Reads into `buffer`.
    *
    * @returns The number of bytes read (at least 1), or `null` when the peer

@@ -90,7 +90,8 @@ const LONG_POLL_MS = 1000;
  * - `read` hands out received bytes in order; it returns `null` once the peer
  *   closed normally (1000, 1001 or no code) and everything was read, and
  *   throws for any other close code, a text message (closed with 1003) or an
- *   overflow (closed with 1009).
+ *   overflow (closed with 1009). `peerClosed` is true after a 1000 or 1001:
+ *   the peer left on purpose (a server ends a resumable session then).
  * - `write` sends binary messages of at most `maxSendSize` bytes and
  *   settles once `bufferedAmount` is at most `writeLowWater`; it rejects
  *   when the socket closes first.
@@ -140,6 +141,7 @@ class WebSocketAdapter implements WebSocketByteStream {
     reject: (error: Error) => void;
   };
   #failure?: Error;
+  #peerClosed = false;
   #ended = false;
   #closed = false;
 
@@ -161,6 +163,10 @@ class WebSocketAdapter implements WebSocketByteStream {
 
   get bufferedIn(): number {
     return this.#bufferedIn;
+  }
+
+  get peerClosed(): boolean {
+    return this.#peerClosed;
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
@@ -259,6 +265,7 @@ class WebSocketAdapter implements WebSocketByteStream {
     this.#ended = true;
     if (this.#closed || this.#failure) return;
     const code = event.code;
+    this.#peerClosed = code === 1000 || code === 1001;
     if (code !== 1000 && code !== 1001 && code !== 1005) {
       const why = event.reason ? `: ${event.reason}` : "";
       this.#failure = new Error(

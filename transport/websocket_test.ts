@@ -264,6 +264,17 @@ Deno.test("websocketStream read throws for an abnormal close code from the peer"
   const buffer = new Uint8Array(10);
   assert.equal(await stream.read(buffer), 2);
   await assert.rejects(stream.read(buffer), /code 4001: go away/);
+  assert.equal(stream.peerClosed, false);
+});
+
+Deno.test("websocketStream peerClosed says the peer closed on purpose with 1000", async () => {
+  await using server = startServer();
+  const ws = await rawClient(server.url);
+  const stream = await server.next();
+  assert.equal(stream.peerClosed, false);
+  ws.close(1000, "done");
+  assert.equal(await stream.read(new Uint8Array(10)), null);
+  assert.equal(stream.peerClosed, true);
 });
 
 Deno.test("openWebSocket rejects with advice when nothing listens", async () => {
