@@ -9,7 +9,7 @@ import { RequestType } from "../wasm/wire.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
 import { dispatch } from "./_dispatch.ts";
-import { throttle } from "./_rate_limit.ts";
+import { refuseShuttingDown, throttle } from "./_rate_limit.ts";
 import { serveReserved } from "./_resume.ts";
 import type { Outbox } from "./_outbox.ts";
 import type { ReadBuffer } from "./_read_buffer.ts";
@@ -142,6 +142,11 @@ class ReadState {
   throttled = false;
   /** The current frame passed its rate limit: serve it next. */
   admitted = false;
+  /**
+   * The server is shutting down and a frame had to wait for its rate
+   * limit: it and the rest of the read are answered, not served.
+   */
+  refusing = false;
 
   constructor(session: ServerSession) {
     this.core = session.core;
@@ -174,6 +179,7 @@ function process(
     r.skip =
     r.throttled =
     r.admitted =
+    r.refusing =
       false;
   let paused: Outcome | Promise<boolean>;
   try {
@@ -198,8 +204,14 @@ async function resume(
       if (r.throttled) {
         // Served next when admitted; else none of the rest of its decode.
         r.throttled = false;
+        const session = r.session;
         if (ok) r.admitted = true;
-        else r.skip = true;
+        else if (
+          session.draining && !session.closed && session.stream === r.stream
+        ) {
+          refuseShuttingDown(session, r.frames);
+          r.refusing = true;
+        } else r.skip = true;
       }
       r.out.cork();
       const next = walk(r, false);
@@ -244,8 +256,18 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
         ) break;
         const limiter = session.limiter;
         if (limiter !== undefined && frames.type !== RequestType.PING) {
+          if (r.refusing) {
+            refuseShuttingDown(session, frames);
+            continue;
+          }
           const wait = limiter.admit(frames.pathHash, session.lastFrameAt);
           if (wait !== 0) {
+            // Shutting down: answered now rather than after the wait.
+            if (session.draining) {
+              refuseShuttingDown(session, frames);
+              r.refusing = true;
+              continue;
+            }
             r.waited = r.throttled = true;
             r.session = session;
             return throttle(session, frames, wait);

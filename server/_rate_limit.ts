@@ -4,7 +4,7 @@
 
 import type { PeerAddress } from "../transport/byte_stream.ts";
 import type { RequestFrames } from "../wasm/frames.ts";
-import { fnv1a } from "../wasm/wire.ts";
+import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { RateLimit, SessionRateLimit } from "./ops_options.ts";
 import type { ServerSession } from "./_session.ts";
 
@@ -196,6 +196,31 @@ export async function throttle(
   } finally {
     out.cork();
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Answers the frame `frames` is at, a request read before shutdown that
+ * would have had to wait for its rate limit: the server does not wait,
+ * and says so, so every request already read is answered.
+ */
+export function refuseShuttingDown(
+  session: ServerSession,
+  frames: RequestFrames,
+): void {
+  session.core.ops.observer?.refused(
+    undefined,
+    frames.type === RequestType.SUBSCRIBE,
+    Status.INTERNAL_ERROR,
+  );
+  session.respond(
+    frames.id,
+    ResponseType.RESPONSE,
+    Status.INTERNAL_ERROR,
+    "server is shutting down: this request was not served; send it again to another server",
+    EMPTY,
+  );
 }
 
 /** Most addresses remembered by the connection limiter. */

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import {
   concat,
   FakeTime,
+  Gate,
   parsePrometheus,
   PING,
   type RawClient,
@@ -197,4 +198,65 @@ Deno.test("Server rejects rate limits out of range, naming the option", () => {
       (err: Error) => err instanceof RangeError && err.message.includes(name),
     );
   }
+});
+
+/** Reads `count` responses as `id:status` (PONG as `id:pong`). */
+async function answers(raw: RawClient, count: number): Promise<string[]> {
+  const out: string[] = [];
+  while (out.length < count) {
+    const r = await raw.read(20_000);
+    out.push(
+      `${r.requestId}:${r.responseType === 1 ? "pong" : r.responseStatus}`,
+    );
+    if (r.responseStatus === 4) {
+      assert.match(r.responseMessage, /^server is shutting down/);
+    }
+  }
+  return out;
+}
+
+Deno.test("Server shutdown answers a request waiting for its rate limit, and the rest of its read, with INTERNAL_ERROR", async () => {
+  // A token every 2 s: the waiting request looks again after 1 s (the
+  // longest pause), finds the server shutting down, and does not wait on.
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { rateLimit: { perSecond: 0.5, burst: 2 } });
+  const raw = await t.connectRaw();
+  const got = answers(raw, 6);
+  await raw.write(
+    concat(echoes(1, 5), requestFrame({ requestId: 6, requestType: PING })),
+  );
+  await waitFor(() => t.server.stats().rateLimitedRequests === 1, {
+    message: "request 3 to wait",
+  });
+  await t.server.shutdown();
+  // OK = 1, INTERNAL_ERROR = 4: nothing read goes unanswered.
+  assert.deepEqual(await got, ["1:1", "2:1", "3:4", "4:4", "5:4", "6:pong"]);
+});
+
+Deno.test("Server shutdown answers at once a request over its rate limit read before the shutdown", async () => {
+  const gate = new Gate();
+  await using t = await startServer((server) => {
+    server.handle("/slow", async () => {
+      await gate.opened;
+      return "slow";
+    });
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { rateLimit: { perSecond: 1, burst: 2 } });
+  const raw = await t.connectRaw();
+  using _time = new FakeTime(); // No tick: nothing may wait for a token.
+  const got = answers(raw, 4);
+  await raw.write(concat(echoes(1, 1, "/slow"), echoes(2, 3)));
+  await waitFor(() => t.server.stats().framesIn === 4, {
+    message: "the read",
+  });
+  const stopping = t.server.shutdown();
+  // The handler holds the read while the server starts draining.
+  const [session] = t.server.sessions.values();
+  await waitFor(() => (session as unknown as { draining: boolean }).draining, {
+    message: "the drain",
+  });
+  gate.open();
+  assert.deepEqual(await got, ["1:1", "2:1", "3:4", "4:4"]);
+  await stopping;
 });
