@@ -17,6 +17,7 @@ export interface SessionLimits {
   maxMessageSize: number;
   outgoingBufferSize: number;
   maxSubscriptionsPerSession: number;
+  maxFilterSize: number;
   handlerTimeout: number;
 }
 

@@ -29,6 +29,7 @@ export function createCore(
       maxMessageSize: options.maxMessageSize ?? 1024 * 1024,
       outgoingBufferSize: options.outgoingBufferSize ?? 4 * 1024 * 1024,
       maxSubscriptionsPerSession: options.maxSubscriptionsPerSession ?? 1024,
+      maxFilterSize: options.maxFilterSize ?? 4096,
       handlerTimeout: options.handlerTimeout ?? 30_000,
     },
     logger: leveledLogger(options.logLevel ?? "warn", options.logger),

@@ -11,6 +11,7 @@ import { RequestContext } from "./_context.ts";
 import { invoke, type Pending } from "./_invoke.ts";
 import { pathMatches, type Route } from "./_router.ts";
 import type { ServerSession } from "./_session.ts";
+import { checkFilterSize } from "./_subscriptions.ts";
 
 const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
@@ -157,6 +158,7 @@ function subscribe(
   const last = (ctx: RequestContext): undefined => {
     const topic = route.topic!;
     session.subscriptions.checkLimit(ctx.requestId);
+    checkFilterSize(ctx.data.length, session.core.limits.maxFilterSize);
     let sub: ReturnType<typeof topic.prepare>;
     try {
       sub = topic.prepare(session, ctx.requestId, ctx.data);

@@ -86,12 +86,19 @@ export class ForwardHome {
     if (kind === "subscribe") {
       const limit = this.#core.limits.maxSubscriptionsPerSession;
       const count = session.subscriptions.size + (own?.size ?? 0);
-      if (!own?.has(id) && count >= limit) {
+      const maxFilter = this.#core.limits.maxFilterSize;
+      const refusal = !own?.has(id) && count >= limit
+        ? `Subscription limit of ${limit} per session reached: unsubscribe first`
+        // The filter is kept to subscribe again after an outage.
+        : data.length > maxFilter
+        ? `Subscription filter of ${data.length} bytes is over this server's maxFilterSize of ${maxFilter} bytes: send a smaller filter`
+        : undefined;
+      if (refusal) {
         session.respond(
           id,
           ResponseType.RESPONSE,
           Status.NOT_AUTHORIZED,
-          `Subscription limit of ${limit} per session reached: unsubscribe first`,
+          refusal,
           EMPTY,
         );
         return;

@@ -17,6 +17,7 @@ import type {
   Forwarder,
   SessionOp,
 } from "./forward.ts";
+import { checkFilterSize } from "./_subscriptions.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -224,6 +225,7 @@ export class ForwardServe {
       if (key === undefined) {
         throw new InternalError("A forwarded SUBSCRIBE came without its key");
       }
+      checkFilterSize(ctx.data.length, this.#core.limits.maxFilterSize);
       const hold = this.#held.get(home);
       if (this.#heldCount >= this.#maxHeld && !hold?.byKey.has(key)) {
         throw new InternalError(

@@ -6,6 +6,19 @@ import { NotAuthorizedError } from "../protocol/errors.ts";
 import type { ServerStats } from "./stats.ts";
 import type { Subscription } from "./_topic.ts";
 
+/**
+ * Throws when a SUBSCRIBE's filter of `size` bytes is over `max` (the
+ * server's `maxFilterSize`): a subscription keeps its filter while it
+ * lives.
+ */
+export function checkFilterSize(size: number, max: number): void {
+  if (size > max) {
+    throw new NotAuthorizedError(
+      `Subscription filter of ${size} bytes is over this server's maxFilterSize of ${max} bytes: send a smaller filter`,
+    );
+  }
+}
+
 export class SubscriptionRegistry {
   #subs?: Map<number, Subscription>;
   #stats: ServerStats;

@@ -1,6 +1,6 @@
-// Security limits: maxSessions, the per-session subscription limit, UNIX
-// socket file mode and stale files, and the handshake hook each refuse
-// what they should, with a clear reason.
+// Security limits: maxSessions, the per-session subscription limit, the
+// filter size, UNIX socket file mode and stale files, and the handshake
+// hook each refuse what they should, with a clear reason.
 
 import assert from "node:assert/strict";
 import {
@@ -104,6 +104,41 @@ Deno.test("Server refuses a subscription past maxSubscriptionsPerSession with NO
   await waitFor(() => server.stats().subscriptions === 0, {
     message: "the session's subscriptions to end",
   });
+});
+
+Deno.test("Server refuses a SUBSCRIBE whose filter is over maxFilterSize with NOT_AUTHORIZED, saying the limit", async () => {
+  await using t = await startServer((server) => {
+    server.topic("/t", { filter: () => true });
+    server.topic("/small", { filter: () => true });
+  });
+  const peer = await t.connectRaw();
+  const sub = (id: number, size: number, path = "/t") =>
+    peer.call({
+      requestId: id,
+      requestType: SUBSCRIBE,
+      pathOneof: { case: "path", value: path },
+      data: new Uint8Array(size).fill(1),
+    });
+  assert.equal((await sub(1, 4096)).responseStatus, Status.OK);
+  const refused = await sub(2, 4097);
+  assert.equal(refused.responseStatus, Status.NOT_AUTHORIZED);
+  assert.match(refused.responseMessage, /filter of 4097 bytes/);
+  assert.match(refused.responseMessage, /maxFilterSize of 4096 bytes/);
+  assert.equal(t.server.stats().subscriptions, 1);
+  await ping(peer, 3);
+
+  await using small = await startServer((server) => server.topic("/t"), {
+    maxFilterSize: 16,
+  });
+  const other = await small.connectRaw();
+  const answer = await other.call({
+    requestId: 1,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+    data: new Uint8Array(17),
+  });
+  assert.equal(answer.responseStatus, Status.NOT_AUTHORIZED);
+  assert.match(answer.responseMessage, /maxFilterSize of 16 bytes/);
 });
 
 Deno.test("Server gives a UNIX socket the file mode asked for", async () => {

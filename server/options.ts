@@ -48,6 +48,13 @@ export interface ServerOptions extends OperationsOptions {
   outgoingBufferSize?: number;
   /** Subscriptions per session; more are refused. Default 1,024. */
   maxSubscriptionsPerSession?: number;
+  /**
+   * Largest SUBSCRIBE filter (its data) in bytes. A subscription keeps its
+   * filter for as long as it lives, so without this bound one session could
+   * pin `maxMessageSize` × `maxSubscriptionsPerSession` bytes. A larger
+   * filter is refused with NOT_AUTHORIZED, saying the limit. Default 4,096.
+   */
+  maxFilterSize?: number;
   /** Time limit of async handlers in ms (0: none). Default 30,000. */
   handlerTimeout?: number;
   /**
