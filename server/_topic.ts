@@ -34,6 +34,10 @@ export class TopicImpl implements Topic {
   #decodeUpdate?: (bytes: Uint8Array) => unknown;
   #filtered = 0;
   #logger: Logger;
+  /** Deliveries walking the list now (a filter or a send may publish). */
+  #walking = 0;
+  /** Subscriptions detached during a walk, still in the list until it ends. */
+  #holes = 0;
 
   constructor(
     route: Route,
@@ -52,7 +56,7 @@ export class TopicImpl implements Topic {
   }
 
   get size(): number {
-    return this.#subscribers.length;
+    return this.#subscribers.length - this.#holes;
   }
 
   /**
@@ -79,18 +83,35 @@ export class TopicImpl implements Topic {
     if (sub.filter !== undefined) this.#filtered++;
   }
 
-  /** Stops delivering to `sub`, in O(1). */
+  /**
+   * Stops delivering to `sub`, in O(1). During a delivery (a filter or a
+   * send closed a session) nothing moves: swapping the last subscription
+   * into the hole would make the walk miss it. The hole is skipped and
+   * the list compacted when the walk ends.
+   */
   detach(sub: Subscription): void {
     const list = this.#subscribers;
     const i = sub.index;
     if (i < 0 || list[i] !== sub) return;
+    sub.index = -1;
+    if (sub.filter !== undefined) this.#filtered--;
+    if (this.#walking > 0) {
+      this.#holes++;
+      return;
+    }
     const last = list.pop()!;
     if (last !== sub) {
       list[i] = last;
       last.index = i;
     }
-    sub.index = -1;
-    if (sub.filter !== undefined) this.#filtered--;
+  }
+
+  /** Drops the holes detaches left during a walk. */
+  #compact(): void {
+    const list = this.#subscribers.filter((sub) => sub.index >= 0);
+    for (let i = 0; i < list.length; i++) list[i].index = i;
+    this.#subscribers = list;
+    this.#holes = 0;
   }
 
   /**
@@ -113,30 +134,38 @@ export class TopicImpl implements Topic {
     // and that frame is shared by every session subscribed with the id.
     const ids: number[] = [];
     const frames: Uint8Array[] = [];
-    for (let i = 0; i < list.length; i++) {
-      const sub = list[i];
-      if (sub.filter !== undefined && !this.#passes(sub, update)) continue;
-      const session = sub.session;
-      if (!encodes(session)) {
-        if (session.sendUpdate(sub.id, data)) sent++;
-        continue;
+    // Subscriptions attached meanwhile come after `n`: they get the next.
+    const n = list.length;
+    this.#walking++;
+    try {
+      for (let i = 0; i < n; i++) {
+        const sub = list[i];
+        if (sub.index < 0) continue; // Detached during this walk.
+        if (sub.filter !== undefined && !this.#passes(sub, update)) continue;
+        const session = sub.session;
+        if (!encodes(session)) {
+          if (session.sendUpdate(sub.id, data)) sent++;
+          continue;
+        }
+        const id = sub.id;
+        let k = ids.indexOf(id);
+        if (k < 0 && ids.length < SHARED_IDS) {
+          k = ids.push(id) - 1;
+          frames.push(session.core.codec.encodeResponses(
+            [id, ResponseType.UPDATE, Status.OK],
+            NO_MESSAGE,
+            [data],
+            1,
+          ));
+        }
+        if (
+          k >= 0
+            ? session.sendEncoded(id, data, frames[k])
+            : session.sendUpdate(id, data)
+        ) sent++;
       }
-      const id = sub.id;
-      let k = ids.indexOf(id);
-      if (k < 0 && ids.length < SHARED_IDS) {
-        k = ids.push(id) - 1;
-        frames.push(session.core.codec.encodeResponses(
-          [id, ResponseType.UPDATE, Status.OK],
-          NO_MESSAGE,
-          [data],
-          1,
-        ));
-      }
-      if (
-        k >= 0
-          ? session.sendEncoded(id, data, frames[k])
-          : session.sendUpdate(id, data)
-      ) sent++;
+    } finally {
+      if (--this.#walking === 0 && this.#holes > 0) this.#compact();
     }
     return sent;
   }
