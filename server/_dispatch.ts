@@ -145,7 +145,8 @@ function request(
  * The last step of a SUBSCRIBE checks the limit and decodes the filter, but
  * the subscription attaches only when the OK ack is queued, so a refused,
  * timed-out or abandoned SUBSCRIBE leaves nothing behind and no UPDATE can
- * overtake the ack.
+ * overtake the ack: what middleware sends with `sendUpdate` meanwhile
+ * waits and follows the ack (or is dropped with a refusal).
  */
 function subscribe(
   session: ServerSession,
@@ -171,7 +172,14 @@ function subscribe(
       if (!session.closed) session.subscriptions.add(sub);
     };
   };
-  return invoke(session, ctx, last, false, pending);
+  session.awaitAck(id);
+  pending.acked = () => session.acked(id, true);
+  const done = invoke(session, ctx, last, false, pending);
+  if (done === undefined) {
+    session.acked(id, false); // Nothing if the OK ack let them go already.
+    return undefined;
+  }
+  return done.finally(() => session.acked(id, false));
 }
 
 function quote(bytes: Uint8Array, off: number, len: number): string {

@@ -158,6 +158,11 @@ export class ForwardHome {
     }
   }
 
+  /** Whether `session` has an acknowledged subscription `id` held elsewhere. */
+  holds(session: ServerSession, id: number): boolean {
+    return this.#bySession.get(session)?.get(id)?.active === true;
+  }
+
   /** An update from `from` for the subscription `key`. */
   update(from: string, key: number, data: Uint8Array): boolean {
     const sub = this.#byKey.get(key);
@@ -165,7 +170,7 @@ export class ForwardHome {
     // Not acknowledged yet, or being subscribed again: drop it quietly.
     if (sub.holder === undefined) return true;
     if (sub.holder !== from) return false;
-    if (sub.active) sub.session.sendUpdate(sub.id, data);
+    if (sub.active) sub.session.queueUpdate(sub.id, data);
     return true;
   }
 
@@ -242,7 +247,10 @@ export class ForwardHome {
       }
       return;
     }
-    this.#apply(session, answer.ops);
+    // Updates the serving node's middleware sent for a SUBSCRIBE follow
+    // its OK ack, as a local SUBSCRIBE's do (and go with a refusal).
+    const ops = sub ? answer.ops.filter((op) => op.op !== "update") : [];
+    this.#apply(session, sub ? ops : answer.ops);
     if (sub) {
       if (answer.status === Status.OK && !session.closed) {
         this.#commit(sub, answer.node);
@@ -255,6 +263,9 @@ export class ForwardHome {
       answer.message,
       answer.data,
     );
+    if (sub?.active && ops.length < answer.ops.length) {
+      this.#apply(session, answer.ops.filter((op) => op.op === "update"));
+    }
   }
 
   #commit(sub: RemoteSub, holder: string): void {

@@ -17,6 +17,8 @@ const encoder = new TextEncoder();
  */
 export interface Pending {
   commit?: () => void;
+  /** Runs right after the OK answer is queued. */
+  acked?: () => void;
 }
 
 /**
@@ -194,6 +196,7 @@ function answer(
   }
   r.core.ops.observer?.end(ctx, Status.OK);
   r.respond(ctx.requestId, ResponseType.RESPONSE, Status.OK, undefined, data);
+  pending?.acked?.();
 }
 
 /**

@@ -221,7 +221,7 @@ export class Resumption {
       undefined,
       encodeResumeAnswer(lost, next),
     );
-    linger?.buffer.replay((sub, data) => target.sendUpdate(sub, data, true));
+    linger?.buffer.replay((sub, data) => target.queueUpdate(sub, data, true));
     current.handOver(`resumed session ${target.id}`);
     stats.resumes++;
     current.core.logger.debug(`${target} resumed (${lost} updates lost)`);

@@ -6,6 +6,7 @@ import type { ByteStream, PeerAddress } from "../transport/byte_stream.ts";
 import { formatPeer } from "../transport/byte_stream.ts";
 import { ResponseType, Status } from "../wasm/wire.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
+import { EarlyUpdates } from "./_early_updates.ts";
 import type { Group } from "./group.ts";
 import type { GroupImpl } from "./_group.ts";
 import { FRAME_OVERHEAD, type FrameSink, Outbox } from "./_outbox.ts";
@@ -59,6 +60,8 @@ export class ServerSession implements Session {
   #uidChannel?: Disposable;
   #inflight = 0;
   #idle?: PromiseWithResolvers<void>;
+  /** Updates for SUBSCRIBEs not acknowledged yet; only while there are. */
+  #early?: EarlyUpdates;
 
   constructor(core: ServerCore, stream: ByteStream) {
     this.core = core;
@@ -171,15 +174,55 @@ export class ServerSession implements Session {
     return this.subscriptions.push(path, data);
   }
 
-  /** `replay`: an update buffered while lingering, already counted. */
-  sendUpdate(id: number, data: Uint8Array, replay = false): boolean {
+  /**
+   * The public `sendUpdate`: only for a live subscription of this session
+   * (here, or held by another node); while the SUBSCRIBE with `id` is being
+   * handled the update waits and follows its OK ack. Any other id: false.
+   */
+  sendUpdate(id: number, data: Uint8Array): boolean {
+    if (this.#ended) return false;
+    if (
+      this.subscriptions.get(id) !== undefined ||
+      this.core.forward?.home.holds(this, id)
+    ) return this.queueUpdate(id, data);
+    const early = this.#early;
+    if (early === undefined || !early.has(id)) return false;
+    if (early.hold(id, data)) return true;
+    return this.#dropUpdate();
+  }
+
+  /** A SUBSCRIBE with `id` is being handled: its updates wait for the ack. */
+  awaitAck(id: number): void {
+    const limit = this.core.limits.outgoingBufferSize / 2;
+    (this.#early ??= new EarlyUpdates(limit)).open(id);
+  }
+
+  /**
+   * The SUBSCRIBE with `id` was answered: after an OK ack (`ok`) the
+   * updates that waited go out, else they are dropped and counted.
+   */
+  acked(id: number, ok: boolean): void {
+    const early = this.#early;
+    const held = early?.take(id);
+    if (early !== undefined && early.size === 0) this.#early = undefined;
+    if (held === undefined) return;
+    for (const data of held) {
+      if (ok) this.queueUpdate(id, data);
+      else this.#dropUpdate();
+    }
+  }
+
+  /**
+   * Queues an UPDATE for `id` unchecked (topics, resumes and forwarding,
+   * which know the subscription is live). `replay`: an update buffered
+   * while lingering, already counted.
+   */
+  queueUpdate(id: number, data: Uint8Array, replay = false): boolean {
     if (this.#ended) return false;
     const size = data.length + FRAME_OVERHEAD;
     const sink = this.#sink;
     if (sink.queued + size > this.core.limits.outgoingBufferSize / 2) {
-      this.droppedUpdates++;
-      this.core.stats.droppedUpdates++;
-      return false;
+      return this.#dropUpdate();
     }
     if (!replay) this.core.stats.updatesSent++;
     sink.push(id, ResponseType.UPDATE, Status.OK, undefined, data, size);
@@ -187,22 +230,27 @@ export class ServerSession implements Session {
   }
 
   /**
-   * {@link sendUpdate} with the UPDATE already encoded as `frame` (for
+   * {@link queueUpdate} with the UPDATE already encoded as `frame` (for
    * `id` and `data`), which the session writes as it is: a publish encodes
    * once for every subscription with the same id.
    */
   sendEncoded(id: number, data: Uint8Array, frame: Uint8Array): boolean {
-    if (this.#sink !== this.out) return this.sendUpdate(id, data);
+    if (this.#sink !== this.out) return this.queueUpdate(id, data);
     if (this.#ended) return false;
     const size = data.length + FRAME_OVERHEAD;
     if (this.out.queued + size > this.core.limits.outgoingBufferSize / 2) {
-      this.droppedUpdates++;
-      this.core.stats.droppedUpdates++;
-      return false;
+      return this.#dropUpdate();
     }
     this.core.stats.updatesSent++;
     this.out.pushFrame(frame, size);
     return true;
+  }
+
+  /** Counts an update dropped; returns false, what the sender says. */
+  #dropUpdate(): false {
+    this.droppedUpdates++;
+    this.core.stats.droppedUpdates++;
+    return false;
   }
 
   /** Queues a response; one that does not fit the buffer ends the session. */

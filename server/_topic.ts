@@ -161,7 +161,7 @@ export class TopicImpl implements Topic {
         if (
           k >= 0
             ? session.sendEncoded(id, data, frames[k])
-            : session.sendUpdate(id, data)
+            : session.queueUpdate(id, data)
         ) sent++;
       }
     } finally {
@@ -211,6 +211,8 @@ const NO_MESSAGE = [undefined];
 interface EncodingSession extends Session {
   readonly core: { readonly codec: RequestCodec };
   sendEncoded(id: number, data: Uint8Array, frame: Uint8Array): boolean;
+  /** `sendUpdate` without its check that `id` is live (it is, here). */
+  queueUpdate(id: number, data: Uint8Array): boolean;
 }
 
 function encodes(session: Session): session is EncodingSession {

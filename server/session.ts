@@ -78,12 +78,21 @@ export interface Session {
    */
   push(path: string, data: Uint8Array): number;
   /**
-   * Queues an UPDATE for subscription `id`. Updates are best-effort: when
-   * they would fill more than half the outgoing buffer (the other half is
-   * kept for responses) the update is dropped and counted. `data` must not
-   * change afterwards.
+   * Queues an UPDATE for subscription `id` of this session. Updates are
+   * best-effort: when they would fill more than half the outgoing buffer
+   * (the other half is kept for responses) the update is dropped and
+   * counted. `data` must not change afterwards.
    *
-   * @returns Whether it was queued.
+   * `id` must be a live subscription, so no UPDATE overtakes its SUBSCRIBE
+   * ack or follows its unsubscribe ack:
+   * - while the SUBSCRIBE with `id` is being handled (middleware sending a
+   *   snapshot before or after `next()`), the update waits and goes out
+   *   right after the OK ack; if the SUBSCRIBE is refused or fails it is
+   *   dropped and counted;
+   * - for an id with no subscription (never made, refused, unsubscribed)
+   *   nothing is sent and false is returned.
+   *
+   * @returns Whether it was queued (or is waiting for its ack).
    */
   sendUpdate(id: number, data: Uint8Array): boolean;
   /** Ends the session: flushes what it owes (briefly), then closes. */
