@@ -280,7 +280,7 @@ export class Link {
     const info = { connections, resumed, lostUpdates: lost };
     this.#emit(new ConnectionEvent("connect", info));
     // A `connect` listener may have closed the client.
-    if (connections > 1 && this.#connection === connection) {
+    if (connections > 1 && this.#connection === connection && !this.#closed) {
       this.#emit(new ConnectionEvent("reconnect", info));
     }
   }
@@ -390,7 +390,7 @@ export class Link {
       connection!.send(bye);
     }
     this.#closing = (async () => {
-      await bye?.promise.catch(noop);
+      if (bye) await bye.promise.catch(noop);
       await connection?.close(error);
       await this.#draining;
       await this.#opening;
