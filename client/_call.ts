@@ -194,6 +194,8 @@ export class Call<T = unknown> implements OutFrame {
 
   #settle(): void {
     this.done = true;
+    // Never written now (the writer skips it): its data can go at once.
+    if (!this.written) this.data = EMPTY;
     clearTimeout(this.#timer);
     if (this.#onAbort) {
       this.#signal?.removeEventListener("abort", this.#onAbort);

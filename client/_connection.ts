@@ -22,6 +22,11 @@ export class Connection {
   readonly #reader: ResponseReader;
   readonly #onClose: CloseSink;
   #outbox: OutFrame[] = [];
+  /** Bytes of the frames in #outbox (an estimate: data, path, fields). */
+  #unsent = 0;
+  readonly #maxUnsent: number;
+  /** Requests that settled while still in #outbox, since the last prune. */
+  #settledUnsent = 0;
   #flushScheduled = false;
   #writing: Promise<void> | undefined;
   #reading: Promise<void>;
@@ -34,7 +39,9 @@ export class Connection {
     maxMessageSize: number,
     onResponse: ResponseSink,
     onClose: CloseSink,
+    maxUnsent = Infinity,
   ) {
+    this.#maxUnsent = maxUnsent;
     // A custom stream may throw where a rejection belongs (close is never
     // waited for): guarded, it cannot end the process.
     this.#stream = guardStream(stream);
@@ -48,10 +55,46 @@ export class Connection {
     return this.#closed;
   }
 
-  /** Queues a frame; it is written with the rest of this turn's frames. */
-  send(frame: OutFrame): void {
+  /**
+   * Queues a frame; it is written with the rest of this turn's frames.
+   * Returns false, not queueing it, for a request that would take the
+   * unsent bytes past their bound (see {@link unsentRefusal}); other
+   * frames (subscribing, unsubscribing) are always queued.
+   */
+  send(frame: OutFrame): boolean {
+    const size = frameBytes(frame);
+    if (
+      frame instanceof Call && this.#unsent + size > this.#maxUnsent &&
+      this.#outbox.length > 0
+    ) {
+      this.#prune();
+      if (this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
+        return false;
+      }
+    }
     this.#outbox.push(frame);
+    this.#unsent += size;
     this.#schedule();
+    return true;
+  }
+
+  /** Why {@link send} refused `call`, for its `NotConnectedError`. */
+  unsentRefusal(call: Call): string {
+    return `Request to ${call.label} not sent: ${this.#unsent} bytes of requests are waiting to be written because the server is not reading them (maxUnsentBytes is ${this.#maxUnsent}); retry later or raise maxUnsentBytes`;
+  }
+
+  /** A request queued here settled before it was written. */
+  unsentSettled(): void {
+    this.#settledUnsent++;
+  }
+
+  /** Drops the requests that settled unwritten, if any did. */
+  #prune(): void {
+    if (this.#settledUnsent === 0) return;
+    this.#settledUnsent = 0;
+    this.#outbox = this.#outbox.filter((f) => !(f instanceof Call && f.done));
+    this.#unsent = 0;
+    for (const frame of this.#outbox) this.#unsent += frameBytes(frame);
   }
 
   #schedule(): void {
@@ -64,6 +107,7 @@ export class Connection {
   takeUnsent(): OutFrame[] {
     const unsent = this.#outbox;
     this.#outbox = [];
+    this.#unsent = this.#settledUnsent = 0;
     return unsent;
   }
 
@@ -97,6 +141,7 @@ export class Connection {
     while (!this.#closed && this.#outbox.length > 0) {
       const batch = this.#outbox;
       this.#outbox = [];
+      this.#unsent = this.#settledUnsent = 0;
       const bytes = encodeBatch(batch);
       if (!bytes) continue;
       try {
@@ -131,6 +176,11 @@ export class Connection {
     }
     this.#end(error);
   }
+}
+
+/** What a frame costs in the unsent queue: data, path and fields. */
+function frameBytes(frame: OutFrame): number {
+  return frame.data.length + (frame.path?.length ?? 0) + 32;
 }
 
 function lost(what: string, cause: unknown): ConnectionLostError {

@@ -175,7 +175,10 @@ export class Link {
     call.sentAt = performance.now();
     call.onSettle = this.#onSettle;
     this.#entries.set(call.id, call);
-    connection.send(call);
+    if (!connection.send(call)) {
+      this.#entries.delete(call.id);
+      call.reject(new NotConnectedError(connection.unsentRefusal(call)));
+    }
   }
 
   #allocateId(): number {
@@ -187,6 +190,7 @@ export class Link {
     if (call.id === 0 || this.#entries.get(call.id) !== call) return;
     if (!call.written) {
       this.#entries.delete(call.id); // The writer skips it: never sent.
+      this.#connection?.unsentSettled();
       return;
     }
     const max = this.settings.maxAbandonedRequests;
@@ -250,6 +254,7 @@ export class Link {
       settings.maxMessageSize,
       this.#onResponse,
       this.#onClose,
+      settings.maxUnsentBytes,
     );
     this.#connection = connection;
     this.#openedAt = performance.now();
@@ -387,7 +392,7 @@ export class Link {
     if (bye) {
       bye.id = this.#allocateId();
       this.#entries.set(bye.id, bye as Call);
-      connection!.send(bye);
+      if (!connection!.send(bye)) bye.reject(new NotConnectedError());
     }
     this.#closing = (async () => {
       if (bye) await bye.promise.catch(noop);

@@ -23,6 +23,7 @@ export interface Settings {
   maxAttempts: number;
   failFast: boolean;
   queueSize: number;
+  maxUnsentBytes: number;
   maxAbandonedRequests: number;
   /** Undefined when keepalive is off. */
   keepalive: { interval: number; timeout: number } | undefined;
@@ -51,6 +52,8 @@ export function resolveOptions(options: ClientOptions): Settings {
   checkSize("maxRequestSize", maxRequestSize);
   const queueSize = options.queueSize ?? 1024;
   checkCount("queueSize", queueSize, 0);
+  const maxUnsentBytes = options.maxUnsentBytes ?? 4 * MIB;
+  checkCount("maxUnsentBytes", maxUnsentBytes, 1);
   const maxAbandonedRequests = options.maxAbandonedRequests ?? 10_000;
   checkCount("maxAbandonedRequests", maxAbandonedRequests, 0);
 
@@ -87,6 +90,7 @@ export function resolveOptions(options: ClientOptions): Settings {
     maxAttempts,
     failFast: options.failFast ?? false,
     queueSize,
+    maxUnsentBytes,
     maxAbandonedRequests,
     keepalive: ka,
     caCerts: options.caCerts,

@@ -5,6 +5,8 @@ import { RequestType } from "../wasm/wire.ts";
 import { NanoRPCRequestSchema } from "../proto/gen/nanorpc_pb.ts";
 import { Call } from "./_call.ts";
 import { encodeBatch } from "./_connection.ts";
+import { connect } from "./connect.ts";
+import { NotConnectedError } from "./errors.ts";
 
 const enc = new TextEncoder();
 
@@ -39,4 +41,71 @@ Deno.test("encodeBatch skips settled calls and lets go of the data it encoded", 
   assert.equal(live.data.length, 0);
   assert.equal(settled.written, false);
   assert.equal(encodeBatch([settled]), undefined);
+});
+
+/** A TCP peer that accepts and never reads: the client's writes pend. */
+function deafServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  return {
+    url: `tcp://127.0.0.1:${listener.addr.port}`,
+    async [Symbol.asyncDispose]() {
+      (await accepted).close();
+      listener.close();
+    },
+  };
+}
+
+Deno.test("Client rejects a request at once with NotConnectedError once maxUnsentBytes wait behind a server that does not read", async () => {
+  await using server = deafServer();
+  const client = await connect(server.url, {
+    keepalive: false,
+    maxUnsentBytes: 2 << 20,
+    timeout: 0,
+  });
+  const big = new Uint8Array(1000_000);
+  const calls: Promise<unknown>[] = [];
+  let refused: unknown;
+  // The kernel's buffers take the first megabytes; then the write pends
+  // and the requests after it queue, up to the bound.
+  for (let i = 0; i < 200 && refused === undefined; i++) {
+    const call = client.request("/echo", big);
+    calls.push(call.catch(() => {}));
+    await Promise.race([call, new Promise((r) => setTimeout(r, 0))])
+      .catch((error) => refused = error);
+  }
+  assert.ok(refused instanceof NotConnectedError, `got ${refused}`);
+  assert.match((refused as Error).message, /maxUnsentBytes is 2097152/);
+  assert.match((refused as Error).message, /server is not reading/);
+  assert.equal(client.state, "open", "the connection is kept");
+  await client.close();
+  await Promise.all(calls);
+});
+
+Deno.test("Client lets requests that timed out before they were written leave the unsent queue", async () => {
+  await using server = deafServer();
+  const client = await connect(server.url, {
+    keepalive: false,
+    maxUnsentBytes: 2 << 20,
+  });
+  const big = new Uint8Array(1000_000);
+  const waiting: Promise<unknown>[] = [];
+  let refused = false;
+  for (let i = 0; i < 200 && !refused; i++) {
+    const call = client.request("/echo", big, { timeout: 200 });
+    waiting.push(call.catch(() => {}));
+    await Promise.race([call, new Promise((r) => setTimeout(r, 0))])
+      .catch((error) => refused = error instanceof NotConnectedError);
+  }
+  assert.ok(refused, "the queue filled");
+  // Every queued request times out unwritten: the queue empties.
+  await Promise.all(waiting);
+  const again = client.request("/echo", big, { timeout: 60_000 });
+  const settled = await Promise.race([
+    again.then(() => "answered", (e) => `rejected: ${e.message}`),
+    new Promise((r) => setTimeout(() => r("queued"), 0)),
+  ]);
+  assert.equal(settled, "queued");
+  await client.close();
+  await again.catch(() => {});
 });

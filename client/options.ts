@@ -99,6 +99,15 @@ export interface ClientOptions {
   /** Most requests held while disconnected. @default {1024} */
   queueSize?: number;
   /**
+   * Bytes of request frames the client holds unsent on an open connection
+   * while its write waits (the server is not reading fast enough). A
+   * request beyond it rejects at once with `NotConnectedError` instead of
+   * queueing without bound; one request always fits an empty queue, and
+   * requests that time out or are aborted before they are written leave
+   * the queue. @default {4194304}
+   */
+  maxUnsentBytes?: number;
+  /**
    * Most requests that timed out or were aborted after being sent and whose
    * answers have not arrived. Each keeps its request id reserved (a few
    * hundred bytes; its data is already released), so that a late answer

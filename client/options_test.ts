@@ -21,6 +21,7 @@ Deno.test("Client rejects options out of range with a RangeError naming the opti
     [{ maxRequestSize: 1.5 }, /maxRequestSize/],
     [{ queueSize: -1 }, /queueSize/],
     [{ maxAbandonedRequests: -1 }, /maxAbandonedRequests/],
+    [{ maxUnsentBytes: 0 }, /maxUnsentBytes/],
   ];
   for (const [options, name] of bad) {
     assert.throws(
