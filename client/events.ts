@@ -46,7 +46,11 @@ export class ConnectionEvent extends Event {
    * delivered) instead of starting a new one.
    */
   readonly resumed: boolean;
-  /** When `resumed`: updates the server dropped while the client was away. */
+  /**
+   * When `resumed`: updates the server dropped while the client was away.
+   * A lower bound: updates still queued for, or written to, the connection
+   * that dropped are lost uncounted.
+   */
   readonly lostUpdates: number;
 
   /**

@@ -211,7 +211,9 @@ export class Resumption {
     }
     this.#unlinger(target);
     target.adopt(current);
-    // process() ends the read it is serving on whichever session it ends on.
+    // process() ends the read it serves on whichever session it ends on:
+    // the read moves from `current` to `target`.
+    current.end(false);
     target.begin();
     const next = this.issue(target);
     target.respond(
@@ -291,7 +293,9 @@ export function serveReserved(
 /**
  * The data of a resume's OK answer, the protobuf encoding of
  * `message ResumeAnswer { uint64 lost = 1; bytes token = 2; }`: how many
- * updates were dropped while the session lingered, and the next token.
+ * updates were dropped while the session lingered (a lower bound: what its
+ * outbox still held for the dead connection is not counted), and the next
+ * token.
  */
 export function encodeResumeAnswer(lost: number, token: string): Uint8Array {
   const tokenBytes = encoder.encode(token);

@@ -109,7 +109,8 @@ export class ServerSession implements Session {
   }
 
   get bufferedAmount(): number {
-    return this.out.queued;
+    // Not `out`: a lingering session's old one may count a failed write.
+    return this.#sink.queued;
   }
 
   /** Whether a read or a handler of this session is being served. */
@@ -197,10 +198,7 @@ export class ServerSession implements Session {
     (this.#early ??= new EarlyUpdates(limit)).open(id);
   }
 
-  /**
-   * The SUBSCRIBE with `id` was answered: after an OK ack (`ok`) the
-   * updates that waited go out, else they are dropped and counted.
-   */
+  /** SUBSCRIBE `id` answered: what waited goes out if `ok`, else drops. */
   acked(id: number, ok: boolean): void {
     const early = this.#early;
     const held = early?.take(id);

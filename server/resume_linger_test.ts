@@ -1,0 +1,81 @@
+// A session that lingers after its connection failed: what it reports.
+
+import assert from "node:assert/strict";
+import { NanoRPCResponseSchema } from "../proto/gen/nanorpc_pb.ts";
+import {
+  decodeFrames,
+  MemoryStream,
+  REQUEST,
+  requestFrame,
+  SUBSCRIBE,
+  waitFor,
+} from "../testing/mod.ts";
+import type { SessionEvent } from "./options.ts";
+import { Server } from "./server.ts";
+import type { Session } from "./session.ts";
+
+Deno.test("Server session lingering after a failed write reports no bytes buffered", async () => {
+  const server = new Server({ logLevel: "error" });
+  server.topic("/t");
+  const stream = new MemoryStream();
+  const serving = server.serve(stream);
+  stream.send(requestFrame({
+    requestId: 1,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+  }));
+  stream.send(requestFrame({
+    requestId: 2,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/session" },
+  }));
+  await waitFor(() => stream.writes.length >= 1, { message: "the answers" });
+  const [session] = server.sessions.values();
+  stream.hold(); // The peer stops reading...
+  server.publish("/t", new Uint8Array(100));
+  server.publish("/t", new Uint8Array(100));
+  await waitFor(() => stream.pendingWrites === 1, { message: "a write" });
+  assert.ok(session.bufferedAmount > 0);
+  stream.fail(new Error("connection reset")); // ...and the write fails.
+  await waitFor(() => server.stats().lingeringSessions === 1, {
+    message: "the session to linger",
+  });
+  assert.equal(session.bufferedAmount, 0);
+  await server.shutdown();
+  await serving;
+});
+
+Deno.test("Server resume leaves the session the connection first opened idle, not busy", async () => {
+  const server = new Server({ logLevel: "error" });
+  const opened: Session[] = [];
+  server.addEventListener("sessionopen", (e) => {
+    opened.push((e as SessionEvent).session);
+  });
+  const first = new MemoryStream();
+  const serving = [server.serve(first)];
+  first.send(requestFrame({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/session" },
+  }));
+  await waitFor(() => first.writes.length === 1, { message: "the token" });
+  const token = decodeFrames(NanoRPCResponseSchema, first.written)[0].data;
+  first.end();
+  await waitFor(() => server.stats().lingeringSessions === 1, {
+    message: "the session to linger",
+  });
+  const second = new MemoryStream();
+  serving.push(server.serve(second));
+  second.send(requestFrame({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/resume" },
+    data: token,
+  }));
+  await waitFor(() => server.stats().resumes === 1, { message: "the resume" });
+  const [resumed, handedOver] = opened;
+  assert.equal((handedOver as unknown as { busy: boolean }).busy, false);
+  assert.equal((resumed as unknown as { busy: boolean }).busy, false);
+  await server.shutdown();
+  await Promise.all(serving);
+});
