@@ -32,23 +32,13 @@ class Capture implements Responder {
   status: number = Status.INTERNAL_ERROR;
   message: string | undefined = "The handler did not answer";
   data: Uint8Array = EMPTY;
-  #served: ForwardServe;
 
-  constructor(
-    readonly core: ServerCore,
-    served: ForwardServe,
-    readonly label: string,
-  ) {
-    this.#served = served;
-  }
+  constructor(readonly core: ServerCore, readonly label: string) {}
 
-  begin(): void {
-    this.#served.inflight++;
-  }
+  // The forwarder (cluster/) counts and drains the calls it serves.
+  begin(): void {}
 
-  end(): void {
-    this.#served.finished();
-  }
+  end(): void {}
 
   lend(): void {}
 
@@ -70,44 +60,17 @@ class Capture implements Responder {
 }
 
 export class ForwardServe {
-  inflight = 0;
   #core: ServerCore;
   #forward: Forwarder;
   #held = new Map<string, NodeHold>();
   #heldCount = 0;
   #maxHeld: number;
   #stop = new AbortController();
-  #idle?: PromiseWithResolvers<void>;
 
   constructor(core: ServerCore, forward: Forwarder, maxHeld = 100_000) {
     this.#core = core;
     this.#forward = forward;
     this.#maxHeld = maxHeld;
-  }
-
-  /** Subscriptions held for other nodes' sessions. */
-  get held(): number {
-    return this.#heldCount;
-  }
-
-  /** A served call settled. */
-  finished(): void {
-    if (--this.inflight === 0 && this.#idle) {
-      this.#idle.resolve();
-      this.#idle = undefined;
-    }
-  }
-
-  /** Resolves when no served call runs, or after `timeout` ms. */
-  async settled(timeout: number): Promise<void> {
-    if (this.inflight === 0) return;
-    this.#idle ??= Promise.withResolvers();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#idle.promise,
-      new Promise((resolve) => timer = setTimeout(resolve, timeout)),
-    ]);
-    clearTimeout(timer);
   }
 
   /** Serves `call`; never rejects. */
@@ -137,7 +100,7 @@ export class ForwardServe {
         return true;
       },
     }, this.#stop.signal);
-    const capture = new Capture(core, this, `${proxy}`);
+    const capture = new Capture(core, `${proxy}`);
     const ctx = new RequestContext(
       proxy,
       route,
@@ -146,7 +109,6 @@ export class ForwardServe {
       call.kind,
     );
     if (call.traceparent) ctx.state.set("traceparent", call.traceparent);
-    capture.begin();
     try {
       // The serving span (when tracing) is a child of the caller's.
       const done = withTraceparent(
@@ -161,7 +123,6 @@ export class ForwardServe {
       capture.status = Status.INTERNAL_ERROR;
       capture.message = `Serving ${shown} failed: ${errorMessage(err)}`;
     } finally {
-      capture.end();
       proxy.redirect(this.#direct(home, sid));
     }
     return {

@@ -149,11 +149,6 @@ export class SessionLimiter {
     if (left <= 0) return -1;
     return Math.max(1, Math.min(wait, Math.ceil(left)));
   }
-
-  /** Milliseconds the session has been over its limit, 0 if it is not. */
-  overFor(now: number): number {
-    return this.#overSince < 0 ? 0 : now - this.#overSince;
-  }
 }
 
 /**

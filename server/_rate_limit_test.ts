@@ -33,7 +33,6 @@ Deno.test("SessionLimiter takes a path's token only with the session's, and repo
   // The path's bucket refills after 1 s; the wait ends by closeAfter.
   assert.equal(limiter.admit(hash, 100), 250);
   assert.equal(limiter.admit(7, 100), 0, "other paths: the session's only");
-  assert.equal(limiter.overFor(150), 50, "still over: no two in a row yet");
   assert.equal(limiter.admit(hash, 350), -1, "over for 250 ms");
 });
 
