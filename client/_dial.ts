@@ -13,12 +13,7 @@ import { type Address, formatAddress, type StreamAddress } from "./address.ts";
 import { isPermissionError, openNative } from "./_dial_deno.ts";
 import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
 import { clampDelay } from "./_timer.ts";
-
-/** TLS settings of a `tls://` address. */
-export interface TlsOptions {
-  /** Extra root certificates (PEM) to trust, e.g. a self-signed CA. */
-  caCerts?: string[];
-}
+import type { TlsOptions } from "./options.ts";
 
 /** How one connection attempt is bounded. */
 export interface DialOptions extends TlsOptions {

@@ -10,7 +10,7 @@ import type { ByteStream } from "../transport/byte_stream.ts";
 import { connStream } from "../transport/conn.ts";
 import { openSerial } from "../transport/serial.ts";
 import type { NetAddress, SerialAddress, UnixAddress } from "./address.ts";
-import type { TlsOptions } from "./_dial.ts";
+import type { TlsOptions } from "./options.ts";
 
 /** The addresses {@link openNative} opens. */
 export type NativeAddress = NetAddress | UnixAddress | SerialAddress;

@@ -26,15 +26,9 @@ import {
   errorFromStatus,
   NotConnectedError,
 } from "./errors.ts";
-import { ConnectionEvent } from "./events.ts";
+import { type ClientState, ConnectionEvent } from "./events.ts";
 import type { RequestOptions, RpcResponse } from "./options.ts";
 import { type SubscriptionHost, SubscriptionImpl } from "./_subscription.ts";
-
-/**
- * Where the client's connection is: `connecting` (dialling), `open`,
- * `waiting` (backing off before the next attempt) or `closed` (for good).
- */
-export type ClientState = "connecting" | "open" | "waiting" | "closed";
 
 /**
  * A connection that stayed open this long proved healthy even without a

@@ -8,11 +8,11 @@ import { ListenerGuard } from "../protocol/_listener_guard.ts";
 import { RequestType } from "../wasm/wire.ts";
 import { type Address, type StreamDialer, toAddress } from "./address.ts";
 import { Call, frameTooLarge, pingCall } from "./_call.ts";
-import { type ClientState, Link } from "./_link.ts";
+import { Link } from "./_link.ts";
 import { checkCount, resolveOptions } from "./_options.ts";
 import { decodeMessage, encodeMessage } from "./_protobuf.ts";
 import { ConnectionClosedError } from "./errors.ts";
-import type { ClientEventMap } from "./events.ts";
+import type { ClientEventMap, ClientState } from "./events.ts";
 import type {
   CallOptions,
   ClientOptions,
@@ -36,7 +36,7 @@ import type {
   TypedSubscribeOptions,
 } from "./subscription.ts";
 
-export type { ClientState } from "./_link.ts";
+export type { ClientState } from "./events.ts";
 
 const EMPTY = new Uint8Array(0);
 

@@ -4,6 +4,20 @@
  * @module
  */
 
+/**
+ * Where a client's connection is: `connecting` (dialling), `open`,
+ * `waiting` (backing off before the next attempt) or `closed` (for good).
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nanorpc/nanorpc/client";
+ *
+ * const client = await connect("tcp://127.0.0.1:7411");
+ * if (client.state === "open") await client.ping();
+ * ```
+ */
+export type ClientState = "connecting" | "open" | "waiting" | "closed";
+
 /** Names of the events a `Client` dispatches. */
 export type ConnectionEventType = "connect" | "disconnect" | "reconnect";
 

@@ -24,6 +24,7 @@ export type {
   ReconnectOptions,
   RequestOptions,
   RpcResponse,
+  TlsOptions,
 } from "./options.ts";
 export type {
   ClientSubscription,
@@ -69,5 +70,4 @@ export {
 } from "./address.ts";
 export { Backoff, type BackoffOptions } from "./backoff.ts";
 export type { ByteStream, PeerAddress } from "../transport/byte_stream.ts";
-export type { TlsOptions } from "./_dial.ts";
 export { Status, statusName } from "../wasm/wire.ts";

@@ -23,6 +23,22 @@ export interface ReconnectOptions extends BackoffOptions {
   maxAttempts?: number;
 }
 
+/**
+ * TLS settings of a `tls://` address.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nanorpc/nanorpc/client";
+ *
+ * const caCerts = [await Deno.readTextFile("ca.pem")];
+ * const client = await connect("tls://localhost:7411", { caCerts });
+ * ```
+ */
+export interface TlsOptions {
+  /** Extra root certificates (PEM) to trust, e.g. a self-signed CA. */
+  caCerts?: string[];
+}
+
 /** How the client notices a dead server on an idle connection. */
 export interface KeepaliveOptions {
   /**

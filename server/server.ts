@@ -28,6 +28,7 @@ import type { HandleOptions, Handler } from "./handler.ts";
 import { type Listener, type ListenOptions, openListener } from "./listener.ts";
 import { Lifecycle } from "./_lifecycle.ts";
 import { renderMetrics } from "./_metrics_text.ts";
+import { ReadonlyMapView } from "./_readonly_map.ts";
 import {
   type ServeOptions,
   type ServerOptions,
@@ -68,6 +69,7 @@ export class Server extends EventTarget implements AsyncDisposable {
   #stopping?: Promise<void>;
   #admission: Admission;
   #catalog = new PathCatalog();
+  #sessions?: ReadonlyMap<number, Session>;
   #guard = new ListenerGuard((err, type) =>
     this.#core.logger.error(`a ${type} listener threw: ${errorMessage(err)}`)
   );
@@ -241,9 +243,9 @@ export class Server extends EventTarget implements AsyncDisposable {
     return group;
   }
 
-  /** Open sessions of this server, by id. */
+  /** Open sessions of this server, by id: a live, read-only view. */
   get sessions(): ReadonlyMap<number, Session> {
-    return this.#core.sessions;
+    return this.#sessions ??= new ReadonlyMapView(this.#core.sessions);
   }
 
   /**
