@@ -3,6 +3,7 @@
 // it on unsubscribe or when the session ends, keeping the server's count.
 
 import { NotAuthorizedError } from "../protocol/errors.ts";
+import type { ServerSession } from "./_session.ts";
 import type { ServerStats } from "./stats.ts";
 import type { Subscription } from "./_topic.ts";
 
@@ -70,7 +71,8 @@ export class SubscriptionRegistry {
     let sent = 0;
     for (const sub of this.#subs.values()) {
       if (sub.topic.path === path && sub.topic.accepts(sub, data)) {
-        if (sub.session.sendUpdate(sub.id, data)) sent++;
+        // Registered here, so live: the unchecked path.
+        if ((sub.session as ServerSession).queueUpdate(sub.id, data)) sent++;
       }
     }
     return sent;
