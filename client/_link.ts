@@ -30,11 +30,8 @@ import { type ClientState, ConnectionEvent } from "./events.ts";
 import type { RequestOptions, RpcResponse } from "./options.ts";
 import { type SubscriptionHost, SubscriptionImpl } from "./_subscription.ts";
 
-/**
- * A connection that stayed open this long proved healthy even without a
- * response: the backoff starts over after it drops.
- */
-export const HEALTHY_AFTER = 5000;
+/** Open this long, a connection was healthy: the backoff starts over. */
+const HEALTHY_AFTER = 5000;
 
 const noop = () => {};
 
