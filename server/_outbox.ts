@@ -27,6 +27,9 @@ export interface FrameSink {
 
 const EMPTY = new Uint8Array(0);
 
+/** Frames a flush may hold for its arrays to keep their room afterwards. */
+const KEPT_FRAMES = 32;
+
 /** Size of the slabs small flushes are encoded into, one after another. */
 export const SLAB_SIZE = 65536;
 /** A flush estimated at more bytes than this gets a buffer of its own. */
@@ -189,11 +192,19 @@ export class Outbox implements FrameSink {
       this.#ends.push(end);
     }
     // Let go of the data (views of a read buffer, messages) now copied.
-    const payloads = this.#payloads;
-    const messages = this.#messages;
-    for (let i = 0; i < count; i++) {
-      payloads[i] = EMPTY;
-      messages[i] = undefined;
+    // The arrays keep their room for the next flush, unless it was a burst:
+    // thousands of idle sessions must not each hold a burst's worth.
+    if (count > KEPT_FRAMES) {
+      this.#fields = [];
+      this.#messages = [];
+      this.#payloads = [];
+    } else {
+      const payloads = this.#payloads;
+      const messages = this.#messages;
+      for (let i = 0; i < count; i++) {
+        payloads[i] = EMPTY;
+        messages[i] = undefined;
+      }
     }
     this.#pending = 0;
     this.queued += end - start - estimate;
