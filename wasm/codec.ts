@@ -17,6 +17,7 @@
 
 import { concat } from "./_bytes.ts";
 import { compile, type Exports, instantiate } from "./_module.ts";
+import { responsesSize, writeResponses } from "./_responses.ts";
 import {
   ENC_HEADER_LEN,
   ENC_ID,
@@ -25,10 +26,6 @@ import {
   ENC_RQ_PATH_KIND,
   ENC_RQ_PATH_LEN,
   ENC_RQ_PATH_PTR,
-  ENC_RS_DATA_LEN,
-  ENC_RS_MSG_LEN,
-  ENC_RS_MSG_PTR,
-  ENC_RS_STATUS,
   ENC_STRIDE,
   ENC_TYPE,
   HEADER,
@@ -70,6 +67,7 @@ export {
   STRIDE,
 } from "./layout.ts";
 export { MALFORMED_REASONS, MalformedReason } from "./malformed.ts";
+export { PRE_ENCODED } from "./_responses.ts";
 
 /**
  * Compiles the codec's WebAssembly module asynchronously, ahead of the
@@ -92,28 +90,6 @@ export function compileCodec(): Promise<void> {
   return compile();
 }
 
-/**
- * The response "type" of a frame that is already encoded: the encoders
- * copy its payload (a whole frame, length prefix included) as it is. A
- * server encodes an UPDATE once per publish and shares it this way. It is
- * not an int32, so no type a peer can send is taken for it.
- *
- * @example
- * ```ts
- * import { codec, PRE_ENCODED } from "./codec.ts";
- *
- * const update = codec.encodeResponses([7, 3, 1], [undefined], [new Uint8Array([9])], 1);
- * const both = codec.encodeResponses(
- *   [1, 2, 1, 0, PRE_ENCODED, 0],
- *   [undefined, undefined],
- *   [new Uint8Array(0), update],
- *   2,
- * );
- * both.length; // 7 (the RESPONSE) + update.length
- * ```
- */
-export const PRE_ENCODED = 2 ** 32;
-
 /** Largest message size the decoders accept, whatever the caller asks. */
 const MAX_MESSAGE_LIMIT = 0x7fffffff - 16;
 const TABLE_WORDS = HEADER + MAX_FRAMES * STRIDE;
@@ -126,13 +102,6 @@ const MAX_HEADER = 64;
 
 /** Below this many elements a loop copies faster than a view and set(). */
 const SMALL_COPY = 64;
-/**
- * Payloads up to this size are copied by a loop, longer ones by set()
- * (measured: 16 copies of 32 bytes take 290 ns by loop, 200 ns by set()).
- */
-const SMALL_PAYLOAD = 16;
-
-const encoder = new TextEncoder();
 
 /**
  * One instance of the codec module and the views over its memory. The
@@ -273,7 +242,9 @@ export class Codec {
    * Encodes `count` response frames into one new buffer. `fields` holds
    * three numbers per frame (id, type, status); `messages[i]` is the
    * response message or `undefined`; `payloads[i]` the data. A frame of
-   * type {@link PRE_ENCODED} is its payload, copied as it is.
+   * type {@link PRE_ENCODED} is its payload, copied as it is. Response
+   * headers are written in TypeScript (wasm/_responses.ts), not by the
+   * module: for a few bytes per frame that is cheaper than its table.
    */
   encodeResponses(
     fields: ArrayLike<number>,
@@ -281,11 +252,11 @@ export class Codec {
     payloads: ArrayLike<Uint8Array>,
     count: number,
   ): Uint8Array {
-    return this.#encodeAll(
-      count,
-      (first, n, out, at) =>
-        this.#responses(fields, messages, payloads, first, n, out, at),
+    const out = new Uint8Array(
+      responsesSize(fields, messages, payloads, 0, count),
     );
+    writeResponses(fields, messages, payloads, 0, count, out, 0);
+    return out;
   }
 
   /**
@@ -295,7 +266,8 @@ export class Codec {
    * header (with the types and statuses of wasm/wire.ts).
    *
    * @returns The offset just past the last frame written.
-   * @throws {RangeError} When `out` has no room for the frames.
+   * @throws {RangeError} At the first frame `out` has no room for (the
+   * ones before it are written).
    */
   encodeResponsesInto(
     fields: ArrayLike<number>,
@@ -305,64 +277,9 @@ export class Codec {
     out: Uint8Array,
     at: number,
   ): number {
-    for (let first = 0; first < count; first += MAX_FRAMES) {
-      const n = Math.min(MAX_FRAMES, count - first);
-      at = this.#responses(fields, messages, payloads, first, n, out, at);
-    }
-    return at;
+    return writeResponses(fields, messages, payloads, 0, count, out, at);
   }
 
-  /**
-   * Encodes response frames [first, first+n) (n ≤ MAX_FRAMES) into `out`
-   * at `at`, or into a new buffer when `out` is undefined; returns the end
-   * offset, or the new buffer's size negated when `out` is too small.
-   */
-  #responses(
-    fields: ArrayLike<number>,
-    messages: ArrayLike<string | undefined>,
-    payloads: ArrayLike<Uint8Array>,
-    first: number,
-    n: number,
-    out: Uint8Array | undefined,
-    at: number,
-  ): number {
-    let extra = 0;
-    for (let i = first; i < first + n; i++) {
-      const message = messages[i];
-      if (message) extra += message.length * 3;
-    }
-    const wasm = this.#reserve(n * (ENC_BYTES + MAX_HEADER) + 2 * extra + 16);
-    const w = this.#entryWords;
-    const start = align8(this.#data + n * ENC_BYTES);
-    let scratch = start;
-    let size = 0;
-    /** Entries for the module: frames that are not PRE_ENCODED. */
-    let e = 0;
-    for (let i = 0; i < n; i++) {
-      const k = first + i;
-      const len = payloads[k].length;
-      size += len;
-      const type = fields[k * 3 + 1];
-      if (type === PRE_ENCODED) continue;
-      const message = messages[k];
-      let msgLen = 0;
-      if (message) {
-        const room = this.#u8.subarray(scratch, scratch + message.length * 3);
-        msgLen = encoder.encodeInto(message, room).written;
-      }
-      const o = e++ * ENC_STRIDE;
-      w[o + ENC_ID] = fields[k * 3];
-      w[o + ENC_TYPE] = type;
-      w[o + ENC_RS_STATUS] = fields[k * 3 + 2];
-      w[o + ENC_RS_MSG_PTR] = scratch;
-      w[o + ENC_RS_MSG_LEN] = msgLen;
-      w[o + ENC_RS_DATA_LEN] = len;
-      scratch += msgLen;
-    }
-    const headers = align8(scratch);
-    if (e > 0) size += wasm.encodeResponses(this.#data, e, headers);
-    return this.#interleave(payloads, first, n, headers, size, out, at, fields);
-  }
   /**
    * Encodes `count` request frames into one new buffer. `fields` holds four
    * numbers per frame (id, type, pathKind, pathHash); `paths[i]` the UTF-8
@@ -374,119 +291,60 @@ export class Codec {
     payloads: ArrayLike<Uint8Array>,
     count: number,
   ): Uint8Array {
-    return this.#encodeAll(count, (first, n, out, at) => {
-      let extra = 0;
-      for (let i = first; i < first + n; i++) extra += paths[i]?.length ?? 0;
-      const wasm = this.#reserve(n * (ENC_BYTES + MAX_HEADER) + 2 * extra + 16);
-      const w = this.#entryWords;
-      let scratch = align8(this.#data + n * ENC_BYTES);
-      let size = 0;
-      for (let i = 0; i < n; i++) {
-        const k = first + i;
-        const kind = fields[k * 4 + 2];
-        const path = kind === PATH_STRING ? paths[k] : undefined;
-        const o = i * ENC_STRIDE;
-        w[o + ENC_ID] = fields[k * 4];
-        w[o + ENC_TYPE] = fields[k * 4 + 1];
-        w[o + ENC_RQ_PATH_KIND] = kind;
-        w[o + ENC_RQ_PATH_HASH] = fields[k * 4 + 3];
-        w[o + ENC_RQ_PATH_PTR] = scratch;
-        w[o + ENC_RQ_PATH_LEN] = path?.length ?? 0;
-        w[o + ENC_RQ_DATA_LEN] = payloads[k].length;
-        size += payloads[k].length;
-        if (path) {
-          this.#u8.set(path, scratch);
-          scratch += path.length;
-        }
-      }
-      const headers = align8(scratch);
-      size += wasm.encodeRequests(this.#data, n, headers);
-      return this.#interleave(payloads, first, n, headers, size, out, at);
-    });
-  }
-
-  /**
-   * The batch loop of the allocating encoders: `batch` encodes frames
-   * [first, first+n) into `out` at `at` (a new buffer of the batch's size
-   * when `out` is undefined; see {@link #interleave}).
-   */
-  #encodeAll(
-    count: number,
-    batch: (
-      first: number,
-      n: number,
-      out: Uint8Array | undefined,
-      at: number,
-    ) => number,
-  ): Uint8Array {
-    if (count <= MAX_FRAMES) {
-      batch(0, count, undefined, 0);
-      const frames = this.#last!;
-      this.#last = undefined;
-      return frames;
-    }
     const parts: Uint8Array[] = [];
     for (let first = 0; first < count; first += MAX_FRAMES) {
       const n = Math.min(MAX_FRAMES, count - first);
-      batch(first, n, undefined, 0);
-      parts.push(this.#last!);
+      parts.push(this.#requests(fields, paths, payloads, first, n));
     }
-    this.#last = undefined;
-    return concat(parts);
+    return parts.length === 1 ? parts[0] : concat(parts);
   }
 
-  /** The buffer the last allocating batch encoded into. */
-  #last: Uint8Array | undefined;
-
-  /**
-   * Copies the headers the module wrote at `headers` and each frame's data
-   * after its header into `out` at `at`: `size` bytes in all. Without
-   * `out`, into a new buffer of `size` bytes (kept in #last), returning
-   * `-size`.
-   */
-  #interleave(
+  /** Encodes request frames [first, first+n) (n ≤ MAX_FRAMES). */
+  #requests(
+    fields: ArrayLike<number>,
+    paths: ArrayLike<Uint8Array | undefined>,
     payloads: ArrayLike<Uint8Array>,
     first: number,
     n: number,
-    headers: number,
-    size: number,
-    out: Uint8Array | undefined,
-    at: number,
-    responseFields?: ArrayLike<number>,
-  ): number {
-    let dst = at;
-    let frames = out;
-    if (frames === undefined) {
-      frames = this.#last = new Uint8Array(size);
-      dst = 0;
-    } else if (at + size > frames.length) {
-      throw new RangeError(
-        `No room to encode ${n} frames (${size} bytes) at ${at} of a ${frames.length}-byte buffer: size the buffer from the frames' data and messages`,
-      );
-    }
+  ): Uint8Array {
+    let extra = 0;
+    for (let i = first; i < first + n; i++) extra += paths[i]?.length ?? 0;
+    const wasm = this.#reserve(n * (ENC_BYTES + MAX_HEADER) + 2 * extra + 16);
     const w = this.#entryWords;
-    const u8 = this.#u8;
-    let src = headers;
-    let e = 0;
+    let scratch = align8(this.#data + n * ENC_BYTES);
+    let size = 0;
     for (let i = 0; i < n; i++) {
-      // A PRE_ENCODED frame has no entry and no header: only its bytes.
-      if (
-        responseFields === undefined ||
-        responseFields[(first + i) * 3 + 1] !== PRE_ENCODED
-      ) {
-        const end = src + w[e++ * ENC_STRIDE + ENC_HEADER_LEN];
-        while (src < end) frames[dst++] = u8[src++];
-      }
-      const payload = payloads[first + i];
-      const len = payload.length;
-      if (len > SMALL_PAYLOAD) {
-        frames.set(payload, dst);
-        dst += len;
-      } else {
-        for (let j = 0; j < len; j++) frames[dst++] = payload[j];
+      const k = first + i;
+      const kind = fields[k * 4 + 2];
+      const path = kind === PATH_STRING ? paths[k] : undefined;
+      const o = i * ENC_STRIDE;
+      w[o + ENC_ID] = fields[k * 4];
+      w[o + ENC_TYPE] = fields[k * 4 + 1];
+      w[o + ENC_RQ_PATH_KIND] = kind;
+      w[o + ENC_RQ_PATH_HASH] = fields[k * 4 + 3];
+      w[o + ENC_RQ_PATH_PTR] = scratch;
+      w[o + ENC_RQ_PATH_LEN] = path?.length ?? 0;
+      w[o + ENC_RQ_DATA_LEN] = payloads[k].length;
+      size += payloads[k].length;
+      if (path) {
+        this.#u8.set(path, scratch);
+        scratch += path.length;
       }
     }
-    return out === undefined ? -size : dst;
+    let src = align8(scratch);
+    size += wasm.encodeRequests(this.#data, n, src);
+    // Each frame's header, as the module wrote it, then its data.
+    const frames = new Uint8Array(size);
+    const u8 = this.#u8;
+    let dst = 0;
+    for (let i = 0; i < n; i++) {
+      const end = src + w[i * ENC_STRIDE + ENC_HEADER_LEN];
+      while (src < end) frames[dst++] = u8[src++];
+      const payload = payloads[first + i];
+      frames.set(payload, dst);
+      dst += payload.length;
+    }
+    return frames;
   }
 }
 

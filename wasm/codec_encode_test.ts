@@ -174,7 +174,7 @@ Deno.test("encodeResponsesInto writes the bytes of encodeResponses at an offset,
   }
 });
 
-Deno.test("encodeResponsesInto refuses a buffer without room and writes nothing", () => {
+Deno.test("encodeResponsesInto refuses a buffer without room for a frame and writes none of it", () => {
   const out = new Uint8Array(40).fill(0xee);
   assert.throws(
     () =>
@@ -188,7 +188,7 @@ Deno.test("encodeResponsesInto refuses a buffer without room and writes nothing"
       ),
     (err: Error) =>
       err instanceof RangeError &&
-      /No room to encode 1 frames/.test(err.message),
+      /No room to encode frame 1 of 1 \(41 bytes\)/.test(err.message),
   );
   assert.ok(out.every((b) => b === 0xee));
 });
