@@ -155,7 +155,10 @@ export class Outbox implements FrameSink {
       // Shared with other sessions and never changed: written as it is.
       buffer = this.#payloads[0];
       end = buffer.length;
-    } else if (estimate <= SLAB_MAX_FLUSH) {
+    } else if (estimate <= SLAB_MAX_FLUSH && !this.#writing) {
+      // Only an idle outbox uses the shared slab: its write starts now, so
+      // a peer that stops reading pins at most one slab. A backlog is
+      // encoded into buffers of its own, which the session's bound counts.
       if (slabAt + estimate > slab.length) {
         slab = new Uint8Array(SLAB_SIZE);
         slabAt = 0;
@@ -249,6 +252,8 @@ export class Outbox implements FrameSink {
     this.#buffers.length = 0;
     this.#starts.length = 0;
     this.#ends.length = 0;
+    // Nothing encoded is held any more: only frames not yet flushed count.
+    this.queued = this.#estimate;
     this.#writing = false;
     this.#wake();
     this.#onError(err);
