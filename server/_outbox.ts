@@ -43,6 +43,8 @@ export const SLAB_MAX_FLUSH = 16384;
  */
 let slab: Uint8Array = EMPTY;
 let slabAt = 0;
+/** Size of the buffers a session's backlog is encoded into. */
+const BACKLOG_SIZE = 4096;
 
 export class Outbox implements FrameSink {
   #stream: ByteStream;
@@ -63,6 +65,9 @@ export class Outbox implements FrameSink {
   #buffers: Uint8Array[] = [];
   #starts: number[] = [];
   #ends: number[] = [];
+  /** The buffer this session's backlog is encoded into, from #ownAt. */
+  #own: Uint8Array = EMPTY;
+  #ownAt = 0;
   #writing = false;
   #scheduled = false;
   #corked = false;
@@ -155,17 +160,26 @@ export class Outbox implements FrameSink {
       // Shared with other sessions and never changed: written as it is.
       buffer = this.#payloads[0];
       end = buffer.length;
-    } else if (estimate <= SLAB_MAX_FLUSH && !this.#writing) {
+    } else if (estimate <= SLAB_MAX_FLUSH) {
       // Only an idle outbox uses the shared slab: its write starts now, so
-      // a peer that stops reading pins at most one slab. A backlog is
-      // encoded into buffers of its own, which the session's bound counts.
-      if (slabAt + estimate > slab.length) {
-        slab = new Uint8Array(SLAB_SIZE);
-        slabAt = 0;
+      // a peer that stops reading pins at most one slab. A backlog goes
+      // into buffers of the session's own, one flush after another.
+      if (!this.#writing) {
+        if (slabAt + estimate > slab.length) {
+          slab = new Uint8Array(SLAB_SIZE);
+          slabAt = 0;
+        }
+        buffer = slab;
+        start = slabAt;
+      } else {
+        if (this.#ownAt + estimate > this.#own.length) {
+          this.#own = new Uint8Array(Math.max(BACKLOG_SIZE, estimate));
+          this.#ownAt = 0;
+        }
+        buffer = this.#own;
+        start = this.#ownAt;
       }
-      buffer = slab;
-      start = slabAt;
-      end = slabAt = this.#codec.encodeResponsesInto(
+      end = this.#codec.encodeResponsesInto(
         this.#fields,
         this.#messages,
         this.#payloads,
@@ -173,6 +187,8 @@ export class Outbox implements FrameSink {
         buffer,
         start,
       );
+      if (buffer === slab) slabAt = end;
+      else this.#ownAt = end;
     } else {
       buffer = this.#codec.encodeResponses(
         this.#fields,
