@@ -45,7 +45,8 @@ try {
       "browser",
       "--format",
       "esm",
-      "--minify",
+      // No --minify: its renaming depends on where the checkout lives, and
+      // CI regenerates this file in another folder and diffs it.
       "--keep-names",
       "--import-map",
       mapFile,
