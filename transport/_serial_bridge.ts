@@ -12,6 +12,12 @@ import { webStreamPair } from "./web_streams.ts";
 /** Most of a helper's error output kept for the message. */
 const STDERR_KEPT = 2048;
 
+/**
+ * Milliseconds `dd` gets after close to write what is still in its pipe
+ * (a write resolves once the pipe took it) before it is killed.
+ */
+const CLOSE_GRACE_MS = 2000;
+
 /** A {@link SerialStream} whose I/O runs in `cat` and `dd`. */
 export interface BridgedSerial extends SerialStream {
   /** Settles once both helper processes have exited. */
@@ -106,8 +112,9 @@ class Bridge implements BridgedSerial {
       writable: writer.child.stdin,
     }, { remoteAddr: this.remoteAddr });
     this.exited = Promise.all([reader.status, writer.status]).then(() => {});
-    // One helper failing (the device went away) ends the other.
-    reader.status.then(() => writer.kill());
+    // One helper failing (the device went away) ends the other; after
+    // close, dd is left to write out its pipe (see close).
+    reader.status.then(() => this.#closed || writer.kill());
     writer.status.then(() => reader.kill());
   }
 
@@ -137,9 +144,14 @@ class Bridge implements BridgedSerial {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // Closing the pair ends dd's input: dd writes what the pipe still holds
+    // and exits. Killing it at once would lose writes that already resolved.
     this.#pair.close();
     this.#reader.kill();
-    this.#writer.kill();
+    const writer = this.#writer;
+    const timer = setTimeout(() => writer.kill(), CLOSE_GRACE_MS);
+    Deno.unrefTimer(timer);
+    writer.status.finally(() => clearTimeout(timer));
   }
 
   #failed(cause: unknown, helper: Helper): Error {

@@ -64,6 +64,33 @@ Deno.test("bridgeSerial carries every byte value both ways through cat and dd wh
   await bridged.exited;
 });
 
+Deno.test("bridgeSerial close still delivers what resolved writes handed to dd", async () => {
+  await using pair = await startPtyPair();
+  const direct = await openSerial(pair.b);
+  await openSerial(pair.a).then((line) => line.close()); // stty raw on a
+  const bridged = bridgeSerial(pair.a, 115200);
+  // More than the ptys buffer while nothing reads b: most of it waits in
+  // dd's pipe when the write resolves, and close must not drop it.
+  const sent = new Uint8Array(32 * 1024).map((_, i) => i % 251);
+  await within(bridged.write(sent), { message: "the bridged write" });
+  bridged.close();
+  const got = new Uint8Array(sent.length);
+  await within(
+    (async () => {
+      for (let at = 0; at < got.length;) {
+        at += (await direct.read(got.subarray(at)))!;
+      }
+    })(),
+    {
+      timeout: 20_000,
+      message: "every written byte to come out of the other end",
+    },
+  );
+  assert.deepEqual(got, sent);
+  await within(bridged.exited, { message: "cat and dd to exit" });
+  direct.close();
+});
+
 Deno.test("bridgeSerial read fails with a clear message when the device goes away", async () => {
   const pair = await startPtyPair();
   await openSerial(pair.a).then((line) => line.close());
@@ -102,6 +129,8 @@ Deno.test("openSerial bridges the line when the process may not open device file
   // The child opens its end after starting up: repeat until it answers.
   let answered = false;
   const answer = readText(peer, 4).finally(() => answered = true);
+  answer.catch(() => {}); // awaited below, after the loop
+
   await waitFor(async () => {
     if (!answered) await peer.write(text("abcd"));
     await waitFor(() => answered, 300).catch(() => {});
