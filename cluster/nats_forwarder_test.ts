@@ -233,7 +233,10 @@ Deno.test("NatsForwarder routes calls with the same key to the same node", async
   try {
     await meshed([...nodes, front]);
     const seen = new Map<string, Set<string>>();
-    for (const room of ["r1", "r2", "r3", "r4", "r5", "r6"]) {
+    // Node ids are random UUIDs: 6 keys would all land on one of 3 nodes
+    // once in 243 runs, 24 keys once in 10^11.
+    const rooms = Array.from({ length: 24 }, (_, i) => `r${i + 1}`);
+    for (const room of rooms) {
       const client = await front.connect();
       await call(client, 1, "/room", room);
       const ids = new Set<string>();
@@ -308,8 +311,16 @@ Deno.test("NatsForwarder subscribes again on another node when the holder leaves
       message: "the other node to hold the subscription",
     });
     const sender = await other.connect();
-    await call(sender, 1, "/room/send", "still here");
-    assert.equal(str((await watcher.read()).data), "anonymous:still here");
+    // The holder has it, but the home node drops updates until the holder's
+    // answer reaches it: publish until one comes through.
+    const update = watcher.read(30_000);
+    let delivered = false;
+    update.finally(() => delivered = true).catch(() => {});
+    for (let id = 1; !delivered; id++) {
+      await call(sender, id, "/room/send", "still here");
+      await waitFor(() => delivered, 200).catch(() => {});
+    }
+    assert.equal(str((await update).data), "anonymous:still here");
     watcher.close();
     await waitFor(() => otherTopic.size === 0, {
       message: "the holder to let go when the session ended",
