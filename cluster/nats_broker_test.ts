@@ -323,7 +323,7 @@ Deno.test("NatsBroker bounds publishes while NATS hangs, then recovers", async (
     const remote: number[] = [];
     using _ = b.subscribe("topic:/t", (m) => remote.push(m.data[0]));
     await b.flush();
-    nats.freeze();
+    await nats.freeze();
     // Publish in rounds across turns of the event loop, as a busy node would.
     for (let round = 0; round < 50; round++) {
       for (let i = 0; i < 400; i++) {

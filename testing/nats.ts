@@ -8,6 +8,8 @@
  * @module
  */
 
+import { waitFor } from "./wait.ts";
+
 /** Options of {@link startNatsServer}. */
 export interface NatsServerOptions {
   /**
@@ -37,11 +39,24 @@ export interface NatsServer extends AsyncDisposable {
   restart(): Promise<void>;
   /**
    * Suspends the process (`SIGSTOP`): connections stay open and nothing is
-   * answered, as with a server that hangs.
+   * answered, as with a server that hangs. Resolves once the process is
+   * stopped (a loaded machine can take a while to stop it: until then it
+   * still answers).
    */
-  freeze(): void;
+  freeze(): Promise<void>;
   /** Resumes a frozen process (`SIGCONT`). */
   thaw(): void;
+}
+
+/** Whether process `pid` is stopped by a signal (state T in /proc). */
+function stopped(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // "pid (comm) S ...": the state follows the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+  } catch {
+    return true; // Gone: it answers nothing either.
+  }
 }
 
 const binary = () => Deno.env.get("NATS_SERVER") ?? "nats-server";
@@ -183,8 +198,14 @@ export async function startNatsServer(
       return child !== undefined;
     },
     stop,
-    freeze() {
-      child?.kill("SIGSTOP");
+    async freeze() {
+      if (!child) return;
+      const pid = child.pid;
+      child.kill("SIGSTOP");
+      await waitFor(() => stopped(pid), {
+        timeout: 10_000,
+        message: `nats-server (pid ${pid}) to stop on SIGSTOP`,
+      });
     },
     thaw() {
       child?.kill("SIGCONT");
