@@ -148,7 +148,10 @@ Deno.test("Client runs beforeReconnect before each reconnection and retries when
   });
   assert.equal(calls, 0, "not before the first connection");
   await client.request("/who");
-  const back = nextEvent<ConnectionEvent>(client, "reconnect");
+  // A failed hook, a backoff and a dial: generous on a loaded machine.
+  const back = nextEvent<ConnectionEvent>(client, "reconnect", {
+    timeout: 20_000,
+  });
   proxy.cut();
   const event = await back;
   assert.equal(calls, 2);
