@@ -3,12 +3,51 @@
  * run brokers and cluster nodes against NATS. It can be stopped (killed,
  * like a crash) and restarted on the same port mid-test. Needs the
  * `nats-server` binary on `PATH` (Debian's package; `.ci/run` installs it)
- * or named by the `NATS_SERVER` environment variable.
+ * or named by the `NATS_SERVER` environment variable. Outside CI a machine
+ * without it skips those tests ({@link natsSkipReason}); in CI (`CI=true`)
+ * they fail.
  *
  * @module
  */
 
+import {
+  binaryCommand,
+  binarySkipReason,
+  type NeededBinary,
+} from "./_binary.ts";
 import { waitFor } from "./wait.ts";
+
+const NATS_SERVER: NeededBinary = {
+  command: "nats-server",
+  envVar: "NATS_SERVER",
+  pkg: "nats-server",
+  tests: "tests that need nats-server",
+};
+
+/**
+ * Why tests that start `nats-server` should be skipped here, or
+ * `undefined` to run them: the binary (or the path in `NATS_SERVER`) is
+ * missing and this is not CI. In CI (`CI=true`) it always returns
+ * `undefined`, so the tests run and {@link startNatsServer} fails loudly.
+ * Prints the reason, with the package to install, once.
+ *
+ * @returns The reason to skip, or `undefined`.
+ *
+ * @example
+ * ```ts ignore
+ * import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+ *
+ * Deno.test("NATS answers", {
+ *   ignore: natsSkipReason() !== undefined,
+ * }, async () => {
+ *   await using nats = await startNatsServer();
+ *   console.log(nats.url);
+ * });
+ * ```
+ */
+export function natsSkipReason(): string | undefined {
+  return binarySkipReason(NATS_SERVER);
+}
 
 /** Options of {@link startNatsServer}. */
 export interface NatsServerOptions {
@@ -59,7 +98,7 @@ function stopped(pid: number): boolean {
   }
 }
 
-const binary = () => Deno.env.get("NATS_SERVER") ?? "nats-server";
+const binary = () => binaryCommand(NATS_SERVER);
 
 async function accepts(port: number): Promise<boolean> {
   try {

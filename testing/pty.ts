@@ -1,12 +1,52 @@
 /**
  * Test kit: a pair of connected pseudo-terminals made by `socat`, standing
  * in for the two ends of a serial cable. Bytes written to one end come out
- * of the other. Needs Debian's `socat` (`.ci/run` installs it).
+ * of the other. Needs Debian's `socat` (`.ci/run` installs it) on `PATH`,
+ * or named by the `SOCAT` environment variable. Outside CI a machine
+ * without it skips those tests ({@link ptySkipReason}); in CI (`CI=true`)
+ * they fail.
  *
  * @module
  */
 
+import {
+  binaryCommand,
+  binarySkipReason,
+  type NeededBinary,
+} from "./_binary.ts";
 import { waitFor } from "./wait.ts";
+
+const SOCAT: NeededBinary = {
+  command: "socat",
+  envVar: "SOCAT",
+  pkg: "socat",
+  tests: "serial tests (they need socat for a pty pair)",
+};
+
+/**
+ * Why tests that start a pty pair should be skipped here, or `undefined`
+ * to run them: `socat` (or the path in `SOCAT`) is missing and this is not
+ * CI. In CI (`CI=true`) it always returns `undefined`, so the tests run
+ * and {@link startPtyPair} fails loudly. Prints the reason, with the
+ * package to install, once.
+ *
+ * @returns The reason to skip, or `undefined`.
+ *
+ * @example
+ * ```ts ignore
+ * import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
+ *
+ * Deno.test("the line carries bytes", {
+ *   ignore: ptySkipReason() !== undefined,
+ * }, async () => {
+ *   await using pair = await startPtyPair();
+ *   console.log(pair.a, pair.b);
+ * });
+ * ```
+ */
+export function ptySkipReason(): string | undefined {
+  return binarySkipReason(SOCAT);
+}
 
 /** Where to put the pair's two links. */
 export interface PtyPairOptions {
@@ -67,7 +107,7 @@ export async function startPtyPair(
   const b = `${dir}/b`;
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("socat", {
+    child = new Deno.Command(binaryCommand(SOCAT), {
       args: [
         "-d",
         "-d",
@@ -81,7 +121,9 @@ export async function startPtyPair(
   } catch (error) {
     if (owned) await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw new Error(
-      "Could not start socat; install it (apt-get install socat) to run the serial tests",
+      `Could not start ${
+        binaryCommand(SOCAT)
+      }; install it (apt-get install socat) or set SOCAT to its path to run the serial tests`,
       { cause: error },
     );
   }
