@@ -5,12 +5,17 @@ import assert from "node:assert/strict";
 import { Server } from "../server/server.ts";
 import { serveSerial } from "../server/serial.ts";
 import { silentLogger } from "../testing/logger.ts";
-import { startPtyPair } from "../testing/pty.ts";
+import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
 import { nextEvent, waitFor, within } from "../testing/wait.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { webStreamPair } from "../transport/web_streams.ts";
 import { Client } from "./client.ts";
 import { connect } from "./connect.ts";
+
+/** Registers tests that are ignored where socat is missing outside CI. */
+const needsPty: { test: Deno.TestIgnore } = {
+  test: ptySkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 const text = (s: string) => new TextEncoder().encode(s);
 const read = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -22,7 +27,7 @@ function echoServer(): Server {
   return server;
 }
 
-Deno.test("Client over serial:// talks to a server on the other end of the line", async () => {
+needsPty.test("Client over serial:// talks to a server on the other end of the line", async () => {
   await using pair = await startPtyPair();
   const server = echoServer();
   const watch = serveSerial(server, pair.a, { baud: 9600 });
@@ -102,7 +107,7 @@ Deno.test("connect over a dialer that fails says where it could not connect", as
   );
 });
 
-Deno.test("deno task call serial:// prints the answer of a server on the other end of the line", async () => {
+needsPty.test("deno task call serial:// prints the answer of a server on the other end of the line", async () => {
   await using pair = await startPtyPair();
   const server = echoServer();
   const watch = serveSerial(server, pair.a);

@@ -32,6 +32,8 @@ export interface BrokerPair {
 export interface ConformanceOptions {
   /** Milliseconds to wait for a delivery; 10000 by default. */
   timeout?: number;
+  /** Registers the tests as ignored (e.g. nats-server is missing); false. */
+  ignore?: boolean;
 }
 
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -47,7 +49,7 @@ function collect(broker: Broker, channel: string) {
  *
  * @param name The broker's name, the first word of each test's name.
  * @param open Opens a fresh pair for each test.
- * @param options The delivery timeout.
+ * @param options The delivery timeout, and whether to ignore the tests.
  */
 export function brokerConformance(
   name: string,
@@ -56,14 +58,17 @@ export function brokerConformance(
 ): void {
   const timeout = options.timeout ?? 10_000;
   const test = (what: string, fn: (pair: BrokerPair) => Promise<void>) =>
-    Deno.test(`${name} ${what}`, async () => {
-      const pair = await open();
-      try {
-        await fn(pair);
-      } finally {
-        await pair.close();
-      }
-    });
+    (options.ignore ? Deno.test.ignore : Deno.test)(
+      `${name} ${what}`,
+      async () => {
+        const pair = await open();
+        try {
+          await fn(pair);
+        } finally {
+          await pair.close();
+        }
+      },
+    );
 
   test("delivers a channel's messages in publish order", async (pair) => {
     const { got, sub } = collect(pair.subscriber, "topic:/order");

@@ -16,10 +16,15 @@ import {
   SUBSCRIBE,
   UPDATE,
 } from "../testing/frames.ts";
-import { startNatsServer } from "../testing/nats.ts";
+import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
 import { RawClient } from "../testing/raw_client.ts";
 import { waitFor } from "../testing/wait.ts";
 import { spawnServer } from "./_testing.ts";
+
+/** Registers tests that are ignored where nats-server is missing outside CI. */
+const needsNats: { test: Deno.TestIgnore } = {
+  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 const EXTRAS = new URL("../testing/chat_extras.ts", import.meta.url).pathname;
 const text = (s: string) => new TextEncoder().encode(s);
@@ -84,7 +89,7 @@ async function quiet(c: RawClient) {
   );
 }
 
-Deno.test("deno task server nodes forward requests and share a topic across nodes, filtered, silent after the unsubscribe ack", async () => {
+needsNats.test("deno task server nodes forward requests and share a topic across nodes, filtered, silent after the unsubscribe ack", async () => {
   await using nats = await startNatsServer();
   await using room = await spawnServer([
     "--nats",
@@ -139,7 +144,7 @@ Deno.test("deno task server nodes forward requests and share a topic across node
   await quiet(watcher);
 });
 
-Deno.test("deno task server nodes carry group broadcasts and uid pushes to sessions of another node", async () => {
+needsNats.test("deno task server nodes carry group broadcasts and uid pushes to sessions of another node", async () => {
   await using nats = await startNatsServer();
   await using room = await spawnServer([
     "--nats",
@@ -178,7 +183,7 @@ Deno.test("deno task server nodes carry group broadcasts and uid pushes to sessi
   await quiet(dan);
 });
 
-Deno.test("deno task server answers INTERNAL_ERROR within the time limit when the serving node is killed mid-request, then NOT_FOUND", async () => {
+needsNats.test("deno task server answers INTERNAL_ERROR within the time limit when the serving node is killed mid-request, then NOT_FOUND", async () => {
   await using nats = await startNatsServer();
   await using room = await spawnServer([
     "--nats",
@@ -221,7 +226,7 @@ Deno.test("deno task server answers INTERNAL_ERROR within the time limit when th
   );
 });
 
-Deno.test("deno task server keeps answering locally while NATS is down, and forwards again within 20 s of its restart", async () => {
+needsNats.test("deno task server keeps answering locally while NATS is down, and forwards again within 20 s of its restart", async () => {
   await using nats = await startNatsServer();
   await using room = await spawnServer([
     "--nats",
@@ -323,7 +328,7 @@ Deno.test("deno task server --workers 2 listens twice on one port and every one 
   );
 });
 
-Deno.test("deno task server --workers 2 --nats shares a topic between the workers through NATS", async () => {
+needsNats.test("deno task server --workers 2 --nats shares a topic between the workers through NATS", async () => {
   await using nats = await startNatsServer();
   await using pool = await spawnServer([
     "--workers",

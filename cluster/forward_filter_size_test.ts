@@ -5,9 +5,14 @@
 import assert from "node:assert/strict";
 import { Status } from "../wasm/wire.ts";
 import { SUBSCRIBE } from "../testing/frames.ts";
-import { startNatsServer } from "../testing/nats.ts";
+import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
 import type { RawClient } from "../testing/raw_client.ts";
 import { startNode } from "./_testing.ts";
+
+/** Registers tests that are ignored where nats-server is missing outside CI. */
+const needsNats: { test: Deno.TestIgnore } = {
+  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 function subscribe(client: RawClient, requestId: number, size: number) {
   return client.call({
@@ -18,7 +23,7 @@ function subscribe(client: RawClient, requestId: number, size: number) {
   });
 }
 
-Deno.test("NatsForwarder home node refuses a filter over its maxFilterSize before forwarding", async () => {
+needsNats.test("NatsForwarder home node refuses a filter over its maxFilterSize before forwarding", async () => {
   await using nats = await startNatsServer();
   await using _holder = await startNode({
     servers: nats.url,
@@ -36,7 +41,7 @@ Deno.test("NatsForwarder home node refuses a filter over its maxFilterSize befor
   assert.equal(home.server.stats().subscriptions, 1);
 });
 
-Deno.test("NatsForwarder serving node refuses a forwarded filter over its own maxFilterSize", async () => {
+needsNats.test("NatsForwarder serving node refuses a forwarded filter over its own maxFilterSize", async () => {
   await using nats = await startNatsServer();
   await using _holder = await startNode({
     servers: nats.url,

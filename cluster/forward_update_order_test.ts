@@ -3,14 +3,19 @@
 
 import assert from "node:assert/strict";
 import { RESPONSE, SUBSCRIBE, UPDATE } from "../testing/frames.ts";
-import { startNatsServer } from "../testing/nats.ts";
+import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
 import { Status } from "../wasm/wire.ts";
 import { startNode } from "./_testing.ts";
+
+/** Registers tests that are ignored where nats-server is missing outside CI. */
+const needsNats: { test: Deno.TestIgnore } = {
+  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
-Deno.test("NatsForwarder delivers a snapshot sent during a forwarded SUBSCRIBE after its ack", async () => {
+needsNats.test("NatsForwarder delivers a snapshot sent during a forwarded SUBSCRIBE after its ack", async () => {
   await using nats = await startNatsServer();
   await using _holder = await startNode({
     servers: nats.url,
@@ -42,7 +47,7 @@ Deno.test("NatsForwarder delivers a snapshot sent during a forwarded SUBSCRIBE a
   );
 });
 
-Deno.test("NatsForwarder drops a snapshot sent during a forwarded SUBSCRIBE that is refused", async () => {
+needsNats.test("NatsForwarder drops a snapshot sent during a forwarded SUBSCRIBE that is refused", async () => {
   await using nats = await startNatsServer();
   await using _holder = await startNode({
     servers: nats.url,

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
-import { startNatsServer } from "../testing/nats.ts";
+import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
 import { waitFor } from "../testing/wait.ts";
 import { connect } from "@nats-io/transport-node";
 import { recordingLogger } from "../testing/logger.ts";
 import { brokerConformance } from "./_broker_conformance.ts";
 import { NatsBroker } from "./nats_broker.ts";
 import type { NatsBrokerOptions } from "./nats_broker_options.ts";
+
+/** Registers tests that are ignored where nats-server is missing outside CI. */
+const needsNats: { test: Deno.TestIgnore } = {
+  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 async function twoNodes(options: Partial<NatsBrokerOptions> = {}) {
   const nats = await startNatsServer();
@@ -35,11 +40,11 @@ brokerConformance("NatsBroker", async () => {
     settle: () => nodes.b.flush(),
     close: () => nodes.close(),
   };
-});
+}, { ignore: natsSkipReason() !== undefined });
 
 const data = (...b: number[]) => new Uint8Array(b);
 
-Deno.test("NatsBroker carries topic, group and uid messages between two nodes", async () => {
+needsNats.test("NatsBroker carries topic, group and uid messages between two nodes", async () => {
   const { a, b, close } = await twoNodes();
   try {
     const onA: string[] = [];
@@ -78,7 +83,7 @@ Deno.test("NatsBroker carries topic, group and uid messages between two nodes", 
   }
 });
 
-Deno.test("NatsBroker keeps other subscribers going when one throws", async () => {
+needsNats.test("NatsBroker keeps other subscribers going when one throws", async () => {
   const { a, b, logger, close } = await twoNodes();
   try {
     const got: number[] = [];
@@ -99,7 +104,7 @@ Deno.test("NatsBroker keeps other subscribers going when one throws", async () =
   }
 });
 
-Deno.test("NatsBroker drops publishes while NATS is down, delivers locally, and resumes after a restart", async () => {
+needsNats.test("NatsBroker drops publishes while NATS is down, delivers locally, and resumes after a restart", async () => {
   const { nats, a, b, close } = await twoNodes({
     maxUnflushedBytes: 64 * 1024,
   });
@@ -157,7 +162,7 @@ Deno.test("NatsBroker drops publishes while NATS is down, delivers locally, and 
   }
 });
 
-Deno.test("NatsBroker drops and counts what overflows a slow subscriber's buffer", async () => {
+needsNats.test("NatsBroker drops and counts what overflows a slow subscriber's buffer", async () => {
   const { a, b, close } = await twoNodes({ maxPending: 100 });
   try {
     let delivered = 0;
@@ -188,7 +193,7 @@ Deno.test("NatsBroker drops and counts what overflows a slow subscriber's buffer
   }
 });
 
-Deno.test("NatsBroker drops and counts malformed envelopes from a peer", async () => {
+needsNats.test("NatsBroker drops and counts malformed envelopes from a peer", async () => {
   const { nats, a, b, logger, close } = await twoNodes();
   const rogue = await connect({ servers: nats.url });
   try {
@@ -217,7 +222,7 @@ Deno.test("NatsBroker drops and counts malformed envelopes from a peer", async (
   }
 });
 
-Deno.test("NatsBroker drops and counts messages over the server's max_payload", async () => {
+needsNats.test("NatsBroker drops and counts messages over the server's max_payload", async () => {
   await using nats = await startNatsServer({ maxPayload: 1024 });
   const logger = recordingLogger();
   await using a = await NatsBroker.connect({ servers: nats.url, logger });
@@ -231,7 +236,7 @@ Deno.test("NatsBroker drops and counts messages over the server's max_payload", 
   assert.equal(a.stats.published, 1);
 });
 
-Deno.test("NatsBroker caps the bytes NATS has not confirmed yet", async () => {
+needsNats.test("NatsBroker caps the bytes NATS has not confirmed yet", async () => {
   const { a, close } = await twoNodes({ maxUnflushedBytes: 10_000 });
   try {
     const size = 1000;
@@ -275,7 +280,7 @@ Deno.test("NatsBroker.connect rejects an invalid subject prefix or bound", async
   );
 });
 
-Deno.test("NatsBroker uses the subject prefix so clusters can share a server", async () => {
+needsNats.test("NatsBroker uses the subject prefix so clusters can share a server", async () => {
   const nats = await startNatsServer();
   const logger = recordingLogger();
   const blue = await NatsBroker.connect({
@@ -315,7 +320,7 @@ Deno.test("NatsBroker uses the subject prefix so clusters can share a server", a
   }
 });
 
-Deno.test("NatsBroker bounds publishes while NATS hangs, then recovers", async () => {
+needsNats.test("NatsBroker bounds publishes while NATS hangs, then recovers", async () => {
   const { nats, a, b, close } = await twoNodes({
     maxUnflushedBytes: 64 * 1024,
   });

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { Status } from "../wasm/wire.ts";
 import { REQUEST, RESPONSE, SUBSCRIBE, UPDATE } from "../testing/frames.ts";
-import { startNatsServer } from "../testing/nats.ts";
+import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
 import type { RawClient } from "../testing/raw_client.ts";
 import { waitFor } from "../testing/wait.ts";
 import type { Server, Topic } from "../server/mod.ts";
 import { meshed, startNode } from "./_testing.ts";
+
+/** Registers tests that are ignored where nats-server is missing outside CI. */
+const needsNats: { test: Deno.TestIgnore } = {
+  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -48,7 +53,7 @@ function roomSetup(server: Server): Topic {
   return topic;
 }
 
-Deno.test("NatsForwarder forwards requests with the session's attributes, and what the remote handler set lives on the home node", async () => {
+needsNats.test("NatsForwarder forwards requests with the session's attributes, and what the remote handler set lives on the home node", async () => {
   await using nats = await startNatsServer();
   await using room = await startNode({ servers: nats.url, setup: roomSetup });
   await using echo = await startNode({
@@ -78,7 +83,7 @@ Deno.test("NatsForwarder forwards requests with the session's attributes, and wh
   assert.equal(str(echoed.data), "back", "the other way round too");
 });
 
-Deno.test("NatsForwarder answers NOT_FOUND for a path no node serves, and keeps a session's answers in order", async () => {
+needsNats.test("NatsForwarder answers NOT_FOUND for a path no node serves, and keeps a session's answers in order", async () => {
   await using nats = await startNatsServer();
   await using a = await startNode({
     servers: nats.url,
@@ -109,7 +114,7 @@ Deno.test("NatsForwarder answers NOT_FOUND for a path no node serves, and keeps 
   assert.equal(b.forward.stats.served, 10);
 });
 
-Deno.test("NatsForwarder subscriptions to a topic of another node are filtered there, acknowledged, and silent after the unsubscribe ack", async () => {
+needsNats.test("NatsForwarder subscriptions to a topic of another node are filtered there, acknowledged, and silent after the unsubscribe ack", async () => {
   await using nats = await startNatsServer();
   let topic: Topic | undefined;
   await using room = await startNode({
@@ -153,7 +158,7 @@ Deno.test("NatsForwarder subscriptions to a topic of another node are filtered t
   assert.equal(echo.server.stats().subscriptions, 0);
 });
 
-Deno.test("NatsForwarder remote handlers bind uids and add sessions to groups on their home node; broadcasts and pushes reach them", async () => {
+needsNats.test("NatsForwarder remote handlers bind uids and add sessions to groups on their home node; broadcasts and pushes reach them", async () => {
   await using nats = await startNatsServer();
   await using room = await startNode({ servers: nats.url, setup: roomSetup });
   await using echo = await startNode({
@@ -184,7 +189,7 @@ Deno.test("NatsForwarder remote handlers bind uids and add sessions to groups on
   assert.equal(str((await dave.read()).data), "dave:psst");
 });
 
-Deno.test("NatsForwarder answers INTERNAL_ERROR within the handler time limit when the serving node does not answer", async () => {
+needsNats.test("NatsForwarder answers INTERNAL_ERROR within the handler time limit when the serving node does not answer", async () => {
   await using nats = await startNatsServer();
   await using room = await startNode({
     servers: nats.url,
@@ -210,7 +215,7 @@ Deno.test("NatsForwarder answers INTERNAL_ERROR within the handler time limit wh
   void room;
 });
 
-Deno.test("NatsForwarder routes calls with the same key to the same node", async () => {
+needsNats.test("NatsForwarder routes calls with the same key to the same node", async () => {
   await using nats = await startNatsServer();
   const nodes = [];
   for (let i = 0; i < 3; i++) {
@@ -261,7 +266,7 @@ Deno.test("NatsForwarder routes calls with the same key to the same node", async
   }
 });
 
-Deno.test("NatsForwarder pushes to a session reach its subscriptions held by another node, through that node's filter", async () => {
+needsNats.test("NatsForwarder pushes to a session reach its subscriptions held by another node, through that node's filter", async () => {
   await using nats = await startNatsServer();
   await using room = await startNode({ servers: nats.url, setup: roomSetup });
   await using echo = await startNode({ servers: nats.url });
@@ -288,7 +293,7 @@ Deno.test("NatsForwarder pushes to a session reach its subscriptions held by ano
   assert.equal(str((await erin.read()).data), "erin:psst");
 });
 
-Deno.test("NatsForwarder subscribes again on another node when the holder leaves, and lets go when the session ends", async () => {
+needsNats.test("NatsForwarder subscribes again on another node when the holder leaves, and lets go when the session ends", async () => {
   await using nats = await startNatsServer();
   const topics: Topic[] = [];
   const holder = (s: Server) => void topics.push(roomSetup(s));
@@ -330,7 +335,7 @@ Deno.test("NatsForwarder subscribes again on another node when the holder leaves
   }
 });
 
-Deno.test("NatsForwarder carries what a remote handler does to a kept session after its answer", async () => {
+needsNats.test("NatsForwarder carries what a remote handler does to a kept session after its answer", async () => {
   await using nats = await startNatsServer();
   let kept: import("../server/mod.ts").Session | undefined;
   await using room = await startNode({

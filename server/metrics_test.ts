@@ -14,8 +14,13 @@ import {
 } from "../testing/mod.ts";
 
 import { meshed, startNode } from "../cluster/_testing.ts";
-import { startNatsServer } from "../testing/nats.ts";
+import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
 import { METRICS_CONTENT_TYPE, metricsHandler } from "./metrics.ts";
+
+/** Registers tests that are ignored where nats-server is missing outside CI. */
+const needsNats: { test: Deno.TestIgnore } = {
+  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -210,7 +215,7 @@ Deno.test("Server.metrics escapes label values of registered paths", async () =>
   assert.equal(m.value("nanorpc_requests_total", { path, status: "OK" }), 1);
 });
 
-Deno.test("Server.metrics shows the cluster: NATS link state, forwarded calls, broker figures", async () => {
+needsNats.test("Server.metrics shows the cluster: NATS link state, forwarded calls, broker figures", async () => {
   await using nats = await startNatsServer();
   await using home = await startNode({ servers: nats.url });
   await using other = await startNode({

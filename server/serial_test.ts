@@ -6,7 +6,7 @@ import {
 import { concat, FrameSplitter, requestFrame } from "../testing/frames.ts";
 import { PING, PONG, REQUEST, RESPONSE } from "../testing/frames.ts";
 import { recordingLogger } from "../testing/logger.ts";
-import { startPtyPair } from "../testing/pty.ts";
+import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
 import { waitFor, within } from "../testing/wait.ts";
 import {
   openSerial,
@@ -15,6 +15,11 @@ import {
 } from "../transport/serial.ts";
 import { serveSerial } from "./serial.ts";
 import { Server } from "./server.ts";
+
+/** Registers tests that are ignored where socat is missing outside CI. */
+const needsPty: { test: Deno.TestIgnore } = {
+  test: ptySkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 const QUIET_MS = 50;
 const text = (s: string) => new TextEncoder().encode(s);
@@ -81,7 +86,7 @@ function newServer() {
   return { server, logger };
 }
 
-Deno.test("serveSerial answers requests on a pty as one serial session", async () => {
+needsPty.test("serveSerial answers requests on a pty as one serial session", async () => {
   await using pair = await startPtyPair();
   const { server } = newServer();
   const watch = serveSerial(server, pair.a, { quietMs: QUIET_MS });
@@ -106,7 +111,7 @@ Deno.test("serveSerial answers requests on a pty as one serial session", async (
   assert.equal(watch.current, undefined);
 });
 
-Deno.test("serveSerial drops a malformed burst, waits for a quiet gap, then answers on the same session", async () => {
+needsPty.test("serveSerial drops a malformed burst, waits for a quiet gap, then answers on the same session", async () => {
   await using pair = await startPtyPair();
   const { server, logger } = newServer();
   serveSerial(server, pair.a, { quietMs: QUIET_MS });
@@ -142,7 +147,7 @@ Deno.test("serveSerial drops a malformed burst, waits for a quiet gap, then answ
   await server.shutdown();
 });
 
-Deno.test("serveSerial drops a frame that a quiet gap cut short", async () => {
+needsPty.test("serveSerial drops a frame that a quiet gap cut short", async () => {
   await using pair = await startPtyPair();
   const { server } = newServer();
   serveSerial(server, pair.a, { quietMs: QUIET_MS });
@@ -163,7 +168,7 @@ Deno.test("serveSerial drops a frame that a quiet gap cut short", async () => {
   await server.shutdown();
 });
 
-Deno.test("serveSerial serves the device again after it disappears and comes back", async () => {
+needsPty.test("serveSerial serves the device again after it disappears and comes back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "nanorpc_serve_serial_" });
   try {
     const first = await startPtyPair({ dir });
@@ -224,7 +229,7 @@ Deno.test("serveSerial refuses a baud rate stty cannot set", () => {
   );
 });
 
-Deno.test("deno task server --serial answers on a pty and reports resyncs when stopped", async () => {
+needsPty.test("deno task server --serial answers on a pty and reports resyncs when stopped", async () => {
   await using pair = await startPtyPair();
   const config = JSON.parse(
     await Deno.readTextFile(new URL("../deno.json", import.meta.url)),

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { startNatsServer } from "./nats.ts";
+import { natsSkipReason, startNatsServer } from "./nats.ts";
+
+/** Registers tests that are ignored where nats-server is missing outside CI. */
+const needsNats: { test: Deno.TestIgnore } = {
+  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 async function accepts(port: number): Promise<boolean> {
   try {
@@ -10,7 +15,7 @@ async function accepts(port: number): Promise<boolean> {
   }
 }
 
-Deno.test("startNatsServer runs nats-server that stops and restarts on its port", async () => {
+needsNats.test("startNatsServer runs nats-server that stops and restarts on its port", async () => {
   await using nats = await startNatsServer();
   assert.match(nats.url, /^nats:\/\/127\.0\.0\.1:\d+$/);
   assert.ok(nats.running);
@@ -25,7 +30,7 @@ Deno.test("startNatsServer runs nats-server that stops and restarts on its port"
   await assert.rejects(() => nats.restart(), /is running/);
 });
 
-Deno.test("startNatsServer gives each server its own port", async () => {
+needsNats.test("startNatsServer gives each server its own port", async () => {
   await using a = await startNatsServer();
   await using b = await startNatsServer();
   assert.notEqual(a.port, b.port);

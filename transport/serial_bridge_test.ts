@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
-import { startPtyPair } from "../testing/pty.ts";
+import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
 import { waitFor, within } from "../testing/wait.ts";
 import { bridgeSerial } from "./_serial_bridge.ts";
 import { openSerial } from "./serial.ts";
+
+/** Registers tests that are ignored where socat is missing outside CI. */
+const needsPty: { test: Deno.TestIgnore } = {
+  test: ptySkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -44,7 +49,7 @@ async function readText(
   return new TextDecoder().decode(out);
 }
 
-Deno.test("bridgeSerial carries every byte value both ways through cat and dd while a read is pending", async () => {
+needsPty.test("bridgeSerial carries every byte value both ways through cat and dd while a read is pending", async () => {
   await using pair = await startPtyPair();
   const direct = await openSerial(pair.b);
   await openSerial(pair.a).then((line) => line.close()); // stty raw on a
@@ -64,7 +69,7 @@ Deno.test("bridgeSerial carries every byte value both ways through cat and dd wh
   await bridged.exited;
 });
 
-Deno.test("bridgeSerial close still delivers what resolved writes handed to dd", async () => {
+needsPty.test("bridgeSerial close still delivers what resolved writes handed to dd", async () => {
   await using pair = await startPtyPair();
   const direct = await openSerial(pair.b);
   await openSerial(pair.a).then((line) => line.close()); // stty raw on a
@@ -91,7 +96,7 @@ Deno.test("bridgeSerial close still delivers what resolved writes handed to dd",
   direct.close();
 });
 
-Deno.test("bridgeSerial read fails with a clear message when the device goes away", async () => {
+needsPty.test("bridgeSerial read fails with a clear message when the device goes away", async () => {
   const pair = await startPtyPair();
   await openSerial(pair.a).then((line) => line.close());
   const bridged = bridgeSerial(pair.a, 115200);
@@ -112,7 +117,7 @@ Deno.test("bridgeSerial read fails with a clear message when the device goes awa
   bridged.close();
 });
 
-Deno.test("openSerial bridges the line when the process may not open device files", async () => {
+needsPty.test("openSerial bridges the line when the process may not open device files", async () => {
   await using pair = await startPtyPair();
   const child = await runWith(
     ["--allow-read", "--allow-write", "--allow-run=stty,cat,dd"],
@@ -143,7 +148,7 @@ Deno.test("openSerial bridges the line when the process may not open device file
   peer.close();
 });
 
-Deno.test("openSerial names the flags when neither the device nor cat and dd may be used", async () => {
+needsPty.test("openSerial names the flags when neither the device nor cat and dd may be used", async () => {
   await using pair = await startPtyPair();
   const child = await runWith(
     ["--allow-read", "--allow-write", "--allow-run=stty"],

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { startPtyPair } from "../testing/pty.ts";
+import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
 import { within } from "../testing/wait.ts";
 import { openSerial, quietGap } from "./serial.ts";
+
+/** Registers tests that are ignored where socat is missing outside CI. */
+const needsPty: { test: Deno.TestIgnore } = {
+  test: ptySkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -25,7 +30,7 @@ async function speedOf(path: string): Promise<number> {
   return Number(/speed (\d+) baud/.exec(new TextDecoder().decode(stdout))![1]);
 }
 
-Deno.test("openSerial carries bytes both ways across a pty pair at the baud rate asked", async () => {
+needsPty.test("openSerial carries bytes both ways across a pty pair at the baud rate asked", async () => {
   await using pair = await startPtyPair();
   const a = await openSerial(pair.a, { baud: 9600 });
   const b = await openSerial(pair.b, { baud: 9600 });
@@ -44,7 +49,7 @@ Deno.test("openSerial carries bytes both ways across a pty pair at the baud rate
   b.close();
 });
 
-Deno.test("SerialStream writes while a read is pending on the same line", async () => {
+needsPty.test("SerialStream writes while a read is pending on the same line", async () => {
   await using pair = await startPtyPair();
   const a = await openSerial(pair.a);
   const b = await openSerial(pair.b);
@@ -58,7 +63,7 @@ Deno.test("SerialStream writes while a read is pending on the same line", async 
   b.close();
 });
 
-Deno.test("openSerial sets clocal so a line without carrier detect opens", async () => {
+needsPty.test("openSerial sets clocal so a line without carrier detect opens", async () => {
   await using pair = await startPtyPair();
   const stty = (...args: string[]) =>
     new Deno.Command("stty", { args: ["-F", pair.b, ...args] }).output();
@@ -84,7 +89,7 @@ Deno.test("openSerial says what to check when the device is missing", async () =
   );
 });
 
-Deno.test("SerialStream read fails with a clear message when the device goes away", async () => {
+needsPty.test("SerialStream read fails with a clear message when the device goes away", async () => {
   const pair = await startPtyPair();
   const a = await openSerial(pair.a);
   const reading = assert.rejects(
@@ -96,7 +101,7 @@ Deno.test("SerialStream read fails with a clear message when the device goes awa
   a.close();
 });
 
-Deno.test("SerialStream close ends a pending read and fails later writes", async () => {
+needsPty.test("SerialStream close ends a pending read and fails later writes", async () => {
   await using pair = await startPtyPair();
   const a = await openSerial(pair.a);
   const reading = assert.rejects(a.read(new Uint8Array(8)));

@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { captureConsole } from "../testing/logger.ts";
 import { waitFor } from "../testing/wait.ts";
-import { startPtyPair } from "../testing/pty.ts";
+import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
 import { openSerial, type SerialStream } from "./serial.ts";
 import { watchSerial } from "./watch_serial.ts";
+
+/** Registers tests that are ignored where socat is missing outside CI. */
+const needsPty: { test: Deno.TestIgnore } = {
+  test: ptySkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
 
 /** Echoes every byte back until the stream ends or fails. */
 async function echo(stream: SerialStream): Promise<void> {
@@ -31,7 +36,7 @@ async function roundTrip(path: string, message: string): Promise<string> {
   }
 }
 
-Deno.test("watchSerial reopens a device that disappears and comes back", async () => {
+needsPty.test("watchSerial reopens a device that disappears and comes back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "nanorpc_watch_" });
   let pair = await startPtyPair({ dir });
   const errors: string[] = [];
@@ -70,7 +75,7 @@ Deno.test("watchSerial reopens a device that disappears and comes back", async (
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("watchSerial stops when its signal aborts and closes the stream", async () => {
+needsPty.test("watchSerial stops when its signal aborts and closes the stream", async () => {
   await using pair = await startPtyPair();
   const controller = new AbortController();
   let served: SerialStream | undefined;
@@ -90,7 +95,7 @@ Deno.test("watchSerial stops when its signal aborts and closes the stream", asyn
   await assert.rejects(served!.write(new Uint8Array([1])), /closed/);
 });
 
-Deno.test("watchSerial goes on when its onError throws, and logs that to console.error", async () => {
+needsPty.test("watchSerial goes on when its onError throws, and logs that to console.error", async () => {
   const dir = await Deno.makeTempDir({ prefix: "nanorpc_watch_" });
   using logged = captureConsole("error");
   await using watch = watchSerial(
