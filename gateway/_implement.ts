@@ -9,6 +9,7 @@ import {
 } from "@connectrpc/connect";
 import { type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { NanoRpcError } from "../protocol/errors.ts";
+import type { Logger } from "../server/logger.ts";
 import type { PeerAddress } from "../transport/byte_stream.ts";
 import { type Loopback, SessionEndedError } from "./_loopback.ts";
 import type { GatewayMethod } from "./_methods.ts";
@@ -25,15 +26,28 @@ export const CALL = createContextKey<CallContext | undefined>(undefined, {
   description: "the HTTP request of a gateway call",
 });
 
-/** What a failed NanoRPC call becomes for the HTTP client. */
-function toConnectError(error: unknown): ConnectError {
+/**
+ * What a failed NanoRPC call becomes for the HTTP client. The server's
+ * internal reasons go to `logger`, never into the answer.
+ */
+function toConnectError(
+  error: unknown,
+  path: string,
+  logger: Logger,
+): ConnectError {
   if (error instanceof ConnectError) return error;
   if (error instanceof NanoRpcError) {
     return new ConnectError(error.message, connectCode(error.status));
   }
   if (error instanceof SessionEndedError) {
+    logger.warn(`gateway call to ${path}: session ended: ${error.reason}`);
     return new ConnectError(error.message, Code.Unavailable);
   }
+  logger.error(
+    `gateway call to ${path} failed: ${
+      error instanceof Error ? error.stack ?? error.message : String(error)
+    }`,
+  );
   return new ConnectError(
     "The gateway failed to make the call; see the server's log",
     Code.Internal,
@@ -47,6 +61,7 @@ function toConnectError(error: unknown): ConnectError {
 export function implement(
   m: GatewayMethod,
   open: (call: CallContext | undefined) => Loopback,
+  logger: Logger,
 ) {
   const input: DescMessage = m.method.input;
   const output: DescMessage = m.method.output;
@@ -63,7 +78,7 @@ export function implement(
       } catch (error) {
         throw ctx.signal.aborted
           ? ConnectError.from(ctx.signal.reason)
-          : toConnectError(error);
+          : toConnectError(error, m.path, logger);
       } finally {
         ctx.signal.removeEventListener("abort", stop);
         call.close("the call is done");
@@ -86,7 +101,7 @@ export function implement(
     } catch (error) {
       throw ctx.signal.aborted
         ? ConnectError.from(ctx.signal.reason)
-        : toConnectError(error);
+        : toConnectError(error, m.path, logger);
     } finally {
       ctx.signal.removeEventListener("abort", stop);
       stop();

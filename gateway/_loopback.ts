@@ -27,14 +27,18 @@ const EMPTY = new Uint8Array(0);
 
 /** The session ended (or was refused) before the call was answered. */
 export class SessionEndedError extends Error {
-  /** Creates it with the session's reason. */
+  /**
+   * The server's own reason (a hook's error text, a limit): for the
+   * server's log only, never for the HTTP client.
+   */
+  readonly reason: string;
+  /** Creates it with the session's reason, kept out of the message. */
   constructor(reason: string) {
     super(
-      `The gateway's NanoRPC session ended before the answer: ${
-        reason || "closed"
-      }; retry shortly`,
+      "The gateway's NanoRPC session was refused or ended before the answer; retry shortly",
     );
     this.name = "SessionEndedError";
+    this.reason = reason || "closed";
   }
 }
 

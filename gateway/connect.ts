@@ -19,11 +19,12 @@ import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { DescService, Registry } from "@bufbuild/protobuf";
 import { REFLECTION_PATH } from "../protocol/service.ts";
 import type { HttpRoute, RequestInfo } from "../server/http.ts";
+import { leveledLogger, type Logger } from "../server/logger.ts";
 import type { Server } from "../server/server.ts";
 import type { Session } from "../server/session.ts";
 import { clientGone, NO_BODY, toFetchResponse } from "./_fetch.ts";
 import { CALL, type CallContext, implement } from "./_implement.ts";
-import { Loopback } from "./_loopback.ts";
+import { Loopback, SessionEndedError } from "./_loopback.ts";
 import { sessionTracker } from "./_sessions.ts";
 import { type GatewayMethod, methodsOf, reflectedMethods } from "./_methods.ts";
 
@@ -56,6 +57,12 @@ export interface ConnectGatewayOptions {
   keepaliveMs?: number;
   /** Longest `connect-timeout-ms` a client may ask for. Default: none. */
   maxTimeoutMs?: number;
+  /**
+   * Where the gateway logs why a call's session was refused or ended
+   * (reasons the HTTP client is never told). Default: `console`, warnings
+   * and errors.
+   */
+  logger?: Logger;
   /** Answers requests for paths that are no method. Default: 404. */
   fallback?: HttpRoute;
 }
@@ -111,6 +118,7 @@ export function connectGateway(
   const keepaliveMs = options.keepaliveMs ?? 15_000;
   const track = sessionTracker(server);
   const hook = options.session;
+  const logger = options.logger ?? leveledLogger("warn");
   const open = (values: CallContext | undefined): Loopback =>
     new Loopback(server, {
       remoteAddr: values?.remoteAddr ?? { transport: "gateway" },
@@ -156,7 +164,9 @@ export function connectGateway(
       maxTimeoutMs: options.maxTimeoutMs,
       jsonOptions: registry ? { registry } : undefined,
     });
-    for (const m of methods) router.rpc(m.method, implement(m, open) as never);
+    for (const m of methods) {
+      router.rpc(m.method, implement(m, open, logger) as never);
+    }
     gateway.served = methods;
     return new Map(router.handlers.map((h) => [h.requestPath, h]));
   };
@@ -177,7 +187,8 @@ export function connectGateway(
       try {
         handler = await lookup(pathname);
       } catch (error) {
-        return unavailable(error);
+        logger.warn(`gateway could not read reflection: ${errorText(error)}`);
+        return unavailable();
       }
       if (!handler) return fallback(request, info);
       const addr = info?.remoteAddr;
@@ -213,13 +224,19 @@ function isMethodPath(pathname: string): boolean {
 }
 
 /** Connect's error body for a gateway that cannot read reflection. */
-function unavailable(error: unknown): Response {
-  const why = error instanceof Error ? error.message : String(error);
+function unavailable(): Response {
   return Response.json({
     code: "unavailable",
     message:
-      `The gateway could not read the server's reflection (${why}): let ${REFLECTION_PATH} through the middleware, or give connectGateway its services`,
+      `The gateway could not read the server's reflection (the reason is in the server's log): let ${REFLECTION_PATH} through the middleware, or give connectGateway its services`,
   }, { status: 503 });
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof SessionEndedError) {
+    return `session ended: ${error.reason}`;
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 function notFound(request: Request): Response {

@@ -1,0 +1,66 @@
+// The Connect gateway at its limits, over real sockets: refusals that must
+// not leak the server's reasons, bodies near maxMessageSize, long client
+// timeouts, reflection reloads and session hooks that never settle.
+
+import assert from "node:assert/strict";
+import { Room } from "../proto/gen/chat_pb.ts";
+import { registerDemo } from "../server/demo.ts";
+import { recordingLogger, startServer } from "../testing/mod.ts";
+import { connectGateway, type ConnectGatewayOptions } from "./connect.ts";
+import type { StartServerOptions } from "../testing/server.ts";
+
+/** The demo room on TCP, and the gateway on an HTTP listener. */
+async function start(
+  serverOptions: StartServerOptions = {},
+  options: ConnectGatewayOptions = {},
+) {
+  const t = await startServer(
+    (server) => registerDemo(server, "all"),
+    serverOptions,
+  );
+  const logger = recordingLogger();
+  const gateway = connectGateway(t.server, {
+    services: [Room],
+    logger,
+    ...options,
+  });
+  const http = await t.server.listen({
+    http: { port: 0, fallback: gateway.fetch },
+  });
+  return Object.assign(t, { base: http.url, gateway, logger });
+}
+
+function send(base: string, body: string, headers = {}) {
+  return fetch(`${base}/nanorpc_demo.Room/Send`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+}
+
+Deno.test("connectGateway keeps a throwing handshake hook's text out of the 503 and logs it", async () => {
+  await using t = await start({
+    handshake(info) {
+      if (info.remoteAddr.transport === "gateway") {
+        throw new Error("db password hunter2");
+      }
+    },
+  });
+  const res = await send(t.base, '{"text":"hi"}');
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.equal(body.code, "unavailable");
+  assert.doesNotMatch(body.message, /hunter2|handshake/);
+  assert.match(body.message, /retry shortly/);
+  assert.ok(t.logger.lines.some((l) => l.includes("hunter2")));
+});
+
+Deno.test("connectGateway keeps maxSessions out of the 503 and logs it", async () => {
+  await using t = await start({ maxSessions: 1 });
+  await t.client();
+  const res = await send(t.base, '{"text":"hi"}');
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.doesNotMatch(body.message, /maxSessions/);
+  assert.ok(t.logger.lines.some((l) => l.includes("maxSessions (1)")));
+});
