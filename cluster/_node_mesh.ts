@@ -103,6 +103,22 @@ export class NodeMesh {
     }
   }
 
+  /**
+   * Forgets `node` and runs the lost-node cleanup: what this node holds
+   * for it is released, and what it held for this node's sessions is
+   * subscribed again elsewhere. The cleanup runs only when `node` was
+   * known, unless `always` (a node can hold subscriptions before its first
+   * heartbeat is heard); every way a node is dropped goes through here.
+   *
+   * @example
+   * ```ts ignore
+   * mesh.lost("node-b", "answered no more calls");
+   * ```
+   */
+  lost(node: string, why: string, always = false): void {
+    if (this.presence.forget(node) || always) this.#gone(node, why);
+  }
+
   /** A node left or went silent: what it held is made again elsewhere. */
   #gone(node: string, why: string): void {
     this.#link.logger.info(`${this.#link.label}: node ${node} ${why}`);
@@ -128,9 +144,12 @@ export class NodeMesh {
       case MessageType.PUSH:
         return host.push(m.from, m.sessionId, m.path, m.data);
       case MessageType.HEARTBEAT: {
+        const h = m.heartbeat;
+        if (h.leaving && h.node !== host.nodeId) {
+          return this.lost(h.node, "left the cluster", true);
+        }
         const heard = this.presence.heard(m.heartbeat, performance.now());
         if (heard === "joined") this.beat(); // so it learns of us soon
-        if (heard === "left") this.#gone(m.heartbeat.node, "left the cluster");
         return;
       }
     }

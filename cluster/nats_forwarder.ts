@@ -251,8 +251,9 @@ export class NatsForwarder implements Forwarder {
         } catch (err) {
           if (!isNoResponders(err)) return this.#failed(what, err, options);
           if (target) {
-            // The keyed node is gone: forget it and load-balance.
-            this.#mesh?.presence.forget(target);
+            // The keyed node is gone: drop it (what it held is made again
+            // elsewhere) and load-balance.
+            this.#mesh?.lost(target, "answered no more calls");
             target = undefined;
             continue;
           }
