@@ -11,7 +11,11 @@ import { type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { NanoRpcError } from "../protocol/errors.ts";
 import type { Logger } from "../server/logger.ts";
 import type { PeerAddress } from "../transport/byte_stream.ts";
-import { type Loopback, SessionEndedError } from "./_loopback.ts";
+import {
+  type Loopback,
+  RequestTooLargeError,
+  SessionEndedError,
+} from "./_loopback.ts";
 import type { GatewayMethod } from "./_methods.ts";
 import { connectCode } from "./status.ts";
 
@@ -38,6 +42,9 @@ function toConnectError(
   if (error instanceof ConnectError) return error;
   if (error instanceof NanoRpcError) {
     return new ConnectError(error.message, connectCode(error.status));
+  }
+  if (error instanceof RequestTooLargeError) {
+    return new ConnectError(error.message, Code.ResourceExhausted);
   }
   if (error instanceof SessionEndedError) {
     logger.warn(`gateway call to ${path}: session ended: ${error.reason}`);

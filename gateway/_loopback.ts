@@ -42,12 +42,25 @@ export class SessionEndedError extends Error {
   }
 }
 
+/** The call's NanoRPC frame would be over the server's `maxMessageSize`. */
+export class RequestTooLargeError extends Error {
+  /** Creates it with the frame's size and the server's limit. */
+  constructor(size: number, max: number) {
+    super(
+      `The request is ${size} bytes as a NanoRPC frame (path and header included), more than the server's maxMessageSize (${max}): send a smaller message`,
+    );
+    this.name = "RequestTooLargeError";
+  }
+}
+
 /** How a {@link Loopback} is opened. */
 export interface LoopbackOptions {
   /** The peer the session reports (the HTTP client's address). */
   remoteAddr: PeerAddress;
   /** Largest response frame read, in bytes. */
   maxMessageSize: number;
+  /** Largest request frame the server reads (its `maxMessageSize`). */
+  maxRequestSize: number;
   /** Sends a PING this often while subscribed (0: never). */
   keepaliveMs: number;
   /** Finds the session once it opens. */
@@ -104,6 +117,7 @@ export class Loopback {
    *
    * @throws {NanoRpcError} For a status other than OK.
    * @throws {SessionEndedError} When the session ends first.
+   * @throws {RequestTooLargeError} When the frame would be over the limit.
    */
   async request(path: string, data: Uint8Array): Promise<Uint8Array> {
     await this.#send(RequestType.REQUEST, path, data);
@@ -141,21 +155,24 @@ export class Loopback {
   }
 
   async #send(type: number, path: string, data: Uint8Array) {
-    await this.#opened;
-    if (this.#pipe.closed) throw new SessionEndedError(this.#pipe.reason);
-    this.#write({
+    const frame = encode({
       requestId: ID,
       requestType: type,
       pathOneof: { case: "path", value: path },
       data,
     });
+    const max = this.#options.maxRequestSize;
+    if (frame.length > max) throw new RequestTooLargeError(frame.length, max);
+    await this.#opened;
+    if (this.#pipe.closed) throw new SessionEndedError(this.#pipe.reason);
+    this.#writeFrame(frame);
   }
 
   #write(init: MessageInitShape<typeof NanoRPCRequestSchema>) {
-    const frame = toBinary(
-      NanoRPCRequestSchema,
-      create(NanoRPCRequestSchema, init),
-    );
+    this.#writeFrame(encode(init));
+  }
+
+  #writeFrame(frame: Uint8Array) {
     const out = new Uint8Array(varintSize(frame.length) + frame.length);
     let n = frame.length, at = 0;
     while (n > 0x7f) {
@@ -194,6 +211,12 @@ export class Loopback {
       buffer = buffer.length === 0 ? chunk : concat(buffer, chunk);
     }
   }
+}
+
+function encode(
+  init: MessageInitShape<typeof NanoRPCRequestSchema>,
+): Uint8Array {
+  return toBinary(NanoRPCRequestSchema, create(NanoRPCRequestSchema, init));
 }
 
 function varintSize(n: number): number {

@@ -123,6 +123,7 @@ export function connectGateway(
     new Loopback(server, {
       remoteAddr: values?.remoteAddr ?? { transport: "gateway" },
       maxMessageSize: 2 * server.maxMessageSize,
+      maxRequestSize: server.maxMessageSize,
       keepaliveMs,
       track,
       prepare: hook && values ? (s) => hook(s, values.request) : undefined,

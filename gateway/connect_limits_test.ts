@@ -64,3 +64,16 @@ Deno.test("connectGateway keeps maxSessions out of the 503 and logs it", async (
   assert.doesNotMatch(body.message, /maxSessions/);
   assert.ok(t.logger.lines.some((l) => l.includes("maxSessions (1)")));
 });
+
+Deno.test("connectGateway answers resource_exhausted, not a retryable 503, for a body whose frame is over maxMessageSize", async () => {
+  await using t = await start({ maxMessageSize: 1024 });
+  const seen: number[] = [];
+  for (const n of [900, 990, 1005, 1012]) {
+    const res = await send(t.base, JSON.stringify({ text: "x".repeat(n) }));
+    seen.push(res.status);
+    const body = await res.json();
+    if (res.status !== 200) assert.equal(body.code, "resource_exhausted");
+  }
+  assert.deepEqual(seen, [200, 200, 429, 429]);
+  assert.equal(t.server.stats().sessionsRefused, 0);
+});
