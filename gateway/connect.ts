@@ -55,7 +55,10 @@ export interface ConnectGatewayOptions {
    * server's `idleTimeout` does not close it. Default 15000 ms; 0: never.
    */
   keepaliveMs?: number;
-  /** Longest `connect-timeout-ms` a client may ask for. Default: none. */
+  /**
+   * Longest `connect-timeout-ms` a client may ask for; longer ones are
+   * refused. Default and cap: 2147483647 (the longest timer there is).
+   */
   maxTimeoutMs?: number;
   /**
    * Where the gateway logs why a call's session was refused or ended
@@ -162,7 +165,10 @@ export function connectGateway(
       connect: options.connect ?? true,
       readMaxBytes: server.maxMessageSize,
       writeMaxBytes: 2 * server.maxMessageSize,
-      maxTimeoutMs: options.maxTimeoutMs,
+      maxTimeoutMs: Math.min(
+        options.maxTimeoutMs || MAX_TIMER_MS,
+        MAX_TIMER_MS,
+      ),
       jsonOptions: registry ? { registry } : undefined,
     });
     for (const m of methods) {
@@ -218,6 +224,9 @@ export function connectGateway(
   };
   return { fetch: gateway.fetch, methods: gateway.methods };
 }
+
+/** Longer timers fire at once: `setTimeout` clamps them to 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** `/<package>.<Service>/<Method>`: the shape of a gRPC and Connect path. */
 function isMethodPath(pathname: string): boolean {

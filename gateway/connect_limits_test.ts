@@ -77,3 +77,20 @@ Deno.test("connectGateway answers resource_exhausted, not a retryable 503, for a
   assert.deepEqual(seen, [200, 200, 429, 429]);
   assert.equal(t.server.stats().sessionsRefused, 0);
 });
+
+Deno.test("connectGateway never turns a connect-timeout-ms over the longest timer into an instant deadline_exceeded", async () => {
+  for (const maxTimeoutMs of [undefined, 9_999_999_999]) {
+    await using t = await start({}, { maxTimeoutMs });
+    const ok = await send(t.base, '{"text":"a"}', {
+      "connect-timeout-ms": "2147483647",
+    });
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    const long = await send(t.base, '{"text":"a"}', {
+      "connect-timeout-ms": "3000000000",
+    });
+    const body = await long.json();
+    assert.notEqual(body.code, "deadline_exceeded");
+    assert.notEqual(long.status, 200);
+  }
+});
