@@ -140,17 +140,23 @@ export function connectGateway(
     }
   };
 
-  let table: Promise<Map<string, UniversalHandler>> | undefined;
+  // The last table read; a reload replaces it only when it succeeds, and
+  // calls keep being served from it meanwhile.
+  let table: Map<string, UniversalHandler> | undefined;
+  let loading: Promise<Map<string, UniversalHandler>> | undefined;
   let readAt = -Infinity;
   const load = () => {
+    if (loading) return loading;
     readAt = performance.now();
-    const loading = build();
-    table = loading;
-    loading.catch(() => {
-      if (table === loading) table = undefined;
-    });
-    return loading;
+    const current: Promise<Map<string, UniversalHandler>> = build()
+      .then((built) => (table = built))
+      .finally(() => {
+        if (loading === current) loading = undefined;
+      });
+    loading = current;
+    return current;
   };
+  const ready = () => table ? Promise.resolve(table) : load();
   const build = async () => {
     if (options.services) {
       return handlers(methodsOf(options.services), undefined);
@@ -178,11 +184,16 @@ export function connectGateway(
     return new Map(router.handlers.map((h) => [h.requestPath, h]));
   };
   const lookup = async (pathname: string) => {
-    const found = (await (table ?? load())).get(pathname);
+    const found = (await ready()).get(pathname);
     if (found || options.services || performance.now() - readAt < 1000) {
       return found;
     }
-    return (await load()).get(pathname);
+    try {
+      return (await load()).get(pathname);
+    } catch (error) {
+      logger.warn(`gateway could not reread reflection: ${errorText(error)}`);
+      return undefined;
+    }
   };
 
   const gateway = {
@@ -218,7 +229,7 @@ export function connectGateway(
       return toFetchResponse(response, gone);
     },
     async methods() {
-      await (table ?? load());
+      await ready();
       return gateway.served;
     },
   };

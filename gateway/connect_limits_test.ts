@@ -4,8 +4,10 @@
 
 import assert from "node:assert/strict";
 import { Room } from "../proto/gen/chat_pb.ts";
+import { NotAuthorizedError } from "../protocol/errors.ts";
+import { REFLECTION_PATH } from "../protocol/service.ts";
 import { registerDemo } from "../server/demo.ts";
-import { recordingLogger, startServer } from "../testing/mod.ts";
+import { recordingLogger, startServer, waitFor } from "../testing/mod.ts";
 import { connectGateway, type ConnectGatewayOptions } from "./connect.ts";
 import type { StartServerOptions } from "../testing/server.ts";
 
@@ -93,4 +95,56 @@ Deno.test("connectGateway never turns a connect-timeout-ms over the longest time
     assert.notEqual(body.code, "deadline_exceeded");
     assert.notEqual(long.status, 200);
   }
+});
+
+Deno.test("connectGateway keeps serving from its table while reflection is reread, and keeps it when the reread fails", async () => {
+  const gate = Promise.withResolvers<void>();
+  let closed = false;
+  let reads = 0;
+  await using t = await start({}, { services: undefined });
+  t.server.use(async (ctx, next) => {
+    if (ctx.path === REFLECTION_PATH) {
+      reads++;
+      if (closed) {
+        await gate.promise;
+        throw new NotAuthorizedError("Reflection is closed now");
+      }
+    }
+    return next();
+  });
+  const first = await send(t.base, '{"text":"a"}');
+  assert.equal(first.status, 200);
+  await first.body?.cancel();
+  assert.equal(reads, 1);
+  // Rereads happen at most once a second: let that second pass.
+  const readAt = performance.now();
+  await waitFor(() => performance.now() - readAt > 1050);
+  closed = true;
+  const unknown = fetch(`${t.base}/nanorpc_test.Nope/Echo`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  await waitFor(() => reads === 2);
+  // A known method does not wait for the reread.
+  const known = await send(t.base, '{"text":"b"}');
+  assert.equal(known.status, 200);
+  await known.body?.cancel();
+  gate.resolve();
+  const missing = await unknown;
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+  // The failed reread kept the table and the once-a-second limit.
+  const again = await send(t.base, '{"text":"c"}');
+  assert.equal(again.status, 200);
+  await again.body?.cancel();
+  const other = await fetch(`${t.base}/nanorpc_test.Nope/Echo`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  assert.equal(other.status, 404);
+  await other.body?.cancel();
+  assert.equal(reads, 2);
+  assert.ok(t.logger.lines.some((l) => l.includes("reread reflection")));
 });
