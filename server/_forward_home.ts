@@ -27,7 +27,8 @@ const MAX_TIMER = 2 ** 31 - 1;
 
 /** A session's subscription held by another node. */
 interface RemoteSub {
-  readonly key: number;
+  /** Its key; each attempt to subscribe again takes a fresh one. */
+  key: number;
   readonly session: ServerSession;
   readonly id: number;
   readonly hash: number;
@@ -40,6 +41,8 @@ interface RemoteSub {
   active: boolean;
   /** Counts attempts to subscribe again; older ones are ignored. */
   epoch: number;
+  /** Holder and key before subscribing again: released once that succeeds. */
+  previous: { node: string; key: number } | undefined;
 }
 
 export class ForwardHome {
@@ -113,6 +116,7 @@ export class ForwardHome {
         holder: undefined,
         active: false,
         epoch: 0,
+        previous: undefined,
       };
       this.#byKey.set(sub.key, sub);
     }
@@ -186,17 +190,28 @@ export class ForwardHome {
    * two, four, then five seconds apart, while the session lives.
    */
   resubscribe(node?: string): void {
-    for (const sub of this.#byKey.values()) {
+    // A copy: each attempt moves the subscription to a fresh key.
+    for (const sub of [...this.#byKey.values()]) {
       if (!sub.active || (node !== undefined && sub.holder !== node)) continue;
+      // (while no attempt succeeded, the first holder stays the one to tell)
+      if (sub.holder !== undefined) {
+        sub.previous = { node: sub.holder, key: sub.key };
+      }
       sub.holder = undefined;
       this.#again(sub, ++sub.epoch, 0);
     }
   }
 
   #again(sub: RemoteSub, epoch: number, attempt: number): void {
+    if (
+      !sub.active || sub.epoch !== epoch || this.#byKey.get(sub.key) !== sub
+    ) return;
+    // A fresh key per attempt: releasing a stale one's cannot touch a newer.
+    this.#byKey.delete(sub.key);
+    const key = sub.key = this.#nextKey++;
+    this.#byKey.set(key, sub);
     const live = () =>
-      sub.active && sub.epoch === epoch && this.#byKey.get(sub.key) === sub;
-    if (!live()) return;
+      sub.active && sub.epoch === epoch && this.#byKey.get(key) === sub;
     const call: ForwardedCall = {
       kind: "subscribe",
       pathHash: sub.hash,
@@ -204,19 +219,18 @@ export class ForwardHome {
       requestId: sub.id,
       data: sub.filter,
       session: this.#snapshot(sub.session),
-      key: sub.key,
+      key,
     };
     this.#forward.call(call, { timeout: this.#timeout() }).then((answer) => {
       const ok = answer.status === Status.OK;
       if (!live()) {
-        if (ok && answer.node !== sub.holder) {
-          this.#forward.release(answer.node, [sub.key]);
-        }
+        if (ok) this.#forward.release(answer.node, [key]);
         return;
       }
       this.#apply(sub.session, answer.ops);
       if (ok) {
         sub.holder = answer.node;
+        this.#releasePrevious(sub);
         return;
       }
       if (attempt === 0) {
@@ -294,6 +308,14 @@ export class ForwardHome {
     if (sub.active) this.#core.stats.subscriptions--;
     sub.active = false;
     if (tell && sub.holder) this.#forward.release(sub.holder, [sub.key]);
+    if (tell) this.#releasePrevious(sub);
+  }
+
+  /** Tells the holder before subscribing again to let go. */
+  #releasePrevious(sub: RemoteSub): void {
+    const previous = sub.previous;
+    sub.previous = undefined;
+    if (previous) this.#forward.release(previous.node, [previous.key]);
   }
 
   #ended(session: ServerSession): void {
@@ -301,12 +323,16 @@ export class ForwardHome {
     this.#bySession.delete(session);
     if (!own) return;
     const byHolder = new Map<string, number[]>();
+    const add = (holder: string, key: number) => {
+      let keys = byHolder.get(holder);
+      if (!keys) byHolder.set(holder, keys = []);
+      keys.push(key);
+    };
     for (const sub of own.values()) {
       this.#end(sub, false);
-      if (!sub.holder) continue;
-      let keys = byHolder.get(sub.holder);
-      if (!keys) byHolder.set(sub.holder, keys = []);
-      keys.push(sub.key);
+      if (sub.holder) add(sub.holder, sub.key);
+      if (sub.previous) add(sub.previous.node, sub.previous.key);
+      sub.previous = undefined;
     }
     for (const [holder, keys] of byHolder) this.#forward.release(holder, keys);
   }
