@@ -70,6 +70,7 @@ export class NatsForwarder implements Forwarder {
   #server?: CallServer;
   #mesh?: NodeMesh;
   #closing?: Promise<void>;
+  #detaching?: Promise<void>;
   #statusLoop: Promise<void>;
   #n = { forwarded: 0, notFound: 0, timedOut: 0, inflight: 0, reconnects: 0 };
   #past = { served: 0, updatesSent: 0, updatesReceived: 0 };
@@ -180,7 +181,8 @@ export class NatsForwarder implements Forwarder {
   async attach(host: ForwardHost): Promise<void> {
     const link = this.#link;
     if (link.closed) throw new Error(`${link.label} is closed`);
-    if (this.#host) {
+    await this.#detaching;
+    if (this.#host || this.#mesh) {
       throw new Error(
         `${link.label} already serves a server: make one forwarder per server`,
       );
@@ -305,17 +307,21 @@ export class NatsForwarder implements Forwarder {
    * Stops serving the server: no new calls, in-flight ones answered (for
    * at most `closeTimeout` ms), the other nodes told this one leaves.
    */
-  async detach(): Promise<void> {
-    if (!this.#host) return;
-    const server = this.#server!;
-    const mesh = this.#mesh!;
-    await server.stop();
-    mesh.stop();
-    this.#past.served += server.served;
-    this.#past.updatesSent += mesh.updatesSent;
-    this.#past.updatesReceived += mesh.updatesReceived;
-    this.#host = this.#server = this.#mesh = undefined;
-    await this.#link.flush();
+  detach(): Promise<void> {
+    const [server, mesh] = [this.#server, this.#mesh];
+    if (!this.#host || !server || !mesh) {
+      return this.#detaching ?? Promise.resolve(); // concurrent calls wait
+    }
+    this.#host = undefined; // before the first await
+    return this.#detaching = (async () => {
+      await server.stop();
+      mesh.stop();
+      this.#past.served += server.served;
+      this.#past.updatesSent += mesh.updatesSent;
+      this.#past.updatesReceived += mesh.updatesReceived;
+      this.#server = this.#mesh = undefined;
+      await this.#link.flush();
+    })();
   }
 
   /** Detaches, then closes the NATS link. */
