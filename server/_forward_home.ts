@@ -8,7 +8,7 @@
 import { ResponseType, Status } from "../wasm/wire.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
-import { GroupImpl } from "./_group.ts";
+import { applyOp } from "./_forward_apply.ts";
 import { currentTraceparent } from "./tracing.ts";
 import type { ServerSession } from "./_session.ts";
 import type {
@@ -119,6 +119,8 @@ export class ForwardHome {
         previous: undefined,
       };
       this.#byKey.set(sub.key, sub);
+      // What the holder sends before its answer is here follows the ack.
+      session.awaitAck(id);
     }
     const call: ForwardedCall = {
       kind,
@@ -143,7 +145,10 @@ export class ForwardHome {
           EMPTY,
         );
       })
-      .finally(() => session.end());
+      .finally(() => {
+        if (sub) session.acked(id, false); // nothing if the ack let them go
+        session.end();
+      });
   }
 
   /** A session pushed to `path`: the nodes holding its subscriptions to it. */
@@ -171,8 +176,13 @@ export class ForwardHome {
   update(from: string, key: number, data: Uint8Array): boolean {
     const sub = this.#byKey.get(key);
     if (!sub) return false;
-    // Not acknowledged yet, or being subscribed again: drop it quietly.
-    if (sub.holder === undefined) return true;
+    // Not acknowledged yet: it waits for the ack. Being subscribed again:
+    // the key is this attempt's, so it is from the node answering it.
+    if (sub.holder === undefined) {
+      if (sub.active) sub.session.queueUpdate(sub.id, data);
+      else sub.session.sendUpdate(sub.id, data);
+      return true;
+    }
     if (sub.holder !== from) return false;
     if (sub.active) sub.session.queueUpdate(sub.id, data);
     return true;
@@ -280,6 +290,7 @@ export class ForwardHome {
     if (sub?.active && ops.length < answer.ops.length) {
       this.#apply(session, answer.ops.filter((op) => op.op === "update"));
     }
+    if (sub) session.acked(id, sub.active);
   }
 
   #commit(sub: RemoteSub, holder: string): void {
@@ -365,33 +376,5 @@ export class ForwardHome {
   #timeout(): number {
     const limit = this.#core.limits.handlerTimeout;
     return limit > 0 && limit < MAX_TIMER ? limit : DEFAULT_TIMEOUT;
-  }
-}
-
-function applyOp(core: ServerCore, session: ServerSession, op: SessionOp) {
-  switch (op.op) {
-    case "set":
-      return session.set(op.key, op.value);
-    case "delete":
-      return void session.delete(op.key);
-    case "bind":
-      return session.bind(op.uid);
-    case "unbind":
-      return session.unbind();
-    case "push":
-      return void session.pushOwned(op.path, op.data);
-    case "update":
-      return void session.sendUpdate(op.id, op.data);
-    case "join": {
-      let group = core.groups.get(op.group);
-      if (!group) {
-        core.groups.set(op.group, group = new GroupImpl(core, op.group));
-      }
-      return group.add(session);
-    }
-    case "leave":
-      return void core.groups.get(op.group)?.remove(session);
-    case "close":
-      return void session.close(op.reason);
   }
 }
