@@ -241,3 +241,10 @@ export function positive(
   }
   return v;
 }
+
+/** Whether a NATS request failed because nobody listens on its subject. */
+export function isNoResponders(err: unknown): boolean {
+  const e = err as { isNoResponders?: () => boolean; name?: string };
+  return e?.name === "NoRespondersError" ||
+    (typeof e?.isNoResponders === "function" && e.isNoResponders());
+}

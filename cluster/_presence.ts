@@ -18,7 +18,14 @@ interface Known {
   lastHeard: number;
   requests: Set<number>;
   topics: Set<number>;
+  /** Time limits of its routes that set their own, by path hash. */
+  timeouts: Map<number, number> | undefined;
 }
+
+/** Added to a route's own time limit for the trip there and back, in ms. */
+const SLACK = 1000;
+/** setTimeout fires at once for delays of 2^31 ms or more. */
+const MAX_TIMER = 2 ** 31 - 1;
 
 /** Most nodes remembered; heartbeats from more are ignored. */
 const MAX_NODES = 4096;
@@ -65,6 +72,7 @@ export class Presence {
       lastHeard: now,
       requests: new Set(h.requests),
       topics: new Set(h.topics),
+      timeouts: timeoutsOf(h.timeouts),
     });
     return known ? "known" : "joined";
   }
@@ -95,6 +103,25 @@ export class Presence {
   }
 
   /**
+   * How long to wait for a forwarded call to `hash`: the longest time limit
+   * a node serving it set on its route, plus `SLACK` ms for the trip, or
+   * `fallback` when none sets one (a limit of 0, none, counts as unset).
+   */
+  timeout(
+    kind: "request" | "subscribe",
+    hash: number,
+    fallback: number,
+  ): number {
+    let longest = 0;
+    for (const known of this.#nodes.values()) {
+      const serves = kind === "request" ? known.requests : known.topics;
+      const limit = known.timeouts?.get(hash) ?? 0;
+      if (limit > longest && serves.has(hash)) longest = limit;
+    }
+    return longest > 0 ? Math.min(longest + SLACK, MAX_TIMER) : fallback;
+  }
+
+  /**
    * The node that `key` belongs to among those serving `hash` (as a
    * request handler, or as a topic for `subscribe`), or `undefined` when
    * none is known.
@@ -117,6 +144,13 @@ export class Presence {
     }
     return best;
   }
+}
+
+function timeoutsOf(pairs: readonly number[] | undefined) {
+  if (!pairs?.length) return undefined;
+  const map = new Map<number, number>();
+  for (let i = 0; i + 1 < pairs.length; i += 2) map.set(pairs[i], pairs[i + 1]);
+  return map;
 }
 
 /** Spreads FNV-1a's bits (the murmur3 finalizer), so close keys scatter. */

@@ -16,7 +16,8 @@
  *            data index
  * RELEASE    from, keys
  * PUSH       from, session id, path, data (rest)
- * HEARTBEAT  node, flags (1 leaving), request hashes, topic hashes
+ * HEARTBEAT  node, flags (1 leaving), request hashes, topic hashes, [count
+ *            of timeouts, each path hash and ms] (older nodes send none)
  * ```
  *
  * An op is a tag and its fields; a value is a tag and its bytes (see
@@ -71,6 +72,8 @@ export interface Heartbeat {
   readonly leaving: boolean;
   readonly requests: readonly number[];
   readonly topics: readonly number[];
+  /** Hash and ms of each path whose route sets its own time limit. */
+  readonly timeouts?: readonly number[];
 }
 
 /** A decoded message to a node. */
@@ -218,6 +221,9 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
   for (const x of h.requests) w.varint(x >>> 0);
   w.varint(h.topics.length);
   for (const x of h.topics) w.varint(x >>> 0);
+  const timeouts = h.timeouts ?? [];
+  w.varint(timeouts.length / 2);
+  for (const x of timeouts) w.varint(x >>> 0);
   return w.finish();
 }
 
@@ -268,7 +274,13 @@ export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
       const leaving = (r.byte("flags") & 1) === 1;
       const requests = hashes(r, "request hash");
       const topics = hashes(r, "topic hash");
-      return { type, heartbeat: { node, leaving, requests, topics } };
+      const heartbeat: Heartbeat = { node, leaving, requests, topics };
+      if (r.left === 0) return { type, heartbeat }; // from an older node
+      const timeouts: number[] = [];
+      for (let n = r.count("timeout"); n > 0; n--) {
+        timeouts.push(r.varint("timeout hash"), r.varint("timeout"));
+      }
+      return { type, heartbeat: { ...heartbeat, timeouts } };
     }
     default:
       throw new MalformedMessageError(`unknown message type ${type}`);

@@ -20,6 +20,7 @@ import { routeLabel, STATUS } from "./_forward_subjects.ts";
 import {
   Backoff,
   errorOf,
+  isNoResponders,
   type LinkSettings,
   linkSettings,
   positive,
@@ -238,6 +239,12 @@ export class NatsForwarder implements Forwarder {
     let target = key === undefined
       ? undefined
       : this.#mesh?.presence.pick(call.kind, call.pathHash, key);
+    // The route's own time limit, when the nodes serving it set one.
+    const timeout = this.#mesh?.presence.timeout(
+      call.kind,
+      call.pathHash,
+      options.timeout,
+    ) ?? options.timeout;
     this.#n.forwarded++;
     this.#n.inflight++;
     try {
@@ -246,12 +253,10 @@ export class NatsForwarder implements Forwarder {
           ? link.subjects.call(target)
           : link.subjects.route(call.kind, call.pathHash);
         try {
-          const msg = await link.nc.request(subject, bytes, {
-            timeout: options.timeout,
-          });
+          const msg = await link.nc.request(subject, bytes, { timeout });
           return decodeAnswer(msg.data);
         } catch (err) {
-          if (!isNoResponders(err)) return this.#failed(what, err, options);
+          if (!isNoResponders(err)) return this.#failed(what, err, timeout);
           if (target) {
             // The keyed node is gone: drop it (what it held is made again
             // elsewhere) and load-balance.
@@ -342,17 +347,13 @@ export class NatsForwarder implements Forwarder {
     return this.close();
   }
 
-  #failed(
-    what: string,
-    err: unknown,
-    options: ForwardCallOptions,
-  ): ForwardedAnswer {
+  #failed(what: string, err: unknown, timeout: number): ForwardedAnswer {
     const e = errorOf(err);
     if (e.name === "TimeoutError") {
       this.#n.timedOut++;
       return this.#link.fail(
         STATUS.INTERNAL_ERROR,
-        `No answer for ${what} from the cluster within ${options.timeout} ms: the node serving it may have stopped; retry if it is idempotent`,
+        `No answer for ${what} from the cluster within ${timeout} ms: the node serving it may have stopped; retry if it is idempotent`,
       );
     }
     return this.#link.fail(
@@ -391,10 +392,4 @@ export class NatsForwarder implements Forwarder {
       );
     }
   }
-}
-
-function isNoResponders(err: unknown): boolean {
-  const e = err as { isNoResponders?: () => boolean; name?: string };
-  return e?.name === "NoRespondersError" ||
-    (typeof e?.isNoResponders === "function" && e.isNoResponders());
 }

@@ -29,6 +29,16 @@ Deno.test("Presence presumes a node gone only after a full timeout with the link
   assert.deepEqual(p.expire(6001), ["b"]);
 });
 
+Deno.test("Presence waits for a forwarded call as long as the longest route time limit of the nodes serving it, plus a second", () => {
+  const p = new Presence("me", 1000, 0);
+  p.heard({ ...beat("a", [7]), timeouts: [7, 3000] }, 0);
+  p.heard({ ...beat("b", [7]), timeouts: [7, 0, 9, 60_000] }, 0);
+  p.heard({ ...beat("c", []), timeouts: [7, 90_000] }, 0);
+  assert.equal(p.timeout("request", 7, 500), 4000);
+  assert.equal(p.timeout("request", 8, 500), 500, "no node sets one");
+  assert.equal(p.timeout("subscribe", 7, 500), 500, "no topic at 7");
+});
+
 Deno.test("Presence picks the same node for a key among those serving the path", () => {
   const p = new Presence("me", 1000, 0);
   for (const n of ["a", "b", "c"]) p.heard(beat(n, [42]), 0);

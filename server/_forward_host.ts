@@ -40,13 +40,16 @@ export class ForwardNode implements ForwardHost {
   routes(): ServedRoutes {
     const requests: number[] = [];
     const topics: number[] = [];
+    const timeouts: number[] = [];
     for (const route of this.#core.router.routes()) {
       // The server's own services stay local to each node.
       if (route.path.startsWith("/_nanorpc/")) continue;
       if (route.handler) requests.push(route.hash);
       if (route.topic) topics.push(route.hash);
+      const limit = route.options.timeout;
+      if (limit !== undefined) timeouts.push(route.hash, limit);
     }
-    return { requests, topics };
+    return { requests, topics, timeouts };
   }
 
   serve(call: ForwardedCall): Promise<ForwardedAnswer> {

@@ -110,6 +110,11 @@ export interface ServedRoutes {
   readonly requests: readonly number[];
   /** Paths with a topic. */
   readonly topics: readonly number[];
+  /**
+   * Paths whose route sets its own time limit: hash and milliseconds, one
+   * after the other, so that a forwarded call waits as long as it may run.
+   */
+  readonly timeouts?: readonly number[];
 }
 
 /**
