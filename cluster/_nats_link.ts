@@ -5,7 +5,11 @@
  * @module
  */
 
-import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  connect,
+  type ConnectionOptions,
+  type NatsConnection,
+} from "@nats-io/transport-node";
 import type { Logger } from "../server/logger.ts";
 import { checkPrefix } from "./_subject.ts";
 // deno-lint-ignore no-unused-vars
@@ -247,4 +251,49 @@ export function isNoResponders(err: unknown): boolean {
   const e = err as { isNoResponders?: () => boolean; name?: string };
   return e?.name === "NoRespondersError" ||
     (typeof e?.isNoResponders === "function" && e.isNoResponders());
+}
+
+/** A NATS connection with the settings both the broker and the forwarder use. */
+export interface Dialled {
+  nc: NatsConnection;
+  settings: LinkSettings;
+  backoff: Backoff;
+}
+
+/**
+ * Connects to NATS with reconnection forever (delays from `backoff`) and
+ * liveness pings from `options`; `extra` adds nats.js options of the caller.
+ *
+ * @throws {Error} When no NATS server answers, saying what to check.
+ */
+export async function dialNats(
+  options: NatsBrokerOptions,
+  extra: Partial<ConnectionOptions> = {},
+): Promise<Dialled> {
+  const settings = linkSettings(options);
+  const backoff = new Backoff(
+    settings.reconnectDelay,
+    settings.maxReconnectDelay,
+  );
+  try {
+    const nc = await connect({
+      ...options.nats,
+      servers: options.servers,
+      name: options.name,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectDelayHandler: () => backoff.next(),
+      pingInterval: settings.pingInterval,
+      maxPingOut: 3,
+      ...extra,
+    });
+    return { nc, settings, backoff };
+  } catch (err) {
+    throw new Error(
+      `Cannot connect to NATS at ${options.servers}: ${
+        errorOf(err).message
+      }. Start nats-server there or pass the right URL`,
+      { cause: err },
+    );
+  }
 }

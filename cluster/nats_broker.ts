@@ -5,11 +5,10 @@
  * @module
  */
 
-import {
-  connect,
-  type Msg,
-  type NatsConnection,
-  type Subscription,
+import type {
+  Msg,
+  NatsConnection,
+  Subscription,
 } from "@nats-io/transport-node";
 import type { Broker, BrokerMessage } from "../server/broker.ts";
 import type { Logger } from "../server/logger.ts";
@@ -19,11 +18,11 @@ import { DropCounter } from "./_drops.ts";
 import { EventFeed } from "./_event_feed.ts";
 import { type LocalChannel, LocalChannels } from "./_local_channels.ts";
 import {
-  Backoff,
+  type Backoff,
+  dialNats,
   DROP_ADVICE,
   errorOf,
   type LinkSettings,
-  linkSettings,
   PublishWindow,
   watchStatus,
 } from "./_nats_link.ts";
@@ -103,32 +102,7 @@ export class NatsBroker implements Broker {
    * @throws {RangeError|TypeError} When an option is invalid.
    */
   static async connect(options: NatsBrokerOptions): Promise<NatsBroker> {
-    const settings = linkSettings(options);
-    const backoff = new Backoff(
-      settings.reconnectDelay,
-      settings.maxReconnectDelay,
-    );
-    let nc: NatsConnection;
-    try {
-      nc = await connect({
-        ...options.nats,
-        servers: options.servers,
-        name: options.name,
-        noEcho: true,
-        reconnect: true,
-        maxReconnectAttempts: -1,
-        reconnectDelayHandler: () => backoff.next(),
-        pingInterval: settings.pingInterval,
-        maxPingOut: 3,
-      });
-    } catch (err) {
-      throw new Error(
-        `Cannot connect to NATS at ${options.servers}: ${
-          errorOf(err).message
-        }. Start nats-server there or pass the right URL`,
-        { cause: err },
-      );
-    }
+    const { nc, settings, backoff } = await dialNats(options, { noEcho: true });
     return new NatsBroker(nc, settings, backoff);
   }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type {
   ForwardCallOptions,
   ForwardedAnswer,
@@ -18,11 +18,11 @@ import { CallServer } from "./_call_server.ts";
 import { ForwardLink } from "./_forward_link.ts";
 import { routeLabel, STATUS } from "./_forward_subjects.ts";
 import {
-  Backoff,
+  type Backoff,
+  dialNats,
   errorOf,
   isNoResponders,
   type LinkSettings,
-  linkSettings,
   positive,
   watchStatus,
 } from "./_nats_link.ts";
@@ -85,32 +85,9 @@ export class NatsForwarder implements Forwarder {
    * @throws {RangeError|TypeError} When an option is invalid.
    */
   static async connect(options: NatsForwarderOptions): Promise<NatsForwarder> {
-    const settings = linkSettings(options);
-    const backoff = new Backoff(
-      settings.reconnectDelay,
-      settings.maxReconnectDelay,
-    );
-    let nc: NatsConnection;
-    try {
-      nc = await connect({
-        ...options.nats,
-        servers: options.servers,
-        name: options.name,
-        reconnect: true,
-        maxReconnectAttempts: -1,
-        reconnectDelayHandler: () => backoff.next(),
-        pingInterval: settings.pingInterval,
-        maxPingOut: 3,
-        noAsyncTraces: true,
-      });
-    } catch (err) {
-      throw new Error(
-        `Cannot connect to NATS at ${options.servers}: ${
-          errorOf(err).message
-        }. Start nats-server there or pass the right URL`,
-        { cause: err },
-      );
-    }
+    const { nc, settings, backoff } = await dialNats(options, {
+      noAsyncTraces: true,
+    });
     return new NatsForwarder(nc, options, settings, backoff);
   }
 
