@@ -27,6 +27,19 @@ const needsNats: { test: Deno.TestIgnore } = {
 };
 
 const EXTRAS = new URL("../testing/chat_extras.ts", import.meta.url).pathname;
+
+/** A `deno task server` node of the cluster at `url` serving part of the demo. */
+function node(url: string, demo: string, ...args: string[]) {
+  return spawnServer([
+    "--nats",
+    url,
+    "--demo",
+    demo,
+    ...args,
+    "--tcp",
+    "127.0.0.1:0",
+  ]);
+}
 const text = (s: string) => new TextEncoder().encode(s);
 
 function send(
@@ -91,22 +104,8 @@ async function quiet(c: RawClient) {
 
 needsNats.test("deno task server nodes forward requests and share a topic across nodes, filtered, silent after the unsubscribe ack", async () => {
   await using nats = await startNatsServer();
-  await using room = await spawnServer([
-    "--nats",
-    nats.url,
-    "--demo",
-    "room",
-    "--tcp",
-    "127.0.0.1:0",
-  ]);
-  await using echo = await spawnServer([
-    "--nats",
-    nats.url,
-    "--demo",
-    "echo",
-    "--tcp",
-    "127.0.0.1:0",
-  ]);
+  await using room = await node(nats.url, "room");
+  await using echo = await node(nats.url, "echo");
   using onRoom = await RawClient.connect(room.addr);
   const echoed = await call(onRoom, 1, "/echo", text("via the echo node"));
   assert.equal(new TextDecoder().decode(echoed.data), "via the echo node");
@@ -146,24 +145,8 @@ needsNats.test("deno task server nodes forward requests and share a topic across
 
 needsNats.test("deno task server nodes carry group broadcasts and uid pushes to sessions of another node", async () => {
   await using nats = await startNatsServer();
-  await using room = await spawnServer([
-    "--nats",
-    nats.url,
-    "--demo",
-    "room",
-    "--module",
-    EXTRAS,
-    "--tcp",
-    "127.0.0.1:0",
-  ]);
-  await using echo = await spawnServer([
-    "--nats",
-    nats.url,
-    "--demo",
-    "echo",
-    "--tcp",
-    "127.0.0.1:0",
-  ]);
+  await using room = await node(nats.url, "room", "--module", EXTRAS);
+  await using echo = await node(nats.url, "echo");
   using carol = await RawClient.connect(echo.addr);
   await call(carol, 1, "/room/join", join("carol"));
   await subscribe(carol, 2, "");
@@ -185,26 +168,8 @@ needsNats.test("deno task server nodes carry group broadcasts and uid pushes to 
 
 needsNats.test("deno task server answers INTERNAL_ERROR within the time limit when the serving node is killed mid-request, then NOT_FOUND", async () => {
   await using nats = await startNatsServer();
-  await using room = await spawnServer([
-    "--nats",
-    nats.url,
-    "--demo",
-    "room",
-    "--module",
-    EXTRAS,
-    "--tcp",
-    "127.0.0.1:0",
-  ]);
-  await using echo = await spawnServer([
-    "--nats",
-    nats.url,
-    "--demo",
-    "echo",
-    "--handler-timeout",
-    "2000",
-    "--tcp",
-    "127.0.0.1:0",
-  ]);
+  await using room = await node(nats.url, "room", "--module", EXTRAS);
+  await using echo = await node(nats.url, "echo", "--handler-timeout", "2000");
   using client = await RawClient.connect(echo.addr);
   const started = performance.now();
   await send(client, 1, "/room/stall");
@@ -228,22 +193,8 @@ needsNats.test("deno task server answers INTERNAL_ERROR within the time limit wh
 
 needsNats.test("deno task server keeps answering locally while NATS is down, and forwards again within 20 s of its restart", async () => {
   await using nats = await startNatsServer();
-  await using room = await spawnServer([
-    "--nats",
-    nats.url,
-    "--demo",
-    "room",
-    "--tcp",
-    "127.0.0.1:0",
-  ]);
-  await using echo = await spawnServer([
-    "--nats",
-    nats.url,
-    "--demo",
-    "echo",
-    "--tcp",
-    "127.0.0.1:0",
-  ]);
+  await using room = await node(nats.url, "room");
+  await using echo = await node(nats.url, "echo");
   using watcher = await RawClient.connect(echo.addr);
   await subscribe(watcher, 9, "erin");
   using erin = await RawClient.connect(echo.addr);
