@@ -90,3 +90,44 @@ export function splitFrames(
   }
   return at;
 }
+
+/**
+ * Reads a subscriber's connection until it ends: its first frame is the
+ * SUBSCRIBE's ack (`onAck`), every later one an update whose data ends with
+ * a little-endian 32-bit sequence number, reported with the time its read
+ * arrived (`onUpdate`). The buffer grows only as frames need.
+ */
+export async function readUpdates(
+  conn: Deno.Conn,
+  onAck: () => void,
+  onUpdate: (seq: number, at: number) => void,
+): Promise<void> {
+  let buf = new Uint8Array(4096);
+  let filled = 0;
+  let now = 0;
+  let frames = 0;
+  const onFrame = (_id: number, end: number) => {
+    if (frames++ === 0) return onAck();
+    onUpdate(
+      buf[end - 4] | buf[end - 3] << 8 | buf[end - 2] << 16 |
+        buf[end - 1] << 24,
+      now,
+    );
+  };
+  for (;;) {
+    if (filled === buf.length) {
+      const bigger = new Uint8Array(buf.length * 2);
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const n = await conn.read(buf.subarray(filled));
+    if (n === null) return;
+    now = performance.now();
+    filled += n;
+    const end = splitFrames(buf, filled, onFrame);
+    if (end > 0) {
+      buf.copyWithin(0, end, filled);
+      filled -= end;
+    }
+  }
+}

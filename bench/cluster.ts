@@ -44,11 +44,11 @@ import {
   machineNote,
   markdownTable,
   sleep,
-  splitFrames,
   waitQuiet,
   writeAll,
   writeResults,
 } from "./_harness.ts";
+import { readUpdates } from "./_frames.ts";
 import { PUBLISH, UPDATES } from "./serve.ts";
 
 const BENCH = new URL(".", import.meta.url).pathname;
@@ -169,36 +169,14 @@ function watch(conns: Deno.Conn[], rounds: number) {
   let acks = 0;
   const acked = Promise.withResolvers<void>();
   const loops = conns.map(async (conn) => {
-    let buf = new Uint8Array(4096);
-    let filled = 0;
-    let now = 0;
-    let frames = 0;
-    const onFrame = (_id: number, end: number) => {
-      if (frames++ === 0) {
-        if (++acks === conns.length) acked.resolve();
-        return;
-      }
-      const seq = buf[end - 4] | buf[end - 3] << 8 | buf[end - 2] << 16 |
-        buf[end - 1] << 24;
-      if (seq < 0 || seq >= rounds) return;
-      if (count[seq]++ === 0) first[seq] = now;
-      last[seq] = now;
-    };
     try {
-      for (;;) {
-        if (filled === buf.length) {
-          const bigger = new Uint8Array(buf.length * 2);
-          bigger.set(buf);
-          buf = bigger;
-        }
-        const n = await conn.read(buf.subarray(filled));
-        if (n === null) return;
-        now = performance.now();
-        filled += n;
-        const end = splitFrames(buf, filled, onFrame);
-        buf.copyWithin(0, end, filled);
-        filled -= end;
-      }
+      await readUpdates(conn, () => {
+        if (++acks === conns.length) acked.resolve();
+      }, (seq, at) => {
+        if (seq < 0 || seq >= rounds) return;
+        if (count[seq]++ === 0) first[seq] = at;
+        last[seq] = at;
+      });
     } catch { /* closed at the end */ }
   });
   return { count, first, last, acked: acked.promise, loops };

@@ -46,7 +46,6 @@ import {
   machineNote,
   markdownTable,
   sleep,
-  splitFrames,
   startTarget,
   type Target,
   TARGETS,
@@ -55,6 +54,7 @@ import {
   writeAll,
   writeResults,
 } from "./_harness.ts";
+import { readUpdates } from "./_frames.ts";
 import { PUBLISH, UPDATES } from "./serve.ts";
 
 /** One target's fan-out figures, as written to results/fanout.json. */
@@ -142,37 +142,8 @@ async function subscriberLoop(
   acked: () => void,
   stopped: () => boolean,
 ): Promise<void> {
-  let buf = new Uint8Array(4096);
-  let filled = 0;
-  let now = 0;
-  let frames = 0;
-  const onFrame = (_id: number, end: number) => {
-    if (frames++ === 0) {
-      acked();
-      return;
-    }
-    // The update's data ends the frame; its last 4 bytes are the sequence.
-    const seq = buf[end - 4] | buf[end - 3] << 8 | buf[end - 2] << 16 |
-      buf[end - 1] << 24;
-    arrivals.arrived(seq, now);
-  };
   try {
-    for (;;) {
-      if (filled === buf.length) {
-        const bigger = new Uint8Array(buf.length * 2);
-        bigger.set(buf);
-        buf = bigger;
-      }
-      const n = await conn.read(buf.subarray(filled));
-      if (n === null) return;
-      now = performance.now();
-      filled += n;
-      const end = splitFrames(buf, filled, onFrame);
-      if (end > 0) {
-        buf.copyWithin(0, end, filled);
-        filled -= end;
-      }
-    }
+    await readUpdates(conn, acked, (seq, at) => arrivals.arrived(seq, at));
   } catch (err) {
     if (!stopped()) throw err;
   }
