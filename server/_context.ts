@@ -11,13 +11,15 @@ export class RequestContext implements Context {
   readonly route: Route;
   data: Uint8Array;
   body: Uint8Array | string | undefined = undefined;
-  /** When the request started, for metrics (`performance.now()`). */
-  startedAt = 0;
-  /** The request's trace span, when the server traces. */
-  span: unknown = undefined;
-  #state?: Map<string, unknown>;
-  #abort?: AbortController;
-  #signal?: AbortSignal;
+  /**
+   * For metrics: undefined while the request is timed with its session's
+   * read (answered synchronously), else when its own clock started
+   * (`performance.now()`). Never a number from the start: a field that
+   * holds doubles costs every context a boxed number.
+   */
+  startedAt: number | undefined = undefined;
+  /** What few requests use, allocated by the first that does. */
+  #extra?: Extra = undefined;
 
   constructor(
     session: Session,
@@ -41,17 +43,27 @@ export class RequestContext implements Context {
     return this.route.hash;
   }
 
+  /** The request's trace span, when the server traces. */
+  get span(): unknown {
+    return this.#extra?.span;
+  }
+
+  set span(span: unknown) {
+    if (span !== undefined || this.#extra) (this.#extra ??= {}).span = span;
+  }
+
   get signal(): AbortSignal {
-    this.#abort ??= new AbortController();
-    return this.#signal ??= AbortSignal.any([
-      this.#abort.signal,
+    const extra = this.#extra ??= {};
+    extra.abort ??= new AbortController();
+    return extra.signal ??= AbortSignal.any([
+      extra.abort.signal,
       this.session.signal,
     ]);
   }
 
   /** Ends {@link signal} with `reason` (the time limit passed). */
   abort(reason: unknown): void {
-    this.#abort?.abort(reason);
+    this.#extra?.abort?.abort(reason);
   }
 
   copyData(): Uint8Array {
@@ -59,6 +71,14 @@ export class RequestContext implements Context {
   }
 
   get state(): Map<string, unknown> {
-    return this.#state ??= new Map();
+    return (this.#extra ??= {}).state ??= new Map();
   }
+}
+
+/** The rarely used part of a {@link RequestContext}. */
+interface Extra {
+  span?: unknown;
+  state?: Map<string, unknown>;
+  abort?: AbortController;
+  signal?: AbortSignal;
 }

@@ -46,10 +46,10 @@ export function dispatch(
     return;
   }
   const kind = frame.pathKind;
-  const hash = frame.pathHash;
+  const key = frame.pathKey;
   const route = kind === PATH_NONE
     ? undefined
-    : session.core.router.lookup(hash);
+    : session.core.router.lookup(key);
   const pathOff = frame.pathOffset;
   const pathLen = frame.pathLength;
   if (
@@ -91,7 +91,7 @@ export function dispatch(
       session,
       type === RequestType.REQUEST ? "request" : "subscribe",
       id,
-      hash,
+      key >>> 0,
       kind === PATH_STRING
         ? decoder.decode(input.subarray(pathOff, pathOff + pathLen))
         : undefined,
@@ -104,7 +104,9 @@ export function dispatch(
       ? `No ${what}: the request has no path or path_hash`
       : kind === PATH_STRING
       ? `No ${what} for path ${quote(input, pathOff, pathLen)}`
-      : `No ${what} for path hash 0x${hash.toString(16).padStart(8, "0")}`;
+      : `No ${what} for path hash 0x${
+        (key >>> 0).toString(16).padStart(8, "0")
+      }`;
     session.core.ops.observer?.refused(
       route,
       type === RequestType.SUBSCRIBE,

@@ -55,12 +55,12 @@ export class RouteMetrics {
     else this.requests[i]++;
   }
 
-  /** Adds a request duration, in ms. */
-  observe(ms: number): void {
+  /** Adds `n` request durations of `ms` each (default one). */
+  observe(ms: number, n = 1): void {
     let i = 0;
     while (i < LAST && ms > BOUNDS_MS[i]) i++;
-    this.buckets[i]++;
-    this.sumMs += ms;
+    this.buckets[i] += n;
+    this.sumMs += ms * n;
   }
 }
 
@@ -69,8 +69,31 @@ export class RouteMetrics {
  * session corks: they are written together at the end of the read).
  */
 export class PendingTimes {
+  /** Runs of answers of one route that started at one time, in order. */
   readonly metrics: RouteMetrics[] = [];
   readonly starts: number[] = [];
+  readonly counts: number[] = [];
+  /**
+   * Runs held. The arrays are never truncated (V8 would give their room
+   * back, and the next read allocate it again); only this count is reset.
+   */
+  length = 0;
+
+  /** Holds one answer of `metrics` started at `start`. */
+  add(metrics: RouteMetrics, start: number): void {
+    // The answers of one read share its start time: one run per route.
+    const last = this.length - 1;
+    if (
+      last >= 0 && this.metrics[last] === metrics && this.starts[last] === start
+    ) {
+      this.counts[last]++;
+      return;
+    }
+    this.metrics[last + 1] = metrics;
+    this.starts[last + 1] = start;
+    this.counts[last + 1] = 1;
+    this.length = last + 2;
+  }
 }
 
 /** What the observer keeps on a `ServerSession` (others have none). */
@@ -94,24 +117,22 @@ export class MetricsObserver implements RequestObserver {
   readonly routes: Route[] = [];
 
   /**
-   * `ctx.startedAt` is when the request's read arrived (≥ 0), or, for a
-   * request timed on its own, `-(start + 1)`.
+   * A request is timed with its session's read (from `lastFrameAt`) while
+   * it is answered synchronously; `ctx.startedAt` is set only when it is
+   * timed on its own.
    */
   start(ctx: RequestContext): void {
-    const session = ctx.session as Timed;
     // A forwarded call's proxy session has no reads: its clock starts now.
-    ctx.startedAt = "opsPending" in session
-      ? session.lastFrameAt
-      : -(performance.now() + 1);
+    if (!("opsPending" in ctx.session)) ctx.startedAt = performance.now();
   }
 
   /** The handler returned a promise: it is timed on its own. */
   suspended(ctx: RequestContext): void {
+    if (ctx.startedAt !== undefined) return;
     const session = ctx.session as Timed;
-    if (ctx.startedAt < 0) return;
     // The session uncorks before it waits: answers so far go out now.
     this.flush(session);
-    ctx.startedAt = -(ctx.startedAt + 1);
+    ctx.startedAt = session.lastFrameAt;
   }
 
   end(ctx: RequestContext, status: number): void {
@@ -120,27 +141,26 @@ export class MetricsObserver implements RequestObserver {
     metrics.count(subscribe, status);
     if (subscribe) return;
     const started = ctx.startedAt;
-    if (started < 0) {
+    if (started !== undefined) {
       // Timed on its own: this answer goes out now.
-      metrics.observe(performance.now() + started + 1);
+      metrics.observe(performance.now() - started);
       return;
     }
-    const pending = (ctx.session as Timed).opsPending ??= new PendingTimes();
-    pending.metrics.push(metrics);
-    pending.starts.push(started);
+    const session = ctx.session as Timed;
+    const pending = session.opsPending ??= new PendingTimes();
+    pending.add(metrics, session.lastFrameAt);
   }
 
   /** The session's pending answers went to the socket now. */
   flush(session: Timed): void {
     const pending = session.opsPending;
-    if (pending === undefined || pending.metrics.length === 0) return;
+    if (pending === undefined || pending.length === 0) return;
     const now = performance.now();
-    const { metrics, starts } = pending;
-    for (let i = 0; i < metrics.length; i++) {
-      metrics[i].observe(now - starts[i]);
+    const { metrics, starts, counts } = pending;
+    for (let i = 0; i < pending.length; i++) {
+      metrics[i].observe(now - starts[i], counts[i]);
     }
-    metrics.length = 0;
-    starts.length = 0;
+    pending.length = 0;
   }
 
   refused(route: Route | undefined, subscribe: boolean, status: number): void {

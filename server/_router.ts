@@ -15,6 +15,11 @@ export interface Route {
   readonly bytes: Uint8Array;
   /** FNV-1a hash of the path. */
   readonly hash: number;
+  /**
+   * The hash as a signed 32-bit integer (`hash | 0`), what lookups compare:
+   * unlike hashes of 2^31 and up it is never a boxed number in V8.
+   */
+  readonly key: number;
   /** The request handler, if one is registered. */
   handler?: Handler;
   /** Options the handler was registered with. */
@@ -38,10 +43,10 @@ function checkPath(path: string): void {
 
 /** The routing table of a server. */
 export class Router {
+  /** By `key` (the signed hash). */
   #routes = new Map<number, Route>();
-  /** The last lookup (-1: none; hashes are unsigned). */
-  #lastHash = -1;
-  #lastRoute: Route | undefined;
+  /** The route the last lookup found. */
+  #last: Route | undefined = undefined;
 
   /**
    * The route for `path`, created if new.
@@ -51,7 +56,7 @@ export class Router {
   route(path: string): Route {
     checkPath(path);
     const hash = fnv1a(path);
-    const existing = this.#routes.get(hash);
+    const existing = this.#routes.get(hash | 0);
     if (existing) {
       if (existing.path !== path) {
         throw new Error(
@@ -66,10 +71,10 @@ export class Router {
       path,
       bytes: encoder.encode(path),
       hash,
+      key: hash | 0,
       options: {},
     };
-    this.#routes.set(hash, route);
-    this.#lastHash = -1;
+    this.#routes.set(route.key, route);
     return route;
   }
 
@@ -78,13 +83,19 @@ export class Router {
     return this.#routes.values();
   }
 
-  /** The route registered under `hash`, if any. */
+  /**
+   * The route registered under `hash`, if any.
+   *
+   * @param hash The path's FNV-1a hash, unsigned or as a signed 32-bit
+   * integer (the request path passes the latter).
+   */
   lookup(hash: number): Route | undefined {
-    // Most reads ask for the path the previous one did.
-    if (hash === this.#lastHash) return this.#lastRoute;
-    const route = this.#routes.get(hash);
-    this.#lastHash = hash;
-    this.#lastRoute = route;
+    const key = hash | 0;
+    // Most frames ask for the path the previous one did.
+    const last = this.#last;
+    if (last !== undefined && last.key === key) return last;
+    const route = this.#routes.get(key);
+    if (route !== undefined) this.#last = route;
     return route;
   }
 }

@@ -225,6 +225,14 @@ export class RequestFrames extends DecodedFrames {
     return this.word(RQ_PATH_HASH) >>> 0;
   }
 
+  /**
+   * The path hash as a signed 32-bit integer (`pathHash | 0`): what the
+   * request path looks routes up by, as it is never a boxed number.
+   */
+  get pathKey(): number {
+    return this.word(RQ_PATH_HASH);
+  }
+
   /** Offset of the UTF-8 path in the input, 0 when none was sent. */
   get pathOffset(): number {
     return this.word(RQ_PATH_OFF);
