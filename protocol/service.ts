@@ -8,8 +8,8 @@
  * @module
  */
 
-import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
-import { nanorpc } from "../proto/gen/nanorpc_pb.ts";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { requestPathOption } from "./_request_path_option.ts";
 
 /**
  * The reserved path of the server's reflection service: a REQUEST there is
@@ -46,9 +46,7 @@ export type MethodPathKind = "request" | "topic";
  * ```
  */
 export function methodPath(method: DescMethod): string {
-  const path = hasOption(method, nanorpc)
-    ? getOption(method, nanorpc).requestPath
-    : undefined;
+  const path = requestPathOption(method);
   if (path === undefined) {
     return `/${method.parent.typeName}/${method.name}`;
   }
