@@ -256,10 +256,13 @@ export function serveReserved(
   frames: RequestFrames,
   input: Uint8Array,
 ): ServerSession | undefined {
-  const hash = frames.pathHash;
+  // Every frame is checked: compared as signed keys (never boxed numbers).
+  const key = frames.pathKey;
   if (
-    hash !== SESSION_HASH && hash !== RESUME_HASH && hash !== GOODBYE_HASH
+    key !== (SESSION_HASH | 0) && key !== (RESUME_HASH | 0) &&
+    key !== (GOODBYE_HASH | 0)
   ) return undefined;
+  const hash = key >>> 0;
   const kind = frames.pathKind;
   if (frames.type !== RequestType.REQUEST || kind === PATH_NONE) return;
   if (
