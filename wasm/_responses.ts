@@ -154,18 +154,55 @@ export function writeResponses(
       at += len;
       continue;
     }
+    if (
+      !messages[k] && id >= 0 && id < TWO_BYTES && type >= 0 &&
+      type < ONE_BYTE && status >= 0 && status < ONE_BYTE && len < SMALL_BODY
+    ) {
+      // Most frames: no message, every number and the body length fit in
+      // a varint of two bytes at most. Same bytes as below, fewer steps.
+      const body = (id === 0 ? 0 : id < ONE_BYTE ? 2 : 3) +
+        (type === 0 ? 0 : 2) + (status === 0 ? 0 : 2) +
+        (len === 0 ? 0 : (len < ONE_BYTE ? 2 : 3) + len);
+      const size = (body < ONE_BYTE ? 1 : 2) + body;
+      if (at + size > out.length) noRoom(k - first + 1, n, size, at, out);
+      if (body < ONE_BYTE) out[at++] = body;
+      else {
+        out[at++] = (body & 0x7f) | 0x80;
+        out[at++] = body >>> 7;
+      }
+      if (id !== 0) {
+        out[at++] = TAG_ID;
+        if (id < ONE_BYTE) out[at++] = id;
+        else {
+          out[at++] = (id & 0x7f) | 0x80;
+          out[at++] = id >>> 7;
+        }
+      }
+      if (type !== 0) {
+        out[at++] = TAG_TYPE;
+        out[at++] = type;
+      }
+      if (status !== 0) {
+        out[at++] = TAG_STATUS;
+        out[at++] = status;
+      }
+      if (len === 0) continue;
+      out[at++] = TAG_DATA;
+      if (len < ONE_BYTE) out[at++] = len;
+      else {
+        out[at++] = (len & 0x7f) | 0x80;
+        out[at++] = len >>> 7;
+      }
+      at = copyPayload(out, at, payload, len);
+      continue;
+    }
     const message = messages[k] ? encodeMessage(messages[k]!) : undefined;
     let body = int32FieldSize(id) + int32FieldSize(type) +
       int32FieldSize(status);
     if (message) body += 1 + varintSize(message.length) + message.length;
     if (len > 0) body += 1 + varintSize(len) + len;
-    if (at + varintSize(body) + body > out.length) {
-      throw new RangeError(
-        `No room to encode frame ${k - first + 1} of ${n} (${
-          varintSize(body) + body
-        } bytes) at ${at} of a ${out.length}-byte buffer: size the buffer from the frames' data and messages`,
-      );
-    }
+    const size = varintSize(body) + body;
+    if (at + size > out.length) noRoom(k - first + 1, n, size, at, out);
     at = writeVarint(out, at, body);
     at = writeInt32Field(out, at, TAG_ID, id);
     at = writeInt32Field(out, at, TAG_TYPE, type);
@@ -179,12 +216,37 @@ export function writeResponses(
     if (len === 0) continue;
     out[at++] = TAG_DATA;
     at = writeVarint(out, at, len);
-    if (len > SMALL_PAYLOAD) {
-      out.set(payload, at);
-      at += len;
-    } else {
-      for (let j = 0; j < len; j++) out[at++] = payload[j];
-    }
+    at = copyPayload(out, at, payload, len);
   }
   return at;
+}
+
+/** Varints below this take one byte. */
+const ONE_BYTE = 0x80;
+/** Varints below this take two bytes at most. */
+const TWO_BYTES = 0x4000;
+/** Data shorter than this leaves a body (≤ 10 more bytes) under TWO_BYTES. */
+const SMALL_BODY = TWO_BYTES - 16;
+
+function copyPayload(
+  out: Uint8Array,
+  at: number,
+  payload: Uint8Array,
+  len: number,
+): number {
+  if (len > SMALL_PAYLOAD) out.set(payload, at);
+  else for (let j = 0; j < len; j++) out[at + j] = payload[j];
+  return at + len;
+}
+
+function noRoom(
+  frame: number,
+  n: number,
+  size: number,
+  at: number,
+  out: Uint8Array,
+): never {
+  throw new RangeError(
+    `No room to encode frame ${frame} of ${n} (${size} bytes) at ${at} of a ${out.length}-byte buffer: size the buffer from the frames' data and messages`,
+  );
 }
