@@ -2,6 +2,7 @@
 // tracing), rate limits, session resumption, draining, and the counters
 // that do not fit the flat ServerStats. Built once from the options.
 
+import { protobufLoading } from "../protocol/_protobuf.ts";
 import type { PeerAddress } from "../transport/byte_stream.ts";
 import { MetricsObserver } from "./_request_metrics.ts";
 import { combine, type RequestObserver } from "./_observer.ts";
@@ -11,7 +12,12 @@ import {
   SessionLimiter,
 } from "./_rate_limit.ts";
 import { Resumption } from "./_resume.ts";
-import { tracingAvailable, TracingObserver } from "./_tracing.ts";
+import {
+  loadOtelApi,
+  otelRegistered,
+  tracingAvailable,
+  TracingObserver,
+} from "./_tracing.ts";
 import type { OperationsOptions } from "./ops_options.ts";
 import type { ServerStats } from "./stats.ts";
 
@@ -20,6 +26,13 @@ export class Ops {
   readonly observer: RequestObserver | undefined;
   readonly metrics: MetricsObserver | undefined;
   readonly tracing: boolean;
+  /**
+   * The load of `@opentelemetry/api` (for tracing, or for
+   * `withTraceparent` where an OpenTelemetry API is registered), which
+   * `listen()` and `serve()` wait for; undefined when none is needed or
+   * once it has settled.
+   */
+  ready: Promise<unknown> | undefined;
   readonly rateLimit: RateLimitSettings | undefined;
   readonly connections: AddressLimiter | undefined;
   /** Undefined when `resumeGrace` is 0. */
@@ -34,10 +47,11 @@ export class Ops {
       ? undefined
       : new MetricsObserver();
     this.tracing = options.tracing ?? tracingAvailable();
-    this.observer = combine([
-      this.metrics,
-      this.tracing ? new TracingObserver() : undefined,
-    ]);
+    const tracer = this.tracing ? new TracingObserver() : undefined;
+    const ready = tracer?.ready ??
+      (otelRegistered() ? loadOtelApi() : undefined);
+    this.ready = ready?.then(() => this.ready = undefined);
+    this.observer = combine([this.metrics, tracer]);
     this.rateLimit = options.rateLimit
       ? new RateLimitSettings(options.rateLimit)
       : undefined;
@@ -55,6 +69,19 @@ export class Ops {
     this.resume = grace > 0
       ? new Resumption(grace, options.resumeBuffer ?? {})
       : undefined;
+  }
+
+  /**
+   * The loads still in progress of the npm packages that load on first
+   * use (protobuf-es for typed registrations, `@opentelemetry/api` for
+   * tracing), which `listen()` and `serve()` wait for so that sessions
+   * never find them missing; `undefined` when there are none. Rejects
+   * when protobuf-es cannot be loaded.
+   */
+  loading(): Promise<unknown> | undefined {
+    const protobuf = protobufLoading();
+    if (protobuf && this.ready) return Promise.all([protobuf, this.ready]);
+    return protobuf ?? this.ready;
   }
 
   /** A new session's rate limiter, if sessions are limited. */

@@ -1,7 +1,8 @@
 // A topic's subscriptions on this server and the fan-out of each publish
 // to the subscriptions whose filter accepts it.
 
-import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { loadProtobuf, protobuf } from "../protocol/_protobuf.ts";
 import { ResponseType, Status } from "../wasm/wire.ts";
 import type { RequestCodec } from "./_core.ts";
 import type { Logger } from "./logger.ts";
@@ -219,13 +220,31 @@ function encodes(session: Session): session is EncodingSession {
   return (session as Partial<EncodingSession>).sendEncoded !== undefined;
 }
 
-/** Turns {@link TypedTopicOptions} into plain {@link TopicOptions}. */
+/**
+ * Turns {@link TypedTopicOptions} into plain {@link TopicOptions}, and
+ * starts loading protobuf-es, which decoding needs. `listen()` and
+ * `serve()` wait for the load, so no session subscribes before it is
+ * done; until then decoding throws (the SUBSCRIBE or the update fails,
+ * and says why).
+ */
 export function typedTopicOptions<F extends DescMessage, U extends DescMessage>(
   options: TypedTopicOptions<F, U>,
 ): TopicOptions<unknown, unknown> {
+  loadProtobuf();
+  const { filterSchema, updateSchema } = options;
   return {
     filter: options.filter as TopicFilter<unknown, unknown>,
-    decodeFilter: (bytes) => fromBinary(options.filterSchema, bytes),
-    decodeUpdate: (bytes) => fromBinary(options.updateSchema, bytes),
+    decodeFilter: (bytes) =>
+      loaded(filterSchema).fromBinary(filterSchema, bytes),
+    decodeUpdate: (bytes) =>
+      loaded(updateSchema).fromBinary(updateSchema, bytes),
   };
+}
+
+function loaded(schema: DescMessage) {
+  const pb = protobuf();
+  if (pb) return pb;
+  throw new Error(
+    `Cannot decode ${schema.typeName} yet: protobuf-es has not finished loading; let server.listen() or server.serve(), which wait for it, start the sessions`,
+  );
 }

@@ -1,17 +1,12 @@
 // A span per request through @opentelemetry/api: Deno's built-in
 // OpenTelemetry (OTEL_DENO=true) or any SDK registered before the server
-// is created exports them.
+// is created exports them. The API is an npm package (about 5 MiB of RSS
+// with Node compatibility), so it is loaded with a dynamic import, only by
+// a server that traces or runs where an OpenTelemetry API is registered;
+// `listen()` and `serve()` wait for the load, and until it is done
+// requests are not traced.
 
-import {
-  type Context as OtelContext,
-  context,
-  ProxyTracerProvider,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Tracer,
-} from "@opentelemetry/api";
+import type { Context as OtelContext, Span, Tracer } from "@opentelemetry/api";
 import { Status, statusName } from "../wasm/wire.ts";
 import type { RequestContext } from "./_context.ts";
 import type { RequestObserver } from "./_observer.ts";
@@ -20,32 +15,85 @@ import type { Route } from "./_router.ts";
 /** The instrumentation scope the spans are reported under. */
 export const TRACER_NAME = "nanorpc";
 
+/** The `@opentelemetry/api` module. */
+export type OtelApi = typeof import("@opentelemetry/api");
+
+/**
+ * Where `@opentelemetry/api` 1.x keeps what is registered with it (its
+ * tracer provider, context manager, propagator): Deno sets it at startup
+ * with OTEL_DENO=true, an SDK when it registers.
+ */
+const API_GLOBAL = Symbol.for("opentelemetry.js.api.1");
+
+let api: OtelApi | undefined;
+let loading: Promise<OtelApi | undefined> | undefined;
+
+/** The OpenTelemetry API when it has loaded, else `undefined`. */
+export function otelApi(): OtelApi | undefined {
+  return api;
+}
+
+/**
+ * Loads `@opentelemetry/api` once. Resolves `undefined` when it cannot be
+ * loaded: nothing is traced then.
+ */
+export function loadOtelApi(): Promise<OtelApi | undefined> {
+  return loading ??= import("@opentelemetry/api").then(
+    (module) => api = module,
+    () => undefined,
+  );
+}
+
+/** Whether an OpenTelemetry API registered anything (with any provider). */
+export function otelRegistered(): boolean {
+  return registered() !== undefined;
+}
+
+function registered(): { trace?: unknown } | undefined {
+  return (globalThis as Record<symbol, { trace?: unknown } | undefined>)[
+    API_GLOBAL
+  ];
+}
+
 /**
  * Whether a tracer provider other than the no-op one is registered, i.e.
- * whether spans would go anywhere.
+ * whether spans would go anywhere. Reads the API's registry, so it does
+ * not load the API.
  */
 export function tracingAvailable(): boolean {
-  let provider: unknown = trace.getTracerProvider();
-  const proxy = provider as { getDelegate?: () => unknown };
-  if (provider instanceof ProxyTracerProvider || proxy.getDelegate) {
-    provider = proxy.getDelegate!();
+  let provider = registered()?.trace as
+    | { getDelegate?: () => unknown }
+    | undefined;
+  if (provider === undefined) return false;
+  if (typeof provider.getDelegate === "function") {
+    provider = provider.getDelegate() as typeof provider;
   }
-  const noop = new ProxyTracerProvider().getDelegate();
-  return provider !== noop &&
-    (provider as object).constructor?.name !== "NoopTracerProvider";
+  return provider?.constructor?.name !== "NoopTracerProvider";
 }
 
 /** Starts a SERVER span for each request and ends it with the status. */
 export class TracingObserver implements RequestObserver {
-  readonly #tracer: Tracer = trace.getTracer(TRACER_NAME);
+  #api?: OtelApi;
+  #tracer?: Tracer;
+  /** Settles when the API has loaded (or failed to: nothing is traced). */
+  readonly ready: Promise<unknown>;
+
+  constructor() {
+    this.ready = loadOtelApi().then((loaded) => {
+      this.#api = loaded;
+      this.#tracer = loaded?.trace.getTracer(TRACER_NAME);
+    });
+  }
 
   start(ctx: RequestContext): void {
+    const api = this.#api;
+    if (api === undefined) return;
     const session = ctx.session;
     const path = ctx.route.path;
-    ctx.span = this.#tracer.startSpan(
+    ctx.span = this.#tracer!.startSpan(
       ctx.kind === "subscribe" ? `SUBSCRIBE ${path}` : path,
       {
-        kind: SpanKind.SERVER,
+        kind: api.SpanKind.SERVER,
         attributes: {
           "rpc.system": "nanorpc",
           "rpc.method": path,
@@ -54,7 +102,7 @@ export class TracingObserver implements RequestObserver {
           "network.transport": session.transport,
         },
       },
-      context.active(),
+      api.context.active(),
     );
   }
 
@@ -62,7 +110,7 @@ export class TracingObserver implements RequestObserver {
     const span = ctx.span as Span | undefined;
     if (span === undefined) return;
     ctx.span = undefined;
-    endSpan(span, status);
+    endSpan(this.#api!, span, status);
   }
 
   refused(_route: Route | undefined, _subscribe: boolean, _status: number) {}
@@ -70,15 +118,19 @@ export class TracingObserver implements RequestObserver {
   run<T>(ctx: RequestContext, fn: () => T): T {
     const span = ctx.span as Span | undefined;
     if (span === undefined) return fn();
+    const { context, trace } = this.#api!;
     return context.with(trace.setSpan(context.active(), span), fn);
   }
 }
 
 /** Ends `span` with a NanoRPC status. */
-export function endSpan(span: Span, status: number): void {
+export function endSpan(api: OtelApi, span: Span, status: number): void {
   span.setAttribute("rpc.nanorpc.status_code", statusName(status));
   if (status !== Status.OK) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: statusName(status) });
+    span.setStatus({
+      code: api.SpanStatusCode.ERROR,
+      message: statusName(status),
+    });
   }
   span.end();
 }
@@ -86,7 +138,11 @@ export function endSpan(span: Span, status: number): void {
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** The W3C `traceparent` of the span active in `ctx`, if any. */
-export function formatTraceparent(ctx: OtelContext): string | undefined {
+export function formatTraceparent(
+  api: OtelApi,
+  ctx: OtelContext,
+): string | undefined {
+  const { trace } = api;
   const span = trace.getSpanContext(ctx);
   if (!span || !trace.isSpanContextValid(span)) return undefined;
   const flags = (span.traceFlags & 0xff).toString(16).padStart(2, "0");
@@ -98,9 +154,11 @@ export function formatTraceparent(ctx: OtelContext): string | undefined {
  * when it is not a valid version-00 traceparent.
  */
 export function parseTraceparent(
+  api: OtelApi,
   traceparent: string,
   base: OtelContext,
 ): OtelContext {
+  const { trace } = api;
   const m = TRACEPARENT.exec(traceparent.trim());
   if (!m) return base;
   const spanContext = {

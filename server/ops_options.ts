@@ -83,7 +83,10 @@ export interface OperationsOptions {
    * A span per request through `@opentelemetry/api`. Decided once, when the
    * server is created: by default on when a tracer provider is registered
    * by then (`OTEL_DENO=true`, or an OpenTelemetry SDK), and then off
-   * costs nothing per request.
+   * costs nothing per request. The API is loaded (with a dynamic import)
+   * only when tracing is on or an OpenTelemetry API is registered;
+   * `listen()` and `serve()` wait for it, and requests served before it
+   * has loaded are not traced.
    */
   tracing?: boolean;
   /** Per-session rate limits; default none. */

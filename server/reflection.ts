@@ -8,28 +8,22 @@
  * @module
  */
 
-import {
-  create,
-  type DescFile,
-  type DescMessage,
-  type DescMethod,
-  type DescService,
+import type {
+  DescFile,
+  DescMessage,
+  DescMethod,
+  DescService,
 } from "@bufbuild/protobuf";
-import {
-  type FileDescriptorSet,
-  FileDescriptorSetSchema,
-} from "@bufbuild/protobuf/wkt";
-import {
-  type ReflectionPath,
-  ReflectionPath_Kind,
-  ReflectionPathSchema,
-  ReflectionRequestSchema,
-  type ReflectionResponse,
-  ReflectionResponseSchema,
+import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
+import type {
+  ReflectionPath,
+  ReflectionResponse,
 } from "../proto/gen/nanorpc_reflection_pb.ts";
+import { loadProtobuf, protobuf } from "../protocol/_protobuf.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import { REFLECTION_PATH } from "../protocol/service.ts";
 import type { Handler } from "./handler.ts";
+import type { Logger } from "./logger.ts";
 import type { Server } from "./server.ts";
 import {
   registerService,
@@ -38,9 +32,25 @@ import {
   type ServiceRegistration,
 } from "./service.ts";
 import type { TypedTopicOptions } from "./topic.ts";
-import type { HandlerSchemas } from "./typed.ts";
+import { type HandlerSchemas, typedHandler } from "./typed.ts";
 
 export { REFLECTION_PATH };
+
+/** The generated `nanorpc_reflection` module (its schemas). */
+type Generated = typeof import("../proto/gen/nanorpc_reflection_pb.ts");
+
+let generated: Promise<Generated> | undefined;
+
+/**
+ * Loads protobuf-es and the generated reflection module, on the first
+ * reflection request: a server nobody asks never loads them.
+ */
+function loadGenerated(): Promise<Generated> {
+  return generated ??= Promise.all([
+    loadProtobuf(),
+    import("../proto/gen/nanorpc_reflection_pb.ts"),
+  ]).then(([, module]) => module);
+}
 
 /**
  * The files `files` need, each after the files it imports (depth first),
@@ -72,9 +82,12 @@ export function fileDescriptorSet(
     ordered.push(file);
   };
   for (const file of files) visit(file);
-  return create(FileDescriptorSetSchema, {
+  // The message `create(FileDescriptorSetSchema, { file })` makes, built
+  // without protobuf-es so that this works before it has been loaded.
+  return {
+    $typeName: "google.protobuf.FileDescriptorSet",
     file: ordered.map((file) => file.proto),
-  });
+  };
 }
 
 /** What is known about the data of one registered path. */
@@ -101,24 +114,41 @@ interface Entry extends PathTypes {
  * ```ts ignore
  * const catalog = new PathCatalog();
  * catalog.add("request", "/echo");
- * console.log(catalog.response().paths.length); // 1
+ * const module = await import("../proto/gen/nanorpc_reflection_pb.ts");
+ * console.log(catalog.response(module).paths.length); // 1
  * ```
  */
 export class PathCatalog {
   #entries = new Map<string, Entry>();
   #paths = new Map<number, string>();
   #response?: ReflectionResponse;
+  #answer?: Handler;
 
   /**
    * Serves the reflection answer at {@link REFLECTION_PATH} on `server`.
+   * The first request loads protobuf-es and the generated reflection
+   * module, and records the path's own types.
    *
    * @param server The server this catalog describes.
    */
   serve(server: Server): void {
-    server.handle(REFLECTION_PATH, {
-      input: ReflectionRequestSchema,
-      output: ReflectionResponseSchema,
-    }, () => this.response());
+    server.handle(REFLECTION_PATH, (ctx) => {
+      if (this.#answer) return this.#answer(ctx);
+      return loadGenerated().then((module) => {
+        this.#answer ??= this.#typedAnswer(module);
+        return this.#answer(ctx);
+      });
+    });
+  }
+
+  /** The reflection handler, typed by the generated schemas. */
+  #typedAnswer(module: Generated): Handler {
+    const schemas = {
+      input: module.ReflectionRequestSchema,
+      output: module.ReflectionResponseSchema,
+    };
+    this.add("request", REFLECTION_PATH, schemas);
+    return typedHandler(schemas, () => this.response(module));
   }
 
   /**
@@ -127,11 +157,12 @@ export class PathCatalog {
    */
   register<S extends DescService>(
     server: Server,
+    logger: Logger,
     service: S,
     impl: ServiceImpl<S>,
     options?: ServiceOptions,
   ): ServiceRegistration<S> {
-    return registerService(server, this, service, impl, options);
+    return registerService(server, this, logger, service, impl, options);
   }
 
   /**
@@ -202,9 +233,11 @@ export class PathCatalog {
    * the files of every type and service in it. Cached until the next
    * {@link add}.
    *
+   * @param module The generated reflection module (protobuf-es is loaded
+   * with it).
    * @returns The `ReflectionResponse` message.
    */
-  response(): ReflectionResponse {
+  response(module: Generated): ReflectionResponse {
     if (this.#response) return this.#response;
     const entries = [...this.#entries.values()].sort((a, b) =>
       a.path < b.path ? -1 : a.path > b.path ? 1 : a.kind < b.kind ? -1 : 1
@@ -215,14 +248,17 @@ export class PathCatalog {
       if (entry.input) files.push(entry.input.file);
       if (entry.output) files.push(entry.output.file);
     }
-    return this.#response = create(ReflectionResponseSchema, {
+    const { create } = protobuf()!;
+    return this.#response = create(module.ReflectionResponseSchema, {
       files: fileDescriptorSet(files),
-      paths: entries.map(reflectionPath),
+      paths: entries.map((entry) => reflectionPath(module, entry)),
     });
   }
 }
 
-function reflectionPath(entry: Entry): ReflectionPath {
+function reflectionPath(module: Generated, entry: Entry): ReflectionPath {
+  const { ReflectionPath_Kind, ReflectionPathSchema } = module;
+  const { create } = protobuf()!;
   const request = entry.kind === "request";
   const input = entry.input?.typeName ?? "";
   const output = entry.output?.typeName ?? "";

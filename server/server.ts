@@ -179,7 +179,8 @@ export class Server extends EventTarget implements AsyncDisposable {
   }
 
   /** Serves every method of a protobuf-es service; see {@link ServeService}. */
-  readonly service: ServeService = (...a) => this.#catalog.register(this, ...a);
+  readonly service: ServeService = (...a) =>
+    this.#catalog.register(this, this.#core.logger, ...a);
 
   /**
    * Adds middleware, run in registration order around every request
@@ -287,7 +288,9 @@ export class Server extends EventTarget implements AsyncDisposable {
 
   /**
    * Binds a listener and starts accepting sessions on it. The first call
-   * runs the components' `init` and `afterInit` hooks.
+   * runs the components' `init` and `afterInit` hooks. Like `serve`, it
+   * first waits for the npm packages that typed registrations (protobuf-es)
+   * and tracing (`@opentelemetry/api`) load on first use.
    *
    * @param options TCP (`hostname`, `port`), TLS (plus `cert`, `key`), UNIX
    * (`path`, `mode`) or HTTP (`http`). Default: TCP on 127.0.0.1:7411.
@@ -295,6 +298,7 @@ export class Server extends EventTarget implements AsyncDisposable {
    */
   async listen(options: ListenOptions = {}): Promise<Listener> {
     if (this.#stopping) throw new Error("Server is shutting down");
+    await this.#core.ops.loading();
     await (this.#started ??= this.#life.start());
     const listener = await openListener(options, this.#core);
     if (this.#stopping) {
@@ -348,6 +352,8 @@ export class Server extends EventTarget implements AsyncDisposable {
    * ```
    */
   async serve(stream: ByteStream, options: ServeOptions = {}): Promise<void> {
+    const loading = this.#core.ops.loading();
+    if (loading) await loading;
     await (this.#started ??= this.#life.start());
     await this.#admission.serve(stream, options);
   }

@@ -9,17 +9,21 @@
  * @module
  */
 
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  type DescService,
-  type MessageInitShape,
-  type MessageShape,
-  toBinary,
+import type {
+  DescMessage,
+  DescMethod,
+  DescService,
+  MessageInitShape,
+  MessageShape,
 } from "@bufbuild/protobuf";
+import {
+  loadProtobuf,
+  type Protobuf,
+  protobuf,
+} from "../protocol/_protobuf.ts";
 import { methodPath, methodPathKind } from "../protocol/service.ts";
 import type { HandleOptions } from "./handler.ts";
+import type { Logger } from "./logger.ts";
 import type { PathCatalog } from "./reflection.ts";
 import type { Server } from "./server.ts";
 import type { Topic, TopicFilter } from "./topic.ts";
@@ -158,6 +162,9 @@ export interface ServiceRegistration<S extends DescService> {
   /**
    * Publishes `update` to the subscribers of a server-streaming method
    * whose filter accepts it (in every process sharing the broker).
+   * Called before `listen()`/`serve()` has resolved, while protobuf-es may
+   * still be loading, it is sent (in order) once it has loaded; an update
+   * that does not encode is then logged instead of thrown.
    *
    * @param method The method's local name, e.g. `"messages"`.
    * @param update The update message or its init object.
@@ -283,12 +290,14 @@ function plan(
 export function registerService<S extends DescService>(
   server: Server,
   catalog: PathCatalog,
+  logger: Logger,
   service: S,
   impl: ServiceImpl<S>,
   options: ServiceOptions = {},
 ): ServiceRegistration<S> {
   const methods = impl as Record<string, unknown>;
   const plans = plan(service, methods, catalog);
+  loadProtobuf();
   const paths: Record<string, string> = {};
   const topics = new Map<string, { topic: Topic; method: DescMethod }>();
   for (const { method, path, kind } of plans) {
@@ -329,8 +338,22 @@ export function registerService<S extends DescService>(
     paths: paths as ServiceRegistration<S>["paths"],
     publish(name, update) {
       const { topic, method } = streaming(name);
-      const message = create(method.output, update as MessageInitShape<never>);
-      server.publish(topic.path, toBinary(method.output, message));
+      const send = (pb: Protobuf) => {
+        const init = update as MessageInitShape<never>;
+        const message = pb.create(method.output, init);
+        server.publish(topic.path, pb.toBinary(method.output, message));
+      };
+      const pb = protobuf();
+      if (pb) return send(pb);
+      // Only before listen()/serve() resolved, when no local session can
+      // be subscribed yet: sent (in order) once protobuf-es has loaded.
+      loadProtobuf().then(send).catch((err) =>
+        logger.error(
+          `cannot publish to ${topic.path}: ${
+            err instanceof Error ? err.message : String(err)
+          }`,
+        )
+      );
     },
     topic: (name) => streaming(name).topic,
   };

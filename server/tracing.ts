@@ -6,11 +6,15 @@
  * the receiving node serves the forwarded request inside
  * {@link withTraceparent}, so its server span is a child of the first.
  *
+ * Both work through `@opentelemetry/api`, which this package loads only
+ * when a server is created with tracing on or where an OpenTelemetry API
+ * is registered (`OTEL_DENO=true`, an SDK); until it has loaded no span
+ * of this package can be active, so they answer as outside any trace.
+ *
  * @module
  */
 
-import { context } from "@opentelemetry/api";
-import { formatTraceparent, parseTraceparent } from "./_tracing.ts";
+import { formatTraceparent, otelApi, parseTraceparent } from "./_tracing.ts";
 
 /**
  * The W3C `traceparent` of the span active now (inside a handler or
@@ -28,7 +32,8 @@ import { formatTraceparent, parseTraceparent } from "./_tracing.ts";
  * ```
  */
 export function currentTraceparent(): string | undefined {
-  return formatTraceparent(context.active());
+  const api = otelApi();
+  return api && formatTraceparent(api, api.context.active());
 }
 
 /**
@@ -55,8 +60,10 @@ export function withTraceparent<T>(
   traceparent: string | undefined,
   fn: () => T,
 ): T {
-  if (!traceparent) return fn();
+  const api = otelApi();
+  if (!traceparent || api === undefined) return fn();
+  const { context } = api;
   const active = context.active();
-  const parent = parseTraceparent(traceparent, active);
+  const parent = parseTraceparent(api, traceparent, active);
   return parent === active ? fn() : context.with(parent, fn);
 }

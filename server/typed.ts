@@ -5,15 +5,17 @@
  * @module
  */
 
-import {
-  create,
-  type DescMessage,
-  fromBinary,
-  type MessageInitShape,
-  type MessageShape,
-  toBinary,
+import type {
+  DescMessage,
+  MessageInitShape,
+  MessageShape,
 } from "@bufbuild/protobuf";
 import { InternalError } from "../protocol/errors.ts";
+import {
+  loadProtobuf,
+  type Protobuf,
+  protobuf,
+} from "../protocol/_protobuf.ts";
 import type { Context } from "./context.ts";
 import type { Handler } from "./handler.ts";
 
@@ -41,6 +43,11 @@ export type TypedHandler<I extends DescMessage, O extends DescMessage> = (
  * Wraps a typed handler into a plain one. Data that does not decode is
  * answered with STATUS_INTERNAL_ERROR naming the schema.
  *
+ * protobuf-es (`npm:@bufbuild/protobuf`) is loaded when this is called,
+ * not when the server module is imported; `server.listen()` and
+ * `server.serve()` wait for that load, and a request that comes before it
+ * has finished waits for it.
+ *
  * @param schemas The input and (optional) output schemas.
  * @param handler The typed handler.
  * @returns A plain handler for `server.handle`.
@@ -60,16 +67,19 @@ export function typedHandler<I extends DescMessage, O extends DescMessage>(
   handler: TypedHandler<I, O>,
 ): Handler {
   const { input: inputSchema, output } = schemas;
+  loadProtobuf();
+  // Called only after `run`, so protobuf-es has loaded.
   const encode = (
     value: MessageInitShape<O> | void,
   ): Uint8Array | undefined => {
     if (!output || value === undefined) return undefined;
-    return toBinary(output, create(output, value));
+    const pb = protobuf()!;
+    return pb.toBinary(output, pb.create(output, value));
   };
-  return (ctx) => {
+  const run = (pb: Protobuf, ctx: Context) => {
     let input: MessageShape<I>;
     try {
-      input = fromBinary(inputSchema, ctx.data);
+      input = pb.fromBinary(inputSchema, ctx.data);
     } catch (err) {
       throw new InternalError(
         `Request data for ${ctx.path} is not a valid ${inputSchema.typeName}: ${
@@ -79,5 +89,9 @@ export function typedHandler<I extends DescMessage, O extends DescMessage>(
     }
     const result = handler(input, ctx);
     return result instanceof Promise ? result.then(encode) : encode(result);
+  };
+  return (ctx) => {
+    const pb = protobuf();
+    return pb ? run(pb, ctx) : loadProtobuf().then((pb) => run(pb, ctx));
   };
 }

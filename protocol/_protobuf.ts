@@ -1,0 +1,51 @@
+// protobuf-es (npm:@bufbuild/protobuf), loaded the first time a feature
+// needs it: a typed handler or topic, a service, the reflection answer.
+// A server that serves only plain handlers and topics never loads it (its
+// main entry costs about 15 MiB of RSS). Registration starts the load;
+// `server.listen()` and `server.serve()` wait for it (`protobufLoading`),
+// so sessions never see it missing.
+
+/** The protobuf-es runtime API (`create`, `fromBinary`, `toBinary`, …). */
+export type Protobuf = typeof import("@bufbuild/protobuf");
+
+let loaded: Protobuf | undefined;
+let loading: Promise<Protobuf> | undefined;
+
+/** protobuf-es when it has loaded, else `undefined`. */
+export function protobuf(): Protobuf | undefined {
+  return loaded;
+}
+
+/**
+ * Loads protobuf-es once; later calls share the load.
+ *
+ * @returns The loaded module.
+ * @throws {Error} (as a rejection) When the package cannot be loaded.
+ */
+export function loadProtobuf(): Promise<Protobuf> {
+  if (loading) return loading;
+  loading = import("@bufbuild/protobuf").then(
+    (module) => loaded = module,
+    (cause) => {
+      throw new Error(
+        `Cannot load npm:@bufbuild/protobuf, which typed handlers, typed topics, services and reflection need (${
+          cause instanceof Error ? cause.message : String(cause)
+        }): add it to your dependencies (deno add npm:@bufbuild/protobuf)`,
+        { cause },
+      );
+    },
+  );
+  // A registration starts the load and may never await it: a failure is
+  // reported where it is awaited (listen, serve, a request), not as an
+  // unhandled rejection.
+  loading.catch(() => {});
+  return loading;
+}
+
+/**
+ * The load in progress (or failed), if one is; `undefined` once loaded or
+ * when nothing needed it yet.
+ */
+export function protobufLoading(): Promise<Protobuf> | undefined {
+  return loaded ? undefined : loading;
+}
