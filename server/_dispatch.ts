@@ -74,15 +74,16 @@ export function dispatch(
     );
     return;
   }
-  const data = frame.data(input);
-  if (type === RequestType.REQUEST) {
+  if (type === RequestType.REQUEST && frame.dataLength === 0 && route) {
+    // An empty REQUEST to a subscription's path and id unsubscribes.
     const sub = session.subscriptions.get(id);
-    if (sub && data.length === 0 && route && sub.topic.route === route) {
+    if (sub && sub.topic.route === route) {
       session.subscriptions.remove(sub);
       session.respond(id, ResponseType.RESPONSE, Status.OK, undefined, EMPTY);
       return;
     }
   }
+  const data = frame.data(input);
   const target = type === RequestType.REQUEST ? route?.handler : route?.topic;
   const forward = session.core.forward;
   if ((!route || !target) && forward && kind !== PATH_NONE) {
