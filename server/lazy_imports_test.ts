@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
+import { ChatMessageSchema } from "../proto/gen/chat_pb.ts";
 import { ReflectionResponseSchema } from "../proto/gen/nanorpc_reflection_pb.ts";
 import { REFLECTION_PATH } from "../protocol/service.ts";
 import { Status } from "../wasm/wire.ts";
@@ -86,6 +87,12 @@ function child(code: string, flags: string[] = []) {
         message: "the child to listen",
       });
       return Number(/port (\d+)/.exec(out.join(""))![1]);
+    },
+    /** Writes a line to its stdin. */
+    async say(line: string): Promise<void> {
+      const writer = process.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(`${line}\n`));
+      writer.releaseLock();
     },
     /** Closes its stdin (its signal to stop) and waits for it to exit. */
     async stop(): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -194,4 +201,46 @@ await server.shutdown();
     registered: true,
     listening: true,
   });
+});
+
+Deno.test("ServiceRegistration.publish right after server.service sends once protobuf-es has loaded, in order", async () => {
+  // A publishes what B's service publishes (one broker); B publishes
+  // before anything awaited protobuf-es, which only starts loading then.
+  const server = child(`
+import { InProcessBroker, Server } from "./server/mod.ts";
+import { protobuf } from "./protocol/_protobuf.ts";
+import { Room } from "./proto/gen/chat_pb.ts";
+const broker = new InProcessBroker();
+const server = new Server({ broker });
+server.topic("/room/messages");
+const listener = await server.listen({ port: 0 });
+console.log("port", listener.addr.port);
+const reader = Deno.stdin.readable.getReader();
+await reader.read();
+const other = new Server({ broker });
+const room = other.service(Room, { join() {}, send() {} });
+console.log("loaded", protobuf() !== undefined);
+room.publish("messages", { from: "ada", text: "first" });
+room.publish("messages", { from: "bob", text: "second" });
+while (!(await reader.read()).done);
+await server.shutdown();
+await other.shutdown();
+`);
+  using peer = await connect(await server.port());
+  const ack = await peer.call({
+    requestId: 5,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/room/messages" },
+  });
+  assert.equal(ack.responseStatus, Status.OK, ack.responseMessage);
+  await server.say("go");
+  const texts = [];
+  for (const update of [await peer.read(), await peer.read()]) {
+    assert.equal(update.requestId, 5);
+    texts.push(fromBinary(ChatMessageSchema, update.data).text);
+  }
+  assert.deepEqual(texts, ["first", "second"]);
+  const { code, stdout, stderr } = await server.stop();
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /loaded false/);
 });
