@@ -1,6 +1,7 @@
 /**
- * The NanoRPC server the benchmarks measure: the demo (`/echo`, the chat
- * room) plus a topic for fan-out, with either frame codec.
+ * The NanoRPC server the benchmarks measure: `/echo` (the demo's echo
+ * handler, the app raw_echo.ts is the floor of) plus a topic for fan-out,
+ * with either frame codec; `--demo all` adds the demo's chat room.
  *
  * ```sh
  * deno run -A --v8-flags=--expose-gc bench/serve.ts --codec wasm --tcp 127.0.0.1:0
@@ -9,7 +10,9 @@
  * Flags: `--codec wasm|protobuf-es` (default wasm), `--tcp HOST:PORT`
  * (default 127.0.0.1:0), `--http HOST:PORT` (also serve the WebSocket
  * endpoint there), `--log-level` (default warn), `--ops on|off` (off:
- * no request metrics, no tracing; default on). Prints `listening on
+ * no request metrics, no tracing; default on), `--demo echo|all` (all:
+ * also the chat room, a protobuf service, which loads protobuf-es: about
+ * 13 MiB more RSS; default echo). Prints `listening on
  * tcp://HOST:PORT` once bound (then `listening on ws://HOST:PORT/nanorpc`
  * with `--http`); SIGINT and SIGTERM shut it
  * down gracefully and exit.
@@ -28,11 +31,10 @@
 
 import { parseArgs } from "node:util";
 import { writeHeapSnapshot } from "node:v8";
-import { registerDemo } from "../server/demo.ts";
 import type { LogLevel } from "../server/logger.ts";
 import type { InternalServerOptions } from "../server/_core.ts";
 import { Server } from "../server/server.ts";
-import { ProtobufEsCodec } from "./pb_codec.ts";
+import type { RequestCodec } from "../server/_core.ts";
 
 /** Topic the fan-out benchmark subscribes to. */
 export const UPDATES = "/bench/updates";
@@ -57,8 +59,11 @@ export interface MemoryReport {
 
 /** Options of {@link benchServer}. */
 export interface BenchServerOptions {
-  /** `wasm` or `protobuf-es`. */
-  codec: string;
+  /**
+   * The frame codec: undefined for the server's own (WASM), or another
+   * (`new ProtobufEsCodec()` from pb_codec.ts).
+   */
+  codec?: RequestCodec;
   logLevel: LogLevel;
   /** Directory `/bench/memory` may write heap snapshots to. */
   heapSnapshots?: string;
@@ -70,20 +75,17 @@ export interface BenchServerOptions {
   ops?: "on" | "off";
 }
 
-/** Builds the benchmark server with the named codec. */
+/** Builds the benchmark server. */
 export function benchServer(options: BenchServerOptions): Server {
-  const codecName = options.codec;
-  if (codecName !== "wasm" && codecName !== "protobuf-es") {
-    throw new Error(`--codec must be wasm or protobuf-es, got ${codecName}`);
-  }
   const serverOptions: InternalServerOptions = {
-    codec: codecName === "protobuf-es" ? new ProtobufEsCodec() : undefined,
+    codec: options.codec,
     logLevel: options.logLevel,
     maxSessions: 1_000_000,
     ...(options.ops === "off" ? { metrics: false, tracing: false } : {}),
   };
   const server = new Server(serverOptions);
-  registerDemo(server);
+  // The demo's echo handler; the rest of the demo only with --demo all.
+  server.handle("/echo", (ctx) => ctx.data);
   server.topic(UPDATES);
   server.handle(PUBLISH, (ctx) => {
     server.publish(UPDATES, ctx.data);
@@ -129,17 +131,32 @@ async function main(args: string[]): Promise<void> {
       "log-level": { type: "string", default: "warn" },
       "heap-snapshots": { type: "string" },
       ops: { type: "string", default: "on" },
+      demo: { type: "string", default: "echo" },
     },
   });
+  const codecName = values.codec;
+  if (codecName !== "wasm" && codecName !== "protobuf-es") {
+    throw new Error(`--codec must be wasm or protobuf-es, got ${codecName}`);
+  }
+  if (values.demo !== "echo" && values.demo !== "all") {
+    throw new Error(`--demo must be echo or all, got ${values.demo}`);
+  }
   if (values.ops !== "on" && values.ops !== "off") {
     throw new Error(`--ops must be on or off, got ${values.ops}`);
   }
   const server = benchServer({
-    codec: values.codec,
+    // Loaded only when asked for: it brings protobuf-es.
+    codec: codecName === "protobuf-es"
+      ? new (await import("./pb_codec.ts")).ProtobufEsCodec()
+      : undefined,
     logLevel: values["log-level"] as LogLevel,
     heapSnapshots: values["heap-snapshots"],
     ops: values.ops,
   });
+  if (values.demo === "all") {
+    const { registerDemo } = await import("../server/demo.ts");
+    registerDemo(server, "room");
+  }
   const at = values.tcp.lastIndexOf(":");
   const listener = await server.listen({
     hostname: values.tcp.slice(0, at) || "127.0.0.1",
