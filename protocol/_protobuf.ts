@@ -1,12 +1,13 @@
 // protobuf-es (npm:@bufbuild/protobuf), loaded the first time a feature
-// needs it: a typed handler or topic, a service, the reflection answer.
-// A server that serves only plain handlers and topics never loads it (its
-// main entry costs about 15 MiB of RSS). Registration starts the load;
+// needs it: a typed handler or topic, a service, the reflection answer; on
+// the client a typed call or subscription, a service client. A server of
+// plain handlers and topics, or a client that sends bytes, never loads it
+// (its main entry costs about 15 MiB of RSS). Registration starts the load;
 // `server.listen()` and `server.serve()` wait for it (`protobufLoading`),
-// so sessions never see it missing.
+// so sessions never see it missing; typed client calls await it.
 
-/** The protobuf-es runtime API (`create`, `fromBinary`, `toBinary`, …). */
-export type Protobuf = typeof import("@bufbuild/protobuf");
+/** The protobuf-es functions the library uses (`create`, `fromBinary`, `toBinary`). */
+export type Protobuf = typeof import("./_protobuf_api.ts");
 
 let loaded: Protobuf | undefined;
 let loading: Promise<Protobuf> | undefined;
@@ -24,11 +25,11 @@ export function protobuf(): Protobuf | undefined {
  */
 export function loadProtobuf(): Promise<Protobuf> {
   if (loading) return loading;
-  loading = import("@bufbuild/protobuf").then(
+  loading = import("./_protobuf_api.ts").then(
     (module) => loaded = module,
     (cause) => {
       throw new Error(
-        `Cannot load npm:@bufbuild/protobuf, which typed handlers, typed topics, services and reflection need (${
+        `Cannot load npm:@bufbuild/protobuf, which typed handlers, topics, calls and subscriptions, services and reflection need (${
           cause instanceof Error ? cause.message : String(cause)
         }): add it to your dependencies (deno add npm:@bufbuild/protobuf)`,
         { cause },
