@@ -10,7 +10,8 @@ import { type Address, type StreamDialer, toAddress } from "./address.ts";
 import { Call, frameTooLarge, pingCall } from "./_call.ts";
 import { Link } from "./_link.ts";
 import { checkCount, resolveOptions } from "./_options.ts";
-import { decodeMessage, encodeMessage } from "./_protobuf.ts";
+import { encodeMessage, messageDecoder } from "./_protobuf.ts";
+import { loadProtobuf, protobuf } from "../protocol/_protobuf.ts";
 import { ConnectionClosedError } from "./errors.ts";
 import type { ClientEventMap, ClientState } from "./events.ts";
 import type {
@@ -27,7 +28,8 @@ import type {
 } from "@bufbuild/protobuf";
 import { type ServiceClient, serviceClient } from "./service.ts";
 import { PathCache } from "./_path_cache.ts";
-import { type PathFields, SubscriptionImpl } from "./_subscription.ts";
+import type { PathFields } from "./_subscription.ts";
+import { startSubscription } from "./_subscribe.ts";
 import { checkTimeLimit } from "./_timer.ts";
 import { traced } from "./_tracing.ts";
 import type {
@@ -156,7 +158,9 @@ export class Client extends EventTarget implements AsyncDisposable {
 
   /**
    * Typed request: encodes `input` with `options.input`, sends it to
-   * `path` and decodes the response data with `options.output`.
+   * `path` and decodes the response data with `options.output`. The first
+   * typed call, subscription or service client loads protobuf-es
+   * (`npm:@bufbuild/protobuf`); a client that sends only bytes never does.
    *
    * @param path The handler's path.
    * @param input The request message or its init object.
@@ -182,9 +186,10 @@ export class Client extends EventTarget implements AsyncDisposable {
     input: MessageInitShape<I>,
     options: CallOptions<I, O>,
   ): Promise<MessageShape<O>> {
-    const bytes = encodeMessage(options.input, input);
+    const pb = protobuf() ?? await loadProtobuf();
+    const bytes = encodeMessage(pb, options.input, input);
     const response = await this.request(path, bytes, options);
-    return decodeMessage(options.output, response.data, path);
+    return messageDecoder(pb, options.output, path)(response.data);
   }
 
   /**
@@ -280,24 +285,15 @@ export class Client extends EventTarget implements AsyncDisposable {
       `The subscription to ${path}`,
     );
     if (tooLarge) return Promise.reject(tooLarge);
-    const output = options.output;
-    const decode = output
-      ? (bytes: Uint8Array) => decodeMessage(output, bytes, path)
-      : (bytes: Uint8Array) => bytes;
     const init = {
       path,
       pathFields,
       filter: filter.slice(),
-      decode,
+      decode: (bytes: Uint8Array) => bytes as unknown,
       timeout,
       options,
     };
-    const subscription = this.#link.subscribe((host, id) =>
-      new SubscriptionImpl<unknown>(host, id, init)
-    );
-    const tracer = this.#link.settings.tracer;
-    const ready = subscription.ready;
-    return tracer ? traced(tracer, `SUBSCRIBE ${path}`, path, ready) : ready;
+    return startSubscription(this.#link, init, options.output);
   }
 
   /**

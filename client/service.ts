@@ -16,6 +16,7 @@ import type {
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
+import { loadProtobuf, protobuf } from "../protocol/_protobuf.ts";
 import { methodPath, methodPathKind } from "../protocol/service.ts";
 import type { Client } from "./client.ts";
 import { ClientError } from "./errors.ts";
@@ -101,17 +102,22 @@ function clientMethod(client: Client, method: DescMethod): unknown {
   return (
     init?: MessageInitShape<DescMessage>,
     options: SubscribeOptions<MessageShape<DescMessage>> = {},
-  ) =>
-    client.subscribe(
-      path,
-      init === undefined ? undefined : encodeMessage(input, init),
-      { ...options, output },
+  ) => {
+    const subscribe = (filter?: Uint8Array) =>
+      client.subscribe(path, filter, { ...options, output });
+    if (init === undefined) return subscribe();
+    const pb = protobuf();
+    if (pb) return subscribe(encodeMessage(pb, input, init));
+    return loadProtobuf().then((pb) =>
+      subscribe(encodeMessage(pb, input, init))
     );
+  };
 }
 
 /**
  * Builds the typed client of `service` on `client` (the body of
- * `client.service`).
+ * `client.service`). It starts loading protobuf-es
+ * (`npm:@bufbuild/protobuf`), which its methods await on first use.
  *
  * @param client The connection to call through.
  * @param service A protobuf-es service descriptor, e.g. `Room`.
@@ -132,6 +138,7 @@ export function serviceClient<S extends DescService>(
   client: Client,
   service: S,
 ): ServiceClient<S> {
+  loadProtobuf();
   const methods: Record<string, unknown> = {};
   for (const method of service.methods) {
     methods[method.localName] = clientMethod(client, method);
