@@ -66,6 +66,13 @@ Deno.test("server/mod.ts and protocol/mod.ts import npm packages only as types o
   assert.deepEqual(await npmReachedFrom("protocol/mod.ts"), []);
 });
 
+// The client's run-time checks (a --no-npm client, typed calls loading
+// protobuf-es) are in client/lazy_imports_test.ts.
+Deno.test("client/mod.ts and the root mod.ts import npm packages only as types or dynamically", async () => {
+  assert.deepEqual(await npmReachedFrom("client/mod.ts"), []);
+  assert.deepEqual(await npmReachedFrom("mod.ts"), []);
+});
+
 /** Runs `code` in a child from the repository (its import map applies). */
 function child(code: string, flags: string[] = []) {
   const process = new Deno.Command(Deno.execPath(), {
