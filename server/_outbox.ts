@@ -34,15 +34,53 @@ const KEPT_FRAMES = 32;
 export const SLAB_SIZE = 65536;
 /** A flush estimated at more bytes than this gets a buffer of its own. */
 export const SLAB_MAX_FLUSH = 16384;
+/** Retired slabs kept for reuse once no write views them. */
+const SPARE_SLABS = 4;
+
 /**
- * The slab the next small flush of any session is encoded into, from
- * `slabAt`. Allocating an ArrayBuffer costs Deno ~0.4 µs however small,
- * so small flushes (most are a few dozen bytes) share 64 KiB slabs, each
- * write taking a view of its own bytes. Bytes of a slab are written once
- * and never reused: a slab is garbage once the last write viewing it ends.
+ * A buffer small flushes of any session are encoded into back to back,
+ * each write taking a view of its own bytes: allocating an ArrayBuffer
+ * costs Deno ~0.4 µs however small, and most flushes are a few dozen
+ * bytes. Only an idle outbox encodes into it (its write starts at once),
+ * so a peer that stops reading holds at most one slab.
  */
-let slab: Uint8Array = EMPTY;
-let slabAt = 0;
+class Slab {
+  readonly bytes: Uint8Array = new Uint8Array(SLAB_SIZE);
+  /** Where the next flush goes. */
+  at = 0;
+  /** Writes from it that have not settled. */
+  views = 0;
+}
+
+/** The slab flushes go into now. */
+let current: Slab | undefined;
+/**
+ * Full slabs no write views any more, reused rather than allocated again:
+ * a byte stream's write must not keep its bytes past settling (see
+ * ByteStream.write), so a slab's bytes are free once its writes settled.
+ */
+const spares: Slab[] = [];
+
+/** The slab a flush of about `bytes` goes into. */
+function slabFor(bytes: number): Slab {
+  let slab = current;
+  if (slab === undefined || slab.at + bytes > SLAB_SIZE) {
+    if (slab !== undefined && slab.views === 0) spare(slab);
+    slab = current = spares.pop() ?? new Slab();
+    slab.at = 0;
+  }
+  return slab;
+}
+
+/** A write from `slab` settled. */
+function release(slab: Slab): void {
+  if (--slab.views === 0 && slab !== current) spare(slab);
+}
+
+function spare(slab: Slab): void {
+  if (spares.length < SPARE_SLABS) spares.push(slab);
+}
+
 /** Size of the buffers a session's backlog is encoded into. */
 const BACKLOG_SIZE = 4096;
 
@@ -65,6 +103,8 @@ export class Outbox implements FrameSink {
   #buffers: Uint8Array[] = [];
   #starts: number[] = [];
   #ends: number[] = [];
+  /** The slab the write in progress views, if it does. */
+  #slab: Slab | undefined = undefined;
   /** The buffer this session's backlog is encoded into, from #ownAt. */
   #own: Uint8Array = EMPTY;
   #ownAt = 0;
@@ -164,13 +204,11 @@ export class Outbox implements FrameSink {
       // Only an idle outbox uses the shared slab: its write starts now, so
       // a peer that stops reading pins at most one slab. A backlog goes
       // into buffers of the session's own, one flush after another.
+      let slab: Slab | undefined;
       if (!this.#writing) {
-        if (slabAt + estimate > slab.length) {
-          slab = new Uint8Array(SLAB_SIZE);
-          slabAt = 0;
-        }
-        buffer = slab;
-        start = slabAt;
+        slab = slabFor(estimate);
+        buffer = slab.bytes;
+        start = slab.at;
       } else {
         if (this.#ownAt + estimate > this.#own.length) {
           this.#own = new Uint8Array(Math.max(BACKLOG_SIZE, estimate));
@@ -187,8 +225,13 @@ export class Outbox implements FrameSink {
         buffer,
         start,
       );
-      if (buffer === slab) slabAt = end;
-      else this.#ownAt = end;
+      if (slab === undefined) this.#ownAt = end;
+      else {
+        // Written at once (the outbox is idle): the write in progress.
+        slab.at = end;
+        slab.views++;
+        this.#slab = slab;
+      }
     } else {
       buffer = this.#codec.encodeResponses(
         this.#fields,
@@ -246,6 +289,7 @@ export class Outbox implements FrameSink {
   }
 
   #written = (): void => {
+    this.#releaseSlab();
     // pop() when one is left: shift() may give the array's room back.
     const one = this.#buffers.length === 1;
     const length = one
@@ -264,7 +308,16 @@ export class Outbox implements FrameSink {
     }
   };
 
+  /** The write that viewed a slab (always the first chunk) settled. */
+  #releaseSlab(): void {
+    const slab = this.#slab;
+    if (slab === undefined) return;
+    this.#slab = undefined;
+    release(slab);
+  }
+
   #failed = (err: unknown): void => {
+    this.#releaseSlab();
     this.#buffers.length = 0;
     this.#starts.length = 0;
     this.#ends.length = 0;

@@ -286,3 +286,55 @@ Deno.test("Outbox writes a frame encoded already as it is when it flushes alone,
     [[1, RESPONSE], [7, UPDATE]],
   );
 });
+
+/** Keeps what it is given (no copy) and settles each write when told. */
+class HeldStream extends KeepingStream {
+  readonly settle: (() => void)[] = [];
+  override write(data: Uint8Array): Promise<void> {
+    super.write(data);
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.settle.push(resolve);
+    return promise;
+  }
+}
+
+Deno.test("Outbox reuses a full slab's bytes only once every write viewing them has settled", async () => {
+  const held = new HeldStream();
+  const slow = new Outbox(held, codec, newStats(), 1 << 20, () => {});
+  const fast = new KeepingStream();
+  const other = new Outbox(fast, codec, newStats(), 1 << 20, () => {});
+  respond(slow, 1, new Uint8Array(100).fill(7));
+  await waitFor(() => held.given.length === 1, { message: "the held write" });
+  const pinned = held.given[0].buffer;
+  const payload = new Uint8Array(SLAB_MAX_FLUSH - 64).fill(9);
+  // Enough flushes to fill several slabs while the held write views one.
+  for (let id = 1; id <= 5 * (SLAB_SIZE / SLAB_MAX_FLUSH); id++) {
+    respond(other, id, payload);
+    await waitFor(() => other.queued === 0, { message: `flush ${id}` });
+  }
+  const [from, to] = [held.given[0].byteOffset, held.given[0].byteOffset + 100];
+  assert.ok(
+    fast.given.every((b) =>
+      b.buffer !== pinned || b.byteOffset >= to ||
+      b.byteOffset + b.length <= from
+    ),
+    "a write shares bytes with the one still in progress",
+  );
+  assert.deepEqual(held.given[0], held.copies[0], "the held bytes changed");
+  held.settle[0]();
+  await waitFor(() => slow.queued === 0, { message: "the held write to end" });
+  const before = fast.given.length;
+  for (let id = 1; id <= 5 * (SLAB_SIZE / SLAB_MAX_FLUSH); id++) {
+    respond(other, id, payload);
+    await waitFor(() => other.queued === 0, { message: `flush ${id}` });
+  }
+  // Ten slabs' worth of flushes went through two slabs: the one the held
+  // write pinned, and one reused whenever it filled.
+  const buffers = new Set(fast.given.map((b) => b.buffer));
+  assert.ok(fast.given.length > before);
+  assert.equal(buffers.size, 2, "full slabs were not reused");
+  // Every write carried the frames it was given.
+  for (const copy of fast.copies) {
+    assert.ok(decode(copy).every((f) => f.data.every((b) => b === 9)));
+  }
+});
