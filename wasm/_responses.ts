@@ -155,12 +155,12 @@ export function writeResponses(
       continue;
     }
     if (
-      !messages[k] && id >= 0 && id < TWO_BYTES && type >= 0 &&
+      !messages[k] && id >= 0 && type >= 0 &&
       type < ONE_BYTE && status >= 0 && status < ONE_BYTE && len < SMALL_BODY
     ) {
-      // Most frames: no message, every number and the body length fit in
-      // a varint of two bytes at most. Same bytes as below, fewer steps.
-      const body = (id === 0 ? 0 : id < ONE_BYTE ? 2 : 3) +
+      // Most frames: no message, a type and a status of one byte, a body
+      // length of two at most. Same bytes as below, fewer steps.
+      const body = (id === 0 ? 0 : 1 + varintSize(id)) +
         (type === 0 ? 0 : 2) + (status === 0 ? 0 : 2) +
         (len === 0 ? 0 : (len < ONE_BYTE ? 2 : 3) + len);
       const size = (body < ONE_BYTE ? 1 : 2) + body;
@@ -172,11 +172,7 @@ export function writeResponses(
       }
       if (id !== 0) {
         out[at++] = TAG_ID;
-        if (id < ONE_BYTE) out[at++] = id;
-        else {
-          out[at++] = (id & 0x7f) | 0x80;
-          out[at++] = id >>> 7;
-        }
+        at = writeVarint(out, at, id);
       }
       if (type !== 0) {
         out[at++] = TAG_TYPE;

@@ -91,8 +91,31 @@ Deno.test("encodeResponses writes the bytes of protobuf-es sizeDelimitedEncode",
 
 Deno.test("encodeResponses writes frames without a message like protobuf-es at every varint boundary of id, type, status, data and body", () => {
   const rng = new Rng(0x5a11);
-  const edges = [0, 1, 0x7f, 0x80, 0x3fff, 0x4000, -1];
-  const lengths = [0, 1, 16, 17, 0x6f, 0x7f, 0x80, 0x3fef, 0x3ff0, 0x3fff, 0x4000];
+  const edges = [
+    0,
+    1,
+    0x7f,
+    0x80,
+    0x3fff,
+    0x4000,
+    0x1fffff,
+    0x200000,
+    0x7fffffff,
+    -1,
+  ];
+  const lengths = [
+    0,
+    1,
+    16,
+    17,
+    0x6f,
+    0x7f,
+    0x80,
+    0x3fef,
+    0x3ff0,
+    0x3fff,
+    0x4000,
+  ];
   const batch: ResponseInput[] = [];
   for (const id of edges) {
     for (const small of [0, 1, 0x7f, 0x80]) {
