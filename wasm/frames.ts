@@ -61,6 +61,8 @@ import {
 } from "./layout.ts";
 
 const NO_WORDS = new Int32Array(HEADER);
+/** What a fresh cursor views until given an input. */
+const EMPTY_BUFFER = new ArrayBuffer(0);
 
 /**
  * What both cursors share: the header of the decode, moving from entry to
@@ -205,6 +207,11 @@ export abstract class DecodedFrames {
  * ```
  */
 export class RequestFrames extends DecodedFrames {
+  /** The input {@link data} last viewed, and its buffer and offset. */
+  #input: Uint8Array | undefined = undefined;
+  #buffer: ArrayBufferLike = EMPTY_BUFFER;
+  #base = 0;
+
   /** The request id. */
   get id(): number {
     return this.word(RQ_ID);
@@ -269,8 +276,18 @@ export class RequestFrames extends DecodedFrames {
    * @param input The bytes the decode call was given.
    */
   data(input: Uint8Array): Uint8Array {
-    const at = this.word(RQ_DATA_OFF);
-    return input.subarray(at, at + this.word(RQ_DATA_LEN));
+    // A view by constructor over a buffer read once per input: about 10 ns
+    // where subarray (species lookup) or input.buffer each cost 6 more.
+    if (input !== this.#input) {
+      this.#input = input;
+      this.#buffer = input.buffer;
+      this.#base = input.byteOffset;
+    }
+    return new Uint8Array(
+      this.#buffer,
+      this.#base + this.word(RQ_DATA_OFF),
+      this.word(RQ_DATA_LEN),
+    );
   }
 
   /**
