@@ -8,6 +8,7 @@ import { RequestFrames } from "../wasm/frames.ts";
 import { RequestType } from "../wasm/wire.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
+import { turnStarted } from "./_clock.ts";
 import { dispatch } from "./_dispatch.ts";
 import { refuseShuttingDown, throttle } from "./_rate_limit.ts";
 import { serveReserved } from "./_resume.ts";
@@ -239,7 +240,7 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
       codec.decodeRequests(r.chunk, core.limits.maxMessageSize);
       frames.load(codec.words);
       if (frames.count > 0 && !r.touched) {
-        session.lastFrameAt = performance.now();
+        session.lastFrameAt = turnStarted();
         r.touched = true;
       }
       core.stats.framesIn += frames.count;

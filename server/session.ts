@@ -36,7 +36,10 @@ export interface Session {
   readonly remoteAddr: PeerAddress;
   /** The transport the peer came in on. */
   readonly transport: Transport;
-  /** `performance.now()` when the last frame arrived. */
+  /**
+   * `performance.now()` when the last frame arrived: when the turn of the
+   * event loop that served its read began (the clock is read once a turn).
+   */
   readonly lastFrameAt: number;
   /** Updates dropped because the outgoing buffer was full. */
   readonly droppedUpdates: number;
