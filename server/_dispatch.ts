@@ -2,7 +2,7 @@
 // hash, not-found, hash collisions, unsubscribe, and SUBSCRIBE whose
 // subscription attaches only when its OK ack is queued.
 
-import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
+import { PATH_HASH, PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
 import type { RequestFrames } from "../wasm/frames.ts";
 import { InternalError } from "../protocol/errors.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
@@ -24,6 +24,31 @@ const QUOTE = 200;
  * for it before serving the next frame.
  */
 export function dispatch(
+  session: ServerSession,
+  frame: RequestFrames,
+  input: Uint8Array,
+): Promise<void> | undefined {
+  // Most frames: a REQUEST with data to a registered handler. This path is
+  // kept small so the compiler inlines what it calls; everything else
+  // (PING, SUBSCRIBE, misses, collisions, unsubscribes) is `dispatchAny`.
+  if (frame.type === RequestType.REQUEST && frame.dataLength !== 0) {
+    const kind = frame.pathKind;
+    const route = kind === PATH_NONE
+      ? undefined
+      : session.core.router.lookup(frame.pathKey);
+    if (
+      route?.handler !== undefined &&
+      (kind === PATH_HASH ||
+        pathMatches(route, input, frame.pathOffset, frame.pathLength))
+    ) {
+      return request(session, route, frame.id, frame.data(input));
+    }
+  }
+  return dispatchAny(session, frame, input);
+}
+
+/** {@link dispatch} of any frame. */
+function dispatchAny(
   session: ServerSession,
   frame: RequestFrames,
   input: Uint8Array,

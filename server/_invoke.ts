@@ -154,6 +154,32 @@ function answer(
   value: unknown,
   pending?: Pending,
 ): void {
+  // Most answers: a request's bytes. Kept small to be inlined.
+  if (pending === undefined && ctx.kind === "request") {
+    if (value !== undefined) ctx.body = value as Uint8Array;
+    const body = ctx.body;
+    if (body instanceof Uint8Array) {
+      r.core.ops.observer?.end(ctx, Status.OK);
+      r.respond(
+        ctx.requestId,
+        ResponseType.RESPONSE,
+        Status.OK,
+        undefined,
+        body,
+      );
+      return;
+    }
+  }
+  answerAny(r, ctx, value, pending);
+}
+
+/** {@link answer} with anything. */
+function answerAny(
+  r: Responder,
+  ctx: Context,
+  value: unknown,
+  pending?: Pending,
+): void {
   const commit = pending?.commit;
   if (!commit && ctx.kind === "subscribe") {
     // Middleware answered without calling next(): no subscription exists,
