@@ -15,6 +15,7 @@ import {
   type Loopback,
   RequestTooLargeError,
   SessionEndedError,
+  SessionNotReadyError,
 } from "./_loopback.ts";
 import type { GatewayMethod } from "./_methods.ts";
 import { connectCode } from "./status.ts";
@@ -46,6 +47,14 @@ function toConnectError(
   if (error instanceof RequestTooLargeError) {
     return new ConnectError(error.message, Code.ResourceExhausted);
   }
+  if (error instanceof SessionNotReadyError) {
+    if (error.timeoutMs === undefined) {
+      logger.debug(`gateway call to ${path}: ${error.reason}`);
+      return new ConnectError(error.message, Code.Canceled);
+    }
+    logger.warn(`gateway call to ${path}: ${error.reason}`);
+    return new ConnectError(error.message, Code.DeadlineExceeded);
+  }
   if (error instanceof SessionEndedError) {
     logger.warn(`gateway call to ${path}: session ended: ${error.reason}`);
     return new ConnectError(error.message, Code.Unavailable);
@@ -67,14 +76,14 @@ function toConnectError(
 /** The Connect implementation of one method: a call through a session. */
 export function implement(
   m: GatewayMethod,
-  open: (call: CallContext | undefined) => Loopback,
+  open: (call: CallContext | undefined, timeoutMs?: number) => Loopback,
   logger: Logger,
 ) {
   const input: DescMessage = m.method.input;
   const output: DescMessage = m.method.output;
   if (m.kind === "request") {
     return async (message: never, ctx: HandlerContext) => {
-      const call = open(ctx.values.get(CALL));
+      const call = open(ctx.values.get(CALL), ctx.timeoutMs());
       // A timeout (`connect-timeout-ms`) or a client that went away ends
       // the session, which ends the call.
       const stop = () => call.close("the HTTP call was aborted");
@@ -96,7 +105,7 @@ export function implement(
     message: never,
     ctx: HandlerContext,
   ) {
-    const call = open(ctx.values.get(CALL));
+    const call = open(ctx.values.get(CALL), ctx.timeoutMs());
     const stop = () => call.close("the HTTP client went away");
     ctx.signal.addEventListener("abort", stop, { once: true });
     try {

@@ -42,6 +42,29 @@ export class SessionEndedError extends Error {
   }
 }
 
+/**
+ * The session was not ready for the call — not opened by the server, or
+ * not prepared by `prepare` — within the call's time limit, or the HTTP
+ * request was aborted while it waited.
+ */
+export class SessionNotReadyError extends Error {
+  /** What was pending: for the server's log only, never for the client. */
+  readonly reason: string;
+  /** The limit that passed, in ms; `undefined` when the request was aborted. */
+  readonly timeoutMs: number | undefined;
+  /** Creates it with what was pending and the limit that passed, if any. */
+  constructor(reason: string, timeoutMs?: number) {
+    super(
+      timeoutMs === undefined
+        ? "The HTTP request was aborted before the gateway was ready to make the call"
+        : `The gateway could not get ready to make the call within ${timeoutMs} ms; retry later`,
+    );
+    this.name = "SessionNotReadyError";
+    this.reason = reason;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** The call's NanoRPC frame would be over the server's `maxMessageSize`. */
 export class RequestTooLargeError extends Error {
   /** Creates it with the frame's size and the server's limit. */
@@ -70,6 +93,18 @@ export interface LoopbackOptions {
    * the call.
    */
   prepare?: (session: Session) => void | Promise<void>;
+  /**
+   * Longest wait, in ms, for the session to open and `prepare` to settle
+   * (0: no limit of its own). Past it the session is closed and the call
+   * fails with a {@link SessionNotReadyError} naming the limit.
+   */
+  readyTimeoutMs?: number;
+  /**
+   * Aborting it while the session is not ready yet closes the session and
+   * fails the call with a {@link SessionNotReadyError}; once the session
+   * is ready it is no longer listened to.
+   */
+  signal?: AbortSignal;
 }
 
 /** One call over one fresh session. Close it when done. */
@@ -91,9 +126,16 @@ export class Loopback {
       this.#pipe.close(error instanceof Error ? error.message : String(error))
     ).finally(() => this.#pipe.close("the session ended"));
     const prepare = options.prepare;
-    this.#opened = prepare
-      ? this.#session.then((session) => session && prepare(session))
-      : this.#session;
+    let pending = "the server did not open the session";
+    const ready = this.#session.then((session) => {
+      if (!session || !prepare) return;
+      pending = "the gateway's session hook did not settle";
+      return prepare(session);
+    });
+    this.#opened = this.#untilReady(ready, () => pending);
+    // A call that fails before it waits (a frame over the size limit)
+    // must not leave the wait's rejection unhandled.
+    this.#opened.catch(() => {});
     this.#frames = this.#read();
   }
 
@@ -152,6 +194,46 @@ export class Loopback {
         yield frame.data;
       }
     }
+  }
+
+  /**
+   * `ready`, unless the session ends, the time limit passes or the request
+   * is aborted first. Then the session is closed, and what `ready` does
+   * later — a hook that settles or throws after the call — is ignored.
+   */
+  #untilReady(ready: Promise<unknown>, pending: () => string): Promise<void> {
+    const { readyTimeoutMs: ms = 0, signal } = this.#options;
+    const wait = Promise.withResolvers<void>();
+    let waiting = true;
+    const stop = () => {
+      if (!waiting) return false;
+      waiting = false;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", aborted);
+      return true;
+    };
+    // The wait's own ends (the limit, the abort) close the session.
+    const fail = (error: Error) => {
+      if (!stop()) return;
+      wait.reject(error);
+      if (error instanceof SessionNotReadyError) this.close(error.reason);
+    };
+    const aborted = () =>
+      fail(
+        new SessionNotReadyError(`the HTTP request was aborted: ${pending()}`),
+      );
+    const timer = ms > 0
+      ? setTimeout(() => {
+        fail(new SessionNotReadyError(`${pending()} within ${ms} ms`, ms));
+      }, ms)
+      : undefined;
+    if (signal?.aborted) aborted();
+    else signal?.addEventListener("abort", aborted, { once: true });
+    ready.then(() => stop() && wait.resolve(), (error) => {
+      if (stop()) wait.reject(error);
+    });
+    this.#pipe.ended.then(() => fail(new SessionEndedError(this.#pipe.reason)));
+    return wait.promise;
   }
 
   async #send(type: number, path: string, data: Uint8Array) {

@@ -24,7 +24,11 @@ import type { Server } from "../server/server.ts";
 import type { Session } from "../server/session.ts";
 import { clientGone, NO_BODY, toFetchResponse } from "./_fetch.ts";
 import { CALL, type CallContext, implement } from "./_implement.ts";
-import { Loopback, SessionEndedError } from "./_loopback.ts";
+import {
+  Loopback,
+  SessionEndedError,
+  SessionNotReadyError,
+} from "./_loopback.ts";
 import { sessionTracker } from "./_sessions.ts";
 import { type GatewayMethod, methodsOf, reflectedMethods } from "./_methods.ts";
 
@@ -47,9 +51,51 @@ export interface ConnectGatewayOptions {
    * Prepares each call's session from its HTTP request before the call is
    * made — to bind a uid or set attributes from an `authorization` header,
    * say. Throw a `NotAuthorizedError` to refuse the call
-   * (`permission_denied`).
+   * (`permission_denied`); another `NanoRpcError` answers its status and
+   * message, as from a handler. Anything else it throws is logged and
+   * answered `internal` with a message of the gateway's own: its text
+   * never reaches the client.
+   *
+   * The call waits for the hook no longer than its own time limit: the
+   * client's `connect-timeout-ms` (gRPC-Web: `grpc-timeout`), or else
+   * {@link ConnectGatewayOptions.sessionTimeoutMs}; past it the client is
+   * answered `deadline_exceeded`. An aborted HTTP request
+   * (`request.signal`) ends the wait too. Either way the session is
+   * closed, so `session.signal` aborts — pass it to what the hook awaits —
+   * and whatever the hook returns or throws later is dropped
+   * (`session.bind` throws on the closed session). Under `Deno.serve`,
+   * reading `request.signal` prints Deno's one-time notice about its
+   * legacy abort behaviour.
+   *
+   * @example Bind the caller's uid from a bearer token
+   * ```ts ignore
+   * import { NotAuthorizedError, Server } from "@nanorpc/nanorpc";
+   * import { connectGateway } from "@nanorpc/nanorpc/gateway";
+   *
+   * const server = new Server();
+   * const gateway = connectGateway(server, {
+   *   async session(session, request) {
+   *     const token = request.headers.get("authorization")?.slice(7);
+   *     const res = await fetch(`https://auth.example/v1/whoami`, {
+   *       headers: { authorization: `Bearer ${token}` },
+   *       signal: session.signal,
+   *     });
+   *     if (!res.ok) throw new NotAuthorizedError("Log in first");
+   *     session.bind((await res.json()).uid);
+   *   },
+   * });
+   * ```
    */
   session?: (session: Session, request: Request) => void | Promise<void>;
+  /**
+   * Longest wait, in ms, for a call's session to be ready — opened by the
+   * server (its handshake hook) and prepared by the `session` hook — when
+   * the client sent no time limit of its own. Past it the call is answered
+   * `deadline_exceeded` and its session closed. Default 30000, the
+   * server's default `handlerTimeout`: give your server's `handlerTimeout`
+   * if you changed it. 0: no limit but the client's.
+   */
+  sessionTimeoutMs?: number;
   /**
    * A streaming call's session sends a PING this often, so that the
    * server's `idleTimeout` does not close it. Default 15000 ms; 0: never.
@@ -91,7 +137,8 @@ export interface ConnectGateway {
  * over the Connect protocol and gRPC-Web, through the server itself.
  * Errors: NOT_FOUND → `not_found`, NOT_AUTHORIZED → `permission_denied`,
  * INTERNAL_ERROR → `internal`; a session that ends or is refused first →
- * `unavailable`. Request bodies are bounded by the server's
+ * `unavailable`; a `session` hook still pending when the call's time
+ * limit passes → `deadline_exceeded`. Request bodies are bounded by the server's
  * `maxMessageSize` (`resource_exhausted` beyond it). gRPC over HTTP/2
  * needs trailers, which fetch-style servers cannot send: it is not served.
  *
@@ -122,7 +169,16 @@ export function connectGateway(
   const track = sessionTracker(server);
   const hook = options.session;
   const logger = options.logger ?? leveledLogger("warn");
-  const open = (values: CallContext | undefined): Loopback =>
+  const sessionTimeoutMs = Math.min(
+    Math.max(options.sessionTimeoutMs ?? 30_000, 0),
+    MAX_TIMER_MS,
+  );
+  // A call with a time limit of its own (`timeoutMs`) is ended by it
+  // through the handler's signal; the others wait `sessionTimeoutMs`.
+  const open = (
+    values: CallContext | undefined,
+    timeoutMs?: number,
+  ): Loopback =>
     new Loopback(server, {
       remoteAddr: values?.remoteAddr ?? { transport: "gateway" },
       maxMessageSize: 2 * server.maxMessageSize,
@@ -130,6 +186,9 @@ export function connectGateway(
       keepaliveMs,
       track,
       prepare: hook && values ? (s) => hook(s, values.request) : undefined,
+      readyTimeoutMs: timeoutMs === undefined ? sessionTimeoutMs : 0,
+      // Only a hook's wait reads the request's signal (see `session`).
+      signal: hook && values ? values.request.signal : undefined,
     });
   const request = async (path: string, data: Uint8Array) => {
     const call = open(undefined);
@@ -256,6 +315,9 @@ function unavailable(): Response {
 function errorText(error: unknown): string {
   if (error instanceof SessionEndedError) {
     return `session ended: ${error.reason}`;
+  }
+  if (error instanceof SessionNotReadyError) {
+    return `session not ready: ${error.reason}`;
   }
   return error instanceof Error ? error.message : String(error);
 }

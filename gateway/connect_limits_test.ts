@@ -1,6 +1,7 @@
 // The Connect gateway at its limits, over real sockets: refusals that must
 // not leak the server's reasons, bodies near maxMessageSize, long client
-// timeouts, reflection reloads and session hooks that never settle.
+// timeouts and reflection reloads. Session hooks that never settle, throw
+// or settle late: connect_hook_test.ts.
 
 import assert from "node:assert/strict";
 import { Room } from "../proto/gen/chat_pb.ts";
