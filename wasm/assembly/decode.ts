@@ -113,12 +113,6 @@ function readVarint(end: usize): u64 {
       pos = p + 5;
       return <u64> r | (<u64> b << 28);
     }
-  } else if (p < end) {
-    const b0 = load<u8>(p);
-    if (b0 < 0x80) {
-      pos = p + 1;
-      return <u64> b0;
-    }
   }
   return readVarintSlow(end);
 }
