@@ -5,8 +5,10 @@ import assert from "node:assert/strict";
 import { BroadcastChannelBroker } from "../cluster/broadcast_channel_broker.ts";
 import { NotAuthorizedError } from "../protocol/errors.ts";
 import {
+  concat,
   parsePrometheus,
   REQUEST,
+  requestFrame,
   startServer,
   SUBSCRIBE,
   UPDATE,
@@ -86,6 +88,56 @@ Deno.test("Server.metrics counts requests by registered path and status, and tim
   for (let i = 1; i < buckets.length; i++) {
     assert.ok(buckets[i].value >= buckets[i - 1].value);
   }
+});
+
+Deno.test("Server.metrics counts and times every request of one pipelined read, sync answers and an async one among them", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+    server.handle("/secret", () => {
+      throw new NotAuthorizedError("Log in first");
+    });
+    server.handle("/slow", async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return "done";
+    });
+  });
+  using raw = await t.connectRaw();
+  const frame = (requestId: number, path: string) =>
+    requestFrame({
+      requestId,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: path },
+      data: text("x"),
+    });
+  // One write: 16 echoes, a failure, the slow one, 3 more echoes.
+  const ids = [...Array(16).keys()].map((i) => frame(i + 1, "/echo"));
+  await raw.write(concat(
+    ...ids,
+    frame(17, "/secret"),
+    frame(18, "/slow"),
+    frame(19, "/echo"),
+    frame(20, "/echo"),
+    frame(21, "/echo"),
+  ));
+  for (let i = 0; i < 21; i++) await raw.read();
+  const m = parsePrometheus(t.server.metrics());
+  const count = (path: string, status: string) =>
+    m.value("nanorpc_requests_total", { path, status });
+  assert.equal(count("/echo", "OK"), 19);
+  assert.equal(count("/secret", "NOT_AUTHORIZED"), 1);
+  assert.equal(count("/slow", "OK"), 1);
+  const durations = (path: string) =>
+    m.value("nanorpc_request_duration_seconds_count", { path });
+  assert.equal(durations("/echo"), 19);
+  assert.equal(durations("/secret"), 1);
+  assert.equal(durations("/slow"), 1);
+  // The slow one is timed on its own; the echoes behind it (a session
+  // serves its frames in order) from when the session went on serving.
+  const le = (path: string, bound: string) =>
+    m.value("nanorpc_request_duration_seconds_bucket", { path, le: bound });
+  assert.equal(le("/slow", "0.025"), 0);
+  assert.equal(le("/slow", "10"), 1);
+  assert.equal(le("/echo", "0.025"), 19);
 });
 
 Deno.test("Server.metrics reports sessions by transport, subscriptions, updates and bytes", async () => {
