@@ -8,13 +8,32 @@
  *
  * Both work through `@opentelemetry/api`, which this package loads only
  * when a server is created with tracing on or where an OpenTelemetry API
- * is registered (`OTEL_DENO=true`, an SDK); until it has loaded no span
- * of this package can be active, so they answer as outside any trace.
+ * is registered (`OTEL_DENO=true`, an SDK), or at the first call of either
+ * where one is registered; until it has loaded they answer as outside any
+ * trace.
  *
  * @module
  */
 
-import { formatTraceparent, otelApi, parseTraceparent } from "./_tracing.ts";
+import {
+  formatTraceparent,
+  loadOtelApi,
+  otelApi,
+  otelRegistered,
+  parseTraceparent,
+} from "./_tracing.ts";
+
+/**
+ * The OpenTelemetry API if it has loaded. When it has not but something
+ * registered with it (an SDK, OTEL_DENO=true), starts loading it, so the
+ * calls after the load see the active span even when no traced server
+ * loaded it first.
+ */
+function api(): ReturnType<typeof otelApi> {
+  const loaded = otelApi();
+  if (loaded === undefined && otelRegistered()) loadOtelApi();
+  return loaded;
+}
 
 /**
  * The W3C `traceparent` of the span active now (inside a handler or
@@ -32,8 +51,8 @@ import { formatTraceparent, otelApi, parseTraceparent } from "./_tracing.ts";
  * ```
  */
 export function currentTraceparent(): string | undefined {
-  const api = otelApi();
-  return api && formatTraceparent(api, api.context.active());
+  const otel = api();
+  return otel && formatTraceparent(otel, otel.context.active());
 }
 
 /**
@@ -60,10 +79,10 @@ export function withTraceparent<T>(
   traceparent: string | undefined,
   fn: () => T,
 ): T {
-  const api = otelApi();
-  if (!traceparent || api === undefined) return fn();
-  const { context } = api;
+  const otel = api();
+  if (!traceparent || otel === undefined) return fn();
+  const { context } = otel;
   const active = context.active();
-  const parent = parseTraceparent(api, traceparent, active);
+  const parent = parseTraceparent(otel, traceparent, active);
   return parent === active ? fn() : context.with(parent, fn);
 }
