@@ -149,6 +149,12 @@ Deno.test("BroadcastChannelBroker shares channels between two real Workers", asy
       count: 2,
       turns: true,
     });
+    // b's own publish follows what it got from a (delivery between workers
+    // is async; the order checked below is per publisher, then b's own).
+    await waitFor(
+      async () => (await b.stats()).got["topic:/t"].length === 300,
+      { timeout: 5000, message: "b to get a's 300" },
+    );
     await b.send({ op: "publish", channel: "topic:/t", count: 1 });
     await waitFor(
       async () => {
