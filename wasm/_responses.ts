@@ -158,38 +158,7 @@ export function writeResponses(
       !messages[k] && id >= 0 && type >= 0 &&
       type < ONE_BYTE && status >= 0 && status < ONE_BYTE && len < SMALL_BODY
     ) {
-      // Most frames: no message, a type and a status of one byte, a body
-      // length of two at most. Same bytes as below, fewer steps.
-      const body = (id === 0 ? 0 : 1 + varintSize(id)) +
-        (type === 0 ? 0 : 2) + (status === 0 ? 0 : 2) +
-        (len === 0 ? 0 : (len < ONE_BYTE ? 2 : 3) + len);
-      const size = (body < ONE_BYTE ? 1 : 2) + body;
-      if (at + size > out.length) noRoom(k - first + 1, n, size, at, out);
-      if (body < ONE_BYTE) out[at++] = body;
-      else {
-        out[at++] = (body & 0x7f) | 0x80;
-        out[at++] = body >>> 7;
-      }
-      if (id !== 0) {
-        out[at++] = TAG_ID;
-        at = writeVarint(out, at, id);
-      }
-      if (type !== 0) {
-        out[at++] = TAG_TYPE;
-        out[at++] = type;
-      }
-      if (status !== 0) {
-        out[at++] = TAG_STATUS;
-        out[at++] = status;
-      }
-      if (len === 0) continue;
-      out[at++] = TAG_DATA;
-      if (len < ONE_BYTE) out[at++] = len;
-      else {
-        out[at++] = (len & 0x7f) | 0x80;
-        out[at++] = len >>> 7;
-      }
-      at = copyPayload(out, at, payload, len);
+      at = writeShort(out, at, id, type, status, payload, k - first + 1, n);
       continue;
     }
     const message = messages[k] ? encodeMessage(messages[k]!) : undefined;
@@ -215,6 +184,45 @@ export function writeResponses(
     at = copyPayload(out, at, payload, len);
   }
   return at;
+}
+
+/**
+ * One frame of most: no message, a type and a status of one byte, a body
+ * under TWO_BYTES. The same bytes as the general path of writeResponses,
+ * in fewer steps (`frame` and `n` only name it in an error).
+ */
+function writeShort(
+  out: Uint8Array,
+  at: number,
+  id: number,
+  type: number,
+  status: number,
+  payload: Uint8Array,
+  frame: number,
+  n: number,
+): number {
+  const len = payload.length;
+  const body = (id === 0 ? 0 : 1 + varintSize(id)) + (type === 0 ? 0 : 2) +
+    (status === 0 ? 0 : 2) + (len === 0 ? 0 : (len < ONE_BYTE ? 2 : 3) + len);
+  const size = (body < ONE_BYTE ? 1 : 2) + body;
+  if (at + size > out.length) noRoom(frame, n, size, at, out);
+  at = writeVarint(out, at, body);
+  if (id !== 0) {
+    out[at++] = TAG_ID;
+    at = writeVarint(out, at, id);
+  }
+  if (type !== 0) {
+    out[at++] = TAG_TYPE;
+    out[at++] = type;
+  }
+  if (status !== 0) {
+    out[at++] = TAG_STATUS;
+    out[at++] = status;
+  }
+  if (len === 0) return at;
+  out[at++] = TAG_DATA;
+  at = writeVarint(out, at, len);
+  return copyPayload(out, at, payload, len);
 }
 
 /** Varints below this take one byte. */

@@ -2429,34 +2429,7 @@ function writeResponses(fields, messages, payloads, first, n, out, at) {
       continue;
     }
     if (!messages[k] && id >= 0 && type >= 0 && type < ONE_BYTE && status >= 0 && status < ONE_BYTE && len < SMALL_BODY) {
-      const body2 = (id === 0 ? 0 : 1 + varintSize(id)) + (type === 0 ? 0 : 2) + (status === 0 ? 0 : 2) + (len === 0 ? 0 : (len < ONE_BYTE ? 2 : 3) + len);
-      const size2 = (body2 < ONE_BYTE ? 1 : 2) + body2;
-      if (at + size2 > out.length) noRoom(k - first + 1, n, size2, at, out);
-      if (body2 < ONE_BYTE) out[at++] = body2;
-      else {
-        out[at++] = body2 & 127 | 128;
-        out[at++] = body2 >>> 7;
-      }
-      if (id !== 0) {
-        out[at++] = TAG_ID;
-        at = writeVarint(out, at, id);
-      }
-      if (type !== 0) {
-        out[at++] = TAG_TYPE;
-        out[at++] = type;
-      }
-      if (status !== 0) {
-        out[at++] = TAG_STATUS;
-        out[at++] = status;
-      }
-      if (len === 0) continue;
-      out[at++] = TAG_DATA;
-      if (len < ONE_BYTE) out[at++] = len;
-      else {
-        out[at++] = len & 127 | 128;
-        out[at++] = len >>> 7;
-      }
-      at = copyPayload(out, at, payload, len);
+      at = writeShort(out, at, id, type, status, payload, k - first + 1, n);
       continue;
     }
     const message = messages[k] ? encodeMessage(messages[k]) : void 0;
@@ -2483,6 +2456,30 @@ function writeResponses(fields, messages, payloads, first, n, out, at) {
   return at;
 }
 __name(writeResponses, "writeResponses");
+function writeShort(out, at, id, type, status, payload, frame, n) {
+  const len = payload.length;
+  const body = (id === 0 ? 0 : 1 + varintSize(id)) + (type === 0 ? 0 : 2) + (status === 0 ? 0 : 2) + (len === 0 ? 0 : (len < ONE_BYTE ? 2 : 3) + len);
+  const size = (body < ONE_BYTE ? 1 : 2) + body;
+  if (at + size > out.length) noRoom(frame, n, size, at, out);
+  at = writeVarint(out, at, body);
+  if (id !== 0) {
+    out[at++] = TAG_ID;
+    at = writeVarint(out, at, id);
+  }
+  if (type !== 0) {
+    out[at++] = TAG_TYPE;
+    out[at++] = type;
+  }
+  if (status !== 0) {
+    out[at++] = TAG_STATUS;
+    out[at++] = status;
+  }
+  if (len === 0) return at;
+  out[at++] = TAG_DATA;
+  at = writeVarint(out, at, len);
+  return copyPayload(out, at, payload, len);
+}
+__name(writeShort, "writeShort");
 var ONE_BYTE = 128;
 var TWO_BYTES = 16384;
 var SMALL_BODY = TWO_BYTES - 16;
