@@ -277,6 +277,8 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
       }
       const resumed = serveReserved(session, frames, r.chunk);
       if (resumed !== undefined) {
+        // What the old session answered so far is timed and counted now.
+        core.ops.observer?.flush?.(session);
         session = resumed;
         continue;
       }

@@ -4,21 +4,18 @@ import type { Context, ContextKind } from "./context.ts";
 import type { Route } from "./_router.ts";
 import type { Session } from "./session.ts";
 
+/**
+ * The context of a REQUEST. Every request allocates one, so it holds only
+ * what every request uses (72 bytes): its kind comes from the class
+ * ({@link SubscribeContext}), and what few requests use is allocated by
+ * the first that does.
+ */
 export class RequestContext implements Context {
   readonly session: Session;
   readonly requestId: number;
-  readonly kind: ContextKind;
   readonly route: Route;
   data: Uint8Array;
   body: Uint8Array | string | undefined = undefined;
-  /**
-   * For metrics: undefined while the request is timed with its session's
-   * read (answered synchronously), else when its own clock started
-   * (`performance.now()`). Never a number from the start: a field that
-   * holds doubles costs every context a boxed number.
-   */
-  startedAt: number | undefined = undefined;
-  /** What few requests use, allocated by the first that does. */
   #extra?: Extra = undefined;
 
   constructor(
@@ -26,13 +23,15 @@ export class RequestContext implements Context {
     route: Route,
     requestId: number,
     data: Uint8Array,
-    kind: ContextKind,
   ) {
     this.session = session;
     this.route = route;
     this.requestId = requestId;
     this.data = data;
-    this.kind = kind;
+  }
+
+  get kind(): ContextKind {
+    return "request";
   }
 
   get path(): string {
@@ -41,6 +40,19 @@ export class RequestContext implements Context {
 
   get pathHash(): number {
     return this.route.hash;
+  }
+
+  /**
+   * For metrics: undefined while the request is timed with its session's
+   * read (answered synchronously), else when its own clock started
+   * (`performance.now()`).
+   */
+  get startedAt(): number | undefined {
+    return this.#extra?.startedAt;
+  }
+
+  set startedAt(at: number | undefined) {
+    if (at !== undefined || this.#extra) (this.#extra ??= {}).startedAt = at;
   }
 
   /** The request's trace span, when the server traces. */
@@ -75,8 +87,29 @@ export class RequestContext implements Context {
   }
 }
 
+/** The context of a SUBSCRIBE (`data` is its filter). */
+export class SubscribeContext extends RequestContext {
+  override get kind(): ContextKind {
+    return "subscribe";
+  }
+}
+
+/** A new context of `kind`. */
+export function newContext(
+  kind: ContextKind,
+  session: Session,
+  route: Route,
+  requestId: number,
+  data: Uint8Array,
+): RequestContext {
+  return kind === "request"
+    ? new RequestContext(session, route, requestId, data)
+    : new SubscribeContext(session, route, requestId, data);
+}
+
 /** The rarely used part of a {@link RequestContext}. */
 interface Extra {
+  startedAt?: number;
   span?: unknown;
   state?: Map<string, unknown>;
   abort?: AbortController;

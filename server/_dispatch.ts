@@ -7,7 +7,7 @@ import type { RequestFrames } from "../wasm/frames.ts";
 import { InternalError } from "../protocol/errors.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import { errorMessage } from "./_core.ts";
-import { RequestContext } from "./_context.ts";
+import { RequestContext, SubscribeContext } from "./_context.ts";
 import { invoke, type Pending } from "./_invoke.ts";
 import { pathMatches, type Route } from "./_router.ts";
 import type { ServerSession } from "./_session.ts";
@@ -164,7 +164,6 @@ function request(
     route,
     id,
     concurrent ? data.slice() : data,
-    "request",
   );
   return invoke(session, ctx, route.handler!, concurrent);
 }
@@ -182,7 +181,7 @@ function subscribe(
   id: number,
   data: Uint8Array,
 ): Promise<void> | undefined {
-  const ctx = new RequestContext(session, route, id, data, "subscribe");
+  const ctx = new SubscribeContext(session, route, id, data);
   const pending: Pending = {};
   const last = (ctx: RequestContext): undefined => {
     const topic = route.topic!;

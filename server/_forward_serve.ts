@@ -5,7 +5,7 @@
 import { InternalError } from "../protocol/errors.ts";
 import { Status } from "../wasm/wire.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
-import { RequestContext } from "./_context.ts";
+import { newContext, type RequestContext } from "./_context.ts";
 import { invoke, type Pending, type Responder } from "./_invoke.ts";
 import type { Route } from "./_router.ts";
 import { type OpSink, RemoteSession } from "./_remote_session.ts";
@@ -101,12 +101,12 @@ export class ForwardServe {
       },
     }, this.#stop.signal);
     const capture = new Capture(core, `${proxy}`);
-    const ctx = new RequestContext(
+    const ctx = newContext(
+      call.kind,
       proxy,
       route,
       call.requestId,
       call.data,
-      call.kind,
     );
     if (call.traceparent) ctx.state.set("traceparent", call.traceparent);
     try {

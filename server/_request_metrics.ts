@@ -73,25 +73,30 @@ export class PendingTimes {
   readonly metrics: RouteMetrics[] = [];
   readonly starts: number[] = [];
   readonly counts: number[] = [];
+  /** Of each run, how many were answered OK (counted when it is timed). */
+  readonly oks: number[] = [];
   /**
    * Runs held. The arrays are never truncated (V8 would give their room
    * back, and the next read allocate it again); only this count is reset.
    */
   length = 0;
 
-  /** Holds one answer of `metrics` started at `start`. */
-  add(metrics: RouteMetrics, start: number): void {
+  /** Holds one answer of `metrics` started at `start`, `ok` or not. */
+  add(metrics: RouteMetrics, start: number, ok: boolean): void {
     // The answers of one read share its start time: one run per route.
     const last = this.length - 1;
+    const okCount = ok ? 1 : 0;
     if (
       last >= 0 && this.metrics[last] === metrics && this.starts[last] === start
     ) {
       this.counts[last]++;
+      this.oks[last] += okCount;
       return;
     }
     this.metrics[last + 1] = metrics;
     this.starts[last + 1] = start;
     this.counts[last + 1] = 1;
+    this.oks[last + 1] = okCount;
     this.length = last + 2;
   }
 }
@@ -137,18 +142,23 @@ export class MetricsObserver implements RequestObserver {
 
   end(ctx: RequestContext, status: number): void {
     const metrics = this.#of(ctx.route);
-    const subscribe = ctx.kind === "subscribe";
-    metrics.count(subscribe, status);
-    if (subscribe) return;
+    if (ctx.kind === "subscribe") {
+      metrics.count(true, status);
+      return;
+    }
     const started = ctx.startedAt;
     if (started !== undefined) {
       // Timed on its own: this answer goes out now.
+      metrics.count(false, status);
       metrics.observe(performance.now() - started);
       return;
     }
+    // Timed, and counted if OK, with its read's other answers at flush.
+    const ok = status === Status.OK;
+    if (!ok) metrics.count(false, status);
     const session = ctx.session as Timed;
     const pending = session.opsPending ??= new PendingTimes();
-    pending.add(metrics, session.lastFrameAt);
+    pending.add(metrics, session.lastFrameAt, ok);
   }
 
   /** The session's pending answers went to the socket now. */
@@ -156,9 +166,11 @@ export class MetricsObserver implements RequestObserver {
     const pending = session.opsPending;
     if (pending === undefined || pending.length === 0) return;
     const now = performance.now();
-    const { metrics, starts, counts } = pending;
+    const { metrics, starts, counts, oks } = pending;
     for (let i = 0; i < pending.length; i++) {
-      metrics[i].observe(now - starts[i], counts[i]);
+      const m = metrics[i];
+      m.observe(now - starts[i], counts[i]);
+      m.requests[Status.OK] += oks[i];
     }
     pending.length = 0;
   }
