@@ -286,8 +286,10 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
       if (done === undefined) continue;
       // The table is shared by all sessions: keep the rest of ours.
       frames.detach();
-      // Answers so far go out now, not after the slow handler.
+      // Answers so far go out now, not after the slow handler (and are
+      // timed now: another session's read may be served meanwhile).
       out.uncork();
+      core.ops.observer?.flush?.(session);
       r.waited = true;
       r.session = session;
       return done.then(goOn);

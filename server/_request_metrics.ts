@@ -47,6 +47,13 @@ export class RouteMetrics {
   readonly buckets: Float64Array = new Float64Array(LAST + 1);
   /** Sum of request durations, in ms. */
   sumMs = 0;
+  /**
+   * Answers of the read being served, waiting to be timed when it is
+   * flushed ({@link MetricsObserver.flush}), and how many of them were OK
+   * (counted then too).
+   */
+  held = 0;
+  heldOk = 0;
 
   /** Counts an answer of `kind` with `status`. */
   count(subscribe: boolean, status: number): void {
@@ -64,46 +71,8 @@ export class RouteMetrics {
   }
 }
 
-/**
- * Sync answers of a session's read waiting for the time they go out (the
- * session corks: they are written together at the end of the read).
- */
-export class PendingTimes {
-  /** Runs of answers of one route that started at one time, in order. */
-  readonly metrics: RouteMetrics[] = [];
-  readonly starts: number[] = [];
-  readonly counts: number[] = [];
-  /** Of each run, how many were answered OK (counted when it is timed). */
-  readonly oks: number[] = [];
-  /**
-   * Runs held. The arrays are never truncated (V8 would give their room
-   * back, and the next read allocate it again); only this count is reset.
-   */
-  length = 0;
-
-  /** Holds one answer of `metrics` started at `start`, `ok` or not. */
-  add(metrics: RouteMetrics, start: number, ok: boolean): void {
-    // The answers of one read share its start time: one run per route.
-    const last = this.length - 1;
-    const okCount = ok ? 1 : 0;
-    if (
-      last >= 0 && this.metrics[last] === metrics && this.starts[last] === start
-    ) {
-      this.counts[last]++;
-      this.oks[last] += okCount;
-      return;
-    }
-    this.metrics[last + 1] = metrics;
-    this.starts[last + 1] = start;
-    this.counts[last + 1] = 1;
-    this.oks[last + 1] = okCount;
-    this.length = last + 2;
-  }
-}
-
-/** What the observer keeps on a `ServerSession` (others have none). */
+/** What the observer reads on a `ServerSession`. */
 interface Timed {
-  opsPending?: PendingTimes;
   readonly lastFrameAt: number;
 }
 
@@ -120,21 +89,27 @@ export class MetricsObserver implements RequestObserver {
   readonly unregistered: RouteMetrics = new RouteMetrics();
   /** Routes that have been counted, in first-use order. */
   readonly routes: Route[] = [];
+  /**
+   * Routes with answers held for the read being served. A read is served
+   * synchronously and ends (or stops to wait) with a flush, so what is
+   * held belongs to one session's read, whichever session it is.
+   */
+  readonly #held: RouteMetrics[] = [];
+  /** How many of #held are in use (the array keeps its room). */
+  #heldCount = 0;
 
   /**
-   * A request is timed with its session's read (from `lastFrameAt`) while
-   * it is answered synchronously; `ctx.startedAt` is set only when it is
-   * timed on its own.
+   * Nothing to do: a request is timed with its session's read (from
+   * `lastFrameAt`) while it is answered synchronously, and from
+   * `ctx.startedAt` when that is set (see {@link suspended}; forwarded
+   * calls, which have no read, set it when they start).
    */
-  start(ctx: RequestContext): void {
-    // A forwarded call's proxy session has no reads: its clock starts now.
-    if (!("opsPending" in ctx.session)) ctx.startedAt = performance.now();
-  }
+  start(_ctx: RequestContext): void {}
 
   /** The handler returned a promise: it is timed on its own. */
   suspended(ctx: RequestContext): void {
     if (ctx.startedAt !== undefined) return;
-    const session = ctx.session as Timed;
+    const session = ctx.session as unknown as Timed;
     // The session uncorks before it waits: answers so far go out now.
     this.flush(session);
     ctx.startedAt = session.lastFrameAt;
@@ -153,26 +128,25 @@ export class MetricsObserver implements RequestObserver {
       metrics.observe(performance.now() - started);
       return;
     }
-    // Timed, and counted if OK, with its read's other answers at flush.
-    const ok = status === Status.OK;
-    if (!ok) metrics.count(false, status);
-    const session = ctx.session as Timed;
-    const pending = session.opsPending ??= new PendingTimes();
-    pending.add(metrics, session.lastFrameAt, ok);
+    // Timed, and counted if OK, with the rest of its read at the flush.
+    if (metrics.held++ === 0) this.#held[this.#heldCount++] = metrics;
+    if (status === Status.OK) metrics.heldOk++;
+    else metrics.count(false, status);
   }
 
-  /** The session's pending answers went to the socket now. */
+  /** What is held went to the socket now: times it from `session`'s read. */
   flush(session: Timed): void {
-    const pending = session.opsPending;
-    if (pending === undefined || pending.length === 0) return;
-    const now = performance.now();
-    const { metrics, starts, counts, oks } = pending;
-    for (let i = 0; i < pending.length; i++) {
-      const m = metrics[i];
-      m.observe(now - starts[i], counts[i]);
-      m.requests[Status.OK] += oks[i];
+    const count = this.#heldCount;
+    if (count === 0) return;
+    this.#heldCount = 0;
+    const held = this.#held;
+    const elapsed = performance.now() - session.lastFrameAt;
+    for (let i = 0; i < count; i++) {
+      const metrics = held[i];
+      metrics.observe(elapsed, metrics.held);
+      metrics.requests[Status.OK] += metrics.heldOk;
+      metrics.held = metrics.heldOk = 0;
     }
-    pending.length = 0;
   }
 
   refused(route: Route | undefined, subscribe: boolean, status: number): void {

@@ -11,7 +11,6 @@ import type { Group } from "./group.ts";
 import type { GroupImpl } from "./_group.ts";
 import { FRAME_OVERHEAD, type FrameSink, Outbox } from "./_outbox.ts";
 import type { SessionLimiter } from "./_rate_limit.ts";
-import type { PendingTimes } from "./_request_metrics.ts";
 import { ReadBuffer } from "./_read_buffer.ts";
 import type { Linger } from "./_resume.ts";
 import type { Session } from "./session.ts";
@@ -33,8 +32,6 @@ export class ServerSession implements Session {
   input: ReadBuffer;
   out: Outbox;
   readonly subscriptions: SubscriptionRegistry;
-  /** Answers waiting to be timed when they go out (MetricsObserver). */
-  opsPending: PendingTimes | undefined = undefined;
   /** The session's rate limits, if the server has any. */
   limiter: SessionLimiter | undefined;
   /** The token that resumes this session, once it asked for one. */
