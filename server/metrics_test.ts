@@ -140,6 +140,57 @@ Deno.test("Server.metrics counts and times every request of one pipelined read, 
   assert.equal(le("/echo", "0.025"), 19);
 });
 
+Deno.test("Server.metrics times each session's answers from its own read while another session waits on a slow handler", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+    server.handle("/slow", async () => {
+      await new Promise((r) => setTimeout(r, 120));
+      return "done";
+    });
+  });
+  using waiting = await t.connectRaw();
+  using quick = await t.connectRaw();
+  const frame = (requestId: number, path: string) =>
+    requestFrame({
+      requestId,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: path },
+      data: text("x"),
+    });
+  // One read: two echoes, then the slow handler the rest waits behind.
+  await waiting.write(
+    concat(
+      frame(1, "/echo"),
+      frame(2, "/echo"),
+      frame(3, "/slow"),
+      frame(4, "/echo"),
+    ),
+  );
+  await waiting.read();
+  await waiting.read();
+  // Meanwhile another session's reads are served and flushed.
+  for (let i = 0; i < 3; i++) {
+    await quick.write(frame(10 + i, "/echo"));
+    await quick.read();
+  }
+  for (let i = 0; i < 2; i++) await waiting.read();
+  const m = parsePrometheus(t.server.metrics());
+  const echo = { path: "/echo" };
+  assert.equal(m.value("nanorpc_requests_total", { ...echo, status: "OK" }), 6);
+  assert.equal(m.value("nanorpc_request_duration_seconds_count", echo), 6);
+  // Each echo is timed from its own session's read (the one behind the
+  // slow handler from when its session went on serving): all under
+  // 100 ms, and the slow one over it.
+  const under = (path: string) =>
+    m.value("nanorpc_request_duration_seconds_bucket", { path, le: "0.1" });
+  assert.equal(under("/echo"), 6);
+  assert.equal(under("/slow"), 0);
+  assert.equal(
+    m.value("nanorpc_request_duration_seconds_count", { path: "/slow" }),
+    1,
+  );
+});
+
 Deno.test("Server.metrics reports sessions by transport, subscriptions, updates and bytes", async () => {
   await using t = await startServer((server) => {
     server.topic("/news");
