@@ -25,6 +25,14 @@ const needsNats: { test: Deno.TestIgnore } = {
 };
 
 const text = (s: string) => new TextEncoder().encode(s);
+/** A REQUEST frame to `path` with the data "x". */
+const frame = (requestId: number, path: string) =>
+  requestFrame({
+    requestId,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: path },
+    data: text("x"),
+  });
 
 Deno.test("Server.metrics counts requests by registered path and status, and times them", async () => {
   await using t = await startServer((server) => {
@@ -102,13 +110,6 @@ Deno.test("Server.metrics counts and times every request of one pipelined read, 
     });
   });
   using raw = await t.connectRaw();
-  const frame = (requestId: number, path: string) =>
-    requestFrame({
-      requestId,
-      requestType: REQUEST,
-      pathOneof: { case: "path", value: path },
-      data: text("x"),
-    });
   // One write: 16 echoes, a failure, the slow one, 3 more echoes.
   const ids = [...Array(16).keys()].map((i) => frame(i + 1, "/echo"));
   await raw.write(concat(
@@ -150,13 +151,6 @@ Deno.test("Server.metrics times each session's answers from its own read while a
   });
   using waiting = await t.connectRaw();
   using quick = await t.connectRaw();
-  const frame = (requestId: number, path: string) =>
-    requestFrame({
-      requestId,
-      requestType: REQUEST,
-      pathOneof: { case: "path", value: path },
-      data: text("x"),
-    });
   // One read: two echoes, then the slow handler the rest waits behind.
   await waiting.write(
     concat(
