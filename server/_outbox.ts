@@ -3,6 +3,11 @@
 // (queued, encoded or in flight) are counted so the session can bound them.
 
 import type { ByteStream } from "../transport/byte_stream.ts";
+import {
+  WRITE_SOME,
+  type WritesSome,
+  writesSome,
+} from "../transport/_write_some.ts";
 import { PRE_ENCODED } from "../wasm/codec.ts";
 import type { RequestCodec } from "./_core.ts";
 import type { ServerStats } from "./stats.ts";
@@ -114,6 +119,8 @@ export class Outbox implements FrameSink {
   #drain?: PromiseWithResolvers<void>;
   /** Bytes held: queued (estimated), encoded, or being written. */
   queued = 0;
+  /** The stream's fast path, when it has one (transport/_write_some.ts). */
+  readonly #some: WritesSome | undefined;
 
   constructor(
     stream: ByteStream,
@@ -127,6 +134,7 @@ export class Outbox implements FrameSink {
     this.#stats = stats;
     this.#lowWater = lowWater;
     this.#onError = onError;
+    this.#some = writesSome(stream) ? stream : undefined;
   }
 
   /** Queues a frame; `size` is what it counts against the buffer. */
@@ -281,12 +289,31 @@ export class Outbox implements FrameSink {
     const buffer = this.#buffers[0];
     const start = this.#starts[0];
     const end = this.#ends[0];
-    this.#stream.write(
-      start === 0 && end === buffer.length
-        ? buffer
-        : buffer.subarray(start, end),
-    ).then(this.#written, this.#failed);
+    const bytes = start === 0 && end === buffer.length
+      ? buffer
+      : buffer.subarray(start, end);
+    if (this.#some !== undefined) {
+      this.#some[WRITE_SOME](bytes).then(this.#wroteSome, this.#failed);
+    } else this.#stream.write(bytes).then(this.#written, this.#failed);
   }
+
+  /** A write of the fast path wrote `n` bytes of the first chunk. */
+  #wroteSome = (n: number): void => {
+    const left = this.#ends[0] - this.#starts[0];
+    if (n >= left) {
+      this.#written();
+      return;
+    }
+    if (!(n > 0)) {
+      this.#failed(new Error(`a write made no progress (${n} bytes)`));
+      return;
+    }
+    // Short: the rest of the chunk goes next, still viewing its slab.
+    this.#starts[0] += n;
+    this.queued -= n;
+    this.#stats.bytesOut += n;
+    this.#write();
+  };
 
   #written = (): void => {
     this.#releaseSlab();

@@ -5,6 +5,7 @@
 // would end the process. Each stream is wrapped once, where it enters.
 
 import type { ByteStream, PeerAddress } from "./byte_stream.ts";
+import { WRITE_SOME, type WritesSome, writesSome } from "./_write_some.ts";
 
 /** Told when a stream's `close` threw (the stream counts as closed). */
 export type CloseErrorSink = (error: unknown) => void;
@@ -17,8 +18,9 @@ export function guardStream(
   stream: ByteStream,
   onCloseError?: CloseErrorSink,
 ): ByteStream {
-  return stream instanceof GuardedStream
-    ? stream
+  if (stream instanceof GuardedStream) return stream;
+  return writesSome(stream)
+    ? new GuardedWriteSomeStream(stream, onCloseError)
     : new GuardedStream(stream, onCloseError);
 }
 
@@ -64,6 +66,24 @@ class GuardedStream implements ByteStream {
       } catch {
         // Whoever hears of it failed too; the stream is closed regardless.
       }
+    }
+  }
+}
+
+/** A guarded stream whose inner one has the fast path (_write_some.ts). */
+class GuardedWriteSomeStream extends GuardedStream implements WritesSome {
+  readonly #some: WritesSome;
+
+  constructor(inner: ByteStream & WritesSome, onCloseError?: CloseErrorSink) {
+    super(inner, onCloseError);
+    this.#some = inner;
+  }
+
+  [WRITE_SOME](data: Uint8Array): Promise<number> {
+    try {
+      return Promise.resolve(this.#some[WRITE_SOME](data));
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import type { ByteStream, PeerAddress } from "./byte_stream.ts";
+import { WRITE_SOME, type WritesSome } from "./_write_some.ts";
 
 /**
  * Adapts a Deno socket to a {@link ByteStream}. TCP sockets get
@@ -33,7 +34,7 @@ export function connStream(
     }
   }
   let closed = false;
-  return {
+  const stream: ByteStream & WritesSome = {
     transport,
     remoteAddr: peerOf(conn.remoteAddr, transport),
     read: (buffer) => conn.read(buffer),
@@ -48,6 +49,15 @@ export function connStream(
         return Promise.reject(err);
       }
     },
+    // The outbox's fast path (transport/_write_some.ts): it writes the
+    // rest of a short write itself.
+    [WRITE_SOME](data: Uint8Array): Promise<number> {
+      try {
+        return conn.write(data);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
     close() {
       if (closed) return;
       closed = true;
@@ -58,6 +68,7 @@ export function connStream(
       }
     },
   };
+  return stream;
 }
 
 async function writeRest(
