@@ -102,6 +102,8 @@ const MAX_HEADER = 64;
 
 /** Below this many elements a loop copies faster than a view and set(). */
 const SMALL_COPY = 64;
+/** Decodes of fewer frames than this copy their table through a kept view. */
+const CACHED_VIEWS = 64;
 
 /**
  * One instance of the codec module and the views over its memory. The
@@ -126,6 +128,8 @@ export class Codec {
   #data = 0;
   /** The module's table; re-taken when the memory grows. */
   #tableWords: Int32Array = new Int32Array(0);
+  /** Views of the first entries of #tableWords, by count; see #copyTable. */
+  #tableViews: (Int32Array | undefined)[] = [];
   /** Encoder entries at the data region; re-taken when the memory grows. */
   #entryWords: Int32Array = new Int32Array(0);
   /** Bytes of the whole memory; re-taken when the memory grows. */
@@ -168,6 +172,7 @@ export class Codec {
     }
     if (this.#u8.buffer !== memory.buffer) {
       this.#u8 = new Uint8Array(memory.buffer);
+      this.#tableViews = [];
       this.#tableWords = new Int32Array(
         memory.buffer,
         this.#table,
@@ -226,8 +231,12 @@ export class Codec {
     const words = this.words;
     const table = this.#tableWords;
     const n = HEADER + count * STRIDE;
-    if (n > SMALL_COPY) words.set(table.subarray(0, n));
-    else for (let i = 0; i < n; i++) words[i] = table[i];
+    if (n <= SMALL_COPY) {
+      for (let i = 0; i < n; i++) words[i] = table[i];
+    } else if (count < CACHED_VIEWS) {
+      // A view per count, kept: no new view object per decode.
+      words.set(this.#tableViews[count] ??= table.subarray(0, n));
+    } else words.set(table.subarray(0, n));
     return count;
   }
 

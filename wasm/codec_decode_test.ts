@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
+  Codec,
   codec,
   HEADER,
   MAX_FRAMES,
@@ -287,4 +288,19 @@ Deno.test("codec.words keeps the last decode's table across memory growth and en
   assert.equal(codec.words, words);
   assert.deepEqual(words.slice(0, HEADER + 2 * STRIDE), before);
   assert.equal(words[HEADER + STRIDE + RQ_ID], 12);
+});
+
+Deno.test("decodeRequests reads a fresh table after the memory grew between two decodes of as many frames", () => {
+  const own = new Codec();
+  const batch = (first: number) =>
+    concat(
+      Array.from({ length: 16 }, (_, i) =>
+        frame(body((w) => w.tag(1, WireType.Varint).int32(first + i)))),
+    );
+  assert.equal(own.decodeRequests(batch(100), 1 << 20), 16);
+  assert.equal(own.words[HEADER + 15 * STRIDE + RQ_ID], 115);
+  own.fnv1a(new Uint8Array(own.memorySize + (4 << 20))); // grows the memory
+  assert.equal(own.decodeRequests(batch(200), 1 << 20), 16);
+  assert.equal(own.words[HEADER + RQ_ID], 200);
+  assert.equal(own.words[HEADER + 15 * STRIDE + RQ_ID], 215);
 });

@@ -2549,6 +2549,7 @@ var PAGE = 65536;
 var ENC_BYTES = ENC_STRIDE * 4;
 var MAX_HEADER = 64;
 var SMALL_COPY = 64;
+var CACHED_VIEWS = 64;
 var Codec = class {
   static {
     __name(this, "Codec");
@@ -2560,6 +2561,8 @@ var Codec = class {
   #data = 0;
   /** The module's table; re-taken when the memory grows. */
   #tableWords = new Int32Array(0);
+  /** Views of the first entries of #tableWords, by count; see #copyTable. */
+  #tableViews = [];
   /** Encoder entries at the data region; re-taken when the memory grows. */
   #entryWords = new Int32Array(0);
   /** Bytes of the whole memory; re-taken when the memory grows. */
@@ -2597,6 +2600,7 @@ var Codec = class {
     }
     if (this.#u8.buffer !== memory.buffer) {
       this.#u8 = new Uint8Array(memory.buffer);
+      this.#tableViews = [];
       this.#tableWords = new Int32Array(memory.buffer, this.#table, TABLE_WORDS);
       this.#entryWords = new Int32Array(memory.buffer, this.#data, MAX_FRAMES * ENC_STRIDE);
     }
@@ -2631,8 +2635,11 @@ var Codec = class {
     const words = this.words;
     const table = this.#tableWords;
     const n = HEADER + count * STRIDE;
-    if (n > SMALL_COPY) words.set(table.subarray(0, n));
-    else for (let i = 0; i < n; i++) words[i] = table[i];
+    if (n <= SMALL_COPY) {
+      for (let i = 0; i < n; i++) words[i] = table[i];
+    } else if (count < CACHED_VIEWS) {
+      words.set(this.#tableViews[count] ??= table.subarray(0, n));
+    } else words.set(table.subarray(0, n));
     return count;
   }
   /** FNV-1a of `bytes`, computed in the module. */
@@ -3288,9 +3295,17 @@ function pingCall() {
 }
 __name(pingCall, "pingCall");
 
+// transport/_write_some.ts
+var WRITE_SOME = Symbol("nanorpc.writeSome");
+function writesSome(stream) {
+  return typeof stream[WRITE_SOME] === "function";
+}
+__name(writesSome, "writesSome");
+
 // transport/_guarded_stream.ts
 function guardStream(stream, onCloseError) {
-  return stream instanceof GuardedStream ? stream : new GuardedStream(stream, onCloseError);
+  if (stream instanceof GuardedStream) return stream;
+  return writesSome(stream) ? new GuardedWriteSomeStream(stream, onCloseError) : new GuardedStream(stream, onCloseError);
 }
 __name(guardStream, "guardStream");
 var GuardedStream = class {
@@ -3332,6 +3347,23 @@ var GuardedStream = class {
         this.#onCloseError?.(error);
       } catch {
       }
+    }
+  }
+};
+var GuardedWriteSomeStream = class extends GuardedStream {
+  static {
+    __name(this, "GuardedWriteSomeStream");
+  }
+  #some;
+  constructor(inner, onCloseError) {
+    super(inner, onCloseError);
+    this.#some = inner;
+  }
+  [WRITE_SOME](data) {
+    try {
+      return Promise.resolve(this.#some[WRITE_SOME](data));
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 };
