@@ -279,7 +279,8 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
       if (resumed !== undefined) {
         // What the old session answered so far is timed and counted now.
         core.ops.observer?.flush?.(session);
-        session = resumed;
+        // Kept on r at once: a throw from here on must end this session.
+        session = r.session = resumed;
         continue;
       }
       const done = dispatch(session, frames, r.chunk);
