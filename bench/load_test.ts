@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import type { LoadResult } from "./load.ts";
+import type { PacedResult } from "./paced.ts";
 import { listenerPid } from "./_socket_owner.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -116,4 +117,44 @@ Deno.test("bench:load --target refuses a pid that is not a process, before measu
     new TextDecoder().decode(run.stderr),
     /--target task: there is no process \d+/,
   );
+});
+
+Deno.test("bench/paced.ts --target measures a running deno task server at a fixed offered rate, with its CPU per request", async () => {
+  await using server = await taskServer();
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/paced.json`;
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}bench/paced.ts`,
+        "--smoke",
+        "--interval",
+        "40",
+        "--targets",
+        "none",
+        "--target",
+        `task=${server.url}`,
+        "--out",
+        out,
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    const log = new TextDecoder().decode(run.stdout) +
+      new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, log);
+    assert.match(log, new RegExp(`task: external at .*pid ${server.pid}`));
+    const rows = JSON.parse(await Deno.readTextFile(out)) as PacedResult[];
+    assert.deepEqual(rows.map((r) => r.target), ["task"]);
+    assert.ok(rows[0].requests_per_second > 0, log);
+    assert.ok(rows[0].server_us_per_request > 0, "CPU from the found pid");
+    assert.equal(rows[0].errors, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

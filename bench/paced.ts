@@ -12,7 +12,9 @@
  * (default 10,40: nano's load, then a quarter of it as a load the
  * 2-core CI machine can sustain),
  * `--duration SECONDS` (default 5), `--warmup SECONDS` (default 1),
- * `--payload BYTES` (default 32), `--targets`, `--cpu-prof DIR` (profile the server; see
+ * `--payload BYTES` (default 32), `--targets` (`none` for none), `--target
+ * NAME=tcp://HOST:PORT` (repeatable: a running server with the demo's
+ * `/echo`, as in bench:load; `?pid=PID` names its process), `--cpu-prof DIR` (profile the server; see
  * bench/profile.ts), `--out FILE` (default
  * results/paced.json), `--smoke` (200 clients, 1 s, results/smoke/).
  *
@@ -44,6 +46,7 @@ import {
   waitQuiet,
   writeResults,
 } from "./_harness.ts";
+import { externalTarget, parseTarget } from "./_external.ts";
 import type { ShardTask } from "./_load_worker.ts";
 import { runShards, shardSizes } from "./_shards.ts";
 
@@ -179,6 +182,7 @@ async function main(args: string[]): Promise<void> {
       warmup: { type: "string", default: "1" },
       payload: { type: "string", default: "32" },
       targets: { type: "string", default: TARGETS.map((t) => t.name).join() },
+      target: { type: "string", multiple: true },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
       quiet: { type: "string", default: "15" },
@@ -208,10 +212,21 @@ async function main(args: string[]): Promise<void> {
     } ms, /echo, ` +
       `${payload} B payload, ${duration} s after ${warmup} s warm-up`,
   );
+  // Running servers (--target) are checked once and measured after the
+  // started ones, at every interval.
+  const running: Target[] = [];
+  for (const spec of (values.target ?? []).map(parseTarget)) {
+    const { target, note } = await externalTarget(spec);
+    console.log(`${spec.name}: external at ${spec.url}, ${note}`);
+    running.push(target);
+  }
   const results: PacedResult[] = [];
   for (const interval of intervals) {
-    for (const spec of TARGETS.filter((t) => wanted.includes(t.name))) {
-      const target = await startTarget(spec, { denoFlags: profileFlags });
+    const started = TARGETS.filter((t) => wanted.includes(t.name));
+    for (const spec of [...started, ...running]) {
+      const target = "script" in spec
+        ? await startTarget(spec, { denoFlags: profileFlags })
+        : spec;
       try {
         if (!smoke) await waitQuiet(Number(values.quiet));
         const r = await measure(
@@ -236,10 +251,11 @@ async function main(args: string[]): Promise<void> {
             (r.errors ? `, ${r.errors} errors` : ""),
         );
       } finally {
-        await target.stop();
+        if (target !== spec) await target.stop();
       }
     }
   }
+  await Promise.all(running.map((t) => t.stop()));
   console.log();
   console.log(pacedTable(results));
   console.log();
