@@ -45,9 +45,13 @@ async function taskServer() {
   };
 }
 
-async function load(args: string[]): Promise<Deno.CommandOutput> {
+/** Runs `bench/SCRIPT` with `args`, output captured. */
+async function bench(
+  script: string,
+  args: string[],
+): Promise<Deno.CommandOutput> {
   return await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}bench/load.ts`, ...args],
+    args: ["run", "-A", `${ROOT}bench/${script}`, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
@@ -62,7 +66,7 @@ Deno.test("bench:load --target measures a running deno task server beside raw-ec
   const dir = await Deno.makeTempDir();
   try {
     const out = `${dir}/load.json`;
-    const run = await load([
+    const run = await bench("load.ts", [
       "--smoke",
       "--targets",
       "raw-echo",
@@ -103,7 +107,7 @@ Deno.test("bench:load --target measures a running deno task server beside raw-ec
 
 Deno.test("bench:load --target refuses a pid that is not a process, before measuring", async () => {
   await using server = await taskServer();
-  const run = await load([
+  const run = await bench("load.ts", [
     "--smoke",
     "--targets",
     "none",
@@ -124,27 +128,17 @@ Deno.test("bench/paced.ts --target measures a running deno task server at a fixe
   const dir = await Deno.makeTempDir();
   try {
     const out = `${dir}/paced.json`;
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${ROOT}bench/paced.ts`,
-        "--smoke",
-        "--interval",
-        "40",
-        "--targets",
-        "none",
-        "--target",
-        `task=${server.url}`,
-        "--out",
-        out,
-      ],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(120_000),
-    }).output();
+    const run = await bench("paced.ts", [
+      "--smoke",
+      "--interval",
+      "40",
+      "--targets",
+      "none",
+      "--target",
+      `task=${server.url}`,
+      "--out",
+      out,
+    ]);
     const log = new TextDecoder().decode(run.stdout) +
       new TextDecoder().decode(run.stderr);
     assert.equal(run.code, 0, log);

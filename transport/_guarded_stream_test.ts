@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import type { ByteStream } from "./byte_stream.ts";
 import { guardStream } from "./_guarded_stream.ts";
-import { connStream } from "./conn.ts";
 import { WRITE_SOME, type WritesSome, writesSome } from "./_write_some.ts";
 
 /** A custom adapter that throws where it should reject. */
@@ -57,29 +56,4 @@ Deno.test("guardStream keeps the write-some fast path only of a stream that has 
     (fast as unknown as WritesSome)[WRITE_SOME](new Uint8Array([1])),
     /writeSome threw/,
   );
-});
-
-Deno.test("connStream over TCP has the write-some fast path and says how many bytes it wrote", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: (listener.addr as Deno.NetAddr).port,
-  });
-  const server = await accepted;
-  const stream = guardStream(connStream(client, "tcp"));
-  try {
-    assert.ok(writesSome(stream));
-    const bytes = new Uint8Array([1, 2, 3, 4]);
-    const n = await (stream as unknown as WritesSome)[WRITE_SOME](bytes);
-    assert.equal(n, 4);
-    const got = new Uint8Array(4);
-    let at = 0;
-    while (at < 4) at += (await server.read(got.subarray(at)))!;
-    assert.deepEqual(got, bytes);
-  } finally {
-    stream.close();
-    server.close();
-    listener.close();
-  }
 });

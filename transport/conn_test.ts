@@ -1,15 +1,23 @@
 import assert from "node:assert/strict";
 import { connStream } from "./conn.ts";
+import { WRITE_SOME, writesSome } from "./_write_some.ts";
 
-Deno.test("connStream writes all of a buffer larger than the socket buffers, in order", async () => {
+/** Both ends of a loopback TCP connection; the listener is closed. */
+async function tcpPair(): Promise<{ client: Deno.Conn; accepted: Deno.Conn }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
+  const accepting = listener.accept();
   const client = await Deno.connect({
     hostname: "127.0.0.1",
     port: (listener.addr as Deno.NetAddr).port,
   });
-  const server = connStream(await accepted, "tcp");
+  const accepted = await accepting;
   listener.close();
+  return { client, accepted };
+}
+
+Deno.test("connStream writes all of a buffer larger than the socket buffers, in order", async () => {
+  const { client, accepted } = await tcpPair();
+  const server = connStream(accepted, "tcp");
   // Far past what loopback buffers hold, so the kernel takes it in parts.
   const sent = new Uint8Array(8 << 20).map((_, i) => (i * 31) >> 3);
   const writing = server.write(sent);
@@ -26,17 +34,27 @@ Deno.test("connStream writes all of a buffer larger than the socket buffers, in 
 });
 
 Deno.test("connStream write rejects, never throws, once the socket is closed", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: (listener.addr as Deno.NetAddr).port,
-  });
-  const server = connStream(await accepted, "tcp");
-  listener.close();
+  const { client, accepted } = await tcpPair();
+  const server = connStream(accepted, "tcp");
   server.close();
   let written: Promise<void> | undefined;
   assert.doesNotThrow(() => written = server.write(new Uint8Array([1])));
   await assert.rejects(written!);
   client.close();
+});
+
+Deno.test("connStream has the write-some fast path and says how many bytes it wrote", async () => {
+  const { client, accepted } = await tcpPair();
+  const stream = connStream(accepted, "tcp");
+  try {
+    assert.ok(writesSome(stream));
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    assert.equal(await stream[WRITE_SOME](bytes), 4);
+    const got = new Uint8Array(4);
+    for (let at = 0; at < 4;) at += (await client.read(got.subarray(at)))!;
+    assert.deepEqual(got, bytes);
+  } finally {
+    stream.close();
+    client.close();
+  }
 });
