@@ -60,7 +60,7 @@ export function invoke(
   const observer = r.core.ops.observer;
   let result: unknown;
   try {
-    observer?.start(ctx);
+    observer?.start?.(ctx);
     // Tracing runs the chain inside the request's span.
     result = observer?.run
       ? observer.run(ctx, () => chain(middleware, ctx, last))

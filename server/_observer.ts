@@ -9,8 +9,8 @@ import type { ServerSession } from "./_session.ts";
 /** Hooks the request path calls when an observer is installed. */
 export interface RequestObserver {
   /** A REQUEST or SUBSCRIBE is about to run its middleware and handler. */
-  start(ctx: RequestContext): void;
-  /** It was answered with `status` (exactly once per `start`). */
+  start?(ctx: RequestContext): void;
+  /** It was answered with `status` (exactly once per request). */
   end(ctx: RequestContext, status: number): void;
   /**
    * A frame was answered before any handler: no handler or topic at the
@@ -44,8 +44,8 @@ export function combine(
     suspended: (ctx) => timer.suspended?.(ctx),
     flush: (session) => timer.flush?.(session),
     start(ctx) {
-      a.start(ctx);
-      b.start(ctx);
+      a.start?.(ctx);
+      b.start?.(ctx);
     },
     end(ctx, status) {
       a.end(ctx, status);

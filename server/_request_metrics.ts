@@ -99,14 +99,11 @@ export class MetricsObserver implements RequestObserver {
   #heldCount = 0;
 
   /**
-   * Nothing to do: a request is timed with its session's read (from
-   * `lastFrameAt`) while it is answered synchronously, and from
-   * `ctx.startedAt` when that is set (see {@link suspended}; forwarded
-   * calls, which have no read, set it when they start).
+   * The handler returned a promise: it is timed on its own. (A request
+   * answered synchronously is timed with its session's read, from
+   * `lastFrameAt`; forwarded calls, which have no read, set `startedAt`
+   * when they start.)
    */
-  start(_ctx: RequestContext): void {}
-
-  /** The handler returned a promise: it is timed on its own. */
   suspended(ctx: RequestContext): void {
     if (ctx.startedAt !== undefined) return;
     const session: Timed = ctx.session;
