@@ -1,7 +1,7 @@
 // The routing behind the HTTP face (server/http.ts): the WebSocket
 // upgrade, the extra routes, and the files built into the package — the
-// browser client and the demo chat page, text imports cached with the
-// code, so nothing is fetched at run time.
+// browser client and the demo chat page (server/_static.ts, loaded at the
+// first request for one of them).
 
 import {
   type WebSocketByteStream,
@@ -13,21 +13,27 @@ import {
   type HttpHandlerOptions,
   type HttpRoute,
 } from "./http.ts";
-import indexHtml from "./static/index.html" with { type: "text" };
-import chatCss from "./static/chat.css" with { type: "text" };
-import chatJs from "./static/chat.js" with { type: "text" };
-import chatProtoJs from "./static/chat_proto.js" with { type: "text" };
-import clientJs from "./static/nanorpc.generated.js" with { type: "text" };
+import type { FILES } from "./_static.ts";
+
+/** A built-in file: its name in server/_static.ts and its content type. */
+interface StaticFile {
+  name: keyof typeof FILES;
+  type: string;
+}
 
 const JS = "text/javascript; charset=utf-8";
-const CLIENT = { body: clientJs, type: JS };
-const PAGE: Readonly<Record<string, { body: string; type: string }>> = {
-  "/": { body: indexHtml, type: "text/html; charset=utf-8" },
-  "/index.html": { body: indexHtml, type: "text/html; charset=utf-8" },
-  "/chat.css": { body: chatCss, type: "text/css; charset=utf-8" },
-  "/chat.js": { body: chatJs, type: JS },
-  "/chat_proto.js": { body: chatProtoJs, type: JS },
+const HTML = "text/html; charset=utf-8";
+const CLIENT: StaticFile = { name: "client", type: JS };
+const PAGE: Readonly<Record<string, StaticFile>> = {
+  "/": { name: "indexHtml", type: HTML },
+  "/index.html": { name: "indexHtml", type: HTML },
+  "/chat.css": { name: "chatCss", type: "text/css; charset=utf-8" },
+  "/chat.js": { name: "chatJs", type: JS },
+  "/chat_proto.js": { name: "chatProtoJs", type: JS },
 };
+
+/** server/_static.ts, imported at the first request for a built-in file. */
+let files: Promise<typeof FILES> | undefined;
 
 /**
  * Routes requests as {@link httpHandler} does, upgrading at the endpoint
@@ -102,21 +108,24 @@ export function upgrader(
 
 function serveFile(
   request: Request,
-  file: { body: string; type: string },
-): Response {
+  file: StaticFile,
+): Response | Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") {
     return new Response("Only GET and HEAD are allowed here\n", {
       status: 405,
       headers: { allow: "GET, HEAD", "content-type": "text/plain" },
     });
   }
-  return new Response(request.method === "HEAD" ? null : file.body, {
-    headers: {
-      "content-type": file.type,
-      "cache-control": "no-cache",
-      "x-content-type-options": "nosniff",
-    },
-  });
+  files ??= import("./_static.ts").then((m) => m.FILES);
+  return files.then((loaded) =>
+    new Response(request.method === "HEAD" ? null : loaded[file.name], {
+      headers: {
+        "content-type": file.type,
+        "cache-control": "no-cache",
+        "x-content-type-options": "nosniff",
+      },
+    })
+  );
 }
 
 function notFound(request: Request): Response {

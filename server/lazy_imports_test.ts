@@ -2,7 +2,8 @@
 // protobuf-es and @opentelemetry/api are imported dynamically, the first
 // time a feature needs them (issue #16: RSS). Checked twice: statically,
 // on the module graph `deno info` reports, and at run time, in a child
-// process that cannot resolve npm packages at all.
+// process that cannot resolve npm packages at all. Likewise the files the
+// HTTP face serves (server/static/) load at the first request for one.
 
 import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -24,11 +25,18 @@ interface Dependency {
 /** Specifiers a plain server must not evaluate. */
 const NPM = /^(npm:|node:|@bufbuild\/|@opentelemetry\/)/;
 
+/** The built-in files the HTTP face serves. */
+const STATIC_FILES = /\/server\/static\//;
+
 /**
- * Every module the static (value) imports from `entry` reach that is an
- * npm or `node:` module, each with the chain of imports that reaches it.
+ * Every module the static (value) imports from `entry` reach that matches
+ * `unwanted` (default: an npm or `node:` module), each with the chain of
+ * imports that reaches it.
  */
-async function npmReachedFrom(entry: string): Promise<string[]> {
+async function reachedFrom(
+  entry: string,
+  unwanted: RegExp = NPM,
+): Promise<string[]> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", entry],
     cwd: ROOT.pathname,
@@ -50,7 +58,7 @@ async function npmReachedFrom(entry: string): Promise<string[]> {
       // Type-only imports have no `code`; dynamic ones load on demand.
       if (!dep.code || dep.isDynamic) continue;
       const target = dep.code.specifier;
-      if (NPM.test(dep.specifier) || NPM.test(target)) {
+      if (unwanted.test(dep.specifier) || unwanted.test(target)) {
         found.push([...chain, dep.specifier].join(" -> "));
       } else if (!chains.has(target)) {
         chains.set(target, [...chain, target.replace(ROOT.href, "")]);
@@ -62,15 +70,20 @@ async function npmReachedFrom(entry: string): Promise<string[]> {
 }
 
 Deno.test("server/mod.ts and protocol/mod.ts import npm packages only as types or dynamically", async () => {
-  assert.deepEqual(await npmReachedFrom("server/mod.ts"), []);
-  assert.deepEqual(await npmReachedFrom("protocol/mod.ts"), []);
+  assert.deepEqual(await reachedFrom("server/mod.ts"), []);
+  assert.deepEqual(await reachedFrom("protocol/mod.ts"), []);
+});
+
+Deno.test("server/mod.ts imports the files the HTTP face serves only dynamically", async () => {
+  assert.deepEqual(await reachedFrom("server/mod.ts", STATIC_FILES), []);
+  assert.deepEqual(await reachedFrom("mod.ts", STATIC_FILES), []);
 });
 
 // The client's run-time checks (a --no-npm client, typed calls loading
 // protobuf-es) are in client/lazy_imports_test.ts.
 Deno.test("client/mod.ts and the root mod.ts import npm packages only as types or dynamically", async () => {
-  assert.deepEqual(await npmReachedFrom("client/mod.ts"), []);
-  assert.deepEqual(await npmReachedFrom("mod.ts"), []);
+  assert.deepEqual(await reachedFrom("client/mod.ts"), []);
+  assert.deepEqual(await reachedFrom("mod.ts"), []);
 });
 
 /** Runs `code` in a child from the repository (its import map applies). */
