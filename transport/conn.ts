@@ -33,42 +33,60 @@ export function connStream(
       // Closed already: the first read says so.
     }
   }
-  let closed = false;
-  const stream: ByteStream & WritesSome = {
-    transport,
-    remoteAddr: peerOf(conn.remoteAddr, transport),
-    read: (buffer) => conn.read(buffer),
-    // Not an async function: most writes are whole at the first call, and
-    // this saves them a promise and a turn of the microtask queue.
-    write(data) {
-      try {
-        return conn.write(data).then((n) =>
-          n < data.length ? writeRest(conn, data, n) : undefined
-        );
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    },
-    // The outbox's fast path (transport/_write_some.ts): it writes the
-    // rest of a short write itself.
-    [WRITE_SOME](data: Uint8Array): Promise<number> {
-      try {
-        return conn.write(data);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        conn.close();
-      } catch {
-        // Already closed by the peer or a failed write.
-      }
-    },
-  };
-  return stream;
+  return new ConnStream(conn, transport);
+}
+
+// A class rather than an object literal of closures: a server holds one per
+// connection, and the methods live once on the prototype (issue #16: heap
+// per idle connection).
+class ConnStream implements ByteStream, WritesSome {
+  readonly transport: string;
+  readonly remoteAddr: PeerAddress;
+  readonly #conn: Deno.Conn;
+  #closed = false;
+
+  constructor(conn: Deno.Conn, transport: string) {
+    this.#conn = conn;
+    this.transport = transport;
+    this.remoteAddr = peerOf(conn.remoteAddr, transport);
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#conn.read(buffer);
+  }
+
+  // Not an async function: most writes are whole at the first call, and
+  // this saves them a promise and a turn of the microtask queue.
+  write(data: Uint8Array): Promise<void> {
+    const conn = this.#conn;
+    try {
+      return conn.write(data).then((n) =>
+        n < data.length ? writeRest(conn, data, n) : undefined
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  // The outbox's fast path (transport/_write_some.ts): it writes the rest
+  // of a short write itself.
+  [WRITE_SOME](data: Uint8Array): Promise<number> {
+    try {
+      return this.#conn.write(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or a failed write.
+    }
+  }
 }
 
 async function writeRest(
