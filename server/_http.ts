@@ -116,7 +116,10 @@ function serveFile(
       headers: { allow: "GET, HEAD", "content-type": "text/plain" },
     });
   }
-  files ??= import("./_static.ts").then((m) => m.FILES);
+  files ??= import("./_static.ts").then((m) => m.FILES, (err) => {
+    files = undefined; // The next request tries again.
+    throw err;
+  });
   return files.then((loaded) =>
     new Response(request.method === "HEAD" ? null : loaded[file.name], {
       headers: {
