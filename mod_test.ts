@@ -86,3 +86,33 @@ Deno.test("deno.json exports the server and the client as their own entries", as
   assert.equal(config.exports["./server"], "./server/mod.ts");
   assert.equal(config.exports["./client"], "./client/mod.ts");
 });
+
+// V8 keeps the text of every module it loads on its heap, one byte per
+// character only when every character is Latin-1: one "…" in a comment
+// doubles the module's share of a server's old generation (issue #16:
+// RSS). Write "...", "->", "--", ">=" in comments and \u escapes in strings.
+Deno.test("the library's modules and the browser bundle are Latin-1 text", async () => {
+  const found: string[] = [];
+  const files = ["server/static/nanorpc.generated.js"];
+  for (
+    const dir of [
+      "server/",
+      "client/",
+      "transport/",
+      "protocol/",
+      "wasm/",
+      "cluster/",
+      "gateway/",
+    ]
+  ) files.push(...await sources(dir));
+  for (const file of files) {
+    const text = await Deno.readTextFile(new URL(file, root));
+    const at = [...text].findIndex((c) => c.codePointAt(0)! > 0xff);
+    if (at >= 0) {
+      const before = [...text].slice(0, at).join("");
+      const line = before.split("\n").length;
+      found.push(`${file}:${line}: ${JSON.stringify([...text][at])}`);
+    }
+  }
+  assert.deepEqual(found, []);
+});

@@ -127,7 +127,7 @@ export class Call<T = unknown> implements OutFrame {
   }
 
   /**
-   * Fails the call after `ms` (none when 0 or Infinity; capped at 2^31−1)
+   * Fails the call after `ms` (none when 0 or Infinity; capped at 2^31-1)
    * with `error()`.
    */
   limit(ms: number, error: () => Error): void {

@@ -15,12 +15,12 @@ function hash(value: number): string {
   return `0x${value.toString(16).padStart(8, "0")}`;
 }
 
-/** `input → output`, `filter → stream update`, or `untyped`. */
+/** `input -> output`, `filter -> stream update`, or `untyped`. */
 function types(p: PathInfo): string {
   if (!p.input && !p.output) return "untyped";
   const name = (m: DescMessage | undefined) => m?.typeName ?? "?";
   const stream = p.kind === "topic" ? "stream " : "";
-  return `${name(p.input)} → ${stream}${name(p.output)}`;
+  return `${name(p.input)} \u2192 ${stream}${name(p.output)}`;
 }
 
 function pathJson(p: PathInfo) {

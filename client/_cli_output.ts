@@ -138,7 +138,7 @@ function example(type: DescMessage): string {
   return JSON.stringify(Object.fromEntries(fields.map((field) => [
     field.jsonName,
     field.scalar === ScalarType.STRING
-      ? "…"
+      ? "\u2026"
       : field.scalar === ScalarType.BOOL
       ? true
       : 0,

@@ -101,7 +101,7 @@ export function resolveOptions(options: ClientOptions): Settings {
   };
 }
 
-/** Throws unless `n` is an integer ≥ `min` (or `Infinity`). */
+/** Throws unless `n` is an integer >= `min` (or `Infinity`). */
 export function checkCount(name: string, n: number, min: number): void {
   if (
     typeof n !== "number" || !(n >= min) ||

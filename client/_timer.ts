@@ -1,6 +1,6 @@
 /**
  * Timer delays the runtime can honour. `setTimeout` takes a signed 32-bit
- * delay: anything above 2^31−1 ms (about 24.8 days) fires at once, so every
+ * delay: anything above 2^31-1 ms (about 24.8 days) fires at once, so every
  * delay the client sets goes through here.
  *
  * @module
@@ -29,7 +29,7 @@ export function timeLimit(
 
 /**
  * Throws a `RangeError` unless `ms` is a time limit: a number of
- * milliseconds ≥ 0, where 0 and `Infinity` mean none.
+ * milliseconds >= 0, where 0 and `Infinity` mean none.
  */
 export function checkTimeLimit(name: string, ms: number): void {
   if (typeof ms !== "number" || !(ms >= 0)) {

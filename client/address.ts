@@ -14,7 +14,7 @@ export interface NetAddress {
   transport: "tcp" | "tls";
   /** Host name or IP literal, without IPv6 brackets. */
   hostname: string;
-  /** Port number, 1–65535. */
+  /** Port number, 1-65535. */
   port: number;
 }
 
@@ -203,8 +203,8 @@ export function toAddress(address: string | Address | StreamDialer): Address {
  * Formats an address back into its text form.
  *
  * @param address A parsed address.
- * @returns The address as `tcp://…`, `tls://…`, `unix://…`,
- * `serial://…?baud=…`, the WebSocket URL, or a stream's name.
+ * @returns The address as `tcp://...`, `tls://...`, `unix://...`,
+ * `serial://...?baud=...`, the WebSocket URL, or a stream's name.
  *
  * @example
  * ```ts

@@ -12,15 +12,15 @@ export interface BackoffOptions {
   initial?: number;
   /**
    * Upper bound of the delay, in milliseconds; at least `initial`. A timer
-   * holds at most 2^31−1 ms, so longer delays are capped there.
+   * holds at most 2^31-1 ms, so longer delays are capped there.
    * @default {10000}
    */
   max?: number;
   /** Growth of the delay per attempt. @default {2} */
   factor?: number;
   /**
-   * Share of the delay that is random, 0–1: with jitter `j` the delay of
-   * attempt `n` is uniform in `[d·(1−j), d]` where
+   * Share of the delay that is random, 0-1: with jitter `j` the delay of
+   * attempt `n` is uniform in `[d·(1-j), d]` where
    * `d = min(max, initial·factor^n)`. Spreads clients that lost the same
    * server apart. @default {0.5}
    */
@@ -91,8 +91,8 @@ export class Backoff {
    * The delay before the next attempt, in milliseconds; advances the
    * attempt counter.
    *
-   * @returns A delay in `[d·(1−jitter), d]`, `d` the capped exponential
-   * (never above 2^31−1, the longest delay a timer holds).
+   * @returns A delay in `[d·(1-jitter), d]`, `d` the capped exponential
+   * (never above 2^31-1, the longest delay a timer holds).
    */
   next(): number {
     const exponent = Math.min(this.#attempt, 64);

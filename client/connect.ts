@@ -14,7 +14,7 @@ import type { ClientOptions } from "./options.ts";
  * keep trying); later losses are healed by reconnecting.
  *
  * @param address `tcp://host:port`, `tls://host:port`, `unix:///path`,
- * `ws://host:port/path`, `serial:///dev/tty…?baud=N`, or a dialer.
+ * `ws://host:port/path`, `serial:///dev/tty...?baud=N`, or a dialer.
  * @param options Timeouts, reconnection, keepalive and more.
  * @returns The connected client; close it with `close()` or `await using`.
  * @throws {NotConnectedError} When the server cannot be reached.

@@ -57,7 +57,7 @@ export interface KeepaliveOptions {
 /**
  * Options of `connect` and `new Client`. Values out of range make the
  * constructor throw a `RangeError` that names the option. Every time limit
- * above 2^31−1 ms (about 24.8 days, the longest delay a timer can hold) is
+ * above 2^31-1 ms (about 24.8 days, the longest delay a timer can hold) is
  * capped there.
  */
 export interface ClientOptions {

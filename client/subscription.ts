@@ -44,7 +44,7 @@ export interface SubscribeOptions<T = Uint8Array> {
   signal?: AbortSignal;
   /**
    * Most updates held for the async iterator when the consumer lags (a
-   * whole number ≥ 1). When full, the oldest update is dropped and
+   * whole number >= 1). When full, the oldest update is dropped and
    * `dropped` counts it.
    * @default {1024}
    */

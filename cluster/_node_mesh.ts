@@ -1,8 +1,8 @@
 /**
  * The nodes of a {@link NatsForwarder}'s cluster as one node sees them:
  * heartbeats out and in (who serves which paths, who left, who went
- * silent), and the messages addressed to this node — session ops, updates
- * of its sessions' remote subscriptions, releases and pushes — handed to
+ * silent), and the messages addressed to this node -- session ops, updates
+ * of its sessions' remote subscriptions, releases and pushes -- handed to
  * the host.
  *
  * @module

@@ -10,7 +10,7 @@
  * ```
  *
  * Flags added here: `--nats URL` (repeatable: several servers of one NATS
- * cluster) joins a cluster — topics, groups and uids are shared, and
+ * cluster) joins a cluster -- topics, groups and uids are shared, and
  * paths this node does not serve are forwarded to one that does;
  * `--nats-prefix PREFIX` separates clusters sharing a NATS server;
  * `--node-name NAME` names the node in NATS's monitoring; `--workers N`

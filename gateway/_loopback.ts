@@ -43,8 +43,8 @@ export class SessionEndedError extends Error {
 }
 
 /**
- * The session was not ready for the call — not opened by the server, or
- * not prepared by `prepare` — within the call's time limit, or the HTTP
+ * The session was not ready for the call -- not opened by the server, or
+ * not prepared by `prepare` -- within the call's time limit, or the HTTP
  * request was aborted while it waited.
  */
 export class SessionNotReadyError extends Error {
@@ -199,7 +199,7 @@ export class Loopback {
   /**
    * `ready`, unless the session ends, the time limit passes or the request
    * is aborted first. Then the session is closed, and what `ready` does
-   * later — a hook that settles or throws after the call — is ignored.
+   * later -- a hook that settles or throws after the call -- is ignored.
    */
   #untilReady(ready: Promise<unknown>, pending: () => string): Promise<void> {
     const { readyTimeoutMs: ms = 0, signal } = this.#options;

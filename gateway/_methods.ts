@@ -28,7 +28,7 @@ import {
  * @example
  * ```ts ignore
  * for (const m of await gateway.methods()) {
- *   console.log(`/${m.method.parent.typeName}/${m.method.name} → ${m.path}`);
+ *   console.log(`/${m.method.parent.typeName}/${m.method.name} -> ${m.path}`);
  * }
  * ```
  */

@@ -1,7 +1,7 @@
 // An in-memory byte stream between the gateway and one server session.
 // The server's side is a ByteStream; the gateway's side reads what the
 // server writes one chunk at a time, and the server's write settles only
-// when the gateway has taken the chunk — so a gateway that stops reading
+// when the gateway has taken the chunk -- so a gateway that stops reading
 // (an HTTP client that stops reading) makes the session's writes pend, and
 // the session's own bounded outgoing buffer drops and counts its updates.
 

@@ -1,7 +1,7 @@
 /**
  * The Connect gateway: every method of every service registered with
- * `server.service` is also served over HTTP — the Connect protocol (unary
- * JSON and binary, server-streaming) and gRPC-Web — by a fetch-style
+ * `server.service` is also served over HTTP -- the Connect protocol (unary
+ * JSON and binary, server-streaming) and gRPC-Web -- by a fetch-style
  * handler you mount on the server's HTTP listener (`fallback`), in
  * `Deno.serve`, or in any server that hands you a `Request`.
  *
@@ -39,7 +39,7 @@ export interface ConnectGatewayOptions {
   /**
    * Serve these services' methods. Default: every method the server's
    * reflection lists (all that `server.service` registered), read on the
-   * first call and again — at most once a second — when a call names a
+   * first call and again -- at most once a second -- when a call names a
    * method it does not know yet. Give them when reflection is off.
    */
   services?: readonly DescService[];
@@ -49,7 +49,7 @@ export interface ConnectGatewayOptions {
   grpcWeb?: boolean;
   /**
    * Prepares each call's session from its HTTP request before the call is
-   * made — to bind a uid or set attributes from an `authorization` header,
+   * made -- to bind a uid or set attributes from an `authorization` header,
    * say. Throw a `NotAuthorizedError` to refuse the call
    * (`permission_denied`); another `NanoRpcError` answers its status and
    * message, as from a handler. Anything else it throws is logged and
@@ -61,7 +61,7 @@ export interface ConnectGatewayOptions {
    * {@link ConnectGatewayOptions.sessionTimeoutMs}; past it the client is
    * answered `deadline_exceeded`. An aborted HTTP request
    * (`request.signal`) ends the wait too. Either way the session is
-   * closed, so `session.signal` aborts — pass it to what the hook awaits —
+   * closed, so `session.signal` aborts -- pass it to what the hook awaits --
    * and whatever the hook returns or throws later is dropped
    * (`session.bind` throws on the closed session). Under `Deno.serve`,
    * reading `request.signal` prints Deno's one-time notice about its
@@ -88,8 +88,8 @@ export interface ConnectGatewayOptions {
    */
   session?: (session: Session, request: Request) => void | Promise<void>;
   /**
-   * Longest wait, in ms, for a call's session to be ready — opened by the
-   * server (its handshake hook) and prepared by the `session` hook — when
+   * Longest wait, in ms, for a call's session to be ready -- opened by the
+   * server (its handshake hook) and prepared by the `session` hook -- when
    * the client sent no time limit of its own. Past it the call is answered
    * `deadline_exceeded` and its session closed. Default 30000, the
    * server's default `handlerTimeout`: give your server's `handlerTimeout`
@@ -135,10 +135,10 @@ export interface ConnectGateway {
 /**
  * Serves the methods of the services registered with `server.service`
  * over the Connect protocol and gRPC-Web, through the server itself.
- * Errors: NOT_FOUND → `not_found`, NOT_AUTHORIZED → `permission_denied`,
- * INTERNAL_ERROR → `internal`; a session that ends or is refused first →
+ * Errors: NOT_FOUND -> `not_found`, NOT_AUTHORIZED -> `permission_denied`,
+ * INTERNAL_ERROR -> `internal`; a session that ends or is refused first ->
  * `unavailable`; a `session` hook still pending when the call's time
- * limit passes → `deadline_exceeded`. Request bodies are bounded by the server's
+ * limit passes -> `deadline_exceeded`. Request bodies are bounded by the server's
  * `maxMessageSize` (`resource_exhausted` beyond it). gRPC over HTTP/2
  * needs trailers, which fetch-style servers cannot send: it is not served.
  *

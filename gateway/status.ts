@@ -16,9 +16,9 @@ import {
 import { Status } from "../wasm/wire.ts";
 
 /**
- * Connect's code for a NanoRPC status: NOT_FOUND → `not_found`,
- * NOT_AUTHORIZED → `permission_denied`, INTERNAL_ERROR → `internal`,
- * anything else → `unknown`.
+ * Connect's code for a NanoRPC status: NOT_FOUND -> `not_found`,
+ * NOT_AUTHORIZED -> `permission_denied`, INTERNAL_ERROR -> `internal`,
+ * anything else -> `unknown`.
  *
  * @param status A NanoRPC response status.
  * @returns The Connect code.
@@ -47,8 +47,8 @@ export function connectCode(status: number): Code {
 
 /**
  * What a failed upstream call becomes for the NanoRPC caller: `not_found`
- * → NOT_FOUND; `permission_denied` and `unauthenticated` →
- * NOT_AUTHORIZED; anything else → INTERNAL_ERROR naming the code.
+ * -> NOT_FOUND; `permission_denied` and `unauthenticated` ->
+ * NOT_AUTHORIZED; anything else -> INTERNAL_ERROR naming the code.
  *
  * @param error What the connect-es client threw.
  * @param url The upstream's URL, for the message.

@@ -1,6 +1,6 @@
 // Event listeners that cannot end the process. An EventTarget reports an
 // error thrown by a listener as an uncaught exception, which ends a Deno
-// process; the server's and the client's events (sessionopen, connect …)
+// process; the server's and the client's events (sessionopen, connect ...)
 // are dispatched from deep inside their machinery, so one faulty listener
 // would take everything down. Each listener is added wrapped, and the
 // wrapper is remembered so removeEventListener still finds it.
@@ -12,7 +12,7 @@ type Listener = EventListenerOrEventListenerObject;
 
 export class ListenerGuard {
   readonly #onError: ListenerErrorSink;
-  /** listener → `${capture}${type}` → the wrapper added in its place. */
+  /** listener -> `${capture}${type}` -> the wrapper added in its place. */
   readonly #wrappers = new WeakMap<Listener, Map<string, EventListener>>();
 
   constructor(onError: ListenerErrorSink) {

@@ -18,7 +18,7 @@ import type { ServerSession } from "./_session.ts";
 
 /**
  * What a session does with a malformed frame. `"close"` (streams with a
- * connection: TCP, WebSocket …) closes the session. `"resync"` (a serial
+ * connection: TCP, WebSocket ...) closes the session. `"resync"` (a serial
  * line, which has no connection to close) discards what is buffered, then
  * discards whatever arrives until the line has been quiet for `quietMs`,
  * and starts again with the next byte. On such a line a silence of

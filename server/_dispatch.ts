@@ -211,5 +211,5 @@ function subscribe(
 
 function quote(bytes: Uint8Array, off: number, len: number): string {
   const text = decoder.decode(bytes.subarray(off, off + Math.min(len, QUOTE)));
-  return len > QUOTE ? `${text}…` : text;
+  return len > QUOTE ? `${text}\u2026` : text;
 }

@@ -1,5 +1,5 @@
 // The routing behind the HTTP face (server/http.ts): the WebSocket
-// upgrade, the extra routes, and the files built into the package — the
+// upgrade, the extra routes, and the files built into the package -- the
 // browser client and the demo chat page (server/_static.ts, loaded at the
 // first request for one of them).
 

@@ -257,6 +257,6 @@ const MAX_TIMER = 2 ** 31 - 1;
 
 function clip(message: string): string {
   return message.length > MAX_MESSAGE
-    ? `${message.slice(0, MAX_MESSAGE)}…`
+    ? `${message.slice(0, MAX_MESSAGE)}\u2026`
     : message;
 }

@@ -32,7 +32,7 @@ export interface ComponentOptions {
   /**
    * Path segment of the component. Default: the class name with a trailing
    * `Component` removed and the first letter lowercased
-   * (`RoomComponent` → `room`).
+   * (`RoomComponent` -> `room`).
    */
   name?: string;
   /** Maps a method name to its path segment. Default: unchanged. */
@@ -100,7 +100,7 @@ export function componentHandlers(
   return handlers;
 }
 
-/** Whether `proto` is the prototype of a global built-in (Object, EventTarget …). */
+/** Whether `proto` is the prototype of a global built-in (Object, EventTarget ...). */
 function isBuiltIn(proto: object): boolean {
   const ctor =
     (proto as { constructor?: { name?: string; prototype?: unknown } })

@@ -25,7 +25,7 @@ export const ROOM_MESSAGES: string = methodPath(Room.method.messages);
 
 /**
  * Registers the demo on `server`: `/echo` (answers with the request data)
- * and `service Room` — `/room/join` remembers the caller's name,
+ * and `service Room` -- `/room/join` remembers the caller's name,
  * `/room/send` publishes a message from it (or from "anonymous") to
  * `/room/messages`, whose filter (a ChatFilter; empty means all) keeps one
  * sender's messages.

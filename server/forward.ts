@@ -14,8 +14,8 @@
  *    id, uid, attributes).
  * 2. A node that serves the path runs its middleware and handler with a
  *    proxy `ctx.session` built from the snapshot. What the handler does to
- *    the session — `set`, `delete`, `bind`, `unbind`, `push`, adding it to
- *    or removing it from a group, `close` — is recorded as
+ *    the session -- `set`, `delete`, `bind`, `unbind`, `push`, adding it to
+ *    or removing it from a group, `close` -- is recorded as
  *    {@link SessionOp}s and travels back with the {@link ForwardedAnswer};
  *    the home node applies them, in order, just before it writes the
  *    answer. A proxy kept after the answer sends its ops on its own.

@@ -51,7 +51,7 @@ export interface Listener {
   /** The bound address (with the real port when 0 was asked for). */
   readonly addr: Deno.Addr;
   /**
-   * The address as a URL: `tcp://host:port`, `tls://…`, `unix:///path`,
+   * The address as a URL: `tcp://host:port`, `tls://...`, `unix:///path`,
    * `http://host:port` (its WebSocket endpoint is `ws://host:port/nanorpc`).
    */
   readonly url: string;

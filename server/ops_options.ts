@@ -11,7 +11,7 @@ export interface RateLimit {
   perSecond: number;
   /**
    * Requests allowed at once before the rate applies (the bucket's size);
-   * a whole number ≥ 1. Default: `perSecond` rounded up.
+   * a whole number >= 1. Default: `perSecond` rounded up.
    */
   burst?: number;
 }

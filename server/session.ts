@@ -65,7 +65,7 @@ export interface Session {
   delete(key: string): boolean;
   /**
    * Binds the session to a user id, so that `server.sessionByUid(uid)` finds
-   * it and `server.pushTo(uid, …)` and `server.kick(uid)` reach it. A uid
+   * it and `server.pushTo(uid, ...)` and `server.kick(uid)` reach it. A uid
    * bound to another session moves to this one.
    *
    * @throws {Error} When the session is closed.

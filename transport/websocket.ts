@@ -344,7 +344,7 @@ export function truncateReason(reason: string): string {
   if (encoder.encode(reason).length <= 123) return reason;
   let cut = reason.slice(0, 123);
   while (encoder.encode(cut).length > 120) cut = cut.slice(0, -1);
-  return cut + "…";
+  return cut + "\u2026";
 }
 
 function positive(value: number | undefined, fallback: number): number {

@@ -83,7 +83,7 @@ function writeInt32Field(
     out[at++] = (low & 0x7f) | 0x80;
     low >>>= 7;
   }
-  // Bits 28–31 of the value, then 32–63, all ones.
+  // Bits 28-31 of the value, then 32-63, all ones.
   out[at++] = low | 0xf0;
   for (let i = 0; i < 4; i++) out[at++] = 0xff;
   out[at++] = 0x01;
@@ -229,7 +229,7 @@ function writeShort(
 const ONE_BYTE = 0x80;
 /** Varints below this take two bytes at most. */
 const TWO_BYTES = 0x4000;
-/** Data shorter than this leaves a body (≤ 10 more bytes) under TWO_BYTES. */
+/** Data shorter than this leaves a body (<= 10 more bytes) under TWO_BYTES. */
 const SMALL_BODY = TWO_BYTES - 16;
 
 function copyPayload(

@@ -90,7 +90,7 @@ export function randomText(rng: Rng, maxChars: number): string {
   return s;
 }
 
-/** An ASCII path of exactly `len` bytes, e.g. `/room.member/abc…`. */
+/** An ASCII path of exactly `len` bytes, e.g. `/room.member/abc...`. */
 export function asciiPath(rng: Rng, len: number): string {
   const chars = "abcdefghijklmnopqrstuvwxyz0123456789_./";
   let s = "/";

@@ -308,7 +308,7 @@ export class Codec {
     return parts.length === 1 ? parts[0] : concat(parts);
   }
 
-  /** Encodes request frames [first, first+n) (n ≤ MAX_FRAMES). */
+  /** Encodes request frames [first, first+n) (n <= MAX_FRAMES). */
   #requests(
     fields: ArrayLike<number>,
     paths: ArrayLike<Uint8Array | undefined>,

@@ -1,9 +1,9 @@
 /**
  * The layout of the codec's tables, shared word for word by the
  * AssemblyScript module (wasm/assembly/) and the TypeScript side. This file
- * is written in the common subset of both languages — plain `export const`
+ * is written in the common subset of both languages -- plain `export const`
  * with integer literals, which AssemblyScript types as `i32` and TypeScript
- * as number literals — so both compilers read the one definition.
+ * as number literals -- so both compilers read the one definition.
  *
  * A decode call fills a table of 32-bit words: a header of {@link HEADER}
  * words, then one entry of {@link STRIDE} words per decoded frame. Request

@@ -2687,7 +2687,7 @@ var Codec = class {
     }
     return parts.length === 1 ? parts[0] : concat(parts);
   }
-  /** Encodes request frames [first, first+n) (n ≤ MAX_FRAMES). */
+  /** Encodes request frames [first, first+n) (n <= MAX_FRAMES). */
   #requests(fields, paths, payloads, first, n) {
     let extra = 0;
     for (let i = first; i < first + n; i++) extra += paths[i]?.length ?? 0;
@@ -2744,7 +2744,7 @@ var ListenerGuard = class {
     __name(this, "ListenerGuard");
   }
   #onError;
-  /** listener → `${capture}${type}` → the wrapper added in its place. */
+  /** listener -> `${capture}${type}` -> the wrapper added in its place. */
   #wrappers = /* @__PURE__ */ new WeakMap();
   constructor(onError) {
     this.#onError = onError;
@@ -3225,7 +3225,7 @@ var Call = class {
     this.data = EMPTY;
   }
   /**
-   * Fails the call after `ms` (none when 0 or Infinity; capped at 2^31−1)
+   * Fails the call after `ms` (none when 0 or Infinity; capped at 2^31-1)
    * with `error()`.
    */
   limit(ms, error) {
@@ -5103,8 +5103,8 @@ var Backoff = class {
    * The delay before the next attempt, in milliseconds; advances the
    * attempt counter.
    *
-   * @returns A delay in `[d·(1−jitter), d]`, `d` the capped exponential
-   * (never above 2^31−1, the longest delay a timer holds).
+   * @returns A delay in `[d·(1-jitter), d]`, `d` the capped exponential
+   * (never above 2^31-1, the longest delay a timer holds).
    */
   next() {
     const exponent = Math.min(this.#attempt, 64);
