@@ -30,6 +30,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { type ConnRead, opRead } from "./_conn_read_op.ts";
 
 /** How the echo pairs read. */
 export type ReadPath = "conn" | "op";
@@ -43,26 +44,8 @@ export interface ReadPathResult {
   oldBytesPerRead: number;
 }
 
-type Read = (conn: Deno.Conn, buffer: Uint8Array) => Promise<number | null>;
-
-function reader(path: ReadPath): Read {
-  if (path === "conn") return (conn, buffer) => conn.read(buffer);
-  // Deno's internals, reached only by this comparison: the op Conn.read
-  // wraps, without the Set.
-  const deno = Deno as unknown as Record<symbol, { core: CoreRead }>;
-  const core = deno[(Deno as unknown as { internal: symbol }).internal].core;
-  return async (conn, buffer) => {
-    const rid = (conn as unknown as Record<symbol, number>)[
-      core.internalRidSymbol
-    ];
-    const n = await core.read(rid, buffer);
-    return n === 0 ? null : n;
-  };
-}
-
-interface CoreRead {
-  internalRidSymbol: symbol;
-  read(rid: number, buffer: Uint8Array): Promise<number>;
+function reader(path: ReadPath): ConnRead {
+  return path === "conn" ? (conn, buffer) => conn.read(buffer) : opRead();
 }
 
 /** The child: echo pairs, `messages` round trips on each connection. */

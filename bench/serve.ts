@@ -12,7 +12,10 @@
  * endpoint there), `--log-level` (default warn), `--ops on|off` (off:
  * no request metrics, no tracing; default on), `--demo echo|all` (all:
  * also the chat room, a protobuf service, which loads protobuf-es: about
- * 13 MiB more RSS; default echo). Prints `listening on
+ * 13 MiB more RSS; default echo), `--conn-read conn|op` (op: sockets
+ * read through the op underneath `Deno.Conn.read`, reached through Deno's
+ * internals, to measure what its per-read `Set` costs; see
+ * bench/conn_read_old_space.ts; default conn). Prints `listening on
  * tcp://HOST:PORT` once bound (then `listening on ws://HOST:PORT/nanorpc`
  * with `--http`); SIGINT and SIGTERM shut it
  * down gracefully and exit.
@@ -132,6 +135,7 @@ async function main(args: string[]): Promise<void> {
       "heap-snapshots": { type: "string" },
       ops: { type: "string", default: "on" },
       demo: { type: "string", default: "echo" },
+      "conn-read": { type: "string", default: "conn" },
     },
   });
   const codecName = values.codec;
@@ -143,6 +147,14 @@ async function main(args: string[]): Promise<void> {
   }
   if (values.ops !== "on" && values.ops !== "off") {
     throw new Error(`--ops must be on or off, got ${values.ops}`);
+  }
+  if (values["conn-read"] === "op") {
+    await (await import("./_conn_read_op.ts")).readConnsThroughOp();
+    console.log("sockets read through the op under Deno.Conn.read");
+  } else if (values["conn-read"] !== "conn") {
+    throw new Error(
+      `--conn-read must be conn or op, got ${values["conn-read"]}`,
+    );
   }
   const server = benchServer({
     // Loaded only when asked for: it brings protobuf-es.
