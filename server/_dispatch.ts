@@ -183,7 +183,7 @@ function subscribe(
 ): Promise<void> | undefined {
   const ctx = new SubscribeContext(session, route, id, data);
   const pending: Pending = {};
-  const last = (ctx: RequestContext): undefined => {
+  const prepare = (ctx: RequestContext): undefined => {
     const topic = route.topic!;
     session.subscriptions.checkLimit(ctx.requestId);
     checkFilterSize(ctx.data.length, session.core.limits.maxFilterSize);
@@ -198,6 +198,12 @@ function subscribe(
     pending.commit = () => {
       if (!session.closed) session.subscriptions.add(sub);
     };
+  };
+  // A typed topic registered after listen() decodes filters once
+  // protobuf-es has loaded.
+  const last = (ctx: RequestContext): Promise<undefined> | undefined => {
+    const ready = route.topic!.decoderReady(ctx.data);
+    return ready ? ready.then(() => prepare(ctx)) : prepare(ctx);
   };
   session.awaitAck(id);
   pending.acked = () => session.acked(id, true);

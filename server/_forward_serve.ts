@@ -183,7 +183,7 @@ export class ForwardServe {
     const key = call.key;
     const home = call.session.node;
     const pending: Pending = {};
-    const last = (ctx: RequestContext): undefined => {
+    const prepare = (ctx: RequestContext): undefined => {
       const topic = route.topic!;
       if (key === undefined) {
         throw new InternalError("A forwarded SUBSCRIBE came without its key");
@@ -211,6 +211,11 @@ export class ForwardServe {
         );
       }
       pending.commit = () => this.#hold(home, sub);
+    };
+    // As a local SUBSCRIBE: a typed topic's filter waits for protobuf-es.
+    const last = (ctx: RequestContext): Promise<undefined> | undefined => {
+      const ready = route.topic!.decoderReady(ctx.data);
+      return ready ? ready.then(() => prepare(ctx)) : prepare(ctx);
     };
     return invoke(capture, ctx, last, false, pending);
   }

@@ -27,12 +27,22 @@ export interface Subscription {
   index: number;
 }
 
+/**
+ * {@link TopicOptions} as the server builds topics from them: a typed
+ * topic's decoders need protobuf-es, which may still be loading.
+ */
+export interface TopicImplOptions extends TopicOptions<unknown, unknown> {
+  /** A promise to wait for before decoding, or undefined when ready. */
+  decoderReady?: () => Promise<unknown> | undefined;
+}
+
 export class TopicImpl implements Topic {
   readonly route: Route;
   #subscribers: Subscription[] = [];
   #filter?: TopicFilter<unknown, unknown>;
   #decodeFilter?: (bytes: Uint8Array) => unknown;
   #decodeUpdate?: (bytes: Uint8Array) => unknown;
+  #decoderReady?: () => Promise<unknown> | undefined;
   #filtered = 0;
   #logger: Logger;
   /** Deliveries walking the list now (a filter or a send may publish). */
@@ -42,7 +52,7 @@ export class TopicImpl implements Topic {
 
   constructor(
     route: Route,
-    options: TopicOptions<unknown, unknown>,
+    options: TopicImplOptions,
     logger: Logger,
   ) {
     this.route = route;
@@ -50,6 +60,7 @@ export class TopicImpl implements Topic {
     this.#filter = options.filter;
     this.#decodeFilter = options.decodeFilter;
     this.#decodeUpdate = options.decodeUpdate;
+    this.#decoderReady = options.decoderReady;
   }
 
   get path(): string {
@@ -58,6 +69,16 @@ export class TopicImpl implements Topic {
 
   get size(): number {
     return this.#subscribers.length - this.#holes;
+  }
+
+  /**
+   * What {@link prepare} must wait for before it can decode `filterBytes`
+   * (a typed topic registered after `listen()`, protobuf-es still
+   * loading), or undefined.
+   */
+  decoderReady(filterBytes: Uint8Array): Promise<unknown> | undefined {
+    if (filterBytes.length === 0 || !this.#filter) return undefined;
+    return this.#decoderReady?.();
   }
 
   /**
@@ -223,16 +244,17 @@ function encodes(session: Session): session is EncodingSession {
 /**
  * Turns {@link TypedTopicOptions} into plain {@link TopicOptions}, and
  * starts loading protobuf-es, which decoding needs. `listen()` and
- * `serve()` wait for the load, so no session subscribes before it is
- * done; until then decoding throws (the SUBSCRIBE or the update fails,
- * and says why).
+ * `serve()` wait for the load; a topic registered after them makes a
+ * filtered SUBSCRIBE wait for it (`decoderReady`). Updates are decoded
+ * only for filtered subscriptions, which exist only once it is loaded.
  */
 export function typedTopicOptions<F extends DescMessage, U extends DescMessage>(
   options: TypedTopicOptions<F, U>,
-): TopicOptions<unknown, unknown> {
+): TopicImplOptions {
   loadProtobuf();
   const { filterSchema, updateSchema } = options;
   return {
+    decoderReady: () => protobuf() ? undefined : loadProtobuf(),
     filter: options.filter as TopicFilter<unknown, unknown>,
     decodeFilter: (bytes) =>
       loaded(filterSchema).fromBinary(filterSchema, bytes),
@@ -245,6 +267,6 @@ function loaded(schema: DescMessage) {
   const pb = protobuf();
   if (pb) return pb;
   throw new Error(
-    `Cannot decode ${schema.typeName} yet: protobuf-es has not finished loading; let server.listen() or server.serve(), which wait for it, start the sessions`,
+    `Cannot decode ${schema.typeName} yet: protobuf-es has not finished loading`,
   );
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startServer, SUBSCRIBE, UPDATE, waitFor } from "../testing/mod.ts";
 import { Status } from "../wasm/wire.ts";
 import type { Topic } from "./topic.ts";
+import type { TopicImplOptions } from "./_topic.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -90,4 +91,51 @@ Deno.test("Topic deliver walks subscribers from before a publish made inside it"
     assert.deepEqual(got.sort(), ["a", "b"]);
   }
   assert.equal(topic!.size, 2);
+});
+
+Deno.test("a filtered SUBSCRIBE waits for the topic's decoder to be ready, then subscribes", async () => {
+  // What a typed topic registered after listen() does while protobuf-es
+  // loads, with the wait in the test's hands.
+  const asked = Promise.withResolvers<void>();
+  const gate = Promise.withResolvers<void>();
+  let ready = false;
+  const options: TopicImplOptions = {
+    filter: (filter: unknown, update: unknown) =>
+      filter === str(update as Uint8Array),
+    decodeFilter: (bytes) => {
+      if (!ready) throw new Error("decoded before the decoder was ready");
+      return str(bytes);
+    },
+    decoderReady: () => {
+      asked.resolve();
+      return ready ? undefined : gate.promise;
+    },
+  };
+  await using t = await startServer((server) => {
+    server.topic("/typed", options);
+  });
+  using peer = await t.connectRaw();
+  const ack = peer.call({
+    requestId: 3,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/typed" },
+    data: text("red"),
+  });
+  // Without the wait the SUBSCRIBE would be answered (refused) first.
+  const first = await Promise.race([
+    asked.promise.then(() => "asked"),
+    ack.then((a) => `answered ${a.responseStatus}: ${a.responseMessage}`),
+  ]);
+  assert.equal(first, "asked");
+  ready = true;
+  gate.resolve();
+  assert.equal(
+    (await ack).responseStatus,
+    Status.OK,
+    (await ack).responseMessage,
+  );
+  t.server.publish("/typed", text("blue"));
+  t.server.publish("/typed", text("red"));
+  const update = await peer.read();
+  assert.deepEqual([update.requestId, str(update.data)], [3, "red"]);
 });
