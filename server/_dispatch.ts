@@ -199,12 +199,8 @@ function subscribe(
       if (!session.closed) session.subscriptions.add(sub);
     };
   };
-  // A typed topic registered after listen() decodes filters once
-  // protobuf-es has loaded.
-  const last = (ctx: RequestContext): Promise<undefined> | undefined => {
-    const ready = route.topic!.decoderReady(ctx.data);
-    return ready ? ready.then(() => prepare(ctx)) : prepare(ctx);
-  };
+  const last = (ctx: RequestContext) =>
+    route.topic!.whenDecodable(ctx.data, () => prepare(ctx));
   session.awaitAck(id);
   pending.acked = () => session.acked(id, true);
   const done = invoke(session, ctx, last, false, pending);

@@ -212,11 +212,8 @@ export class ForwardServe {
       }
       pending.commit = () => this.#hold(home, sub);
     };
-    // As a local SUBSCRIBE: a typed topic's filter waits for protobuf-es.
-    const last = (ctx: RequestContext): Promise<undefined> | undefined => {
-      const ready = route.topic!.decoderReady(ctx.data);
-      return ready ? ready.then(() => prepare(ctx)) : prepare(ctx);
-    };
+    const last = (ctx: RequestContext) =>
+      route.topic!.whenDecodable(ctx.data, () => prepare(ctx));
     return invoke(capture, ctx, last, false, pending);
   }
 

@@ -72,13 +72,15 @@ export class TopicImpl implements Topic {
   }
 
   /**
-   * What {@link prepare} must wait for before it can decode `filterBytes`
-   * (a typed topic registered after `listen()`, protobuf-es still
-   * loading), or undefined.
+   * Runs `next` (which {@link prepare}s a subscription from `filterBytes`)
+   * at once, or once the topic can decode them: a typed topic registered
+   * after `listen()` waits for protobuf-es.
    */
-  decoderReady(filterBytes: Uint8Array): Promise<unknown> | undefined {
-    if (filterBytes.length === 0 || !this.#filter) return undefined;
-    return this.#decoderReady?.();
+  whenDecodable<T>(filterBytes: Uint8Array, next: () => T): T | Promise<T> {
+    const ready = filterBytes.length > 0 && this.#filter
+      ? this.#decoderReady?.()
+      : undefined;
+    return ready ? ready.then(next) : next();
   }
 
   /**
@@ -245,7 +247,7 @@ function encodes(session: Session): session is EncodingSession {
  * Turns {@link TypedTopicOptions} into plain {@link TopicOptions}, and
  * starts loading protobuf-es, which decoding needs. `listen()` and
  * `serve()` wait for the load; a topic registered after them makes a
- * filtered SUBSCRIBE wait for it (`decoderReady`). Updates are decoded
+ * filtered SUBSCRIBE wait for it (`whenDecodable`). Updates are decoded
  * only for filtered subscriptions, which exist only once it is loaded.
  */
 export function typedTopicOptions<F extends DescMessage, U extends DescMessage>(
