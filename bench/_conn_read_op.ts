@@ -66,3 +66,16 @@ export async function readConnsThroughOp(): Promise<void> {
   client.close();
   server.close();
 }
+
+/**
+ * What `--conn-read conn|op` asks of a benchmark server (bench/serve.ts,
+ * raw_echo.ts): `op` makes its sockets read through the op, and says so.
+ */
+export async function connReadFlag(value: string | undefined): Promise<void> {
+  if (value === undefined || value === "conn") return;
+  if (value !== "op") {
+    throw new Error(`--conn-read must be conn or op, got ${value}`);
+  }
+  await readConnsThroughOp();
+  console.log("sockets read through the op under Deno.Conn.read");
+}

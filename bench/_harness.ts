@@ -108,6 +108,7 @@ export async function startTarget(
   for await (const line of lines) {
     match = line.match(listening);
     if (match) break;
+    console.log(`[${spec.name}] ${line}`); // Said before it listened.
   }
   clearTimeout(timer);
   if (!match) {

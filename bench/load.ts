@@ -25,7 +25,10 @@
  * results under results/smoke/), `--repeat N` (measure each configuration
  * N times, targets interleaved; report the median run), `--deno-flags "…"`
  * (extra `deno run` flags for the started targets, e.g.
- * `--v8-flags=--single-threaded-gc`), `--cpu-prof DIR` (run the started
+ * `--v8-flags=--single-threaded-gc`), `--conn-read conn|op` (op: the
+ * started targets read their sockets through the op under
+ * `Deno.Conn.read`, without its per-read `Set`; see
+ * bench/conn_read_old_space.ts; default conn), `--cpu-prof DIR` (run the started
  * targets under `deno run --cpu-prof`; each writes a .cpuprofile into DIR
  * when it stops; read them with bench/profile.ts).
  *
@@ -197,6 +200,7 @@ async function main(args: string[]): Promise<void> {
       repeat: { type: "string", default: "1" },
       "cpu-prof": { type: "string" },
       "deno-flags": { type: "string" },
+      "conn-read": { type: "string", default: "conn" },
       smoke: { type: "boolean", default: false },
       quiet: { type: "string", default: "15" },
     },
@@ -214,6 +218,10 @@ async function main(args: string[]): Promise<void> {
   const path = values.path as PathForm;
   if (path !== "hash" && path !== "string") {
     throw new Error("--path must be hash or string");
+  }
+  const connReadValue = values["conn-read"];
+  if (connReadValue !== "conn" && connReadValue !== "op") {
+    throw new Error(`--conn-read must be conn or op, got ${connReadValue}`);
   }
   const wanted = spawnedNames(values.targets);
   const specs = SPAWNABLE.filter((t) => wanted.includes(t.name));
@@ -264,8 +272,10 @@ async function main(args: string[]): Promise<void> {
       console.log(`${spec.name}: external at ${spec.url}, ${note}`);
       running.push(target);
     }
+    const connRead = connReadValue === "op" ? ["--conn-read", "op"] : [];
     for (const spec of specs) {
-      targets.push(await startTarget(spec, { denoFlags }));
+      const args = [...spec.args, ...connRead];
+      targets.push(await startTarget({ ...spec, args }, { denoFlags }));
     }
     targets.push(...running);
     for (const pipeline of pipelines) {

@@ -152,3 +152,43 @@ Deno.test("bench/paced.ts --target measures a running deno task server at a fixe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bench:load --conn-read op starts the servers reading their sockets through the op under Deno.Conn.read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/load.json`;
+    const run = await bench("load.ts", [
+      "--smoke",
+      "--targets",
+      "nanorpc-wasm,raw-echo",
+      "--conn-read",
+      "op",
+      "--out",
+      out,
+    ]);
+    const log = new TextDecoder().decode(run.stdout) +
+      new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, log);
+    for (const name of ["nanorpc-wasm", "raw-echo"]) {
+      assert.ok(
+        log.includes(
+          `[${name}] sockets read through the op under Deno.Conn.read`,
+        ),
+        log,
+      );
+    }
+    const rows = JSON.parse(await Deno.readTextFile(out)) as LoadResult[];
+    assert.equal(rows.length, 4);
+    for (const r of rows) {
+      assert.ok(r.requests_per_second > 0 && r.errors === 0, JSON.stringify(r));
+    }
+    const wrong = await bench("load.ts", ["--smoke", "--conn-read", "fd"]);
+    assert.notEqual(wrong.code, 0);
+    assert.match(
+      new TextDecoder().decode(wrong.stderr),
+      /--conn-read must be conn or op, got fd/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -33,6 +33,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { connReadFlag } from "./_conn_read_op.ts";
 import { writeHeapSnapshot } from "node:v8";
 import type { LogLevel } from "../server/logger.ts";
 import type { InternalServerOptions } from "../server/_core.ts";
@@ -148,14 +149,8 @@ async function main(args: string[]): Promise<void> {
   if (values.ops !== "on" && values.ops !== "off") {
     throw new Error(`--ops must be on or off, got ${values.ops}`);
   }
-  if (values["conn-read"] === "op") {
-    await (await import("./_conn_read_op.ts")).readConnsThroughOp();
-    console.log("sockets read through the op under Deno.Conn.read");
-  } else if (values["conn-read"] !== "conn") {
-    throw new Error(
-      `--conn-read must be conn or op, got ${values["conn-read"]}`,
-    );
-  }
+  await connReadFlag(values["conn-read"]);
+
   const server = benchServer({
     // Loaded only when asked for: it brings protobuf-es.
     codec: codecName === "protobuf-es"
