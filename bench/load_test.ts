@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { LoadResult } from "./load.ts";
 import type { PacedResult } from "./paced.ts";
 import { listenerPid } from "./_socket_owner.ts";
+import { bench, benchRows } from "./_test_utils.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -45,64 +46,37 @@ async function taskServer() {
   };
 }
 
-/** Runs `bench/SCRIPT` with `args`, output captured. */
-async function bench(
-  script: string,
-  args: string[],
-): Promise<Deno.CommandOutput> {
-  return await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}bench/${script}`, ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-}
-
 Deno.test("bench:load --target measures a running deno task server beside raw-echo, with its RSS", async () => {
   await using server = await taskServer();
   assert.ok(server.pid, "the server's pid is found by its listening socket");
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = `${dir}/load.json`;
-    const run = await bench("load.ts", [
-      "--smoke",
-      "--targets",
-      "raw-echo",
-      "--target",
-      `task=${server.url}`,
-      "--out",
-      out,
-    ]);
-    const log = new TextDecoder().decode(run.stdout) +
-      new TextDecoder().decode(run.stderr);
-    assert.equal(run.code, 0, log);
-    assert.match(log, new RegExp(`task: external at .*pid ${server.pid}`));
-    const rows = JSON.parse(await Deno.readTextFile(out)) as LoadResult[];
-    // Per configuration, targets in turn: started ones, then external ones.
-    assert.deepEqual(
-      rows.map((r) => [r.target, r.connections, r.external]),
-      [
-        ["raw-echo", 1, false],
-        ["task", 1, true],
-        ["raw-echo", 100, false],
-        ["task", 100, true],
-      ],
-    );
-    for (const r of rows) {
-      const what = JSON.stringify(r);
-      assert.ok(r.requests_per_second > 0, what);
-      assert.equal(r.errors, 0, what);
-      assert.ok(r.server_cpu_percent !== null, what);
-      assert.ok(r.server_rss_idle_bytes! > 1 << 20, what);
-      assert.ok(r.server_rss_peak_bytes! > 1 << 20, what);
-    }
-    assert.equal(rows[1].url, server.url);
-    assert.match(log, /\| task \| 1 \| 1 \|/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  const { log, rows } = await benchRows<LoadResult>("load.ts", [
+    "--smoke",
+    "--targets",
+    "raw-echo",
+    "--target",
+    `task=${server.url}`,
+  ]);
+  assert.match(log, new RegExp(`task: external at .*pid ${server.pid}`));
+  // Per configuration, targets in turn: started ones, then external ones.
+  assert.deepEqual(
+    rows.map((r) => [r.target, r.connections, r.external]),
+    [
+      ["raw-echo", 1, false],
+      ["task", 1, true],
+      ["raw-echo", 100, false],
+      ["task", 100, true],
+    ],
+  );
+  for (const r of rows) {
+    const what = JSON.stringify(r);
+    assert.ok(r.requests_per_second > 0, what);
+    assert.equal(r.errors, 0, what);
+    assert.ok(r.server_cpu_percent !== null, what);
+    assert.ok(r.server_rss_idle_bytes! > 1 << 20, what);
+    assert.ok(r.server_rss_peak_bytes! > 1 << 20, what);
   }
+  assert.equal(rows[1].url, server.url);
+  assert.match(log, /\| task \| 1 \| 1 \|/);
 });
 
 Deno.test("bench:load --target refuses a pid that is not a process, before measuring", async () => {
@@ -125,70 +99,46 @@ Deno.test("bench:load --target refuses a pid that is not a process, before measu
 
 Deno.test("bench/paced.ts --target measures a running deno task server at a fixed offered rate, with its CPU per request", async () => {
   await using server = await taskServer();
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = `${dir}/paced.json`;
-    const run = await bench("paced.ts", [
-      "--smoke",
-      "--interval",
-      "40",
-      "--targets",
-      "none",
-      "--target",
-      `task=${server.url}`,
-      "--out",
-      out,
-    ]);
-    const log = new TextDecoder().decode(run.stdout) +
-      new TextDecoder().decode(run.stderr);
-    assert.equal(run.code, 0, log);
-    assert.match(log, new RegExp(`task: external at .*pid ${server.pid}`));
-    const rows = JSON.parse(await Deno.readTextFile(out)) as PacedResult[];
-    assert.deepEqual(rows.map((r) => r.target), ["task"]);
-    assert.ok(rows[0].requests_per_second > 0, log);
-    assert.ok(rows[0].server_us_per_request > 0, "CPU from the found pid");
-    assert.equal(rows[0].errors, 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const { log, rows } = await benchRows<PacedResult>("paced.ts", [
+    "--smoke",
+    "--interval",
+    "40",
+    "--targets",
+    "none",
+    "--target",
+    `task=${server.url}`,
+  ]);
+  assert.match(log, new RegExp(`task: external at .*pid ${server.pid}`));
+  assert.deepEqual(rows.map((r) => r.target), ["task"]);
+  assert.ok(rows[0].requests_per_second > 0, log);
+  assert.ok(rows[0].server_us_per_request > 0, "CPU from the found pid");
+  assert.equal(rows[0].errors, 0);
 });
 
 Deno.test("bench:load --conn-read op starts the servers reading their sockets through the op under Deno.Conn.read", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = `${dir}/load.json`;
-    const run = await bench("load.ts", [
-      "--smoke",
-      "--targets",
-      "nanorpc-wasm,raw-echo",
-      "--conn-read",
-      "op",
-      "--out",
-      out,
-    ]);
-    const log = new TextDecoder().decode(run.stdout) +
-      new TextDecoder().decode(run.stderr);
-    assert.equal(run.code, 0, log);
-    for (const name of ["nanorpc-wasm", "raw-echo"]) {
-      assert.ok(
-        log.includes(
-          `[${name}] sockets read through the op under Deno.Conn.read`,
-        ),
-        log,
-      );
-    }
-    const rows = JSON.parse(await Deno.readTextFile(out)) as LoadResult[];
-    assert.equal(rows.length, 4);
-    for (const r of rows) {
-      assert.ok(r.requests_per_second > 0 && r.errors === 0, JSON.stringify(r));
-    }
-    const wrong = await bench("load.ts", ["--smoke", "--conn-read", "fd"]);
-    assert.notEqual(wrong.code, 0);
-    assert.match(
-      new TextDecoder().decode(wrong.stderr),
-      /--conn-read must be conn or op, got fd/,
+  const { log, rows } = await benchRows<LoadResult>("load.ts", [
+    "--smoke",
+    "--targets",
+    "nanorpc-wasm,raw-echo",
+    "--conn-read",
+    "op",
+  ]);
+  for (const name of ["nanorpc-wasm", "raw-echo"]) {
+    assert.ok(
+      log.includes(
+        `[${name}] sockets read through the op under Deno.Conn.read`,
+      ),
+      log,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
+  assert.equal(rows.length, 4);
+  for (const r of rows) {
+    assert.ok(r.requests_per_second > 0 && r.errors === 0, JSON.stringify(r));
+  }
+  const wrong = await bench("load.ts", ["--smoke", "--conn-read", "fd"]);
+  assert.notEqual(wrong.code, 0);
+  assert.match(
+    new TextDecoder().decode(wrong.stderr),
+    /--conn-read must be conn or op, got fd/,
+  );
 });
