@@ -67,15 +67,20 @@ export async function readConnsThroughOp(): Promise<void> {
   server.close();
 }
 
+/** The value of `--conn-read`, checked: `conn` (default) or `op`. */
+export function connReadValue(value: string | undefined): "conn" | "op" {
+  if (value === undefined || value === "conn" || value === "op") {
+    return value ?? "conn";
+  }
+  throw new Error(`--conn-read must be conn or op, got ${value}`);
+}
+
 /**
  * What `--conn-read conn|op` asks of a benchmark server (bench/serve.ts,
  * raw_echo.ts): `op` makes its sockets read through the op, and says so.
  */
 export async function connReadFlag(value: string | undefined): Promise<void> {
-  if (value === undefined || value === "conn") return;
-  if (value !== "op") {
-    throw new Error(`--conn-read must be conn or op, got ${value}`);
-  }
+  if (connReadValue(value) === "conn") return;
   await readConnsThroughOp();
   console.log("sockets read through the op under Deno.Conn.read");
 }

@@ -67,6 +67,7 @@ import {
   waitQuiet,
   writeResults,
 } from "./_harness.ts";
+import { connReadValue } from "./_conn_read_op.ts";
 import { externalTarget, parseTarget } from "./_external.ts";
 import { goReferenceStatus } from "./_go.ts";
 import type { ShardTask } from "./_load_worker.ts";
@@ -219,10 +220,10 @@ async function main(args: string[]): Promise<void> {
   if (path !== "hash" && path !== "string") {
     throw new Error("--path must be hash or string");
   }
-  const connReadValue = values["conn-read"];
-  if (connReadValue !== "conn" && connReadValue !== "op") {
-    throw new Error(`--conn-read must be conn or op, got ${connReadValue}`);
-  }
+  // Checked before anything starts.
+  const connRead = connReadValue(values["conn-read"]) === "op"
+    ? ["--conn-read", "op"]
+    : [];
   const wanted = spawnedNames(values.targets);
   const specs = SPAWNABLE.filter((t) => wanted.includes(t.name));
   const externals = (values.target ?? []).map(parseTarget);
@@ -272,7 +273,6 @@ async function main(args: string[]): Promise<void> {
       console.log(`${spec.name}: external at ${spec.url}, ${note}`);
       running.push(target);
     }
-    const connRead = connReadValue === "op" ? ["--conn-read", "op"] : [];
     for (const spec of specs) {
       const args = [...spec.args, ...connRead];
       targets.push(await startTarget({ ...spec, args }, { denoFlags }));
