@@ -3,7 +3,9 @@
  * heartbeats out and in (who serves which paths, who left, who went
  * silent), and the messages addressed to this node -- session ops, updates
  * of its sessions' remote subscriptions, releases and pushes -- handed to
- * the host.
+ * the host. Every {@link AUDIT_TICKS} heartbeats, and when the link comes
+ * back, it tells each node which of its subscriptions it holds, so that a
+ * release lost while either link was down is sent again.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import { Presence } from "./_presence.ts";
 import {
   decodeNodeMessage,
   encodeHeartbeat,
+  encodeHeld,
   encodeRelease,
   MessageType,
   type NodeMessage,
@@ -25,6 +28,10 @@ import type { NatsForwarder } from "./nats_forwarder.ts";
 
 /** Largest batch of updates sent to one node at once, in bytes. */
 const MAX_BATCH = 256 * 1024;
+/** Heartbeats between two lists of held subscriptions sent to their homes. */
+export const AUDIT_TICKS = 10;
+/** Keys per list of held subscriptions (at most ~40 KB each). */
+const AUDIT_CHUNK = 8192;
 
 /** Heartbeats and node-addressed messages of one node. */
 export class NodeMesh {
@@ -36,6 +43,7 @@ export class NodeMesh {
   #host: ForwardHost;
   #subs: Subscription[];
   #timer: ReturnType<typeof setInterval>;
+  #ticks = 0;
 
   /**
    * Subscribes to this node's subject and to the heartbeats, and starts
@@ -81,10 +89,30 @@ export class NodeMesh {
     );
   }
 
-  /** The link came back: nodes get a fresh timeout; say who we are. */
+  /**
+   * The link came back: nodes get a fresh timeout; say who we are and
+   * what we hold for whom (releases sent meanwhile were lost).
+   */
   linkUp(): void {
     this.presence.linkUp(performance.now());
     this.beat();
+    this.audit();
+  }
+
+  /**
+   * Tells each home node the keys of the subscriptions this node holds for
+   * its sessions; it answers with a release of those it no longer has.
+   */
+  audit(): void {
+    const link = this.#link;
+    for (const [node, keys] of this.#host.held()) {
+      for (let at = 0; at < keys.length; at += AUDIT_CHUNK) {
+        link.send(
+          link.subjects.node(node),
+          encodeHeld(this.#host.nodeId, keys.slice(at, at + AUDIT_CHUNK)),
+        );
+      }
+    }
   }
 
   /** Sends what is batched, says goodbye and unsubscribes. */
@@ -98,6 +126,7 @@ export class NodeMesh {
   #tick(): void {
     if (this.#link.state !== "connected") return;
     this.beat();
+    if (++this.#ticks % AUDIT_TICKS === 0) this.audit();
     for (const node of this.presence.expire(performance.now())) {
       this.#gone(node, "stopped sending heartbeats");
     }
@@ -141,6 +170,8 @@ export class NodeMesh {
         return this.#updates(m.batch.from, m.batch.datas, m.batch.pairs);
       case MessageType.RELEASE:
         return host.release(m.from, m.keys);
+      case MessageType.HELD:
+        return this.release(m.from, host.unheld(m.from, m.keys));
       case MessageType.PUSH:
         return host.push(m.from, m.sessionId, m.path, m.data);
       case MessageType.HEARTBEAT: {

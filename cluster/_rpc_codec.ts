@@ -18,6 +18,7 @@
  * PUSH       from, session id, path, data (rest)
  * HEARTBEAT  node, flags (1 leaving), request hashes, topic hashes, [count
  *            of timeouts, each path hash and ms] (older nodes send none)
+ * HELD       from, keys
  * ```
  *
  * An op is a tag and its fields; a value is a tag and its bytes (see
@@ -54,6 +55,7 @@ export const MessageType = {
   RELEASE: 5,
   PUSH: 6,
   HEARTBEAT: 7,
+  HELD: 8,
 } as const;
 
 /** Updates for held subscriptions, on their way to one home node. */
@@ -82,7 +84,8 @@ export type NodeMessage =
   | { type: 4; batch: UpdateBatch }
   | { type: 5; from: string; keys: number[] }
   | { type: 6; from: string; sessionId: number; path: string; data: Uint8Array }
-  | { type: 7; heartbeat: Heartbeat };
+  | { type: 7; heartbeat: Heartbeat }
+  | { type: 8; from: string; keys: number[] };
 
 function start(type: number, size = 256): Writer {
   return new Writer(size).byte(RPC_VERSION).byte(type);
@@ -197,7 +200,23 @@ export function encodeRelease(
   from: string,
   keys: readonly number[],
 ): Uint8Array {
-  const w = start(MessageType.RELEASE, 16 + keys.length * 4).string(from);
+  return encodeKeys(MessageType.RELEASE, from, keys);
+}
+
+/**
+ * Encodes what a node holds for another's sessions: the keys `from` still
+ * has; the home node releases those it no longer knows.
+ */
+export function encodeHeld(from: string, keys: readonly number[]): Uint8Array {
+  return encodeKeys(MessageType.HELD, from, keys);
+}
+
+function encodeKeys(
+  type: number,
+  from: string,
+  keys: readonly number[],
+): Uint8Array {
+  const w = start(type, 16 + from.length * 3 + keys.length * 5).string(from);
   w.varint(keys.length);
   for (const key of keys) w.varint(key);
   return w.finish();
@@ -257,7 +276,8 @@ export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
       }
       return { type, batch: { from, datas, pairs } };
     }
-    case MessageType.RELEASE: {
+    case MessageType.RELEASE:
+    case MessageType.HELD: {
       const from = r.string("from");
       return { type, from, keys: hashes(r, "key") };
     }

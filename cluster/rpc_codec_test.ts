@@ -8,6 +8,7 @@ import {
   encodeAnswer,
   encodeCall,
   encodeHeartbeat,
+  encodeHeld,
   encodeOps,
   encodePush,
   encodeRelease,
@@ -141,6 +142,12 @@ Deno.test("decodeNodeMessage reads ops, updates, releases, pushes and heartbeats
     type: MessageType.RELEASE,
     from: "a",
     keys: [1, 2 ** 40],
+  });
+  const many = Array.from({ length: 8192 }, (_, i) => i * 977 + 1);
+  assert.deepEqual(decodeNodeMessage(encodeHeld("b", many)), {
+    type: MessageType.HELD,
+    from: "b",
+    keys: many,
   });
   assert.deepEqual(decodeNodeMessage(encodePush("a", 3, "/t", d)), {
     type: MessageType.PUSH,

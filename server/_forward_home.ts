@@ -188,6 +188,19 @@ export class ForwardHome {
     return true;
   }
 
+  /**
+   * Of the `keys` node `from` holds for this server's sessions, those no
+   * subscription here is held by `from` with: a release that never reached
+   * it. A key still waiting for its answer is held (the answer decides).
+   */
+  unheld(from: string, keys: readonly number[]): number[] {
+    return keys.filter((key) => {
+      const sub = this.#byKey.get(key);
+      return sub === undefined ||
+        (sub.holder !== undefined && sub.holder !== from);
+    });
+  }
+
   /** Ops a remote handler sent after its answer. */
   apply(sessionId: number, ops: readonly SessionOp[]): void {
     const session = this.#core.sessions.get(sessionId);

@@ -76,6 +76,14 @@ export class ForwardNode implements ForwardHost {
     this.home.resubscribe(node);
   }
 
+  held(): Map<string, number[]> {
+    return this.serving.held();
+  }
+
+  unheld(from: string, keys: readonly number[]): number[] {
+    return this.home.unheld(from, keys);
+  }
+
   /** Starts serving this server's routes to other nodes. */
   async attach(): Promise<void> {
     if (this.#attached) return;

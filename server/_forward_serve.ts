@@ -152,6 +152,15 @@ export class ForwardServe {
     if (hold.byKey.size === 0) this.#held.delete(node);
   }
 
+  /** The keys of what this server holds, by home node. */
+  held(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const [node, hold] of this.#held) {
+      out.set(node, [...hold.byKey.keys()]);
+    }
+    return out;
+  }
+
   /** A push to a session of `from`: its subscriptions held here decide. */
   push(from: string, sessionId: number, path: string, data: Uint8Array): void {
     const subs = this.#held.get(from)?.bySession.get(sessionId);

@@ -156,6 +156,23 @@ export interface ForwardHost {
    * server's remote subscriptions) went away: subscribe those again.
    */
   resubscribe(node?: string): void;
+  /**
+   * The keys of the subscriptions this server holds for other nodes'
+   * sessions, by home node. A forwarder sends each home node its list now
+   * and then, so that a release lost on the way (sent while either link
+   * was down) is noticed: see {@link ForwardHost.unheld}.
+   */
+  held(): Map<string, number[]>;
+  /**
+   * Node `from` says it holds the subscriptions `keys` for this server's
+   * sessions.
+   *
+   * @returns The keys this server no longer has a subscription held by
+   * `from` for (unsubscribed while a release could not reach `from`); the
+   * forwarder tells `from` to let go of them. A subscription still waiting
+   * for its answer counts as held.
+   */
+  unheld(from: string, keys: readonly number[]): number[];
 }
 
 /** How the server wants a call carried. */

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { Status } from "../wasm/wire.ts";
+import { REQUEST, SUBSCRIBE } from "../testing/frames.ts";
+import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { waitFor } from "../testing/wait.ts";
+import type { Topic } from "../server/mod.ts";
+import { meshed, startNode } from "./_testing.ts";
+
+/** Registers tests that are ignored where nats-server is missing outside CI. */
+const needsNats: { test: Deno.TestIgnore } = {
+  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
+
+needsNats.test("NatsForwarder: a holder lets go of a subscription whose release was dropped while NATS was down", async () => {
+  await using nats = await startNatsServer();
+  let quiet: Topic | undefined;
+  const fast = { reconnectDelay: 20, maxReconnectDelay: 20 };
+  await using holder = await startNode({
+    servers: nats.url,
+    forward: fast,
+    setup: (s) => void (quiet = s.topic("/quiet")),
+  });
+  await using home = await startNode({ servers: nats.url, forward: fast });
+  await meshed([holder, home]);
+  const client = await home.connect();
+  const path = { case: "path" as const, value: "/quiet" };
+  await client.send({ requestId: 7, requestType: SUBSCRIBE, pathOneof: path });
+  assert.equal((await client.read()).responseStatus, Status.OK);
+  assert.equal(quiet!.size, 1);
+
+  await nats.stop();
+  await waitFor(() => home.forward.state === "reconnecting", {
+    timeout: 5000,
+    message: "the home node to notice the outage",
+  });
+  const dropped = home.forward.stats.droppedBy.disconnected;
+  // Unsubscribing answers at once; the release to the holder is dropped.
+  await client.send({ requestId: 7, requestType: REQUEST, pathOneof: path });
+  assert.equal((await client.read()).responseStatus, Status.OK);
+  assert.ok(home.forward.stats.droppedBy.disconnected > dropped);
+  assert.equal(quiet!.size, 1);
+
+  await nats.restart();
+  // The quiet topic publishes nothing, so no stale update can reveal it:
+  // only the holder's list of what it holds does.
+  await waitFor(() => quiet!.size === 0, {
+    timeout: 8000,
+    message: "the holder to let go of the unsubscribed subscription",
+  });
+});
+
+needsNats.test("NatsForwarder: a holder's list of what it holds keeps the subscriptions still in use", async () => {
+  await using nats = await startNatsServer();
+  let quiet: Topic | undefined;
+  await using holder = await startNode({
+    servers: nats.url,
+    setup: (s) => void (quiet = s.topic("/quiet")),
+  });
+  await using home = await startNode({ servers: nats.url });
+  await meshed([holder, home]);
+  const client = await home.connect();
+  await client.send({
+    requestId: 3,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/quiet" },
+  });
+  assert.equal((await client.read()).responseStatus, Status.OK);
+  // Heartbeats every 100 ms: a list goes home every second.
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  assert.equal(quiet!.size, 1);
+  assert.equal(home.server.stats().subscriptions, 1);
+  holder.server.publish("/quiet", new TextEncoder().encode("still here"));
+  const update = await client.read();
+  assert.equal(update.requestId, 3);
+  assert.equal(new TextDecoder().decode(update.data), "still here");
+});
