@@ -91,9 +91,8 @@ export interface ConnectGatewayOptions {
    * Longest wait, in ms, for a call's session to be ready -- opened by the
    * server (its handshake hook) and prepared by the `session` hook -- when
    * the client sent no time limit of its own. Past it the call is answered
-   * `deadline_exceeded` and its session closed. Default 30000, the
-   * server's default `handlerTimeout`: give your server's `handlerTimeout`
-   * if you changed it. 0: no limit but the client's.
+   * `deadline_exceeded` and its session closed. Default: the server's
+   * `handlerTimeout` (30000 unless set). 0: no limit but the client's.
    */
   sessionTimeoutMs?: number;
   /**
@@ -170,7 +169,7 @@ export function connectGateway(
   const hook = options.session;
   const logger = options.logger ?? leveledLogger("warn");
   const sessionTimeoutMs = Math.min(
-    Math.max(options.sessionTimeoutMs ?? 30_000, 0),
+    Math.max(options.sessionTimeoutMs ?? server.handlerTimeout, 0),
     MAX_TIMER_MS,
   );
   // A call with a time limit of its own (`timeoutMs`) is ended by it

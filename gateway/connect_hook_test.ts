@@ -64,6 +64,17 @@ function stuckHook() {
   return { sessions, hook };
 }
 
+Deno.test("connectGateway waits for a session hook no longer than the server's handlerTimeout when sessionTimeoutMs is not given", async () => {
+  const stuck = stuckHook();
+  await using t = start({ session: stuck.hook }, { handlerTimeout: 150 });
+  assert.equal(t.server.handlerTimeout, 150);
+  const res = await within(send(t.base), { message: "the Connect answer" });
+  assert.equal(res.status, 504);
+  const body = await res.json();
+  assert.equal(body.code, "deadline_exceeded");
+  assert.match(body.message, /within 150 ms; retry later/);
+});
+
 Deno.test("connectGateway answers deadline_exceeded within sessionTimeoutMs when the session hook never settles, and closes its session", async () => {
   const stuck = stuckHook();
   await using t = start({ session: stuck.hook, sessionTimeoutMs: 200 });
