@@ -12,7 +12,9 @@ export type ContextKind = "request" | "subscribe";
 
 /**
  * One request (or subscription) on its way through middleware to its
- * handler.
+ * handler. The server's contexts are class instances whose `kind`, `path`,
+ * `pathHash`, `signal` and `state` are getters: pass the context itself on,
+ * since a spread copy (`{ ...ctx }`) has none of them.
  *
  * @example
  * ```ts
