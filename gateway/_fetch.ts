@@ -13,26 +13,32 @@ export const NO_BODY: AsyncIterable<Uint8Array> = {
 
 /**
  * Aborts when the HTTP client goes away: when `Deno.serve`'s
- * `info.completed` rejects, or else when `request.signal` aborts. (Under
- * `Deno.serve`, `request.signal` also aborts once a response has been
- * delivered, and warns when listened to.) The response body aborts it
+ * `info.completed` rejects, or -- with `watchSignal` -- when
+ * `request.signal` aborts, which is the only notice of a client that left
+ * before the answer. (In Deno 2's legacy abort mode `request.signal` also
+ * aborts once a response has been delivered, harmless here, and Deno
+ * prints a one-time notice when it was read.) The response body aborts it
  * too when it is cancelled.
  */
 export function clientGone(
   request: Request,
-  info?: RequestInfo,
+  info: RequestInfo | undefined,
+  watchSignal: boolean,
 ): AbortController {
   const controller = new AbortController();
   const completed = (info as { completed?: Promise<void> } | undefined)
     ?.completed;
   if (completed instanceof Promise) {
     completed.catch((error) => controller.abort(error));
-  } else {
-    request.signal.addEventListener(
-      "abort",
-      () => controller.abort(request.signal.reason),
-      { once: true },
-    );
+  }
+  if (watchSignal || !(completed instanceof Promise)) {
+    const signal = request.signal;
+    if (signal.aborted) controller.abort(signal.reason);
+    else {
+      signal.addEventListener("abort", () => controller.abort(signal.reason), {
+        once: true,
+      });
+    }
   }
   return controller;
 }

@@ -96,6 +96,17 @@ export interface ConnectGatewayOptions {
    */
   sessionTimeoutMs?: number;
   /**
+   * End a call whose HTTP client went away before its answer: the
+   * handler's `ctx.signal` aborts and the call's session closes, as for a
+   * NanoRPC peer that disconnects. This reads `request.signal`, so under
+   * `Deno.serve` in Deno 2's legacy abort mode Deno prints its one-time
+   * notice about that mode; run with `--unstable-no-legacy-abort` (the
+   * `server` task does) to make it silent, or set `false` to let handlers
+   * run on. Default `true`. (A stream ends when its response body is
+   * cancelled either way.)
+   */
+  abortOnDisconnect?: boolean;
+  /**
    * A streaming call's session sends a PING this often, so that the
    * server's `idleTimeout` does not close it. Default 15000 ms; 0: never.
    */
@@ -165,6 +176,7 @@ export function connectGateway(
 ): ConnectGateway {
   const fallback = options.fallback ?? notFound;
   const keepaliveMs = options.keepaliveMs ?? 15_000;
+  const abortOnDisconnect = options.abortOnDisconnect ?? true;
   const track = sessionTracker(server);
   const hook = options.session;
   const logger = options.logger ?? leveledLogger("warn");
@@ -274,7 +286,7 @@ export function connectGateway(
           ? { transport: "gateway", hostname: addr.hostname, port: addr.port }
           : { transport: "gateway" },
       };
-      const gone = clientGone(request, info);
+      const gone = clientGone(request, info, abortOnDisconnect);
       const response = await handler({
         httpVersion: "",
         method: request.method,
