@@ -15,7 +15,11 @@ const REQUEST_PATH_FIELD = 1;
 const VARINT = 0;
 const FIXED64 = 1;
 const LENGTH_DELIMITED = 2;
+const START_GROUP = 3;
+const END_GROUP = 4;
 const FIXED32 = 5;
+/** Groups nested deeper than this are refused (protobuf-es allows 100). */
+const MAX_GROUP_DEPTH = 100;
 
 const decoder = new TextDecoder();
 
@@ -59,18 +63,35 @@ class OptionReader {
         const stop = this.#end(this.#varint());
         path = decoder.decode(this.#bytes.subarray(this.#pos, stop));
         this.#pos = stop;
-      } else if (wireType === VARINT) {
-        this.#varint();
-      } else if (wireType === FIXED64 || wireType === FIXED32) {
-        this.#pos = this.#end(wireType === FIXED64 ? 8 : 4);
-      } else if (wireType === LENGTH_DELIMITED) {
-        this.#pos = this.#end(this.#varint());
-      } else {
-        this.malformed();
-      }
+      } else this.#skip(wireType, Math.floor(tag / 8), 0);
     }
     if (this.#pos !== end) this.malformed();
     return path;
+  }
+
+  /**
+   * Skips the value of a field `no` of `wireType`, as protobuf-es does for
+   * fields it does not know: a group up to its matching end.
+   */
+  #skip(wireType: number, no: number, depth: number): void {
+    if (wireType === VARINT) {
+      this.#varint();
+    } else if (wireType === FIXED64 || wireType === FIXED32) {
+      this.#pos = this.#end(wireType === FIXED64 ? 8 : 4);
+    } else if (wireType === LENGTH_DELIMITED) {
+      this.#pos = this.#end(this.#varint());
+    } else if (wireType === START_GROUP && depth < MAX_GROUP_DEPTH) {
+      for (;;) {
+        const tag = this.#varint();
+        if (tag % 8 === END_GROUP) {
+          if (Math.floor(tag / 8) !== no) this.malformed();
+          return;
+        }
+        this.#skip(tag % 8, Math.floor(tag / 8), depth + 1);
+      }
+    } else {
+      this.malformed();
+    }
   }
 
   /** @throws {TypeError} Always: the option's bytes are malformed. */

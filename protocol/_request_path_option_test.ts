@@ -90,12 +90,36 @@ Deno.test("requestPathOption merges occurrences and skips unknown fields as prot
       path("/last")(w);
     })],
     [occurrence(path("/π"))],
+    [occurrence((w) => {
+      path("/before")(w);
+      // A group holding a field, a nested group and a path-numbered field.
+      w.tag(6, WireType.StartGroup);
+      w.tag(1, WireType.Varint).uint32(3);
+      w.tag(7, WireType.StartGroup).tag(7, WireType.EndGroup);
+      w.tag(1, WireType.LengthDelimited).string("/inside");
+      w.tag(6, WireType.EndGroup);
+      path("/after")(w);
+    })],
   ]);
-  const expected = ["/b", "/a", undefined, "/last", "/π"];
+  const expected = ["/b", "/a", undefined, "/last", "/π", "/after"];
   methods.forEach((method, i) => {
     assert.equal(requestPathOption(method), expected[i], method.name);
     assert.equal(requestPathOption(method), protobufEs(method), method.name);
   });
+});
+
+Deno.test("requestPathOption refuses a group that is not closed, or closed by another field", () => {
+  const methods = methodsWith([
+    [occurrence((w) => w.tag(6, WireType.StartGroup).tag(1, WireType.Varint))],
+    [occurrence((w) =>
+      w.tag(6, WireType.StartGroup).tag(5, WireType.EndGroup)
+    )],
+    [occurrence((w) => w.tag(6, WireType.EndGroup))],
+  ]);
+  for (const method of methods) {
+    assert.throws(() => requestPathOption(method), /is malformed/, method.name);
+    assert.throws(() => protobufEs(method), Error, method.name);
+  }
 });
 
 Deno.test("requestPathOption refuses truncated option bytes, naming the method", () => {
