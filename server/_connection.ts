@@ -320,6 +320,9 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
 
 /** Ends serving a read, whichever way it went. */
 function finish(r: ReadState): void {
+  // Keep no view of the read buffer: it may be replaced (shrunk) meanwhile.
+  r.chunk = EMPTY;
+  r.frames.forgetInput();
   r.out.uncork();
   // Only a read served in one go may skip reading the clock again.
   r.session.end(r.waited || !r.touched);

@@ -291,6 +291,17 @@ export class RequestFrames extends DecodedFrames {
   }
 
   /**
+   * Drops the reference to the input {@link data} last viewed, so that a
+   * read buffer replaced since (a session's that shrank after a large
+   * frame) is not kept alive by an idle connection's cursor.
+   */
+  forgetInput(): void {
+    this.#input = undefined;
+    this.#buffer = EMPTY_BUFFER;
+    this.#base = 0;
+  }
+
+  /**
    * The UTF-8 path as a view of the decoded input (no copy); empty unless
    * {@link pathKind} is PATH_STRING.
    *
