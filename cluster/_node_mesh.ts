@@ -39,6 +39,10 @@ export class NodeMesh {
   readonly batcher: UpdateBatcher;
   updatesSent = 0;
   updatesReceived = 0;
+  /** Lists of held subscriptions received from other nodes. */
+  heldLists = 0;
+  /** Keys other nodes held for this node that it no longer had. */
+  staleReleased = 0;
   #link: ForwardLink;
   #host: ForwardHost;
   #subs: Subscription[];
@@ -171,7 +175,8 @@ export class NodeMesh {
       case MessageType.RELEASE:
         return host.release(m.from, m.keys);
       case MessageType.HELD:
-        return this.release(m.from, host.unheld(m.from, m.keys));
+        this.heldLists++;
+        return this.#releaseStale(m.from, host.unheld(m.from, m.keys));
       case MessageType.PUSH:
         return host.push(m.from, m.sessionId, m.path, m.data);
       case MessageType.HEARTBEAT: {
@@ -198,7 +203,12 @@ export class NodeMesh {
       } else (stale ??= []).push(pairs[i]);
     }
     // Updates for subscriptions this node no longer has: the sender lets go.
-    if (stale) this.release(from, stale);
+    if (stale) this.#releaseStale(from, stale);
+  }
+
+  #releaseStale(node: string, keys: readonly number[]): void {
+    this.staleReleased += keys.length;
+    this.release(node, keys);
   }
 
   /** Tells `node` to let go of the subscriptions `keys` it holds for us. */

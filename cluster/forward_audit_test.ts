@@ -47,6 +47,8 @@ needsNats.test("NatsForwarder: a holder lets go of a subscription whose release 
     timeout: 8000,
     message: "the holder to let go of the unsubscribed subscription",
   });
+  assert.equal(home.forward.stats.staleReleased, 1);
+  assert.ok(home.forward.stats.heldLists >= 1);
 });
 
 needsNats.test("NatsForwarder: a holder's list of what it holds keeps the subscriptions still in use", async () => {
@@ -66,7 +68,12 @@ needsNats.test("NatsForwarder: a holder's list of what it holds keeps the subscr
   });
   assert.equal((await client.read()).responseStatus, Status.OK);
   // Heartbeats every 100 ms: a list goes home every second.
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const lists = home.forward.stats.heldLists;
+  await waitFor(() => home.forward.stats.heldLists >= lists + 2, {
+    timeout: 5000,
+    message: "two lists of held subscriptions to reach the home node",
+  });
+  assert.equal(home.forward.stats.staleReleased, 0);
   assert.equal(quiet!.size, 1);
   assert.equal(home.server.stats().subscriptions, 1);
   holder.server.publish("/quiet", new TextEncoder().encode("still here"));

@@ -74,7 +74,13 @@ export class NatsForwarder implements Forwarder {
   #detaching?: Promise<void>;
   #statusLoop: Promise<void>;
   #n = { forwarded: 0, notFound: 0, timedOut: 0, inflight: 0, reconnects: 0 };
-  #past = { served: 0, updatesSent: 0, updatesReceived: 0 };
+  #past = {
+    served: 0,
+    updatesSent: 0,
+    updatesReceived: 0,
+    heldLists: 0,
+    staleReleased: 0,
+  };
 
   /**
    * Connects to NATS and returns the forwarder.
@@ -140,6 +146,8 @@ export class NatsForwarder implements Forwarder {
       updatesSent: this.#past.updatesSent + (mesh?.updatesSent ?? 0),
       updatesReceived: this.#past.updatesReceived +
         (mesh?.updatesReceived ?? 0),
+      heldLists: this.#past.heldLists + (mesh?.heldLists ?? 0),
+      staleReleased: this.#past.staleReleased + (mesh?.staleReleased ?? 0),
       dropped: this.#link.drops.total,
       droppedBy: this.#link.drops.snapshot(),
     };
@@ -301,6 +309,8 @@ export class NatsForwarder implements Forwarder {
       this.#past.served += server.served;
       this.#past.updatesSent += mesh.updatesSent;
       this.#past.updatesReceived += mesh.updatesReceived;
+      this.#past.heldLists += mesh.heldLists;
+      this.#past.staleReleased += mesh.staleReleased;
       this.#server = this.#mesh = undefined;
       await this.#link.flush();
     })();

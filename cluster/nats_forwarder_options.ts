@@ -94,6 +94,17 @@ export interface NatsForwarderStats {
   updatesSent: number;
   /** Updates received for this node's sessions. */
   updatesReceived: number;
+  /**
+   * Lists of the subscriptions other nodes hold for this node's sessions,
+   * received (each node sends one every ten heartbeats).
+   */
+  heldLists: number;
+  /**
+   * Subscriptions other nodes held for this node's sessions that this node
+   * no longer had -- an unsubscribe whose release was lost -- and that it
+   * told them to let go of.
+   */
+  staleReleased: number;
   /** Messages dropped, all reasons together. */
   dropped: number;
   /** Messages dropped, by reason. */
