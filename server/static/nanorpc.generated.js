@@ -5238,7 +5238,10 @@ var REQUEST_PATH_FIELD = 1;
 var VARINT = 0;
 var FIXED64 = 1;
 var LENGTH_DELIMITED = 2;
+var START_GROUP = 3;
+var END_GROUP = 4;
 var FIXED32 = 5;
+var MAX_GROUP_DEPTH = 100;
 var decoder2 = new TextDecoder();
 function requestPathOption(method) {
   let path;
@@ -5274,18 +5277,34 @@ var OptionReader = class {
         const stop = this.#end(this.#varint());
         path = decoder2.decode(this.#bytes.subarray(this.#pos, stop));
         this.#pos = stop;
-      } else if (wireType === VARINT) {
-        this.#varint();
-      } else if (wireType === FIXED64 || wireType === FIXED32) {
-        this.#pos = this.#end(wireType === FIXED64 ? 8 : 4);
-      } else if (wireType === LENGTH_DELIMITED) {
-        this.#pos = this.#end(this.#varint());
-      } else {
-        this.malformed();
-      }
+      } else this.#skip(wireType, Math.floor(tag / 8), 0);
     }
     if (this.#pos !== end) this.malformed();
     return path;
+  }
+  /**
+   * Skips the value of a field `no` of `wireType`, as protobuf-es does for
+   * fields it does not know: a group up to its matching end.
+   */
+  #skip(wireType, no, depth) {
+    if (wireType === VARINT) {
+      this.#varint();
+    } else if (wireType === FIXED64 || wireType === FIXED32) {
+      this.#pos = this.#end(wireType === FIXED64 ? 8 : 4);
+    } else if (wireType === LENGTH_DELIMITED) {
+      this.#pos = this.#end(this.#varint());
+    } else if (wireType === START_GROUP && depth < MAX_GROUP_DEPTH) {
+      for (; ; ) {
+        const tag = this.#varint();
+        if (tag % 8 === END_GROUP) {
+          if (Math.floor(tag / 8) !== no) this.malformed();
+          return;
+        }
+        this.#skip(tag % 8, Math.floor(tag / 8), depth + 1);
+      }
+    } else {
+      this.malformed();
+    }
   }
   /** @throws {TypeError} Always: the option's bytes are malformed. */
   malformed() {
