@@ -3,9 +3,10 @@
  * heartbeats out and in (who serves which paths, who left, who went
  * silent), and the messages addressed to this node -- session ops, updates
  * of its sessions' remote subscriptions, releases and pushes -- handed to
- * the host. Every {@link AUDIT_TICKS} heartbeats, and when the link comes
- * back, it tells each node which of its subscriptions it holds, so that a
- * release lost while either link was down is sent again.
+ * the host. Every `auditInterval` ms, and when the link comes back, it
+ * tells each node which of its subscriptions it holds, so that a release
+ * lost while either link was down is sent again (only to nodes whose
+ * heartbeats say they read those lists).
  *
  * @module
  */
@@ -28,8 +29,6 @@ import type { NatsForwarder } from "./nats_forwarder.ts";
 
 /** Largest batch of updates sent to one node at once, in bytes. */
 const MAX_BATCH = 256 * 1024;
-/** Heartbeats between two lists of held subscriptions sent to their homes. */
-export const AUDIT_TICKS = 10;
 /** Keys per list of held subscriptions (at most ~40 KB each). */
 const AUDIT_CHUNK = 8192;
 
@@ -46,8 +45,8 @@ export class NodeMesh {
   #link: ForwardLink;
   #host: ForwardHost;
   #subs: Subscription[];
-  #timer: ReturnType<typeof setInterval>;
-  #ticks = 0;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #auditing: boolean;
 
   /**
    * Subscribes to this node's subject and to the heartbeats, and starts
@@ -55,15 +54,16 @@ export class NodeMesh {
    *
    * @param link The forwarder's link.
    * @param host The server.
-   * @param interval Milliseconds between heartbeats.
-   * @param timeout Silence after which a node is presumed gone, in ms.
+   * @param timing `interval`: ms between heartbeats; `timeout`: silence
+   * after which a node is presumed gone, in ms; `auditInterval`: ms between
+   * lists of held subscriptions, 0 for none.
    */
   constructor(
     link: ForwardLink,
     host: ForwardHost,
-    interval: number,
-    timeout: number,
+    timing: { interval: number; timeout: number; auditInterval: number },
   ) {
+    const { interval, timeout, auditInterval } = timing;
     this.#link = link;
     this.#host = host;
     this.presence = new Presence(host.nodeId, timeout, performance.now());
@@ -79,8 +79,19 @@ export class NodeMesh {
       link.nc.subscribe(link.subjects.node(host.nodeId), { callback }),
       link.nc.subscribe(link.subjects.nodes, { callback }),
     ];
-    this.#timer = setInterval(() => this.#tick(), interval);
-    Deno.unrefTimer(this.#timer as unknown as number);
+    this.#auditing = auditInterval > 0;
+    this.#every(interval, () => this.#tick());
+    if (this.#auditing) {
+      this.#every(auditInterval, () => {
+        if (this.#link.state === "connected") this.audit();
+      });
+    }
+  }
+
+  #every(ms: number, run: () => void): void {
+    const timer = setInterval(run, ms);
+    Deno.unrefTimer(timer as unknown as number);
+    this.#timers.push(timer);
   }
 
   /** Tells every node which paths this one serves (or that it leaves). */
@@ -89,7 +100,12 @@ export class NodeMesh {
     const routes = leaving ? { requests: [], topics: [] } : host.routes();
     this.#link.send(
       this.#link.subjects.nodes,
-      encodeHeartbeat({ node: host.nodeId, leaving, ...routes }),
+      encodeHeartbeat({
+        node: host.nodeId,
+        leaving,
+        readsHeld: true,
+        ...routes,
+      }),
     );
   }
 
@@ -100,7 +116,7 @@ export class NodeMesh {
   linkUp(): void {
     this.presence.linkUp(performance.now());
     this.beat();
-    this.audit();
+    if (this.#auditing) this.audit();
   }
 
   /**
@@ -110,6 +126,8 @@ export class NodeMesh {
   audit(): void {
     const link = this.#link;
     for (const [node, keys] of this.#host.held()) {
+      // An older node would count the list as malformed.
+      if (!this.presence.readsHeld(node)) continue;
       for (let at = 0; at < keys.length; at += AUDIT_CHUNK) {
         link.send(
           link.subjects.node(node),
@@ -121,7 +139,7 @@ export class NodeMesh {
 
   /** Sends what is batched, says goodbye and unsubscribes. */
   stop(): void {
-    clearInterval(this.#timer);
+    for (const timer of this.#timers.splice(0)) clearInterval(timer);
     this.batcher.flush();
     this.beat(true);
     for (const sub of this.#subs.splice(0)) sub.unsubscribe();
@@ -130,7 +148,6 @@ export class NodeMesh {
   #tick(): void {
     if (this.#link.state !== "connected") return;
     this.beat();
-    if (++this.#ticks % AUDIT_TICKS === 0) this.audit();
     for (const node of this.presence.expire(performance.now())) {
       this.#gone(node, "stopped sending heartbeats");
     }

@@ -20,6 +20,8 @@ interface Known {
   topics: Set<number>;
   /** Time limits of its routes that set their own, by path hash. */
   timeouts: Map<number, number> | undefined;
+  /** Whether it reads lists of held subscriptions (newer nodes do). */
+  readsHeld: boolean;
 }
 
 /** Added to a route's own time limit for the trip there and back, in ms. */
@@ -73,8 +75,14 @@ export class Presence {
       requests: new Set(h.requests),
       topics: new Set(h.topics),
       timeouts: timeoutsOf(h.timeouts),
+      readsHeld: h.readsHeld === true,
     });
     return known ? "known" : "joined";
+  }
+
+  /** Whether `node` said it reads lists of held subscriptions. */
+  readsHeld(node: string): boolean {
+    return this.#nodes.get(node)?.readsHeld === true;
   }
 
   /** This node's link came back: everyone gets a fresh `timeout`. */

@@ -16,8 +16,9 @@
  *            data index
  * RELEASE    from, keys
  * PUSH       from, session id, path, data (rest)
- * HEARTBEAT  node, flags (1 leaving), request hashes, topic hashes, [count
- *            of timeouts, each path hash and ms] (older nodes send none)
+ * HEARTBEAT  node, flags (1 leaving, 2 reads HELD), request hashes, topic
+ *            hashes, [count of timeouts, each path hash and ms] (older
+ *            nodes send neither flag 2 nor the timeouts)
  * HELD       from, keys
  * ```
  *
@@ -76,6 +77,8 @@ export interface Heartbeat {
   readonly topics: readonly number[];
   /** Hash and ms of each path whose route sets its own time limit. */
   readonly timeouts?: readonly number[];
+  /** The node reads HELD messages (older nodes do not say so). */
+  readonly readsHeld?: boolean;
 }
 
 /** A decoded message to a node. */
@@ -235,7 +238,8 @@ export function encodePush(
 
 /** Encodes a heartbeat. */
 export function encodeHeartbeat(h: Heartbeat): Uint8Array {
-  const w = start(MessageType.HEARTBEAT).string(h.node).byte(h.leaving ? 1 : 0);
+  const w = start(MessageType.HEARTBEAT).string(h.node)
+    .byte((h.leaving ? 1 : 0) | (h.readsHeld ? 2 : 0));
   w.varint(h.requests.length);
   for (const x of h.requests) w.varint(x >>> 0);
   w.varint(h.topics.length);
@@ -291,10 +295,17 @@ export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
       };
     case MessageType.HEARTBEAT: {
       const node = r.string("node");
-      const leaving = (r.byte("flags") & 1) === 1;
+      const flags = r.byte("flags");
+      const leaving = (flags & 1) === 1;
       const requests = hashes(r, "request hash");
       const topics = hashes(r, "topic hash");
-      const heartbeat: Heartbeat = { node, leaving, requests, topics };
+      const heartbeat: Heartbeat = {
+        node,
+        leaving,
+        requests,
+        topics,
+        ...(flags & 2 ? { readsHeld: true } : {}),
+      };
       if (r.left === 0) return { type, heartbeat }; // from an older node
       const timeouts: number[] = [];
       for (let n = r.count("timeout"); n > 0; n--) {

@@ -65,6 +65,7 @@ export class NatsForwarder implements Forwarder {
   #routeKey?: (call: ForwardedCall) => string | undefined;
   #interval: number;
   #nodeTimeout: number;
+  #auditInterval: number;
   #maxInflight: number;
   #maxServing: number;
   #host?: ForwardHost;
@@ -118,6 +119,13 @@ export class NatsForwarder implements Forwarder {
       1000,
     );
     this.#nodeTimeout = positive("nodeTimeout", options.nodeTimeout, 10_000);
+    const audit = options.auditInterval ?? 10_000;
+    if (!(audit >= 0) || !Number.isFinite(audit)) {
+      throw new RangeError(
+        `NatsForwarder: auditInterval must be 0 (never) or a positive number of ms, not ${audit}`,
+      );
+    }
+    this.#auditInterval = audit;
     this.#maxInflight = positive("maxInflight", options.maxInflight, 10_000);
     this.#maxServing = positive("maxServing", options.maxServing, 10_000);
     this.#statusLoop = this.#watch();
@@ -176,7 +184,11 @@ export class NatsForwarder implements Forwarder {
     this.#host = host;
     this.#server = new CallServer(link, host, this.#maxServing);
     this.#server.sync();
-    this.#mesh = new NodeMesh(link, host, this.#interval, this.#nodeTimeout);
+    this.#mesh = new NodeMesh(link, host, {
+      interval: this.#interval,
+      timeout: this.#nodeTimeout,
+      auditInterval: this.#auditInterval,
+    });
     this.#mesh.beat();
     await link.flush();
   }

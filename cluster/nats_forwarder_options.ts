@@ -36,6 +36,14 @@ export interface NatsForwarderOptions
   /** Milliseconds between two heartbeats of this node; 1000 by default. */
   heartbeatInterval?: number;
   /**
+   * Milliseconds between two lists of the subscriptions this node holds
+   * for other nodes' sessions, sent to each of those nodes (also sent when
+   * the link comes back), which release the ones they no longer have: an
+   * unsubscribe whose release was lost while a link was down. 10000 by
+   * default; 0: never.
+   */
+  auditInterval?: number;
+  /**
    * Milliseconds without a heartbeat after which a node is presumed gone
    * (while this node's link was up): the subscriptions it held for this
    * node's sessions are made again elsewhere, and those this node held for
@@ -101,8 +109,9 @@ export interface NatsForwarderStats {
   heldLists: number;
   /**
    * Subscriptions other nodes held for this node's sessions that this node
-   * no longer had -- an unsubscribe whose release was lost -- and that it
-   * told them to let go of.
+   * no longer had, and that it told them to let go of: found by an update
+   * that crossed its unsubscribe (usual) or by a list of held subscriptions
+   * (an unsubscribe whose release was lost while a link was down).
    */
   staleReleased: number;
   /** Messages dropped, all reasons together. */

@@ -60,3 +60,14 @@ Deno.test("Presence picks the same node for a key among those serving the path",
   }
   assert.equal(p.pick("subscribe", 42, "k1"), undefined);
 });
+
+Deno.test("Presence remembers which nodes read lists of held subscriptions", () => {
+  const p = new Presence("me", 1000, 0);
+  p.heard({ ...beat("new"), readsHeld: true }, 0);
+  p.heard(beat("old"), 0);
+  assert.equal(p.readsHeld("new"), true);
+  assert.equal(p.readsHeld("old"), false);
+  assert.equal(p.readsHeld("unknown"), false);
+  p.heard(beat("new"), 1); // a downgrade is believed too
+  assert.equal(p.readsHeld("new"), false);
+});

@@ -162,13 +162,15 @@ Deno.test("decodeNodeMessage reads ops, updates, releases, pushes and heartbeats
     requests: [0xffffffff, 1],
     topics: [2],
     timeouts: [1, 5000, 0xffffffff, 0],
+    readsHeld: true,
   };
   assert.deepEqual(decodeNodeMessage(encodeHeartbeat(h)), {
     type: MessageType.HEARTBEAT,
     heartbeat: h,
   });
-  // An older node's heartbeat ends after its topics: no timeouts.
-  const { timeouts: _, ...old } = h;
+  // An older node's heartbeat ends after its topics: no timeouts, and its
+  // flags say nothing of reading HELD.
+  const { timeouts: _, readsHeld: __, ...old } = h;
   const bytes = encodeHeartbeat(old);
   assert.deepEqual(decodeNodeMessage(bytes.subarray(0, bytes.length - 1)), {
     type: MessageType.HEARTBEAT,

@@ -92,7 +92,8 @@ export interface ConnectGatewayOptions {
    * server (its handshake hook) and prepared by the `session` hook -- when
    * the client sent no time limit of its own. Past it the call is answered
    * `deadline_exceeded` and its session closed. Default: the server's
-   * `handlerTimeout` (30000 unless set). 0: no limit but the client's.
+   * `handlerTimeout` (30000 unless set), or 30000 when that is 0 (no
+   * limit for handlers). 0: no limit but the client's.
    */
   sessionTimeoutMs?: number;
   /**
@@ -102,8 +103,9 @@ export interface ConnectGatewayOptions {
    * `Deno.serve` in Deno 2's legacy abort mode Deno prints its one-time
    * notice about that mode; run with `--unstable-no-legacy-abort` (the
    * `server` task does) to make it silent, or set `false` to let handlers
-   * run on. Default `true`. (A stream ends when its response body is
-   * cancelled either way.)
+   * run on. Default `true`. (Either way a stream ends when its response
+   * body is cancelled, and a `session` hook's wait ends when the request
+   * is aborted -- which reads `request.signal` too.)
    */
   abortOnDisconnect?: boolean;
   /**
@@ -181,7 +183,10 @@ export function connectGateway(
   const hook = options.session;
   const logger = options.logger ?? leveledLogger("warn");
   const sessionTimeoutMs = Math.min(
-    Math.max(options.sessionTimeoutMs ?? server.handlerTimeout, 0),
+    Math.max(
+      options.sessionTimeoutMs ?? (server.handlerTimeout || 30_000),
+      0,
+    ),
     MAX_TIMER_MS,
   );
   // A call with a time limit of its own (`timeoutMs`) is ended by it

@@ -9,7 +9,7 @@ import { Room } from "../proto/gen/chat_pb.ts";
 import { registerDemo } from "../server/demo.ts";
 import { Server } from "../server/server.ts";
 import type { Session } from "../server/session.ts";
-import { recordingLogger, waitFor, within } from "../testing/mod.ts";
+import { FakeTime, recordingLogger, waitFor, within } from "../testing/mod.ts";
 import { connectGateway, type ConnectGatewayOptions } from "./connect.ts";
 
 /** The demo room on a server of its own, its gateway in `Deno.serve`. */
@@ -73,6 +73,27 @@ Deno.test("connectGateway waits for a session hook no longer than the server's h
   const body = await res.json();
   assert.equal(body.code, "deadline_exceeded");
   assert.match(body.message, /within 150 ms; retry later/);
+});
+
+Deno.test("connectGateway still bounds a session hook's wait by 30 s when the server's handlers have no time limit", async () => {
+  const stuck = stuckHook();
+  await using t = start({ session: stuck.hook }, { handlerTimeout: 0 });
+  assert.equal(t.server.handlerTimeout, 0);
+  using time = new FakeTime();
+  const client = new AbortController();
+  const answer = send(t.base, {}, client.signal);
+  try {
+    await waitFor(() => time.nextDelay === 30_000, {
+      message: "the hook's 30 s limit to be armed",
+    });
+    await time.tickAsync(30_000);
+    const res = await within(answer, { message: "the Connect answer" });
+    assert.equal(res.status, 504);
+    assert.match((await res.json()).message, /within 30000 ms; retry later/);
+  } finally {
+    client.abort(); // else a hook with no limit would hold the shutdown
+    await answer.catch(() => {});
+  }
 });
 
 Deno.test("connectGateway answers deadline_exceeded within sessionTimeoutMs when the session hook never settles, and closes its session", async () => {

@@ -18,8 +18,8 @@ const LENGTH_DELIMITED = 2;
 const START_GROUP = 3;
 const END_GROUP = 4;
 const FIXED32 = 5;
-/** Groups nested deeper than this are refused (protobuf-es allows 100). */
-const MAX_GROUP_DEPTH = 100;
+/** Groups nested deeper than this are refused, as protobuf-es does. */
+const MAX_GROUP_DEPTH = 99;
 
 const decoder = new TextDecoder();
 
@@ -56,7 +56,7 @@ class OptionReader {
     const end = this.#end(this.#varint());
     let path = previous;
     while (this.#pos < end) {
-      const tag = this.#varint();
+      const tag = this.#tag();
       const wireType = tag % 8;
       if (Math.floor(tag / 8) === REQUEST_PATH_FIELD) {
         if (wireType !== LENGTH_DELIMITED) this.malformed();
@@ -82,7 +82,7 @@ class OptionReader {
       this.#pos = this.#end(this.#varint());
     } else if (wireType === START_GROUP && depth < MAX_GROUP_DEPTH) {
       for (;;) {
-        const tag = this.#varint();
+        const tag = this.#tag();
         if (tag % 8 === END_GROUP) {
           if (Math.floor(tag / 8) !== no) this.malformed();
           return;
@@ -107,6 +107,12 @@ class OptionReader {
     const end = this.#pos + length;
     if (end > this.#bytes.length) this.malformed();
     return end;
+  }
+
+  /** A field's tag; field number 0 is illegal, as for protobuf-es. */
+  #tag(): number {
+    const tag = this.#varint();
+    return tag < 8 ? this.malformed() : tag;
   }
 
   #varint(): number {

@@ -108,13 +108,31 @@ Deno.test("requestPathOption merges occurrences and skips unknown fields as prot
   });
 });
 
-Deno.test("requestPathOption refuses a group that is not closed, or closed by another field", () => {
+/** `depth` groups, each inside the last, then `/deep`. */
+function nested(w: BinaryWriter, depth: number): void {
+  for (let i = 0; i < depth; i++) w.tag(6, WireType.StartGroup);
+  for (let i = 0; i < depth; i++) w.tag(6, WireType.EndGroup);
+  path("/deep")(w);
+}
+
+Deno.test("requestPathOption skips groups nested as deep as protobuf-es allows", () => {
+  const [method] = methodsWith([[occurrence((w) => nested(w, 99))]]);
+  assert.equal(requestPathOption(method), "/deep");
+  assert.equal(protobufEs(method), "/deep");
+});
+
+Deno.test("requestPathOption refuses an unclosed or mismatched group, field number 0, and groups nested deeper than protobuf-es allows", () => {
   const methods = methodsWith([
     [occurrence((w) => w.tag(6, WireType.StartGroup).tag(1, WireType.Varint))],
     [occurrence((w) =>
       w.tag(6, WireType.StartGroup).tag(5, WireType.EndGroup)
     )],
     [occurrence((w) => w.tag(6, WireType.EndGroup))],
+    // Field number 0 is illegal, in a group too.
+    [occurrence((w) => w.tag(0, WireType.Varint).uint32(1))],
+    [occurrence((w) => w.tag(6, WireType.StartGroup).tag(0, WireType.Varint))],
+    // 100 nested groups: one more than protobuf-es allows.
+    [occurrence((w) => nested(w, 100))],
   ]);
   for (const method of methods) {
     assert.throws(() => requestPathOption(method), /is malformed/, method.name);
