@@ -5241,7 +5241,7 @@ var LENGTH_DELIMITED = 2;
 var START_GROUP = 3;
 var END_GROUP = 4;
 var FIXED32 = 5;
-var MAX_GROUP_DEPTH = 100;
+var MAX_GROUP_DEPTH = 99;
 var decoder2 = new TextDecoder();
 function requestPathOption(method) {
   let path;
@@ -5270,7 +5270,7 @@ var OptionReader = class {
     const end = this.#end(this.#varint());
     let path = previous;
     while (this.#pos < end) {
-      const tag = this.#varint();
+      const tag = this.#tag();
       const wireType = tag % 8;
       if (Math.floor(tag / 8) === REQUEST_PATH_FIELD) {
         if (wireType !== LENGTH_DELIMITED) this.malformed();
@@ -5295,7 +5295,7 @@ var OptionReader = class {
       this.#pos = this.#end(this.#varint());
     } else if (wireType === START_GROUP && depth < MAX_GROUP_DEPTH) {
       for (; ; ) {
-        const tag = this.#varint();
+        const tag = this.#tag();
         if (tag % 8 === END_GROUP) {
           if (Math.floor(tag / 8) !== no) this.malformed();
           return;
@@ -5316,6 +5316,11 @@ var OptionReader = class {
     const end = this.#pos + length;
     if (end > this.#bytes.length) this.malformed();
     return end;
+  }
+  /** A field's tag; field number 0 is illegal, as for protobuf-es. */
+  #tag() {
+    const tag = this.#varint();
+    return tag < 8 ? this.malformed() : tag;
   }
   #varint() {
     let value = 0;
