@@ -16,7 +16,8 @@
  * (default 1), `--payload BYTES` (default 32), `--path hash|string` (what
  * requests carry; default hash), `--targets` comma list of targets to start
  * (default nanorpc-wasm,nanorpc-protobuf-es,raw-echo,nanorpc-ws,go-reference;
- * `none` for none; nanorpc-ws is nanorpc-wasm over WebSocket), `--target NAME=tcp://HOST:PORT` or `NAME=unix:///PATH`
+ * `none` for none; nanorpc-ws is nanorpc-wasm over WebSocket; also
+ * raw-echo-node, raw-echo's work over `node:net`), `--target NAME=tcp://HOST:PORT` or `NAME=unix:///PATH`
  * (repeatable: a running NanoRPC server with the demo's `/echo`, measured
  * beside the started ones; append `?pid=PID` to name its process when it
  * is not found by its listening socket, for CPU and RSS figures), `--out
@@ -94,8 +95,22 @@ const NANORPC_WS: TargetSpec = {
   websocket: true,
 };
 
+/**
+ * raw_echo.ts's work over `node:net` instead of `Deno.Conn` (for this
+ * benchmark only, and only when named): the other I/O path of the runtime.
+ */
+const RAW_ECHO_NODE: TargetSpec = {
+  name: "raw-echo-node",
+  script: "raw_echo_node.ts",
+  args: [],
+};
+
 /** Every target this benchmark can start, in the order it runs them. */
-const SPAWNABLE: readonly TargetSpec[] = [...TARGETS, NANORPC_WS];
+const SPAWNABLE: readonly TargetSpec[] = [
+  ...TARGETS,
+  NANORPC_WS,
+  RAW_ECHO_NODE,
+];
 
 /** One configuration of the closed-loop load. */
 export interface LoadConfig {
