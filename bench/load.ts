@@ -17,7 +17,8 @@
  * requests carry; default hash), `--targets` comma list of targets to start
  * (default nanorpc-wasm,nanorpc-protobuf-es,raw-echo,nanorpc-ws,go-reference;
  * `none` for none; nanorpc-ws is nanorpc-wasm over WebSocket; also
- * raw-echo-node, raw-echo's work over `node:net`), `--target NAME=tcp://HOST:PORT` or `NAME=unix:///PATH`
+ * raw-echo-node, raw-echo's work over `node:net`, and nanorpc-node,
+ * nanorpc-wasm over `node:net`), `--target NAME=tcp://HOST:PORT` or `NAME=unix:///PATH`
  * (repeatable: a running NanoRPC server with the demo's `/echo`, measured
  * beside the started ones; append `?pid=PID` to name its process when it
  * is not found by its listening socket, for CPU and RSS figures), `--out
@@ -105,10 +106,21 @@ const RAW_ECHO_NODE: TargetSpec = {
   args: [],
 };
 
+/**
+ * nanorpc-wasm with its TCP sockets from `node:net` (`bench/serve.ts --io
+ * node`), for this benchmark only, and only when named.
+ */
+const NANORPC_NODE: TargetSpec = {
+  name: "nanorpc-node",
+  script: "serve.ts",
+  args: ["--codec", "wasm", "--io", "node"],
+};
+
 /** Every target this benchmark can start, in the order it runs them. */
 const SPAWNABLE: readonly TargetSpec[] = [
   ...TARGETS,
   NANORPC_WS,
+  NANORPC_NODE,
   RAW_ECHO_NODE,
 ];
 

@@ -15,7 +15,9 @@
  * 13 MiB more RSS; default echo), `--conn-read conn|op` (op: sockets
  * read through the op underneath `Deno.Conn.read`, reached through Deno's
  * internals, to measure what its per-read `Set` costs; see
- * bench/conn_read_old_space.ts; default conn). Prints `listening on
+ * bench/conn_read_old_space.ts; default conn), `--io deno|node` (node:
+ * the TCP listener is `node:net`'s, each socket served through
+ * `nodeSocketStream`; default deno). Prints `listening on
  * tcp://HOST:PORT` once bound (then `listening on ws://HOST:PORT/nanorpc`
  * with `--http`); SIGINT and SIGTERM shut it
  * down gracefully and exit.
@@ -137,8 +139,12 @@ async function main(args: string[]): Promise<void> {
       ops: { type: "string", default: "on" },
       demo: { type: "string", default: "echo" },
       "conn-read": { type: "string", default: "conn" },
+      io: { type: "string", default: "deno" },
     },
   });
+  if (values.io !== "deno" && values.io !== "node") {
+    throw new Error(`--io must be deno or node, got ${values.io}`);
+  }
   const codecName = values.codec;
   if (codecName !== "wasm" && codecName !== "protobuf-es") {
     throw new Error(`--codec must be wasm or protobuf-es, got ${codecName}`);
@@ -165,11 +171,14 @@ async function main(args: string[]): Promise<void> {
     registerDemo(server, "room");
   }
   const at = values.tcp.lastIndexOf(":");
-  const listener = await server.listen({
-    hostname: values.tcp.slice(0, at) || "127.0.0.1",
-    port: Number(values.tcp.slice(at + 1)),
-  });
-  console.log(`listening on ${listener.url}`);
+  const hostname = values.tcp.slice(0, at) || "127.0.0.1";
+  const port = Number(values.tcp.slice(at + 1));
+  if (values.io === "node") {
+    console.log(`listening on ${await listenNode(server, hostname, port)}`);
+  } else {
+    const listener = await server.listen({ hostname, port });
+    console.log(`listening on ${listener.url}`);
+  }
   if (values.http !== undefined) {
     const at = values.http.lastIndexOf(":");
     const http = await server.listen({
@@ -186,6 +195,22 @@ async function main(args: string[]): Promise<void> {
   await stopped.promise;
   await server.shutdown();
   Deno.exit(0);
+}
+
+/** Serves `server`'s sessions on a `node:net` listener; resolves its URL. */
+async function listenNode(
+  server: Server,
+  hostname: string,
+  port: number,
+): Promise<string> {
+  const { createServer } = await import("node:net");
+  const { nodeSocketStream } = await import("../transport/node_socket.ts");
+  const net = createServer((socket) => {
+    server.serve(nodeSocketStream(socket)).catch(() => {});
+  });
+  await new Promise<void>((resolve) => net.listen(port, hostname, resolve));
+  const addr = net.address() as { address: string; port: number };
+  return `tcp://${addr.address}:${addr.port}`;
 }
 
 if (import.meta.main) await main(Deno.args);

@@ -22,6 +22,10 @@ export {
 } from "./byte_stream.ts";
 export { connStream } from "./conn.ts";
 export {
+  nodeSocketStream,
+  type NodeSocketStreamOptions,
+} from "./node_socket.ts";
+export {
   openSerial,
   quietGap,
   type QuietGapOptions,
