@@ -208,9 +208,17 @@ async function listenNode(
   const net = createServer((socket) => {
     server.serve(nodeSocketStream(socket)).catch(() => {});
   });
-  await new Promise<void>((resolve) => net.listen(port, hostname, resolve));
+  await new Promise<void>((resolve, reject) => {
+    net.once("error", reject);
+    net.listen(port, hostname, () => {
+      net.off("error", reject);
+      resolve();
+    });
+  });
   const addr = net.address() as { address: string; port: number };
-  return `tcp://${addr.address}:${addr.port}`;
+  return `tcp://${
+    addr.address.includes(":") ? `[${addr.address}]` : addr.address
+  }:${addr.port}`;
 }
 
 if (import.meta.main) await main(Deno.args);

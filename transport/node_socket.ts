@@ -13,8 +13,9 @@ import type { ByteStream, PeerAddress } from "./byte_stream.ts";
 /** Options of {@link nodeSocketStream}. */
 export interface NodeSocketStreamOptions {
   /**
-   * Bytes received and not yet read that make the socket stop reading
-   * until half of them are read: the bound of the stream's read queue.
+   * Bound of the stream's read queue: past it the socket stops reading
+   * until half of it is read. Each queued chunk counts for its bytes plus
+   * 512, so a peer sending tiny segments cannot queue a chunk per byte.
    * Default 256 KiB.
    */
   maxQueued?: number;
@@ -34,7 +35,9 @@ interface Waiter {
  * or dialled by `net.connect`) to a {@link ByteStream}. TCP sockets get
  * no-delay, because frames are written corked already. Received bytes wait
  * in a queue bounded by `maxQueued`, past which the socket is paused; a
- * write settles once the socket has handed its bytes to the kernel.
+ * write settles once the socket has handed its bytes to the kernel. As
+ * node sockets are by default, the stream is not half-open: once the peer
+ * ends, writes are refused.
  *
  * @param socket The socket; the stream owns it from now on.
  * @param options The read queue's bound.
@@ -67,15 +70,24 @@ export function nodeSocketStream(
   return new NodeSocketStream(socket, maxQueued, options.transport ?? "tcp");
 }
 
+/**
+ * What each queued chunk counts for against `maxQueued` beyond its bytes: a
+ * peer sending tiny segments fills the bound with chunks, not bytes.
+ */
+const CHUNK_COST = 512;
+
 class NodeSocketStream implements ByteStream {
   readonly transport: string;
-  readonly remoteAddr: PeerAddress;
   readonly #socket: Socket;
   readonly #maxQueued: number;
-  /** Received chunks; the first is read from `#head` on. */
+  #remoteAddr: PeerAddress | undefined;
+  /** Received chunks from `#first` on; the first is read from `#head` on. */
   #chunks: Uint8Array[] = [];
+  #first = 0;
   #head = 0;
+  /** Bytes queued, and what they count for against `#maxQueued`. */
   #queued = 0;
+  #charged = 0;
   #paused = false;
   #ended = false;
   #failure: Error | undefined;
@@ -86,11 +98,6 @@ class NodeSocketStream implements ByteStream {
     this.#socket = socket;
     this.#maxQueued = maxQueued;
     this.transport = transport;
-    this.remoteAddr = transport === "unix" ? { transport } : {
-      transport,
-      hostname: socket.remoteAddress,
-      port: socket.remotePort,
-    };
     if (transport === "tcp") socket.setNoDelay(true);
     socket.on("data", (chunk: Uint8Array) => this.#received(chunk));
     socket.on("end", () => this.#finish(undefined));
@@ -98,7 +105,32 @@ class NodeSocketStream implements ByteStream {
     socket.on("error", (error: Error) => this.#finish(error));
   }
 
+  /** Read when first asked for: a dialled socket knows it once connected. */
+  get remoteAddr(): PeerAddress {
+    if (this.#remoteAddr) return this.#remoteAddr;
+    const socket = this.#socket;
+    if (this.transport === "unix") {
+      return this.#remoteAddr = { transport: "unix" };
+    }
+    const hostname = socket.remoteAddress;
+    const addr: PeerAddress = {
+      transport: "tcp",
+      // An IPv4 peer of a dual-stack listener, as Deno.Conn shows it.
+      hostname: hostname?.startsWith("::ffff:") && hostname.includes(".")
+        ? hostname.slice(7)
+        : hostname,
+      port: socket.remotePort,
+    };
+    if (hostname !== undefined) this.#remoteAddr = addr;
+    return addr;
+  }
+
   read(buffer: Uint8Array): Promise<number | null> {
+    if (buffer.length === 0) {
+      return Promise.reject(
+        new RangeError("read into an empty buffer: pass at least 1 byte"),
+      );
+    }
     if (this.#closed) return Promise.reject(this.#failure);
     if (this.#queued > 0) return Promise.resolve(this.#take(buffer));
     if (this.#failure) return Promise.reject(this.#failure);
@@ -115,7 +147,13 @@ class NodeSocketStream implements ByteStream {
     const socket = this.#socket;
     if (this.#failure) return Promise.reject(this.#failure);
     if (socket.destroyed || !socket.writable) {
-      return Promise.reject(new Error("the socket is closed"));
+      return Promise.reject(
+        new Error(
+          this.#ended
+            ? "the peer ended the connection"
+            : "the socket is closed",
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       socket.write(data, (error?: Error | null) => {
@@ -128,11 +166,18 @@ class NodeSocketStream implements ByteStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#chunks = [];
+    this.#first =
+      this.#head =
+      this.#queued =
+      this.#charged =
+        0;
     this.#finish(new Error("the stream was closed"));
     this.#socket.destroy();
   }
 
   #received(chunk: Uint8Array): void {
+    if (this.#closed) return;
     const waiter = this.#waiter;
     if (waiter === undefined) return this.#queue(chunk);
     this.#waiter = undefined;
@@ -145,7 +190,8 @@ class NodeSocketStream implements ByteStream {
   #queue(chunk: Uint8Array): void {
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
-    if (this.#queued > this.#maxQueued && !this.#paused) {
+    this.#charged += chunk.length + CHUNK_COST;
+    if (this.#charged > this.#maxQueued && !this.#paused) {
       this.#paused = true;
       this.#socket.pause();
     }
@@ -153,20 +199,30 @@ class NodeSocketStream implements ByteStream {
 
   /** Moves queued bytes into `buffer`; resumes a paused socket. */
   #take(buffer: Uint8Array): number {
+    const chunks = this.#chunks;
     let n = 0;
-    while (n < buffer.length && this.#chunks.length > 0) {
-      const chunk = this.#chunks[0];
+    while (n < buffer.length && this.#first < chunks.length) {
+      const chunk = chunks[this.#first];
       const take = Math.min(chunk.length - this.#head, buffer.length - n);
       buffer.set(chunk.subarray(this.#head, this.#head + take), n);
       n += take;
       this.#head += take;
       if (this.#head === chunk.length) {
-        this.#chunks.shift();
+        chunks[this.#first++] = EMPTY;
         this.#head = 0;
+        this.#charged -= CHUNK_COST;
       }
     }
     this.#queued -= n;
-    if (this.#paused && this.#queued <= this.#maxQueued / 2) {
+    this.#charged -= n;
+    if (this.#first === chunks.length) {
+      this.#chunks = [];
+      this.#first = 0;
+    } else if (this.#first > 1024 && this.#first * 2 > chunks.length) {
+      this.#chunks = chunks.slice(this.#first);
+      this.#first = 0;
+    }
+    if (this.#paused && this.#charged <= this.#maxQueued / 2) {
       this.#paused = false;
       this.#socket.resume();
     }
@@ -184,3 +240,5 @@ class NodeSocketStream implements ByteStream {
     else waiter.resolve(null);
   }
 }
+
+const EMPTY = new Uint8Array(0);

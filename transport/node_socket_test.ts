@@ -151,10 +151,75 @@ Deno.test("nodeSocketStream reads null once the peer ends, and rejects reads and
   await assert.rejects(p.stream.write(new Uint8Array(1)));
 });
 
-Deno.test("nodeSocketStream refuses a maxQueued that is not a positive whole number", () => {
-  const socket = {} as Socket;
+Deno.test("nodeSocketStream pauses early for many tiny chunks: each counts against maxQueued beyond its bytes", async () => {
+  await using p = await pair(2048);
+  // 500 bytes in all, well under the bound, but in hundreds of segments.
+  for (let i = 0; i < 500 && !p.socket.isPaused(); i++) {
+    await p.peer.write(new Uint8Array([i & 255]));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  await waitFor(() => p.socket.isPaused(), {
+    message: "the socket to pause on the number of chunks",
+  });
+  const buffer = new Uint8Array(4096);
+  const n = await p.stream.read(buffer);
+  assert.ok(n !== null && n > 0 && n < 500);
+  await waitFor(() => !p.socket.isPaused(), {
+    message: "the socket to resume once read",
+  });
+});
+
+Deno.test("nodeSocketStream rejects a pending read and later writes when the socket fails", async () => {
+  await using p = await pair();
+  const reading = p.stream.read(new Uint8Array(8));
+  p.socket.destroy(new Error("the link failed"));
+  await assert.rejects(reading, /the link failed/);
+  await assert.rejects(p.stream.write(new Uint8Array(1)), /the link failed/);
+});
+
+Deno.test("nodeSocketStream close rejects a pending read and a pending write, and closing again does nothing", async () => {
+  await using p = await pair();
+  const reading = p.stream.read(new Uint8Array(8));
+  await assert.rejects(
+    p.stream.read(new Uint8Array(8)),
+    /a read is already pending/,
+  );
+  const writing = p.stream.write(new Uint8Array(32 * 1024 * 1024));
+  await waitFor(() => p.socket.writableLength > 0, {
+    message: "a write the peer does not take",
+  });
+  p.stream.close();
+  p.stream.close();
+  await assert.rejects(reading, /the stream was closed/);
+  await assert.rejects(writing);
+});
+
+Deno.test("nodeSocketStream refuses to read into an empty buffer", async () => {
+  await using p = await pair();
+  await assert.rejects(p.stream.read(new Uint8Array(0)), RangeError);
+});
+
+Deno.test("nodeSocketStream names an IPv4 peer of a dual-stack listener by its IPv4 address", async () => {
+  const accepted = Promise.withResolvers<ByteStream>();
+  const net = createServer((socket) =>
+    accepted.resolve(nodeSocketStream(socket))
+  );
+  await new Promise<void>((resolve) => net.listen(0, "::", resolve));
+  try {
+    const port = (net.address() as { port: number }).port;
+    using _peer = await Deno.connect({ hostname: "127.0.0.1", port });
+    const stream = await accepted.promise;
+    assert.equal(stream.remoteAddr.hostname, "127.0.0.1");
+    stream.close();
+  } finally {
+    await new Promise((resolve) => net.close(resolve));
+  }
+});
+
+Deno.test("nodeSocketStream refuses a maxQueued that is not a positive whole number", async () => {
+  await using p = await pair();
   assert.throws(
-    () => nodeSocketStream(socket, { maxQueued: 0 }),
+    () => nodeSocketStream(p.socket, { maxQueued: 0 }),
     /maxQueued must be a positive whole number of bytes, not 0/,
   );
 });
