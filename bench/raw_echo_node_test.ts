@@ -4,32 +4,19 @@
 
 import assert from "node:assert/strict";
 import type { LoadResult } from "./load.ts";
+import { startTarget } from "./_harness.ts";
 import { benchRows } from "./_test_utils.ts";
 
-const SCRIPT = new URL("./raw_echo_node.ts", import.meta.url).pathname;
-
-/** Starts the script; resolves once it listens. */
+/** Starts the script as bench:load does; resolves once it listens. */
 async function start() {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, "--tcp", "127.0.0.1:0"],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let match: RegExpMatchArray | null = null;
-  while (!(match = text.match(/listening on tcp:\/\/(\S+):(\d+)/))) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`raw_echo_node.ts exited: ${text}`);
-    text += value;
-  }
+  const target = await startTarget({
+    name: "raw-echo-node",
+    script: "raw_echo_node.ts",
+    args: [],
+  });
   return {
-    port: Number(match[2]),
-    async [Symbol.asyncDispose]() {
-      child.kill("SIGTERM");
-      await child.status;
-      await lines.cancel();
-    },
+    port: target.port,
+    [Symbol.asyncDispose]: () => target.stop(),
   };
 }
 

@@ -61,6 +61,31 @@ const gatewaySessions = (server: Server) =>
   [...server.sessions.values()].filter((s) => s.transport === "gateway")
     .length;
 
+/** How the handler of an abandoned call ended, with the gateway in Deno.serve. */
+async function abandonInDenoServe(options: ConnectGatewayOptions = {}) {
+  const t = start(options);
+  const http = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    t.gateway.fetch,
+  );
+  try {
+    await abandon(`http://127.0.0.1:${http.addr.port}`, t.waits);
+    return await ended(t.waits);
+  } finally {
+    await http.shutdown();
+    await t.server.shutdown();
+  }
+}
+
+/** Waits for the first handler's wait to end; how it ended. */
+async function ended(waits: readonly Wait[]) {
+  await waitFor(() => waits[0].ended !== undefined, {
+    timeout: 3000,
+    message: "the handler to end",
+  });
+  return waits[0].ended;
+}
+
 Deno.test("connectGateway aborts a running unary handler's signal when the client goes away, on the server's HTTP listener", async () => {
   const t = start();
   const http = await t.server.listen({
@@ -68,11 +93,7 @@ Deno.test("connectGateway aborts a running unary handler's signal when the clien
   });
   try {
     await abandon(http.url, t.waits);
-    await waitFor(() => t.waits[0].ended !== undefined, {
-      timeout: 3000,
-      message: "the handler to end",
-    });
-    assert.equal(t.waits[0].ended, "signal");
+    assert.equal(await ended(t.waits), "signal");
     await waitFor(() => gatewaySessions(t.server) === 0, {
       message: "the call's session to close",
     });
@@ -82,39 +103,12 @@ Deno.test("connectGateway aborts a running unary handler's signal when the clien
 });
 
 Deno.test("connectGateway aborts a running unary handler's signal when the client goes away, in Deno.serve", async () => {
-  const t = start();
-  const http = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    t.gateway.fetch,
-  );
-  try {
-    await abandon(`http://127.0.0.1:${http.addr.port}`, t.waits);
-    await waitFor(() => t.waits[0].ended !== undefined, {
-      timeout: 3000,
-      message: "the handler to end",
-    });
-    assert.equal(t.waits[0].ended, "signal");
-  } finally {
-    await http.shutdown();
-    await t.server.shutdown();
-  }
+  assert.equal(await abandonInDenoServe(), "signal");
 });
 
 Deno.test("connectGateway with abortOnDisconnect: false lets a unary handler run on after its client went away", async () => {
-  const t = start({ abortOnDisconnect: false });
-  const http = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    t.gateway.fetch,
+  assert.equal(
+    await abandonInDenoServe({ abortOnDisconnect: false }),
+    "timer",
   );
-  try {
-    await abandon(`http://127.0.0.1:${http.addr.port}`, t.waits);
-    await waitFor(() => t.waits[0].ended !== undefined, {
-      timeout: 3000,
-      message: "the handler to end",
-    });
-    assert.equal(t.waits[0].ended, "timer");
-  } finally {
-    await http.shutdown();
-    await t.server.shutdown();
-  }
 });

@@ -3,6 +3,7 @@
 // large one alive.
 
 import assert from "node:assert/strict";
+import { runWithGc } from "../testing/_gc_child.ts";
 
 Deno.test("Server keeps no large read buffer alive for idle sessions that each sent one large frame", async () => {
   // Run in a child with --expose-gc: 40 connections each send one 600 KB
@@ -36,14 +37,9 @@ Deno.test("Server keeps no large read buffer alive for idle sessions that each s
     for (const client of clients) client.close();
     await server.shutdown();
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const { grown, sessions } = JSON.parse(text.trim().split("\n").at(-1)!);
+  const { grown, sessions } = await runWithGc<
+    { grown: number; sessions: number }
+  >(script);
   assert.equal(sessions, 40, "the connections stayed open while measuring");
   // Each idle session used to keep its 1 MiB buffer: 40 MiB in all. Now
   // each keeps its 4 KiB one (and the clients their own buffers).

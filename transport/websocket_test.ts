@@ -8,6 +8,7 @@ import {
   type NanoRPCRequest,
   NanoRPCRequestSchema,
 } from "../proto/gen/nanorpc_pb.ts";
+import { runWithGc } from "../testing/_gc_child.ts";
 import { waitFor } from "../testing/wait.ts";
 import type { ByteStream } from "./byte_stream.ts";
 import { openWebSocket } from "./open_websocket.ts";
@@ -457,14 +458,9 @@ Deno.test("websocketStream write keeps no memory per slow write once it settles"
     ws.close();
     await server.shutdown();
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const { grown, open } = JSON.parse(text.trim().split("\n").at(-1)!);
+  const { grown, open } = await runWithGc<{ grown: number; open: boolean }>(
+    script,
+  );
   assert.ok(open, "the socket stayed open while measuring");
   // Each settled write used to keep ~800 bytes until the socket closed.
   assert.ok(grown < 500_000, `heap grew ${grown} bytes over 2000 slow writes`);
