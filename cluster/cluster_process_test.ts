@@ -16,15 +16,10 @@ import {
   SUBSCRIBE,
   UPDATE,
 } from "../testing/frames.ts";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
 import { RawClient } from "../testing/raw_client.ts";
 import { waitFor } from "../testing/wait.ts";
 import { spawnServer } from "./_testing.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 const EXTRAS = new URL("../testing/chat_extras.ts", import.meta.url).pathname;
 

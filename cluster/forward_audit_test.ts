@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Status } from "../wasm/wire.ts";
 import { REQUEST, SUBSCRIBE } from "../testing/frames.ts";
 import { connect } from "@nats-io/transport-node";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
 import { Gate } from "../testing/gate.ts";
 import { waitFor } from "../testing/wait.ts";
 import { ForwardSubjects } from "./_forward_subjects.ts";
@@ -10,11 +10,6 @@ import { NatsForwarder } from "./nats_forwarder.ts";
 import { encodeHeld } from "./_rpc_codec.ts";
 import type { Topic } from "../server/mod.ts";
 import { meshed, startNode } from "./_testing.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 needsNats.test("NatsForwarder: a holder lets go of a subscription whose release was dropped while NATS was down", async () => {
   await using nats = await startNatsServer();

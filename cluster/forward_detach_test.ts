@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { Status } from "../wasm/wire.ts";
 import { REQUEST } from "../testing/frames.ts";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
 import { meshed, startNode } from "./_testing.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 needsNats.test("NatsForwarder detach and close called together stop serving once and count what was served once", async () => {
   await using nats = await startNatsServer();

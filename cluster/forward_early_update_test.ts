@@ -3,14 +3,9 @@
 
 import assert from "node:assert/strict";
 import { RESPONSE, SUBSCRIBE, UPDATE } from "../testing/frames.ts";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
 import { Status } from "../wasm/wire.ts";
 import { startNode } from "./_testing.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -5,14 +5,9 @@
 import assert from "node:assert/strict";
 import { Status } from "../wasm/wire.ts";
 import { SUBSCRIBE } from "../testing/frames.ts";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
 import type { RawClient } from "../testing/raw_client.ts";
 import { startNode } from "./_testing.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 function subscribe(client: RawClient, requestId: number, size: number) {
   return client.call({

@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { Status } from "../wasm/wire.ts";
 import { SUBSCRIBE } from "../testing/frames.ts";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
 import { waitFor } from "../testing/wait.ts";
 import type { Server, Topic } from "../server/mod.ts";
 import { meshed, startNode } from "./_testing.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 needsNats.test("NatsForwarder lets go of the old holder's subscription once subscribing again after a NATS outage succeeds", async () => {
   await using nats = await startNatsServer();

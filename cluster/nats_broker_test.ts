@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { natsSkipReason, needsNats, startNatsServer } from "../testing/nats.ts";
 import { waitFor } from "../testing/wait.ts";
 import { connect } from "@nats-io/transport-node";
 import { recordingLogger } from "../testing/logger.ts";
 import { brokerConformance } from "./_broker_conformance.ts";
 import { NatsBroker } from "./nats_broker.ts";
 import type { NatsBrokerOptions } from "./nats_broker_options.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 async function twoNodes(options: Partial<NatsBrokerOptions> = {}) {
   const nats = await startNatsServer();

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { Status } from "../wasm/wire.ts";
 import { REQUEST, RESPONSE, SUBSCRIBE, UPDATE } from "../testing/frames.ts";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
 import type { RawClient } from "../testing/raw_client.ts";
 import { waitFor } from "../testing/wait.ts";
 import type { Server, Topic } from "../server/mod.ts";
 import { meshed, startNode } from "./_testing.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);

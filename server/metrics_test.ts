@@ -16,13 +16,8 @@ import {
 } from "../testing/mod.ts";
 
 import { meshed, startNode } from "../cluster/_testing.ts";
-import { natsSkipReason, startNatsServer } from "../testing/nats.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
 import { METRICS_CONTENT_TYPE, metricsHandler } from "./metrics.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
 
 const text = (s: string) => new TextEncoder().encode(s);
 /** A REQUEST frame to `path` with the data "x". */

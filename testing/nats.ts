@@ -49,6 +49,28 @@ export function natsSkipReason(): string | undefined {
   return binarySkipReason(NATS_SERVER);
 }
 
+/**
+ * Registers tests that need nats-server: `needsNats.test(...)` is
+ * `Deno.test` where it runs, `Deno.test.ignore` where it is missing outside
+ * CI (see {@link natsSkipReason}).
+ *
+ * @example
+ * ```ts ignore
+ * import { needsNats, startNatsServer } from "../testing/nats.ts";
+ *
+ * needsNats.test("NATS answers", async () => {
+ *   await using nats = await startNatsServer();
+ *   console.log(nats.url);
+ * });
+ * ```
+ */
+export const needsNats: { readonly test: Deno.TestIgnore } = {
+  // Looked up when a test registers, not when this module loads.
+  get test(): Deno.TestIgnore {
+    return natsSkipReason() === undefined ? Deno.test : Deno.test.ignore;
+  },
+};
+
 /** Options of {@link startNatsServer}. */
 export interface NatsServerOptions {
   /**

@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import { natsSkipReason, startNatsServer } from "./nats.ts";
-
-/** Registers tests that are ignored where nats-server is missing outside CI. */
-const needsNats: { test: Deno.TestIgnore } = {
-  test: natsSkipReason() === undefined ? Deno.test : Deno.test.ignore,
-};
+import { needsNats, startNatsServer } from "./nats.ts";
 
 async function accepts(port: number): Promise<boolean> {
   try {
