@@ -5,6 +5,10 @@ import { RequestType } from "../wasm/wire.ts";
 import { NanoRPCRequestSchema } from "../proto/gen/nanorpc_pb.ts";
 import { Call } from "./_call.ts";
 import { encodeBatch } from "./_connection.ts";
+import { registerDemo } from "../server/demo.ts";
+import { Server } from "../server/server.ts";
+import { startServer } from "../testing/server.ts";
+import { Client } from "./client.ts";
 import { connect } from "./connect.ts";
 import { NotConnectedError } from "./errors.ts";
 
@@ -108,4 +112,51 @@ Deno.test("Client lets requests that timed out before they were written leave th
   assert.equal(settled, "queued");
   await client.close();
   await again.catch(() => {});
+});
+
+Deno.test("Client sends a burst of requests made in one turn past maxUnsentBytes, since no write waits", async () => {
+  await using t = await startServer((server) => registerDemo(server));
+  const client = await connect(t.url, {
+    keepalive: false,
+    maxUnsentBytes: 1 << 20,
+  });
+  const data = new Uint8Array(8 * 1024);
+  // 4 MiB in one turn against a bound of 1 MiB: all answered.
+  const results = await Promise.allSettled(
+    Array.from({ length: 512 }, () => client.request("/echo", data)),
+  );
+  assert.deepEqual(
+    results.filter((r) => r.status === "rejected").map((r) =>
+      (r as PromiseRejectedResult).reason.message
+    ),
+    [],
+  );
+  await client.close();
+});
+
+Deno.test("Client sends every request it held while disconnected once it reconnects, past maxUnsentBytes", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const client = new Client(`tcp://127.0.0.1:${port}`, {
+    keepalive: false,
+    waitForServer: true,
+    maxUnsentBytes: 1 << 20,
+    reconnect: { initial: 20, max: 50, jitter: 0 },
+  });
+  const data = new Uint8Array(8 * 1024);
+  const calls = Array.from(
+    { length: 512 },
+    () => client.request("/echo", data),
+  );
+  const server = new Server({ logLevel: "error" });
+  registerDemo(server);
+  await server.listen({ hostname: "127.0.0.1", port });
+  try {
+    const results = await Promise.allSettled(calls);
+    assert.equal(results.filter((r) => r.status === "rejected").length, 0);
+  } finally {
+    await client.close();
+    await server.shutdown();
+  }
 });
