@@ -5,6 +5,7 @@ import type { ByteStream } from "../transport/byte_stream.ts";
 import { formatPeer } from "../transport/byte_stream.ts";
 import { guardStream } from "../transport/_guarded_stream.ts";
 import { serveConnection } from "./_connection.ts";
+import { timerFor } from "./_timer.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
 import type { ServeOptions, ServerOptions } from "./options.ts";
 import { ServerSession } from "./_session.ts";
@@ -118,7 +119,7 @@ export async function drainSessions(
   limit: number,
 ): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<void>((r) => timer = setTimeout(r, limit));
+  const deadline = new Promise<void>((r) => timer = timerFor(r, limit));
   const sessions = [...core.sessions.values()];
   for (const session of sessions) session.draining = true;
   await Promise.all(sessions.map(async (session) => {

@@ -4,6 +4,7 @@
 import type { ServerCore } from "./_core.ts";
 import type { DrainOptions } from "./drain.ts";
 import type { ServerSession } from "./_session.ts";
+import { MAX_TIMER, timerFor } from "./_timer.ts";
 
 /** How often, at least, the drain wakes up to close the sessions due. */
 const TICK_MS = 10;
@@ -14,9 +15,11 @@ export async function drainOver(
   options: DrainOptions,
 ): Promise<void> {
   const window = options.window ?? 10_000;
-  if (typeof window !== "number" || !(window >= 0)) {
+  if (typeof window !== "number" || !(window >= 0) || window === Infinity) {
     throw new RangeError(
-      `window must be a number of milliseconds >= 0, got ${String(window)}`,
+      `window must be a finite number of milliseconds >= 0, got ${
+        String(window)
+      }`,
     );
   }
   const linger = options.stopAccepting === false;
@@ -38,7 +41,8 @@ export async function drainOver(
     }
     if (i < n) {
       const next = due[i] - elapsed;
-      const delay = Math.max(TICK_MS, Math.ceil(next));
+      // (a later wake-up for a far-off session: the loop checks again)
+      const delay = Math.min(MAX_TIMER, Math.max(TICK_MS, Math.ceil(next)));
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -57,7 +61,7 @@ async function moveOff(
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       session.settled(),
-      new Promise((r) => timer = setTimeout(r, settle)),
+      new Promise<void>((r) => timer = timerFor(r, settle)),
     ]);
     clearTimeout(timer);
   }

@@ -18,12 +18,11 @@ import type {
   SessionOp,
   SessionSnapshot,
 } from "./forward.ts";
+import { MAX_TIMER } from "./_timer.ts";
 
 const EMPTY = new Uint8Array(0);
 /** Time limit of a forwarded call when the server's handlers have none. */
 const DEFAULT_TIMEOUT = 30_000;
-/** setTimeout fires at once for delays of 2^31 ms or more. */
-const MAX_TIMER = 2 ** 31 - 1;
 
 /** A session's subscription held by another node. */
 interface RemoteSub {

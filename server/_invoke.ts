@@ -6,6 +6,7 @@ import { ResponseType, Status } from "../wasm/wire.ts";
 import type { RequestContext } from "./_context.ts";
 import { compose, type Middleware } from "./context.ts";
 import type { ServerCore } from "./_core.ts";
+import { MAX_TIMER } from "./_timer.ts";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
@@ -252,8 +253,6 @@ function fail(r: Responder, ctx: Context, err: unknown): void {
 
 /** Longest response message sent; longer ones are cut (a frame must fit). */
 const MAX_MESSAGE = 1024;
-/** setTimeout fires at once for delays of 2^31 ms or more. */
-const MAX_TIMER = 2 ** 31 - 1;
 
 function clip(message: string): string {
   return message.length > MAX_MESSAGE

@@ -10,6 +10,7 @@ import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { FrameSink } from "./_outbox.ts";
 import type { ServerSession } from "./_session.ts";
 import type { ResumeBufferOptions } from "./ops_options.ts";
+import { timerFor } from "./_timer.ts";
 
 /** REQUEST it for a resume token. */
 export const SESSION_PATH = "/_nanorpc/session";
@@ -37,7 +38,8 @@ const decoder = new TextDecoder();
 /** What a session keeps while its connection is gone. */
 export interface Linger {
   readonly buffer: LingerBuffer;
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** Undefined when `resumeGrace` is too long for a timer: it never ends. */
+  readonly timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /**
@@ -149,11 +151,14 @@ export class Resumption {
       session.droppedUpdates++;
       stats.droppedUpdates++;
     });
-    const timer = setTimeout(() => {
-      stats.resumesExpired++;
-      session.close(`not resumed within ${this.grace} ms after: ${reason}`);
-    }, this.grace);
-    Deno.unrefTimer(timer as unknown as number);
+    const timer = timerFor(
+      () => {
+        stats.resumesExpired++;
+        session.close(`not resumed within ${this.grace} ms after: ${reason}`);
+      },
+      this.grace,
+      true,
+    );
     session.linger = { buffer, timer };
     session.detach(buffer, reason);
     stats.lingeringSessions++;

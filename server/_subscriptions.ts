@@ -41,7 +41,7 @@ export class SubscriptionRegistry {
   /** Throws when a new subscription `id` would pass the per-session limit. */
   checkLimit(id: number): void {
     const subs = this.#subs;
-    if (subs && !subs.has(id) && subs.size >= this.#limit) {
+    if (!(subs?.has(id) ?? false) && (subs?.size ?? 0) >= this.#limit) {
       throw new NotAuthorizedError(
         `Subscription limit of ${this.#limit} per session reached: unsubscribe first`,
       );

@@ -37,7 +37,7 @@ export interface DrainOptions {
   stopAccepting?: boolean;
   /**
    * How long a busy session (a handler running) is given to finish before
-   * it is closed anyway, in ms. Default 1,000.
+   * it is closed anyway, in ms (Infinity: until it finishes). Default 1,000.
    */
   settleTimeout?: number;
   /** Stops draining: sessions not yet closed stay. */

@@ -56,6 +56,21 @@ Deno.test("Server refuses connections beyond maxSessions at once and counts them
   await ping(b, 5);
 });
 
+Deno.test("Server with maxSubscriptionsPerSession 0 refuses a session's first subscription too", async () => {
+  await using t = await startServer((server) => server.topic("/t"), {
+    maxSubscriptionsPerSession: 0,
+  });
+  const peer = await t.connectRaw();
+  const refused = await peer.call({
+    requestId: 1,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+  });
+  assert.equal(refused.responseStatus, Status.NOT_AUTHORIZED);
+  assert.match(refused.responseMessage, /Subscription limit of 0 per session/);
+  assert.equal(t.server.stats().subscriptions, 0);
+});
+
 Deno.test("Server refuses a subscription past maxSubscriptionsPerSession with NOT_AUTHORIZED", async () => {
   await using t = await startServer((server) => server.topic("/t"), {
     maxSubscriptionsPerSession: 2,

@@ -99,7 +99,8 @@ export interface OperationsOptions {
   /**
    * Milliseconds a session that asked for a resume token
    * (`/_nanorpc/session`) lingers after its connection drops, waiting for
-   * `/_nanorpc/resume`; 0 turns resumption off. Default 30,000. A peer that
+   * `/_nanorpc/resume`; 0 turns resumption off, Infinity (or 2^31 ms and
+   * more) keeps it until resumed or the server stops. Default 30,000. A peer that
    * leaves on purpose says `/_nanorpc/goodbye` first (the client does on
    * `close()`), or closes its WebSocket with 1000 or 1001: its session ends
    * at once. A TCP or UNIX peer that just hangs up lingers for the grace.

@@ -62,7 +62,10 @@ export interface ServerOptions extends OperationsOptions {
    * session whose handler is still running is not closed.
    */
   idleTimeout?: number;
-  /** How long `shutdown()` waits for in-flight handlers, in ms. 10,000. */
+  /**
+   * How long `shutdown()` waits for in-flight handlers, in ms. 10,000.
+   * Infinity (or 2^31 ms and more): as long as they take.
+   */
   shutdownTimeout?: number;
   /**
    * Runs for every connection before any frame is read (nano's handshake
