@@ -3648,13 +3648,16 @@ var Connection = class {
   }
   /**
    * Queues a frame; it is written with the rest of this turn's frames.
-   * Returns false, not queueing it, for a request that would take the
-   * unsent bytes past their bound (see {@link unsentRefusal}); other
-   * frames (subscribing, unsubscribing) are always queued.
+   * While a write waits (the server is not reading fast enough), returns
+   * false, not queueing it, for a request that would take the unsent bytes
+   * past their bound (see {@link unsentRefusal}); other frames
+   * (subscribing, unsubscribing) are always queued. With no write waiting,
+   * everything is queued: a burst of one turn, or the requests held while
+   * disconnected, go out in the next write.
    */
   send(frame) {
     const size = frameBytes(frame);
-    if (frame instanceof Call && this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
+    if (frame instanceof Call && this.#writing !== void 0 && this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
       this.#prune();
       if (this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
         return false;
