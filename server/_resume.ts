@@ -7,7 +7,7 @@
 import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
 import type { RequestFrames } from "../wasm/frames.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
-import type { FrameSink } from "./_outbox.ts";
+import { FRAME_OVERHEAD, type FrameSink } from "./_outbox.ts";
 import type { ServerSession } from "./_session.ts";
 import type { ResumeBufferOptions } from "./ops_options.ts";
 import { timerFor } from "./_timer.ts";
@@ -93,6 +93,29 @@ export class LingerBuffer implements FrameSink {
       this.#ids = this.#ids.slice(this.#head);
       this.#data = this.#data.slice(this.#head);
       this.#head = 0;
+    }
+  }
+
+  /**
+   * Drops (and counts in `lost`) the oldest held updates until the rest,
+   * as queued frames, take at most `room` bytes: what a resumed session's
+   * outgoing buffer can take of them.
+   */
+  fit(room: number): void {
+    let used = 0;
+    let keep = this.#ids.length;
+    while (keep > this.#head) {
+      const size = this.#data[keep - 1].length + FRAME_OVERHEAD;
+      if (used + size > room) break;
+      used += size;
+      keep--;
+    }
+    while (this.#head < keep) {
+      this.#bytes -= this.#data[this.#head].length;
+      this.#data[this.#head] = EMPTY;
+      this.#head++;
+      this.lost++;
+      this.#dropped();
     }
   }
 
@@ -209,7 +232,6 @@ export class Resumption {
       return current;
     }
     const linger = target.linger;
-    const lost = linger?.buffer.lost ?? 0;
     // Still connected: the server has not noticed the old connection drop.
     if (!linger) {
       target.stream.close("the session resumed on another connection");
@@ -221,6 +243,14 @@ export class Resumption {
     current.end(false);
     target.begin();
     const next = this.issue(target);
+    // The replay goes out after the answer, within the half of the outgoing
+    // buffer updates may use: what cannot go is lost, and the answer says so.
+    if (linger) {
+      const buffer = linger.buffer;
+      const answer = encodeResumeAnswer(buffer.lost + buffer.size, next);
+      buffer.fit(target.updateRoom() - answer.length - FRAME_OVERHEAD);
+    }
+    const lost = linger?.buffer.lost ?? 0;
     target.respond(
       id,
       ResponseType.RESPONSE,

@@ -207,6 +207,11 @@ export class ServerSession implements Session {
     }
   }
 
+  /** Bytes of updates the outgoing buffer takes before it drops them. */
+  updateRoom(): number {
+    return this.core.limits.outgoingBufferSize / 2 - this.#sink.queued;
+  }
+
   /**
    * Queues an UPDATE for `id` unchecked (topics, resumes and forwarding,
    * which know the subscription is live). `replay`: an update buffered

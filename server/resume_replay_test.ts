@@ -1,0 +1,70 @@
+// A resumed session's replay of what it buffered while lingering: what its
+// outgoing buffer cannot take is counted in the resume answer's `lost`.
+
+import assert from "node:assert/strict";
+import {
+  PING,
+  PONG,
+  REQUEST,
+  startServer,
+  SUBSCRIBE,
+  UPDATE,
+  waitFor,
+} from "../testing/mod.ts";
+
+/** The `lost` field (1) of a ResumeAnswer: 0 when absent. */
+function lostOf(answer: Uint8Array): number {
+  if (answer[0] !== 0x08) return 0;
+  let lost = 0;
+  for (let i = 1, scale = 1;; i++, scale *= 128) {
+    lost += (answer[i] & 0x7f) * scale;
+    if (answer[i] < 0x80) return lost;
+  }
+}
+
+Deno.test("Server resume counts in lost the buffered updates its outgoing buffer cannot take, and replays the rest", async () => {
+  await using t = await startServer((s) => void s.topic("/t"), {
+    outgoingBufferSize: 64 * 1024,
+  });
+  const first = await t.connectRaw();
+  const token = (await first.call({
+    requestId: 100,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/session" },
+  })).data.slice();
+  await first.call({
+    requestId: 7,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+  });
+  first.close();
+  await waitFor(() => t.server.stats().lingeringSessions === 1, {
+    message: "the session to linger",
+  });
+  // 500 updates of 200 bytes: ~116 KB, more than half of 64 KiB.
+  const published = 500;
+  for (let i = 0; i < published; i++) {
+    t.server.publish("/t", new Uint8Array(200).fill(i & 255));
+  }
+  const second = await t.connectRaw();
+  const answer = await second.call({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/resume" },
+    data: token,
+  });
+  assert.equal(answer.responseStatus, 1);
+  const lost = lostOf(answer.data);
+  assert.ok(lost > 0 && lost < published, `lost ${lost}`);
+  let last = -1;
+  for (let i = 0; i < published - lost; i++) {
+    const update = await second.read();
+    assert.equal(update.responseType, UPDATE);
+    last = update.data[0];
+  }
+  // The newest were kept; nothing else was queued before the PONG.
+  assert.equal(last, (published - 1) & 255);
+  const pong = await second.call({ requestId: 2, requestType: PING });
+  assert.equal(pong.responseType, PONG);
+  assert.equal(t.server.stats().droppedUpdates, lost);
+});
