@@ -225,7 +225,10 @@ export class Link {
     const settings = this.settings;
     let stream: ByteStream;
     try {
-      await this.#resume?.beforeDial(this.#connections);
+      await this.#resume?.beforeDial(
+        this.#connections,
+        this.#closeAbort.signal,
+      );
       stream = await dial(this.address, {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,

@@ -29,7 +29,7 @@ export interface Settings {
   keepalive: { interval: number; timeout: number } | undefined;
   caCerts: string[] | undefined;
   resume: boolean;
-  beforeReconnect: (() => void | Promise<void>) | undefined;
+  beforeReconnect: ((signal: AbortSignal) => void | Promise<void>) | undefined;
   tracer: Tracer | undefined;
   initialRequestId: number | undefined;
 }

@@ -88,7 +88,7 @@ function reservedCall(path: Uint8Array, data: Uint8Array): Call<RpcResponse> {
 export class ClientResume {
   readonly #enabled: boolean;
   readonly #timeout: number;
-  readonly #beforeReconnect: (() => unknown) | undefined;
+  readonly #beforeReconnect: ((signal: AbortSignal) => unknown) | undefined;
   #token: Uint8Array | undefined;
   /** A token was asked for on this connection and not answered yet. */
   #asking = false;
@@ -99,7 +99,7 @@ export class ClientResume {
   constructor(
     enabled: boolean,
     timeout: number,
-    beforeReconnect: (() => unknown) | undefined,
+    beforeReconnect: ((signal: AbortSignal) => unknown) | undefined,
   ) {
     this.#enabled = enabled;
     this.#timeout = timeout;
@@ -114,9 +114,23 @@ export class ClientResume {
       : undefined;
   }
 
-  /** Before dialling again (not the first time): the credentials hook. */
-  async beforeDial(connections: number): Promise<void> {
-    if (connections > 0) await this.#beforeReconnect?.();
+  /**
+   * Before dialling again (not the first time): the credentials hook. Its
+   * wait ends when `signal` aborts (the client closes), whatever the hook
+   * does with the signal it is given.
+   */
+  async beforeDial(connections: number, signal: AbortSignal): Promise<void> {
+    const hook = this.#beforeReconnect;
+    if (connections === 0 || hook === undefined) return;
+    signal.throwIfAborted();
+    const aborted = Promise.withResolvers<never>();
+    const abort = () => aborted.reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      await Promise.race([hook(signal), aborted.promise]);
+    } finally {
+      signal.removeEventListener("abort", abort);
+    }
   }
 
   /**

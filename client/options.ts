@@ -163,8 +163,10 @@ export interface ClientOptions {
    * Runs before each reconnection attempt (not the first connection), e.g.
    * to refresh credentials the application sends after connecting. A hook
    * that throws fails that attempt, and the client backs off and retries.
+   * `close()` does not wait for it: its `signal` aborts then (pass it on to
+   * what the hook awaits).
    */
-  beforeReconnect?: () => void | Promise<void>;
+  beforeReconnect?: (signal: AbortSignal) => void | Promise<void>;
   /**
    * An OpenTelemetry tracer (`trace.getTracer("my-app")` from
    * `@opentelemetry/api`): each request and subscribe gets a CLIENT span.

@@ -2,7 +2,13 @@
 // through a proxy that cuts the connection as a network failure would.
 
 import assert from "node:assert/strict";
-import { nextEvent, startProxy, startServer, waitFor } from "../testing/mod.ts";
+import {
+  nextEvent,
+  startProxy,
+  startServer,
+  waitFor,
+  within,
+} from "../testing/mod.ts";
 import type { Server } from "../server/mod.ts";
 import { connect } from "./connect.ts";
 import type { ConnectionEvent } from "./events.ts";
@@ -157,4 +163,28 @@ Deno.test("Client runs beforeReconnect before each reconnection and retries when
   assert.equal(calls, 2);
   assert.equal(event.resumed, false);
   assert.equal(decoder.decode((await client.request("/who")).data), "nobody");
+});
+
+Deno.test("Client close does not wait for a beforeReconnect hook that never settles, and aborts the hook's signal", async () => {
+  await using t = await startServer(setup);
+  await using proxy = await startProxy({
+    hostname: "127.0.0.1",
+    port: t.tcp!.port,
+  });
+  const signals: AbortSignal[] = [];
+  const client = await connect(`tcp://127.0.0.1:${proxy.port}`, {
+    reconnect: FAST,
+    keepalive: false,
+    beforeReconnect: (signal) => {
+      signals.push(signal);
+      return new Promise<void>(() => {});
+    },
+  });
+  proxy.cut();
+  await waitFor(() => signals.length === 1, {
+    message: "the hook to be called",
+  });
+  await within(client.close(), { message: "close()" });
+  assert.equal(signals[0].aborted, true);
+  assert.equal(client.state, "closed");
 });

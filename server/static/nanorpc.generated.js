@@ -4252,9 +4252,28 @@ var ClientResume = class _ClientResume {
     const { resume, timeout, beforeReconnect } = settings;
     return resume || beforeReconnect ? new _ClientResume(resume, timeout, beforeReconnect) : void 0;
   }
-  /** Before dialling again (not the first time): the credentials hook. */
-  async beforeDial(connections) {
-    if (connections > 0) await this.#beforeReconnect?.();
+  /**
+   * Before dialling again (not the first time): the credentials hook. Its
+   * wait ends when `signal` aborts (the client closes), whatever the hook
+   * does with the signal it is given.
+   */
+  async beforeDial(connections, signal) {
+    const hook = this.#beforeReconnect;
+    if (connections === 0 || hook === void 0) return;
+    signal.throwIfAborted();
+    const aborted = Promise.withResolvers();
+    const abort = /* @__PURE__ */ __name(() => aborted.reject(signal.reason), "abort");
+    signal.addEventListener("abort", abort, {
+      once: true
+    });
+    try {
+      await Promise.race([
+        hook(signal),
+        aborted.promise
+      ]);
+    } finally {
+      signal.removeEventListener("abort", abort);
+    }
   }
   /**
    * First thing on a new connection: offers the token, if there is one.
@@ -4902,7 +4921,7 @@ var Link = class {
     const settings = this.settings;
     let stream;
     try {
-      await this.#resume?.beforeDial(this.#connections);
+      await this.#resume?.beforeDial(this.#connections, this.#closeAbort.signal);
       stream = await dial(this.address, {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,
