@@ -92,6 +92,8 @@ export class ClientResume {
   #token: Uint8Array | undefined;
   /** A token was asked for on this connection and not answered yet. */
   #asking = false;
+  /** The token is being offered; the answer decides if orphans are sent. */
+  #resuming = false;
   #orphans: OutFrame[] = [];
   /** Updates the server dropped while this client was away, in total. */
   lost = 0;
@@ -156,6 +158,7 @@ export class ClientResume {
         `No answer to /_nanorpc/resume within ${this.#timeout} ms`,
       ));
     send(call);
+    this.#resuming = true;
     try {
       const answer = decodeResumeAnswer((await call.promise).data);
       this.#token = answer.token.length > 0 ? answer.token : undefined;
@@ -164,6 +167,8 @@ export class ClientResume {
     } catch {
       this.#orphans = [];
       return undefined;
+    } finally {
+      this.#resuming = false;
     }
   }
 
@@ -219,7 +224,8 @@ export class ClientResume {
    * an id nothing waits for, is ignored).
    */
   orphan(subscription: SubscriptionImpl<unknown>): void {
-    if (!this.#token || this.#orphans.length >= MAX_ORPHANS) return;
+    const resumable = this.#token !== undefined || this.#resuming;
+    if (!resumable || this.#orphans.length >= MAX_ORPHANS) return;
     const frame = subscription.unsubscribeFrame();
     if (frame) this.#orphans.push(frame);
   }

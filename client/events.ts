@@ -34,10 +34,9 @@ export type ConnectionEventType = "connect" | "disconnect" | "reconnect";
  *   request made from the listener waits for the next connection.
  *
  * Listeners run synchronously while the client handles the change, as for
- * any `EventTarget`. One that throws does not disturb the client, but the
- * runtime reports the exception as uncaught, which ends a Deno process
- * unless a global `error` listener calls `preventDefault()`; catch inside
- * listeners that may fail.
+ * any `EventTarget`. One that throws, or whose promise rejects, disturbs
+ * neither the client nor the other listeners: the error is reported to
+ * `console.error`.
  *
  * @example
  * ```ts ignore

@@ -4239,6 +4239,8 @@ var ClientResume = class _ClientResume {
   #token;
   /** A token was asked for on this connection and not answered yet. */
   #asking = false;
+  /** The token is being offered; the answer decides if orphans are sent. */
+  #resuming = false;
   #orphans = [];
   /** Updates the server dropped while this client was away, in total. */
   lost = 0;
@@ -4293,6 +4295,7 @@ var ClientResume = class _ClientResume {
     const call = reservedCall(RESUME_PATH, token);
     call.limit(this.#timeout, () => new TimeoutError(`No answer to /_nanorpc/resume within ${this.#timeout} ms`));
     send(call);
+    this.#resuming = true;
     try {
       const answer = decodeResumeAnswer((await call.promise).data);
       this.#token = answer.token.length > 0 ? answer.token : void 0;
@@ -4301,6 +4304,8 @@ var ClientResume = class _ClientResume {
     } catch {
       this.#orphans = [];
       return void 0;
+    } finally {
+      this.#resuming = false;
     }
   }
   /**
@@ -4340,7 +4345,8 @@ var ClientResume = class _ClientResume {
    * an id nothing waits for, is ignored).
    */
   orphan(subscription) {
-    if (!this.#token || this.#orphans.length >= MAX_ORPHANS) return;
+    const resumable = this.#token !== void 0 || this.#resuming;
+    if (!resumable || this.#orphans.length >= MAX_ORPHANS) return;
     const frame = subscription.unsubscribeFrame();
     if (frame) this.#orphans.push(frame);
   }

@@ -1,0 +1,57 @@
+// Resumption against a hand-driven peer: what the client sends when a
+// subscription ends while it is offering its resume token.
+
+import assert from "node:assert/strict";
+import { Client } from "./client.ts";
+import { RawServer, REQUEST, RESPONSE } from "../testing/mod.ts";
+
+const FAST = { initial: 5, max: 10, jitter: 0 };
+
+/** A ResumeAnswer: `lost` updates lost, a one-byte next token. */
+const resumeAnswer = (lost: number, token: number) =>
+  new Uint8Array([0x08, lost, 0x12, 1, token]);
+
+Deno.test("Client with resume ends on the server a subscription it ended while its resume was being answered", async () => {
+  await using server = new RawServer();
+  let accepted = server.accept();
+  const client = new Client(server.url, {
+    resume: true,
+    keepalive: false,
+    reconnect: FAST,
+  });
+  try {
+    let peer = await accepted;
+    const ask = (await peer.next())!;
+    assert.equal(ask.pathOneof.value, "/_nanorpc/session");
+    await peer.send({
+      requestId: ask.requestId,
+      responseType: RESPONSE,
+      data: new Uint8Array([7]),
+    });
+    const subscribing = client.subscribe("/news");
+    const subscribe = (await peer.next())!;
+    await peer.send({ requestId: subscribe.requestId, responseType: RESPONSE });
+    const sub = await subscribing;
+
+    accepted = server.accept();
+    peer.close();
+    peer = await accepted;
+    const resume = (await peer.next())!;
+    assert.equal(resume.pathOneof.value, "/_nanorpc/resume");
+    // Ended while the resume is unanswered: nothing to send it on yet.
+    await sub.unsubscribe();
+    await peer.send({
+      requestId: resume.requestId,
+      responseType: RESPONSE,
+      data: resumeAnswer(0, 8),
+    });
+    // The resumed session still holds the subscription: it is ended there.
+    const ending = (await peer.next())!;
+    assert.equal(ending.requestType, REQUEST);
+    assert.equal(ending.requestId, sub.id);
+    assert.equal(ending.pathOneof.value, "/news");
+    assert.equal(ending.data.length, 0);
+  } finally {
+    await client.close().catch(() => {});
+  }
+});
