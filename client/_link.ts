@@ -56,6 +56,8 @@ export class Link {
   #stopKeepalive = noop;
   #closeAbort = new AbortController();
   #opening: Promise<void>;
+  /** The last connection that reached `open`. */
+  #openedConnection: Connection | undefined;
   readonly opened: Promise<void>;
   #resolveOpened = noop;
   #rejectOpened: (error: unknown) => void = noop;
@@ -259,6 +261,7 @@ export class Link {
     if (this.#connection !== connection) return; // Lost while resuming.
     const resumed = lost !== undefined;
     this.#state = "open";
+    this.#openedConnection = connection;
     for (const entry of this.#entries.values()) {
       if (entry instanceof SubscriptionImpl) entry.connected(resumed);
     }
@@ -303,6 +306,9 @@ export class Link {
 
   #onClose = (connection: Connection, error: Error): void => {
     if (connection !== this.#connection) return;
+    // Lost during its handshake (resuming): it never opened, so no event.
+    const wasOpen = this.#state === "open" ||
+      (this.#closed && this.#openedConnection === connection);
     this.#connection = undefined;
     this.#draining = connection.close(error);
     this.#stopKeepalive();
@@ -312,7 +318,9 @@ export class Link {
       for (const entry of this.#entries.values()) {
         if (entry instanceof Call) entry.reject(error);
       }
-      this.#emit(new ConnectionEvent("disconnect", { connections }));
+      if (wasOpen) {
+        this.#emit(new ConnectionEvent("disconnect", { connections }));
+      }
       return;
     }
     const backoff = this.settings.backoff;
@@ -329,7 +337,9 @@ export class Link {
     } else {
       this.shutdown(lost);
     }
-    this.#emit(new ConnectionEvent("disconnect", { error, connections }));
+    if (wasOpen) {
+      this.#emit(new ConnectionEvent("disconnect", { error, connections }));
+    }
     if (!this.#closed) this.#retry(lost); // A listener may have closed it.
   };
 

@@ -12,7 +12,7 @@ import { PATH_STRING } from "../wasm/codec.ts";
 import { RequestType } from "../wasm/wire.ts";
 import { Call, type OutFrame } from "./_call.ts";
 import type { Connection } from "./_connection.ts";
-import { TimeoutError } from "./errors.ts";
+import { ConnectionLostError, TimeoutError } from "./errors.ts";
 import type { RpcResponse } from "./options.ts";
 import type { Settings } from "./_options.ts";
 import type { SubscriptionImpl } from "./_subscription.ts";
@@ -164,8 +164,10 @@ export class ClientResume {
       this.#token = answer.token.length > 0 ? answer.token : undefined;
       this.lost += answer.lost;
       return answer.lost;
-    } catch {
-      this.#orphans = [];
+    } catch (error) {
+      // No answer came: the token may still be good on the next connection.
+      if (error instanceof ConnectionLostError) this.#token = token;
+      else this.#orphans = [];
       return undefined;
     } finally {
       this.#resuming = false;

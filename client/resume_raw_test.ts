@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { Client } from "./client.ts";
-import { RawServer, REQUEST, RESPONSE } from "../testing/mod.ts";
+import { RawServer, REQUEST, RESPONSE, waitFor } from "../testing/mod.ts";
 
 const FAST = { initial: 5, max: 10, jitter: 0 };
 
@@ -51,6 +51,52 @@ Deno.test("Client with resume ends on the server a subscription it ended while i
     assert.equal(ending.requestId, sub.id);
     assert.equal(ending.pathOneof.value, "/news");
     assert.equal(ending.data.length, 0);
+  } finally {
+    await client.close().catch(() => {});
+  }
+});
+
+Deno.test("Client with resume offers its token again after a connection lost while resuming, and reports no disconnect for that connection", async () => {
+  await using server = new RawServer();
+  let accepted = server.accept();
+  const client = new Client(server.url, {
+    resume: true,
+    keepalive: false,
+    reconnect: FAST,
+  });
+  const events: string[] = [];
+  for (const type of ["connect", "disconnect", "reconnect"]) {
+    client.addEventListener(type, () => events.push(type));
+  }
+  try {
+    let peer = await accepted;
+    const ask = (await peer.next())!;
+    await peer.send({
+      requestId: ask.requestId,
+      responseType: RESPONSE,
+      data: new Uint8Array([7]),
+    });
+    await client.opened;
+    accepted = server.accept();
+    peer.close();
+    peer = await accepted;
+    const first = (await peer.next())!;
+    assert.equal(first.pathOneof.value, "/_nanorpc/resume");
+    assert.deepEqual(first.data, new Uint8Array([7]));
+    // Lost before the answer: the token was not used up.
+    accepted = server.accept();
+    peer.close();
+    peer = await accepted;
+    const again = (await peer.next())!;
+    assert.equal(again.pathOneof.value, "/_nanorpc/resume");
+    assert.deepEqual(again.data, new Uint8Array([7]));
+    await peer.send({
+      requestId: again.requestId,
+      responseType: RESPONSE,
+      data: resumeAnswer(0, 8),
+    });
+    await waitFor(() => events.length === 4, { message: "the reconnect" });
+    assert.deepEqual(events, ["connect", "disconnect", "connect", "reconnect"]);
   } finally {
     await client.close().catch(() => {});
   }

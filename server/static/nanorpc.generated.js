@@ -4301,8 +4301,9 @@ var ClientResume = class _ClientResume {
       this.#token = answer.token.length > 0 ? answer.token : void 0;
       this.lost += answer.lost;
       return answer.lost;
-    } catch {
-      this.#orphans = [];
+    } catch (error) {
+      if (error instanceof ConnectionLostError) this.#token = token;
+      else this.#orphans = [];
       return void 0;
     } finally {
       this.#resuming = false;
@@ -4790,6 +4791,8 @@ var Link = class {
   #stopKeepalive = noop2;
   #closeAbort = new AbortController();
   #opening;
+  /** The last connection that reached `open`. */
+  #openedConnection;
   opened;
   #resolveOpened = noop2;
   #rejectOpened = noop2;
@@ -4949,6 +4952,7 @@ var Link = class {
     if (this.#connection !== connection) return;
     const resumed = lost2 !== void 0;
     this.#state = "open";
+    this.#openedConnection = connection;
     for (const entry of this.#entries.values()) {
       if (entry instanceof SubscriptionImpl) entry.connected(resumed);
     }
@@ -4989,6 +4993,7 @@ var Link = class {
   }
   #onClose = /* @__PURE__ */ __name((connection, error) => {
     if (connection !== this.#connection) return;
+    const wasOpen = this.#state === "open" || this.#closed && this.#openedConnection === connection;
     this.#connection = void 0;
     this.#draining = connection.close(error);
     this.#stopKeepalive();
@@ -4997,9 +5002,11 @@ var Link = class {
       for (const entry of this.#entries.values()) {
         if (entry instanceof Call) entry.reject(error);
       }
-      this.#emit(new ConnectionEvent("disconnect", {
-        connections
-      }));
+      if (wasOpen) {
+        this.#emit(new ConnectionEvent("disconnect", {
+          connections
+        }));
+      }
       return;
     }
     const backoff = this.settings.backoff;
@@ -5015,10 +5022,12 @@ var Link = class {
     } else {
       this.shutdown(lost2);
     }
-    this.#emit(new ConnectionEvent("disconnect", {
-      error,
-      connections
-    }));
+    if (wasOpen) {
+      this.#emit(new ConnectionEvent("disconnect", {
+        error,
+        connections
+      }));
+    }
     if (!this.#closed) this.#retry(lost2);
   }, "#onClose");
   /**
