@@ -231,6 +231,18 @@ export class Resumption {
       );
       return current;
     }
+    // What this connection set up would be lost in the takeover: refused.
+    if (current.subscriptions.size > 0 || current.uid !== undefined) {
+      stats.resumesRefused++;
+      current.respond(
+        id,
+        ResponseType.RESPONSE,
+        Status.NOT_FOUND,
+        "A resume must come before any subscription or bind on its connection: this connection goes on as a new session",
+        EMPTY,
+      );
+      return current;
+    }
     const linger = target.linger;
     // Still connected: the server has not noticed the old connection drop.
     if (!linger) {

@@ -68,3 +68,40 @@ Deno.test("Server resume counts in lost the buffered updates its outgoing buffer
   assert.equal(pong.responseType, PONG);
   assert.equal(t.server.stats().droppedUpdates, lost);
 });
+
+Deno.test("Server refuses a resume on a connection that already subscribed, and the lingering session stays resumable", async () => {
+  await using t = await startServer((s) => void s.topic("/t"), {});
+  const first = await t.connectRaw();
+  const token = (await first.call({
+    requestId: 100,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/session" },
+  })).data.slice();
+  first.close();
+  await waitFor(() => t.server.stats().lingeringSessions === 1, {
+    message: "the session to linger",
+  });
+  const busy = await t.connectRaw();
+  await busy.call({
+    requestId: 3,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+  });
+  const refused = await busy.call({
+    requestId: 4,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/resume" },
+    data: token,
+  });
+  assert.equal(refused.responseStatus, 2); // NOT_FOUND
+  assert.match(refused.responseMessage, /before any subscription/);
+  assert.equal(t.server.stats().lingeringSessions, 1);
+  const fresh = await t.connectRaw();
+  const resumed = await fresh.call({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/resume" },
+    data: token,
+  });
+  assert.equal(resumed.responseStatus, 1);
+});
