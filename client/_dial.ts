@@ -120,3 +120,8 @@ function dialStream(
     });
   });
 }
+
+/** `error` if it is an Error, else an Error saying what it is. */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -15,9 +15,10 @@ import { RequestType, Status } from "../wasm/wire.ts";
 import type { Address } from "./address.ts";
 import { Call, type OutFrame, pingCall } from "./_call.ts";
 import { Connection } from "./_connection.ts";
-import { dial, isPermissionError } from "./_dial.ts";
+import { asError, dial, isPermissionError } from "./_dial.ts";
 import { RequestIds } from "./_ids.ts";
 import { ClientResume } from "./_resume.ts";
+import { Waiting } from "./_waiting.ts";
 import { keepalive } from "./_keepalive.ts";
 import type { Settings } from "./_options.ts";
 import {
@@ -49,7 +50,7 @@ export class Link {
   #entries = new Map<number, Call | SubscriptionImpl<unknown>>();
   /** Written calls that settled without their answer: ids still held. */
   #abandoned = 0;
-  #queue = new Set<Call>();
+  #queue = new Waiting();
   readonly #ids: RequestIds;
   #connections = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -58,9 +59,7 @@ export class Link {
   #opening: Promise<void>;
   /** The last connection that reached `open`. */
   #openedConnection: Connection | undefined;
-  readonly opened: Promise<void>;
-  #resolveOpened = noop;
-  #rejectOpened: (error: unknown) => void = noop;
+  readonly #opened = Promise.withResolvers<void>();
   #closing: Promise<void> | undefined;
   /** Session resumption and the reconnect hook, when asked for. */
   readonly #resume: ClientResume | undefined;
@@ -75,12 +74,13 @@ export class Link {
     this.#emit = emit;
     this.#ids = new RequestIds(settings.initialRequestId);
     this.#resume = ClientResume.from(settings);
-    this.opened = new Promise((resolve, reject) => {
-      this.#resolveOpened = resolve;
-      this.#rejectOpened = reject;
-    });
-    this.opened.catch(noop);
+    this.#opened.promise.catch(noop);
     this.#opening = this.#open();
+  }
+
+  /** Settles when the first connection opens, or the client closes first. */
+  get opened(): Promise<void> {
+    return this.#opened.promise;
   }
 
   get state(): ClientState {
@@ -146,22 +146,16 @@ export class Link {
         ),
       );
     } else {
-      this.#enqueue(call as Call);
+      this.#queue.add(call as Call);
     }
     return call.promise;
-  }
-
-  #enqueue(call: Call): void {
-    this.#queue.add(call);
-    const leave = () => this.#queue.delete(call);
-    call.promise.then(leave, leave);
   }
 
   /** `first`: goes out on a connection not yet open (a resume). */
   #dispatch(call: Call, first = false): void {
     const connection = this.#connection;
     if (!connection || (this.#state !== "open" && !first)) {
-      return this.#enqueue(call);
+      return this.#queue.add(call);
     }
     call.id = this.#allocateId();
     call.written = false;
@@ -265,8 +259,7 @@ export class Link {
     for (const entry of this.#entries.values()) {
       if (entry instanceof SubscriptionImpl) entry.connected(resumed);
     }
-    for (const call of this.#queue) {
-      this.#queue.delete(call);
+    for (const call of this.#queue.take()) {
       if (!call.done) this.#dispatch(call);
     }
     if (settings.keepalive) {
@@ -278,7 +271,7 @@ export class Link {
     }
     this.#resume?.opened(resumed, connection, (c) => this.start(c, {}));
     const connections = ++this.#connections;
-    this.#resolveOpened();
+    this.#opened.resolve();
     const info = { connections, resumed, lostUpdates: lost };
     this.#emit(new ConnectionEvent("connect", info));
     // A `connect` listener may have closed the client.
@@ -363,10 +356,8 @@ export class Link {
       }
     }
     this.#abandoned = 0;
-    const waiting = this.#queue;
-    this.#queue = new Set();
-    for (const call of requeue) this.#enqueue(call);
-    for (const call of waiting) this.#queue.add(call);
+    // The unwritten ones go out first, before those that waited already.
+    this.#queue.addFirst(requeue);
   }
 
   /** Closes for good; pending work fails with `error`. */
@@ -382,10 +373,9 @@ export class Link {
     clearTimeout(this.#retryTimer);
     this.#stopKeepalive();
     this.#closeAbort.abort();
-    this.#rejectOpened(error);
-    const queue = [...this.#queue];
+    this.#opened.reject(error);
+    const queue = this.#queue.take();
     const entries = [...this.#entries.values()];
-    this.#queue.clear();
     this.#entries.clear();
     this.#abandoned = 0;
     for (const call of queue) call.reject(error);
@@ -406,8 +396,4 @@ export class Link {
     })();
     return this.#closing;
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

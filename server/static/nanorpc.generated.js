@@ -4145,6 +4145,10 @@ function dialStream(address, signal) {
   });
 }
 __name(dialStream, "dialStream");
+function asError(error) {
+  return error instanceof Error ? error : new Error(String(error));
+}
+__name(asError, "asError");
 
 // client/_ids.ts
 var INT32_MAX = 2147483647;
@@ -4350,6 +4354,38 @@ var ClientResume = class _ClientResume {
     if (!resumable || this.#orphans.length >= MAX_ORPHANS) return;
     const frame = subscription.unsubscribeFrame();
     if (frame) this.#orphans.push(frame);
+  }
+};
+
+// client/_waiting.ts
+var Waiting = class {
+  static {
+    __name(this, "Waiting");
+  }
+  #calls = /* @__PURE__ */ new Set();
+  /** How many wait. */
+  get size() {
+    return this.#calls.size;
+  }
+  /** Adds `call` at the end. */
+  add(call) {
+    this.#calls.add(call);
+    const leave = /* @__PURE__ */ __name(() => this.#calls.delete(call), "leave");
+    call.promise.then(leave, leave);
+  }
+  /** Adds `calls`, in order, before those waiting now. */
+  addFirst(calls) {
+    const rest = this.take();
+    for (const call of calls) this.add(call);
+    for (const call of rest) this.#calls.add(call);
+  }
+  /** Takes every waiting call out, in order. */
+  take() {
+    const calls = [
+      ...this.#calls
+    ];
+    this.#calls.clear();
+    return calls;
   }
 };
 
@@ -4784,7 +4820,7 @@ var Link = class {
   #entries = /* @__PURE__ */ new Map();
   /** Written calls that settled without their answer: ids still held. */
   #abandoned = 0;
-  #queue = /* @__PURE__ */ new Set();
+  #queue = new Waiting();
   #ids;
   #connections = 0;
   #retryTimer;
@@ -4793,9 +4829,7 @@ var Link = class {
   #opening;
   /** The last connection that reached `open`. */
   #openedConnection;
-  opened;
-  #resolveOpened = noop2;
-  #rejectOpened = noop2;
+  #opened = Promise.withResolvers();
   #closing;
   /** Session resumption and the reconnect hook, when asked for. */
   #resume;
@@ -4805,12 +4839,12 @@ var Link = class {
     this.#emit = emit;
     this.#ids = new RequestIds(settings.initialRequestId);
     this.#resume = ClientResume.from(settings);
-    this.opened = new Promise((resolve, reject) => {
-      this.#resolveOpened = resolve;
-      this.#rejectOpened = reject;
-    });
-    this.opened.catch(noop2);
+    this.#opened.promise.catch(noop2);
     this.#opening = this.#open();
+  }
+  /** Settles when the first connection opens, or the client closes first. */
+  get opened() {
+    return this.#opened.promise;
   }
   get state() {
     return this.#state;
@@ -4861,20 +4895,15 @@ var Link = class {
     } else if (this.#queue.size >= this.settings.queueSize) {
       call.reject(new NotConnectedError(`Not connected and ${this.#queue.size} requests are already waiting; retry later or raise queueSize`));
     } else {
-      this.#enqueue(call);
+      this.#queue.add(call);
     }
     return call.promise;
-  }
-  #enqueue(call) {
-    this.#queue.add(call);
-    const leave = /* @__PURE__ */ __name(() => this.#queue.delete(call), "leave");
-    call.promise.then(leave, leave);
   }
   /** `first`: goes out on a connection not yet open (a resume). */
   #dispatch(call, first = false) {
     const connection = this.#connection;
     if (!connection || this.#state !== "open" && !first) {
-      return this.#enqueue(call);
+      return this.#queue.add(call);
     }
     call.id = this.#allocateId();
     call.written = false;
@@ -4956,8 +4985,7 @@ var Link = class {
     for (const entry of this.#entries.values()) {
       if (entry instanceof SubscriptionImpl) entry.connected(resumed);
     }
-    for (const call of this.#queue) {
-      this.#queue.delete(call);
+    for (const call of this.#queue.take()) {
       if (!call.done) this.#dispatch(call);
     }
     if (settings.keepalive) {
@@ -4967,7 +4995,7 @@ var Link = class {
     }
     this.#resume?.opened(resumed, connection, (c) => this.start(c, {}));
     const connections = ++this.#connections;
-    this.#resolveOpened();
+    this.#opened.resolve();
     const info = {
       connections,
       resumed,
@@ -5050,10 +5078,7 @@ var Link = class {
       }
     }
     this.#abandoned = 0;
-    const waiting = this.#queue;
-    this.#queue = /* @__PURE__ */ new Set();
-    for (const call of requeue) this.#enqueue(call);
-    for (const call of waiting) this.#queue.add(call);
+    this.#queue.addFirst(requeue);
   }
   /** Closes for good; pending work fails with `error`. */
   shutdown(error) {
@@ -5065,14 +5090,11 @@ var Link = class {
     clearTimeout(this.#retryTimer);
     this.#stopKeepalive();
     this.#closeAbort.abort();
-    this.#rejectOpened(error);
-    const queue = [
-      ...this.#queue
-    ];
+    this.#opened.reject(error);
+    const queue = this.#queue.take();
     const entries = [
       ...this.#entries.values()
     ];
-    this.#queue.clear();
     this.#entries.clear();
     this.#abandoned = 0;
     for (const call of queue) call.reject(error);
@@ -5094,10 +5116,6 @@ var Link = class {
     return this.#closing;
   }
 };
-function asError(error) {
-  return error instanceof Error ? error : new Error(String(error));
-}
-__name(asError, "asError");
 
 // client/backoff.ts
 var Backoff = class {
