@@ -47,6 +47,12 @@ const MAX_WAITING = 1024;
  * before the HTTP server's shutdown cuts them (with 1001).
  */
 const CLOSE_GRACE_MS = 2000;
+/**
+ * How long `release` lets the HTTP server's own requests finish (a body
+ * still arriving, a response a client is not reading) before it cuts every
+ * connection.
+ */
+const HTTP_GRACE_MS = 2000;
 
 /** What the listener takes from its server. */
 export interface HttpListenerHost {
@@ -100,7 +106,13 @@ export async function openHttpListener(
     return upgrade(request, info);
   }, options);
   const ready = Promise.withResolvers<void>();
+  // Ends the HTTP server and every connection (Deno.serve's signal); its
+  // graceful shutdown() would wait for any request forever.
+  const cut = new AbortController();
+  /** Requests whose responses are not yet fully sent. */
+  const inflight = new Set<Promise<void>>();
   const server = Deno.serve({
+    signal: cut.signal,
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? DEFAULT_HTTP_PORT,
     ...(tls ? { cert: options.cert, key: options.key } : {}),
@@ -113,7 +125,12 @@ export async function openHttpListener(
       );
       return new Response("Internal server error\n", { status: 500 });
     },
-  }, handler);
+  }, (request, info) => {
+    const done = info.completed.catch(() => {});
+    inflight.add(done);
+    done.then(() => inflight.delete(done));
+    return handler(request, info);
+  });
   await ready.promise;
   const addr = server.addr;
   const name = addr.hostname.includes(":")
@@ -150,7 +167,19 @@ export async function openHttpListener(
       closed = true;
       return released ??= (async () => {
         await closeHandshakes(open, CLOSE_GRACE_MS);
-        await server.shutdown();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<"late">((resolve) =>
+          timer = setTimeout(() => resolve("late"), HTTP_GRACE_MS)
+        );
+        const answered = Promise.all(inflight).then(() => "answered");
+        if (await Promise.race([answered, late]) === "late") {
+          host.logger.warn(
+            `${inflight.size} HTTP requests were still open ${HTTP_GRACE_MS} ms into shutdown (a request body still arriving, or a response nobody reads): closing their connections`,
+          );
+        }
+        clearTimeout(timer);
+        cut.abort();
+        await server.finished;
       })();
     },
   };

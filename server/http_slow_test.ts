@@ -12,6 +12,7 @@ import {
   SUBSCRIBE,
   UPDATE,
   waitFor,
+  within,
 } from "../testing/mod.ts";
 import { Server } from "./server.ts";
 
@@ -129,4 +130,32 @@ Deno.test("a WebSocket peer that stops reading costs the server its outgoing buf
   } finally {
     deaf.close();
   }
+});
+
+Deno.test("Server shutdown cuts an HTTP request whose body never finishes arriving instead of waiting for it", async () => {
+  const server = new Server({ logLevel: "error", shutdownTimeout: 200 });
+  let reading = false;
+  const http = await server.listen({
+    http: {
+      hostname: "127.0.0.1",
+      port: 0,
+      fallback: async (request) => {
+        reading = true;
+        await request.arrayBuffer(); // waits for the whole body
+        return new Response("read");
+      },
+    },
+  });
+  using conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(new URL(http.url).port),
+  });
+  await conn.write(new TextEncoder().encode(
+    "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nfour",
+  ));
+  await waitFor(() => reading, { message: "the route to read the body" });
+  await within(server.shutdown(), {
+    timeout: 10_000,
+    message: "shutdown with a request body still arriving",
+  });
 });
