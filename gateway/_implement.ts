@@ -83,6 +83,8 @@ export function implement(
   const output: DescMessage = m.method.output;
   if (m.kind === "request") {
     return async (message: never, ctx: HandlerContext) => {
+      // A time limit of 0 (connect-timeout-ms: 0): over before it starts.
+      if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason);
       const call = open(ctx.values.get(CALL), ctx.timeoutMs());
       // A timeout (`connect-timeout-ms`) or a client that went away ends
       // the session, which ends the call.
@@ -105,6 +107,7 @@ export function implement(
     message: never,
     ctx: HandlerContext,
   ) {
+    if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason);
     const call = open(ctx.values.get(CALL), ctx.timeoutMs());
     const stop = () => call.close("the HTTP client went away");
     ctx.signal.addEventListener("abort", stop, { once: true });

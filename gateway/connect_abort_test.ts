@@ -112,3 +112,26 @@ Deno.test("connectGateway with abortOnDisconnect: false lets a unary handler run
     "timer",
   );
 });
+
+Deno.test("connectGateway answers deadline_exceeded at once for connect-timeout-ms 0, without running the handler or leaving a session", async () => {
+  const t = start();
+  const http = await t.server.listen({
+    http: { hostname: "127.0.0.1", port: 0, fallback: t.gateway.fetch },
+  });
+  try {
+    const res = await fetch(`${http.url}/nanorpc_test.Plain/Echo`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "connect-timeout-ms": "0",
+      },
+      body: JSON.stringify({ text: "slow" }),
+    });
+    assert.equal(res.status, 504);
+    assert.equal((await res.json()).code, "deadline_exceeded");
+    assert.equal(t.waits.length, 0, "the handler did not run");
+    assert.equal(gatewaySessions(t.server), 0);
+  } finally {
+    await t.server.shutdown();
+  }
+});
