@@ -228,23 +228,27 @@ export function relayUpstream<S extends DescService>(
         inputs[method.localName] ?? {},
         { signal, headers: options.headers },
       );
+      let relayed = 0;
       for await (const message of stream) {
         publish(method.localName, message);
         counts.relayed++;
+        relayed++;
       }
+      return relayed;
     })
   );
-  async function relayOne(method: DescMethod, open: () => Promise<void>) {
+  async function relayOne(method: DescMethod, open: () => Promise<number>) {
     const backoff = new Backoff(options.backoff);
     while (!signal.aborted) {
       let error: ConnectError;
       try {
-        await open();
+        // A stream that relayed something was healthy: start over; one that
+        // ended empty backs off like a failure, not to hammer the upstream.
+        if (await open() > 0) backoff.reset();
         error = new ConnectError(
           "The upstream ended the stream",
           Code.Unavailable,
         );
-        backoff.reset();
       } catch (e) {
         error = ConnectError.from(e);
       }

@@ -21,7 +21,7 @@ import {
   NotAuthorizedError,
   NotFoundError,
 } from "../protocol/errors.ts";
-import { startServer, waitFor } from "../testing/mod.ts";
+import { FakeTime, startServer, waitFor } from "../testing/mod.ts";
 import { forwardTo, relayUpstream } from "./upstream.ts";
 
 /** A Room in the cloud: a connect-es router on Deno.serve. */
@@ -228,5 +228,45 @@ Deno.test("forwardTo and relayUpstream speak gRPC over HTTP/2 (h2c) to an upstre
     await relay.close();
   } finally {
     await new Promise((resolve) => h2.close(resolve));
+  }
+});
+
+Deno.test("relayUpstream backs off from an upstream whose stream ends at once, empty, as from a failure", async () => {
+  const router = createConnectRouter().service(Room, {
+    join: () => ({}),
+    send: () => ({}),
+    async *messages() {}, // ends at once, having sent nothing
+  });
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  const upstream = Deno.serve({ port: 0, onListen() {} }, async (request) => {
+    const handler = handlers.get(new URL(request.url).pathname)!;
+    return universalServerResponseToFetch(
+      await handler(universalServerRequestFromFetch(request, {})),
+    );
+  });
+  await using t = await startServer();
+  const registration = t.server.service(
+    Room,
+    forwardTo(`http://127.0.0.1:${upstream.addr.port}`, Room),
+  );
+  using time = new FakeTime();
+  const relay = relayUpstream(registration, {
+    url: `http://127.0.0.1:${upstream.addr.port}`,
+    backoff: { initial: 20, max: 10_000, factor: 2, jitter: 0 },
+  });
+  try {
+    const delays: number[] = [];
+    for (let k = 1; k <= 4; k++) {
+      await waitFor(
+        () => relay.reopened === k && time.nextDelay !== undefined,
+        { message: `reopening ${k}` },
+      );
+      delays.push(time.nextDelay!);
+      await time.tickAsync(time.nextDelay!);
+    }
+    assert.deepEqual(delays, [20, 40, 80, 160]);
+  } finally {
+    await relay.close();
+    await upstream.shutdown();
   }
 });
