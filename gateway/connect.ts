@@ -105,7 +105,9 @@ export interface ConnectGatewayOptions {
    * `server` task does) to make it silent, or set `false` to let handlers
    * run on. Default `true`. (Either way a stream ends when its response
    * body is cancelled, and a `session` hook's wait ends when the request
-   * is aborted -- which reads `request.signal` too.)
+   * is aborted -- which reads `request.signal` too. With `false`, a stream
+   * whose client leaves before its first update has no body yet to
+   * cancel: its session lasts until that update.)
    */
   abortOnDisconnect?: boolean;
   /**
@@ -220,18 +222,29 @@ export function connectGateway(
   let table: Map<string, UniversalHandler> | undefined;
   let loading: Promise<Map<string, UniversalHandler>> | undefined;
   let readAt = -Infinity;
+  /** The last failed read, answered again for a second (no read per call). */
+  let failed: { at: number; error: unknown } | undefined;
   const load = () => {
     if (loading) return loading;
     readAt = performance.now();
     const current: Promise<Map<string, UniversalHandler>> = build()
-      .then((built) => (table = built))
+      .then((built) => (table = built), (error) => {
+        failed = { at: performance.now(), error };
+        throw error;
+      })
       .finally(() => {
         if (loading === current) loading = undefined;
       });
     loading = current;
     return current;
   };
-  const ready = () => table ? Promise.resolve(table) : load();
+  const ready = () =>
+    table
+      ? Promise.resolve(table)
+      : failed && performance.now() - failed.at < 1000
+      ? Promise.reject(failed.error)
+      : load();
+  let reported: unknown;
   const build = async () => {
     if (options.services) {
       return handlers(methodsOf(options.services), undefined);
@@ -280,7 +293,10 @@ export function connectGateway(
       try {
         handler = await lookup(pathname);
       } catch (error) {
-        logger.warn(`gateway could not read reflection: ${errorText(error)}`);
+        if (error !== reported) {
+          reported = error; // once per failed read, not per call
+          logger.warn(`gateway could not read reflection: ${errorText(error)}`);
+        }
         return unavailable();
       }
       if (!handler) return fallback(request, info);
