@@ -22,10 +22,12 @@ export interface DialOptions extends TlsOptions {
   /** Aborts when the client closes: the attempt is cancelled. */
   signal: AbortSignal;
   /**
-   * WebSocket only: bytes received and not yet read that the stream keeps
-   * at most (a WebSocket has no backpressure on what it receives).
+   * The largest frame the client takes. A WebSocket (which has no
+   * backpressure on what it receives) keeps at most twice it unread, and
+   * at least 64 KiB more than it: the server packs frames into messages of
+   * up to 64 KiB.
    */
-  maxBufferedIn?: number;
+  maxMessageSize?: number;
 }
 
 export { isPermissionError };
@@ -85,7 +87,9 @@ async function open(
   if ("url" in address) {
     return await openWebSocket(address.url, {
       signal,
-      maxBufferedIn: options.maxBufferedIn,
+      maxBufferedIn: options.maxMessageSize === undefined
+        ? undefined
+        : Math.max(2 * options.maxMessageSize, options.maxMessageSize + 65536),
     });
   }
   return await openNative(address, options, signal);

@@ -229,7 +229,7 @@ export class Link {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,
         caCerts: settings.caCerts,
-        maxBufferedIn: 2 * settings.maxMessageSize,
+        maxMessageSize: settings.maxMessageSize,
       });
     } catch (error) {
       if (this.#closed) return;

@@ -105,3 +105,28 @@ Deno.test("connect rejects a ws:// address where no endpoint answers, with advic
     /Could not connect to ws:\/\/127\.0\.0\.1:\d+\/wrong-path: .*check the URL/,
   );
 });
+
+Deno.test("Client over ws:// with small maxMessageSize on both sides carries bursts of small frames packed into one message", async () => {
+  const server = new Server({ logLevel: "error", maxMessageSize: 16384 });
+  server.handle("/echo", (ctx) => ctx.data);
+  server.topic("/news");
+  await using _ = server;
+  const { addr } = await server.listen({ http: { port: 0 } });
+  const url = `ws://127.0.0.1:${(addr as Deno.NetAddr).port}/nanorpc`;
+  await using client = await connect(url, { maxMessageSize: 4096 });
+  // 40 KB of requests in one turn: one corked write, more than twice the
+  // server's maxMessageSize in one WebSocket message.
+  const answers = await Promise.all(
+    Array.from(
+      { length: 40 },
+      () => client.request("/echo", new Uint8Array(1000)),
+    ),
+  );
+  assert.equal(answers.length, 40);
+  // 20 KB of updates in one turn, each under the client's 4 KiB.
+  const sub = await client.subscribe("/news");
+  for (let i = 0; i < 10; i++) server.publish("/news", new Uint8Array(2000));
+  let got = 0;
+  for await (const _update of sub) if (++got === 10) break;
+  assert.equal(client.state, "open");
+});

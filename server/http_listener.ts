@@ -91,7 +91,12 @@ export async function openHttpListener(
       next = undefined;
     } else waiting.push(stream);
   }, {
-    maxBufferedIn: options.maxBufferedIn ?? 2 * host.limits.maxMessageSize,
+    // Peers pack frames into messages of up to 64 KiB.
+    maxBufferedIn: options.maxBufferedIn ??
+      Math.max(
+        2 * host.limits.maxMessageSize,
+        host.limits.maxMessageSize + (64 << 10),
+      ),
     stats,
   });
   const handler = router((request, info) => {

@@ -38,10 +38,13 @@ export interface WebSocketStreamOptions {
   /**
    * Bytes received but not yet read that the adapter keeps at most
    * (WebSockets push messages with no backpressure). Beyond it the socket
-   * is closed with 1009 and counted (a peer still sending may see an
-   * abnormal closure instead). Default 4 MiB; twice the session's
-   * `maxMessageSize` is a good value. Deno buffers each whole message before
-   * the adapter sees it, so one message can pass this bound by its size.
+   * is closed with 1009 (4009 from a client, which may not send 1009) and
+   * counted (a peer still sending may see an abnormal closure instead).
+   * Each message counts 256 bytes more than its data. Default 4 MiB;
+   * twice the session's `maxMessageSize`, and at least the peer's
+   * `maxSendSize` more than it, is a good value. Deno buffers each whole
+   * message before the adapter sees it, so one message can pass this bound
+   * by its size.
    */
   maxBufferedIn?: number;
   /** `write` settles once `bufferedAmount` is at most this; default 256 KiB. */
@@ -77,6 +80,11 @@ export interface WebSocketByteStream extends ByteStream {
 const DEFAULT_MAX_BUFFERED_IN = 4 << 20;
 const DEFAULT_LOW_WATER = 256 << 10;
 const DEFAULT_MAX_SEND = 64 << 10;
+/**
+ * What each buffered message counts for against `maxBufferedIn` beyond its
+ * bytes (its buffer and view): tiny messages cannot pile up unbounded.
+ */
+const MESSAGE_COST = 256;
 /** A write waiting longer than this polls at most once a second. */
 const LONG_WAIT_MS = 1000;
 const LONG_POLL_MS = 1000;
@@ -135,6 +143,8 @@ class WebSocketAdapter implements WebSocketByteStream {
   #head = 0;
   #offset = 0;
   #bufferedIn = 0;
+  /** Messages buffered: each costs MESSAGE_COST against the bound too. */
+  #messages = 0;
   #reader?: {
     buffer: Uint8Array;
     resolve: (n: number | null) => void;
@@ -244,7 +254,8 @@ class WebSocketAdapter implements WebSocketByteStream {
       return;
     }
     if (!(data instanceof ArrayBuffer) || data.byteLength === 0) return;
-    if (this.#bufferedIn + data.byteLength > this.#maxIn) {
+    const charged = this.#bufferedIn + (this.#messages + 1) * MESSAGE_COST;
+    if (charged + data.byteLength > this.#maxIn) {
       this.stats.inboundOverflows++;
       this.#fail(
         CLOSE_TOO_BIG,
@@ -254,6 +265,7 @@ class WebSocketAdapter implements WebSocketByteStream {
     }
     this.#chunks.push(new Uint8Array(data));
     this.#bufferedIn += data.byteLength;
+    this.#messages++;
     const reader = this.#reader;
     if (reader) {
       this.#reader = undefined;
@@ -277,8 +289,8 @@ class WebSocketAdapter implements WebSocketByteStream {
 
   /** Closes with `code`, and reads from now on throw `reason`. */
   #fail(code: number, reason: string): void {
-    this.#failure = new Error(`${reason} (closed with ${code})`);
-    this.#shut(code, reason);
+    const used = this.#shut(code, reason);
+    this.#failure = new Error(`${reason} (closed with ${used})`);
     this.#drop();
     this.#wake();
   }
@@ -292,11 +304,21 @@ class WebSocketAdapter implements WebSocketByteStream {
     else reader.resolve(null);
   }
 
-  #shut(code: number, reason: string): void {
+  /** Closes with `code`; returns the code used. */
+  #shut(code: number, reason: string): number {
     try {
       this.socket.close(code, truncateReason(reason));
-    } catch {
-      // Closing already, or never opened.
+      return code;
+    } catch (error) {
+      // A client may close only with 1000 or 3000-4999: 1003 and 1009
+      // become 4003 and 4009 there, still a failure to the peer.
+      if (!(error instanceof DOMException) || code >= 3000) return code;
+      try {
+        this.socket.close(code + 3000, truncateReason(reason));
+      } catch {
+        // Closing already, or never opened.
+      }
+      return code + 3000;
     }
   }
 
@@ -305,6 +327,7 @@ class WebSocketAdapter implements WebSocketByteStream {
     this.#head = 0;
     this.#offset = 0;
     this.#bufferedIn = 0;
+    this.#messages = 0;
   }
 
   #copyInto(buffer: Uint8Array): number {
@@ -319,6 +342,7 @@ class WebSocketAdapter implements WebSocketByteStream {
       if (this.#offset === chunk.length) {
         this.#chunks[this.#head++] = EMPTY;
         this.#offset = 0;
+        this.#messages--;
       }
     }
     if (this.#head > 64 && this.#head * 2 > this.#chunks.length) {

@@ -9,7 +9,7 @@ import {
   NanoRPCRequestSchema,
 } from "../proto/gen/nanorpc_pb.ts";
 import { runWithGc } from "../testing/_gc_child.ts";
-import { waitFor } from "../testing/wait.ts";
+import { waitFor, within } from "../testing/wait.ts";
 import type { ByteStream } from "./byte_stream.ts";
 import { openWebSocket } from "./open_websocket.ts";
 import {
@@ -498,4 +498,39 @@ Deno.test("websocketStream write backs off to a look a second for a stuck peer, 
   stream.close();
   await assert.rejects(writing, /closed/);
   peer.conn.close();
+});
+
+Deno.test("websocketStream counts each buffered message against maxBufferedIn, so tiny messages cannot pile up", async () => {
+  await using server = startServer({ maxBufferedIn: 64 << 10 });
+  const ws = await rawClient(server.url);
+  const stream = await server.next();
+  // 1,000 bytes in all, far under the bound, but 1,000 messages.
+  for (let i = 0; i < 1000; i++) ws.send(new Uint8Array([i & 255]));
+  // (a peer still sending may see an abnormal closure rather than 1009)
+  await within(closed(ws), { message: "the overflow close" });
+  assert.equal(server.stats.inboundOverflows, 1);
+  await assert.rejects(stream.read(new Uint8Array(10)), /1009/);
+});
+
+Deno.test("websocketStream on a client socket closes with 4003 for a text message, since a client may not send 1003", async () => {
+  const serverSide = Promise.withResolvers<WebSocket>();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      socket.onopen = () => serverSide.resolve(socket);
+      return response;
+    },
+  );
+  try {
+    const stream = await openWebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+    const peer = await serverSide.promise;
+    const closing = closed(peer);
+    const reading = stream.read(new Uint8Array(8));
+    peer.send("text");
+    await assert.rejects(reading, /binary WebSocket messages only.*4003/);
+    assert.equal((await closing).code, 4003);
+  } finally {
+    await server.shutdown();
+  }
 });

@@ -3790,6 +3790,7 @@ var CLOSE_TOO_BIG = 1009;
 var DEFAULT_MAX_BUFFERED_IN = 4 << 20;
 var DEFAULT_LOW_WATER = 256 << 10;
 var DEFAULT_MAX_SEND = 64 << 10;
+var MESSAGE_COST = 256;
 var LONG_WAIT_MS = 1e3;
 var LONG_POLL_MS = 1e3;
 function websocketStream(socket, options = {}) {
@@ -3812,6 +3813,8 @@ var WebSocketAdapter = class {
   #head = 0;
   #offset = 0;
   #bufferedIn = 0;
+  /** Messages buffered: each costs MESSAGE_COST against the bound too. */
+  #messages = 0;
   #reader;
   #failure;
   #peerClosed = false;
@@ -3906,13 +3909,15 @@ var WebSocketAdapter = class {
       return;
     }
     if (!(data instanceof ArrayBuffer) || data.byteLength === 0) return;
-    if (this.#bufferedIn + data.byteLength > this.#maxIn) {
+    const charged = this.#bufferedIn + (this.#messages + 1) * MESSAGE_COST;
+    if (charged + data.byteLength > this.#maxIn) {
       this.stats.inboundOverflows++;
       this.#fail(CLOSE_TOO_BIG, `More than ${this.#maxIn} bytes received and not yet read; send less at once`);
       return;
     }
     this.#chunks.push(new Uint8Array(data));
     this.#bufferedIn += data.byteLength;
+    this.#messages++;
     const reader = this.#reader;
     if (reader) {
       this.#reader = void 0;
@@ -3932,8 +3937,8 @@ var WebSocketAdapter = class {
   }
   /** Closes with `code`, and reads from now on throw `reason`. */
   #fail(code, reason) {
-    this.#failure = new Error(`${reason} (closed with ${code})`);
-    this.#shut(code, reason);
+    const used = this.#shut(code, reason);
+    this.#failure = new Error(`${reason} (closed with ${used})`);
     this.#drop();
     this.#wake();
   }
@@ -3945,10 +3950,18 @@ var WebSocketAdapter = class {
     if (this.#failure && !this.#closed) reader.reject(this.#failure);
     else reader.resolve(null);
   }
+  /** Closes with `code`; returns the code used. */
   #shut(code, reason) {
     try {
       this.socket.close(code, truncateReason(reason));
-    } catch {
+      return code;
+    } catch (error) {
+      if (!(error instanceof DOMException) || code >= 3e3) return code;
+      try {
+        this.socket.close(code + 3e3, truncateReason(reason));
+      } catch {
+      }
+      return code + 3e3;
     }
   }
   #drop() {
@@ -3956,6 +3969,7 @@ var WebSocketAdapter = class {
     this.#head = 0;
     this.#offset = 0;
     this.#bufferedIn = 0;
+    this.#messages = 0;
   }
   #copyInto(buffer) {
     let written = 0;
@@ -3969,6 +3983,7 @@ var WebSocketAdapter = class {
       if (this.#offset === chunk.length) {
         this.#chunks[this.#head++] = EMPTY2;
         this.#offset = 0;
+        this.#messages--;
       }
     }
     if (this.#head > 64 && this.#head * 2 > this.#chunks.length) {
@@ -4116,7 +4131,7 @@ async function open(address, options, signal) {
   if ("url" in address) {
     return await openWebSocket(address.url, {
       signal,
-      maxBufferedIn: options.maxBufferedIn
+      maxBufferedIn: options.maxMessageSize === void 0 ? void 0 : Math.max(2 * options.maxMessageSize, options.maxMessageSize + 65536)
     });
   }
   return await openNative(address, options, signal);
@@ -4964,7 +4979,7 @@ var Link = class {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,
         caCerts: settings.caCerts,
-        maxBufferedIn: 2 * settings.maxMessageSize
+        maxMessageSize: settings.maxMessageSize
       });
     } catch (error) {
       if (this.#closed) return;
