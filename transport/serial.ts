@@ -221,6 +221,8 @@ class SerialAdapter implements SerialStream {
   #in: Deno.FsFile;
   #out: Deno.FsFile;
   #closed = false;
+  /** Rejects on close: a write the device does not take settles then. */
+  #closing = Promise.withResolvers<never>();
 
   constructor(
     input: Deno.FsFile,
@@ -233,6 +235,8 @@ class SerialAdapter implements SerialStream {
     this.path = path;
     this.baud = baud;
     this.remoteAddr = { transport: "serial", path };
+    this.#closing.promise.catch(() => {});
+    ignoreHangups(1);
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
@@ -246,14 +250,19 @@ class SerialAdapter implements SerialStream {
 
   async write(data: Uint8Array): Promise<void> {
     if (this.#closed) throw new Error(`The serial line ${this.path} is closed`);
+    // In pieces: a write Deno cannot cancel holds at most one of them
+    // when the line closes.
     for (let at = 0; at < data.length;) {
-      at += await this.#guard(this.#out.write(data.subarray(at)));
+      const piece = this.#out.write(data.subarray(at, at + WRITE_PIECE));
+      at += await this.#guard(Promise.race([piece, this.#closing.promise]));
     }
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    ignoreHangups(-1);
+    this.#closing.reject(new Error(`The serial line ${this.path} is closed`));
     for (const file of [this.#in, this.#out]) {
       try {
         file.close();
@@ -281,4 +290,31 @@ class SerialAdapter implements SerialStream {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Bytes handed to the device per write call. */
+const WRITE_PIECE = 4096;
+
+let openLines = 0;
+const ignore = () => {};
+
+/**
+ * While a line is open directly: a process that leads its session (a
+ * service, a container's first process) and has no terminal makes the
+ * device its controlling terminal on open (Deno.open cannot ask for
+ * O_NOCTTY), and an unplug would then end it with SIGHUP instead of
+ * failing its read. `delta`: a line opened (1) or closed (-1).
+ */
+function ignoreHangups(delta: 1 | -1): void {
+  if (Deno.build.os === "windows") return;
+  openLines += delta;
+  try {
+    if (delta === 1 && openLines === 1) {
+      Deno.addSignalListener("SIGHUP", ignore);
+    } else if (delta === -1 && openLines === 0) {
+      Deno.removeSignalListener("SIGHUP", ignore);
+    }
+  } catch {
+    // Signals are not available: nothing to guard against.
+  }
 }

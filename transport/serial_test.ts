@@ -117,3 +117,55 @@ Deno.test("quietGap is a few character times with a floor", () => {
   assert.equal(quietGap(9600, { characters: 10, minimum: 1 }), 11);
   assert.equal(quietGap(1200, { minimum: 0 }), 30);
 });
+
+needsPty.test("SerialStream close settles a write the device does not take", async () => {
+  await using pair = await startPtyPair();
+  // Nobody reads the other end: the pty's buffers fill and the write waits.
+  const a = await openSerial(pair.a);
+  const writing = a.write(new Uint8Array(1 << 20));
+  a.close();
+  await within(
+    assert.rejects(writing, /is closed/),
+    { message: "the write to settle" },
+  );
+});
+
+needsPty.test("openSerial in a process that leads its session survives the device hanging up: its read fails instead", async () => {
+  await using pair = await startPtyPair();
+  const script = `
+    import { openSerial } from ${
+    JSON.stringify(import.meta.resolve("./serial.ts"))
+  };
+    const line = await openSerial(${JSON.stringify(pair.a)});
+    console.log("open");
+    try {
+      await line.read(new Uint8Array(8));
+      console.log("read ended");
+    } catch {
+      console.log("read failed");
+    }
+    line.close();
+  `;
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "eval", script],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("open")) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    text += value;
+  }
+  assert.match(text, /open/);
+  await pair.stop(); // the other end goes: the line hangs up
+  for (;;) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    text += value;
+  }
+  const status = await child.status;
+  assert.equal(status.signal, null, `ended by ${status.signal}`);
+  assert.match(text, /read (failed|ended)/);
+});
