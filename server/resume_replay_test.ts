@@ -22,37 +22,56 @@ function lostOf(answer: Uint8Array): number {
   }
 }
 
-Deno.test("Server resume counts in lost the buffered updates its outgoing buffer cannot take, and replays the rest", async () => {
-  await using t = await startServer((s) => void s.topic("/t"), {
-    outgoingBufferSize: 64 * 1024,
-  });
+type Started = Awaited<ReturnType<typeof startServer>>;
+type Peer = Awaited<ReturnType<Started["connectRaw"]>>;
+
+/**
+ * A session that took a token (and subscribed to `/t` as 7 when
+ * `subscribe`), then lost its connection: lingering. Resolves its token.
+ */
+async function lingering(t: Started, subscribe: boolean): Promise<Uint8Array> {
   const first = await t.connectRaw();
   const token = (await first.call({
     requestId: 100,
     requestType: REQUEST,
     pathOneof: { case: "path", value: "/_nanorpc/session" },
   })).data.slice();
-  await first.call({
-    requestId: 7,
-    requestType: SUBSCRIBE,
-    pathOneof: { case: "path", value: "/t" },
-  });
+  if (subscribe) {
+    await first.call({
+      requestId: 7,
+      requestType: SUBSCRIBE,
+      pathOneof: { case: "path", value: "/t" },
+    });
+  }
   first.close();
   await waitFor(() => t.server.stats().lingeringSessions === 1, {
     message: "the session to linger",
   });
+  return token;
+}
+
+/** Asks `peer`'s connection to resume the session of `token`. */
+function resume(peer: Peer, id: number, token: Uint8Array) {
+  return peer.call({
+    requestId: id,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/resume" },
+    data: token,
+  });
+}
+
+Deno.test("Server resume counts in lost the buffered updates its outgoing buffer cannot take, and replays the rest", async () => {
+  await using t = await startServer((s) => void s.topic("/t"), {
+    outgoingBufferSize: 64 * 1024,
+  });
+  const token = await lingering(t, true);
   // 500 updates of 200 bytes: ~116 KB, more than half of 64 KiB.
   const published = 500;
   for (let i = 0; i < published; i++) {
     t.server.publish("/t", new Uint8Array(200).fill(i & 255));
   }
   const second = await t.connectRaw();
-  const answer = await second.call({
-    requestId: 1,
-    requestType: REQUEST,
-    pathOneof: { case: "path", value: "/_nanorpc/resume" },
-    data: token,
-  });
+  const answer = await resume(second, 1, token);
   assert.equal(answer.responseStatus, 1);
   const lost = lostOf(answer.data);
   assert.ok(lost > 0 && lost < published, `lost ${lost}`);
@@ -71,37 +90,18 @@ Deno.test("Server resume counts in lost the buffered updates its outgoing buffer
 
 Deno.test("Server refuses a resume on a connection that already subscribed, and the lingering session stays resumable", async () => {
   await using t = await startServer((s) => void s.topic("/t"), {});
-  const first = await t.connectRaw();
-  const token = (await first.call({
-    requestId: 100,
-    requestType: REQUEST,
-    pathOneof: { case: "path", value: "/_nanorpc/session" },
-  })).data.slice();
-  first.close();
-  await waitFor(() => t.server.stats().lingeringSessions === 1, {
-    message: "the session to linger",
-  });
+  const token = await lingering(t, false);
   const busy = await t.connectRaw();
   await busy.call({
     requestId: 3,
     requestType: SUBSCRIBE,
     pathOneof: { case: "path", value: "/t" },
   });
-  const refused = await busy.call({
-    requestId: 4,
-    requestType: REQUEST,
-    pathOneof: { case: "path", value: "/_nanorpc/resume" },
-    data: token,
-  });
+  const refused = await resume(busy, 4, token);
   assert.equal(refused.responseStatus, 2); // NOT_FOUND
   assert.match(refused.responseMessage, /before any subscription/);
   assert.equal(t.server.stats().lingeringSessions, 1);
   const fresh = await t.connectRaw();
-  const resumed = await fresh.call({
-    requestId: 1,
-    requestType: REQUEST,
-    pathOneof: { case: "path", value: "/_nanorpc/resume" },
-    data: token,
-  });
+  const resumed = await resume(fresh, 1, token);
   assert.equal(resumed.responseStatus, 1);
 });
