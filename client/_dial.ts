@@ -14,6 +14,7 @@ import { isPermissionError, openNative } from "./_dial_deno.ts";
 import { ConnectionClosedError, NotConnectedError } from "./errors.ts";
 import { clampDelay } from "./_timer.ts";
 import type { TlsOptions } from "./options.ts";
+import { defaultMaxBufferedIn } from "../transport/_inbound.ts";
 
 /** How one connection attempt is bounded. */
 export interface DialOptions extends TlsOptions {
@@ -89,7 +90,7 @@ async function open(
       signal,
       maxBufferedIn: options.maxMessageSize === undefined
         ? undefined
-        : Math.max(2 * options.maxMessageSize, options.maxMessageSize + 65536),
+        : defaultMaxBufferedIn(options.maxMessageSize),
     });
   }
   return await openNative(address, options, signal);

@@ -14,6 +14,7 @@
 import type { WebSocketStats } from "../transport/websocket.ts";
 import { router, upgrader } from "./_http.ts";
 import type { Server } from "./server.ts";
+import { defaultMaxBufferedIn } from "../transport/_inbound.ts";
 
 /**
  * What the handlers know of the connection a request came on: `Deno.serve`
@@ -35,7 +36,8 @@ export interface WebSocketHandlerOptions {
   /**
    * Bytes a socket may have received and not yet had read; beyond it the
    * socket is closed with 1009 (WebSockets push messages with no
-   * backpressure). Default: twice the server's `maxMessageSize`.
+   * backpressure). Default: twice the server's `maxMessageSize`, and at
+   * least 64 KiB more than it (peers send messages of up to 64 KiB).
    */
   maxBufferedIn?: number;
   /** Where to count 1003 and 1009 closes; a fresh object by default. */
@@ -92,7 +94,8 @@ export function websocketHandler(
   return upgrader((stream) => {
     server.serve(stream).catch(() => stream.close("the session failed"));
   }, {
-    maxBufferedIn: options.maxBufferedIn ?? 2 * server.maxMessageSize,
+    maxBufferedIn: options.maxBufferedIn ??
+      defaultMaxBufferedIn(server.maxMessageSize),
     stats: options.stats ?? { inboundOverflows: 0, textMessages: 0 },
   });
 }

@@ -15,6 +15,7 @@ import { router, upgrader } from "./_http.ts";
 import type { HttpHandlerOptions } from "./http.ts";
 import type { OpenListener } from "./listener.ts";
 import type { Logger } from "./logger.ts";
+import { defaultMaxBufferedIn } from "../transport/_inbound.ts";
 
 /** Where and how the HTTP listener binds, and what it serves. */
 export interface HttpServeOptions extends HttpHandlerOptions {
@@ -91,12 +92,8 @@ export async function openHttpListener(
       next = undefined;
     } else waiting.push(stream);
   }, {
-    // Peers pack frames into messages of up to 64 KiB.
     maxBufferedIn: options.maxBufferedIn ??
-      Math.max(
-        2 * host.limits.maxMessageSize,
-        host.limits.maxMessageSize + (64 << 10),
-      ),
+      defaultMaxBufferedIn(host.limits.maxMessageSize),
     stats,
   });
   const handler = router((request, info) => {

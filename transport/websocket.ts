@@ -80,10 +80,7 @@ export interface WebSocketByteStream extends ByteStream {
 const DEFAULT_MAX_BUFFERED_IN = 4 << 20;
 const DEFAULT_LOW_WATER = 256 << 10;
 const DEFAULT_MAX_SEND = 64 << 10;
-/**
- * What each buffered message counts for against `maxBufferedIn` beyond its
- * bytes (its buffer and view): tiny messages cannot pile up unbounded.
- */
+/** Counted per buffered message against `maxBufferedIn`, beyond its bytes. */
 const MESSAGE_COST = 256;
 /** A write waiting longer than this polls at most once a second. */
 const LONG_WAIT_MS = 1000;

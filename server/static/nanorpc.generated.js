@@ -4095,6 +4095,12 @@ function openNative(address) {
 }
 __name(openNative, "openNative");
 
+// transport/_inbound.ts
+function defaultMaxBufferedIn(max) {
+  return Math.max(2 * max, max + (64 << 10));
+}
+__name(defaultMaxBufferedIn, "defaultMaxBufferedIn");
+
 // client/_dial.ts
 async function dial(address, options) {
   const { timeout, signal: closed } = options;
@@ -4131,7 +4137,7 @@ async function open(address, options, signal) {
   if ("url" in address) {
     return await openWebSocket(address.url, {
       signal,
-      maxBufferedIn: options.maxMessageSize === void 0 ? void 0 : Math.max(2 * options.maxMessageSize, options.maxMessageSize + 65536)
+      maxBufferedIn: options.maxMessageSize === void 0 ? void 0 : defaultMaxBufferedIn(options.maxMessageSize)
     });
   }
   return await openNative(address, options, signal);
