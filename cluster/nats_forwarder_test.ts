@@ -44,6 +44,11 @@ function roomSetup(server: Server): Topic {
     const [to, what] = str(ctx.data).split("=");
     server.pushTo(to, "/room/messages", text(`${to}:${what}`));
   });
+  server.handle("/room/note", (ctx) => {
+    const name = ctx.session.get<string>("name")!;
+    const note = text(`${name}:${str(ctx.data)}`);
+    server.group("lobby").multicast("/room/messages", note, [ctx.session]);
+  });
   server.handle("/slow", () => new Promise(() => {}));
   return topic;
 }
@@ -182,6 +187,37 @@ needsNats.test("NatsForwarder remote handlers bind uids and add sessions to grou
   ]);
   await call(shouter, 2, "/room/whisper", "dave=psst");
   assert.equal(str((await dave.read()).data), "dave:psst");
+});
+
+needsNats.test("NatsForwarder: a remote handler's multicast to its caller's session reaches it on its home node, not a session of the same id elsewhere", async () => {
+  await using nats = await startNatsServer();
+  await using room = await startNode({ servers: nats.url, setup: roomSetup });
+  await using echo = await startNode({
+    servers: nats.url,
+    setup: (s) => s.topic("/room/messages"),
+  });
+  const dave = await echo.connect();
+  await call(dave, 1, "/room/join", "dave");
+  await dave.send({
+    requestId: 2,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/room/messages" },
+  });
+  assert.equal((await dave.read()).responseStatus, Status.OK);
+  assert.equal((await call(dave, 3, "/room/enter")).responseStatus, Status.OK);
+  await echo.broker.flush();
+  await dave.send({
+    requestId: 4,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/room/note" },
+    data: text("for me"),
+  });
+  // The update (sent while the handler runs) and the answer, in some order.
+  const frames = [await dave.read(), await dave.read()];
+  const note = frames.find((f) => f.responseType === UPDATE);
+  assert.ok(note, "the multicast reached the caller");
+  assert.deepEqual([note.requestId, str(note.data)], [2, "dave:for me"]);
+  assert.ok(frames.some((f) => f.requestId === 4 && f.responseStatus === 1));
 });
 
 needsNats.test("NatsForwarder answers INTERNAL_ERROR within the handler time limit when the serving node does not answer", async () => {

@@ -71,18 +71,30 @@ export class GroupImpl implements Group {
   ): void {
     const uids: string[] = [];
     const sessions: number[] = [];
+    // A session id means something only on its home node: a remote
+    // handler's session is addressed there, never to ours of the same id.
+    const elsewhere = new Map<string, number[]>();
     for (const target of to) {
       if (typeof target === "string") uids.push(target);
-      else sessions.push(target.id);
+      else if (target instanceof RemoteSession) {
+        const ids = elsewhere.get(target.home);
+        if (ids) ids.push(target.id);
+        else elsewhere.set(target.home, [target.id]);
+      } else sessions.push(target.id);
     }
-    if (uids.length === 0 && sessions.length === 0) return;
-    publish(this.#core, `group:${this.name}`, {
-      path,
-      data: data.slice(),
-      uids,
-      sessions,
-      origin: this.#core.nodeId,
-    });
+    const copy = data.slice();
+    const send = (origin: string, uids: string[], sessions: number[]) =>
+      publish(this.#core, `group:${this.name}`, {
+        path,
+        data: copy,
+        uids,
+        sessions,
+        origin,
+      });
+    if (uids.length > 0 || sessions.length > 0) {
+      send(this.#core.nodeId, uids, sessions);
+    }
+    for (const [home, ids] of elsewhere) send(home, [], ids);
   }
 
   close(): void {

@@ -47,8 +47,9 @@ export interface Group {
   broadcast(path: string, data: Uint8Array): void;
   /**
    * Pushes `data` to the listed members' subscriptions to `path`: sessions
-   * of this server, or uids bound with `session.bind` (on any server
-   * sharing the broker); non-members are skipped.
+   * (a remote handler's `ctx.session` is reached on its home node), or
+   * uids bound with `session.bind` (on any server sharing the broker);
+   * non-members are skipped.
    */
   multicast(
     path: string,
