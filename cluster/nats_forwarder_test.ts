@@ -191,7 +191,7 @@ needsNats.test("NatsForwarder remote handlers bind uids and add sessions to grou
 
 needsNats.test("NatsForwarder: a remote handler's multicast to its caller's session reaches it on its home node, not a session of the same id elsewhere", async () => {
   await using nats = await startNatsServer();
-  await using room = await startNode({ servers: nats.url, setup: roomSetup });
+  await using _room = await startNode({ servers: nats.url, setup: roomSetup });
   await using echo = await startNode({
     servers: nats.url,
     setup: (s) => s.topic("/room/messages"),
