@@ -111,18 +111,41 @@ export class Workers implements AsyncDisposable {
   /** URLs of worker 0's listeners (the others listen on the same ports). */
   readonly urls: readonly string[];
   #workers: Worker[];
-  #inbox = new Map<Worker, ((m: FromWorker) => void)[]>();
   #nextId = 1;
   #stopping?: Promise<WorkersStats>;
+  /** Answers awaited, by worker: stats by request id, and the stop's. */
+  #awaited = new Map<Worker, Map<number | "stop", Settle>>();
+  #dead = new Set<Worker>();
 
-  private constructor(
-    workers: Worker[],
-    urls: string[],
-    inbox: Map<Worker, ((m: FromWorker) => void)[]>,
-  ) {
+  private constructor(workers: Worker[], urls: string[]) {
     this.#workers = workers;
     this.urls = urls;
-    this.#inbox = inbox;
+    // Started: each answer goes to what asked for it (by id, or the stop),
+    // and a worker that dies settles what waited for it.
+    workers.forEach((worker, index) => {
+      const awaited = new Map<number | "stop", Settle>();
+      this.#awaited.set(worker, awaited);
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        const m = e.data;
+        const key = m.type === "stats"
+          ? m.id
+          : m.type === "stopped"
+          ? "stop"
+          : undefined;
+        if (key === undefined || m.type === "ready" || m.type === "failed") {
+          return;
+        }
+        awaited.get(key)?.(m.stats);
+        awaited.delete(key);
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        console.error(`nanorpc Workers: worker ${index} died: ${e.message}`);
+        this.#dead.add(worker);
+        for (const settle of awaited.values()) settle(undefined);
+        awaited.clear();
+      };
+    });
   }
 
   /**
@@ -140,7 +163,6 @@ export class Workers implements AsyncDisposable {
     }
     const channel = `nanorpc-${crypto.randomUUID()}`;
     const workers: Worker[] = [];
-    const inbox = new Map<Worker, ((m: FromWorker) => void)[]>();
     let ports: number[] = [];
     let urls: string[] = [];
     try {
@@ -151,7 +173,6 @@ export class Workers implements AsyncDisposable {
         );
         workers.push(worker);
         const waiting: ((m: FromWorker) => void)[] = [];
-        inbox.set(worker, waiting);
         worker.onmessage = (e: MessageEvent<FromWorker>) =>
           waiting.shift()?.(e.data);
         const failed = Promise.withResolvers<never>();
@@ -207,7 +228,7 @@ export class Workers implements AsyncDisposable {
       for (const w of workers) w.terminate();
       throw err;
     }
-    return new Workers(workers, urls, inbox);
+    return new Workers(workers, urls);
   }
 
   /** How many workers run. */
@@ -215,15 +236,18 @@ export class Workers implements AsyncDisposable {
     return this.#workers.length;
   }
 
-  /** The counters of every worker, summed. */
+  /** The counters of every live worker, summed. */
   async stats(): Promise<WorkersStats> {
-    const all = await Promise.all(this.#workers.map((w) => {
-      const id = this.#nextId++;
-      const answer = this.#next(w);
-      w.postMessage({ type: "stats", id } satisfies ToWorker);
-      return answer;
-    }));
-    return sum(all.map((m) => m.type === "stats" ? m.stats : undefined));
+    return sum(
+      await Promise.all(this.#workers.map((w) => {
+        const id = this.#nextId++;
+        const answer = this.#await(w, id);
+        if (!this.#dead.has(w)) {
+          w.postMessage({ type: "stats", id } satisfies ToWorker);
+        }
+        return answer;
+      })),
+    );
   }
 
   /**
@@ -233,12 +257,21 @@ export class Workers implements AsyncDisposable {
   shutdown(): Promise<WorkersStats> {
     return this.#stopping ??= (async () => {
       const all = await Promise.all(this.#workers.map((w) => {
-        const answer = this.#next(w);
-        w.postMessage({ type: "stop" } satisfies ToWorker);
+        const answer = this.#await(w, "stop");
+        if (!this.#dead.has(w)) {
+          w.postMessage({ type: "stop" } satisfies ToWorker);
+        }
         return answer;
       }));
-      for (const w of this.#workers) w.terminate();
-      return sum(all.map((m) => m.type === "stopped" ? m.stats : undefined));
+      for (const w of this.#workers) {
+        w.terminate();
+        this.#dead.add(w);
+        // A stats() asked meanwhile gets no answer from a stopped worker.
+        const awaited = this.#awaited.get(w)!;
+        for (const settle of awaited.values()) settle(undefined);
+        awaited.clear();
+      }
+      return sum(all);
     })();
   }
 
@@ -247,10 +280,20 @@ export class Workers implements AsyncDisposable {
     await this.shutdown();
   }
 
-  #next(worker: Worker): Promise<FromWorker> {
-    return new Promise((resolve) => this.#inbox.get(worker)!.push(resolve));
+  /** The answer `worker` gives to `key`; undefined if it is dead. */
+  #await(
+    worker: Worker,
+    key: number | "stop",
+  ): Promise<ServerStats | undefined> {
+    if (this.#dead.has(worker)) return Promise.resolve(undefined);
+    return new Promise((resolve) =>
+      this.#awaited.get(worker)!.set(key, resolve)
+    );
   }
 }
+
+/** Settles an awaited answer with the worker's counters (none: it died). */
+type Settle = (stats: ServerStats | undefined) => void;
 
 function sum(list: (ServerStats | undefined)[]): WorkersStats {
   const total: Record<string, number> = { workers: 0 };

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Status } from "../wasm/wire.ts";
 import { REQUEST } from "../testing/frames.ts";
 import { RawClient } from "../testing/raw_client.ts";
+import { waitFor, within } from "../testing/wait.ts";
 import { Workers } from "./workers.ts";
 
 const app = new URL("../testing/worker_app.ts", import.meta.url);
@@ -51,6 +52,43 @@ Deno.test("Workers.start fails with the worker's error and stops the others", as
       Workers.start({ count: 0, module: app }),
       /count must be a positive integer/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Workers answers stats() asked during shutdown(), and shutdown() gets every worker's final counters", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pool = await Workers.start({
+      count: 2,
+      module: app,
+      data: { path: `${dir}/pool.sock` },
+    });
+    const down = pool.shutdown(); // SIGTERM, say
+    const polled = pool.stats(); // and a metrics poll at the same moment
+    assert.equal((await down).workers, 2);
+    await within(polled, { message: "the stats asked during shutdown" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Workers goes on without a worker that died after starting: stats() and shutdown() count the others", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pool = await Workers.start({
+      count: 2,
+      module: app,
+      data: { path: `${dir}/pool.sock`, crash: true },
+    });
+    let live = await pool.stats();
+    await waitFor(async () => (live = await pool.stats()).workers === 1, {
+      message: "worker 1 to be known dead",
+    });
+    assert.equal(live.workers, 1);
+    const final = await within(pool.shutdown(), { message: "the shutdown" });
+    assert.equal(final.workers, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

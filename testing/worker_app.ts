@@ -1,7 +1,8 @@
 /**
  * Test kit: a worker module for `Workers.start` (cluster/workers.ts): each
  * worker serves `/echo` and `/whoami` (its index) and listens where the
- * pool's data says; with `fail` set, worker 1 throws while starting.
+ * pool's data says; with `fail` set, worker 1 throws while starting, with
+ * `crash` set it dies of an uncaught error just after.
  *
  * @module
  */
@@ -15,6 +16,8 @@ export interface WorkerAppData {
   path: string;
   /** Make worker 1 fail to start. */
   fail?: boolean;
+  /** Make worker 1 die of an uncaught error once it has started. */
+  crash?: boolean;
 }
 
 /** Builds one worker's server. */
@@ -25,5 +28,10 @@ export default async function workerApp(ctx: WorkerContext): Promise<Server> {
   server.handle("/echo", (c) => c.data);
   server.handle("/whoami", () => String(ctx.index));
   await ctx.listen(server, { path: data.path });
+  if (data.crash && ctx.index === 1) {
+    setTimeout(() => {
+      throw new Error("worker 1 crashes");
+    }, 0);
+  }
   return server;
 }
