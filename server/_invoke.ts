@@ -195,15 +195,6 @@ function answerAny(
     );
     return;
   }
-  if (commit) {
-    pending!.commit = undefined;
-    try {
-      commit();
-    } catch (err) {
-      fail(r, ctx, err);
-      return;
-    }
-  }
   if (value !== undefined) ctx.body = value as Uint8Array;
   const body = ctx.body;
   let data: Uint8Array;
@@ -211,6 +202,7 @@ function answerAny(
   else if (body instanceof Uint8Array) data = body;
   else if (typeof body === "string") data = encoder.encode(body);
   else {
+    // Refused before the subscription attaches: nothing is left behind.
     const type = typeof body;
     fail(
       r,
@@ -220,6 +212,15 @@ function answerAny(
       ),
     );
     return;
+  }
+  if (commit) {
+    pending!.commit = undefined;
+    try {
+      commit();
+    } catch (err) {
+      fail(r, ctx, err);
+      return;
+    }
   }
   r.core.ops.observer?.end(ctx, Status.OK);
   r.respond(ctx.requestId, ResponseType.RESPONSE, Status.OK, undefined, data);
@@ -232,16 +233,24 @@ function answerAny(
  * INTERNAL_ERROR with a generic message and a reference, and the log gets
  * the reference with the real error.
  */
+const ERROR_STATUSES: ReadonlySet<number> = new Set([
+  Status.NOT_FOUND,
+  Status.NOT_AUTHORIZED,
+  Status.INTERNAL_ERROR,
+]);
+
 function fail(r: Responder, ctx: Context, err: unknown): void {
   let status: number = Status.INTERNAL_ERROR;
   let message: string;
+  // Only an error status may answer an error (OK would ack a refusal).
+  const own = err instanceof NanoRpcError && ERROR_STATUSES.has(err.status)
+    ? err.status
+    : undefined;
   if (err instanceof NanoRpcError && err.expose) {
-    status = err.status === Status.UNSPECIFIED ? status : err.status;
+    status = own ?? status;
     message = clip(err.message);
   } else {
-    if (err instanceof NanoRpcError && err.status !== Status.UNSPECIFIED) {
-      status = err.status;
-    }
+    status = own ?? status;
     const ref = crypto.randomUUID().slice(0, 8);
     message =
       `Handler for ${ctx.path} failed (reference ${ref}); the server log has the details`;

@@ -282,3 +282,40 @@ Deno.test("Server answers INTERNAL_ERROR when middleware or a topic filter throw
   const echo = await peer.call(request(3, "/echo", new Uint8Array([3])));
   assert.deepEqual(echo.data, new Uint8Array([3]));
 });
+
+Deno.test("Server refuses a SUBSCRIBE whose middleware set a body of the wrong type, leaving no subscription behind", async () => {
+  await using t = await startServer((server) => {
+    server.topic("/t");
+    server.use(async (ctx, next) => {
+      await next();
+      if (ctx.kind === "subscribe") {
+        (ctx as { body: unknown }).body = { ok: true };
+      }
+    });
+  });
+  const peer = await t.connectRaw();
+  const answer = await peer.call({
+    requestId: 1,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+  });
+  assert.equal(answer.responseStatus, Status.INTERNAL_ERROR);
+  assert.equal(t.server.stats().subscriptions, 0);
+});
+
+Deno.test("Server answers INTERNAL_ERROR for a NanoRpcError thrown with a status that is no error, such as OK", async () => {
+  await using t = await startServer((server) => {
+    server.topic("/t");
+    server.use(() => {
+      throw new NanoRpcError(Status.OK, "not an error");
+    });
+  });
+  const peer = await t.connectRaw();
+  const answer = await peer.call({
+    requestId: 1,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+  });
+  assert.equal(answer.responseStatus, Status.INTERNAL_ERROR);
+  assert.equal(t.server.stats().subscriptions, 0);
+});
