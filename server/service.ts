@@ -22,6 +22,7 @@ import {
   protobuf,
 } from "../protocol/_protobuf.ts";
 import { methodPath, methodPathKind } from "../protocol/service.ts";
+import { fnv1a } from "../wasm/wire.ts";
 import type { HandleOptions } from "./handler.ts";
 import type { Logger } from "./logger.ts";
 import type { PathCatalog } from "./reflection.ts";
@@ -238,6 +239,7 @@ function plan(
 ): Plan[] {
   const plans: Plan[] = [];
   const paths = new Map<string, string>();
+  const byHash = new Map<number, string>();
   for (const method of service.methods) {
     const kind = methodPathKind(method);
     const path = methodPath(method);
@@ -248,6 +250,15 @@ function plan(
       );
     }
     paths.set(`${kind} ${path}`, `${service.typeName}.${method.name}`);
+    // Routes are found by hash: two of this service's paths must not share one.
+    const hash = fnv1a(path);
+    const same = byHash.get(hash);
+    if (same !== undefined && same !== path) {
+      throw new Error(
+        `${service.typeName}.${method.name}'s path ${path} has the same FNV-1a hash as ${same}; give one of them another (nanorpc).request_path`,
+      );
+    }
+    byHash.set(hash, path);
     const conflict = catalog.conflict(kind, path);
     if (conflict) {
       throw new Error(

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   create,
+  createFileRegistry,
   type DescMessage,
   fromBinary,
   type MessageInitShape,
@@ -14,6 +15,7 @@ import {
   ChatMessageSchema,
   Room,
 } from "../proto/gen/chat_pb.ts";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { NanoRPCResponse_Status } from "../proto/gen/nanorpc_pb.ts";
 import { testServices } from "../protocol/_test_utils.ts";
 import {
@@ -205,4 +207,33 @@ Deno.test("Server.service refuses a request_path without a leading slash", () =>
     () => new Server().service(slashless, { get: () => ({}) }),
     /paths start with "\/"/,
   );
+});
+
+Deno.test("Server.service refuses two methods whose paths share an FNV-1a hash, and registers neither", async () => {
+  // /t.S/M22949 and /t.S/M824404 hash alike (0xe5e7fd83).
+  const file = create(FileDescriptorProtoSchema, {
+    name: "t.proto",
+    package: "t",
+    syntax: "proto3",
+    messageType: [{ name: "E" }],
+    service: [{
+      name: "S",
+      method: [
+        { name: "M22949", inputType: ".t.E", outputType: ".t.E" },
+        { name: "M824404", inputType: ".t.E", outputType: ".t.E" },
+      ],
+    }],
+  });
+  const colliding = createFileRegistry(file, () => undefined).getService(
+    "t.S",
+  )!;
+  const server = new Server();
+  assert.throws(
+    () => server.service(colliding, { m22949: () => {}, m824404: () => {} }),
+    /\/t\.S\/M824404 has the same FNV-1a hash as \/t\.S\/M22949/,
+  );
+  await using t = await startServer(server);
+  const peer = await t.connectRaw();
+  const first = await peer.call(request(1, "/t.S/M22949"));
+  assert.equal(first.responseStatus, NOT_FOUND);
 });
