@@ -38,6 +38,8 @@
  * @module
  */
 
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEMO_PARTS, type DemoPart, registerDemo } from "./demo.ts";
 import type { HttpRoute } from "./http.ts";
@@ -93,13 +95,20 @@ function parseTcp(
   flag = "--tcp",
 ): { hostname: string; port: number } {
   const at = value.lastIndexOf(":");
-  const port = Number(value.slice(at + 1));
-  if (at < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+  const digits = value.slice(at + 1);
+  const port = Number(digits);
+  if (at < 0 || !/^\d+$/.test(digits) || port > 65535) {
     throw new Error(`${flag} wants HOST:PORT, got ${JSON.stringify(value)}`);
   }
   const hostname = value.slice(0, at).replace(/^\[(.*)\]$/, "$1") ||
     "127.0.0.1";
   return { hostname, port };
+}
+
+/** A flag's value as a whole number; NaN when it is not one ("", "1.5"). */
+function wholeNumber(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  return /^\d+$/.test(value.trim()) ? Number(value) : NaN;
 }
 
 function parseSerial(value: string): { path: string; baud: number } {
@@ -146,21 +155,21 @@ export async function main(
   if (!["error", "warn", "info", "debug"].includes(level)) {
     throw new Error(`--log-level must be error, warn, info or debug`);
   }
-  const maxMessageSize = values["max-message-size"] === undefined
-    ? undefined
-    : Number(values["max-message-size"]);
+  const maxMessageSize = wholeNumber(values["max-message-size"]);
   if (maxMessageSize !== undefined && !(maxMessageSize > 0)) {
-    throw new Error(`--max-message-size must be a positive number of bytes`);
+    throw new Error(
+      `--max-message-size must be a positive whole number of bytes`,
+    );
   }
   const demo = values.demo as DemoPart;
   if (!DEMO_PARTS.includes(demo)) {
     throw new Error(`--demo must be one of ${DEMO_PARTS.join(", ")}`);
   }
-  const handlerTimeout = values["handler-timeout"] === undefined
-    ? undefined
-    : Number(values["handler-timeout"]);
+  const handlerTimeout = wholeNumber(values["handler-timeout"]);
   if (handlerTimeout !== undefined && !(handlerTimeout >= 0)) {
-    throw new Error(`--handler-timeout must be milliseconds (0: no limit)`);
+    throw new Error(
+      `--handler-timeout must be a whole number of milliseconds (0: no limit)`,
+    );
   }
   const ops = opsFlags(values);
   const targets: ListenOptions[] = [
@@ -194,7 +203,10 @@ export async function main(
     : drainOnSignal(server, ops.drainWindow, stop);
   registerDemo(server, demo);
   for (const path of values.module ?? []) {
-    const url = new URL(path, `file://${Deno.cwd()}/`);
+    // A path may hold # or %: a file URL of it, unless it is a URL.
+    const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(path)
+      ? new URL(path)
+      : pathToFileURL(resolve(path));
     const mod = await import(url.href);
     if (typeof mod.default !== "function") {
       throw new Error(

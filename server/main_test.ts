@@ -124,3 +124,48 @@ Deno.test("deno task server shuts down on SIGINT and rejects bad flags with usag
   assert.equal(result.code, 2);
   assert.match(stderr, /--tcp wants HOST:PORT/);
 });
+
+Deno.test("deno task server refuses flag values it would misread: an empty port, an empty or fractional number", async () => {
+  for (
+    const [args, message] of [
+      [["--tcp", "127.0.0.1:"], /--tcp wants HOST:PORT/],
+      [["--tcp", "127.0.0.1:0", "--handler-timeout", ""], /--handler-timeout/],
+      [["--tcp", "127.0.0.1:0", "--max-message-size", "1.5"], /whole number/],
+    ] as const
+  ) {
+    const { status, stderr } = await spawnServer([...args]).stop();
+    assert.equal(status.code, 2, args.join(" "));
+    assert.match(stderr, message);
+  }
+});
+
+Deno.test("deno task server --module loads a module whose path holds # and %", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanorpc #1 %20 " });
+  try {
+    const path = `${dir}/app #2.ts`;
+    await Deno.writeTextFile(
+      path,
+      `export default (server) => server.handle("/hello", () => "from the module");\n`,
+    );
+    const server = spawnServer(["--tcp", "127.0.0.1:0", "--module", path]);
+    const [line] = await server.linesMatching(/^listening on tcp:/);
+    const url = line.replace(/^listening on /, "").trim();
+    using client = await RawClient.connect(tcpAddr(url));
+    const answer = await client.call({
+      requestId: 1,
+      requestType: RequestType.REQUEST,
+      pathOneof: { case: "path", value: "/hello" },
+    });
+    assert.equal(new TextDecoder().decode(answer.data), "from the module");
+    const { status } = await server.stop("SIGTERM");
+    assert.equal(status.code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** `tcp://HOST:PORT` as a Deno address. */
+function tcpAddr(url: string): Deno.NetAddr {
+  const { hostname, port } = new URL(url);
+  return { transport: "tcp", hostname, port: Number(port) };
+}
