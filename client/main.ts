@@ -133,8 +133,15 @@ function parse(args: string[]) {
   if (!values.ping && !inspect && !path) {
     throw new UsageError("Give a path, or --ping, --list or --describe PATH");
   }
-  const extra = inspect ? path : rest[0];
+  // --ping takes the address only; --list and --describe a path at most.
+  const extra = values.ping ? path ?? dataText : inspect ? path : rest[0];
   if (extra !== undefined) throw new UsageError(`Unexpected "${extra}"`);
+  if (
+    !values.subscribe &&
+    (values.filter !== undefined || values["filter-hex"] !== undefined)
+  ) {
+    throw new UsageError("--filter and --filter-hex go with --subscribe");
+  }
   if (dataText !== undefined && values["data-hex"] !== undefined) {
     throw new UsageError("Give DATA or --data-hex, not both");
   }

@@ -53,6 +53,16 @@ Deno.test("deno task call reports usage and connection errors", async () => {
   assert.match(badAddress.stderr, /usage: deno task call/);
   const badOption = await call("tcp://127.0.0.1:1", "/x", "--nope");
   assert.equal(badOption.code, 2);
+  // Flags and arguments that would be ignored are refused.
+  const filterAlone = await call("tcp://127.0.0.1:1", "/x", "--filter", "z");
+  assert.equal(filterAlone.code, 2);
+  assert.match(
+    filterAlone.stderr,
+    /--filter and --filter-hex go with --subscribe/,
+  );
+  const pingPath = await call("tcp://127.0.0.1:1", "--ping", "/echo", "hi");
+  assert.equal(pingPath.code, 2);
+  assert.match(pingPath.stderr, /Unexpected "\/echo"/);
   await using demo = await startDemoServer();
   await demo.stop();
   const refused = await call(demo.url, "/echo");
