@@ -88,8 +88,15 @@ async function runWorkers(
 ): Promise<number> {
   const stopped = Promise.withResolvers<void>();
   const stop = () => stopped.resolve();
+  // Draining spreads one server's sessions over a window; a pool has none
+  // to drain (SIGUSR2 would otherwise end it without a word).
+  const noDrain = () =>
+    console.error(
+      "SIGUSR2 ignored: --workers cannot drain; stop the pool with SIGTERM",
+    );
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGUSR2", noDrain);
   const pool = await Workers.start({
     count: flags.workers!,
     module: new URL("./_cli_worker.ts", import.meta.url),
@@ -102,6 +109,7 @@ async function runWorkers(
   await stopped.promise;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  Deno.removeSignalListener("SIGUSR2", noDrain);
   const total = await pool.shutdown();
   console.log(summary(total, total.workers));
   return 0;
@@ -115,6 +123,11 @@ async function run(args: string[]): Promise<number> {
   }
   const { flags, rest } = splitArgs(args);
   if (flags.workers !== undefined && flags.workers > 1) {
+    if (rest.some((arg) => arg.startsWith("--drain-window"))) {
+      throw new Error(
+        "--drain-window drains a single server on SIGUSR2; a pool of --workers stops on SIGTERM",
+      );
+    }
     return await runWorkers(flags, rest);
   }
   if (flags.nats.length === 0) return await serverMain(rest, { httpFallback });

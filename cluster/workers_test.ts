@@ -93,3 +93,27 @@ Deno.test("Workers goes on without a worker that died after starting: stats() an
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task server refuses --drain-window with --workers, which has no server to drain", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-net",
+      new URL("./main.ts", import.meta.url).pathname,
+      "--workers",
+      "2",
+      "--drain-window",
+      "300",
+      "--tcp",
+      "127.0.0.1:0",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 2);
+  assert.match(
+    new TextDecoder().decode(stderr),
+    /--drain-window drains a single server/,
+  );
+});
