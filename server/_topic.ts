@@ -145,12 +145,15 @@ export class TopicImpl implements Topic {
   deliver(data: Uint8Array): number {
     const list = this.#subscribers;
     let update: unknown = data;
+    // An update the filters cannot read skips the filtered subscriptions
+    // only: the others take bytes, as when no filter is subscribed.
+    let undecodable = false;
     if (this.#filtered > 0 && this.#decodeUpdate) {
       try {
         update = this.#decodeUpdate(data);
       } catch (err) {
         this.#log(`cannot decode an update for ${this.path}`, err);
-        return 0;
+        undecodable = true;
       }
     }
     let sent = 0;
@@ -165,7 +168,10 @@ export class TopicImpl implements Topic {
       for (let i = 0; i < n; i++) {
         const sub = list[i];
         if (sub.index < 0) continue; // Detached during this walk.
-        if (sub.filter !== undefined && !this.#passes(sub, update)) continue;
+        if (
+          sub.filter !== undefined &&
+          (undecodable || !this.#passes(sub, update))
+        ) continue;
         const session = sub.session;
         if (!encodes(session)) {
           if (session.sendUpdate(sub.id, data)) sent++;

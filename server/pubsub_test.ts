@@ -315,3 +315,30 @@ Deno.test("Server sends each subscriber its own id in UPDATEs encoded once per i
     [99, ResponseType.RESPONSE, text("published")],
   );
 });
+
+Deno.test("Server delivers an update its filters cannot decode to the unfiltered subscriptions, and skips only the filtered", async () => {
+  await using t = await start((s) =>
+    void s.topic("/t", {
+      decodeUpdate: (bytes: Uint8Array) => {
+        if (bytes[0] === 0xff) throw new Error("not an update");
+        return bytes;
+      },
+      filter: (filter: Uint8Array, update: Uint8Array) =>
+        filter[0] === update[0],
+    })
+  );
+  const all = await t.connectRaw();
+  const some = await t.connectRaw();
+  await call(all, 1, "/t", new Uint8Array(), SUBSCRIBE);
+  await call(some, 2, "/t", new Uint8Array([0xff]), SUBSCRIBE);
+  t.server.publish("/t", new Uint8Array([0xff]));
+  const update = await all.read();
+  assert.deepEqual([update.requestId, update.responseType, update.data[0]], [
+    1,
+    ResponseType.UPDATE,
+    0xff,
+  ]);
+  // The filtered one got nothing: its next frame is the answer to a PING.
+  const pong = await some.call({ requestId: 9, requestType: RequestType.PING });
+  assert.equal(pong.requestId, 9);
+});
