@@ -87,12 +87,19 @@ export function componentHandlers(
     for (const key of Object.getOwnPropertyNames(proto)) {
       if (seen.has(key) || HOOKS.has(key) || key.startsWith("_")) continue;
       seen.add(key);
-      const value = (component as Record<string, unknown>)[key];
+      // Accessors are no handlers, and reading one may need init() first.
+      const value = Object.getOwnPropertyDescriptor(proto, key)?.value;
       if (typeof value !== "function") continue;
       const method = value.bind(component);
       const schemas = options.schemas?.[key];
+      const path = `/${name}/${rename(key)}`;
+      if (handlers.has(path)) {
+        throw new Error(
+          `Two methods of component ${name} map to ${path} (nameFunc gives "${key}" the name of another): rename one or change nameFunc`,
+        );
+      }
       handlers.set(
-        `/${name}/${rename(key)}`,
+        path,
         schemas ? typedHandler(schemas, method) : method as Handler,
       );
     }

@@ -195,3 +195,32 @@ Deno.test("runHooks runs a hook of every component in order and logs the ones th
     "component init hook failed: late failure",
   ]);
 });
+
+Deno.test("componentHandlers reads no accessor (a getter may need init() first) and serves only methods", () => {
+  class Store {
+    #db: string | undefined;
+    init() {
+      this.#db = "ready";
+    }
+    get db(): string {
+      if (!this.#db) throw new Error("db used before init()");
+      return this.#db;
+    }
+    read() {
+      return this.db;
+    }
+  }
+  const handlers = componentHandlers(new Store());
+  assert.deepEqual([...handlers.keys()], ["/store/read"]);
+});
+
+Deno.test("componentHandlers refuses two methods that nameFunc maps to one path", () => {
+  class Things {
+    getX() {}
+    getx() {}
+  }
+  assert.throws(
+    () => componentHandlers(new Things(), { nameFunc: (m) => m.toLowerCase() }),
+    /Two methods of component things map to \/things\/getx/,
+  );
+});
