@@ -277,7 +277,12 @@ class SerialAdapter implements SerialStream {
     try {
       return await operation;
     } catch (error) {
-      if (this.#closed) throw error;
+      // Closed here: whichever way the operation ended, that is why.
+      if (this.#closed) {
+        throw new Error(`The serial line ${this.path} is closed`, {
+          cause: error,
+        });
+      }
       throw new Error(
         `The serial device ${this.path} failed: ${
           message(error)
@@ -308,13 +313,26 @@ const ignore = () => {};
 function ignoreHangups(delta: 1 | -1): void {
   if (Deno.build.os === "windows") return;
   openLines += delta;
+  clearTimeout(stopIgnoring);
   try {
-    if (delta === 1 && openLines === 1) {
+    if (delta === 1 && !ignoring) {
       Deno.addSignalListener("SIGHUP", ignore);
+      ignoring = true;
     } else if (delta === -1 && openLines === 0) {
-      Deno.removeSignalListener("SIGHUP", ignore);
+      // The hangup's signal may come after the read it failed and the
+      // close that followed: keep ignoring it a little longer.
+      stopIgnoring = setTimeout(() => {
+        ignoring = false;
+        Deno.removeSignalListener("SIGHUP", ignore);
+      }, HANGUP_GRACE_MS);
+      Deno.unrefTimer(stopIgnoring as unknown as number);
     }
   } catch {
     // Signals are not available: nothing to guard against.
   }
 }
+
+/** How long SIGHUP stays ignored after the last direct line closed. */
+const HANGUP_GRACE_MS = 5000;
+let ignoring = false;
+let stopIgnoring: ReturnType<typeof setTimeout> | undefined;
