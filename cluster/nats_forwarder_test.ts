@@ -5,7 +5,7 @@ import { needsNats, startNatsServer } from "../testing/nats.ts";
 import type { RawClient } from "../testing/raw_client.ts";
 import { waitFor } from "../testing/wait.ts";
 import type { Server, Topic } from "../server/mod.ts";
-import { meshed, startNode } from "./_testing.ts";
+import { meshed, startNode, type TestNode } from "./_testing.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -158,14 +158,12 @@ needsNats.test("NatsForwarder subscriptions to a topic of another node are filte
   assert.equal(echo.server.stats().subscriptions, 0);
 });
 
-needsNats.test("NatsForwarder remote handlers bind uids and add sessions to groups on their home node; broadcasts and pushes reach them", async () => {
-  await using nats = await startNatsServer();
-  await using room = await startNode({ servers: nats.url, setup: roomSetup });
-  await using echo = await startNode({
-    servers: nats.url,
-    setup: (s) => s.topic("/room/messages"),
-  });
-  const dave = await echo.connect();
+/**
+ * Dave, a client of `home`: named through a forwarded /room/join,
+ * subscribed to /room/messages as 2, and in the lobby (/room/enter).
+ */
+async function daveInLobby(home: TestNode): Promise<RawClient> {
+  const dave = await home.connect();
   await call(dave, 1, "/room/join", "dave");
   await dave.send({
     requestId: 2,
@@ -174,6 +172,17 @@ needsNats.test("NatsForwarder remote handlers bind uids and add sessions to grou
   });
   assert.equal((await dave.read()).responseStatus, Status.OK);
   assert.equal((await call(dave, 3, "/room/enter")).responseStatus, Status.OK);
+  return dave;
+}
+
+needsNats.test("NatsForwarder remote handlers bind uids and add sessions to groups on their home node; broadcasts and pushes reach them", async () => {
+  await using nats = await startNatsServer();
+  await using room = await startNode({ servers: nats.url, setup: roomSetup });
+  await using echo = await startNode({
+    servers: nats.url,
+    setup: (s) => s.topic("/room/messages"),
+  });
+  const dave = await daveInLobby(echo);
   assert.equal(echo.server.sessionByUid("dave")?.uid, "dave");
   assert.equal(echo.server.group("lobby").count, 1);
   await echo.broker.flush();
@@ -196,15 +205,7 @@ needsNats.test("NatsForwarder: a remote handler's multicast to its caller's sess
     servers: nats.url,
     setup: (s) => s.topic("/room/messages"),
   });
-  const dave = await echo.connect();
-  await call(dave, 1, "/room/join", "dave");
-  await dave.send({
-    requestId: 2,
-    requestType: SUBSCRIBE,
-    pathOneof: { case: "path", value: "/room/messages" },
-  });
-  assert.equal((await dave.read()).responseStatus, Status.OK);
-  assert.equal((await call(dave, 3, "/room/enter")).responseStatus, Status.OK);
+  const dave = await daveInLobby(echo);
   await echo.broker.flush();
   await dave.send({
     requestId: 4,
