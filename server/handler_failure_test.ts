@@ -283,6 +283,20 @@ Deno.test("Server answers INTERNAL_ERROR when middleware or a topic filter throw
   assert.deepEqual(echo.data, new Uint8Array([3]));
 });
 
+/** A SUBSCRIBE to `/t` answers INTERNAL_ERROR and leaves nothing behind. */
+async function refusesSubscription(
+  t: Awaited<ReturnType<typeof startServer>>,
+): Promise<void> {
+  const peer = await t.connectRaw();
+  const answer = await peer.call({
+    requestId: 1,
+    requestType: SUBSCRIBE,
+    pathOneof: { case: "path", value: "/t" },
+  });
+  assert.equal(answer.responseStatus, Status.INTERNAL_ERROR);
+  assert.equal(t.server.stats().subscriptions, 0);
+}
+
 Deno.test("Server refuses a SUBSCRIBE whose middleware set a body of the wrong type, leaving no subscription behind", async () => {
   await using t = await startServer((server) => {
     server.topic("/t");
@@ -293,14 +307,7 @@ Deno.test("Server refuses a SUBSCRIBE whose middleware set a body of the wrong t
       }
     });
   });
-  const peer = await t.connectRaw();
-  const answer = await peer.call({
-    requestId: 1,
-    requestType: SUBSCRIBE,
-    pathOneof: { case: "path", value: "/t" },
-  });
-  assert.equal(answer.responseStatus, Status.INTERNAL_ERROR);
-  assert.equal(t.server.stats().subscriptions, 0);
+  await refusesSubscription(t);
 });
 
 Deno.test("Server answers INTERNAL_ERROR for a NanoRpcError thrown with a status that is no error, such as OK", async () => {
@@ -310,12 +317,5 @@ Deno.test("Server answers INTERNAL_ERROR for a NanoRpcError thrown with a status
       throw new NanoRpcError(Status.OK, "not an error");
     });
   });
-  const peer = await t.connectRaw();
-  const answer = await peer.call({
-    requestId: 1,
-    requestType: SUBSCRIBE,
-    pathOneof: { case: "path", value: "/t" },
-  });
-  assert.equal(answer.responseStatus, Status.INTERNAL_ERROR);
-  assert.equal(t.server.stats().subscriptions, 0);
+  await refusesSubscription(t);
 });
