@@ -83,11 +83,7 @@ export class LingerBuffer implements FrameSink {
     this.#data.push(data);
     this.#bytes += data.length;
     while (this.size > this.#maxUpdates || this.#bytes > this.#maxBytes) {
-      this.#bytes -= this.#data[this.#head].length;
-      this.#data[this.#head] = EMPTY;
-      this.#head++;
-      this.lost++;
-      this.#dropped();
+      this.#dropOldest();
     }
     if (this.#head > 1024 && this.#head * 2 > this.#ids.length) {
       this.#ids = this.#ids.slice(this.#head);
@@ -110,13 +106,16 @@ export class LingerBuffer implements FrameSink {
       used += size;
       keep--;
     }
-    while (this.#head < keep) {
-      this.#bytes -= this.#data[this.#head].length;
-      this.#data[this.#head] = EMPTY;
-      this.#head++;
-      this.lost++;
-      this.#dropped();
-    }
+    while (this.#head < keep) this.#dropOldest();
+  }
+
+  /** Drops the oldest held update, counting it lost. */
+  #dropOldest(): void {
+    this.#bytes -= this.#data[this.#head].length;
+    this.#data[this.#head] = EMPTY;
+    this.#head++;
+    this.lost++;
+    this.#dropped();
   }
 
   /** Hands every held update to `send`, oldest first, and forgets them. */
