@@ -9,6 +9,7 @@
 
 import type { Socket } from "node:net";
 import type { ByteStream, PeerAddress } from "./byte_stream.ts";
+import { ChunkQueue } from "./_chunk_queue.ts";
 
 /** Options of {@link nodeSocketStream}. */
 export interface NodeSocketStreamOptions {
@@ -81,13 +82,8 @@ class NodeSocketStream implements ByteStream {
   readonly #socket: Socket;
   readonly #maxQueued: number;
   #remoteAddr: PeerAddress | undefined;
-  /** Received chunks from `#first` on; the first is read from `#head` on. */
-  #chunks: Uint8Array[] = [];
-  #first = 0;
-  #head = 0;
-  /** Bytes queued, and what they count for against `#maxQueued`. */
-  #queued = 0;
-  #charged = 0;
+  /** Received chunks not read yet. */
+  #queue = new ChunkQueue(CHUNK_COST);
   #paused = false;
   #ended = false;
   #failure: Error | undefined;
@@ -132,7 +128,7 @@ class NodeSocketStream implements ByteStream {
       );
     }
     if (this.#closed) return Promise.reject(this.#failure);
-    if (this.#queued > 0) return Promise.resolve(this.#take(buffer));
+    if (this.#queue.bytes > 0) return Promise.resolve(this.#take(buffer));
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#ended) return Promise.resolve(null);
     if (this.#waiter) {
@@ -166,12 +162,7 @@ class NodeSocketStream implements ByteStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#chunks = [];
-    this.#first =
-      this.#head =
-      this.#queued =
-      this.#charged =
-        0;
+    this.#queue.clear();
     this.#finish(new Error("the stream was closed"));
     this.#socket.destroy();
   }
@@ -179,19 +170,17 @@ class NodeSocketStream implements ByteStream {
   #received(chunk: Uint8Array): void {
     if (this.#closed) return;
     const waiter = this.#waiter;
-    if (waiter === undefined) return this.#queue(chunk);
+    if (waiter === undefined) return this.#enqueue(chunk);
     this.#waiter = undefined;
     const n = Math.min(chunk.length, waiter.buffer.length);
     waiter.buffer.set(n === chunk.length ? chunk : chunk.subarray(0, n));
-    if (n < chunk.length) this.#queue(chunk.subarray(n));
+    if (n < chunk.length) this.#enqueue(chunk.subarray(n));
     waiter.resolve(n);
   }
 
-  #queue(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
-    this.#queued += chunk.length;
-    this.#charged += chunk.length + CHUNK_COST;
-    if (this.#charged > this.#maxQueued && !this.#paused) {
+  #enqueue(chunk: Uint8Array): void {
+    this.#queue.push(chunk);
+    if (this.#queue.charged > this.#maxQueued && !this.#paused) {
       this.#paused = true;
       this.#socket.pause();
     }
@@ -199,30 +188,8 @@ class NodeSocketStream implements ByteStream {
 
   /** Moves queued bytes into `buffer`; resumes a paused socket. */
   #take(buffer: Uint8Array): number {
-    const chunks = this.#chunks;
-    let n = 0;
-    while (n < buffer.length && this.#first < chunks.length) {
-      const chunk = chunks[this.#first];
-      const take = Math.min(chunk.length - this.#head, buffer.length - n);
-      buffer.set(chunk.subarray(this.#head, this.#head + take), n);
-      n += take;
-      this.#head += take;
-      if (this.#head === chunk.length) {
-        chunks[this.#first++] = EMPTY;
-        this.#head = 0;
-        this.#charged -= CHUNK_COST;
-      }
-    }
-    this.#queued -= n;
-    this.#charged -= n;
-    if (this.#first === chunks.length) {
-      this.#chunks = [];
-      this.#first = 0;
-    } else if (this.#first > 1024 && this.#first * 2 > chunks.length) {
-      this.#chunks = chunks.slice(this.#first);
-      this.#first = 0;
-    }
-    if (this.#paused && this.#charged <= this.#maxQueued / 2) {
+    const n = this.#queue.take(buffer);
+    if (this.#paused && this.#queue.charged <= this.#maxQueued / 2) {
       this.#paused = false;
       this.#socket.resume();
     }
@@ -240,5 +207,3 @@ class NodeSocketStream implements ByteStream {
     else waiter.resolve(null);
   }
 }
-
-const EMPTY = new Uint8Array(0);

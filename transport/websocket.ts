@@ -11,6 +11,7 @@
  */
 
 import type { ByteStream, PeerAddress } from "./byte_stream.ts";
+import { ChunkQueue } from "./_chunk_queue.ts";
 
 /** Close code of a text message: the endpoint takes binary data only. */
 export const CLOSE_UNSUPPORTED_DATA = 1003;
@@ -136,12 +137,8 @@ class WebSocketAdapter implements WebSocketByteStream {
   #lowWater: number;
   #maxSend: number;
   #pollMax: number;
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #offset = 0;
-  #bufferedIn = 0;
-  /** Messages buffered: each costs MESSAGE_COST against the bound too. */
-  #messages = 0;
+  /** Messages received and not read; each costs MESSAGE_COST too. */
+  #queue = new ChunkQueue(MESSAGE_COST);
   #reader?: {
     buffer: Uint8Array;
     resolve: (n: number | null) => void;
@@ -169,7 +166,7 @@ class WebSocketAdapter implements WebSocketByteStream {
   }
 
   get bufferedIn(): number {
-    return this.#bufferedIn;
+    return this.#queue.bytes;
   }
 
   get peerClosed(): boolean {
@@ -177,7 +174,9 @@ class WebSocketAdapter implements WebSocketByteStream {
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
-    if (this.#bufferedIn > 0) return Promise.resolve(this.#copyInto(buffer));
+    if (this.#queue.bytes > 0) {
+      return Promise.resolve(this.#queue.take(buffer));
+    }
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#ended) return Promise.resolve(null);
     if (this.#closed) {
@@ -235,7 +234,7 @@ class WebSocketAdapter implements WebSocketByteStream {
     if (this.#closed) return;
     this.#closed = true;
     this.#shut(1000, reason);
-    this.#drop();
+    this.#queue.clear();
     this.#wake();
   }
 
@@ -251,8 +250,8 @@ class WebSocketAdapter implements WebSocketByteStream {
       return;
     }
     if (!(data instanceof ArrayBuffer) || data.byteLength === 0) return;
-    const charged = this.#bufferedIn + (this.#messages + 1) * MESSAGE_COST;
-    if (charged + data.byteLength > this.#maxIn) {
+    const queue = this.#queue;
+    if (queue.charged + queue.cost + data.byteLength > this.#maxIn) {
       this.stats.inboundOverflows++;
       this.#fail(
         CLOSE_TOO_BIG,
@@ -260,13 +259,11 @@ class WebSocketAdapter implements WebSocketByteStream {
       );
       return;
     }
-    this.#chunks.push(new Uint8Array(data));
-    this.#bufferedIn += data.byteLength;
-    this.#messages++;
+    queue.push(new Uint8Array(data));
     const reader = this.#reader;
     if (reader) {
       this.#reader = undefined;
-      reader.resolve(this.#copyInto(reader.buffer));
+      reader.resolve(queue.take(reader.buffer));
     }
   }
 
@@ -281,14 +278,14 @@ class WebSocketAdapter implements WebSocketByteStream {
         `The WebSocket closed with code ${code}${why}`,
       );
     }
-    if (this.#bufferedIn === 0) this.#wake();
+    if (this.#queue.bytes === 0) this.#wake();
   }
 
   /** Closes with `code`, and reads from now on throw `reason`. */
   #fail(code: number, reason: string): void {
     const used = this.#shut(code, reason);
     this.#failure = new Error(`${reason} (closed with ${used})`);
-    this.#drop();
+    this.#queue.clear();
     this.#wake();
   }
 
@@ -319,36 +316,6 @@ class WebSocketAdapter implements WebSocketByteStream {
     }
   }
 
-  #drop(): void {
-    this.#chunks = [];
-    this.#head = 0;
-    this.#offset = 0;
-    this.#bufferedIn = 0;
-    this.#messages = 0;
-  }
-
-  #copyInto(buffer: Uint8Array): number {
-    let written = 0;
-    while (written < buffer.length && this.#bufferedIn > 0) {
-      const chunk = this.#chunks[this.#head];
-      const n = Math.min(buffer.length - written, chunk.length - this.#offset);
-      buffer.set(chunk.subarray(this.#offset, this.#offset + n), written);
-      written += n;
-      this.#offset += n;
-      this.#bufferedIn -= n;
-      if (this.#offset === chunk.length) {
-        this.#chunks[this.#head++] = EMPTY;
-        this.#offset = 0;
-        this.#messages--;
-      }
-    }
-    if (this.#head > 64 && this.#head * 2 > this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#head = 0;
-    }
-    return written;
-  }
-
   #writeError(): Error {
     return this.#failure ??
       new Error(
@@ -356,8 +323,6 @@ class WebSocketAdapter implements WebSocketByteStream {
       );
   }
 }
-
-const EMPTY = new Uint8Array(0);
 
 /** Cuts `reason` to at most 123 UTF-8 bytes without splitting a character. */
 export function truncateReason(reason: string): string {

@@ -3784,6 +3784,72 @@ function encodeBatch(batch) {
 }
 __name(encodeBatch, "encodeBatch");
 
+// transport/_chunk_queue.ts
+var EMPTY2 = new Uint8Array(0);
+var ChunkQueue = class {
+  static {
+    __name(this, "ChunkQueue");
+  }
+  #chunks = [];
+  #first = 0;
+  #offset = 0;
+  #bytes = 0;
+  #charged = 0;
+  #cost;
+  /** @param cost What each chunk counts for beyond its bytes. */
+  constructor(cost) {
+    this.#cost = cost;
+  }
+  /** Bytes queued and not read yet. */
+  get bytes() {
+    return this.#bytes;
+  }
+  /** Bytes queued plus each queued chunk's cost: what a bound compares. */
+  get charged() {
+    return this.#charged;
+  }
+  /** What a chunk counts for beyond its bytes. */
+  get cost() {
+    return this.#cost;
+  }
+  /** Queues `chunk` (not copied). */
+  push(chunk) {
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    this.#charged += chunk.length + this.#cost;
+  }
+  /** Moves queued bytes into `buffer`, oldest first; returns how many. */
+  take(buffer) {
+    const chunks = this.#chunks;
+    let n = 0;
+    while (n < buffer.length && this.#first < chunks.length) {
+      const chunk = chunks[this.#first];
+      const part = Math.min(chunk.length - this.#offset, buffer.length - n);
+      buffer.set(chunk.subarray(this.#offset, this.#offset + part), n);
+      n += part;
+      this.#offset += part;
+      if (this.#offset === chunk.length) {
+        chunks[this.#first++] = EMPTY2;
+        this.#offset = 0;
+        this.#charged -= this.#cost;
+      }
+    }
+    this.#bytes -= n;
+    this.#charged -= n;
+    if (this.#first === chunks.length) this.clear();
+    else if (this.#first > 64 && this.#first * 2 > chunks.length) {
+      this.#chunks = chunks.slice(this.#first);
+      this.#first = 0;
+    }
+    return n;
+  }
+  /** Forgets everything queued. */
+  clear() {
+    this.#chunks = [];
+    this.#first = this.#offset = this.#bytes = this.#charged = 0;
+  }
+};
+
 // transport/websocket.ts
 var CLOSE_UNSUPPORTED_DATA = 1003;
 var CLOSE_TOO_BIG = 1009;
@@ -3809,12 +3875,8 @@ var WebSocketAdapter = class {
   #lowWater;
   #maxSend;
   #pollMax;
-  #chunks = [];
-  #head = 0;
-  #offset = 0;
-  #bufferedIn = 0;
-  /** Messages buffered: each costs MESSAGE_COST against the bound too. */
-  #messages = 0;
+  /** Messages received and not read; each costs MESSAGE_COST too. */
+  #queue = new ChunkQueue(MESSAGE_COST);
   #reader;
   #failure;
   #peerClosed = false;
@@ -3838,13 +3900,15 @@ var WebSocketAdapter = class {
     socket.addEventListener("close", (event) => this.#onClose(event));
   }
   get bufferedIn() {
-    return this.#bufferedIn;
+    return this.#queue.bytes;
   }
   get peerClosed() {
     return this.#peerClosed;
   }
   read(buffer) {
-    if (this.#bufferedIn > 0) return Promise.resolve(this.#copyInto(buffer));
+    if (this.#queue.bytes > 0) {
+      return Promise.resolve(this.#queue.take(buffer));
+    }
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#ended) return Promise.resolve(null);
     if (this.#closed) {
@@ -3897,7 +3961,7 @@ var WebSocketAdapter = class {
     if (this.#closed) return;
     this.#closed = true;
     this.#shut(1e3, reason);
-    this.#drop();
+    this.#queue.clear();
     this.#wake();
   }
   #onMessage(event) {
@@ -3909,19 +3973,17 @@ var WebSocketAdapter = class {
       return;
     }
     if (!(data instanceof ArrayBuffer) || data.byteLength === 0) return;
-    const charged = this.#bufferedIn + (this.#messages + 1) * MESSAGE_COST;
-    if (charged + data.byteLength > this.#maxIn) {
+    const queue = this.#queue;
+    if (queue.charged + queue.cost + data.byteLength > this.#maxIn) {
       this.stats.inboundOverflows++;
       this.#fail(CLOSE_TOO_BIG, `More than ${this.#maxIn} bytes received and not yet read; send less at once`);
       return;
     }
-    this.#chunks.push(new Uint8Array(data));
-    this.#bufferedIn += data.byteLength;
-    this.#messages++;
+    queue.push(new Uint8Array(data));
     const reader = this.#reader;
     if (reader) {
       this.#reader = void 0;
-      reader.resolve(this.#copyInto(reader.buffer));
+      reader.resolve(queue.take(reader.buffer));
     }
   }
   #onClose(event) {
@@ -3933,13 +3995,13 @@ var WebSocketAdapter = class {
       const why = event.reason ? `: ${event.reason}` : "";
       this.#failure = new Error(`The WebSocket closed with code ${code}${why}`);
     }
-    if (this.#bufferedIn === 0) this.#wake();
+    if (this.#queue.bytes === 0) this.#wake();
   }
   /** Closes with `code`, and reads from now on throw `reason`. */
   #fail(code, reason) {
     const used = this.#shut(code, reason);
     this.#failure = new Error(`${reason} (closed with ${used})`);
-    this.#drop();
+    this.#queue.clear();
     this.#wake();
   }
   /** Ends a pending read: with the failure if there is one, else `null`. */
@@ -3964,39 +4026,10 @@ var WebSocketAdapter = class {
       return code + 3e3;
     }
   }
-  #drop() {
-    this.#chunks = [];
-    this.#head = 0;
-    this.#offset = 0;
-    this.#bufferedIn = 0;
-    this.#messages = 0;
-  }
-  #copyInto(buffer) {
-    let written = 0;
-    while (written < buffer.length && this.#bufferedIn > 0) {
-      const chunk = this.#chunks[this.#head];
-      const n = Math.min(buffer.length - written, chunk.length - this.#offset);
-      buffer.set(chunk.subarray(this.#offset, this.#offset + n), written);
-      written += n;
-      this.#offset += n;
-      this.#bufferedIn -= n;
-      if (this.#offset === chunk.length) {
-        this.#chunks[this.#head++] = EMPTY2;
-        this.#offset = 0;
-        this.#messages--;
-      }
-    }
-    if (this.#head > 64 && this.#head * 2 > this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#head = 0;
-    }
-    return written;
-  }
   #writeError() {
     return this.#failure ?? new Error("The WebSocket is closed; the peer has gone or the stream was closed");
   }
 };
-var EMPTY2 = new Uint8Array(0);
 function truncateReason(reason) {
   const encoder3 = new TextEncoder();
   if (encoder3.encode(reason).length <= 123) return reason;
