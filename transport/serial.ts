@@ -15,6 +15,7 @@
 
 import type { ByteStream } from "./byte_stream.ts";
 import { bridgeSerial } from "./_serial_bridge.ts";
+import { guardHangups } from "./_hangup.ts";
 
 /** Baud rates `stty` (and Linux termios) can set. */
 export const SERIAL_BAUD_RATES: readonly number[] = [
@@ -223,6 +224,8 @@ class SerialAdapter implements SerialStream {
   #closed = false;
   /** Rejects on close: a write the device does not take settles then. */
   #closing = Promise.withResolvers<never>();
+  /** Ends ignoring SIGHUP for this line (see _hangup.ts). */
+  #unguard: () => void;
 
   constructor(
     input: Deno.FsFile,
@@ -236,7 +239,7 @@ class SerialAdapter implements SerialStream {
     this.baud = baud;
     this.remoteAddr = { transport: "serial", path };
     this.#closing.promise.catch(() => {});
-    ignoreHangups(1);
+    this.#unguard = guardHangups(path);
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
@@ -261,7 +264,7 @@ class SerialAdapter implements SerialStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    ignoreHangups(-1);
+    this.#unguard();
     this.#closing.reject(new Error(`The serial line ${this.path} is closed`));
     for (const file of [this.#in, this.#out]) {
       try {
@@ -299,40 +302,3 @@ function message(error: unknown): string {
 
 /** Bytes handed to the device per write call. */
 const WRITE_PIECE = 4096;
-
-let openLines = 0;
-const ignore = () => {};
-
-/**
- * While a line is open directly: a process that leads its session (a
- * service, a container's first process) and has no terminal makes the
- * device its controlling terminal on open (Deno.open cannot ask for
- * O_NOCTTY), and an unplug would then end it with SIGHUP instead of
- * failing its read. `delta`: a line opened (1) or closed (-1).
- */
-function ignoreHangups(delta: 1 | -1): void {
-  if (Deno.build.os === "windows") return;
-  openLines += delta;
-  clearTimeout(stopIgnoring);
-  try {
-    if (delta === 1 && !ignoring) {
-      Deno.addSignalListener("SIGHUP", ignore);
-      ignoring = true;
-    } else if (delta === -1 && openLines === 0) {
-      // The hangup's signal may come after the read it failed and the
-      // close that followed: keep ignoring it a little longer.
-      stopIgnoring = setTimeout(() => {
-        ignoring = false;
-        Deno.removeSignalListener("SIGHUP", ignore);
-      }, HANGUP_GRACE_MS);
-      Deno.unrefTimer(stopIgnoring as unknown as number);
-    }
-  } catch {
-    // Signals are not available: nothing to guard against.
-  }
-}
-
-/** How long SIGHUP stays ignored after the last direct line closed. */
-const HANGUP_GRACE_MS = 5000;
-let ignoring = false;
-let stopIgnoring: ReturnType<typeof setTimeout> | undefined;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
+import { type PtyPair, ptySkipReason, startPtyPair } from "../testing/pty.ts";
 import { within } from "../testing/wait.ts";
 import { openSerial, quietGap } from "./serial.ts";
 
@@ -132,12 +132,14 @@ needsPty.test("SerialStream close settles a write the device does not take", asy
 
 needsPty.test("openSerial in a process that leads its session survives the device hanging up: its read fails instead", async () => {
   await using pair = await startPtyPair();
-  const script = `
-    import { openSerial } from ${
-    JSON.stringify(import.meta.resolve("./serial.ts"))
-  };
-    const line = await openSerial(${JSON.stringify(pair.a)});
-    console.log("open");
+  // setsid: the child leads its session and the device becomes its terminal.
+  // It goes on running after the failed read, as a service does: the kernel
+  // wakes the reader before it sends SIGHUP, so a process that exits at once
+  // may be past its handlers when the signal comes.
+  const { status, output } = await runChild(
+    pair,
+    "setsid",
+    `
     try {
       await line.read(new Uint8Array(8));
       console.log("read ended");
@@ -145,27 +147,65 @@ needsPty.test("openSerial in a process that leads its session survives the devic
       console.log("read failed");
     }
     line.close();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    console.log("alive");
+  `,
+  );
+  assert.equal(status.signal, null, `ended by ${status.signal}`);
+  assert.match(output, /read (failed|ended)\s+alive/);
+});
+
+needsPty.test("openSerial in a process that does not lead its session leaves SIGHUP alone", async () => {
+  await using pair = await startPtyPair();
+  const { status, output } = await runChild(
+    pair,
+    null,
+    `
+    Deno.kill(Deno.pid, "SIGHUP");
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    console.log("ignored");
+    line.close();
+  `,
+  );
+  assert.equal(status.signal, "SIGHUP", output);
+});
+
+/**
+ * Runs `body` in a child Deno (under `wrapper` if given) once it has opened
+ * `pair.a` as `line` and said "open"; then the pair stops.
+ */
+async function runChild(
+  pair: PtyPair,
+  wrapper: string | null,
+  body: string,
+): Promise<{ status: Deno.CommandStatus; output: string }> {
+  const script = `
+    import { openSerial } from ${
+    JSON.stringify(import.meta.resolve("./serial.ts"))
+  };
+    const line = await openSerial(${JSON.stringify(pair.a)});
+    console.log("open");
+    ${body}
   `;
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "eval", script],
+  const args = [Deno.execPath(), "eval", script];
+  const child = new Deno.Command(wrapper ?? args.shift()!, {
+    args,
     stdout: "piped",
     stderr: "null",
   }).spawn();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("open")) {
+  let output = "";
+  while (!output.includes("open")) {
     const { value, done } = await lines.read();
     if (done) break;
-    text += value;
+    output += value;
   }
-  assert.match(text, /open/);
+  assert.match(output, /open/);
   await pair.stop(); // the other end goes: the line hangs up
   for (;;) {
     const { value, done } = await lines.read();
     if (done) break;
-    text += value;
+    output += value;
   }
-  const status = await child.status;
-  assert.equal(status.signal, null, `ended by ${status.signal}`);
-  assert.match(text, /read (failed|ended)/);
-});
+  return { status: await child.status, output };
+}
