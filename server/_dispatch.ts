@@ -104,6 +104,7 @@ function dispatchAny(
     const sub = session.subscriptions.get(id);
     if (sub && sub.topic.route === route) {
       session.subscriptions.remove(sub);
+      session.core.ops.observer?.refused(route, false, Status.OK);
       session.respond(id, ResponseType.RESPONSE, Status.OK, undefined, EMPTY);
       return;
     }

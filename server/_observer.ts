@@ -15,7 +15,7 @@ export interface RequestObserver {
   /**
    * A frame was answered before any handler: no handler or topic at the
    * path (`route` undefined when the path is not registered), a hash
-   * collision, or an unsupported request type.
+   * collision, an unsupported request type, or an unsubscribe (OK).
    */
   refused(route: Route | undefined, subscribe: boolean, status: number): void;
   /**

@@ -17,9 +17,13 @@ export function checkRateLimit(
   limit: RateLimit,
 ): Required<RateLimit> {
   const { perSecond } = limit;
-  if (typeof perSecond !== "number" || !(perSecond > 0)) {
+  if (
+    typeof perSecond !== "number" || !(perSecond > 0 && perSecond < Infinity)
+  ) {
     throw new RangeError(
-      `${name}.perSecond must be a number > 0, got ${String(perSecond)}`,
+      `${name}.perSecond must be a finite number > 0 (leave the limit out for none), got ${
+        String(perSecond)
+      }`,
     );
   }
   const burst = limit.burst ?? Math.ceil(perSecond);
@@ -107,18 +111,24 @@ export class RateLimitSettings {
 /**
  * One session's limits. `admit` says how long the next frame must wait;
  * the session is "over its limit" from a wait until two frames in a row
- * are served without one.
+ * are served without one, or until it sends nothing for as long as a
+ * token of its own takes (1 / perSecond) after a frame is served.
  */
 export class SessionLimiter {
   readonly #settings: RateLimitSettings;
   readonly #bucket: TokenBucket;
+  /** Ms per token of the session's own bucket. */
+  readonly #interval: number;
   #paths?: Map<number, TokenBucket>;
   #overSince = -1;
   #waited = false;
+  /** When the last frame was let through. */
+  #servedAt = -Infinity;
 
   constructor(settings: RateLimitSettings) {
     this.#settings = settings;
     this.#bucket = new TokenBucket(settings.session);
+    this.#interval = 1000 / settings.session.perSecond;
   }
 
   /**
@@ -138,12 +148,20 @@ export class SessionLimiter {
     if (wait === 0) {
       this.#bucket.take();
       bucket?.take();
+      this.#servedAt = now;
       if (this.#waited) this.#waited = false;
       else this.#overSince = -1;
       return 0;
     }
+    // A first wait after a pause starts a new spell over the limit: a slow
+    // path's bucket may still be empty long after the session's last wait.
+    if (
+      this.#overSince < 0 ||
+      (!this.#waited && now - this.#servedAt >= this.#interval)
+    ) {
+      this.#overSince = now;
+    }
     this.#waited = true;
-    if (this.#overSince < 0) this.#overSince = now;
     // Wake by the time the session would have been over too long.
     const left = this.#settings.closeAfter - (now - this.#overSince);
     if (left <= 0) return -1;
@@ -220,11 +238,17 @@ export function refuseShuttingDown(
 
 /** Most addresses remembered by the connection limiter. */
 const MAX_ADDRESSES = 65_536;
+/**
+ * What a sweep of a full table leaves at most: the next sweep is an
+ * eighth of the table's new hosts away, so a flood of new hosts costs a
+ * few bucket checks each, not a walk over the whole table each.
+ */
+const SWEPT_ADDRESSES = MAX_ADDRESSES - MAX_ADDRESSES / 8;
 
 /**
  * New connections per second per remote host. Buckets that have refilled
- * are forgotten when the table is full, so it stays bounded; if every one
- * is still in use, the oldest goes.
+ * are forgotten when the table is full, so it stays bounded; if too many
+ * are still in use, the oldest go too.
  */
 export class AddressLimiter {
   readonly #limit: Required<RateLimit>;
@@ -259,11 +283,13 @@ export class AddressLimiter {
   }
 
   #sweep(now: number): void {
-    for (const [key, bucket] of this.#buckets) {
-      if (bucket.full(now)) this.#buckets.delete(key);
+    const buckets = this.#buckets;
+    for (const [key, bucket] of buckets) {
+      if (bucket.full(now)) buckets.delete(key);
     }
-    if (this.#buckets.size >= MAX_ADDRESSES) {
-      this.#buckets.delete(this.#buckets.keys().next().value!);
+    for (const key of buckets.keys()) {
+      if (buckets.size <= SWEPT_ADDRESSES) break;
+      buckets.delete(key);
     }
   }
 }

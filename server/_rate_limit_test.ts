@@ -33,7 +33,26 @@ Deno.test("SessionLimiter takes a path's token only with the session's, and repo
   // The path's bucket refills after 1 s; the wait ends by closeAfter.
   assert.equal(limiter.admit(hash, 100), 250);
   assert.equal(limiter.admit(7, 100), 0, "other paths: the session's only");
+  assert.equal(limiter.admit(hash, 150), 200, "still over: no pause");
   assert.equal(limiter.admit(hash, 350), -1, "over for 250 ms");
+});
+
+Deno.test("SessionLimiter counts time over the limit afresh after a pause of a token's time", () => {
+  const limiter = new SessionLimiter(
+    new RateLimitSettings({
+      perSecond: 10,
+      burst: 1,
+      closeAfter: 1000,
+      paths: { "/bonus": { perSecond: 0.1, burst: 1 } },
+    }),
+  );
+  const bonus = fnv1a("/bonus");
+  assert.equal(limiter.admit(bonus, 0), 0);
+  assert.equal(limiter.admit(7, 0), 100);
+  assert.equal(limiter.admit(7, 100), 0);
+  // Nothing waited from 100 to 9,500; the next bonus is 500 ms away.
+  assert.equal(limiter.admit(bonus, 9500), 500);
+  assert.equal(limiter.admit(bonus, 10_000), 0);
 });
 
 Deno.test("AddressLimiter keeps one bucket per host, bounded", () => {
@@ -51,4 +70,34 @@ Deno.test("AddressLimiter keeps one bucket per host, bounded", () => {
   assert.ok(limiter.size <= 65_536);
   time.tick(1000);
   assert.equal(limiter.admit(peer("10.0.0.1")), true);
+});
+
+Deno.test("AddressLimiter admits each new host in amortised constant time while its table is full of busy hosts", () => {
+  using _time = new FakeTime(); // No tick: every host stays busy.
+  const limiter = new AddressLimiter({ perSecond: 1, burst: 1 });
+  const peer = (i: number) => ({
+    transport: "tcp",
+    hostname: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`,
+    port: 1,
+  });
+  for (let i = 0; i < 65_536; i++) limiter.admit(peer(i));
+  // Count the buckets looked at (each sweep used to look at all 65,536).
+  const full = Object.getOwnPropertyDescriptor(TokenBucket.prototype, "full")!;
+  let looked = 0;
+  TokenBucket.prototype.full = function (now: number) {
+    looked++;
+    return full.value.call(this, now);
+  };
+  try {
+    for (let i = 65_536; i < 66_536; i++) {
+      assert.equal(limiter.admit(peer(i)), true);
+      assert.ok(limiter.size <= 65_536);
+    }
+  } finally {
+    Object.defineProperty(TokenBucket.prototype, "full", full);
+  }
+  assert.ok(
+    looked <= 2 * 65_536,
+    `${looked} buckets looked at for 1,000 hosts`,
+  );
 });

@@ -102,7 +102,7 @@ export class TracingObserver implements RequestObserver {
           "network.transport": session.transport,
         },
       },
-      api.context.active(),
+      parentOf(api),
     );
   }
 
@@ -118,9 +118,29 @@ export class TracingObserver implements RequestObserver {
   run<T>(ctx: RequestContext, fn: () => T): T {
     const span = ctx.span as Span | undefined;
     if (span === undefined) return fn();
-    const { context, trace } = this.#api!;
-    return context.with(trace.setSpan(context.active(), span), fn);
+    const api = this.#api!;
+    return api.context.with(api.trace.setSpan(parentOf(api), span), fn);
   }
+}
+
+/**
+ * Marks the context {@link parseTraceparent} makes: a request started in
+ * it (a call forwarded by another node) joins that trace.
+ */
+const JOIN = Symbol("nanorpc joins this trace");
+
+/**
+ * The context a request's span starts in: the trace it was told to join,
+ * else none. NanoRPC frames carry no trace context, and whatever context
+ * is active where a request is read belongs to whoever accepted the
+ * connection (a span around `listen()`, the HTTP request that upgraded a
+ * WebSocket): every request of the session would land in that one trace.
+ */
+function parentOf(api: OtelApi): OtelContext {
+  const active = api.context.active();
+  return active.getValue(JOIN) === true
+    ? active.deleteValue(JOIN)
+    : api.ROOT_CONTEXT;
 }
 
 /** Ends `span` with a NanoRPC status. */
@@ -151,7 +171,8 @@ export function formatTraceparent(
 
 /**
  * The context whose remote parent is `traceparent`, or `base` unchanged
- * when it is not a valid version-00 traceparent.
+ * when it is not a valid version-00 traceparent. A server span started in
+ * it joins that trace.
  */
 export function parseTraceparent(
   api: OtelApi,
@@ -168,5 +189,5 @@ export function parseTraceparent(
     isRemote: true,
   };
   if (!trace.isSpanContextValid(spanContext)) return base;
-  return trace.setSpanContext(base, spanContext);
+  return trace.setSpanContext(base, spanContext).setValue(JOIN, true);
 }

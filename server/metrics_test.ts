@@ -222,6 +222,32 @@ Deno.test("Server.metrics reports sessions by transport, subscriptions, updates 
   assert.equal(after.value("nanorpc_subscriptions"), 1);
 });
 
+Deno.test("Server.metrics counts an unsubscribe as a REQUEST answered OK on its topic's path", async () => {
+  await using t = await startServer((server) => {
+    server.topic("/news");
+  });
+  const raw = await t.connectRaw();
+  const news = { case: "path", value: "/news" } as const;
+  await raw.call({ requestId: 1, requestType: SUBSCRIBE, pathOneof: news });
+  const ack = await raw.call({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: news,
+  });
+  assert.equal(ack.responseStatus, 1);
+  const m = parsePrometheus(t.server.metrics());
+  assert.equal(m.value("nanorpc_subscriptions"), 0);
+  assert.equal(
+    m.value("nanorpc_requests_total", { path: "/news", status: "OK" }),
+    1,
+  );
+  // Every frame read is answered and counted once.
+  const answered = m.samples.filter((s) =>
+    s.name === "nanorpc_requests_total" || s.name === "nanorpc_subscribes_total"
+  ).reduce((sum, s) => sum + s.value, 0);
+  assert.equal(answered, m.value("nanorpc_frames_received_total"));
+});
+
 Deno.test("Server.metrics counts malformed frames by the codec's reason", async () => {
   await using t = await startServer((server) => {
     server.handle("/echo", (ctx) => ctx.data);

@@ -7,7 +7,7 @@
 
 /** A token bucket: a sustained rate and the burst above it. */
 export interface RateLimit {
-  /** Requests per second allowed on average; must be > 0. */
+  /** Requests per second allowed on average; finite and > 0. */
   perSecond: number;
   /**
    * Requests allowed at once before the rate applies (the bucket's size);

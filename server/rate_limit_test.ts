@@ -155,6 +155,39 @@ Deno.test("Server rate limit lets a session that slows down stay", async () => {
   assert.equal(t.server.stats().sessions, 1);
 });
 
+Deno.test("Server rate limit does not count a pause between a session's requests as time over its limit", async () => {
+  // A bonus every 10 s per session, and a session closed after 1 s over.
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+    server.handle("/bonus", () => "bonus");
+  }, {
+    rateLimit: {
+      perSecond: 10,
+      burst: 1,
+      closeAfter: 1000,
+      paths: { "/bonus": { perSecond: 0.1, burst: 1 } },
+    },
+  });
+  const raw = await t.connectRaw();
+  using time = new FakeTime();
+  const first = collect(raw, 2);
+  // The echo waits 100 ms for the session's token.
+  await raw.write(concat(echoes(1, 1, "/bonus"), echoes(2, 1)));
+  await waitFor(() => t.server.stats().rateLimitedRequests === 1);
+  await time.tickAsync(100);
+  await first.done;
+  // 9.4 s later the next bonus is 0.5 s away: it waits, for the first
+  // time since that echo.
+  await time.tickAsync(9400);
+  await raw.write(echoes(3, 1, "/bonus"));
+  await waitFor(() => t.server.stats().rateLimitedRequests === 2);
+  assert.equal(t.server.stats().rateLimitCloses, 0, "closed at once");
+  await time.tickAsync(500);
+  assert.equal((await raw.read()).requestId, 3);
+  assert.deepEqual(first.ids, [1, 2]);
+  assert.equal(t.server.stats().rateLimitCloses, 0);
+});
+
 Deno.test("Server refuses new connections from one address beyond connectionRateLimit", async () => {
   await using t = await startServer((server) => {
     server.handle("/echo", (ctx) => ctx.data);
@@ -184,6 +217,7 @@ Deno.test("Server rejects rate limits out of range, naming the option", () => {
   for (
     const [options, name] of [
       [{ rateLimit: { perSecond: 0 } }, "rateLimit.perSecond"],
+      [{ rateLimit: { perSecond: Infinity } }, "rateLimit.perSecond"],
       [{ rateLimit: { perSecond: 5, burst: 0.5 } }, "rateLimit.burst"],
       [{ rateLimit: { perSecond: 5, closeAfter: -1 } }, "rateLimit.closeAfter"],
       [

@@ -57,34 +57,45 @@ await server.shutdown();
 await quiet.shutdown();
 `;
 
+/**
+ * Runs `code` in a child process with OTEL_DENO=true, exporting OTLP/JSON
+ * to a collector here; resolves with the spans it exported and its
+ * standard output once it has exited (Deno flushes its spans at exit).
+ */
+async function traced(
+  code: string,
+): Promise<{ spans: OtlpSpan[]; out: string }> {
+  const spans: OtlpSpan[] = [];
+  await using collector = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    async (req) => {
+      const body = await req.json();
+      for (const rs of body.resourceSpans ?? []) {
+        for (const ss of rs.scopeSpans ?? []) spans.push(...ss.spans);
+      }
+      return Response.json({});
+    },
+  );
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: {
+      OTEL_DENO: "true",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.addr.port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_SERVICE_NAME: "nanorpc-test",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(child.code, 0, new TextDecoder().decode(child.stderr));
+  return { spans, out: new TextDecoder().decode(child.stdout) };
+}
+
 Deno.test({
   name: "Server and client spans reach an OTLP collector with OTEL_DENO=true",
   async fn() {
-    const spans: OtlpSpan[] = [];
-    await using collector = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", onListen() {} },
-      async (req) => {
-        const body = await req.json();
-        for (const rs of body.resourceSpans ?? []) {
-          for (const ss of rs.scopeSpans ?? []) spans.push(...ss.spans);
-        }
-        return Response.json({});
-      },
-    );
-    const child = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", CHILD],
-      cwd: new URL("..", import.meta.url).pathname,
-      env: {
-        OTEL_DENO: "true",
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.addr.port}`,
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-        OTEL_SERVICE_NAME: "nanorpc-test",
-      },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const out = new TextDecoder().decode(child.stdout);
-    assert.equal(child.code, 0, new TextDecoder().decode(child.stderr));
+    const { spans, out } = await traced(CHILD);
     const attr = (span: OtlpSpan, key: string) =>
       span.attributes?.find((a) => a.key === key)?.value;
     const find = (name: string, kind: number) =>
@@ -138,4 +149,97 @@ Deno.test("tracingAvailable is false without OpenTelemetry, so servers default t
   // The collector test shows the other side: under OTEL_DENO=true a
   // server made without options traces.
   assert.equal(tracingAvailable(), false);
+});
+
+const ROOTS_CHILD = `
+import { trace } from "@opentelemetry/api";
+import { connect } from "${import.meta.resolve("../client/mod.ts")}";
+import { Server } from "${import.meta.resolve("./mod.ts")}";
+import { websocketStream } from "${import.meta.resolve("../transport/mod.ts")}";
+import { fnv1a } from "${import.meta.resolve("../wasm/wire.ts")}";
+
+// A forwarder standing in for the cluster: the test calls the host itself.
+let host;
+const forward = {
+  async attach(h) { host = h; },
+  routesChanged() {},
+  call() { return Promise.reject(new Error("no other node")); },
+  ops() {}, update() {}, release() {}, push() {},
+  async detach() {},
+};
+const server = new Server({ forward });
+server.handle("/echo", (ctx) => ctx.data);
+// The application starts the server inside a span of its own ...
+const app = trace.getTracer("app");
+const { url } = await app.startActiveSpan("startup", async (span) => {
+  try {
+    return await server.listen({ port: 0, hostname: "127.0.0.1" });
+  } finally {
+    span.end();
+  }
+});
+// ... and serves NanoRPC on its own WebSocket endpoint, inside the span
+// Deno makes for the upgrade request.
+await using http = Deno.serve(
+  { port: 0, hostname: "127.0.0.1", onListen() {} },
+  (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    server.serve(websocketStream(socket)).catch(() => {});
+    return response;
+  },
+);
+const tcp = await connect(url);
+await tcp.request("/echo", new Uint8Array([1]));
+await tcp.request("/echo", new Uint8Array([2]));
+const ws = await connect("ws://127.0.0.1:" + http.addr.port + "/");
+await ws.request("/echo", new Uint8Array([3]));
+await ws.request("/echo", new Uint8Array([4]));
+const answer = await host.serve({
+  kind: "request",
+  pathHash: fnv1a("/echo"),
+  path: "/echo",
+  requestId: 5,
+  data: new Uint8Array([5]),
+  session: {
+    node: "other",
+    id: 1,
+    transport: "tcp",
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+    attributes: new Map(),
+  },
+  traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+});
+console.log("forwarded", answer.status);
+await ws.close();
+await tcp.close();
+await server.shutdown();
+`;
+
+Deno.test({
+  name:
+    "Server spans of requests read from a connection start their own traces, whatever span was active when it was accepted; a forwarded call's joins its traceparent",
+  async fn() {
+    const { spans, out } = await traced(ROOTS_CHILD);
+    assert.match(out, /forwarded 1/);
+    const served = spans.filter((s) =>
+      s.name === "/echo" && s.kind === SPAN_KIND_SERVER
+    );
+    // A number attribute: intValue or doubleValue, as the exporter likes.
+    const id = (s: OtlpSpan) =>
+      Number(
+        Object.values(
+          s.attributes?.find((a) => a.key === "nanorpc.request_id")?.value ??
+            {},
+        )[0],
+      );
+    const [forwarded] = served.filter((s) => id(s) === 5);
+    assert.equal(forwarded?.traceId, "0af7651916cd43dd8448eb211c80319c");
+    assert.equal(forwarded.parentSpanId, "b7ad6b7169203331");
+    const read = served.filter((s) => id(s) !== 5);
+    assert.equal(read.length, 4, `four spans among ${JSON.stringify(spans)}`);
+    for (const span of read) {
+      assert.equal(span.parentSpanId || undefined, undefined, span.name);
+    }
+    assert.equal(new Set(read.map((s) => s.traceId)).size, 4);
+  },
 });
