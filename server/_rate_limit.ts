@@ -91,10 +91,16 @@ export class RateLimitSettings {
     this.session = checkRateLimit("rateLimit", options);
     const paths = Object.entries(options.paths ?? {});
     this.paths = paths.length === 0 ? undefined : new Map(
-      paths.map(([path, limit]) => [
-        fnv1a(path),
-        checkRateLimit(`rateLimit.paths[${JSON.stringify(path)}]`, limit),
-      ]),
+      paths.map(([path, limit]) => {
+        const name = `rateLimit.paths[${JSON.stringify(path)}]`;
+        // A key without "/" names no route: its limit would never apply.
+        if (!path.startsWith("/")) {
+          throw new RangeError(
+            `${name}: paths start with "/", as the routes they limit do`,
+          );
+        }
+        return [fnv1a(path), checkRateLimit(name, limit)];
+      }),
     );
     const closeAfter = options.closeAfter ?? Infinity;
     if (typeof closeAfter !== "number" || !(closeAfter > 0)) {

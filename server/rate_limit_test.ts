@@ -224,6 +224,10 @@ Deno.test("Server rejects rate limits out of range, naming the option", () => {
         { rateLimit: { perSecond: 5, paths: { "/a": { perSecond: -1 } } } },
         'rateLimit.paths["/a"].perSecond',
       ],
+      [
+        { rateLimit: { perSecond: 5, paths: { "echo": { perSecond: 1 } } } },
+        'rateLimit.paths["echo"]: paths start with "/"',
+      ],
       [{ connectionRateLimit: { perSecond: NaN } }, "connectionRateLimit"],
     ] as const
   ) {
