@@ -5,12 +5,15 @@
  *
  * ```
  * byte 0   version (1)
- * byte 1   flags: 1 uids, 2 sessions, 4 origin, 8 kick (other bits: malformed)
+ * byte 1   flags: 1 uids, 2 sessions, 4 origin, 8 kick, 16 except (other
+ *          bits: malformed; older nodes read no 16)
  * varint   path length, then the path's UTF-8 bytes
  * [uids]     varint count, then per uid: varint length, UTF-8 bytes
  * [sessions] varint count, then per session id: varint
  * [origin]   varint length, UTF-8 bytes
  * [kick]     varint length, UTF-8 bytes
+ * [except]   varint count of nodes, then per node: varint length, UTF-8
+ *            bytes, varint count, then per session id: varint
  * rest     data (no length: it runs to the end)
  * ```
  *
@@ -30,7 +33,8 @@ const UIDS = 1;
 const SESSIONS = 2;
 const ORIGIN = 4;
 const KICK = 8;
-const KNOWN_FLAGS = UIDS | SESSIONS | ORIGIN | KICK;
+const EXCEPT = 16;
+const KNOWN_FLAGS = UIDS | SESSIONS | ORIGIN | KICK | EXCEPT;
 const MAX_VARINT_BYTES = 8;
 /** A header scratch grown past this is let go after the encode. */
 const MAX_KEPT_SCRATCH = 64 * 1024;
@@ -111,12 +115,13 @@ function varintSize(value: number): number {
  * @throws {TypeError} When a field has the wrong type.
  */
 export function encodeEnvelope(message: BrokerMessage): Uint8Array {
-  const { uids, sessions, origin, kick } = message;
+  const { uids, sessions, origin, kick, except } = message;
   let flags = 0;
   if (uids !== undefined) flags |= UIDS;
   if (sessions !== undefined) flags |= SESSIONS;
   if (origin !== undefined) flags |= ORIGIN;
   if (kick !== undefined) flags |= KICK;
+  if (except !== undefined) flags |= EXCEPT;
   ensure(0, 2);
   scratch[0] = ENVELOPE_VERSION;
   scratch[1] = flags;
@@ -131,6 +136,14 @@ export function encodeEnvelope(message: BrokerMessage): Uint8Array {
   }
   if (origin !== undefined) at = putString(at, origin);
   if (kick !== undefined) at = putString(at, kick);
+  if (except !== undefined) {
+    at = putVarint(at, except.size);
+    for (const [node, ids] of except) {
+      at = putString(at, node);
+      at = putVarint(at, ids.length);
+      for (const id of ids) at = putVarint(at, id);
+    }
+  }
   if (!(message.data instanceof Uint8Array)) {
     throw new TypeError("Broker message data must be a Uint8Array");
   }
@@ -222,6 +235,7 @@ export function decodeEnvelope(bytes: Uint8Array): BrokerMessage {
     sessions?: number[];
     origin?: string;
     kick?: string;
+    except?: Map<string, number[]>;
   } = { path, data: bytes };
   if (flags & UIDS) {
     const n = r.count("uid");
@@ -237,6 +251,18 @@ export function decodeEnvelope(bytes: Uint8Array): BrokerMessage {
   }
   if (flags & ORIGIN) message.origin = r.string("origin");
   if (flags & KICK) message.kick = r.string("kick reason");
+  if (flags & EXCEPT) {
+    const except = new Map<string, number[]>();
+    for (let n = r.count("except node"); n > 0; n--) {
+      const node = r.string("except node");
+      const ids: number[] = [];
+      for (let m = r.count("except session"); m > 0; m--) {
+        ids.push(r.varint("except session id"));
+      }
+      except.set(node, ids);
+    }
+    message.except = except;
+  }
   message.data = bytes.subarray(r.at);
   return message;
 }

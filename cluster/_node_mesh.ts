@@ -104,6 +104,7 @@ export class NodeMesh {
         node: host.nodeId,
         leaving,
         readsHeld: true,
+        readsBroadcasts: true,
         ...routes,
       }),
     );

@@ -22,6 +22,8 @@ interface Known {
   timeouts: Map<number, number> | undefined;
   /** Whether it reads lists of held subscriptions (newer nodes do). */
   readsHeld: boolean;
+  /** Whether it reads broadcast ops and except lists (newer nodes do). */
+  readsBroadcasts: boolean;
 }
 
 /** Added to a route's own time limit for the trip there and back, in ms. */
@@ -38,6 +40,8 @@ export type HeardResult = "joined" | "known" | "left" | "ignored";
 /** The nodes this node has heard from. */
 export class Presence {
   #nodes = new Map<string, Known>();
+  /** Known nodes that do not read broadcast ops and except lists. */
+  #older = new Set<string>();
   #self: string;
   #timeout: number;
   /** When this node's link last came up (ms, performance.now()). */
@@ -67,7 +71,7 @@ export class Presence {
   /** Takes in a heartbeat. */
   heard(h: Heartbeat, now: number): HeardResult {
     if (h.node === this.#self) return "ignored";
-    if (h.leaving) return this.#nodes.delete(h.node) ? "left" : "ignored";
+    if (h.leaving) return this.forget(h.node) ? "left" : "ignored";
     const known = this.#nodes.get(h.node);
     if (!known && this.#nodes.size >= MAX_NODES) return "ignored";
     this.#nodes.set(h.node, {
@@ -76,13 +80,26 @@ export class Presence {
       topics: new Set(h.topics),
       timeouts: timeoutsOf(h.timeouts),
       readsHeld: h.readsHeld === true,
+      readsBroadcasts: h.readsBroadcasts === true,
     });
+    if (h.readsBroadcasts) this.#older.delete(h.node);
+    else this.#older.add(h.node);
     return known ? "known" : "joined";
   }
 
   /** Whether `node` said it reads lists of held subscriptions. */
   readsHeld(node: string): boolean {
     return this.#nodes.get(node)?.readsHeld === true;
+  }
+
+  /**
+   * Whether `node` reads broadcast ops in answers, and every node known
+   * reads broker envelopes that list members to skip (an older one would
+   * drop them as malformed).
+   */
+  readsBroadcasts(node: string): boolean {
+    return this.#older.size === 0 &&
+      this.#nodes.get(node)?.readsBroadcasts === true;
   }
 
   /** This node's link came back: everyone gets a fresh `timeout`. */
@@ -101,12 +118,13 @@ export class Presence {
     for (const [node, known] of this.#nodes) {
       if (known.lastHeard < since) gone.push(node);
     }
-    for (const node of gone) this.#nodes.delete(node);
+    for (const node of gone) this.forget(node);
     return gone;
   }
 
   /** Forgets `node` (it was seen leaving another way). */
   forget(node: string): boolean {
+    this.#older.delete(node);
     return this.#nodes.delete(node);
   }
 

@@ -16,9 +16,10 @@
  *            data index
  * RELEASE    from, keys
  * PUSH       from, session id, path, data (rest)
- * HEARTBEAT  node, flags (1 leaving, 2 reads HELD), request hashes, topic
- *            hashes, [count of timeouts, each path hash and ms] (older
- *            nodes send neither flag 2 nor the timeouts)
+ * HEARTBEAT  node, flags (1 leaving, 2 reads HELD, 4 reads broadcast ops
+ *            and broker envelopes with except lists), request hashes,
+ *            topic hashes, [count of timeouts, each path hash and ms]
+ *            (older nodes send neither flag 2 nor 4 nor the timeouts)
  * HELD       from, keys
  * ```
  *
@@ -79,6 +80,11 @@ export interface Heartbeat {
   readonly timeouts?: readonly number[];
   /** The node reads HELD messages (older nodes do not say so). */
   readonly readsHeld?: boolean;
+  /**
+   * The node reads `broadcast` ops and broker envelopes that list members
+   * to skip (older nodes do not say so).
+   */
+  readonly readsBroadcasts?: boolean;
 }
 
 /** A decoded message to a node. */
@@ -239,7 +245,10 @@ export function encodePush(
 /** Encodes a heartbeat. */
 export function encodeHeartbeat(h: Heartbeat): Uint8Array {
   const w = start(MessageType.HEARTBEAT).string(h.node)
-    .byte((h.leaving ? 1 : 0) | (h.readsHeld ? 2 : 0));
+    .byte(
+      (h.leaving ? 1 : 0) | (h.readsHeld ? 2 : 0) |
+        (h.readsBroadcasts ? 4 : 0),
+    );
   w.varint(h.requests.length);
   for (const x of h.requests) w.varint(x >>> 0);
   w.varint(h.topics.length);
@@ -305,6 +314,7 @@ export function decodeNodeMessage(bytes: Uint8Array): NodeMessage {
         requests,
         topics,
         ...(flags & 2 ? { readsHeld: true } : {}),
+        ...(flags & 4 ? { readsBroadcasts: true } : {}),
       };
       if (r.left === 0) return { type, heartbeat }; // from an older node
       const timeouts: number[] = [];

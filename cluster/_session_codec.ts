@@ -23,6 +23,7 @@ const OP_TAGS = [
   "join",
   "leave",
   "close",
+  "broadcast", // older nodes read no broadcast: see carriesBroadcasts
 ] as const;
 
 export function writeSession(
@@ -139,6 +140,9 @@ export function writeOps(
       case "close":
         w.string(op.reason);
         break;
+      case "broadcast":
+        w.string(op.group).string(op.path).blob(op.data);
+        break;
     }
   }
 }
@@ -173,6 +177,14 @@ export function readOps(r: Reader): SessionOp[] {
         break;
       case "close":
         ops.push({ op: tag, reason: r.string("reason") });
+        break;
+      case "broadcast":
+        ops.push({
+          op: tag,
+          group: r.string("group"),
+          path: r.string("path"),
+          data: r.blob("data"),
+        });
         break;
       default:
         throw new MalformedMessageError("unknown op");

@@ -25,6 +25,7 @@ Deno.test("encodeEnvelope round-trips every optional field", () => {
     sessions: [0, 1, 300, Number.MAX_SAFE_INTEGER],
     origin: "node-1",
     kick: "signed in elsewhere",
+    except: new Map([["node-2", [7, 0]], ["", []]]),
   };
   assert.deepEqual(roundTrip(message), message);
 });
@@ -93,7 +94,7 @@ Deno.test("decodeEnvelope rejects truncated, unknown and oversized headers", () 
   malformed([], /too short/);
   malformed([v], /too short/);
   malformed([9, 0, 0], /version 9 is unknown/);
-  malformed([v, 0x10, 0], /unknown flags/);
+  malformed([v, 0x20, 0], /unknown flags/);
   malformed([v, 0], /path length is cut short/);
   malformed([v, 0, 0x80], /path length is cut short/);
   malformed([v, 0, ...Array(8).fill(0xff), 1], /longer than 8 bytes/);
@@ -108,13 +109,16 @@ Deno.test("decodeEnvelope rejects truncated, unknown and oversized headers", () 
   malformed([v, 2, 0, 1, 0x80], /session id is cut short/);
   malformed([v, 4, 0], /origin length is cut short/);
   malformed([v, 8, 0, 3, 0x61], /kick reason runs past the end/);
+  malformed([v, 16, 0, 2, 0], /except node count exceeds/);
+  malformed([v, 16, 0, 1, 0, 3], /except session count exceeds/);
+  malformed([v, 16, 0, 1, 0, 1, 0x80], /except session id is cut short/);
 });
 
 Deno.test("decodeEnvelope throws nothing but MalformedEnvelopeError on random bytes", () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 64 }), (raw) => {
       const bytes = raw.length >= 2
-        ? Uint8Array.of(ENVELOPE_VERSION, raw[1] & 0x0f, ...raw.subarray(2))
+        ? Uint8Array.of(ENVELOPE_VERSION, raw[1] & 0x1f, ...raw.subarray(2))
         : raw;
       try {
         decodeEnvelope(bytes);
@@ -137,6 +141,13 @@ Deno.test("decodeEnvelope inverts encodeEnvelope for random messages", () => {
       sessions: fc.array(fc.maxSafeNat(), { maxLength: 4 }),
       origin: fc.string({ maxLength: 20 }),
       kick: fc.string({ maxLength: 20 }),
+      except: fc.array(
+        fc.tuple(
+          fc.string({ maxLength: 10 }),
+          fc.array(fc.maxSafeNat(), { maxLength: 3 }),
+        ),
+        { maxLength: 3 },
+      ).map((pairs) => new Map(pairs)),
     },
     { requiredKeys: ["path", "data"] },
   );

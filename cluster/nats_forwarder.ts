@@ -283,6 +283,11 @@ export class NatsForwarder implements Forwarder {
     );
   }
 
+  /** Whether answers to `node` may carry broadcasts (every node reads them). */
+  carriesBroadcasts(node: string): boolean {
+    return this.#mesh?.presence.readsBroadcasts(node) ?? false;
+  }
+
   /** Queues an update for the subscription `key` of a session of `node`. */
   update(node: string, key: number, data: Uint8Array): void {
     if (this.#mesh) this.#mesh.batcher.add(node, key, data);

@@ -71,3 +71,19 @@ Deno.test("Presence remembers which nodes read lists of held subscriptions", () 
   p.heard(beat("new"), 1); // a downgrade is believed too
   assert.equal(p.readsHeld("new"), false);
 });
+
+Deno.test("Presence lets broadcasts travel in answers only while every node known reads them", () => {
+  const p = new Presence("me", 1000, 0);
+  p.heard({ ...beat("a"), readsBroadcasts: true }, 0);
+  p.heard({ ...beat("b"), readsBroadcasts: true }, 0);
+  assert.equal(p.readsBroadcasts("a"), true);
+  assert.equal(p.readsBroadcasts("unknown"), false);
+  p.heard(beat("old"), 0); // would drop envelopes that list members to skip
+  assert.equal(p.readsBroadcasts("a"), false);
+  p.heard({ ...beat("old"), leaving: true }, 1);
+  assert.equal(p.readsBroadcasts("a"), true);
+  p.heard(beat("b"), 2); // a downgrade is believed too
+  assert.equal(p.readsBroadcasts("a"), false);
+  p.forget("b");
+  assert.equal(p.readsBroadcasts("a"), true);
+});

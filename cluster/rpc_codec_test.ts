@@ -100,6 +100,12 @@ Deno.test("encodeAnswer and decodeAnswer round-trip every op; a set whose value 
     { op: "join", group: "lobby" },
     { op: "leave", group: "lobby" },
     { op: "close", reason: "bye" },
+    {
+      op: "broadcast",
+      group: "lobby",
+      path: "/room/events",
+      data: new Uint8Array([3]),
+    },
   ];
   const answer = {
     status: 1,
@@ -163,14 +169,15 @@ Deno.test("decodeNodeMessage reads ops, updates, releases, pushes and heartbeats
     topics: [2],
     timeouts: [1, 5000, 0xffffffff, 0],
     readsHeld: true,
+    readsBroadcasts: true,
   };
   assert.deepEqual(decodeNodeMessage(encodeHeartbeat(h)), {
     type: MessageType.HEARTBEAT,
     heartbeat: h,
   });
   // An older node's heartbeat ends after its topics: no timeouts, and its
-  // flags say nothing of reading HELD.
-  const { timeouts: _, readsHeld: __, ...old } = h;
+  // flags say nothing of reading HELD or broadcast ops.
+  const { timeouts: _, readsHeld: __, readsBroadcasts: ___, ...old } = h;
   const bytes = encodeHeartbeat(old);
   assert.deepEqual(decodeNodeMessage(bytes.subarray(0, bytes.length - 1)), {
     type: MessageType.HEARTBEAT,

@@ -34,6 +34,12 @@ export function applyOp(
     }
     case "leave":
       return void core.groups.get(op.group)?.remove(session);
+    case "broadcast":
+      // Members only, as from the broker: the call may have removed it.
+      if (core.groups.get(op.group)?.has(session)) {
+        session.pushOwned(op.path, op.data);
+      }
+      return;
     case "close":
       return void session.close(op.reason);
   }

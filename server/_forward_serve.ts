@@ -99,6 +99,7 @@ export class ForwardServe {
         ops.push({ op: "update", id, data: data.slice() });
         return true;
       },
+      answer: this.#forward.carriesBroadcasts?.(home) === true,
     }, this.#stop.signal);
     const capture = new Capture(core, `${proxy}`);
     const ctx = newContext(

@@ -1,6 +1,8 @@
 // The server's implementation of Group: members on this server, and a
 // broker channel through which broadcasts and multicasts from any server
-// reach them.
+// reach them. A remote handler's session joins and leaves on its home
+// node, with the call's answer; what the group sends it meanwhile travels
+// in that answer too, after the change, and the broker skips it there.
 
 import type { BrokerMessage } from "./broker.ts";
 import { errorMessage, publish, type ServerCore } from "./_core.ts";
@@ -13,6 +15,8 @@ export class GroupImpl implements Group {
   readonly name: string;
   #core: ServerCore;
   #members = new Set<ServerSession>();
+  /** Sessions of other nodes added or removed by calls not answered yet. */
+  #changing = new Set<RemoteSession>();
   #channel: Disposable;
   #closed = false;
 
@@ -43,7 +47,10 @@ export class GroupImpl implements Group {
     if (session.closed) throw new Error(`Session ${session.id} is closed`);
     // A session of another node joins the group there (membership lives
     // with the session; broadcasts reach every node through the broker).
-    if (session instanceof RemoteSession) return session.join(this.name);
+    if (session instanceof RemoteSession) {
+      session.join(this.name);
+      return this.#changed(session);
+    }
     const member = this.#own(session);
     if (this.#members.has(member)) return;
     this.#members.add(member);
@@ -52,7 +59,11 @@ export class GroupImpl implements Group {
   }
 
   remove(session: Session): boolean {
-    if (session instanceof RemoteSession) return session.leave(this.name);
+    if (session instanceof RemoteSession) {
+      const was = session.leave(this.name);
+      this.#changed(session);
+      return was;
+    }
     const member = session as ServerSession;
     if (!this.#members.delete(member)) return false;
     member.membership(this, false);
@@ -61,7 +72,13 @@ export class GroupImpl implements Group {
   }
 
   broadcast(path: string, data: Uint8Array): void {
-    publish(this.#core, `group:${this.name}`, { path, data: data.slice() });
+    const copy = data.slice();
+    const except = this.#carry(path, copy, () => true);
+    publish(this.#core, `group:${this.name}`, {
+      path,
+      data: copy,
+      ...(except && { except }),
+    });
   }
 
   multicast(
@@ -83,22 +100,41 @@ export class GroupImpl implements Group {
       } else sessions.push(target.id);
     }
     const copy = data.slice();
-    const send = (origin: string, uids: string[], sessions: number[]) =>
+    let byUid: Set<string> | undefined;
+    const except = this.#carry(
+      path,
+      copy,
+      (proxy) =>
+        elsewhere.get(proxy.home)?.includes(proxy.id) === true ||
+        (proxy.uid !== undefined && (byUid ??= new Set(uids)).has(proxy.uid)),
+    );
+    if (uids.length > 0 || sessions.length > 0) {
       publish(this.#core, `group:${this.name}`, {
         path,
         data: copy,
         uids,
         sessions,
-        origin,
+        origin: this.#core.nodeId,
+        ...(except && { except }),
       });
-    if (uids.length > 0 || sessions.length > 0) {
-      send(this.#core.nodeId, uids, sessions);
     }
-    for (const [home, ids] of elsewhere) send(home, [], ids);
+    for (const [home, all] of elsewhere) {
+      const skip = except?.get(home);
+      const ids = skip ? all.filter((id) => !skip.includes(id)) : all;
+      if (ids.length === 0) continue;
+      publish(this.#core, `group:${this.name}`, {
+        path,
+        data: copy,
+        uids: [],
+        sessions: ids,
+        origin: home,
+      });
+    }
   }
 
   close(): void {
     for (const session of [...this.#members]) this.remove(session);
+    this.#changing.clear();
     this.#closed = true;
     try {
       this.#channel[Symbol.dispose]();
@@ -114,10 +150,45 @@ export class GroupImpl implements Group {
     }
   }
 
+  /**
+   * A proxy joined or left while its changes travel in the answer: until
+   * the call is answered, the group's broadcasts reach it there.
+   */
+  #changed(proxy: RemoteSession): void {
+    if (!proxy.inAnswer || this.#changing.has(proxy)) return;
+    this.#changing.add(proxy);
+    proxy.afterAnswer(() => this.#changing.delete(proxy));
+  }
+
+  /**
+   * Carries a broadcast or multicast to the changing proxies it `targets`,
+   * in their answers. Returns every changing proxy's session, by home node,
+   * for the broker message to skip: it may arrive there before the change.
+   */
+  #carry(
+    path: string,
+    data: Uint8Array,
+    targets: (proxy: RemoteSession) => boolean,
+  ): Map<string, number[]> | undefined {
+    if (this.#changing.size === 0) return undefined;
+    const except = new Map<string, number[]>();
+    for (const proxy of this.#changing) {
+      if (targets(proxy)) proxy.carry(this.name, path, data);
+      const ids = except.get(proxy.home);
+      if (ids) ids.push(proxy.id);
+      else except.set(proxy.home, [proxy.id]);
+    }
+    return except;
+  }
+
   /** A broadcast or multicast from any server reaches our members. */
   #deliver(m: BrokerMessage): void {
+    const skip = m.except?.get(this.#core.nodeId);
+    const skipped = skip?.length ? new Set(skip) : undefined;
     if (m.uids === undefined && m.sessions === undefined) {
-      for (const member of this.#members) member.pushOwned(m.path, m.data);
+      for (const member of this.#members) {
+        if (!skipped?.has(member.id)) member.pushOwned(m.path, m.data);
+      }
       return;
     }
     const uids = m.uids && m.uids.length > 0 ? new Set(m.uids) : undefined;
@@ -127,7 +198,9 @@ export class GroupImpl implements Group {
     for (const member of this.#members) {
       const byUid = uids !== undefined && member.uid !== undefined &&
         uids.has(member.uid);
-      if (byUid || ids?.has(member.id)) member.pushOwned(m.path, m.data);
+      if ((byUid || ids?.has(member.id)) && !skipped?.has(member.id)) {
+        member.pushOwned(m.path, m.data);
+      }
     }
   }
 

@@ -15,6 +15,12 @@ export interface OpSink {
   op(op: SessionOp): void;
   /** `sendUpdate` on the proxy. */
   update(id: number, data: Uint8Array): boolean;
+  /**
+   * Set while the changes travel in the answer of the call being served,
+   * to a home node that reads `broadcast` ops: a group the session joins or
+   * leaves then sends it its broadcasts here, in order with that change.
+   */
+  readonly answer?: boolean;
 }
 
 const NO_GROUPS: ReadonlySet<Group> = new Set();
@@ -35,6 +41,7 @@ export class RemoteSession implements Session {
   #sink: OpSink;
   #closed = false;
   #joined?: Set<string>;
+  #answered?: (() => void)[];
 
   constructor(snapshot: SessionSnapshot, sink: OpSink, signal: AbortSignal) {
     this.id = snapshot.id;
@@ -60,9 +67,22 @@ export class RemoteSession implements Session {
     return NO_GROUPS;
   }
 
+  /** Whether its changes travel in the answer, see {@link OpSink.answer}. */
+  get inAnswer(): boolean {
+    return this.#sink.answer === true;
+  }
+
+  /** Runs `done` once the call is answered (the proxy is redirected). */
+  afterAnswer(done: () => void): void {
+    (this.#answered ??= []).push(done);
+  }
+
   /** Replaces where changes go (the call was answered). */
   redirect(sink: OpSink): void {
     this.#sink = sink;
+    const answered = this.#answered;
+    this.#answered = undefined;
+    for (const done of answered ?? []) done();
   }
 
   set<T>(key: string, value: T): void {
@@ -122,6 +142,14 @@ export class RemoteSession implements Session {
     const was = this.#joined?.delete(group) ?? false;
     this.#sink.op({ op: "leave", group });
     return was;
+  }
+
+  /**
+   * A broadcast or multicast of `group` for the session, after the changes
+   * made so far: its home node pushes it if the session is a member then.
+   */
+  carry(group: string, path: string, data: Uint8Array): void {
+    this.#sink.op({ op: "broadcast", group, path, data });
   }
 
   /** Whether this proxy added the session to `group`. */

@@ -30,6 +30,12 @@ export interface BrokerMessage {
   readonly origin?: string;
   /** Kick: close the session bound to the channel's uid with this reason. */
   readonly kick?: string;
+  /**
+   * Broadcast or multicast: members to skip, as session ids by node id.
+   * A forwarded call that changed their membership carries the message to
+   * them in its answer instead, in order with that change.
+   */
+  readonly except?: ReadonlyMap<string, readonly number[]>;
 }
 
 /**

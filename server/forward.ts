@@ -18,7 +18,11 @@
  *    or removing it from a group, `close` -- is recorded as
  *    {@link SessionOp}s and travels back with the {@link ForwardedAnswer};
  *    the home node applies them, in order, just before it writes the
- *    answer. A proxy kept after the answer sends its ops on its own.
+ *    answer. A proxy kept after the answer sends its ops on its own. A
+ *    broadcast or multicast the call makes to a group it added the session
+ *    to (or removed it from) travels in the answer too, after that change,
+ *    for this session; the other members get it through the broker, which
+ *    skips this one ({@link Forwarder.carriesBroadcasts}).
  * 3. A SUBSCRIBE is held by the node that acknowledged it: its topic
  *    applies the filter to every publish it sees (they travel between nodes
  *    through the broker) and sends the accepted updates to the home node,
@@ -63,6 +67,17 @@ export type SessionOp =
   | { readonly op: "update"; readonly id: number; readonly data: Uint8Array }
   | { readonly op: "join"; readonly group: string }
   | { readonly op: "leave"; readonly group: string }
+  /**
+   * A broadcast or multicast of `group` that reached this session on the
+   * serving node, after the call changed its membership: pushed when the
+   * session is a member as the op is applied.
+   */
+  | {
+    readonly op: "broadcast";
+    readonly group: string;
+    readonly path: string;
+    readonly data: Uint8Array;
+  }
   | { readonly op: "close"; readonly reason: string };
 
 /** A REQUEST or SUBSCRIBE sent to a node that serves its path. */
@@ -226,6 +241,15 @@ export interface Forwarder {
   ): Promise<ForwardedAnswer>;
   /** Sends session ops to the session's home node. */
   ops(node: string, sessionId: number, ops: readonly SessionOp[]): void;
+  /**
+   * Whether the answer to a call from `node` may carry `broadcast` ops,
+   * and broker messages may list members to skip (`except`): `node` and
+   * every other node read them (older versions do not). When it answers
+   * `false`, or is missing, a remote handler's broadcasts travel through
+   * the broker only, and may reach the home node before the change of
+   * membership made just before them.
+   */
+  carriesBroadcasts?(node: string): boolean;
   /** Sends an update for subscription `key` to its home node. */
   update(node: string, key: number, data: Uint8Array): void;
   /** Tells `node` that the subscriptions `keys` it holds are gone. */

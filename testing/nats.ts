@@ -145,7 +145,12 @@ async function readPortsFile(dir: string): Promise<number | undefined> {
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.name.endsWith(".ports")) continue;
     const text = await Deno.readTextFile(`${dir}/${entry.name}`);
-    const url = (JSON.parse(text) as { nats?: string[] }).nats?.[0];
+    let url: string | undefined;
+    try {
+      url = (JSON.parse(text) as { nats?: string[] }).nats?.[0];
+    } catch {
+      continue; // Still being written: read it again on the next look.
+    }
     const port = Number(url?.slice(url.lastIndexOf(":") + 1));
     if (Number.isInteger(port) && port > 0) return port;
   }
