@@ -16,6 +16,7 @@ import {
 } from "../proto/gen/nanorpc_pb.ts";
 import { errorFromStatus } from "../protocol/errors.ts";
 import type { Server } from "../server/server.ts";
+import { currentTraceparent, withTraceparent } from "../server/tracing.ts";
 import type { Session } from "../server/session.ts";
 import type { PeerAddress } from "../transport/byte_stream.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
@@ -122,9 +123,11 @@ export class Loopback {
     this.#pipe = new Pipe(options.remoteAddr);
     // Tracked before it is served, so its `sessionopen` cannot be missed.
     this.#session = options.track(options.remoteAddr, this.#pipe.ended);
-    server.serve(this.#pipe.server).catch((error) =>
-      this.#pipe.close(error instanceof Error ? error.message : String(error))
-    ).finally(() => this.#pipe.close("the session ended"));
+    // Its requests' spans are children of the HTTP request's, if traced.
+    withTraceparent(currentTraceparent(), () => server.serve(this.#pipe.server))
+      .catch((error) =>
+        this.#pipe.close(error instanceof Error ? error.message : String(error))
+      ).finally(() => this.#pipe.close("the session ended"));
     const prepare = options.prepare;
     let pending = "the server did not open the session";
     const ready = this.#session.then((session) => {

@@ -9,7 +9,7 @@ import { ResponseType, Status } from "../wasm/wire.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
 import { applyOp } from "./_forward_apply.ts";
-import { currentTraceparent } from "./tracing.ts";
+import { joinedTraceparent } from "./_tracing.ts";
 import type { ServerSession } from "./_session.ts";
 import type {
   ForwardedAnswer,
@@ -129,7 +129,7 @@ export class ForwardHome {
       data,
       session: this.#snapshot(session),
       key: sub?.key,
-      traceparent: currentTraceparent(),
+      traceparent: joinedTraceparent(),
     };
     session.begin();
     return this.#forward.call(call, { timeout: this.#timeout() })

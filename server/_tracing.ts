@@ -143,6 +143,16 @@ function parentOf(api: OtelApi): OtelContext {
     : api.ROOT_CONTEXT;
 }
 
+/**
+ * The W3C `traceparent` of the trace a request read now would join, if
+ * any (see {@link parentOf}): what a call forwarded to another node from
+ * here carries.
+ */
+export function joinedTraceparent(): string | undefined {
+  const api = otelApi();
+  return api && formatTraceparent(api, parentOf(api));
+}
+
 /** Ends `span` with a NanoRPC status. */
 export function endSpan(api: OtelApi, span: Span, status: number): void {
   span.setAttribute("rpc.nanorpc.status_code", statusName(status));
