@@ -8,7 +8,11 @@ import {
   ScalarType,
   toJson,
 } from "@bufbuild/protobuf";
-import { DescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import {
+  DescriptorProtoSchema,
+  Edition,
+  FeatureSet_FieldPresence,
+} from "@bufbuild/protobuf/wkt";
 import { type PathInfo, type Schema, SchemaError } from "./_cli_schema.ts";
 
 function hash(value: number): string {
@@ -83,11 +87,43 @@ function fieldType(field: DescField): string {
   }
 }
 
+/**
+ * `required`, or `optional` for a field that tracks presence (a proto3
+ * `optional`; every singular proto2 field), else nothing.
+ */
+function label(field: DescField): string {
+  if (field.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED) {
+    return "required ";
+  }
+  if (field.fieldKind === "list" || field.fieldKind === "map" || field.oneof) {
+    return "";
+  }
+  if (field.parent.file.edition === Edition.EDITION_PROTO2) return "optional ";
+  return field.presence === FeatureSet_FieldPresence.EXPLICIT &&
+      field.fieldKind !== "message"
+    ? "optional "
+    : "";
+}
+
+/** ` [default = ...]` for a proto2 field with a default value. */
+function defaultOption(field: DescField): string {
+  if (field.fieldKind !== "scalar" && field.fieldKind !== "enum") return "";
+  const value = field.getDefaultValue();
+  if (value === undefined) return "";
+  const text = field.fieldKind === "enum"
+    ? field.enum.value[value as number]?.name ?? String(value)
+    : field.scalar === ScalarType.STRING
+    ? JSON.stringify(value)
+    : field.scalar === ScalarType.BYTES
+    ? `"${field.proto.defaultValue}"`
+    : String(value);
+  return ` [default = ${text}]`;
+}
+
 function fieldLine(field: DescField, indent: string): string {
-  const optional = field.proto.proto3Optional ? "optional " : "";
-  return `${indent}${optional}${
+  return `${indent}${label(field)}${
     fieldType(field)
-  } ${field.name} = ${field.number};`;
+  } ${field.name} = ${field.number}${defaultOption(field)};`;
 }
 
 function enumLines(desc: DescEnum, indent: string): string[] {

@@ -3,6 +3,8 @@
 // per outcome with --json.
 
 import {
+  type DescExtension,
+  type DescField,
   type DescMessage,
   fromBinary,
   fromJson,
@@ -12,6 +14,7 @@ import {
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
+import { hasCustomJsonRepresentation } from "@bufbuild/protobuf/wkt";
 import { statusName } from "../wasm/wire.ts";
 import { DataError } from "./_cli_usage.ts";
 
@@ -56,14 +59,18 @@ function decoded(
   data: Uint8Array,
   type: DescMessage,
 ): JsonValue | undefined {
+  let problem = `does not decode as ${type.typeName}`;
   try {
-    return toJson(type, fromBinary(type, data), {
+    const message = fromBinary(type, data);
+    // An Any of a type the schema lacks decodes, but has no JSON.
+    problem = `is a valid ${type.typeName} but cannot be printed as JSON`;
+    return toJson(type, message, {
       registry: out.registry,
       alwaysEmitImplicit: out.emitDefaults,
     });
   } catch (error) {
     console.error(
-      `warning: the data does not decode as ${type.typeName} (${
+      `warning: the data ${problem} (${
         (error as Error).message
       }); printing it raw`,
     );
@@ -111,7 +118,7 @@ export function encodeJson(
 ): Uint8Array {
   let value: JsonValue;
   try {
-    value = JSON.parse(json);
+    value = parseJson(json, type, registry);
   } catch (error) {
     throw new DataError(
       `${flag} is JSON of ${type.typeName}, e.g. '${example(type)}' (${
@@ -143,4 +150,117 @@ function example(type: DescMessage): string {
       ? true
       : 0,
   ])));
+}
+
+// protobuf JSON writes 64-bit integers as strings, and takes numbers too:
+// `{"id": 9007199254740993}` from a user means that number, but
+// JSON.parse alone rounds it to a double. So integer literals beyond 2^53
+// are kept as written and given to the 64-bit integer fields as strings;
+// anywhere else (a double, a google.protobuf.Value) they are numbers.
+
+/** An integer literal a double cannot hold exactly, as written. */
+class BigInteger {
+  constructor(readonly text: string) {}
+}
+
+const INT64 = new Set([
+  ScalarType.INT64,
+  ScalarType.UINT64,
+  ScalarType.SINT64,
+  ScalarType.FIXED64,
+  ScalarType.SFIXED64,
+]);
+
+/** `text` parsed as the JSON of a `type`, 64-bit integers exact. */
+function parseJson(
+  text: string,
+  type: DescMessage,
+  registry?: Registry,
+): JsonValue {
+  const reviver = (_: string, value: unknown, context?: { source?: string }) =>
+    typeof value === "number" && !Number.isSafeInteger(value) &&
+      /^-?\d+$/.test(context?.source ?? "")
+      ? new BigInteger(context!.source!)
+      : value;
+  return message(JSON.parse(text, reviver as never), type, registry);
+}
+
+function isObject(json: unknown): json is Record<string, unknown> {
+  return typeof json === "object" && json !== null && !Array.isArray(json) &&
+    !(json instanceof BigInteger);
+}
+
+/** `json` with every kept integer a number again. */
+function plain(json: unknown): JsonValue {
+  if (json instanceof BigInteger) return Number(json.text);
+  if (Array.isArray(json)) return json.map(plain);
+  if (!isObject(json)) return json as JsonValue;
+  return Object.fromEntries(
+    Object.entries(json).map(([k, v]) => [k, plain(v)]),
+  );
+}
+
+function scalar(json: unknown, int64: boolean): JsonValue {
+  return int64 && json instanceof BigInteger ? json.text : plain(json);
+}
+
+function message(json: unknown, desc: DescMessage, registry?: Registry) {
+  switch (desc.typeName) {
+    case "google.protobuf.Any":
+      return any(json, registry);
+    case "google.protobuf.Int64Value":
+    case "google.protobuf.UInt64Value":
+      return scalar(json, true);
+  }
+  if (!isObject(json)) return plain(json);
+  return Object.fromEntries(
+    Object.entries(json).map(([key, value]) => {
+      const field = desc.fields.find((f) =>
+        f.jsonName === key || f.name === key
+      ) ??
+        registry?.getExtension(key.replace(/^\[(.*)\]$/, "$1"));
+      return [key, field ? fieldValue(value, field, registry) : plain(value)];
+    }),
+  );
+}
+
+/** An Any's JSON: the fields of the type its "@type" names. */
+function any(json: unknown, registry?: Registry): JsonValue {
+  const url = isObject(json) ? json["@type"] : undefined;
+  if (typeof url !== "string") return plain(json);
+  const desc = registry?.getMessage(url.slice(url.lastIndexOf("/") + 1));
+  if (!desc || !isObject(json)) return plain(json);
+  if (!hasCustomJsonRepresentation(desc) || !("value" in json)) {
+    return message(json, desc, registry);
+  }
+  return {
+    ...plain(json) as object,
+    value: message(json.value, desc, registry),
+  };
+}
+
+function fieldValue(
+  json: unknown,
+  field: DescField | DescExtension,
+  registry?: Registry,
+): JsonValue {
+  const item = (value: unknown) =>
+    field.fieldKind === "message" ||
+      (field.fieldKind === "list" && field.listKind === "message") ||
+      (field.fieldKind === "map" && field.mapKind === "message")
+      ? message(value, field.message, registry)
+      : scalar(
+        value,
+        field.fieldKind !== "enum" && field.scalar !== undefined &&
+          INT64.has(field.scalar),
+      );
+  if (field.fieldKind === "list" && Array.isArray(json)) return json.map(item);
+  if (field.fieldKind === "map" && isObject(json)) {
+    return Object.fromEntries(
+      Object.entries(json).map(([k, v]) => [k, item(v)]),
+    );
+  }
+  return field.fieldKind === "list" || field.fieldKind === "map"
+    ? plain(json)
+    : item(json);
 }

@@ -2,11 +2,13 @@
 // buf binary that the npm package @bufbuild/buf (in deno.json's imports)
 // installs under node_modules/.bin, into a FileDescriptorSet.
 //
-// buf has no include paths (-I); it resolves imports within a workspace.
-// So the compile runs in a throwaway workspace whose modules are symlinks
-// to the file's folder, each --import-path, and this project's proto/
-// folder (for `import "nanorpc.proto"`) unless a folder before it already
-// has a nanorpc.proto.
+// buf has no include paths (-I): it resolves imports within a workspace,
+// and refuses a file that two of its modules hold. So the imports are
+// resolved here, as protoc -I does: each from the first of the file's
+// folder, each --import-path and this project's proto/ folder (for
+// `import "nanorpc.proto"`) that has it; and the compile runs in a
+// throwaway workspace of one module holding a link to each file found.
+// Imports found nowhere are left to buf, which has the well-known types.
 
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
@@ -14,6 +16,8 @@ import { fileSchema, type Schema, SchemaError } from "./_cli_schema.ts";
 
 const BUF = new URL("../node_modules/.bin/buf", import.meta.url).pathname;
 const OUR_PROTOS = new URL("../proto", import.meta.url).pathname;
+const SEARCHED =
+  "imports resolve from the file's folder, each --import-path and nanorpc.proto's folder";
 
 async function realDir(dir: string, flag: string): Promise<string> {
   try {
@@ -25,25 +29,85 @@ async function realDir(dir: string, flag: string): Promise<string> {
   throw new SchemaError(`${flag} ${dir} is not a folder`);
 }
 
-async function has(dir: string, name: string): Promise<boolean> {
+async function isFile(path: string): Promise<boolean> {
   try {
-    return (await Deno.stat(`${dir}/${name}`)).isFile;
-  } catch {
+    return (await Deno.stat(path)).isFile;
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotCapable) throw cause;
     return false;
   }
 }
 
-/** The folders buf should resolve imports from, first match first. */
-async function moduleDirs(
-  fileDir: string,
-  importPaths: readonly string[],
-): Promise<string[]> {
-  const dirs: string[] = [fileDir];
-  for (const dir of importPaths) dirs.push(await realDir(dir, "--import-path"));
-  let ours = false;
-  for (const dir of dirs) ours ||= await has(dir, "nanorpc.proto");
-  if (!ours) dirs.push(await Deno.realPath(OUR_PROTOS));
-  return [...new Set(dirs)];
+/**
+ * The files `source` (the text of a .proto file) imports: every
+ * `import [public|weak] "name";` outside comments and strings.
+ */
+export function importsOf(source: string): string[] {
+  const tokens = source.match(
+    /\/\/[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\w+|\S/g,
+  )?.filter((token) => !/^\/[/*]/.test(token)) ?? [];
+  const imports: string[] = [];
+  tokens.forEach((token, i) => {
+    if (token !== "import" || ![undefined, ";", "}"].includes(tokens[i - 1])) {
+      return;
+    }
+    const at = tokens[i + 1] === "public" || tokens[i + 1] === "weak"
+      ? i + 2
+      : i + 1;
+    const name = tokens[at];
+    if (/^["']/.test(name ?? "") && tokens[at + 1] === ";") {
+      imports.push(name.slice(1, -1).replace(/\\(.)/g, "$1"));
+    }
+  });
+  return imports;
+}
+
+/** Whether `name` is an import name protoc takes: relative, no "." or "..". */
+function canonical(name: string): boolean {
+  const parts = name.split(/[/\\]/);
+  return parts.every((part) => part !== "" && part !== "." && part !== "..");
+}
+
+async function readProto(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotCapable) throw cause;
+    throw new SchemaError(
+      `Cannot read ${path}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * `root` (a real path) and every file it imports, by import name (the
+ * root by its base name), each from the first of `dirs` that has it; and
+ * the imports found nowhere.
+ */
+async function resolveImports(
+  root: string,
+  dirs: readonly string[],
+): Promise<{ files: Map<string, string>; missing: string[] }> {
+  const files = new Map([[root.slice(root.lastIndexOf("/") + 1), root]]);
+  const missing: string[] = [];
+  for (const path of files.values()) {
+    for (const name of importsOf(await readProto(path))) {
+      if (files.has(name) || missing.includes(name) || !canonical(name)) {
+        continue;
+      }
+      let found: string | undefined;
+      for (const dir of dirs) {
+        if (await isFile(`${dir}/${name}`)) {
+          found = `${dir}/${name}`;
+          break;
+        }
+      }
+      if (found) files.set(name, found);
+      else if (!name.startsWith("google/protobuf/")) missing.push(name);
+    }
+  }
+  return { files, missing };
 }
 
 /**
@@ -65,33 +129,43 @@ export async function compileProto(
       cause,
     });
   }
-  const slash = real.lastIndexOf("/");
-  const dirs = await moduleDirs(real.slice(0, slash), importPaths);
+  const dirs = [real.slice(0, real.lastIndexOf("/"))];
+  for (const dir of importPaths) dirs.push(await realDir(dir, "--import-path"));
+  dirs.push(await Deno.realPath(OUR_PROTOS));
+  const { files, missing } = await resolveImports(real, dirs);
   const workspace = await Deno.makeTempDir({ prefix: "nanorpc-proto-" });
   try {
-    const modules = dirs.map((dir, i) => {
-      Deno.symlinkSync(dir, `${workspace}/m${i}`);
-      return `  - path: m${i}\n`;
-    });
+    for (const [name, path] of files) {
+      const link = `${workspace}/m/${name}`;
+      await Deno.mkdir(link.slice(0, link.lastIndexOf("/")), {
+        recursive: true,
+      });
+      await Deno.symlink(path, link);
+    }
     await Deno.writeTextFile(
       `${workspace}/buf.yaml`,
-      `version: v2\nmodules:\n${modules.join("")}`,
+      "version: v2\nmodules:\n  - path: m\n",
     );
+    const [rootName] = files.keys();
     const bytes = await runBuf(
       [
         "build",
-        `${workspace}/m0/${real.slice(slash + 1)}`,
+        `${workspace}/m/${rootName}`,
         "--as-file-descriptor-set",
         "--exclude-source-info",
         "-o",
         "-#format=binpb",
       ],
       file,
-      (text) =>
-        dirs.reduce(
-          (out, dir, i) => out.replaceAll(`${workspace}/m${i}/`, `${dir}/`),
-          text,
-        ),
+      (text) => {
+        for (const [name, path] of files) {
+          text = text.replaceAll(`${workspace}/m/${name}`, path);
+        }
+        const notFound = missing.length === 0
+          ? ""
+          : `\nnot found: ${missing.join(", ")}`;
+        return `${text}${notFound}`;
+      },
     );
     return fileSchema(fromBinary(FileDescriptorSetSchema, bytes), file);
   } finally {
@@ -123,7 +197,7 @@ async function runBuf(
   if (!output.success) {
     const why = unlink(new TextDecoder().decode(output.stderr).trim());
     throw new SchemaError(
-      `buf could not compile ${file}:\n${why}\n(imports resolve from the file's folder, each --import-path and nanorpc.proto's folder)`,
+      `buf could not compile ${file}:\n${why}\n(${SEARCHED})`,
     );
   }
   return output.stdout;

@@ -12,16 +12,31 @@ import type {
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
-import type { Protobuf } from "../protocol/_protobuf.ts";
+import { createMessage, type Protobuf } from "../protocol/_protobuf.ts";
 import { ClientError } from "./errors.ts";
 
-/** Encodes `init` as a message of `schema` with protobuf-es `pb`. */
+/**
+ * Encodes `init` as a message of `schema` going to `to` (a path), with
+ * protobuf-es `pb`.
+ *
+ * @throws {ClientError} Naming `to` and the schema, when `init` is a
+ * message of another type or does not encode (a required field unset).
+ */
 export function encodeMessage<T extends DescMessage>(
   pb: Protobuf,
   schema: T,
   init: MessageInitShape<T>,
+  to: string,
 ): Uint8Array {
-  return pb.toBinary(schema, pb.create(schema, init));
+  try {
+    return pb.toBinary(schema, createMessage(pb, schema, init));
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new ClientError(
+      `Cannot encode the data for ${to} as ${schema.typeName} (${reason}); check the input`,
+      { cause },
+    );
+  }
 }
 
 /**

@@ -167,7 +167,8 @@ export class Client extends EventTarget implements AsyncDisposable {
    * @param options The two schemas, plus signal, timeout and hashing.
    * @returns The decoded response message.
    * @throws {NanoRpcError} As {@link Client.request}; a `ClientError` when
-   * the response does not decode with the output schema.
+   * the input does not encode (a message of another type, a required field
+   * unset) or the response does not decode with the output schema.
    *
    * @example
    * ```ts ignore
@@ -187,7 +188,7 @@ export class Client extends EventTarget implements AsyncDisposable {
     options: CallOptions<I, O>,
   ): Promise<MessageShape<O>> {
     const pb = protobuf() ?? await loadProtobuf();
-    const bytes = encodeMessage(pb, options.input, input);
+    const bytes = encodeMessage(pb, options.input, input, path);
     const response = await this.request(path, bytes, options);
     return messageDecoder(pb, options.output, path)(response.data);
   }

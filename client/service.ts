@@ -107,10 +107,18 @@ function clientMethod(client: Client, method: DescMethod): unknown {
       client.subscribe(path, filter, { ...options, output });
     if (init === undefined) return subscribe();
     const pb = protobuf();
-    if (pb) return subscribe(encodeMessage(pb, input, init));
-    return loadProtobuf().then((pb) =>
-      subscribe(encodeMessage(pb, input, init))
-    );
+    if (!pb) {
+      return loadProtobuf().then((pb) =>
+        subscribe(encodeMessage(pb, input, init, path))
+      );
+    }
+    try {
+      return subscribe(encodeMessage(pb, input, init, path));
+    } catch (error) {
+      // The method returns a promise: a filter that does not encode
+      // rejects it rather than throwing.
+      return Promise.reject(error);
+    }
   };
 }
 

@@ -1,14 +1,28 @@
 // Generated service → server.service → client.service, over real sockets.
 
 import assert from "node:assert/strict";
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { type ChatMessage, Room } from "../proto/gen/chat_pb.ts";
+import {
+  create,
+  createFileRegistry,
+  type DescMessage,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import {
+  FieldDescriptorProto_Label,
+  FieldDescriptorProto_Type,
+  FileDescriptorProtoSchema,
+} from "@bufbuild/protobuf/wkt";
+import {
+  ChatJoinSchema,
+  type ChatMessage,
+  Room,
+} from "../proto/gen/chat_pb.ts";
 import { testServices } from "../protocol/_test_utils.ts";
 import { registerDemo } from "../server/demo.ts";
 import { startServer } from "../testing/mod.ts";
 import { ClientError, NotFoundError } from "./errors.ts";
 import type { ClientSubscription } from "./subscription.ts";
-import type { UnaryClientMethod } from "./service.ts";
+import type { StreamingClientMethod, UnaryClientMethod } from "./service.ts";
 
 /** The next update of `sub`, or a failure after 5 s. */
 async function next<T>(sub: ClientSubscription<T>): Promise<T> {
@@ -96,4 +110,55 @@ Deno.test("Client.service fails with NotFoundError when the server does not serv
     DescMessage
   >;
   await assert.rejects(echo(), NotFoundError);
+});
+
+Deno.test("Client.service rejects input that does not encode with a ClientError naming the path, without throwing", async () => {
+  // proto2 `t2.Req { required string id = 1; }`, served by nobody.
+  const file = create(FileDescriptorProtoSchema, {
+    name: "t2.proto",
+    package: "t2",
+    syntax: "proto2",
+    messageType: [{
+      name: "Req",
+      field: [{
+        name: "id",
+        number: 1,
+        type: FieldDescriptorProto_Type.STRING,
+        label: FieldDescriptorProto_Label.REQUIRED,
+      }],
+    }],
+    service: [{
+      name: "S",
+      method: [
+        { name: "Get", inputType: ".t2.Req", outputType: ".t2.Req" },
+        {
+          name: "Watch",
+          inputType: ".t2.Req",
+          outputType: ".t2.Req",
+          serverStreaming: true,
+        },
+      ],
+    }],
+  });
+  const service = createFileRegistry(file, () => undefined).getService("t2.S")!;
+  await using t = await startServer();
+  const client = await t.client();
+  const typed = client.service(service);
+  const get = typed.get as UnaryClientMethod<DescMessage, DescMessage>;
+  const missing = (path: string) => (error: unknown) =>
+    error instanceof ClientError && error.message.includes(path) &&
+    /t2\.Req.*required field not set/.test(error.message);
+  await assert.rejects(get({}), missing("/t2.S/Get"));
+  const watch = typed.watch as StreamingClientMethod<DescMessage, DescMessage>;
+  let watching: Promise<unknown> | undefined;
+  assert.doesNotThrow(() => watching = watch({}));
+  await assert.rejects(watching!, missing("/t2.S/Watch"));
+  const send = client.service(Room).send;
+  await assert.rejects(
+    send(create(ChatJoinSchema, { name: "ada" }) as never),
+    (error) =>
+      error instanceof ClientError &&
+      /a nanorpc_demo\.ChatJoin where a nanorpc_demo\.ChatMessage is expected/
+        .test(error.message),
+  );
 });

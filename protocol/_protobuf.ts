@@ -6,6 +6,12 @@
 // `server.listen()` and `server.serve()` wait for it (`protobufLoading`),
 // so sessions never see it missing; typed client calls await it.
 
+import type {
+  DescMessage,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
+
 /** The protobuf-es functions the library uses (`create`, `fromBinary`, `toBinary`). */
 export type Protobuf = typeof import("./_protobuf_api.ts");
 
@@ -49,4 +55,26 @@ export function loadProtobuf(): Promise<Protobuf> {
  */
 export function protobufLoading(): Promise<Protobuf> | undefined {
   return loaded ? undefined : loading;
+}
+
+/**
+ * `init` (a message or its init object) as a message of `schema`.
+ * `create` alone would turn a message of another type into an empty
+ * message of `schema`, silently: only a cast gets one past the types, but
+ * a service built at run time (from reflection, a descriptor set) has none.
+ *
+ * @throws {TypeError} When `init` is a message of another type.
+ */
+export function createMessage<T extends DescMessage>(
+  pb: Protobuf,
+  schema: T,
+  init: MessageInitShape<T>,
+): MessageShape<T> {
+  const typeName = (init as { $typeName?: unknown }).$typeName;
+  if (typeof typeName === "string" && typeName !== schema.typeName) {
+    throw new TypeError(
+      `Got a ${typeName} where a ${schema.typeName} is expected`,
+    );
+  }
+  return pb.create(schema, init);
 }

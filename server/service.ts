@@ -17,6 +17,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import {
+  createMessage,
   loadProtobuf,
   type Protobuf,
   protobuf,
@@ -169,6 +170,9 @@ export interface ServiceRegistration<S extends DescService> {
    *
    * @param method The method's local name, e.g. `"messages"`.
    * @param update The update message or its init object.
+   * @throws {TypeError} When `method` is not a server-streaming method, or
+   * `update` is a message of another type than the method's output.
+   * @throws {Error} When `update` does not encode (a required field unset).
    */
   publish<N extends MethodNames<S, "server_streaming">>(
     method: N,
@@ -190,12 +194,15 @@ export interface ServiceRegistration<S extends DescService> {
  *
  * @typeParam S The service descriptor's type (`typeof Room`).
  * @param service The generated service descriptor, e.g. `Room`.
- * @param impl The handlers and filters, by method local name.
+ * @param impl The handlers and filters, by method local name: an object,
+ * or an instance of a class (its methods are called with it as `this`,
+ * and its other members are left alone).
  * @param options How the handlers run.
  * @returns The registration.
- * @throws {TypeError} For a client- or bidi-streaming method, a missing or
- * unknown implementation, or a `(nanorpc).request_path` without a leading
- * "/"; nothing is registered then.
+ * @throws {TypeError} For a client- or bidi-streaming method, a missing
+ * implementation or (in an object literal) an unknown one, or a
+ * `(nanorpc).request_path` without a leading "/"; nothing is registered
+ * then.
  * @throws {Error} When a path is already registered or its hash collides
  * with a registered path's; nothing is registered then.
  *
@@ -225,6 +232,24 @@ interface Plan {
   readonly method: DescMethod;
   readonly path: string;
   readonly kind: "request" | "topic";
+  /** The unary method's handler, or the streaming method's `{ filter }`. */
+  readonly given: unknown;
+}
+
+/**
+ * `impl`'s member `name`, its own or inherited from its class, but not one
+ * every object inherits (a method named `ToLocaleString` is not
+ * implemented by `Object.prototype.toLocaleString`).
+ */
+function member(impl: object, name: string): unknown {
+  for (
+    let at: object | null = impl;
+    at !== null && at !== Object.prototype;
+    at = Object.getPrototypeOf(at)
+  ) {
+    if (Object.hasOwn(at, name)) return Reflect.get(impl, name);
+  }
+  return undefined;
 }
 
 /**
@@ -265,7 +290,7 @@ function plan(
         `Cannot serve ${service.typeName}.${method.name}: ${conflict}`,
       );
     }
-    const given = impl[method.localName];
+    const given = member(impl, method.localName);
     if (kind === "request" && typeof given !== "function") {
       throw new TypeError(
         `The implementation of ${service.typeName} has no function "${method.localName}" for the unary method ${method.name} (${path})`,
@@ -276,8 +301,12 @@ function plan(
         `The implementation of ${service.typeName} gives "${method.localName}" as a ${typeof given}; a server-streaming method takes { filter } or nothing`,
       );
     }
-    plans.push({ method, path, kind });
+    plans.push({ method, path, kind, given });
   }
+  // An object literal naming no method has a typo; an instance of a class
+  // may have fields and helpers beside its methods.
+  const prototype = Object.getPrototypeOf(impl);
+  if (prototype !== Object.prototype && prototype !== null) return plans;
   for (const name of Object.keys(impl)) {
     if (!service.methods.some((m) => m.localName === name)) {
       throw new TypeError(
@@ -311,19 +340,18 @@ export function registerService<S extends DescService>(
   loadProtobuf();
   const paths: Record<string, string> = {};
   const topics = new Map<string, { topic: Topic; method: DescMethod }>();
-  for (const { method, path, kind } of plans) {
+  for (const { method, path, kind, given } of plans) {
     const schemas = { input: method.input, output: method.output };
     paths[method.localName] = path;
     if (kind === "request") {
-      const handler = methods[method.localName] as TypedHandler<
-        DescMessage,
-        DescMessage
-      >;
-      server.handle(path, schemas, handler, options.handle);
+      const handler = given as TypedHandler<DescMessage, DescMessage>;
+      // Called as a method of the implementation, as a class expects.
+      server.handle(path, schemas, handler.bind(methods), options.handle);
     } else {
-      const filter = (methods[method.localName] as
+      const topicImpl = given as
         | StreamingMethodImpl<DescMessage, DescMessage>
-        | undefined)?.filter;
+        | undefined;
+      const filter = topicImpl?.filter?.bind(topicImpl);
       const topic = filter
         ? server.topic(path, {
           filterSchema: method.input,
@@ -351,7 +379,7 @@ export function registerService<S extends DescService>(
       const { topic, method } = streaming(name);
       const send = (pb: Protobuf) => {
         const init = update as MessageInitShape<never>;
-        const message = pb.create(method.output, init);
+        const message = createMessage(pb, method.output, init);
         server.publish(topic.path, pb.toBinary(method.output, message));
       };
       const pb = protobuf();

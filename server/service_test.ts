@@ -237,3 +237,69 @@ Deno.test("Server.service refuses two methods whose paths share an FNV-1a hash, 
   const first = await peer.call(request(1, "/t.S/M22949"));
   assert.equal(first.responseStatus, NOT_FOUND);
 });
+
+Deno.test("Server.service calls a class instance's methods with the instance as this, beside its own fields", async () => {
+  class RoomImpl {
+    names: string[] = [];
+    join(msg: { name: string }) {
+      this.names.push(msg.name);
+    }
+    send() {
+      return this.names.length === 0 ? undefined : {};
+    }
+    messages = { filter: () => true };
+  }
+  const impl = new RoomImpl();
+  await using t = await startServer((server) =>
+    void server.service(Room, impl)
+  );
+  const peer = await t.connectRaw();
+  const joined = await peer.call(
+    request(1, "/room/join", bytes(ChatJoinSchema, { name: "ada" })),
+  );
+  assert.equal(joined.responseStatus, OK, joined.responseMessage);
+  assert.deepEqual(impl.names, ["ada"]);
+  const sent = await peer.call(request(2, "/room/send"));
+  assert.equal(sent.responseStatus, OK, sent.responseMessage);
+});
+
+Deno.test("Server.service refuses a unary method implemented only by Object.prototype", () => {
+  const file = create(FileDescriptorProtoSchema, {
+    name: "t.proto",
+    package: "t",
+    syntax: "proto3",
+    messageType: [{ name: "E" }],
+    service: [{
+      name: "S",
+      method: [{
+        name: "ToLocaleString",
+        inputType: ".t.E",
+        outputType: ".t.E",
+      }],
+    }],
+  });
+  const service = createFileRegistry(file, () => undefined).getService("t.S")!;
+  assert.throws(
+    () => new Server().service(service, {}),
+    /has no function "toLocaleString" for the unary method ToLocaleString/,
+  );
+});
+
+Deno.test("Server.service answers INTERNAL_ERROR when a handler returns a message of another type, and publish refuses one", async () => {
+  let room;
+  await using t = await startServer((server) => {
+    room = server.service(Room, {
+      join: () => {},
+      // Only a cast gets past the types; a service built at run time has none.
+      send: () => create(ChatJoinSchema, { name: "ada" }) as never,
+    });
+  });
+  const peer = await t.connectRaw();
+  const sent = await peer.call(request(1, "/room/send"));
+  assert.equal(sent.responseStatus, NanoRPCResponse_Status.INTERNAL_ERROR);
+  assert.throws(
+    () =>
+      room!.publish("messages", create(ChatJoinSchema, { name: "x" }) as never),
+    /a nanorpc_demo\.ChatJoin where a nanorpc_demo\.ChatMessage is expected/,
+  );
+});

@@ -12,6 +12,7 @@ import type {
 } from "@bufbuild/protobuf";
 import { InternalError } from "../protocol/errors.ts";
 import {
+  createMessage,
   loadProtobuf,
   type Protobuf,
   protobuf,
@@ -74,7 +75,7 @@ export function typedHandler<I extends DescMessage, O extends DescMessage>(
   ): Uint8Array | undefined => {
     if (!output || value === undefined) return undefined;
     const pb = protobuf()!;
-    return pb.toBinary(output, pb.create(output, value));
+    return pb.toBinary(output, createMessage(pb, output, value));
   };
   const run = (pb: Protobuf, ctx: Context) => {
     let input: MessageShape<I>;
