@@ -98,7 +98,7 @@ export class ProtobufEsCodec implements RequestCodec {
         error = MalformedReason.VARINT_TOO_LONG;
         break;
       }
-      if (size > maxMessageSize) {
+      if (size > maxMessageSize || over32Bits(rest, bodyAt)) {
         error = MalformedReason.FRAME_TOO_LARGE;
         break;
       }
@@ -253,6 +253,17 @@ export function frameBodies(
     at += body.length;
   }
   return out.subarray(0, at);
+}
+
+/**
+ * Whether the varint in `bytes[0, n)` holds bits past 32: a size that
+ * large is over any limit, but sizeDelimitedPeek returns its low 32 bits.
+ */
+function over32Bits(bytes: Uint8Array, n: number): boolean {
+  if (n < 5) return false;
+  if (bytes[4] & 0x70) return true;
+  for (let i = 5; i < n; i++) if (bytes[i] & 0x7f) return true;
+  return false;
 }
 
 function varintSize(n: number): number {

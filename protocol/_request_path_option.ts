@@ -4,7 +4,10 @@
 // loads either). protobuf-es keeps every extension of `MethodOptions`,
 // this one included, as an unknown field of the options message; this is
 // what `getOption(method, nanorpc).requestPath` reads, and gives the same
-// answer: occurrences merge, and the last `request_path` wins.
+// answer: occurrences merge, and the last `request_path` wins. Bytes that
+// protobuf-es reads leniently and protoc never writes -- a request_path of
+// another wire type, a varint over 10 bytes, a length of 2^32 or more --
+// are refused as malformed (_request_path_option_fuzz_test.ts).
 
 import type { DescMethod } from "@bufbuild/protobuf";
 
@@ -21,7 +24,8 @@ const FIXED32 = 5;
 /** Groups nested deeper than this are refused, as protobuf-es does. */
 const MAX_GROUP_DEPTH = 99;
 
-const decoder = new TextDecoder();
+/** As protobuf-es reads a proto3 string: strict, a leading U+FEFF kept. */
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The `(nanorpc).request_path` option of `method`, or `undefined` when the
@@ -61,7 +65,7 @@ class OptionReader {
       if (Math.floor(tag / 8) === REQUEST_PATH_FIELD) {
         if (wireType !== LENGTH_DELIMITED) this.malformed();
         const stop = this.#end(this.#varint());
-        path = decoder.decode(this.#bytes.subarray(this.#pos, stop));
+        path = this.#text(stop);
         this.#pos = stop;
       } else this.#skip(wireType, Math.floor(tag / 8), 0);
     }
@@ -102,6 +106,15 @@ class OptionReader {
     );
   }
 
+  /** The UTF-8 text from here to `stop`. */
+  #text(stop: number): string {
+    try {
+      return decoder.decode(this.#bytes.subarray(this.#pos, stop));
+    } catch {
+      return this.malformed();
+    }
+  }
+
   /** Where `length` bytes from here end, checked against the bytes. */
   #end(length: number): number {
     const end = this.#pos + length;
@@ -109,10 +122,16 @@ class OptionReader {
     return end;
   }
 
-  /** A field's tag; field number 0 is illegal, as for protobuf-es. */
+  /**
+   * A field's tag; field number 0, a tag over 32 bits or longer than 5
+   * bytes are illegal, as for protobuf-es.
+   */
   #tag(): number {
+    const start = this.#pos;
     const tag = this.#varint();
-    return tag < 8 ? this.malformed() : tag;
+    return tag < 8 || tag > 0xffffffff || this.#pos - start > 5
+      ? this.malformed()
+      : tag;
   }
 
   #varint(): number {

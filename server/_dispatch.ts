@@ -14,7 +14,8 @@ import type { ServerSession } from "./_session.ts";
 import { checkFilterSize } from "./_subscriptions.ts";
 
 const EMPTY = new Uint8Array(0);
-const decoder = new TextDecoder();
+// A leading U+FEFF is part of a path, not a byte-order mark.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 /** Longest path quoted back in a message. */
 const QUOTE = 200;
 

@@ -94,6 +94,14 @@ Deno.test("Server answers unknown paths and hashes with NOT_FOUND and a message"
     });
     assert.equal(byPath.responseStatus, Status.NOT_FOUND);
     assert.match(byPath.responseMessage, /\/nope/);
+    // A leading U+FEFF is part of the path as sent, not a byte-order mark.
+    const marked = await p.call({
+      requestId: 4,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: "\uFEFF/nope" },
+    });
+    assert.equal(marked.responseStatus, Status.NOT_FOUND);
+    assert.equal(marked.responseMessage, "No handler for path \uFEFF/nope");
     const byHash = await p.call({
       requestId: 2,
       requestType: REQUEST,

@@ -111,14 +111,14 @@ export function responsesSize(
   let size = 0;
   for (let k = first; k < first + n; k++) {
     const len = payloads[k].length;
-    const type = fields[k * 3 + 1];
-    if (type === PRE_ENCODED) {
+    if (fields[k * 3 + 1] === PRE_ENCODED) {
       size += len;
       continue;
     }
     const message = messages[k];
-    let body = int32FieldSize(fields[k * 3]) + int32FieldSize(type) +
-      int32FieldSize(fields[k * 3 + 2]);
+    let body = int32FieldSize(fields[k * 3] | 0) +
+      int32FieldSize(fields[k * 3 + 1] | 0) +
+      int32FieldSize(fields[k * 3 + 2] | 0);
     if (message) {
       const bytes = encodeMessage(message).length;
       body += 1 + varintSize(bytes) + bytes;
@@ -146,14 +146,17 @@ export function writeResponses(
   for (let k = first; k < first + n; k++) {
     const payload = payloads[k];
     const len = payload.length;
-    const id = fields[k * 3];
-    const type = fields[k * 3 + 1];
-    const status = fields[k * 3 + 2];
-    if (type === PRE_ENCODED) {
+    if (fields[k * 3 + 1] === PRE_ENCODED) {
       out.set(payload, at); // A RangeError when it does not fit.
       at += len;
       continue;
     }
+    // int32 fields: their low 32 bits (ToInt32), as protobuf-es keeps an
+    // int32's and encodeRequests' Int32Array does. A number past 2^32 had
+    // its varint cut short of the size counted for it.
+    const id = fields[k * 3] | 0;
+    const type = fields[k * 3 + 1] | 0;
+    const status = fields[k * 3 + 2] | 0;
     if (
       !messages[k] && id >= 0 && type >= 0 &&
       type < ONE_BYTE && status >= 0 && status < ONE_BYTE && len < SMALL_BODY

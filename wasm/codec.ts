@@ -249,8 +249,10 @@ export class Codec {
 
   /**
    * Encodes `count` response frames into one new buffer. `fields` holds
-   * three numbers per frame (id, type, status); `messages[i]` is the
-   * response message or `undefined`; `payloads[i]` the data. A frame of
+   * three numbers per frame (id, type, status), each written as an int32
+   * (its low 32 bits, as {@link encodeRequests} writes its numbers);
+   * `messages[i]` is the response message or `undefined`; `payloads[i]`
+   * the data. A frame of
    * type {@link PRE_ENCODED} is its payload, copied as it is. Response
    * headers are written in TypeScript (wasm/_responses.ts), not by the
    * module: for a few bytes per frame that is cheaper than its table.
@@ -291,8 +293,10 @@ export class Codec {
 
   /**
    * Encodes `count` request frames into one new buffer. `fields` holds four
-   * numbers per frame (id, type, pathKind, pathHash); `paths[i]` the UTF-8
-   * path bytes for PATH_STRING; `payloads[i]` the data.
+   * numbers per frame (id, type, pathKind, pathHash), the id and type
+   * written as int32s and the hash as a uint32 (their low 32 bits);
+   * `paths[i]` the UTF-8 path bytes for PATH_STRING; `payloads[i]` the
+   * data.
    */
   encodeRequests(
     fields: ArrayLike<number>,
