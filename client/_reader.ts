@@ -6,7 +6,12 @@
  * @module
  */
 
-import { codec, MALFORMED_REASONS, MAX_FRAMES } from "../wasm/codec.ts";
+import {
+  codec,
+  MALFORMED_REASONS,
+  MalformedReason,
+  MAX_FRAMES,
+} from "../wasm/codec.ts";
 import { ResponseFrames } from "../wasm/frames.ts";
 import { ProtocolError } from "./errors.ts";
 
@@ -24,7 +29,8 @@ export const INITIAL_BUFFER = 64 * 1024;
 /** Least free space offered to a socket read. */
 const MIN_READ = 4096;
 
-const decoder = new TextDecoder();
+// A leading U+FEFF is text in a protobuf string, not a byte-order mark.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * Splits a byte stream into response frames. The buffer grows only when it
@@ -93,10 +99,13 @@ export class ResponseReader {
       this.#start += frames.consumed;
       while (frames.next()) this.#emit(input, frames);
       if (frames.error !== 0) {
+        const hint = frames.error === MalformedReason.FRAME_TOO_LARGE
+          ? `; this client accepts frames up to maxMessageSize = ${this.#maxMessageSize} bytes: set it to the server's`
+          : "";
         throw new ProtocolError(
           `Malformed response from the server (${
             MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`
-          } at byte ${frames.errorAt} of the chunk); the connection was closed`,
+          } at byte ${frames.errorAt} of the chunk); the connection was closed${hint}`,
         );
       }
       if (frames.count < MAX_FRAMES) {

@@ -76,6 +76,8 @@ options:
   --json            print one JSON object per response, update, ping,
                     path or error
   --timeout MS      how long to wait for an answer (default 10000)
+  --max-message-size BYTES  largest frame sent or accepted (default
+                    1048576); match the server's
   --ca-cert FILE    extra root certificate (PEM) for tls:// addresses
   --ping            print the round-trip time of a PING
   --subscribe       print each update on its own line until Ctrl-C,
@@ -109,6 +111,7 @@ function parse(args: string[]) {
         "emit-defaults": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         timeout: { type: "string", default: "10000" },
+        "max-message-size": { type: "string" },
         "ca-cert": { type: "string" },
         ping: { type: "boolean", default: false },
         subscribe: { type: "boolean", default: false },
@@ -147,6 +150,16 @@ function parse(args: string[]) {
   }
   const timeout = Number(values.timeout);
   if (!(timeout >= 0)) throw new UsageError("--timeout wants milliseconds");
+  const sizeText = values["max-message-size"];
+  const maxMessageSize = sizeText === undefined ? undefined : Number(sizeText);
+  if (
+    sizeText !== undefined &&
+    !(/^\s*\d+\s*$/.test(sizeText) && maxMessageSize! > 0)
+  ) {
+    throw new UsageError(
+      "--max-message-size wants a positive whole number of bytes",
+    );
+  }
   const hexBytes = (flag: "data-hex" | "filter-hex") => {
     const given = values[flag];
     return given === undefined ? undefined : fromHex(given, `--${flag}`);
@@ -159,6 +172,7 @@ function parse(args: string[]) {
     dataText,
     raw,
     timeout,
+    maxMessageSize,
     values,
   };
 }
@@ -236,9 +250,10 @@ async function subscribe(
 }
 
 async function clientOptions(parsed: Parsed): Promise<ClientOptions> {
-  const { values, timeout } = parsed;
+  const { values, timeout, maxMessageSize } = parsed;
   const options: ClientOptions = {
     timeout,
+    maxMessageSize,
     hash: values.hash,
     connectTimeout: timeout || undefined,
     keepalive: values.subscribe,
@@ -358,7 +373,11 @@ export function report(error: unknown, json: boolean): number {
     return fail(EXIT_STATUS, name, `error: ${name}: ${message}`);
   }
   if (error instanceof ClientError) {
-    return fail(EXIT_CONNECTION, null, `error: ${message}`);
+    // The reader names the client option; here it is a flag.
+    const flag = /maxMessageSize/.test(message)
+      ? "\n(the limit is --max-message-size BYTES)"
+      : "";
+    return fail(EXIT_CONNECTION, null, `error: ${message}${flag}`);
   }
   return fail(EXIT_OTHER, null, `error: ${message}`);
 }

@@ -1,7 +1,12 @@
 // The command-line client, run as a process against the real server.
 
 import assert from "node:assert/strict";
-import { captureConsole, type TestTransport, waitFor } from "../testing/mod.ts";
+import {
+  captureConsole,
+  startServer,
+  type TestTransport,
+  waitFor,
+} from "../testing/mod.ts";
 import { startDemoServer } from "./_fixture_test.ts";
 import { call, Lines, MAIN } from "./_cli_test.ts";
 import { report, UsageError } from "./main.ts";
@@ -137,4 +142,22 @@ Deno.test("deno task call treats only command-line mistakes as usage errors", ()
   assert.equal(report(new TypeError("x is not a function"), false), 4);
   assert.equal(report(new Error("surprise"), false), 4);
   assert.match(String(logged.calls[1][0]), /x is not a function/);
+});
+
+Deno.test("deno task call --max-message-size accepts answers as large as a server allows", async () => {
+  const big = 2 * 1024 * 1024;
+  await using t = await startServer((server) => {
+    server.handle("/big", () => new Uint8Array(big).fill(0x61));
+  }, { maxMessageSize: 4 * 1024 * 1024 });
+  const refused = await call(t.url, "/big");
+  assert.equal(refused.code, 3, refused.stderr);
+  assert.match(refused.stderr, /--max-message-size/);
+  const taken = await call(t.url, "/big", "--max-message-size", "4194304");
+  assert.equal(taken.code, 0, taken.stderr);
+  assert.equal(taken.stdout, `${"a".repeat(big)}\n`);
+  for (const bad of ["0", "1.5", "lots", " "]) {
+    const wrong = await call(t.url, "/big", "--max-message-size", bad);
+    assert.equal(wrong.code, 2, bad);
+    assert.match(wrong.stderr, /--max-message-size wants a positive whole/);
+  }
 });

@@ -2399,13 +2399,12 @@ function responsesSize(fields, messages, payloads, first, n) {
   let size = 0;
   for (let k = first; k < first + n; k++) {
     const len = payloads[k].length;
-    const type = fields[k * 3 + 1];
-    if (type === PRE_ENCODED) {
+    if (fields[k * 3 + 1] === PRE_ENCODED) {
       size += len;
       continue;
     }
     const message = messages[k];
-    let body = int32FieldSize(fields[k * 3]) + int32FieldSize(type) + int32FieldSize(fields[k * 3 + 2]);
+    let body = int32FieldSize(fields[k * 3] | 0) + int32FieldSize(fields[k * 3 + 1] | 0) + int32FieldSize(fields[k * 3 + 2] | 0);
     if (message) {
       const bytes = encodeMessage(message).length;
       body += 1 + varintSize(bytes) + bytes;
@@ -2420,14 +2419,14 @@ function writeResponses(fields, messages, payloads, first, n, out, at) {
   for (let k = first; k < first + n; k++) {
     const payload = payloads[k];
     const len = payload.length;
-    const id = fields[k * 3];
-    const type = fields[k * 3 + 1];
-    const status = fields[k * 3 + 2];
-    if (type === PRE_ENCODED) {
+    if (fields[k * 3 + 1] === PRE_ENCODED) {
       out.set(payload, at);
       at += len;
       continue;
     }
+    const id = fields[k * 3] | 0;
+    const type = fields[k * 3 + 1] | 0;
+    const status = fields[k * 3 + 2] | 0;
     if (!messages[k] && id >= 0 && type >= 0 && type < ONE_BYTE && status >= 0 && status < ONE_BYTE && len < SMALL_BODY) {
       at = writeShort(out, at, id, type, status, payload, k - first + 1, n);
       continue;
@@ -2515,6 +2514,13 @@ var RS_FRAME_END = 9;
 var PATH_NONE = 0;
 var PATH_HASH = 1;
 var PATH_STRING = 2;
+var REASON_VARINT_TOO_LONG = 1;
+var REASON_FRAME_TOO_LARGE = 2;
+var REASON_TRUNCATED = 3;
+var REASON_INVALID_UTF8 = 4;
+var REASON_BAD_WIRE_TYPE = 5;
+var REASON_BAD_TAG = 6;
+var REASON_WRONG_WIRE_TYPE = 7;
 var ENC_STRIDE = 8;
 var ENC_ID = 0;
 var ENC_TYPE = 1;
@@ -2526,6 +2532,22 @@ var ENC_RQ_DATA_LEN = 6;
 var ENC_HEADER_LEN = 7;
 
 // wasm/malformed.ts
+var MalformedReason = {
+  /** A varint (prefix, tag or value) runs over 10 bytes. */
+  VARINT_TOO_LONG: REASON_VARINT_TOO_LONG,
+  /** The length prefix exceeds the maximum message size. */
+  FRAME_TOO_LARGE: REASON_FRAME_TOO_LARGE,
+  /** A field runs past the end of its frame. */
+  TRUNCATED: REASON_TRUNCATED,
+  /** A path (or response message) is not valid UTF-8. */
+  INVALID_UTF8: REASON_INVALID_UTF8,
+  /** Wire type 3, 4, 6 or 7. */
+  BAD_WIRE_TYPE: REASON_BAD_WIRE_TYPE,
+  /** Field number 0, or a tag over 32 bits or longer than 5 bytes. */
+  BAD_TAG: REASON_BAD_TAG,
+  /** A known field with a wire type other than its own. */
+  WRONG_WIRE_TYPE: REASON_WRONG_WIRE_TYPE
+};
 var MALFORMED_REASONS = [
   "",
   "Varint longer than 10 bytes",
@@ -2650,8 +2672,10 @@ var Codec = class {
   }
   /**
    * Encodes `count` response frames into one new buffer. `fields` holds
-   * three numbers per frame (id, type, status); `messages[i]` is the
-   * response message or `undefined`; `payloads[i]` the data. A frame of
+   * three numbers per frame (id, type, status), each written as an int32
+   * (its low 32 bits, as {@link encodeRequests} writes its numbers);
+   * `messages[i]` is the response message or `undefined`; `payloads[i]`
+   * the data. A frame of
    * type {@link PRE_ENCODED} is its payload, copied as it is. Response
    * headers are written in TypeScript (wasm/_responses.ts), not by the
    * module: for a few bytes per frame that is cheaper than its table.
@@ -2676,8 +2700,10 @@ var Codec = class {
   }
   /**
    * Encodes `count` request frames into one new buffer. `fields` holds four
-   * numbers per frame (id, type, pathKind, pathHash); `paths[i]` the UTF-8
-   * path bytes for PATH_STRING; `payloads[i]` the data.
+   * numbers per frame (id, type, pathKind, pathHash), the id and type
+   * written as int32s and the hash as a uint32 (their low 32 bits);
+   * `paths[i]` the UTF-8 path bytes for PATH_STRING; `payloads[i]` the
+   * data.
    */
   encodeRequests(fields, paths, payloads, count) {
     const parts = [];
@@ -3531,7 +3557,9 @@ var ResponseFrames = class extends DecodedFrames {
 // client/_reader.ts
 var INITIAL_BUFFER = 64 * 1024;
 var MIN_READ = 4096;
-var decoder = new TextDecoder();
+var decoder = new TextDecoder("utf-8", {
+  ignoreBOM: true
+});
 var ResponseReader = class {
   static {
     __name(this, "ResponseReader");
@@ -3591,7 +3619,8 @@ var ResponseReader = class {
       this.#start += frames.consumed;
       while (frames.next()) this.#emit(input, frames);
       if (frames.error !== 0) {
-        throw new ProtocolError(`Malformed response from the server (${MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`} at byte ${frames.errorAt} of the chunk); the connection was closed`);
+        const hint = frames.error === MalformedReason.FRAME_TOO_LARGE ? `; this client accepts frames up to maxMessageSize = ${this.#maxMessageSize} bytes: set it to the server's` : "";
+        throw new ProtocolError(`Malformed response from the server (${MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`} at byte ${frames.errorAt} of the chunk); the connection was closed${hint}`);
       }
       if (frames.count < MAX_FRAMES) {
         this.#need = frames.need;
@@ -5302,25 +5331,6 @@ function checkPositive(name, ms) {
 }
 __name(checkPositive, "checkPositive");
 
-// client/_protobuf.ts
-function encodeMessage2(pb, schema, init) {
-  return pb.toBinary(schema, pb.create(schema, init));
-}
-__name(encodeMessage2, "encodeMessage");
-function messageDecoder(pb, schema, from) {
-  return (bytes) => {
-    try {
-      return pb.fromBinary(schema, bytes);
-    } catch (cause) {
-      const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new ClientError(`Data from ${from} does not decode as ${schema.typeName} (${reason}); check the output schema`, {
-        cause
-      });
-    }
-  };
-}
-__name(messageDecoder, "messageDecoder");
-
 // protocol/_protobuf.ts
 var loaded;
 var loading;
@@ -5340,6 +5350,40 @@ function loadProtobuf() {
   return loading;
 }
 __name(loadProtobuf, "loadProtobuf");
+function createMessage(pb, schema, init) {
+  const typeName = init.$typeName;
+  if (typeof typeName === "string" && typeName !== schema.typeName) {
+    throw new TypeError(`Got a ${typeName} where a ${schema.typeName} is expected`);
+  }
+  return pb.create(schema, init);
+}
+__name(createMessage, "createMessage");
+
+// client/_protobuf.ts
+function encodeMessage2(pb, schema, init, to) {
+  try {
+    return pb.toBinary(schema, createMessage(pb, schema, init));
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new ClientError(`Cannot encode the data for ${to} as ${schema.typeName} (${reason}); check the input`, {
+      cause
+    });
+  }
+}
+__name(encodeMessage2, "encodeMessage");
+function messageDecoder(pb, schema, from) {
+  return (bytes) => {
+    try {
+      return pb.fromBinary(schema, bytes);
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new ClientError(`Data from ${from} does not decode as ${schema.typeName} (${reason}); check the output schema`, {
+        cause
+      });
+    }
+  };
+}
+__name(messageDecoder, "messageDecoder");
 
 // protocol/_request_path_option.ts
 var NANORPC_EXTENSION = 5020;
@@ -5351,7 +5395,10 @@ var START_GROUP = 3;
 var END_GROUP = 4;
 var FIXED32 = 5;
 var MAX_GROUP_DEPTH = 99;
-var decoder2 = new TextDecoder();
+var decoder2 = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true
+});
 function requestPathOption(method) {
   let path;
   for (const field of method.proto.options?.$unknown ?? []) {
@@ -5384,7 +5431,7 @@ var OptionReader = class {
       if (Math.floor(tag / 8) === REQUEST_PATH_FIELD) {
         if (wireType !== LENGTH_DELIMITED) this.malformed();
         const stop = this.#end(this.#varint());
-        path = decoder2.decode(this.#bytes.subarray(this.#pos, stop));
+        path = this.#text(stop);
         this.#pos = stop;
       } else this.#skip(wireType, Math.floor(tag / 8), 0);
     }
@@ -5420,16 +5467,28 @@ var OptionReader = class {
     const { parent, name } = this.#method;
     throw new TypeError(`The (nanorpc) option of ${parent.typeName}.${name} is malformed; regenerate ${parent.file.proto.name} with protoc or buf`);
   }
+  /** The UTF-8 text from here to `stop`. */
+  #text(stop) {
+    try {
+      return decoder2.decode(this.#bytes.subarray(this.#pos, stop));
+    } catch {
+      return this.malformed();
+    }
+  }
   /** Where `length` bytes from here end, checked against the bytes. */
   #end(length) {
     const end = this.#pos + length;
     if (end > this.#bytes.length) this.malformed();
     return end;
   }
-  /** A field's tag; field number 0 is illegal, as for protobuf-es. */
+  /**
+   * A field's tag; field number 0, a tag over 32 bits or longer than 5
+   * bytes are illegal, as for protobuf-es.
+   */
   #tag() {
+    const start2 = this.#pos;
     const tag = this.#varint();
-    return tag < 8 ? this.malformed() : tag;
+    return tag < 8 || tag > 4294967295 || this.#pos - start2 > 5 ? this.malformed() : tag;
   }
   #varint() {
     let value = 0;
@@ -5492,8 +5551,14 @@ function clientMethod(client, method) {
     }), "subscribe");
     if (init === void 0) return subscribe();
     const pb = protobuf();
-    if (pb) return subscribe(encodeMessage2(pb, input, init));
-    return loadProtobuf().then((pb2) => subscribe(encodeMessage2(pb2, input, init)));
+    if (!pb) {
+      return loadProtobuf().then((pb2) => subscribe(encodeMessage2(pb2, input, init, path)));
+    }
+    try {
+      return subscribe(encodeMessage2(pb, input, init, path));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
 }
 __name(clientMethod, "clientMethod");
@@ -5680,7 +5745,8 @@ var Client = class extends EventTarget {
    * @param options The two schemas, plus signal, timeout and hashing.
    * @returns The decoded response message.
    * @throws {NanoRpcError} As {@link Client.request}; a `ClientError` when
-   * the response does not decode with the output schema.
+   * the input does not encode (a message of another type, a required field
+   * unset) or the response does not decode with the output schema.
    *
    * @example
    * ```ts ignore
@@ -5696,7 +5762,7 @@ var Client = class extends EventTarget {
    */
   async call(path, input, options) {
     const pb = protobuf() ?? await loadProtobuf();
-    const bytes = encodeMessage2(pb, options.input, input);
+    const bytes = encodeMessage2(pb, options.input, input, path);
     const response = await this.request(path, bytes, options);
     return messageDecoder(pb, options.output, path)(response.data);
   }
