@@ -52,6 +52,9 @@ let name = "";
 let filter = "";
 let generation = 0;
 let current;
+/** Settles once the session knows our name again after a reconnection. */
+let rejoined = Promise.resolve();
+let releaseSends;
 const authors = new Set();
 const clock = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit",
@@ -120,11 +123,18 @@ async function start() {
     }
   }
   client.addEventListener("connect", () => setStatus("open"));
-  client.addEventListener("disconnect", () => setStatus("reconnecting"));
+  client.addEventListener("disconnect", () => {
+    setStatus("reconnecting");
+    holdSends();
+  });
   client.addEventListener("reconnect", () => {
     setStatus("open");
-    // A new connection is a new session: it does not know our name yet.
-    if (name) join(name).catch(() => {});
+    // A new connection is a new session: it does not know our name yet, so
+    // messages wait for the join (else the room would show them as
+    // "anonymous").
+    const release = releaseSends;
+    releaseSends = undefined;
+    (name ? join(name) : Promise.resolve()).catch(() => {}).finally(release);
   });
   setStatus(stateOf(client.state ?? "open"));
   follow();
@@ -145,6 +155,12 @@ async function measure() {
 }
 
 // ---- joining and sending -------------------------------------------------
+
+/** Holds messages from now until the next reconnection has rejoined. */
+function holdSends() {
+  if (releaseSends) return;
+  rejoined = new Promise((resolve) => releaseSends = resolve);
+}
 
 async function join(who) {
   const response = await client.request(
@@ -189,6 +205,7 @@ view.sendForm.addEventListener("submit", async (event) => {
   view.sendButton.disabled = true;
   hideError(view.sendError);
   try {
+    await rejoined;
     const response = await client.request(
       "/room/send",
       encodeChatMessage({ text }),
