@@ -128,20 +128,28 @@ async function rest(client: RawClient): Promise<string[]> {
   }
 }
 
+/**
+ * A subscribed client of `node` that joined the room as `name`: the
+ * broadcast of its own join came before the answer.
+ */
+async function joined(node: TestNode, name: string): Promise<RawClient> {
+  const client = await subscribed(node);
+  await send(client, 2, "/room/join", name);
+  assert.deepEqual(await upTo(client, 2), [
+    `update joined:${name}`,
+    "answer 1",
+  ]);
+  return client;
+}
+
 needsNats.test("NatsForwarder delivers a remote handler's broadcast after the join it made, to the caller and once to every other member", async () => {
   await using nats = await startNatsServer();
   const { room, home } = await twoNodes(nats.url);
   await using _room = room;
   await using _home = home;
-  const carol = await subscribed(room); // a member on the serving node
-  await send(carol, 2, "/room/join", "carol");
-  assert.deepEqual(await upTo(carol, 2), ["update joined:carol", "answer 1"]);
-  const alice = await subscribed(home);
-  await send(alice, 2, "/room/join", "alice");
-  assert.deepEqual(await upTo(alice, 2), ["update joined:alice", "answer 1"]);
-  const bob = await subscribed(home);
-  await send(bob, 2, "/room/join", "bob");
-  assert.deepEqual(await upTo(bob, 2), ["update joined:bob", "answer 1"]);
+  const carol = await joined(room, "carol"); // a member on the serving node
+  const alice = await joined(home, "alice");
+  const bob = await joined(home, "bob");
   assert.equal(str((await alice.read()).data), "joined:bob");
   assert.equal(str((await carol.read()).data), "joined:alice");
   assert.equal(str((await carol.read()).data), "joined:bob");
@@ -156,12 +164,8 @@ needsNats.test("NatsForwarder keeps a remote handler's broadcast from the caller
   const { room, home } = await twoNodes(nats.url);
   await using _room = room;
   await using _home = home;
-  const alice = await subscribed(home);
-  await send(alice, 2, "/room/join", "alice");
-  assert.deepEqual(await upTo(alice, 2), ["update joined:alice", "answer 1"]);
-  const bob = await subscribed(home);
-  await send(bob, 2, "/room/join", "bob");
-  assert.deepEqual(await upTo(bob, 2), ["update joined:bob", "answer 1"]);
+  const alice = await joined(home, "alice");
+  const bob = await joined(home, "bob");
   assert.equal(str((await alice.read()).data), "joined:bob");
   await send(bob, 3, "/room/leave", "bob");
   assert.deepEqual(await upTo(bob, 3), ["answer 1"], "bob had left");
@@ -177,9 +181,7 @@ needsNats.test("NatsForwarder delivers a remote handler's multicast, by uid and 
   const { room, home } = await twoNodes(nats.url);
   await using _room = room;
   await using _home = home;
-  const alice = await subscribed(home);
-  await send(alice, 2, "/room/join", "alice");
-  assert.deepEqual(await upTo(alice, 2), ["update joined:alice", "answer 1"]);
+  const alice = await joined(home, "alice");
   const bob = await subscribed(home);
   await send(bob, 2, "/room/enter", "bob");
   assert.deepEqual(await upTo(bob, 2), ["update welcome:bob", "answer 1"]);
