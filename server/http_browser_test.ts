@@ -221,3 +221,61 @@ Deno.test({
     }
   },
 });
+
+/**
+ * The demo room on TCP at a free port, with a member that joined before
+ * the HTTP listener opens at `httpPort` (so it hears a page's first
+ * message), then HTTP.
+ */
+async function roomHeardFirst(httpPort = 0) {
+  const server = new Server({ logLevel: "error" });
+  registerDemo(server);
+  const tcp = await server.listen({ port: 0 });
+  const member = await tcpMember((tcp.addr as Deno.NetAddr).port, "Tcp");
+  const http = await server.listen({ http: { port: httpPort } });
+  return { server, member, httpPort: (http.addr as Deno.NetAddr).port };
+}
+
+Deno.test({
+  name:
+    "chat.js sends a message typed while reconnecting under the joined name, not as anonymous",
+  ignore: browserSkipReason() !== undefined,
+  async fn() {
+    let demo = await roomHeardFirst();
+    await using chromium = await launchChromium();
+    try {
+      const ada = await chromium.browser.newPage();
+      const errors: string[] = [];
+      ada.on("pageerror", (e) => errors.push(e.message));
+      await ada.goto(`http://127.0.0.1:${demo.httpPort}/`);
+      await join(ada, "Ada");
+
+      // The server restarts; Ada sends while the page is reconnecting (the
+      // client holds the request until it is connected again).
+      await demo.member.client.close();
+      await demo.server.shutdown();
+      await waitForState(ada, "reconnecting");
+      await ada.fill("#text", "typed while away");
+      await ada.click("#send-button");
+      demo = await roomHeardFirst(demo.httpPort);
+      const { heard } = demo.member;
+      await waitFor(() => heard.length > 0, {
+        timeout: 15_000,
+        message: "the message sent while reconnecting",
+      });
+      await waitForState(ada, "open");
+      await ada.fill("#text", "and after");
+      await ada.click("#send-button");
+      await waitFor(() => heard.length > 1, {
+        timeout: 15_000,
+        message: "the message sent after reconnecting",
+      });
+      assert.deepEqual(heard, ["Ada: typed while away", "Ada: and after"]);
+      assert.deepEqual(errors, []);
+      await ada.close();
+    } finally {
+      await demo.member.client.close();
+      await demo.server.shutdown();
+    }
+  },
+});
