@@ -5,6 +5,7 @@ import {
   create,
   createFileRegistry,
   type DescMessage,
+  type DescService,
   fromBinary,
   type MessageInitShape,
   toBinary,
@@ -209,8 +210,8 @@ Deno.test("Server.service refuses a request_path without a leading slash", () =>
   );
 });
 
-Deno.test("Server.service refuses two methods whose paths share an FNV-1a hash, and registers neither", async () => {
-  // /t.S/M22949 and /t.S/M824404 hash alike (0xe5e7fd83).
+/** Service `t.S` of a file built at run time: unary `methods` of `t.E`. */
+function serviceOf(methods: string[]): DescService {
   const file = create(FileDescriptorProtoSchema, {
     name: "t.proto",
     package: "t",
@@ -218,15 +219,19 @@ Deno.test("Server.service refuses two methods whose paths share an FNV-1a hash, 
     messageType: [{ name: "E" }],
     service: [{
       name: "S",
-      method: [
-        { name: "M22949", inputType: ".t.E", outputType: ".t.E" },
-        { name: "M824404", inputType: ".t.E", outputType: ".t.E" },
-      ],
+      method: methods.map((name) => ({
+        name,
+        inputType: ".t.E",
+        outputType: ".t.E",
+      })),
     }],
   });
-  const colliding = createFileRegistry(file, () => undefined).getService(
-    "t.S",
-  )!;
+  return createFileRegistry(file, () => undefined).getService("t.S")!;
+}
+
+Deno.test("Server.service refuses two methods whose paths share an FNV-1a hash, and registers neither", async () => {
+  // /t.S/M22949 and /t.S/M824404 hash alike (0xe5e7fd83).
+  const colliding = serviceOf(["M22949", "M824404"]);
   const server = new Server();
   assert.throws(
     () => server.service(colliding, { m22949: () => {}, m824404: () => {} }),
@@ -264,21 +269,7 @@ Deno.test("Server.service calls a class instance's methods with the instance as 
 });
 
 Deno.test("Server.service refuses a unary method implemented only by Object.prototype", () => {
-  const file = create(FileDescriptorProtoSchema, {
-    name: "t.proto",
-    package: "t",
-    syntax: "proto3",
-    messageType: [{ name: "E" }],
-    service: [{
-      name: "S",
-      method: [{
-        name: "ToLocaleString",
-        inputType: ".t.E",
-        outputType: ".t.E",
-      }],
-    }],
-  });
-  const service = createFileRegistry(file, () => undefined).getService("t.S")!;
+  const service = serviceOf(["ToLocaleString"]);
   assert.throws(
     () => new Server().service(service, {}),
     /has no function "toLocaleString" for the unary method ToLocaleString/,
