@@ -17,6 +17,7 @@ import { waitFor } from "../testing/wait.ts";
 import type { Server } from "../server/mod.ts";
 import { meshed, startNode, type TestNode } from "./_testing.ts";
 import { Status } from "../wasm/wire.ts";
+import { MAX_CARRIED } from "../server/_remote_session.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -49,6 +50,14 @@ function roomSetup(home: () => TestNode | undefined) {
       room.remove(ctx.session);
       room.broadcast("/room/events", text(`left:${str(ctx.data)}`));
       await settled(before);
+    });
+    server.handle("/room/chatty", async (ctx) => {
+      const before = home()?.broker.stats.delivered;
+      room.add(ctx.session);
+      for (let i = 0; i < MAX_CARRIED + 6; i++) {
+        room.broadcast("/room/events", text(`n:${i}`));
+      }
+      await settled(before, 6);
     });
     server.handle("/room/enter", async (ctx) => {
       const before = home()?.broker.stats.delivered;
@@ -189,4 +198,22 @@ needsNats.test("NatsForwarder delivers a remote handler's multicast, by uid and 
   for (const client of [alice, bob]) {
     assert.deepEqual(await rest(client), [], "only bob, only once");
   }
+});
+
+needsNats.test("NatsForwarder carries at most MAX_CARRIED broadcasts in one answer and sends the rest through the broker, counting the call", async () => {
+  await using nats = await startNatsServer();
+  const { room, home } = await twoNodes(nats.url);
+  await using _room = room;
+  await using _home = home;
+  const alice = await subscribed(home);
+  await send(alice, 2, "/room/chatty", "alice");
+  const seen = await upTo(alice, 2);
+  // The rest reached the home node before the join, as the old code's
+  // broadcasts did: only what the answer carried arrives.
+  assert.deepEqual(seen, [
+    ...Array.from({ length: MAX_CARRIED }, (_, i) => `update n:${i}`),
+    "answer 1",
+  ]);
+  assert.equal(room.server.stats().carryOverflows, 1);
+  assert.deepEqual(await rest(alice), []);
 });

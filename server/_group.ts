@@ -162,8 +162,10 @@ export class GroupImpl implements Group {
 
   /**
    * Carries a broadcast or multicast to the changing proxies it `targets`,
-   * in their answers. Returns every changing proxy's session, by home node,
-   * for the broker message to skip: it may arrive there before the change.
+   * in their answers, once per session (two calls of one session may be
+   * pending). Returns the sessions it was carried to, by home node, for the
+   * broker message to skip: it may arrive there before the change. A proxy
+   * whose answer is full goes back to the broker's copy, counted.
    */
   #carry(
     path: string,
@@ -172,13 +174,22 @@ export class GroupImpl implements Group {
   ): Map<string, number[]> | undefined {
     if (this.#changing.size === 0) return undefined;
     const except = new Map<string, number[]>();
+    const carried = new Set<string>();
     for (const proxy of this.#changing) {
-      if (targets(proxy)) proxy.carry(this.name, path, data);
+      const session = `${proxy.home} ${proxy.id}`;
+      if (targets(proxy) && !carried.has(session)) {
+        if (!proxy.carry(this.name, path, data)) {
+          this.#changing.delete(proxy);
+          this.#core.stats.carryOverflows++;
+          continue;
+        }
+        carried.add(session);
+      }
       const ids = except.get(proxy.home);
-      if (ids) ids.push(proxy.id);
-      else except.set(proxy.home, [proxy.id]);
+      if (!ids) except.set(proxy.home, [proxy.id]);
+      else if (!ids.includes(proxy.id)) ids.push(proxy.id);
     }
-    return except;
+    return except.size === 0 ? undefined : except;
   }
 
   /** A broadcast or multicast from any server reaches our members. */

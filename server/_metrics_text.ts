@@ -121,6 +121,12 @@ const STATS: readonly (readonly [keyof ServerStats, string, Kind, string])[] = [
     "Sessions closed by a drain.",
   ],
   [
+    "carryOverflows",
+    "group_carry_overflows_total",
+    "counter",
+    "Forwarded calls whose answer was full of group broadcasts: later ones went through the broker.",
+  ],
+  [
     "brokerDropped",
     "broker_dropped_total",
     "counter",

@@ -25,6 +25,11 @@ export interface OpSink {
 
 const NO_GROUPS: ReadonlySet<Group> = new Set();
 
+/** Most broadcasts one forwarded call's answer carries (see `carry`). */
+export const MAX_CARRIED = 64;
+/** Most bytes of broadcasts one forwarded call's answer carries. */
+export const MAX_CARRIED_BYTES = 256 * 1024;
+
 export class RemoteSession implements Session {
   readonly id: number;
   /** Id of the node the session is connected to. */
@@ -42,6 +47,8 @@ export class RemoteSession implements Session {
   #closed = false;
   #joined?: Set<string>;
   #answered?: (() => void)[];
+  #carried = 0;
+  #carriedBytes = 0;
 
   constructor(snapshot: SessionSnapshot, sink: OpSink, signal: AbortSignal) {
     this.id = snapshot.id;
@@ -147,9 +154,20 @@ export class RemoteSession implements Session {
   /**
    * A broadcast or multicast of `group` for the session, after the changes
    * made so far: its home node pushes it if the session is a member then.
+   * Returns false, carrying nothing, once the answer holds
+   * {@link MAX_CARRIED} of them or {@link MAX_CARRIED_BYTES}.
    */
-  carry(group: string, path: string, data: Uint8Array): void {
+  carry(group: string, path: string, data: Uint8Array): boolean {
+    if (
+      this.#carried >= MAX_CARRIED ||
+      this.#carriedBytes + data.length > MAX_CARRIED_BYTES
+    ) {
+      return false;
+    }
+    this.#carried++;
+    this.#carriedBytes += data.length;
     this.#sink.op({ op: "broadcast", group, path, data });
+    return true;
   }
 
   /** Whether this proxy added the session to `group`. */

@@ -68,6 +68,13 @@ export interface ServerStats {
   resumesExpired: number;
   /** Sessions closed by `server.drain()`. */
   drainCloses: number;
+  /**
+   * Forwarded calls that changed a session's groups and whose answer
+   * already carried the most group broadcasts it may: the later ones went
+   * through the broker (they may reach the session's node before the
+   * change).
+   */
+  carryOverflows: number;
 }
 
 /** Fresh, zeroed counters. */
@@ -97,5 +104,6 @@ export function newStats(): ServerStats {
     resumesRefused: 0,
     resumesExpired: 0,
     drainCloses: 0,
+    carryOverflows: 0,
   };
 }
