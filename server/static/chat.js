@@ -125,7 +125,8 @@ async function start() {
   client.addEventListener("connect", () => setStatus("open"));
   client.addEventListener("disconnect", () => {
     setStatus("reconnecting");
-    holdSends();
+    // A client closed for good fails every send: nothing to hold them for.
+    if (client.state !== "closed") holdSends();
   });
   client.addEventListener("reconnect", () => {
     setStatus("open");
@@ -139,7 +140,10 @@ async function start() {
   setStatus(stateOf(client.state ?? "open"));
   follow();
   setInterval(measure, PING_EVERY);
-  addEventListener("pagehide", () => client.close());
+  addEventListener("pagehide", () => {
+    client.close();
+    releaseSends?.();
+  });
 }
 
 async function measure() {
