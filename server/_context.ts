@@ -55,13 +55,16 @@ export class RequestContext implements Context {
     if (at !== undefined || this.#extra) (this.#extra ??= {}).startedAt = at;
   }
 
-  /** The request's trace span, when the server traces. */
-  get span(): unknown {
-    return this.#extra?.span;
+  /**
+   * When the server traces: the OpenTelemetry context whose active span is
+   * the request's (its handlers run in it).
+   */
+  get trace(): unknown {
+    return this.#extra?.trace;
   }
 
-  set span(span: unknown) {
-    if (span !== undefined || this.#extra) (this.#extra ??= {}).span = span;
+  set trace(trace: unknown) {
+    if (trace !== undefined || this.#extra) (this.#extra ??= {}).trace = trace;
   }
 
   get signal(): AbortSignal {
@@ -110,7 +113,7 @@ export function newContext(
 /** The rarely used part of a {@link RequestContext}. */
 interface Extra {
   startedAt?: number;
-  span?: unknown;
+  trace?: unknown;
   state?: Map<string, unknown>;
   abort?: AbortController;
   signal?: AbortSignal;

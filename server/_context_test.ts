@@ -19,17 +19,17 @@ Deno.test("newContext gives a REQUEST's kind and a SUBSCRIBE's from the class", 
   assert.equal(subscribe.data, data);
 });
 
-Deno.test("RequestContext keeps startedAt and span only once they are set", () => {
+Deno.test("RequestContext keeps startedAt and trace only once they are set", () => {
   const ctx = new RequestContext(session, route, 1, new Uint8Array());
   assert.equal(ctx.startedAt, undefined);
-  assert.equal(ctx.span, undefined);
+  assert.equal(ctx.trace, undefined);
   ctx.startedAt = 12.5;
-  ctx.span = "span";
+  ctx.trace = "trace";
   assert.equal(ctx.startedAt, 12.5);
-  assert.equal(ctx.span, "span");
+  assert.equal(ctx.trace, "trace");
   ctx.startedAt = undefined;
   assert.equal(ctx.startedAt, undefined);
-  assert.equal(ctx.span, "span");
+  assert.equal(ctx.trace, "trace");
   ctx.state.set("k", 1);
   assert.equal(ctx.state.get("k"), 1);
 });

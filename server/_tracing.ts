@@ -90,7 +90,8 @@ export class TracingObserver implements RequestObserver {
     if (api === undefined) return;
     const session = ctx.session;
     const path = ctx.route.path;
-    ctx.span = this.#tracer!.startSpan(
+    const parent = parentOf(api);
+    const span = this.#tracer!.startSpan(
       ctx.kind === "subscribe" ? `SUBSCRIBE ${path}` : path,
       {
         kind: api.SpanKind.SERVER,
@@ -102,24 +103,24 @@ export class TracingObserver implements RequestObserver {
           "network.transport": session.transport,
         },
       },
-      parentOf(api),
+      parent,
     );
+    ctx.trace = api.trace.setSpan(parent, span);
   }
 
   end(ctx: RequestContext, status: number): void {
-    const span = ctx.span as Span | undefined;
-    if (span === undefined) return;
-    ctx.span = undefined;
-    endSpan(this.#api!, span, status);
+    const trace = ctx.trace as OtelContext | undefined;
+    if (trace === undefined) return;
+    ctx.trace = undefined;
+    const api = this.#api!;
+    endSpan(api, api.trace.getSpan(trace)!, status);
   }
 
   refused(_route: Route | undefined, _subscribe: boolean, _status: number) {}
 
   run<T>(ctx: RequestContext, fn: () => T): T {
-    const span = ctx.span as Span | undefined;
-    if (span === undefined) return fn();
-    const api = this.#api!;
-    return api.context.with(api.trace.setSpan(parentOf(api), span), fn);
+    const trace = ctx.trace as OtelContext | undefined;
+    return trace === undefined ? fn() : this.#api!.context.with(trace, fn);
   }
 }
 
