@@ -22,8 +22,6 @@ interface Known {
   timeouts: Map<number, number> | undefined;
   /** Whether it reads lists of held subscriptions (newer nodes do). */
   readsHeld: boolean;
-  /** Whether it reads broadcast ops and except lists (newer nodes do). */
-  readsBroadcasts: boolean;
 }
 
 /** Added to a route's own time limit for the trip there and back, in ms. */
@@ -80,7 +78,6 @@ export class Presence {
       topics: new Set(h.topics),
       timeouts: timeoutsOf(h.timeouts),
       readsHeld: h.readsHeld === true,
-      readsBroadcasts: h.readsBroadcasts === true,
     });
     if (h.readsBroadcasts) this.#older.delete(h.node);
     else this.#older.add(h.node);
@@ -98,8 +95,7 @@ export class Presence {
    * drop them as malformed).
    */
   readsBroadcasts(node: string): boolean {
-    return this.#older.size === 0 &&
-      this.#nodes.get(node)?.readsBroadcasts === true;
+    return this.#older.size === 0 && this.#nodes.has(node);
   }
 
   /** This node's link came back: everyone gets a fresh `timeout`. */
