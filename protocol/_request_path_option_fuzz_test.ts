@@ -25,18 +25,12 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import { nanorpc } from "../proto/gen/nanorpc_pb.ts";
 import { randomText } from "../wasm/_test_utils.ts";
-import { FUZZ_SEED, fuzzCases, Rng } from "../testing/_wire_fuzz.ts";
+import { FUZZ_SEED, fuzzCases, Rng, varint } from "../testing/_wire_fuzz.ts";
 import { requestPathOption } from "./_request_path_option.ts";
 
 const CASES = fuzzCases(600);
 /** Damages protobuf-es reads leniently and requestPathOption refuses. */
 const LENIENT = new Set(["path as another wire type", "long varint", "2^32"]);
-
-function varint(out: number[], v: bigint, pad = 0): void {
-  for (; v >= 0x80n; v >>= 7n) out.push(Number(v & 0x7fn) | 0x80);
-  if (pad === 0) return void out.push(Number(v));
-  out.push(Number(v) | 0x80, ...Array(pad - 1).fill(0x80), 0);
-}
 
 const tag = (out: number[], no: number, wt: number) =>
   varint(out, BigInt(no * 8 + wt));

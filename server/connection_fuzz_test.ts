@@ -14,6 +14,7 @@ import {
   FUZZ_SEED,
   fuzzBody,
   fuzzCases,
+  randomCuts,
   Rng,
   type SpecFields,
   specFrames,
@@ -113,11 +114,7 @@ Deno.test(`Server answers ${CASES} fuzzed request streams read in random pieces 
   let echoes = 0;
   for (let n = 0; n < CASES; n++) {
     const input = stream(rng);
-    const cuts = Array.from(
-      { length: rng.int(6) },
-      () => rng.int(input.length + 1),
-    ).sort((a, b) => a - b);
-    echoes += await check(server, input, cuts);
+    echoes += await check(server, input, randomCuts(rng, input.length, 6));
   }
   await server.shutdown();
   assert.ok(echoes > CASES, `only ${echoes} answers from /echo`);

@@ -19,8 +19,14 @@ export function fuzzCases(count: number): number {
 
 type Out = number[];
 
+/** Up to `most` - 1 offsets in `[0, length]`, sorted: where to cut reads. */
+export function randomCuts(rng: Rng, length: number, most: number): number[] {
+  return Array.from({ length: rng.int(most) }, () => rng.int(length + 1))
+    .sort((a, b) => a - b);
+}
+
 /** Appends `v` (as 64 bits) as a varint, `pad` bytes longer than needed. */
-function varint(out: Out, v: bigint, pad = 0): void {
+export function varint(out: Out, v: bigint, pad = 0): void {
   v = BigInt.asUintN(64, v);
   while (v >= 0x80n) {
     out.push(Number(v & 0x7fn) | 0x80);
