@@ -106,6 +106,7 @@ export class ResponseReader {
           `Malformed response from the server (${
             MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`
           } at byte ${frames.errorAt} of the chunk); the connection was closed${hint}`,
+          { reason: frames.error },
         );
       }
       if (frames.count < MAX_FRAMES) {

@@ -13,6 +13,7 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import type { ConnectionEvent } from "./events.ts";
+import { MalformedReason } from "../wasm/malformed.ts";
 import {
   clientWithRawServer,
   concat,
@@ -223,7 +224,8 @@ Deno.test("Client closes the connection on a malformed response with a clear err
     call,
     (e: unknown) =>
       e instanceof ProtocolError && e instanceof ConnectionLostError &&
-      /Malformed response/.test(e.message),
+      /Malformed response/.test(e.message) &&
+      e.reason === MalformedReason.WRONG_WIRE_TYPE,
   );
   assert.ok((await disconnected).error instanceof ProtocolError);
   assert.equal(t.client.state, "closed");

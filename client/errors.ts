@@ -168,13 +168,22 @@ export class TimeoutError extends ClientError {
  */
 export class ProtocolError extends ConnectionLostError {
   /**
+   * Why the codec refused the frame (a `MalformedReason`, e.g.
+   * `MalformedReason.FRAME_TOO_LARGE` for a frame over the client's
+   * `maxMessageSize`), when a frame was refused.
+   */
+  readonly reason: number | undefined;
+
+  /**
    * Creates the error.
    *
    * @param message What was wrong with the bytes.
-   * @param options Standard error options such as `cause`.
+   * @param options Standard error options such as `cause`, and the codec's
+   * `reason`.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { reason?: number }) {
     super(message, options);
     this.name = "ProtocolError";
+    this.reason = options?.reason;
   }
 }

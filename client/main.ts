@@ -44,7 +44,8 @@ import {
   SchemaError,
 } from "./_cli_schema.ts";
 import { DataError, fromHex, usage, UsageError } from "./_cli_usage.ts";
-import { ClientError, NanoRpcError } from "./errors.ts";
+import { ClientError, NanoRpcError, ProtocolError } from "./errors.ts";
+import { MalformedReason } from "../wasm/malformed.ts";
 import type { ClientOptions } from "./options.ts";
 
 export { UsageError };
@@ -374,7 +375,8 @@ export function report(error: unknown, json: boolean): number {
   }
   if (error instanceof ClientError) {
     // The reader names the client option; here it is a flag.
-    const flag = /maxMessageSize/.test(message)
+    const flag = error instanceof ProtocolError &&
+        error.reason === MalformedReason.FRAME_TOO_LARGE
       ? "\n(the limit is --max-message-size BYTES)"
       : "";
     return fail(EXIT_CONNECTION, null, `error: ${message}${flag}`);

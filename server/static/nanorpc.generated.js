@@ -3155,14 +3155,22 @@ var ProtocolError = class extends ConnectionLostError {
     __name(this, "ProtocolError");
   }
   /**
+   * Why the codec refused the frame (a `MalformedReason`, e.g.
+   * `MalformedReason.FRAME_TOO_LARGE` for a frame over the client's
+   * `maxMessageSize`), when a frame was refused.
+   */
+  reason;
+  /**
    * Creates the error.
    *
    * @param message What was wrong with the bytes.
-   * @param options Standard error options such as `cause`.
+   * @param options Standard error options such as `cause`, and the codec's
+   * `reason`.
    */
   constructor(message, options) {
     super(message, options);
     this.name = "ProtocolError";
+    this.reason = options?.reason;
   }
 };
 
@@ -3620,7 +3628,9 @@ var ResponseReader = class {
       while (frames.next()) this.#emit(input, frames);
       if (frames.error !== 0) {
         const hint = frames.error === MalformedReason.FRAME_TOO_LARGE ? `; this client accepts frames up to maxMessageSize = ${this.#maxMessageSize} bytes: set it to the server's` : "";
-        throw new ProtocolError(`Malformed response from the server (${MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`} at byte ${frames.errorAt} of the chunk); the connection was closed${hint}`);
+        throw new ProtocolError(`Malformed response from the server (${MALFORMED_REASONS[frames.error] ?? `reason ${frames.error}`} at byte ${frames.errorAt} of the chunk); the connection was closed${hint}`, {
+          reason: frames.error
+        });
       }
       if (frames.count < MAX_FRAMES) {
         this.#need = frames.need;
