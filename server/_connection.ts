@@ -126,7 +126,7 @@ class ReadState {
   readonly out: Outbox;
   readonly stream: ByteStream;
   /** This connection's cursor over each decode. */
-  readonly frames: RequestFrames = new RequestFrames();
+  readonly frames: RequestFrames = new RequestFrames(true);
   /** The session served (a resume request moves on to another). */
   session: ServerSession;
   /** Start of the decoded bytes in the read buffer. */
@@ -322,7 +322,7 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
 function finish(r: ReadState): void {
   // Keep no view of the read buffer: it may be replaced (shrunk) meanwhile.
   r.chunk = EMPTY;
-  r.frames.forgetInput();
+  r.frames.forgetInput(r.input.bytes.buffer);
   r.out.uncork();
   // Only a read served in one go may skip reading the clock again.
   r.session.end(r.waited || !r.touched);

@@ -37,7 +37,9 @@ export interface Context {
   readonly pathHash: number;
   /**
    * The request's data (for a subscription, its filter). A view into the
-   * session's read buffer: valid until the handler settles.
+   * session's read buffer: valid until the handler settles. Keep
+   * {@link Context.copyData} rather than the view: the same view object may
+   * later show another request's data.
    */
   data: Uint8Array;
   /**

@@ -113,6 +113,60 @@ Deno.test("RequestFrames.load starts over on a new table, attached again", () =>
   assert.equal(frames.id, 2);
 });
 
+/** The data views `frames` hands out for a decode of `input`. */
+function views(frames: RequestFrames, input: Uint8Array): Uint8Array[] {
+  codec.decodeRequests(input, 1 << 20);
+  frames.load(codec.words);
+  const out = [];
+  while (frames.next()) out.push(frames.data(input));
+  return out;
+}
+
+Deno.test("RequestFrames made to reuse views hands out the same view for the same frame's bytes in a later decode", () => {
+  // One read buffer, read into twice with the same layout, as a server's.
+  const buffer = new Uint8Array(64);
+  const batch = (a: number, b: number) =>
+    concat([request(1, "#/echo", [a, a]), request(2, "#/echo", [b])]);
+  const frames = new RequestFrames(true);
+  buffer.set(batch(1, 2));
+  const first = views(frames, buffer.subarray(0, batch(1, 2).length));
+  buffer.set(batch(7, 8));
+  const second = views(frames, buffer.subarray(0, batch(7, 8).length));
+  assert.equal(second[0], first[0]);
+  assert.equal(second[1], first[1]);
+  assert.deepEqual(second, [new Uint8Array([7, 7]), new Uint8Array([8])]);
+
+  // Moved data (a longer first frame), or another buffer: new views.
+  const moved = concat([
+    request(1, "#/echo", [5, 5, 5]),
+    request(2, "#/e", [6]),
+  ]);
+  buffer.set(moved);
+  const third = views(frames, buffer.subarray(0, moved.length));
+  assert.notEqual(third[0], first[0]);
+  assert.notEqual(third[1], first[1]);
+  assert.deepEqual(third, [new Uint8Array([5, 5, 5]), new Uint8Array([6])]);
+  const other = views(frames, moved.slice());
+  assert.notEqual(other[0], third[0]);
+  assert.equal(other[0].buffer.byteLength, moved.length);
+});
+
+Deno.test("RequestFrames.forgetInput keeps reused views only of the buffer still read into", () => {
+  const input = concat([request(1, "#/echo", [1])]);
+  const frames = new RequestFrames(true);
+  const [kept] = views(frames, input);
+  frames.forgetInput(input.buffer);
+  assert.equal(views(frames, input)[0], kept);
+  frames.forgetInput(new ArrayBuffer(8)); // The read buffer was replaced.
+  assert.notEqual(views(frames, input)[0], kept);
+});
+
+Deno.test("RequestFrames makes a new view per call unless made to reuse them", () => {
+  const input = request(1, "#/echo", [1]);
+  const frames = new RequestFrames();
+  assert.notEqual(views(frames, input)[0], views(frames, input)[0]);
+});
+
 Deno.test("RequestFrames reports a partial frame's length and a malformed frame's place", () => {
   const whole = request(1, "/a", [1, 2, 3]);
   const input = concat([request(7, "/x", []), whole]);
