@@ -80,7 +80,8 @@ function decoded(
 
 /**
  * Prints one response's or update's data: as protobuf JSON when `type` is
- * known (and --hex is off), else as text or hex.
+ * known (and --hex is off), else as text or hex. Returns false when the
+ * data did not decode as `type` (it was printed raw, after a warning).
  */
 export function print(
   out: Output,
@@ -88,7 +89,7 @@ export function print(
   type?: DescMessage,
   status = 1,
   message = "",
-): void {
+): boolean {
   const value = type && !out.hex ? decoded(out, data, type) : undefined;
   if (out.json) {
     console.log(JSON.stringify({
@@ -103,6 +104,7 @@ export function print(
   } else {
     console.log(out.hex ? hex(data) : text(data) ?? hex(data));
   }
+  return value !== undefined || !type || out.hex;
 }
 
 /**

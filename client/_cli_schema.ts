@@ -109,9 +109,14 @@ export function reflectedSchema(response: ReflectionResponse): Schema {
 
 /**
  * Asks the server to describe itself; `undefined` when it answers
- * NOT_FOUND (reflection off, or a server that has none).
+ * NOT_FOUND (reflection off, or a server that has none), or, when
+ * `untypedOnError`, when its answer is not a usable schema (a warning
+ * says so: a call goes on untyped rather than failing).
  */
-export async function fetchSchema(client: Client): Promise<Schema | undefined> {
+export async function fetchSchema(
+  client: Client,
+  untypedOnError = false,
+): Promise<Schema | undefined> {
   try {
     const response = await client.call(REFLECTION_PATH, {}, {
       input: ReflectionRequestSchema,
@@ -120,7 +125,11 @@ export async function fetchSchema(client: Client): Promise<Schema | undefined> {
     return reflectedSchema(response);
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
-    throw error;
+    if (!untypedOnError || !(error instanceof SchemaError)) throw error;
+    console.error(
+      `warning: ${error.message}; sending and printing the data untyped (--proto FILE or --descriptor-set FILE give its types)`,
+    );
+    return undefined;
   }
 }
 

@@ -86,7 +86,8 @@ options:
   -h, --help        show this help
 
 exit status: 0 OK, 1 the server answered another status, 2 usage error,
-3 server unreachable or no answer in time, 4 any other failure.`;
+3 server unreachable or no answer in time, 4 any other failure (also an
+answer that does not decode as its type, printed raw).`;
 
 const EXIT_STATUS = 1;
 const EXIT_USAGE = 2;
@@ -326,7 +327,7 @@ async function run(args: string[]): Promise<number> {
     );
     return 0;
   }
-  const schema = files ?? await fetchSchema(client);
+  const schema = files ?? await fetchSchema(client, true);
   out.registry = schema?.registry;
   const path = parsed.path!;
   const info = pathInfo(schema, path, values.subscribe ? "topic" : "request");
@@ -335,8 +336,14 @@ async function run(args: string[]): Promise<number> {
     return await subscribe(client, path, data, out, info);
   }
   const response = await client.request(path, data);
-  print(out, response.data, info?.output, response.status, response.message);
-  return 0;
+  const typed = print(
+    out,
+    response.data,
+    info?.output,
+    response.status,
+    response.message,
+  );
+  return typed ? 0 : EXIT_OTHER;
 }
 
 /**

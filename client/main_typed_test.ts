@@ -1,10 +1,21 @@
 // The command-line client's typed face, run as a process: --list and
 // --describe, protobuf JSON in and out, with types from the server's
-// reflection or from --proto / --descriptor-set.
+// reflection or from --proto / --descriptor-set; what it does when the
+// reflection answer or a reply is not what it says.
 
 import assert from "node:assert/strict";
-import { toBinary } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
+import {
+  type FileDescriptorProto,
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+} from "@bufbuild/protobuf/wkt";
+import {
+  ReflectionPath_Kind,
+  ReflectionResponseSchema,
+} from "../proto/gen/nanorpc_reflection_pb.ts";
+import { REFLECTION_PATH } from "../protocol/service.ts";
+import { fnv1a } from "../wasm/wire.ts";
 import { Room } from "../proto/gen/chat_pb.ts";
 import { registerDemo } from "../server/demo.ts";
 import { fileDescriptorSet } from "../server/reflection.ts";
@@ -230,4 +241,64 @@ Deno.test("deno task call takes types from --proto or --descriptor-set when refl
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A server whose reflection answer is `files` and `paths`, as given. */
+function serverReflecting(
+  paths: { path: string; outputType?: string }[],
+  files: DescFile[],
+  extra: FileDescriptorProto[] = [],
+) {
+  return startServer((server) => {
+    const set = fileDescriptorSet(files);
+    const answer = toBinary(
+      ReflectionResponseSchema,
+      create(ReflectionResponseSchema, {
+        files: { file: [...extra, ...set.file] },
+        paths: paths.map((p) => ({
+          ...p,
+          pathHash: fnv1a(p.path),
+          kind: ReflectionPath_Kind.REQUEST,
+        })),
+      }),
+    );
+    server.handle(REFLECTION_PATH, () => answer);
+    server.handle("/bad", () => new Uint8Array([0xff, 0xff]));
+    server.handle("/echo", (ctx) => ctx.data);
+  }, { reflection: false });
+}
+
+Deno.test("deno task call exits 4 when an answer does not decode as its type, printing it raw", async () => {
+  await using t = await serverReflecting([
+    { path: "/bad", outputType: "nanorpc_demo.ChatMessage" },
+  ], [Room.file]);
+  const bad = await call(t.url, "/bad", "--data-hex", "00");
+  assert.equal(bad.code, 4);
+  assert.equal(bad.stdout, "ffff\n");
+  assert.match(bad.stderr, /does not decode as nanorpc_demo\.ChatMessage/);
+  const json = await call(t.url, "/bad", "--data-hex", "00", "--json");
+  assert.equal(json.code, 4);
+  assert.equal(JSON.parse(json.stdout).hex, "ffff");
+  // Asked for raw bytes: nothing to decode, nothing wrong.
+  const raw = await call(t.url, "/bad", "--data-hex", "00", "--hex");
+  assert.deepEqual([raw.code, raw.stdout], [0, "ffff\n"]);
+});
+
+Deno.test("deno task call goes on untyped when the server's reflection is not a complete file set", async () => {
+  // A file that imports one the answer leaves out.
+  const orphan = create(FileDescriptorProtoSchema, {
+    name: "orphan.proto",
+    dependency: ["missing.proto"],
+  });
+  await using t = await serverReflecting([{ path: "/echo" }], [], [orphan]);
+  const echo = await call(t.url, "/echo", "hello");
+  assert.deepEqual([echo.code, echo.stdout], [0, "hello\n"], echo.stderr);
+  assert.match(
+    echo.stderr,
+    /warning: The files from the server's reflection do not form a complete set .*untyped/,
+  );
+  // Listing needs the schema: that still fails, saying why.
+  const list = await call(t.url, "--list");
+  assert.equal(list.code, 4);
+  assert.match(list.stderr, /do not form a complete set/);
 });
