@@ -252,7 +252,7 @@ export class Link {
     const lost = await this.#resume?.open((call) =>
       this.#dispatch(call as Call, true)
     );
-    if (this.#connection !== connection) return; // Lost while resuming.
+    if (this.#connection !== connection || this.#closed) return; // Lost or closed while resuming.
     const resumed = lost !== undefined;
     this.#state = "open";
     this.#openedConnection = connection;
@@ -366,8 +366,8 @@ export class Link {
     const userClose = error instanceof ConnectionClosedError;
     const connection = this.#connection;
     // Leaving on purpose: a resumable session ends now, not after its grace.
-    const bye = userClose && connection && this.#state === "open"
-      ? this.#resume?.goodbye()
+    const bye = userClose && connection
+      ? this.#resume?.goodbye(this.#state === "open")
       : undefined;
     this.#state = "closed";
     clearTimeout(this.#retryTimer);

@@ -204,9 +204,12 @@ export class ClientResume {
    * The client closes on purpose: the goodbye to send first, when the
    * server may hold a token for this session (one held, or asked for);
    * it ends the session there at once instead of leaving it to linger.
+   * `open`: the connection is open; until then, only a resume being
+   * answered may take a session back on it.
    */
-  goodbye(): Call<RpcResponse> | undefined {
-    if (!this.#token && !this.#asking) return undefined;
+  goodbye(open: boolean): Call<RpcResponse> | undefined {
+    const held = open ? this.#token || this.#asking : this.#resuming;
+    if (!held) return undefined;
     this.#token = undefined;
     this.#asking = false;
     const call = reservedCall(GOODBYE_PATH, EMPTY);

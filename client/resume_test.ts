@@ -9,7 +9,7 @@ import {
   waitFor,
   within,
 } from "../testing/mod.ts";
-import type { Server } from "../server/mod.ts";
+import type { Server, SessionEvent } from "../server/mod.ts";
 import { connect } from "./connect.ts";
 import type { ConnectionEvent } from "./events.ts";
 
@@ -135,6 +135,35 @@ Deno.test("Client with resume ends on the server a subscription it ended while a
   await waitFor(() => t.server.stats().subscriptions === 0, {
     message: "the server to drop the subscription",
   });
+});
+
+Deno.test("Client closed while its resume is being answered says goodbye, so the resumed session does not linger", async () => {
+  await using t = await startServer(setup);
+  await using proxy = await startProxy({
+    hostname: "127.0.0.1",
+    port: t.tcp!.port,
+  });
+  const client = await connect(`tcp://127.0.0.1:${proxy.port}`, {
+    resume: true,
+    reconnect: FAST,
+    keepalive: false,
+  });
+  await client.subscribe("/news", undefined, { onUpdate: () => {} });
+  await waitFor(() => client.pending === 0, { message: "the token" });
+  let closing: Promise<void> | undefined;
+  // The server ends the connection's own session as it resumes the old
+  // one, before the answer goes out: the client is still resuming.
+  t.server.addEventListener("sessionclose", (e) => {
+    if (/^resumed/.test((e as SessionEvent).reason)) closing ??= client.close();
+  });
+  proxy.cut();
+  await waitFor(() => closing !== undefined, { message: "the resume" });
+  await closing;
+  assert.equal(client.state, "closed");
+  await waitFor(() => t.server.stats().sessions === 0, {
+    message: "the resumed session to end",
+  });
+  assert.equal(t.server.stats().lingeringSessions, 0);
 });
 
 Deno.test("Client runs beforeReconnect before each reconnection and retries when it throws", async () => {

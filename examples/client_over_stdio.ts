@@ -5,7 +5,7 @@
  * another one.
  *
  * ```sh
- * deno run --allow-run --allow-read examples/client_over_stdio.ts
+ * deno run --allow-run examples/client_over_stdio.ts
  * ```
  *
  * @module

@@ -4,7 +4,7 @@
  * process and connect to it with a dialer (see `client_over_stdio.ts`):
  *
  * ```sh
- * deno run examples/client_over_stdio.ts
+ * deno run --allow-run examples/client_over_stdio.ts
  * ```
  *
  * It needs no permission at all. Nothing may be printed to stdout, which

@@ -22,9 +22,14 @@ export interface NanoRpcErrorOptions extends ErrorOptions {
  *
  * @example Answer a request with STATUS_NOT_AUTHORIZED from a handler
  * ```ts
- * import { NanoRpcError, Status } from "@nanorpc/nanorpc";
+ * import { NanoRpcError, Server, Status } from "@nanorpc/nanorpc";
  *
- * throw new NanoRpcError(Status.NOT_AUTHORIZED, "Join the room before sending");
+ * const server = new Server();
+ * server.handle("/room/send", (ctx) => {
+ *   if (!ctx.session.has("name")) {
+ *     throw new NanoRpcError(Status.NOT_AUTHORIZED, "Join the room first");
+ *   }
+ * });
  * ```
  */
 export class NanoRpcError extends Error {
@@ -85,9 +90,14 @@ export class NotFoundError extends NanoRpcError {
  *
  * @example
  * ```ts
- * import { NotAuthorizedError } from "@nanorpc/nanorpc";
+ * import { NotAuthorizedError, Server } from "@nanorpc/nanorpc";
  *
- * throw new NotAuthorizedError("Log in before calling /admin/kick");
+ * const server = new Server();
+ * server.handle("/admin/kick", (ctx) => {
+ *   if (ctx.session.get("role") !== "admin") {
+ *     throw new NotAuthorizedError("Log in before calling /admin/kick");
+ *   }
+ * });
  * ```
  */
 export class NotAuthorizedError extends NanoRpcError {
@@ -111,9 +121,12 @@ export class NotAuthorizedError extends NanoRpcError {
  *
  * @example
  * ```ts
- * import { InternalError } from "@nanorpc/nanorpc";
+ * import { InternalError, Server } from "@nanorpc/nanorpc";
  *
- * throw new InternalError("Database unavailable; retry later");
+ * const server = new Server();
+ * server.handle("/scores", () => {
+ *   throw new InternalError("Database unavailable; retry later");
+ * });
  * ```
  */
 export class InternalError extends NanoRpcError {

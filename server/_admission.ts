@@ -56,7 +56,10 @@ export class Admission {
   async #admit(stream: ByteStream): Promise<boolean> {
     const core = this.#core;
     const max = this.#options.maxSessions ?? 100_000;
-    if (this.#stopping() || core.sessions.size + this.#handshaking >= max) {
+    // A lingering session has no connection: counting it would refuse the
+    // very connection that comes to resume it.
+    const open = core.sessions.size - core.stats.lingeringSessions;
+    if (this.#stopping() || open + this.#handshaking >= max) {
       const why = this.#stopping()
         ? "server is shutting down"
         : `maxSessions (${max}) reached`;

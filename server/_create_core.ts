@@ -38,7 +38,7 @@ export function createCore(
     sessions: new Map(),
     uids: new Map(),
     groups: new Map(),
-    ops: new Ops(options),
+    ops: new Ops(options, options.maxSessions ?? 100_000),
     sessionClosed: (session, reason) => {
       if (!core.sessions.delete(session.id)) return;
       core.stats.sessions--;

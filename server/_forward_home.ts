@@ -166,6 +166,11 @@ export class ForwardHome {
     }
   }
 
+  /** How many acknowledged subscriptions of `session` other nodes hold. */
+  count(session: ServerSession): number {
+    return this.#bySession.get(session)?.size ?? 0;
+  }
+
   /** Whether `session` has an acknowledged subscription `id` held elsewhere. */
   holds(session: ServerSession, id: number): boolean {
     return this.#bySession.get(session)?.get(id)?.active === true;

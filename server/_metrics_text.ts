@@ -112,7 +112,7 @@ const STATS: readonly (readonly [keyof ServerStats, string, Kind, string])[] = [
     "resumesExpired",
     "resumes_expired_total",
     "counter",
-    "Lingering sessions whose grace period ended.",
+    "Lingering sessions ended unresumed (grace period over, or maxSessions lingering).",
   ],
   [
     "drainCloses",

@@ -42,7 +42,8 @@ export class Ops {
   /** `server.drain()` has begun and stopped accepting: refuse sessions. */
   refuseAll = false;
 
-  constructor(options: OperationsOptions) {
+  /** @param maxSessions How many sessions may also linger for a resume. */
+  constructor(options: OperationsOptions, maxSessions: number) {
     this.metrics = options.metrics === false
       ? undefined
       : new MetricsObserver();
@@ -67,7 +68,7 @@ export class Ops {
       );
     }
     this.resume = grace > 0
-      ? new Resumption(grace, options.resumeBuffer ?? {})
+      ? new Resumption(grace, options.resumeBuffer ?? {}, maxSessions)
       : undefined;
   }
 

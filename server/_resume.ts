@@ -7,7 +7,8 @@
 import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
 import type { RequestFrames } from "../wasm/frames.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
-import { FRAME_OVERHEAD, type FrameSink } from "./_outbox.ts";
+import { FRAME_OVERHEAD } from "./_outbox.ts";
+import { LingerBuffer } from "./_linger_buffer.ts";
 import type { ServerSession } from "./_session.ts";
 import type { ResumeBufferOptions } from "./ops_options.ts";
 import { timerFor } from "./_timer.ts";
@@ -35,109 +36,23 @@ const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** What a session keeps while its connection is gone. */
-export interface Linger {
-  readonly buffer: LingerBuffer;
-  /** Undefined when `resumeGrace` is too long for a timer: it never ends. */
-  readonly timer: ReturnType<typeof setTimeout> | undefined;
-}
-
-/**
- * The sink of a lingering session: keeps its updates, oldest dropped first
- * beyond the bounds; answers to requests of the dropped connection have
- * nobody to go to and are discarded.
- */
-export class LingerBuffer implements FrameSink {
-  /** Bytes counted against the outgoing buffer: none, this one is bounded. */
-  readonly queued = 0;
-  /** Updates dropped to keep within the bounds. */
-  lost = 0;
-  #ids: number[] = [];
-  #data: Uint8Array[] = [];
-  #head = 0;
-  #bytes = 0;
-  readonly #maxUpdates: number;
-  readonly #maxBytes: number;
-  readonly #dropped: () => void;
-
-  constructor(maxUpdates: number, maxBytes: number, dropped: () => void) {
-    this.#maxUpdates = maxUpdates;
-    this.#maxBytes = maxBytes;
-    this.#dropped = dropped;
-  }
-
-  /** Updates held now. */
-  get size(): number {
-    return this.#ids.length - this.#head;
-  }
-
-  push(
-    id: number,
-    type: number,
-    _status: number,
-    _message: string | undefined,
-    data: Uint8Array,
-  ): void {
-    if (type !== ResponseType.UPDATE) return;
-    this.#ids.push(id);
-    this.#data.push(data);
-    this.#bytes += data.length;
-    while (this.size > this.#maxUpdates || this.#bytes > this.#maxBytes) {
-      this.#dropOldest();
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#ids.length) {
-      this.#ids = this.#ids.slice(this.#head);
-      this.#data = this.#data.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
-  /**
-   * Drops (and counts in `lost`) the oldest held updates until the rest,
-   * as queued frames, take at most `room` bytes: what a resumed session's
-   * outgoing buffer can take of them.
-   */
-  fit(room: number): void {
-    let used = 0;
-    let keep = this.#ids.length;
-    while (keep > this.#head) {
-      const size = this.#data[keep - 1].length + FRAME_OVERHEAD;
-      if (used + size > room) break;
-      used += size;
-      keep--;
-    }
-    while (this.#head < keep) this.#dropOldest();
-  }
-
-  /** Drops the oldest held update, counting it lost. */
-  #dropOldest(): void {
-    this.#bytes -= this.#data[this.#head].length;
-    this.#data[this.#head] = EMPTY;
-    this.#head++;
-    this.lost++;
-    this.#dropped();
-  }
-
-  /** Hands every held update to `send`, oldest first, and forgets them. */
-  replay(send: (id: number, data: Uint8Array) => void): void {
-    for (let i = this.#head; i < this.#ids.length; i++) {
-      send(this.#ids[i], this.#data[i]);
-    }
-    this.#ids = [];
-    this.#data = [];
-    this.#head = this.#bytes = 0;
-  }
-}
-
 /** Tokens, lingering and takeover for one server. */
 export class Resumption {
   readonly grace: number;
   readonly #maxUpdates: number;
   readonly #maxBytes: number;
   readonly #tokens = new Map<string, ServerSession>();
+  /** Lingering sessions, oldest first; at most `#maxLingering`. */
+  readonly #lingering = new Set<ServerSession>();
+  readonly #maxLingering: number;
 
-  constructor(grace: number, buffer: ResumeBufferOptions) {
+  constructor(
+    grace: number,
+    buffer: ResumeBufferOptions,
+    maxLingering: number,
+  ) {
     this.grace = grace;
+    this.#maxLingering = maxLingering;
     this.#maxUpdates = bound(
       "resumeBuffer.maxUpdates",
       buffer.maxUpdates,
@@ -169,6 +84,14 @@ export class Resumption {
   linger(session: ServerSession, reason: string): boolean {
     if (session.resumeToken === undefined || session.draining) return false;
     const { stats } = session.core;
+    // As many may linger as may be connected (maxSessions): the oldest
+    // makes room, as if its grace period had ended.
+    for (const oldest of this.#lingering) {
+      if (this.#lingering.size < this.#maxLingering) break;
+      this.#lingering.delete(oldest);
+      stats.resumesExpired++;
+      oldest.close(`${this.#maxLingering} sessions lingered already`);
+    }
     const buffer = new LingerBuffer(this.#maxUpdates, this.#maxBytes, () => {
       session.droppedUpdates++;
       stats.droppedUpdates++;
@@ -183,6 +106,7 @@ export class Resumption {
     );
     session.linger = { buffer, timer };
     session.detach(buffer, reason);
+    this.#lingering.add(session);
     stats.lingeringSessions++;
     session.core.logger.debug(`${session} lingers: ${reason}`);
     return true;
@@ -231,13 +155,17 @@ export class Resumption {
       return current;
     }
     // What this connection set up would be lost in the takeover: refused.
-    if (current.subscriptions.size > 0 || current.uid !== undefined) {
+    if (
+      current.subscriptions.size > 0 || current.uid !== undefined ||
+      current.groups.size > 0 ||
+      (current.core.forward?.home.count(current) ?? 0) > 0
+    ) {
       stats.resumesRefused++;
       current.respond(
         id,
         ResponseType.RESPONSE,
         Status.NOT_FOUND,
-        "A resume must come before any subscription or bind on its connection: this connection goes on as a new session",
+        "A resume must come before any subscription, group or bind on its connection: this connection goes on as a new session",
         EMPTY,
       );
       return current;
@@ -287,6 +215,7 @@ export class Resumption {
     const linger = session.linger;
     if (!linger) return;
     clearTimeout(linger.timer);
+    this.#lingering.delete(session);
     session.linger = undefined;
     session.core.stats.lingeringSessions--;
   }

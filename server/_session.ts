@@ -12,7 +12,7 @@ import type { GroupImpl } from "./_group.ts";
 import { FRAME_OVERHEAD, type FrameSink, Outbox } from "./_outbox.ts";
 import type { SessionLimiter } from "./_rate_limit.ts";
 import { ReadBuffer } from "./_read_buffer.ts";
-import type { Linger } from "./_resume.ts";
+import type { Linger } from "./_linger_buffer.ts";
 import type { Session } from "./session.ts";
 import { SubscriptionRegistry } from "./_subscriptions.ts";
 

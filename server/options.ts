@@ -38,7 +38,12 @@ export interface ServeOptions {
 export interface ServerOptions extends OperationsOptions {
   /** Largest frame accepted, in bytes; bigger closes the session. 1 MiB. */
   maxMessageSize?: number;
-  /** Sessions open at once; more are refused at connect. Default 100,000. */
+  /**
+   * Connections served at once; more are refused at connect. Sessions
+   * lingering for a resume have no connection and do not count: at most
+   * as many linger, the oldest ending when one more would. Default
+   * 100,000.
+   */
   maxSessions?: number;
   /**
    * Bytes queued per session. Updates are dropped once they would fill

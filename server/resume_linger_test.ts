@@ -1,4 +1,5 @@
-// A session that lingers after its connection failed: what it reports.
+// A session that lingers after its connection failed: what it reports and
+// what it holds.
 
 import assert from "node:assert/strict";
 import { NanoRPCResponseSchema } from "../proto/gen/nanorpc_pb.ts";
@@ -10,6 +11,8 @@ import {
   SUBSCRIBE,
   waitFor,
 } from "../testing/mod.ts";
+import { ResponseType, Status } from "../wasm/wire.ts";
+import { LingerBuffer } from "./_linger_buffer.ts";
 import type { SessionEvent } from "./options.ts";
 import { Server } from "./server.ts";
 import type { Session } from "./session.ts";
@@ -78,4 +81,20 @@ Deno.test("Server resume leaves the session the connection first opened idle, no
   assert.equal((resumed as unknown as { busy: boolean }).busy, false);
   await server.shutdown();
   await Promise.all(serving);
+});
+
+Deno.test("LingerBuffer holds only an update's own bytes, not the larger message it is a view into", () => {
+  const buffer = new LingerBuffer(1024, 1 << 20, () => {});
+  // A forwarded batch of updates: each one is a view into the message.
+  const batch = new Uint8Array(256 * 1024);
+  batch.set([1, 2, 3], 1000);
+  const update = batch.subarray(1000, 1003);
+  buffer.push(7, ResponseType.UPDATE, Status.OK, undefined, update);
+  const whole = new Uint8Array([4, 5]);
+  buffer.push(7, ResponseType.UPDATE, Status.OK, undefined, whole);
+  const held: Uint8Array[] = [];
+  buffer.replay((_, data) => held.push(data));
+  assert.deepEqual(held.map((d) => [...d]), [[1, 2, 3], [4, 5]]);
+  assert.equal(held[0].buffer.byteLength, 3);
+  assert.equal(held[1], whole); // Not a view: kept as it is, no copy.
 });

@@ -1,5 +1,6 @@
 // A resumed session's replay of what it buffered while lingering: what its
 // outgoing buffer cannot take is counted in the resume answer's `lost`.
+// Which connections may resume, and the session limit when one lingers.
 
 import assert from "node:assert/strict";
 import {
@@ -11,6 +12,9 @@ import {
   UPDATE,
   waitFor,
 } from "../testing/mod.ts";
+import { Status } from "../wasm/wire.ts";
+
+const { NOT_FOUND, OK } = Status;
 
 /** The `lost` field (1) of a ResumeAnswer: 0 when absent. */
 function lostOf(answer: Uint8Array): number {
@@ -27,9 +31,14 @@ type Peer = Awaited<ReturnType<Started["connectRaw"]>>;
 
 /**
  * A session that took a token (and subscribed to `/t` as 7 when
- * `subscribe`), then lost its connection: lingering. Resolves its token.
+ * `subscribe`), then lost its connection: lingering, the `lingerers`th.
+ * Resolves its token.
  */
-async function lingering(t: Started, subscribe: boolean): Promise<Uint8Array> {
+async function lingering(
+  t: Started,
+  subscribe: boolean,
+  lingerers = 1,
+): Promise<Uint8Array> {
   const first = await t.connectRaw();
   const token = (await first.call({
     requestId: 100,
@@ -44,7 +53,7 @@ async function lingering(t: Started, subscribe: boolean): Promise<Uint8Array> {
     });
   }
   first.close();
-  await waitFor(() => t.server.stats().lingeringSessions === 1, {
+  await waitFor(() => t.server.stats().lingeringSessions === lingerers, {
     message: "the session to linger",
   });
   return token;
@@ -104,4 +113,61 @@ Deno.test("Server refuses a resume on a connection that already subscribed, and 
   const fresh = await t.connectRaw();
   const resumed = await resume(fresh, 1, token);
   assert.equal(resumed.responseStatus, 1);
+});
+
+Deno.test("Server refuses a resume on a connection that joined a group, which keeps the connection as a member", async () => {
+  await using t = await startServer((s) => {
+    s.topic("/t");
+    s.handle("/join", (ctx) => void s.group("room").add(ctx.session));
+  });
+  const token = await lingering(t, false);
+  const member = await t.connectRaw();
+  await member.call({
+    requestId: 3,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/join" },
+  });
+  const refused = await resume(member, 4, token);
+  assert.equal(refused.responseStatus, 2); // NOT_FOUND
+  assert.match(refused.responseMessage, /before any subscription, group/);
+  assert.equal(t.server.group("room").count, 1);
+  assert.equal(t.server.stats().lingeringSessions, 1);
+});
+
+Deno.test("Server does not count a lingering session against maxSessions, so the connection that resumes it gets in", async () => {
+  await using t = await startServer((s) => void s.topic("/t"), {
+    maxSessions: 1,
+  });
+  const token = await lingering(t, true);
+  const back = await t.connectRaw();
+  const answer = await resume(back, 1, token);
+  assert.equal(answer.responseStatus, 1);
+  assert.equal(t.server.stats().sessionsRefused, 0);
+  // The limit still holds for connections: a second one is refused.
+  const extra = await t.connectRaw();
+  assert.equal(await extra.closedByServer(), true);
+  assert.equal(t.server.stats().sessionsRefused, 1);
+});
+
+Deno.test("Server keeps at most maxSessions sessions lingering: the oldest makes room, as if expired", async () => {
+  await using t = await startServer((s) => void s.topic("/t"), {
+    maxSessions: 2,
+  });
+  const oldest = await lingering(t, false, 1);
+  await lingering(t, false, 2);
+  const first = await t.connectRaw();
+  const token = (await first.call({
+    requestId: 100,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/session" },
+  })).data.slice();
+  first.close();
+  await waitFor(() => t.server.stats().resumesExpired === 1, {
+    message: "the oldest lingering session to end",
+  });
+  await waitFor(() => t.server.stats().lingeringSessions === 2);
+  const back = await t.connectRaw();
+  assert.equal((await resume(back, 1, oldest)).responseStatus, NOT_FOUND);
+  assert.equal((await resume(back, 2, token)).responseStatus, OK);
+  assert.equal(t.server.stats().lingeringSessions, 1);
 });

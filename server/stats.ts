@@ -64,7 +64,10 @@ export interface ServerStats {
   resumes: number;
   /** `/_nanorpc/resume` requests answered NOT_FOUND. */
   resumesRefused: number;
-  /** Lingering sessions that ended because nobody resumed them in time. */
+  /**
+   * Lingering sessions that ended unresumed: their grace period passed, or
+   * `maxSessions` sessions lingered already.
+   */
   resumesExpired: number;
   /** Sessions closed by `server.drain()`. */
   drainCloses: number;

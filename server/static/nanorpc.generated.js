@@ -4429,9 +4429,12 @@ var ClientResume = class _ClientResume {
    * The client closes on purpose: the goodbye to send first, when the
    * server may hold a token for this session (one held, or asked for);
    * it ends the session there at once instead of leaving it to linger.
+   * `open`: the connection is open; until then, only a resume being
+   * answered may take a session back on it.
    */
-  goodbye() {
-    if (!this.#token && !this.#asking) return void 0;
+  goodbye(open2) {
+    const held = open2 ? this.#token || this.#asking : this.#resuming;
+    if (!held) return void 0;
     this.#token = void 0;
     this.#asking = false;
     const call = reservedCall(GOODBYE_PATH, EMPTY3);
@@ -5073,7 +5076,7 @@ var Link = class {
     this.#openedAt = performance.now();
     this.#healthy = false;
     const lost2 = await this.#resume?.open((call) => this.#dispatch(call, true));
-    if (this.#connection !== connection) return;
+    if (this.#connection !== connection || this.#closed) return;
     const resumed = lost2 !== void 0;
     this.#state = "open";
     this.#openedConnection = connection;
@@ -5180,7 +5183,7 @@ var Link = class {
     if (this.#closing) return this.#closing;
     const userClose = error instanceof ConnectionClosedError;
     const connection = this.#connection;
-    const bye = userClose && connection && this.#state === "open" ? this.#resume?.goodbye() : void 0;
+    const bye = userClose && connection ? this.#resume?.goodbye(this.#state === "open") : void 0;
     this.#state = "closed";
     clearTimeout(this.#retryTimer);
     this.#stopKeepalive();

@@ -1,0 +1,94 @@
+// Session resumption on a node whose sessions subscribe to topics of other
+// nodes: the remote subscriptions of a lingering session survive its
+// resume, and a connection holding one of its own cannot resume another.
+
+import assert from "node:assert/strict";
+import { Status } from "../wasm/wire.ts";
+import { REQUEST, SUBSCRIBE, UPDATE } from "../testing/frames.ts";
+import { needsNats, startNatsServer } from "../testing/nats.ts";
+import type { RawClient } from "../testing/raw_client.ts";
+import { waitFor } from "../testing/wait.ts";
+import { meshed, startNode } from "./_testing.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function call(raw: RawClient, id: number, type: number, path: string) {
+  return raw.call({
+    requestId: id,
+    requestType: type,
+    pathOneof: { case: "path", value: path },
+  });
+}
+
+needsNats.test("NatsForwarder home node resumes a session with its remote subscription and the updates published while it lingered", async () => {
+  await using nats = await startNatsServer();
+  await using holder = await startNode({
+    servers: nats.url,
+    setup: (s) => void s.topic("/remote"),
+  });
+  await using home = await startNode({ servers: nats.url });
+  await meshed([holder, home]);
+  const first = await home.connect();
+  assert.equal(
+    (await call(first, 7, SUBSCRIBE, "/remote")).responseStatus,
+    Status.OK,
+  );
+  const token = (await call(first, 100, REQUEST, "/_nanorpc/session")).data
+    .slice();
+  first.close();
+  await waitFor(() => home.server.stats().lingeringSessions === 1);
+  holder.server.publish("/remote", encoder.encode("away"));
+  await waitFor(() => home.server.stats().updatesSent === 1, {
+    message: "the update to reach the home node",
+  });
+  const back = await home.connect();
+  const answer = await back.call({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/resume" },
+    data: token,
+  });
+  assert.equal(answer.responseStatus, Status.OK);
+  const missed = await back.read();
+  assert.deepEqual([
+    missed.requestId,
+    missed.responseType,
+    decoder.decode(missed.data),
+  ], [7, UPDATE, "away"]);
+  holder.server.publish("/remote", encoder.encode("live"));
+  const live = await back.read();
+  assert.deepEqual([live.requestId, decoder.decode(live.data)], [7, "live"]);
+});
+
+needsNats.test("NatsForwarder home node refuses a resume on a connection subscribed to a topic of another node, which keeps it", async () => {
+  await using nats = await startNatsServer();
+  await using holder = await startNode({
+    servers: nats.url,
+    setup: (s) => void s.topic("/remote"),
+  });
+  await using home = await startNode({ servers: nats.url });
+  await meshed([holder, home]);
+  const first = await home.connect();
+  const token = (await call(first, 100, REQUEST, "/_nanorpc/session")).data
+    .slice();
+  first.close();
+  await waitFor(() => home.server.stats().lingeringSessions === 1);
+  const busy = await home.connect();
+  assert.equal(
+    (await call(busy, 9, SUBSCRIBE, "/remote")).responseStatus,
+    Status.OK,
+  );
+  const refused = await busy.call({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/resume" },
+    data: token,
+  });
+  assert.equal(refused.responseStatus, Status.NOT_FOUND);
+  assert.match(refused.responseMessage, /before any subscription/);
+  assert.equal(home.server.stats().lingeringSessions, 1);
+  holder.server.publish("/remote", encoder.encode("still here"));
+  const update = await busy.read();
+  assert.deepEqual([update.requestId, update.responseType], [9, UPDATE]);
+});
