@@ -262,14 +262,11 @@ export class SubscriptionImpl<T> {
   #notify(): void {
     if (this.#notified || !this.error || !this.#confirmed) return;
     this.#notified = true;
-    try {
-      this.#onError?.(this.error);
-    } catch (error) {
-      console.error(
-        `nanorpc: the onError callback of the subscription to ${this.path} threw:`,
-        error,
-      );
-    }
+    const error = this.error;
+    guarded(
+      () => this.#onError?.(error),
+      `the onError callback of the subscription to ${this.path} threw`,
+    );
   }
 
   get #self(): SubscriptionImpl<unknown> {
@@ -316,15 +313,28 @@ export class SubscriptionImpl<T> {
       this.#fail(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    if (!this.#onUpdate) return this.#updates.push(update);
-    try {
-      this.#onUpdate(update, this.handle);
-    } catch (error) {
-      console.error(
-        `nanorpc: the onUpdate callback of the subscription to ${this.path} threw; the subscription goes on:`,
-        error,
-      );
+    const onUpdate = this.#onUpdate;
+    if (!onUpdate) return this.#updates.push(update);
+    guarded(
+      () => onUpdate(update, this.handle),
+      `the onUpdate callback of the subscription to ${this.path} threw; the subscription goes on`,
+    );
+  }
+}
+
+/**
+ * Runs a callback of the caller's: what it throws, or what the promise it
+ * returns (an async callback) rejects with, is logged, never unhandled.
+ */
+function guarded(run: () => unknown, what: string): void {
+  const report = (error: unknown) => console.error(`nanorpc: ${what}:`, error);
+  try {
+    const result = run();
+    if (typeof (result as PromiseLike<unknown>)?.then === "function") {
+      Promise.resolve(result).catch(report);
     }
+  } catch (error) {
+    report(error);
   }
 }
 

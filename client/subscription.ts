@@ -53,10 +53,10 @@ export interface SubscribeOptions<T = Uint8Array> {
    * Receives every update as it arrives, synchronously, on the client's
    * read path. When given, updates go to this callback only and the async
    * iterator yields nothing (it still ends when the subscription ends). An
-   * exception it throws is caught and logged with `console.error`; the
-   * subscription and the connection go on, and the next update is
-   * delivered as usual. (It is not passed to `reportError`, which ends a
-   * Deno process.)
+   * exception it throws (or the rejection of the promise an async callback
+   * returns) is caught and logged with `console.error`; the subscription
+   * and the connection go on, and the next update is delivered as usual.
+   * (It is not passed to `reportError`, which ends a Deno process.)
    */
   onUpdate?: (update: T, subscription: ClientSubscription<T>) => void;
   /**
@@ -65,8 +65,9 @@ export interface SubscribeOptions<T = Uint8Array> {
    * did not acknowledge it within `timeout`, the connection was lost with
    * reconnection off, the client gave up reconnecting, or an update did
    * not decode with the `output` schema. The async iterator throws the
-   * same error and `error` holds it. An exception the callback throws is
-   * caught and logged with `console.error`; it changes nothing else.
+   * same error and `error` holds it. An exception the callback throws (or
+   * its promise's rejection) is caught and logged with `console.error`; it
+   * changes nothing else.
    */
   onError?: (error: Error) => void;
 }

@@ -123,3 +123,58 @@ Deno.test("Client subscribe resolves with the public surface of the subscription
   assert.equal(subscription.state, "active");
   assert.equal(given, subscription);
 });
+
+Deno.test("Client subscription goes on after an async onUpdate callback rejects", async () => {
+  using logged = captureConsole("error");
+  await using t = await clientWithRawServer();
+  const seen: number[] = [];
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onUpdate: async (update) => {
+      seen.push(update[0]);
+      await Promise.resolve();
+      if (update[0] === 1) throw new Error("bug in async onUpdate");
+    },
+  });
+  const sub = (await t.session.next())!;
+  const updates = [1, 2].map((i) => ({
+    requestId: sub.requestId,
+    responseType: UPDATE,
+    data: new Uint8Array([i]),
+  }));
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    ...updates,
+  );
+  const subscription = await subscribing;
+  const call = t.client.request("/x");
+  const request = (await t.session.next())!;
+  await t.session.send({
+    requestId: request.requestId,
+    responseType: RESPONSE,
+  });
+  await call;
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(subscription.state, "active");
+  assert.equal(logged.calls.length, 1);
+  assert.match(String(logged.calls[0][1]), /bug in async onUpdate/);
+});
+
+Deno.test("Client survives an async onError callback that rejects", async () => {
+  using logged = captureConsole("error");
+  await using t = await clientWithRawServer({ reconnect: false });
+  const subscribing = t.client.subscribe("/t", undefined, {
+    onError: async () => {
+      await Promise.resolve();
+      throw new Error("bug in async onError");
+    },
+  });
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  const subscription = await subscribing;
+  t.session.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(subscription.state, "closed");
+  assert.equal(logged.calls.length, 1);
+  assert.match(String(logged.calls[0][1]), /bug in async onError/);
+});

@@ -183,10 +183,13 @@ export class Loopback {
     await this.#send(RequestType.SUBSCRIBE, path, filter);
     await this.#answer();
     if (this.#options.keepaliveMs > 0) {
-      this.#timer = setInterval(
-        () => this.#write({ requestType: RequestType.PING }),
-        this.#options.keepaliveMs,
-      );
+      // A server that has not read the last ping (its peer, the HTTP
+      // client, stopped reading) needs no other: none piles up unread.
+      this.#timer = setInterval(() => {
+        if (this.#pipe.unread === 0) {
+          this.#write({ requestType: RequestType.PING });
+        }
+      }, this.#options.keepaliveMs);
     }
     for (;;) {
       const { value: frame } = await this.#frames.next();

@@ -52,6 +52,11 @@ export class Pipe {
     return this.#reason;
   }
 
+  /** Chunks sent to the server that it has not read yet. */
+  get unread(): number {
+    return this.#toServer.length;
+  }
+
   /** Settles when the pipe is closed. */
   get ended(): Promise<void> {
     return this.#ended.promise;

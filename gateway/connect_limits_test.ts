@@ -1,7 +1,8 @@
 // The Connect gateway at its limits, over real sockets: refusals that must
 // not leak the server's reasons, bodies near maxMessageSize, long client
-// timeouts and reflection reloads. Session hooks that never settle, throw
-// or settle late: connect_hook_test.ts.
+// timeouts, reflection reloads, and keepalives behind a stalled stream.
+// Session hooks that never settle, throw or settle late:
+// connect_hook_test.ts.
 
 import assert from "node:assert/strict";
 import { Room } from "../proto/gen/chat_pb.ts";
@@ -148,4 +149,53 @@ Deno.test("connectGateway keeps serving from its table while reflection is rerea
   await other.body?.cancel();
   assert.equal(reads, 2);
   assert.ok(t.logger.lines.some((l) => l.includes("reread reflection")));
+});
+
+Deno.test("connectGateway queues no keepalive pings behind a stream its server has stopped reading", async () => {
+  await using t = await start({ outgoingBufferSize: 64 * 1024 }, {
+    keepaliveMs: 20,
+  });
+  const room = (await t.client()).service(Room);
+  const response = fetch(`${t.base}/nanorpc_demo.Room/Messages`, {
+    method: "POST",
+    headers: { "content-type": "application/connect+json" },
+    body: new Uint8Array([0, 0, 0, 0, 2, 0x7b, 0x7d]), // one envelope: {}
+  });
+  await waitFor(() => t.server.sessions.size === 2, {
+    message: "the stream's session",
+  });
+  // Its headers go out with the first update.
+  await room.send({ text: "first" });
+  const res = await response;
+  assert.equal(res.status, 200);
+  // The HTTP client reads nothing: its session's buffer fills, and the
+  // server stops reading the session once a PONG passes half of it.
+  const text = "x".repeat(1024);
+  for (let i = 0; i < 4096; i++) await room.send({ text });
+  await waitFor(() => t.server.stats().droppedUpdates > 0, {
+    message: "updates to be dropped",
+  });
+  // PONGs fill the room updates left, up to half the buffer: then the
+  // server stops reading the session.
+  let stalled = -1;
+  for (let i = 0; i < 50 && t.server.stats().framesIn !== stalled; i++) {
+    stalled = t.server.stats().framesIn;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  // 50 keepalive periods pass while the server reads nothing.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.equal(t.server.stats().framesIn, stalled);
+  // The client reads again: the server reads what the gateway sent meanwhile.
+  const reader = res.body!.getReader();
+  const reading = (async () => {
+    while (!(await reader.read()).done);
+  })().catch(() => {});
+  await waitFor(() => t.server.stats().framesIn > stalled, {
+    message: "the server to read again",
+  });
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  const read = t.server.stats().framesIn - stalled;
+  assert.ok(read <= 8, `${read} frames were waiting for the server`);
+  await reader.cancel();
+  await reading;
 });

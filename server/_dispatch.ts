@@ -12,6 +12,7 @@ import { invoke, type Pending } from "./_invoke.ts";
 import { pathMatches, type Route } from "./_router.ts";
 import type { ServerSession } from "./_session.ts";
 import { checkFilterSize } from "./_subscriptions.ts";
+import { concurrentRequest } from "./_concurrent.ts";
 
 const EMPTY = new Uint8Array(0);
 // A leading U+FEFF is part of a path, not a byte-order mark.
@@ -160,14 +161,11 @@ function request(
   id: number,
   data: Uint8Array,
 ): Promise<void> | undefined {
-  const concurrent = route.options.concurrent === true;
-  const ctx = new RequestContext(
-    session,
-    route,
-    id,
-    concurrent ? data.slice() : data,
-  );
-  return invoke(session, ctx, route.handler!, concurrent);
+  if (route.options.concurrent === true) {
+    return concurrentRequest(session, route, id, data);
+  }
+  const ctx = new RequestContext(session, route, id, data);
+  return invoke(session, ctx, route.handler!, false);
 }
 
 /**

@@ -33,7 +33,10 @@ export interface HandleOptions {
   /**
    * Let this handler run alongside the session's later requests instead of
    * holding them until it settles. Its answer may then overtake earlier
-   * ones, and its `ctx.data` is a copy. Default `false`.
+   * ones, and its `ctx.data` is a copy. A session runs at most 1,024 of
+   * them at once, holding at most `outgoingBufferSize` bytes of request
+   * data; beyond that one holds the later requests as if not concurrent.
+   * Default `false`.
    */
   concurrent?: boolean;
   /** Time limit in milliseconds for this handler; overrides the server's. */

@@ -1,16 +1,19 @@
 // Security limits: maxSessions, the per-session subscription limit, the
 // filter size, UNIX socket file mode and stale files, and the handshake
-// hook each refuse what they should, with a clear reason.
+// hook each refuse what they should, with a clear reason; a session's
+// concurrent handlers in flight are bounded.
 
 import assert from "node:assert/strict";
 import {
   bytesUntilClosed,
+  concat,
   Gate,
   PING,
   PONG,
   RawClient,
   recordingLogger,
   REQUEST,
+  requestFrame,
   RESPONSE,
   startServer,
   SUBSCRIBE,
@@ -273,4 +276,83 @@ Deno.test("Server refuses a connection its handshake hook rejects, before any fr
     ),
   );
   await ping(ok, 3);
+});
+
+Deno.test("Server bounds a session's concurrent handlers in flight: a pipelining peer waits", async () => {
+  const gate = new Gate();
+  let running = 0;
+  let most = 0;
+  await using t = await startServer((server) => {
+    server.handle("/slow", async (ctx) => {
+      most = Math.max(most, ++running);
+      await gate.opened;
+      running--;
+      return ctx.data.subarray(0, 1);
+    }, { concurrent: true });
+  }, { handlerTimeout: 0 });
+  const peer = await t.connectRaw();
+  // 3,000 small requests (over the count bound), then 64 KiB ones (over
+  // the bytes bound): none answered until the gate opens.
+  const small = (id: number) =>
+    requestFrame({
+      requestId: id,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: "/slow" },
+      data: new Uint8Array([id & 0xff]),
+    });
+  const frames: Uint8Array[] = [];
+  for (let id = 1; id <= 3000; id++) frames.push(small(id));
+  const writing = peer.write(concat(...frames));
+  // 1,024 run on their own, and the read waits for the next one.
+  await waitFor(() => running >= 1025, { message: "handlers to start" });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(most, 1025, `${most} concurrent handlers ran at once`);
+  gate.open();
+  await writing;
+  const answered = new Set<number>();
+  while (answered.size < 3000) {
+    const res = await peer.read();
+    assert.equal(res.responseStatus, Status.OK);
+    answered.add(res.requestId);
+  }
+});
+
+Deno.test("Server bounds the request bytes a session's concurrent handlers hold", async () => {
+  let gate = new Gate();
+  let running = 0;
+  let most = 0;
+  await using t = await startServer((server) => {
+    server.handle("/slow", async () => {
+      most = Math.max(most, ++running);
+      await gate.opened;
+      running--;
+    }, { concurrent: true });
+  }, { handlerTimeout: 0, outgoingBufferSize: 1 << 20 });
+  const peer = await t.connectRaw();
+  const data = new Uint8Array(64 << 10);
+  const frames: Uint8Array[] = [];
+  for (let id = 1; id <= 64; id++) {
+    frames.push(
+      requestFrame({
+        requestId: id,
+        requestType: REQUEST,
+        pathOneof: { case: "path", value: "/slow" },
+        data,
+      }),
+    );
+  }
+  // 4 MiB of requests: 16 handlers hold 1 MiB (outgoingBufferSize) on
+  // their own, and the read waits for the next one.
+  const writing = peer.write(concat(...frames));
+  await waitFor(() => running >= 17, { message: "handlers to start" });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(most, 17, `${most} handlers held 64 KiB each at once`);
+  const open = gate;
+  gate = new Gate();
+  gate.open();
+  open.open();
+  await writing;
+  for (let n = 0; n < 64; n++) {
+    assert.equal((await peer.read()).responseStatus, Status.OK);
+  }
 });

@@ -11,13 +11,13 @@ var __export = (target, all) => {
     __defProp(target, name, { get: all[name], enumerable: true });
 };
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/types.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/types.js
 var init_types = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/types.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/types.js"() {
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/is-message.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/is-message.js
 function isMessage(arg, schema) {
   const isMessage2 = arg !== null && typeof arg == "object" && "$typeName" in arg && typeof arg.$typeName == "string";
   if (!isMessage2) {
@@ -29,15 +29,15 @@ function isMessage(arg, schema) {
   return schema.typeName === arg.$typeName;
 }
 var init_is_message = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/is-message.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/is-message.js"() {
     __name(isMessage, "isMessage");
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/descriptors.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/descriptors.js
 var ScalarType;
 var init_descriptors = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/descriptors.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/descriptors.js"() {
     (function(ScalarType2) {
       ScalarType2[ScalarType2["DOUBLE"] = 1] = "DOUBLE";
       ScalarType2[ScalarType2["FLOAT"] = 2] = "FLOAT";
@@ -58,7 +58,7 @@ var init_descriptors = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/varint.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/varint.js
 function varint64read() {
   const buf = this.buf;
   let pos = this.pos;
@@ -227,7 +227,7 @@ function varint32read() {
 }
 var TWO_PWR_32_DBL, decimalFrom1e7WithLeadingZeros;
 var init_varint = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/varint.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/varint.js"() {
     __name(varint64read, "varint64read");
     TWO_PWR_32_DBL = 4294967296;
     __name(int64FromString, "int64FromString");
@@ -245,7 +245,7 @@ var init_varint = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/proto-int64.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/proto-int64.js
 function makeInt64Support() {
   const dv = new DataView(new ArrayBuffer(8));
   const ok = typeof BigInt === "function" && typeof dv.getBigInt64 === "function" && typeof dv.getBigUint64 === "function" && typeof dv.setBigInt64 === "function" && typeof dv.setBigUint64 === "function" && (!!globalThis.Deno || !!globalThis.Bun || typeof process != "object" || typeof process.env != "object" || process.env.BUF_BIGINT_DISABLE !== "1");
@@ -348,7 +348,7 @@ function assertUInt64String(value) {
 }
 var protoInt64;
 var init_proto_int64 = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/proto-int64.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/proto-int64.js"() {
     init_varint();
     protoInt64 = /* @__PURE__ */ makeInt64Support();
     __name(makeInt64Support, "makeInt64Support");
@@ -357,7 +357,7 @@ var init_proto_int64 = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/scalar.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/scalar.js
 function scalarZeroValue(type, longAsString) {
   switch (type) {
     case ScalarType.STRING:
@@ -380,14 +380,14 @@ function scalarZeroValue(type, longAsString) {
   }
 }
 var init_scalar = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/scalar.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/scalar.js"() {
     init_proto_int64();
     init_descriptors();
     __name(scalarZeroValue, "scalarZeroValue");
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/unsafe.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/unsafe.js
 function setOwn(obj, key, value) {
   if (key === "__proto__") {
     Object.defineProperty(obj, "__proto__", {
@@ -402,23 +402,23 @@ function setOwn(obj, key, value) {
 }
 var unsafeLocal;
 var init_unsafe = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/unsafe.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/unsafe.js"() {
     unsafeLocal = Symbol.for("reflect unsafe local");
     __name(setOwn, "setOwn");
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/guard.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/guard.js
 function isObject(arg) {
   return arg !== null && typeof arg == "object" && !Array.isArray(arg);
 }
 var init_guard = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/guard.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/guard.js"() {
     __name(isObject, "isObject");
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wkt/wrappers.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wkt/wrappers.js
 function isWrapperDesc(messageDesc) {
   const f = messageDesc.fields[0];
   return isWrapperTypeName(messageDesc.typeName) && f !== void 0 && f.fieldKind == "scalar" && f.name == "value" && f.number == 1;
@@ -428,7 +428,7 @@ function isWrapperTypeName(name) {
 }
 var wrapperTypeNames;
 var init_wrappers = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wkt/wrappers.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wkt/wrappers.js"() {
     __name(isWrapperDesc, "isWrapperDesc");
     wrapperTypeNames = /* @__PURE__ */ new Set([
       "google.protobuf.DoubleValue",
@@ -445,7 +445,7 @@ var init_wrappers = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/create.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/create.js
 function create(schema, init) {
   if (isMessage(init, schema)) {
     return init;
@@ -638,7 +638,7 @@ function createZeroValue(field) {
 }
 var EDITION_PROTO3, EDITION_PROTO2, IMPLICIT, compiledCreates, INIT_SINGULAR, INIT_LIST, INIT_MAP, INIT_ONEOF;
 var init_create = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/create.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/create.js"() {
     init_is_message();
     init_descriptors();
     init_scalar();
@@ -665,10 +665,10 @@ var init_create = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/error.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/error.js
 var FieldError;
 var init_error = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/error.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/error.js"() {
     FieldError = class extends Error {
       static {
         __name(this, "FieldError");
@@ -682,7 +682,7 @@ var init_error = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/text-encoding.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/text-encoding.js
 function configureTextEncoding(textEncoding) {
   var _a;
   te = Object.assign(Object.assign({}, textEncoding), {
@@ -749,14 +749,14 @@ function emulateEncodeInto(encodeUtf8) {
 }
 var te;
 var init_text_encoding = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/text-encoding.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/text-encoding.js"() {
     __name(configureTextEncoding, "configureTextEncoding");
     __name(getTextEncoding, "getTextEncoding");
     __name(emulateEncodeInto, "emulateEncodeInto");
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/binary-encoding.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/binary-encoding.js
 function varint32Size(value) {
   if (value < 128) return 1;
   if (value < 16384) return 2;
@@ -796,7 +796,7 @@ function assertFloat32(arg) {
 }
 var WireType, UINT32_MAX, INT32_MAX2, INT32_MIN2, BinaryWriter, INITIAL_SIZE, DEFAULT_LEN_PREFIX_SIZE, EMPTY_BUFFER, EMPTY_VIEW, ASCII_MAX_LENGTH, BinaryReader;
 var init_binary_encoding = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/binary-encoding.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/wire/binary-encoding.js"() {
     init_varint();
     init_proto_int64();
     init_text_encoding();
@@ -1339,7 +1339,7 @@ var init_binary_encoding = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/message.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/message.js
 function localMessageMapper(field) {
   if (usesJsonRepresentation(field)) {
     return {
@@ -1460,7 +1460,7 @@ function wktValueToReflect(json) {
 }
 var NULL_VALUE;
 var init_message = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/message.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/reflect/message.js"() {
     init_create();
     init_guard();
     init_unsafe();
@@ -1475,13 +1475,13 @@ var init_message = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/clone.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/clone.js
 var init_clone = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/clone.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/clone.js"() {
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/from-binary.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/from-binary.js
 function makeReadContext(options) {
   return Object.assign(Object.assign({
     readUnknownFields: true,
@@ -1829,7 +1829,7 @@ function compileScalarReader(type, utf8Validation, longAsString) {
 }
 var compiledReaders;
 var init_from_binary = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/from-binary.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/from-binary.js"() {
     init_descriptors();
     init_scalar();
     init_unsafe();
@@ -1855,7 +1855,7 @@ var init_from_binary = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/to-binary.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/to-binary.js
 function makeWriteOptions(options) {
   return options ? Object.assign(Object.assign({}, writeDefaults), options) : writeDefaults;
 }
@@ -2204,7 +2204,7 @@ function writeTypeOfScalar(type) {
 }
 var IMPLICIT2, LEGACY_REQUIRED, writeDefaults, compiledWriters;
 var init_to_binary = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/to-binary.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/to-binary.js"() {
     init_binary_encoding();
     init_descriptors();
     init_error();
@@ -2234,47 +2234,47 @@ var init_to_binary = __esm({
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/equals.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/equals.js
 var init_equals = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/equals.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/equals.js"() {
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/fields.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/fields.js
 var init_fields = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/fields.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/fields.js"() {
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/to-json.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/to-json.js
 var init_to_json = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/to-json.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/to-json.js"() {
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/from-json.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/from-json.js
 var tokenIgnoredUnknownEnum;
 var init_from_json = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/from-json.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/from-json.js"() {
     tokenIgnoredUnknownEnum = Symbol();
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/merge.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/merge.js
 var init_merge = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/merge.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/merge.js"() {
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/unknown-enum.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/unknown-enum.js
 var init_unknown_enum = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/unknown-enum.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/unknown-enum.js"() {
   }
 });
 
-// ../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/index.js
+// node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/index.js
 var init_esm = __esm({
-  "../../../work/main/node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/index.js"() {
+  "node_modules/.deno/@bufbuild+protobuf@2.17.0/node_modules/@bufbuild/protobuf/dist/esm/index.js"() {
     init_types();
     init_is_message();
     init_create();
@@ -4798,11 +4798,8 @@ var SubscriptionImpl = class {
   #notify() {
     if (this.#notified || !this.error || !this.#confirmed) return;
     this.#notified = true;
-    try {
-      this.#onError?.(this.error);
-    } catch (error) {
-      console.error(`nanorpc: the onError callback of the subscription to ${this.path} threw:`, error);
-    }
+    const error = this.error;
+    guarded(() => this.#onError?.(error), `the onError callback of the subscription to ${this.path} threw`);
   }
   get #self() {
     return this;
@@ -4850,14 +4847,23 @@ var SubscriptionImpl = class {
       this.#fail(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    if (!this.#onUpdate) return this.#updates.push(update);
-    try {
-      this.#onUpdate(update, this.handle);
-    } catch (error) {
-      console.error(`nanorpc: the onUpdate callback of the subscription to ${this.path} threw; the subscription goes on:`, error);
-    }
+    const onUpdate = this.#onUpdate;
+    if (!onUpdate) return this.#updates.push(update);
+    guarded(() => onUpdate(update, this.handle), `the onUpdate callback of the subscription to ${this.path} threw; the subscription goes on`);
   }
 };
+function guarded(run, what) {
+  const report2 = /* @__PURE__ */ __name((error) => console.error(`nanorpc: ${what}:`, error), "report");
+  try {
+    const result = run();
+    if (typeof result?.then === "function") {
+      Promise.resolve(result).catch(report2);
+    }
+  } catch (error) {
+    report2(error);
+  }
+}
+__name(guarded, "guarded");
 var Subscription = class {
   static {
     __name(this, "Subscription");
