@@ -232,7 +232,20 @@ export class NatsForwarder implements Forwarder {
       link.drops.count("tooLarge");
       return fail(`${bytes.length} bytes is over NATS's max_payload`);
     }
-    const key = this.#routeKey?.(call);
+    let key: string | undefined;
+    try {
+      key = this.#routeKey?.(call);
+    } catch (err) {
+      // The application's bug: the call fails as a throwing handler's does.
+      const ref = crypto.randomUUID().slice(0, 8);
+      link.logger.error(
+        `${link.label}: routeKey threw for ${what} [${ref}]:`,
+        err,
+      );
+      return fail(
+        `routeKey failed (reference ${ref}); the server log has the details`,
+      );
+    }
     let target = key === undefined
       ? undefined
       : this.#mesh?.presence.pick(call.kind, call.pathHash, key);

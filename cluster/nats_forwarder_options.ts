@@ -25,7 +25,9 @@ export interface NatsForwarderOptions
    * same node among those serving the path, while the nodes stay the same
    * (rendezvous hashing over the nodes heard from). Return `undefined` to
    * load-balance that call. Until a serving node has been heard from, keyed
-   * calls are load-balanced too.
+   * calls are load-balanced too. When it throws, the call fails with
+   * INTERNAL_ERROR and a reference to the error in the log, as a throwing
+   * handler's does.
    *
    * @example Every call of one room on one node
    * ```ts ignore
