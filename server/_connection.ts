@@ -210,7 +210,7 @@ async function resume(
         else if (
           session.draining && !session.closed && session.stream === r.stream
         ) {
-          refuseShuttingDown(session, r.frames);
+          refuseShuttingDown(session, r.frames, r.chunk);
           r.refusing = true;
         } else r.skip = true;
       }
@@ -258,14 +258,14 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
         const limiter = session.limiter;
         if (limiter !== undefined && frames.type !== RequestType.PING) {
           if (r.refusing) {
-            refuseShuttingDown(session, frames);
+            refuseShuttingDown(session, frames, r.chunk);
             continue;
           }
           const wait = limiter.admit(frames.pathHash, session.lastFrameAt);
           if (wait !== 0) {
             // Shutting down: answered now rather than after the wait.
             if (session.draining) {
-              refuseShuttingDown(session, frames);
+              refuseShuttingDown(session, frames, r.chunk);
               r.refusing = true;
               continue;
             }

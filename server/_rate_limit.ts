@@ -3,9 +3,11 @@
 // limit on new connections that admission applies.
 
 import type { PeerAddress } from "../transport/byte_stream.ts";
+import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
 import type { RequestFrames } from "../wasm/frames.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { RateLimit, SessionRateLimit } from "./ops_options.ts";
+import { pathMatches } from "./_router.ts";
 import type { ServerSession } from "./_session.ts";
 
 /** Longest single pause: a session being closed or drained notices. */
@@ -227,12 +229,25 @@ const EMPTY = new Uint8Array(0);
 export function refuseShuttingDown(
   session: ServerSession,
   frames: RequestFrames,
+  input: Uint8Array,
 ): void {
-  session.core.ops.observer?.refused(
-    undefined,
-    frames.type === RequestType.SUBSCRIBE,
-    Status.INTERNAL_ERROR,
-  );
+  const observer = session.core.ops.observer;
+  if (observer) {
+    // Counted under its path when it is a registered one.
+    const kind = frames.pathKind;
+    let route = kind === PATH_NONE
+      ? undefined
+      : session.core.router.lookup(frames.pathKey);
+    if (
+      route && kind === PATH_STRING &&
+      !pathMatches(route, input, frames.pathOffset, frames.pathLength)
+    ) route = undefined;
+    observer.refused(
+      route,
+      frames.type === RequestType.SUBSCRIBE,
+      Status.INTERNAL_ERROR,
+    );
+  }
   session.respond(
     frames.id,
     ResponseType.RESPONSE,

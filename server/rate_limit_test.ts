@@ -253,7 +253,7 @@ async function answers(raw: RawClient, count: number): Promise<string[]> {
   return out;
 }
 
-Deno.test("Server shutdown answers a request waiting for its rate limit, and the rest of its read, with INTERNAL_ERROR", async () => {
+Deno.test("Server shutdown answers a request waiting for its rate limit, and the rest of its read, with INTERNAL_ERROR counted under its path", async () => {
   // A token every 2 s: the waiting request looks again after 1 s (the
   // longest pause), finds the server shutting down, and does not wait on.
   await using t = await startServer((server) => {
@@ -270,6 +270,14 @@ Deno.test("Server shutdown answers a request waiting for its rate limit, and the
   await t.server.shutdown();
   // OK = 1, INTERNAL_ERROR = 4: nothing read goes unanswered.
   assert.deepEqual(await got, ["1:1", "2:1", "3:4", "4:4", "5:4", "6:pong"]);
+  // Counted under their path, which is registered.
+  const m = parsePrometheus(t.server.metrics());
+  const refused = { path: "/echo", status: "INTERNAL_ERROR" };
+  assert.equal(m.value("nanorpc_requests_total", refused), 3);
+  assert.equal(
+    m.value("nanorpc_requests_total", { ...refused, path: "unregistered" }),
+    undefined,
+  );
 });
 
 Deno.test("Server shutdown answers at once a request over its rate limit read before the shutdown", async () => {
