@@ -7,6 +7,7 @@ import { PATH_NONE, PATH_STRING } from "../wasm/codec.ts";
 import type { RequestFrames } from "../wasm/frames.ts";
 import { fnv1a, RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { RateLimit, SessionRateLimit } from "./ops_options.ts";
+import { hostKey } from "./_host_key.ts";
 import { pathMatches } from "./_router.ts";
 import type { ServerSession } from "./_session.ts";
 
@@ -267,7 +268,8 @@ const MAX_ADDRESSES = 65_536;
 const SWEPT_ADDRESSES = MAX_ADDRESSES - MAX_ADDRESSES / 8;
 
 /**
- * New connections per second per remote host. Buckets that have refilled
+ * New connections per second per remote host ({@link hostKey}: an IPv4
+ * address, an IPv6 /64). Buckets that have refilled
  * are forgotten when the table is full, so it stays bounded; if too many
  * are still in use, the oldest go too.
  */
@@ -283,7 +285,9 @@ export class AddressLimiter {
   admit(addr: PeerAddress): boolean {
     // Local transports (UNIX sockets, serial lines) have no host to tell
     // peers apart: one bucket for each transport.
-    const key = addr.hostname ?? `${addr.transport}:`;
+    const key = addr.hostname === undefined
+      ? `${addr.transport}:`
+      : hostKey(addr.hostname);
     const now = performance.now();
     let bucket = this.#buckets.get(key);
     if (!bucket) {

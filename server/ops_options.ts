@@ -92,8 +92,10 @@ export interface OperationsOptions {
   /** Per-session rate limits; default none. */
   rateLimit?: SessionRateLimit;
   /**
-   * New connections accepted per second from one remote address (host),
-   * with a burst; more are refused at connect. Default none.
+   * New connections accepted per second from one remote host, with a
+   * burst; more are refused at connect. A host is an IPv4 address (also
+   * when a dual-stack listener sees it as `::ffff:a.b.c.d`) or an IPv6
+   * /64, the block one IPv6 host usually holds. Default none.
    */
   connectionRateLimit?: RateLimit;
   /**

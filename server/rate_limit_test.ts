@@ -8,7 +8,7 @@ import {
   Gate,
   parsePrometheus,
   PING,
-  type RawClient,
+  RawClient,
   REQUEST,
   requestFrame,
   startServer,
@@ -211,6 +211,42 @@ Deno.test("Server refuses new connections from one address beyond connectionRate
   const m = parsePrometheus(t.server.metrics());
   assert.equal(m.value("nanorpc_connections_rate_limited_total"), 1);
   assert.equal(m.value("nanorpc_sessions_refused_total"), 1);
+});
+
+/** Whether this machine has IPv6 and a dual-stack "::" listener. */
+const dualStack = (() => {
+  try {
+    Deno.listen({ hostname: "::", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "Server counts an IPv4 peer seen as ::ffff:a.b.c.d by a dual-stack listener as the same host",
+  ignore: !dualStack,
+  async fn() {
+    await using t = await startServer((server) => {
+      server.handle("/echo", (ctx) => ctx.data);
+    }, { connectionRateLimit: { perSecond: 1, burst: 1 } });
+    const dual = await t.server.listen({ hostname: "::", port: 0 });
+    using _time = new FakeTime();
+    const a = await t.connectRaw(); // 127.0.0.1
+    const port = (dual.addr as Deno.NetAddr).port;
+    using b = await RawClient.connect({
+      transport: "tcp",
+      hostname: "127.0.0.1",
+      port,
+    }); // ::ffff:127.0.0.1, the same host: over its rate
+    assert.equal(await b.closedByServer(), true);
+    assert.equal(t.server.stats().connectionsRateLimited, 1);
+    assert.equal(
+      (await a.call({ requestId: 1, requestType: PING })).requestId,
+      1,
+    );
+  },
 });
 
 Deno.test("Server rejects rate limits out of range, naming the option", () => {
