@@ -12,6 +12,7 @@ import { registerDemo } from "../server/demo.ts";
 import { recordingLogger, startServer, waitFor } from "../testing/mod.ts";
 import { connectGateway, type ConnectGatewayOptions } from "./connect.ts";
 import type { StartServerOptions } from "../testing/server.ts";
+import { stalledStream } from "./_test_utils.ts";
 
 /** The demo room on TCP, and the gateway on an HTTP listener. */
 async function start(
@@ -155,26 +156,9 @@ Deno.test("connectGateway queues no keepalive pings behind a stream its server h
   await using t = await start({ outgoingBufferSize: 64 * 1024 }, {
     keepaliveMs: 20,
   });
-  const room = (await t.client()).service(Room);
-  const response = fetch(`${t.base}/nanorpc_demo.Room/Messages`, {
-    method: "POST",
-    headers: { "content-type": "application/connect+json" },
-    body: new Uint8Array([0, 0, 0, 0, 2, 0x7b, 0x7d]), // one envelope: {}
-  });
-  await waitFor(() => t.server.sessions.size === 2, {
-    message: "the stream's session",
-  });
-  // Its headers go out with the first update.
-  await room.send({ text: "first" });
-  const res = await response;
-  assert.equal(res.status, 200);
   // The HTTP client reads nothing: its session's buffer fills, and the
   // server stops reading the session once a PONG passes half of it.
-  const text = "x".repeat(1024);
-  for (let i = 0; i < 4096; i++) await room.send({ text });
-  await waitFor(() => t.server.stats().droppedUpdates > 0, {
-    message: "updates to be dropped",
-  });
+  const res = await stalledStream(t.base, t.server, await t.client());
   // PONGs fill the room updates left, up to half the buffer: then the
   // server stops reading the session.
   let stalled = -1;

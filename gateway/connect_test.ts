@@ -23,6 +23,7 @@ import {
 } from "../protocol/errors.ts";
 import { testServices } from "../protocol/_test_utils.ts";
 import { registerDemo } from "../server/demo.ts";
+import { stalledStream } from "./_test_utils.ts";
 import type { Server } from "../server/server.ts";
 import { recordingLogger, startServer, waitFor } from "../testing/mod.ts";
 import { connectGateway, type ConnectGatewayOptions } from "./connect.ts";
@@ -376,24 +377,8 @@ Deno.test("connectGateway bounds a stream whose client stops reading by its sess
   const http = await t.server.listen({
     http: { port: 0, fallback: gateway.fetch },
   });
-  const room = (await t.client()).service(Room);
-  const response = fetch(`${http.url}/nanorpc_demo.Room/Messages`, {
-    method: "POST",
-    headers: { "content-type": "application/connect+json" },
-    body: new Uint8Array([0, 0, 0, 0, 2, 0x7b, 0x7d]), // one envelope: {}
-  });
-  await waitFor(() => t.server.sessions.size === 2, {
-    message: "the stream's session",
-  });
-  await room.send({ text: "first" });
-  const res = await response;
-  assert.equal(res.status, 200);
   // The client reads nothing more while 4 MiB are published.
-  const text = "x".repeat(1024);
-  for (let i = 0; i < 4096; i++) await room.send({ text });
-  await waitFor(() => t.server.stats().droppedUpdates > 0, {
-    message: "updates to be dropped",
-  });
+  const res = await stalledStream(http.url, t.server, await t.client());
   const stream = [...t.server.sessions.values()].find((s) =>
     s.transport === "gateway"
   );
