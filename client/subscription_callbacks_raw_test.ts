@@ -10,6 +10,35 @@ import {
   UPDATE,
 } from "../testing/mod.ts";
 
+type Harness = Awaited<ReturnType<typeof clientWithRawServer>>;
+
+/**
+ * The peer acknowledges the client's SUBSCRIBE and sends updates carrying
+ * `values` (one byte each), then answers a request on the same connection:
+ * the read path went on.
+ */
+async function ackUpdatesThenAnswer(
+  t: Harness,
+  values: number[],
+): Promise<void> {
+  const sub = (await t.session.next())!;
+  await t.session.send(
+    { requestId: sub.requestId, responseType: RESPONSE },
+    ...values.map((i) => ({
+      requestId: sub.requestId,
+      responseType: UPDATE,
+      data: new Uint8Array([i]),
+    })),
+  );
+  const call = t.client.request("/x");
+  const request = (await t.session.next())!;
+  await t.session.send({
+    requestId: request.requestId,
+    responseType: RESPONSE,
+  });
+  await call;
+}
+
 Deno.test("Client subscription goes on after its onUpdate callback throws", async () => {
   using logged = captureConsole("error");
   await using t = await clientWithRawServer();
@@ -20,25 +49,8 @@ Deno.test("Client subscription goes on after its onUpdate callback throws", asyn
       if (update[0] === 1) throw new Error("bug in onUpdate");
     },
   });
-  const sub = (await t.session.next())!;
-  const updates = [1, 2, 3].map((i) => ({
-    requestId: sub.requestId,
-    responseType: UPDATE,
-    data: new Uint8Array([i]),
-  }));
-  await t.session.send(
-    { requestId: sub.requestId, responseType: RESPONSE },
-    ...updates,
-  );
+  await ackUpdatesThenAnswer(t, [1, 2, 3]);
   const subscription = await subscribing;
-  // The same connection still answers requests.
-  const call = t.client.request("/x");
-  const request = (await t.session.next())!;
-  await t.session.send({
-    requestId: request.requestId,
-    responseType: RESPONSE,
-  });
-  await call;
   assert.deepEqual(seen, [1, 2, 3]);
   assert.equal(subscription.state, "active");
   assert.equal(logged.calls.length, 1);
@@ -135,24 +147,8 @@ Deno.test("Client subscription goes on after an async onUpdate callback rejects"
       if (update[0] === 1) throw new Error("bug in async onUpdate");
     },
   });
-  const sub = (await t.session.next())!;
-  const updates = [1, 2].map((i) => ({
-    requestId: sub.requestId,
-    responseType: UPDATE,
-    data: new Uint8Array([i]),
-  }));
-  await t.session.send(
-    { requestId: sub.requestId, responseType: RESPONSE },
-    ...updates,
-  );
+  await ackUpdatesThenAnswer(t, [1, 2]);
   const subscription = await subscribing;
-  const call = t.client.request("/x");
-  const request = (await t.session.next())!;
-  await t.session.send({
-    requestId: request.requestId,
-    responseType: RESPONSE,
-  });
-  await call;
   await new Promise((resolve) => setTimeout(resolve, 10));
   assert.deepEqual(seen, [1, 2]);
   assert.equal(subscription.state, "active");
