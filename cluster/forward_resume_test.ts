@@ -8,7 +8,7 @@ import { REQUEST, SUBSCRIBE, UPDATE } from "../testing/frames.ts";
 import { needsNats, startNatsServer } from "../testing/nats.ts";
 import type { RawClient } from "../testing/raw_client.ts";
 import { waitFor } from "../testing/wait.ts";
-import { meshed, startNode } from "./_testing.ts";
+import { meshed, startNode, type TestNode } from "./_testing.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,6 +21,33 @@ function call(raw: RawClient, id: number, type: number, path: string) {
   });
 }
 
+/** Asks `raw`'s connection to resume the session of `token`. */
+function resume(raw: RawClient, token: Uint8Array) {
+  return raw.call({
+    requestId: 1,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/resume" },
+    data: token,
+  });
+}
+
+/**
+ * A session of `home` that took a token (after `first` set it up), then
+ * lost its connection: lingering. Resolves its token.
+ */
+async function lingering(
+  home: TestNode,
+  first?: (raw: RawClient) => Promise<unknown>,
+): Promise<Uint8Array> {
+  const raw = await home.connect();
+  await first?.(raw);
+  const token = (await call(raw, 100, REQUEST, "/_nanorpc/session")).data
+    .slice();
+  raw.close();
+  await waitFor(() => home.server.stats().lingeringSessions === 1);
+  return token;
+}
+
 needsNats.test("NatsForwarder home node resumes a session with its remote subscription and the updates published while it lingered", async () => {
   await using nats = await startNatsServer();
   await using holder = await startNode({
@@ -29,26 +56,19 @@ needsNats.test("NatsForwarder home node resumes a session with its remote subscr
   });
   await using home = await startNode({ servers: nats.url });
   await meshed([holder, home]);
-  const first = await home.connect();
-  assert.equal(
-    (await call(first, 7, SUBSCRIBE, "/remote")).responseStatus,
-    Status.OK,
+  const token = await lingering(
+    home,
+    (first) =>
+      call(first, 7, SUBSCRIBE, "/remote").then((r) =>
+        assert.equal(r.responseStatus, Status.OK)
+      ),
   );
-  const token = (await call(first, 100, REQUEST, "/_nanorpc/session")).data
-    .slice();
-  first.close();
-  await waitFor(() => home.server.stats().lingeringSessions === 1);
   holder.server.publish("/remote", encoder.encode("away"));
   await waitFor(() => home.server.stats().updatesSent === 1, {
     message: "the update to reach the home node",
   });
   const back = await home.connect();
-  const answer = await back.call({
-    requestId: 1,
-    requestType: REQUEST,
-    pathOneof: { case: "path", value: "/_nanorpc/resume" },
-    data: token,
-  });
+  const answer = await resume(back, token);
   assert.equal(answer.responseStatus, Status.OK);
   const missed = await back.read();
   assert.deepEqual([
@@ -69,22 +89,13 @@ needsNats.test("NatsForwarder home node refuses a resume on a connection subscri
   });
   await using home = await startNode({ servers: nats.url });
   await meshed([holder, home]);
-  const first = await home.connect();
-  const token = (await call(first, 100, REQUEST, "/_nanorpc/session")).data
-    .slice();
-  first.close();
-  await waitFor(() => home.server.stats().lingeringSessions === 1);
+  const token = await lingering(home);
   const busy = await home.connect();
   assert.equal(
     (await call(busy, 9, SUBSCRIBE, "/remote")).responseStatus,
     Status.OK,
   );
-  const refused = await busy.call({
-    requestId: 1,
-    requestType: REQUEST,
-    pathOneof: { case: "path", value: "/_nanorpc/resume" },
-    data: token,
-  });
+  const refused = await resume(busy, token);
   assert.equal(refused.responseStatus, Status.NOT_FOUND);
   assert.match(refused.responseMessage, /before any subscription/);
   assert.equal(home.server.stats().lingeringSessions, 1);
