@@ -21,6 +21,22 @@ function call(raw: RawClient, id: number, type: number, path: string) {
   });
 }
 
+/** A node holding the topic `/remote`, and the node its peers use. */
+async function holderAndHome() {
+  await using stack = new AsyncDisposableStack();
+  const nats = stack.use(await startNatsServer());
+  const holder = stack.use(
+    await startNode({
+      servers: nats.url,
+      setup: (s) => void s.topic("/remote"),
+    }),
+  );
+  const home = stack.use(await startNode({ servers: nats.url }));
+  await meshed([holder, home]);
+  const owned = stack.move();
+  return { holder, home, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
 /** Asks `raw`'s connection to resume the session of `token`. */
 function resume(raw: RawClient, token: Uint8Array) {
   return raw.call({
@@ -49,13 +65,8 @@ async function lingering(
 }
 
 needsNats.test("NatsForwarder home node resumes a session with its remote subscription and the updates published while it lingered", async () => {
-  await using nats = await startNatsServer();
-  await using holder = await startNode({
-    servers: nats.url,
-    setup: (s) => void s.topic("/remote"),
-  });
-  await using home = await startNode({ servers: nats.url });
-  await meshed([holder, home]);
+  await using nodes = await holderAndHome();
+  const { holder, home } = nodes;
   const token = await lingering(
     home,
     (first) =>
@@ -82,13 +93,8 @@ needsNats.test("NatsForwarder home node resumes a session with its remote subscr
 });
 
 needsNats.test("NatsForwarder home node refuses a resume on a connection subscribed to a topic of another node, which keeps it", async () => {
-  await using nats = await startNatsServer();
-  await using holder = await startNode({
-    servers: nats.url,
-    setup: (s) => void s.topic("/remote"),
-  });
-  await using home = await startNode({ servers: nats.url });
-  await meshed([holder, home]);
+  await using nodes = await holderAndHome();
+  const { holder, home } = nodes;
   const token = await lingering(home);
   const busy = await home.connect();
   assert.equal(
