@@ -8,6 +8,7 @@
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { connStream } from "../transport/conn.ts";
 import {
+  DEFAULT_HTTP_PORT,
   type HttpListenerHost,
   type HttpListenOptions,
   openHttpListener,
@@ -84,6 +85,36 @@ export const DEFAULT_PORT = 7411;
  * something other than a socket.
  */
 export async function openListener(
+  options: ListenOptions,
+  server: HttpListenerHost,
+): Promise<OpenListener> {
+  try {
+    return await bind(options, server);
+  } catch (err) {
+    // The OS's errors name no address ("Address already in use (os
+    // error 98)"); a server with several listeners should say which.
+    if (err instanceof Error && !err.message.startsWith("Cannot listen")) {
+      err.message = `Cannot listen on ${where(options)}: ${err.message}`;
+    }
+    throw err;
+  }
+}
+
+/** The address `options` ask for, as a listener's URL would give it. */
+function where(options: ListenOptions): string {
+  if ("path" in options) return `unix://${options.path}`;
+  const http = "http" in options ? options.http : undefined;
+  const { hostname = "127.0.0.1", port } = http ?? options as TcpListenOptions;
+  const scheme = http
+    ? (http.cert === undefined ? "http" : "https")
+    : ("cert" in options ? "tls" : "tcp");
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return `${scheme}://${host}:${
+    port ?? (http ? DEFAULT_HTTP_PORT : DEFAULT_PORT)
+  }`;
+}
+
+async function bind(
   options: ListenOptions,
   server: HttpListenerHost,
 ): Promise<OpenListener> {

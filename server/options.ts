@@ -104,9 +104,24 @@ export interface ServerOptions extends OperationsOptions {
 }
 
 /**
- * Event fired with a session: `sessionopen` and `sessionclose`. As with any
- * `EventTarget`, an exception thrown by a listener is reported as an
- * uncaught error (which ends a Deno process): catch inside listeners.
+ * Event fired with a session: `sessionopen` and `sessionclose`. A listener
+ * that throws (or whose promise rejects) is logged as an error, and the
+ * server and the other listeners go on (see `server.addEventListener`).
+ *
+ * By `sessionclose` the session has left its groups, its uid is unbound
+ * (`session.uid` is `undefined`) and its subscriptions are gone; its
+ * attributes remain, so keep what the listener needs as attributes.
+ *
+ * @example
+ * ```ts
+ * import { Server, type SessionEvent } from "@nanorpc/nanorpc/server";
+ *
+ * const server = new Server();
+ * server.addEventListener("sessionclose", (event) => {
+ *   const { session, reason } = event as SessionEvent;
+ *   console.log(`${session.get("name") ?? "anonymous"} left: ${reason}`);
+ * });
+ * ```
  */
 export class SessionEvent extends Event {
   /** The session that opened or closed. */
