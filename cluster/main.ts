@@ -27,6 +27,7 @@ import { connectGateway } from "../gateway/connect.ts";
 import { main as serverMain } from "../server/main.ts";
 import type { Server } from "../server/server.ts";
 import type { ServerStats } from "../server/stats.ts";
+import { reportFailure, UsageError } from "../server/_usage.ts";
 import { NatsBroker } from "./nats_broker.ts";
 import { NatsForwarder } from "./nats_forwarder.ts";
 import { Workers } from "./workers.ts";
@@ -58,14 +59,16 @@ export function splitArgs(args: readonly string[]): {
       continue;
     }
     const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-    if (value === undefined) throw new Error(`${name} needs a value`);
+    if (value === undefined) throw new UsageError(`${name} needs a value`);
     if (name === "--nats") flags.nats.push(value);
     else if (name === "--nats-prefix") flags.prefix = value;
     else if (name === "--node-name") flags.name = value;
     else {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 1) {
-        throw new Error(`--workers wants a positive integer, got ${value}`);
+        throw new UsageError(
+          `--workers wants a positive integer, got ${value}`,
+        );
       }
       flags.workers = n;
     }
@@ -124,7 +127,7 @@ async function run(args: string[]): Promise<number> {
   const { flags, rest } = splitArgs(args);
   if (flags.workers !== undefined && flags.workers > 1) {
     if (rest.some((arg) => arg.startsWith("--drain-window"))) {
-      throw new Error(
+      throw new UsageError(
         "--drain-window drains a single server on SIGUSR2; a pool of --workers stops on SIGTERM",
       );
     }
@@ -152,9 +155,6 @@ if (import.meta.main) {
   try {
     Deno.exit(await run(Deno.args));
   } catch (err) {
-    console.error(
-      `error: ${err instanceof Error ? err.message : err}\n${USAGE}`,
-    );
-    Deno.exit(2);
+    Deno.exit(reportFailure(err, USAGE));
   }
 }

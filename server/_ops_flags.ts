@@ -5,6 +5,7 @@ import type { ListenOptions } from "./listener.ts";
 import { metricsHandler } from "./metrics.ts";
 import type { OperationsOptions } from "./ops_options.ts";
 import type { Server } from "./server.ts";
+import { UsageError } from "./_usage.ts";
 
 /** `parseArgs` options of the operational flags. */
 export const OPS_FLAGS = {
@@ -42,7 +43,7 @@ export function opsFlags(
     if (text === undefined) return undefined;
     const n = Number(text);
     if (text.trim() === "" || !Number.isFinite(n) || n < min) {
-      throw new Error(
+      throw new UsageError(
         `--${flag} wants a number >= ${min}, got ${JSON.stringify(text)}`,
       );
     }
@@ -53,12 +54,14 @@ export function opsFlags(
   const burst = num("rate-burst", 1);
   const closeAfter = num("rate-close-after", 1);
   if (perSecond === undefined && (burst ?? closeAfter) !== undefined) {
-    throw new Error("--rate-burst and --rate-close-after need --rate-limit");
+    throw new UsageError(
+      "--rate-burst and --rate-close-after need --rate-limit",
+    );
   }
   if (perSecond !== undefined) {
     options.rateLimit = { perSecond, burst, closeAfter };
     if (burst !== undefined && !Number.isInteger(burst)) {
-      throw new Error(`--rate-burst wants a whole number, got ${burst}`);
+      throw new UsageError(`--rate-burst wants a whole number, got ${burst}`);
     }
   }
   const connections = num("connection-rate", Number.MIN_VALUE);

@@ -56,6 +56,7 @@ import {
   withMetrics,
 } from "./_ops_flags.ts";
 import type { ServerStats } from "./stats.ts";
+import { reportFailure, UsageError } from "./_usage.ts";
 
 /** How another entry point (cluster/main.ts, a worker) runs {@link main}. */
 export interface MainExtras {
@@ -98,7 +99,9 @@ function parseTcp(
   const digits = value.slice(at + 1);
   const port = Number(digits);
   if (at < 0 || !/^\d+$/.test(digits) || port > 65535) {
-    throw new Error(`${flag} wants HOST:PORT, got ${JSON.stringify(value)}`);
+    throw new UsageError(
+      `${flag} wants HOST:PORT, got ${JSON.stringify(value)}`,
+    );
   }
   const hostname = value.slice(0, at).replace(/^\[(.*)\]$/, "$1") ||
     "127.0.0.1";
@@ -114,7 +117,9 @@ function wholeNumber(value: string | undefined): number | undefined {
 function parseSerial(value: string): { path: string; baud: number } {
   const match = /^(.+?)(?::(\d+))?$/.exec(value);
   if (!match) {
-    throw new Error(`--serial wants PATH[:BAUD], got ${JSON.stringify(value)}`);
+    throw new UsageError(
+      `--serial wants PATH[:BAUD], got ${JSON.stringify(value)}`,
+    );
   }
   return { path: match[1], baud: Number(match[2] ?? 115200) };
 }
@@ -153,21 +158,21 @@ export async function main(
   }
   const level = values["log-level"] as LogLevel;
   if (!["error", "warn", "info", "debug"].includes(level)) {
-    throw new Error(`--log-level must be error, warn, info or debug`);
+    throw new UsageError(`--log-level must be error, warn, info or debug`);
   }
   const maxMessageSize = wholeNumber(values["max-message-size"]);
   if (maxMessageSize !== undefined && !(maxMessageSize > 0)) {
-    throw new Error(
+    throw new UsageError(
       `--max-message-size must be a positive whole number of bytes`,
     );
   }
   const demo = values.demo as DemoPart;
   if (!DEMO_PARTS.includes(demo)) {
-    throw new Error(`--demo must be one of ${DEMO_PARTS.join(", ")}`);
+    throw new UsageError(`--demo must be one of ${DEMO_PARTS.join(", ")}`);
   }
   const handlerTimeout = wholeNumber(values["handler-timeout"]);
   if (handlerTimeout !== undefined && !(handlerTimeout >= 0)) {
-    throw new Error(
+    throw new UsageError(
       `--handler-timeout must be a whole number of milliseconds (0: no limit)`,
     );
   }
@@ -209,7 +214,7 @@ export async function main(
       : pathToFileURL(resolve(path));
     const mod = await import(url.href);
     if (typeof mod.default !== "function") {
-      throw new Error(
+      throw new UsageError(
         `--module ${path} has no default export (server) => void; export one`,
       );
     }
@@ -273,9 +278,6 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (err) {
-    console.error(
-      `error: ${err instanceof Error ? err.message : err}\n${USAGE}`,
-    );
-    Deno.exit(2);
+    Deno.exit(reportFailure(err, USAGE));
   }
 }

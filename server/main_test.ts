@@ -123,6 +123,24 @@ Deno.test("deno task server shuts down on SIGINT and rejects bad flags with usag
   const { status: result, stderr } = await bad.stop();
   assert.equal(result.code, 2);
   assert.match(stderr, /--tcp wants HOST:PORT/);
+  assert.match(stderr, /usage: deno task server/);
+});
+
+Deno.test("deno task server names a port in use and exits 1, without the usage text", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = taken.addr.port;
+  const server = spawnServer(["--tcp", `127.0.0.1:${port}`]);
+  const exited = await within(server.child.status, {
+    timeout: 10_000,
+    message: "the failure",
+  }).catch(() => undefined);
+  const { status, stderr } = await server.stop(exited ? undefined : "SIGKILL");
+  assert.equal(status.code, 1);
+  assert.match(
+    stderr,
+    new RegExp(`Cannot listen on tcp://127.0.0.1:${port}: `),
+  );
+  assert.doesNotMatch(stderr, /usage:/);
 });
 
 Deno.test("deno task server refuses flag values it would misread: an empty port, an empty or fractional number", async () => {
