@@ -15,9 +15,14 @@ import type { TlsOptions } from "./options.ts";
 /** The addresses {@link openNative} opens. */
 export type NativeAddress = NetAddress | UnixAddress | SerialAddress;
 
-/** Whether `error` is a missing permission, which no retry can fix. */
+/**
+ * Whether `error` is a missing permission, which no retry can fix. False
+ * where there is no `Deno` (this file in a browser bundle made without
+ * client/build_browser.ts's swap).
+ */
 export function isPermissionError(error: unknown): error is Error {
-  return error instanceof Deno.errors.NotCapable;
+  return typeof Deno !== "undefined" &&
+    error instanceof Deno.errors.NotCapable;
 }
 
 /**
