@@ -92,6 +92,15 @@ export type {
   WatchSerialOptions,
 } from "../transport/watch_serial.ts";
 export { Server } from "./server.ts";
+// What handlers and middleware throw to answer with a status.
+export {
+  InternalError,
+  NanoRpcError,
+  type NanoRpcErrorOptions,
+  NotAuthorizedError,
+  NotFoundError,
+} from "../protocol/errors.ts";
+export { Status } from "../wasm/wire.ts";
 export type {
   MethodNames,
   ServeService,
