@@ -88,9 +88,10 @@ export async function serveConnection(
         resync(session, bad);
         input.consume(input.filled);
         discarding = true;
-        continue;
-      }
-      input.relax(n);
+      } else input.relax(n);
+      // A buffer replaced since the read was served (shrunk back) must not
+      // stay alive through the cursor's kept data views.
+      state.frames.forgetInput(input.bytes.buffer);
     }
   } catch (err) {
     if (!session.closed) reason = `read failed: ${errorMessage(err)}`;
