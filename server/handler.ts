@@ -33,9 +33,10 @@ export interface HandleOptions {
   /**
    * Let this handler run alongside the session's later requests instead of
    * holding them until it settles. Its answer may then overtake earlier
-   * ones, and its `ctx.data` is a copy. A session runs at most 1,024 of
-   * them at once, holding at most `outgoingBufferSize` bytes of request
-   * data; beyond that one holds the later requests as if not concurrent.
+   * ones, and its `ctx.data` is a copy. While 1,024 of a session's run
+   * (until each settles, also past its time limit) or they hold
+   * `outgoingBufferSize` bytes of request data, the next one holds the
+   * session's later requests as if not concurrent, until it is answered.
    * Default `false`.
    */
   concurrent?: boolean;

@@ -317,6 +317,38 @@ Deno.test("Server bounds a session's concurrent handlers in flight: a pipelining
   }
 });
 
+Deno.test("Server counts a concurrent handler past its time limit until it settles: the read waits on", async () => {
+  const gate = new Gate();
+  let running = 0;
+  await using t = await startServer((server) => {
+    server.handle("/stuck", async () => {
+      running++;
+      await gate.opened;
+      running--;
+    }, { concurrent: true });
+  }, { handlerTimeout: 100 });
+  try {
+    const peer = await t.connectRaw();
+    const frames: Uint8Array[] = [];
+    for (let id = 1; id <= 2000; id++) {
+      frames.push(requestFrame({
+        requestId: id,
+        requestType: REQUEST,
+        pathOneof: { case: "path", value: "/stuck" },
+        data: new Uint8Array([1]),
+      }));
+    }
+    void peer.write(concat(...frames)).catch(() => {});
+    await waitFor(() => running >= 1025, { message: "handlers to start" });
+    // Their answers (time limit passed) go out, but they still run: at most
+    // one more starts per time limit, not all 2,000.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.ok(running <= 1025 + 12, `${running} handlers run at once`);
+  } finally {
+    gate.open();
+  }
+});
+
 Deno.test("Server bounds the request bytes a session's concurrent handlers hold", async () => {
   let gate = new Gate();
   let running = 0;
