@@ -338,8 +338,9 @@ export class ServerSession implements Session {
     this.stream.close(reason);
   }
 
-  /** Takes over the connection of `from` (a resume on a new connection). */
+  /** Takes over `from`'s connection (a resume); lends the old read buffer. */
   adopt(from: ServerSession): void {
+    this.input.lend();
     this.stream = from.stream;
     this.input = from.input;
     this.#sink = this.out = from.out;
@@ -387,9 +388,7 @@ export class ServerSession implements Session {
     this.#reason = reason;
     this.#abort?.abort(reason);
     this.subscriptions.clear();
-    if (this.#groups) {
-      for (const group of [...this.#groups]) group.remove(this);
-    }
+    for (const group of [...(this.#groups ?? [])]) group.remove(this);
     try {
       this.unbind();
     } catch (err) {

@@ -4,9 +4,12 @@
 
 import assert from "node:assert/strict";
 import {
+  concat,
+  Gate,
   PING,
   PONG,
   REQUEST,
+  requestFrame,
   startServer,
   SUBSCRIBE,
   UPDATE,
@@ -167,4 +170,52 @@ Deno.test("Server keeps at most maxSessions sessions lingering: the oldest makes
   assert.equal((await resume(back, 1, oldest)).responseStatus, NOT_FOUND);
   assert.equal((await resume(back, 2, token)).responseStatus, OK);
   assert.equal(t.server.stats().lingeringSessions, 1);
+});
+
+Deno.test("Server taking over a connected session leaves its old connection's slow handler its own ctx.data", async () => {
+  const gate = new Gate();
+  const seen = Promise.withResolvers<string>();
+  await using t = await startServer((server) => {
+    server.handle("/slow", async (ctx) => {
+      await gate.opened;
+      seen.resolve(new TextDecoder().decode(ctx.data));
+    });
+  }, { handlerTimeout: 50 });
+  try {
+    const old = await t.connectRaw();
+    const token = (await old.call({
+      requestId: 100,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: "/_nanorpc/session" },
+    })).data.slice();
+    // The slow request, then most of another: its bytes stay in the read
+    // buffer, behind the slow handler's data.
+    const next = requestFrame({
+      requestId: 2,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: "/slow" },
+      data: new TextEncoder().encode("Z".repeat(64)),
+    });
+    await old.write(concat(
+      requestFrame({
+        requestId: 1,
+        requestType: REQUEST,
+        pathOneof: { case: "path", value: "/slow" },
+        data: new TextEncoder().encode("A".repeat(64)),
+      }),
+      next.subarray(0, next.length - 1),
+    ));
+    await waitFor(() => t.server.stats().framesIn === 2);
+    // Another connection takes the session over while the old one is open.
+    const back = await t.connectRaw();
+    assert.equal((await resume(back, 1, token)).responseStatus, OK);
+    // The slow handler's time limit passes: the old connection's read goes
+    // on and keeps the partial frame.
+    const late = await back.read();
+    assert.equal(late.requestId, 1);
+    gate.open();
+    assert.equal(await seen.promise, "A".repeat(64));
+  } finally {
+    gate.open();
+  }
 });
