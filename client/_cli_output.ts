@@ -53,35 +53,44 @@ export function text(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** `data` decoded as `type`, as protobuf JSON; undefined when it fails. */
+/**
+ * `data` decoded as `type`, as protobuf JSON in `value` (absent when it
+ * fails); `decodes` is false when it is not a `type` at all.
+ */
 function decoded(
   out: Output,
   data: Uint8Array,
   type: DescMessage,
-): JsonValue | undefined {
-  let problem = `does not decode as ${type.typeName}`;
+): { value?: JsonValue; decodes: boolean } {
+  let decodes = false;
   try {
     const message = fromBinary(type, data);
-    // An Any of a type the schema lacks decodes, but has no JSON.
-    problem = `is a valid ${type.typeName} but cannot be printed as JSON`;
-    return toJson(type, message, {
-      registry: out.registry,
-      alwaysEmitImplicit: out.emitDefaults,
-    });
+    decodes = true;
+    return {
+      value: toJson(type, message, {
+        registry: out.registry,
+        alwaysEmitImplicit: out.emitDefaults,
+      }),
+      decodes,
+    };
   } catch (error) {
+    // An Any of a type the schema lacks decodes, but has no JSON.
+    const problem = decodes
+      ? `is a valid ${type.typeName} but cannot be printed as JSON`
+      : `does not decode as ${type.typeName}`;
     console.error(
       `warning: the data ${problem} (${
         (error as Error).message
       }); printing it raw`,
     );
-    return undefined;
+    return { decodes };
   }
 }
 
 /**
  * Prints one response's or update's data: as protobuf JSON when `type` is
  * known (and --hex is off), else as text or hex. Returns false when the
- * data did not decode as `type` (it was printed raw, after a warning).
+ * data is not a `type` at all (it was printed raw, after a warning).
  */
 export function print(
   out: Output,
@@ -90,7 +99,8 @@ export function print(
   status = 1,
   message = "",
 ): boolean {
-  const value = type && !out.hex ? decoded(out, data, type) : undefined;
+  const typed = type && !out.hex ? decoded(out, data, type) : undefined;
+  const value = typed?.value;
   if (out.json) {
     console.log(JSON.stringify({
       status: statusName(status),
@@ -104,7 +114,7 @@ export function print(
   } else {
     console.log(out.hex ? hex(data) : text(data) ?? hex(data));
   }
-  return value !== undefined || !type || out.hex;
+  return typed?.decodes ?? true;
 }
 
 /**

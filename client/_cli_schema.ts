@@ -109,13 +109,14 @@ export function reflectedSchema(response: ReflectionResponse): Schema {
 
 /**
  * Asks the server to describe itself; `undefined` when it answers
- * NOT_FOUND (reflection off, or a server that has none), or, when
- * `untypedOnError`, when its answer is not a usable schema (a warning
- * says so: a call goes on untyped rather than failing).
+ * NOT_FOUND (reflection off, or a server that has none). An answer that is
+ * not a usable schema throws, unless `texts` (a call's DATA and --filter)
+ * are given and none is a JSON object: then a warning says so and the call
+ * goes on untyped (raw bytes or text need no types; JSON does).
  */
 export async function fetchSchema(
   client: Client,
-  untypedOnError = false,
+  texts?: readonly (string | undefined)[],
 ): Promise<Schema | undefined> {
   try {
     const response = await client.call(REFLECTION_PATH, {}, {
@@ -125,7 +126,10 @@ export async function fetchSchema(
     return reflectedSchema(response);
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
-    if (!untypedOnError || !(error instanceof SchemaError)) throw error;
+    if (
+      !(error instanceof SchemaError) || texts === undefined ||
+      texts.some(isJsonObject)
+    ) throw error;
     console.error(
       `warning: ${error.message}; sending and printing the data untyped (--proto FILE or --descriptor-set FILE give its types)`,
     );
@@ -193,4 +197,14 @@ export async function readDescriptorSet(file: string): Promise<Schema> {
     );
   }
   return fileSchema(set, file);
+}
+
+function isJsonObject(text: string | undefined): boolean {
+  if (text === undefined || !text.trimStart().startsWith("{")) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

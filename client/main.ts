@@ -327,7 +327,8 @@ async function run(args: string[]): Promise<number> {
     );
     return 0;
   }
-  const schema = files ?? await fetchSchema(client, true);
+  const schema = files ??
+    await fetchSchema(client, [parsed.dataText, values.filter]);
   out.registry = schema?.registry;
   const path = parsed.path!;
   const info = pathInfo(schema, path, values.subscribe ? "topic" : "request");

@@ -297,6 +297,10 @@ Deno.test("deno task call goes on untyped when the server's reflection is not a 
     echo.stderr,
     /warning: The files from the server's reflection do not form a complete set .*untyped/,
   );
+  // JSON data needs the types: that fails, saying why.
+  const json = await call(t.url, "/echo", '{"text":"hi"}');
+  assert.equal(json.code, 4);
+  assert.match(json.stderr, /do not form a complete set/);
   // Listing needs the schema: that still fails, saying why.
   const list = await call(t.url, "--list");
   assert.equal(list.code, 4);

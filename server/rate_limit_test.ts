@@ -213,10 +213,19 @@ Deno.test("Server refuses new connections from one address beyond connectionRate
   assert.equal(m.value("nanorpc_sessions_refused_total"), 1);
 });
 
-/** Whether this machine has IPv6 and a dual-stack "::" listener. */
-const dualStack = (() => {
+/**
+ * Whether a listener on "::" here also takes IPv4 connections (IPv6 is
+ * on, and not v6-only).
+ */
+const dualStack = await (async () => {
   try {
-    Deno.listen({ hostname: "::", port: 0 }).close();
+    using listener = Deno.listen({ hostname: "::", port: 0 });
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: listener.addr.port,
+    });
+    (await listener.accept()).close();
+    conn.close();
     return true;
   } catch {
     return false;
