@@ -177,9 +177,10 @@ Deno.test("connectGateway queues no keepalive pings behind a stream its server h
   await waitFor(() => t.server.stats().framesIn > stalled, {
     message: "the server to read again",
   });
-  await new Promise((resolve) => setTimeout(resolve, 40));
+  // What waited is read at once (the old code queued one PING per period:
+  // ~50 here); a new one comes every 20 ms, so a slow machine adds a few.
   const read = t.server.stats().framesIn - stalled;
-  assert.ok(read <= 8, `${read} frames were waiting for the server`);
+  assert.ok(read <= 20, `${read} frames were waiting for the server`);
   await reader.cancel();
   await reading;
 });
