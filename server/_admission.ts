@@ -10,6 +10,9 @@ import { errorMessage, type ServerCore } from "./_core.ts";
 import type { ServeOptions, ServerOptions } from "./options.ts";
 import { ServerSession } from "./_session.ts";
 
+/** `maxSessions` when not given. */
+export const DEFAULT_MAX_SESSIONS = 100_000;
+
 export class Admission {
   #core: ServerCore;
   #options: ServerOptions;
@@ -55,7 +58,7 @@ export class Admission {
 
   async #admit(stream: ByteStream): Promise<boolean> {
     const core = this.#core;
-    const max = this.#options.maxSessions ?? 100_000;
+    const max = this.#options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     // A lingering session has no connection: counting it would refuse the
     // very connection that comes to resume it.
     const open = core.sessions.size - core.stats.lingeringSessions;

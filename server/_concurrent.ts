@@ -59,7 +59,7 @@ export function concurrentRequest(
     return result;
   };
   const ctx = new RequestContext(session, route, id, data.slice());
-  const done = invoke(session, ctx, last, false);
+  const done = invoke(session, ctx, last);
   // Released when the answer is out and the handler has ended (a handler
   // that async middleware calls only after the time limit is not counted).
   const answered = () => {

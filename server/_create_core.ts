@@ -2,6 +2,7 @@
 // from the options, with every default in one place.
 
 import { codec } from "../wasm/codec.ts";
+import { DEFAULT_MAX_SESSIONS } from "./_admission.ts";
 import { InProcessBroker } from "./broker.ts";
 import {
   errorMessage,
@@ -38,7 +39,7 @@ export function createCore(
     sessions: new Map(),
     uids: new Map(),
     groups: new Map(),
-    ops: new Ops(options, options.maxSessions ?? 100_000),
+    ops: new Ops(options, options.maxSessions ?? DEFAULT_MAX_SESSIONS),
     sessionClosed: (session, reason) => {
       if (!core.sessions.delete(session.id)) return;
       core.stats.sessions--;

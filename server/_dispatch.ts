@@ -165,7 +165,7 @@ function request(
     return concurrentRequest(session, route, id, data);
   }
   const ctx = new RequestContext(session, route, id, data);
-  return invoke(session, ctx, route.handler!, false);
+  return invoke(session, ctx, route.handler!);
 }
 
 /**
@@ -203,7 +203,7 @@ function subscribe(
     route.topic!.whenDecodable(ctx.data, () => prepare(ctx));
   session.awaitAck(id);
   pending.acked = () => session.acked(id, true);
-  const done = invoke(session, ctx, last, false, pending);
+  const done = invoke(session, ctx, last, pending);
   if (done === undefined) {
     session.acked(id, false); // Nothing if the OK ack let them go already.
     return undefined;

@@ -118,7 +118,7 @@ export class ForwardServe {
         call.traceparent,
         () =>
           call.kind === "request"
-            ? invoke(capture, ctx, route.handler!, false)
+            ? invoke(capture, ctx, route.handler!)
             : this.#subscribe(capture, ctx, route, call),
       );
       if (done) await done;
@@ -224,7 +224,7 @@ export class ForwardServe {
     };
     const last = (ctx: RequestContext) =>
       route.topic!.whenDecodable(ctx.data, () => prepare(ctx));
-    return invoke(capture, ctx, last, false, pending);
+    return invoke(capture, ctx, last, pending);
   }
 
   #hold(node: string, sub: Subscription): void {

@@ -47,14 +47,13 @@ type Context = RequestContext;
 
 /**
  * Runs `last` for `ctx` behind the server's middleware and answers the
- * request. Returns a promise only when the outcome is async and the caller
- * must wait for it (`detach` lets it run on its own).
+ * request. Returns a promise only when the outcome is async: it settles
+ * once the answer is queued.
  */
 export function invoke(
   r: Responder,
   ctx: Context,
   last: (ctx: Context) => unknown,
-  detach: boolean,
   pending?: Pending,
 ): Promise<void> | undefined {
   const middleware = r.core.middleware;
@@ -72,8 +71,7 @@ export function invoke(
   }
   if (result instanceof Promise) {
     observer?.suspended?.(ctx);
-    const done = settle(r, ctx, result, middleware.length > 0, pending);
-    return detach ? undefined : done;
+    return settle(r, ctx, result, middleware.length > 0, pending);
   }
   answer(r, ctx, result, pending);
 }
