@@ -1,26 +1,36 @@
 // Which bucket of the connection limiter a peer's address falls in: a
 // host, as the network hands them out. An IPv4 address is one host; an
 // IPv6 host usually holds a whole /64 (SLAAC, privacy addresses), so the
-// /64 is the host; an IPv4-mapped IPv6 address (a dual-stack listener's
-// view of an IPv4 peer) is its IPv4 address.
+// /64 is the host; an IPv4 peer seen through IPv6 (a dual-stack listener's
+// ::ffff:a.b.c.d, NAT64's 64:ff9b::a.b.c.d) is its IPv4 address; a
+// link-local peer (fe80::/10, every device of the link in one /64) is its
+// own address on its interface.
 
 /**
  * The limiter's key for `hostname`: itself for an IPv4 address or a
- * name, the IPv4 address of an IPv4-mapped IPv6 one, else its /64
+ * name, the IPv4 address of an IPv4-mapped or NAT64 IPv6 one, the whole
+ * address (with its zone) of a link-local one, else its /64
  * (`2001:db8:0:1::/64`). Text that is not an IPv6 address is kept whole.
  */
 export function hostKey(hostname: string): string {
   if (!hostname.includes(":")) return hostname;
   const groups = ipv6Groups(hostname);
   if (groups === undefined) return hostname;
-  if (
-    groups[0] === 0 && groups[1] === 0 && groups[2] === 0 &&
-    groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff
-  ) {
-    const [hi, lo] = [groups[6], groups[7]];
+  const [a, b, c, d, e, f, hi, lo] = groups;
+  const mapped = a === 0 && b === 0 && c === 0 && d === 0 && e === 0 &&
+    f === 0xffff;
+  const nat64 = a === 0x64 && b === 0xff9b && c === 0 && d === 0 && e === 0 &&
+    f === 0;
+  if (mapped || nat64) {
     return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   }
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+  const hex = (g: number) => g.toString(16);
+  if ((a & 0xffc0) === 0xfe80) {
+    const zone = hostname.indexOf("%");
+    const at = zone < 0 ? "" : hostname.slice(zone).replace(/]$/, "");
+    return `${groups.map(hex).join(":")}${at}`;
+  }
+  return `${groups.slice(0, 4).map(hex).join(":")}::/64`;
 }
 
 /** The eight 16-bit groups of an IPv6 address, or undefined. */

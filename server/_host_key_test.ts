@@ -13,6 +13,16 @@ Deno.test("hostKey counts an IPv4-mapped IPv6 address as its IPv4 address", () =
   assert.equal(hostKey("::ffff:192.0.2.7"), "192.0.2.7");
   assert.equal(hostKey("::FFFF:c000:207"), "192.0.2.7");
   assert.equal(hostKey("0:0:0:0:0:ffff:127.0.0.1"), "127.0.0.1");
+  // NAT64: an IPv4 client behind the translator.
+  assert.equal(hostKey("64:ff9b::192.0.2.7"), "192.0.2.7");
+  assert.equal(hostKey("64:ff9b::c000:207"), "192.0.2.7");
+});
+
+Deno.test("hostKey counts a link-local peer by its own address on its interface", () => {
+  assert.equal(hostKey("fe80::1%eth0"), "fe80:0:0:0:0:0:0:1%eth0");
+  assert.equal(hostKey("[fe80::1%eth0]"), "fe80:0:0:0:0:0:0:1%eth0");
+  assert.notEqual(hostKey("fe80::2%eth0"), hostKey("fe80::1%eth0"));
+  assert.notEqual(hostKey("fe80::1%eth1"), hostKey("fe80::1%eth0"));
 });
 
 Deno.test("hostKey counts an IPv6 address by its /64, whatever its spelling", () => {

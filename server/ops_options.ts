@@ -94,8 +94,9 @@ export interface OperationsOptions {
   /**
    * New connections accepted per second from one remote host, with a
    * burst; more are refused at connect. A host is an IPv4 address (also
-   * when a dual-stack listener sees it as `::ffff:a.b.c.d`) or an IPv6
-   * /64, the block one IPv6 host usually holds. Default none.
+   * when seen through IPv6: `::ffff:a.b.c.d`, NAT64's `64:ff9b::a.b.c.d`),
+   * an IPv6 /64 (the block one IPv6 host usually holds), or a link-local
+   * address on its interface. Default none.
    */
   connectionRateLimit?: RateLimit;
   /**
