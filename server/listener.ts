@@ -93,7 +93,11 @@ export async function openListener(
   } catch (err) {
     // The OS's errors name no address ("Address already in use (os
     // error 98)"); a server with several listeners should say which.
-    if (err instanceof Error && !err.message.startsWith("Cannot listen")) {
+    // Options refused before any bind (TypeError, RangeError) say theirs.
+    if (
+      err instanceof Error && !(err instanceof TypeError) &&
+      !(err instanceof RangeError) && !err.message.startsWith("Cannot listen")
+    ) {
       err.message = `Cannot listen on ${where(options)}: ${err.message}`;
     }
     throw err;
