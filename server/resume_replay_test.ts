@@ -45,11 +45,7 @@ async function lingering(
   lingered = (s: ServerStats) => s.lingeringSessions === 1,
 ): Promise<Uint8Array> {
   const first = await t.connectRaw();
-  const token = (await first.call({
-    requestId: 100,
-    requestType: REQUEST,
-    pathOneof: { case: "path", value: "/_nanorpc/session" },
-  })).data.slice();
+  const token = await tokenOf(first);
   if (subscribe) {
     await first.call({
       requestId: 7,
@@ -62,6 +58,15 @@ async function lingering(
     message: "the session to linger",
   });
   return token;
+}
+
+/** Asks `peer`'s session for a resume token (request id 100). */
+async function tokenOf(peer: Peer): Promise<Uint8Array> {
+  return (await peer.call({
+    requestId: 100,
+    requestType: REQUEST,
+    pathOneof: { case: "path", value: "/_nanorpc/session" },
+  })).data.slice();
 }
 
 /** Asks `peer`'s connection to resume the session of `token`. */
@@ -183,11 +188,7 @@ Deno.test("Server taking over a connected session leaves its old connection's sl
   }, { handlerTimeout: 50 });
   try {
     const old = await t.connectRaw();
-    const token = (await old.call({
-      requestId: 100,
-      requestType: REQUEST,
-      pathOneof: { case: "path", value: "/_nanorpc/session" },
-    })).data.slice();
+    const token = await tokenOf(old);
     // The slow request, then most of another: its bytes stay in the read
     // buffer, behind the slow handler's data.
     const next = requestFrame({
