@@ -23,7 +23,6 @@ import {
 import { Status } from "../wasm/wire.ts";
 import type { Context } from "./context.ts";
 import { Server } from "./server.ts";
-import type { SessionEvent } from "./options.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -248,11 +247,11 @@ Deno.test("Server fires sessionopen and sessionclose and keeps session attribute
   await using t = await startServer((server) => {
     server.addEventListener(
       "sessionopen",
-      (e) => events.push(`open ${(e as SessionEvent).session.transport}`),
+      (e) => events.push(`open ${e.session.transport}`),
     );
     server.addEventListener(
       "sessionclose",
-      (e) => closed.resolve((e as SessionEvent).reason),
+      (e) => closed.resolve(e.reason),
     );
     server.handle("/set", (ctx) => ctx.session.set("n", str(ctx.data)));
     server.handle("/get", (ctx) => ctx.session.get<string>("n") ?? "none");

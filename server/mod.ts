@@ -79,6 +79,7 @@ export { currentTraceparent, withTraceparent } from "./tracing.ts";
 export {
   type HandshakeInfo,
   type ServeOptions,
+  type ServerEventMap,
   type ServerOptions,
   SessionEvent,
 } from "./options.ts";

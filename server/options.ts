@@ -114,11 +114,10 @@ export interface ServerOptions extends OperationsOptions {
  *
  * @example
  * ```ts
- * import { Server, type SessionEvent } from "@nanorpc/nanorpc/server";
+ * import { Server } from "@nanorpc/nanorpc/server";
  *
  * const server = new Server();
- * server.addEventListener("sessionclose", (event) => {
- *   const { session, reason } = event as SessionEvent;
+ * server.addEventListener("sessionclose", ({ session, reason }) => {
  *   console.log(`${session.get("name") ?? "anonymous"} left: ${reason}`);
  * });
  * ```
@@ -141,4 +140,25 @@ export class SessionEvent extends Event {
     this.session = session;
     this.reason = reason;
   }
+}
+
+/**
+ * Event names of a `Server` and the event each one carries, for typed
+ * `addEventListener`.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@nanorpc/nanorpc/server";
+ *
+ * const server = new Server();
+ * server.addEventListener("sessionclose", (event) => {
+ *   console.log(`session ${event.session.id} closed: ${event.reason}`);
+ * });
+ * ```
+ */
+export interface ServerEventMap {
+  /** A session was admitted (after the handshake hook, if any). */
+  sessionopen: SessionEvent;
+  /** A session ended; `reason` says why. */
+  sessionclose: SessionEvent;
 }

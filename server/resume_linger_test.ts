@@ -13,7 +13,6 @@ import {
 } from "../testing/mod.ts";
 import { ResponseType, Status } from "../wasm/wire.ts";
 import { LingerBuffer } from "./_linger_buffer.ts";
-import type { SessionEvent } from "./options.ts";
 import { Server } from "./server.ts";
 import type { Session } from "./session.ts";
 
@@ -52,7 +51,7 @@ Deno.test("Server resume leaves the session the connection first opened idle, no
   const server = new Server({ logLevel: "error" });
   const opened: Session[] = [];
   server.addEventListener("sessionopen", (e) => {
-    opened.push((e as SessionEvent).session);
+    opened.push(e.session);
   });
   const first = new MemoryStream();
   const serving = [server.serve(first)];

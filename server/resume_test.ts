@@ -131,11 +131,11 @@ Deno.test("Server resumes the chat session: the missed message on the old id, th
   const closes: SessionEvent[] = [];
   t.server.addEventListener(
     "sessionopen",
-    (e) => opens.push(e as SessionEvent),
+    (e) => opens.push(e),
   );
   t.server.addEventListener(
     "sessionclose",
-    (e) => closes.push(e as SessionEvent),
+    (e) => closes.push(e),
   );
   ada.close();
   await lingering(t.server);

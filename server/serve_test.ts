@@ -17,7 +17,6 @@ import {
 } from "../testing/mod.ts";
 import { webStreamPair } from "../transport/web_streams.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
-import type { SessionEvent } from "./options.ts";
 import { Server } from "./server.ts";
 
 /** A wire rule breaker: a one-byte frame holding a field of wire type 3. */
@@ -73,7 +72,7 @@ Deno.test("Server.serve answers over a web-stream pair and closes it on a malfor
   const server = new Server({ logger });
   const opened: string[] = [];
   server.addEventListener("sessionopen", (e) => {
-    opened.push((e as SessionEvent).session.transport);
+    opened.push(e.session.transport);
   });
   const peer = line();
   const serving = server.serve(peer.stream);

@@ -31,6 +31,7 @@ import { renderMetrics } from "./_metrics_text.ts";
 import { ReadonlyMapView } from "./_readonly_map.ts";
 import {
   type ServeOptions,
+  type ServerEventMap,
   type ServerOptions,
   SessionEvent,
 } from "./options.ts";
@@ -172,11 +173,9 @@ export class Server extends EventTarget implements AsyncDisposable {
     route.topic = topic;
     this.#catalog.topic(path, options);
     this.#core.forward?.routesChanged();
+    const channel = `topic:${path}`;
     this.#life.channels.push(
-      this.#core.broker.subscribe(
-        `topic:${path}`,
-        (m) => topic.deliver(m.data),
-      ),
+      this.#core.broker.subscribe(channel, (m) => topic.deliver(m.data)),
     );
     return topic;
   }
@@ -355,8 +354,7 @@ export class Server extends EventTarget implements AsyncDisposable {
    * ```
    */
   async serve(stream: ByteStream, options: ServeOptions = {}): Promise<void> {
-    const loading = this.#core.ops.loading();
-    if (loading) await loading;
+    await this.#core.ops.loading();
     await (this.#started ??= this.#life.start());
     await this.#admission.serve(stream, options);
   }
@@ -370,6 +368,17 @@ export class Server extends EventTarget implements AsyncDisposable {
    * @param listener The listener.
    * @param options Standard listener options.
    */
+  override addEventListener<K extends keyof ServerEventMap>(
+    type: K,
+    listener: (this: Server, event: ServerEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Adds a listener for any event name; guarded the same way. */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -379,13 +388,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     super.addEventListener(type, wrapped, options);
   }
 
-  /**
-   * Removes a listener added with {@link addEventListener}.
-   *
-   * @param type The event name.
-   * @param listener The listener.
-   * @param options Standard listener options.
-   */
+  /** Removes a listener added with {@link addEventListener}. */
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
