@@ -28,7 +28,12 @@ async function call(args: string[], denoFlags: string[] = []) {
   return { code, stdout: decode(stdout), stderr: decode(stderr) };
 }
 
-Deno.test("deno task server --http serves the page, and deno task call ws://…/nanorpc /echo hi prints hi", async () => {
+/**
+ * Starts `deno task server --http 127.0.0.1:0 --log-level warn ...args`
+ * (server/main.ts) and reads its startup lines up to the WebSocket
+ * endpoint's. `stop()` ends it with SIGTERM and resolves all it printed.
+ */
+async function startHttpServer(args: string[] = []) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -41,6 +46,7 @@ Deno.test("deno task server --http serves the page, and deno task call ws://…/
       "127.0.0.1:0",
       "--log-level",
       "warn",
+      ...args,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -59,23 +65,50 @@ Deno.test("deno task server --http serves the page, and deno task call ws://…/
     })(),
     { timeout: 10_000, message: "the server's startup lines" },
   );
+  return {
+    endpoint,
+    page: endpoint.replace(/^ws/, "http").replace(/nanorpc$/, ""),
+    printed: () => printed,
+    async stop(): Promise<{ code: number; printed: string }> {
+      child.kill("SIGTERM");
+      const { code } = await child.status;
+      for (let r = await out.read(); !r.done; r = await out.read()) {
+        printed += r.value;
+      }
+      await child.stderr.cancel();
+      return { code, printed };
+    },
+  };
+}
+
+Deno.test("deno task server --http serves the page, and deno task call ws://…/nanorpc /echo hi prints hi", async () => {
+  const server = await startHttpServer();
   try {
-    assert.match(printed, /^listening on http:\/\/127\.0\.0\.1:\d+$/m);
-    assert.match(endpoint, /^ws:\/\/127\.0\.0\.1:\d+\/nanorpc$/);
-    const page = endpoint.replace(/^ws/, "http").replace(/nanorpc$/, "");
-    assert.match(await (await fetch(page)).text(), /nanorpc chat/);
-    const result = await call([endpoint, "/echo", "hi"]);
+    assert.match(server.printed(), /^listening on http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.match(server.printed(), /^chat page http:/m);
+    assert.match(server.endpoint, /^ws:\/\/127\.0\.0\.1:\d+\/nanorpc$/);
+    assert.match(await (await fetch(server.page)).text(), /nanorpc chat/);
+    const result = await call([server.endpoint, "/echo", "hi"]);
     assert.equal(result.stdout, "hi\n", result.stderr);
     assert.equal(result.code, 0);
   } finally {
-    child.kill("SIGTERM");
-    const status = await child.status;
-    assert.equal(status.code, 0);
-    for (let r = await out.read(); !r.done; r = await out.read()) {
-      printed += r.value;
-    }
-    await child.stderr.cancel();
+    const { code, printed } = await server.stop();
+    assert.equal(code, 0);
     assert.match(printed, /served 1 sessions/);
+  }
+});
+
+Deno.test("deno task server --http --demo echo serves no chat page, which would find no room", async () => {
+  const server = await startHttpServer(["--demo", "echo"]);
+  try {
+    assert.doesNotMatch(server.printed(), /chat page/);
+    const res = await fetch(server.page);
+    await res.body?.cancel();
+    assert.equal(res.status, 404);
+    const result = await call([server.endpoint, "/echo", "hi"]);
+    assert.equal(result.stdout, "hi\n", result.stderr);
+  } finally {
+    assert.equal((await server.stop()).code, 0);
   }
 });
 

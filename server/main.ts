@@ -177,10 +177,14 @@ export async function main(
     );
   }
   const ops = opsFlags(values);
+  // The chat page talks to the demo's room: served only with it.
+  const chatPage = demo === "all" || demo === "room";
   const targets: ListenOptions[] = [
     ...(values.tcp ?? []).map((v) => parseTcp(v)),
     ...(values.unix ?? []).map((path) => ({ path })),
-    ...(values.http ?? []).map((v) => ({ http: parseTcp(v, "--http") })),
+    ...(values.http ?? []).map((v) => ({
+      http: { ...parseTcp(v, "--http"), demoPage: chatPage },
+    })),
   ];
   const lines = (values.serial ?? []).map(parseSerial);
   if (targets.length === 0 && lines.length === 0) {
@@ -237,7 +241,11 @@ export async function main(
     }
     if ("http" in target) {
       const ws = `${listener.url.replace(/^http/, "ws")}/nanorpc`;
-      console.log(`chat page ${listener.url}/, WebSocket endpoint ${ws}`);
+      console.log(
+        chatPage
+          ? `chat page ${listener.url}/, WebSocket endpoint ${ws}`
+          : `WebSocket endpoint ${ws}`,
+      );
       if (gateway) {
         console.log(
           `Connect and gRPC-Web gateway ${listener.url}/<package>.<Service>/<Method>`,
