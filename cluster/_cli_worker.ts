@@ -21,13 +21,22 @@ function withoutSerial(args: readonly string[]): string[] {
   return out;
 }
 
+/** Whether `args` name a listener (else the server listens on its default). */
+function hasListener(args: readonly string[]): boolean {
+  return args.some((a) => /^--(tcp|unix|http)(=|$)/.test(a));
+}
+
 /** Runs the command line in this worker; resolves once it listens. */
 export default function cliWorker(ctx: WorkerContext): Promise<Server> {
   const { args } = ctx.data as { args: string[] };
+  const rest = ctx.index === 0 ? args : withoutSerial(args);
+  // With only --serial lines, the other workers listen nowhere (not on the
+  // default TCP port the server takes when given no flag at all).
+  const nowhere = rest.length < args.length && !hasListener(rest);
   const started = Promise.withResolvers<Server>();
-  main(ctx.index === 0 ? args : withoutSerial(args), {
+  main(rest, {
     options: ctx.options,
-    listen: ctx.listen,
+    listen: nowhere ? () => Promise.resolve(undefined) : ctx.listen,
     stopped: ctx.stopping,
     noSignals: true,
     httpFallback,

@@ -22,6 +22,15 @@ const self = globalThis as unknown as {
   close(): void;
 };
 
+// A module that ends its worker (Deno.exit, close()) raises no error in
+// the pool, which would wait for the worker's answers forever: say so.
+addEventListener("unload", () => self.postMessage({ type: "exited" }));
+const close = self.close;
+self.close = () => {
+  self.postMessage({ type: "exited" });
+  close.call(self);
+};
+
 let server: Server | undefined;
 let links: { close(): Promise<void> }[] = [];
 const stopping = Promise.withResolvers<void>();

@@ -17,7 +17,8 @@
  * runs N event loops (Deno Workers) on the same ports with `reusePort`
  * (Linux), sharing through NATS when `--nats` is given and through
  * `BroadcastChannel` otherwise. SIGINT and SIGTERM stop every worker
- * gracefully and print their counters, summed. Every other flag is the
+ * gracefully and print their counters, summed; a worker that dies stops
+ * the others the same way, and the process exits 1. Every other flag is the
  * server's (`--help` lists them).
  *
  * @module
@@ -100,7 +101,15 @@ async function runWorkers(
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGUSR2", noDrain);
+  // A worker that dies would leave the process up with fewer workers (and
+  // without worker 0's listeners): stop, so a supervisor restarts it all.
+  let code = 0;
   const pool = await Workers.start({
+    onWorkerExit: () => {
+      console.error("stopping the pool: a worker is gone");
+      code = 1;
+      stop();
+    },
     count: flags.workers!,
     module: new URL("./_cli_worker.ts", import.meta.url),
     data: { args: rest },
@@ -115,7 +124,7 @@ async function runWorkers(
   Deno.removeSignalListener("SIGUSR2", noDrain);
   const total = await pool.shutdown();
   console.log(summary(total, total.workers));
-  return 0;
+  return code;
 }
 
 async function run(args: string[]): Promise<number> {

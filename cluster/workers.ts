@@ -1,10 +1,11 @@
 /**
  * `--workers N` in the library: N Deno Workers, each an event loop with its
  * own server, all listening on the same TCP ports (`SO_REUSEPORT`, Linux;
- * the kernel spreads connections over them). Topics, groups and uids are
- * shared between the workers through a `BroadcastChannelBroker`, or
- * through NATS when `nats` is given (then the workers are nodes of the
- * cluster, forwarding to each other and to other processes).
+ * the kernel spreads connections over them; Deno needs `--unstable-net`).
+ * Topics, groups and uids are shared between the workers through a
+ * `BroadcastChannelBroker`, or through NATS when `nats` is given (then the
+ * workers are nodes of the cluster, forwarding to each other and to other
+ * processes).
  *
  * @module
  */
@@ -14,6 +15,8 @@ import type { Broker } from "../server/broker.ts";
 import type { Forwarder } from "../server/forward.ts";
 import type { Listener, ListenOptions } from "../server/listener.ts";
 import type { ServerStats } from "../server/stats.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 /** What every worker's module gets. */
 export interface WorkerContext {
@@ -46,7 +49,11 @@ export type WorkerMain = (ctx: WorkerContext) => Server | Promise<Server>;
 export interface WorkersOptions {
   /** How many workers; at least 1. */
   count: number;
-  /** The module every worker imports; its default export is a {@link WorkerMain}. */
+  /**
+   * The module every worker imports; its default export is a
+   * {@link WorkerMain}. A URL, or a file path (relative to the current
+   * directory).
+   */
   module: string | URL;
   /** Passed to every worker's module (structured-cloned). */
   data?: unknown;
@@ -61,6 +68,13 @@ export interface WorkersOptions {
   };
   /** Milliseconds a worker may take to start; 30000 by default. */
   startTimeout?: number;
+  /**
+   * Called when a started worker dies (an uncaught error) or ends itself
+   * (`Deno.exit`, `close()`); the pool goes on without it (its sessions
+   * are gone, and with worker 0 the UNIX and HTTP listeners).
+   * `deno task server --workers N` stops the pool then and exits 1.
+   */
+  onWorkerExit?: (index: number, reason: string) => void;
 }
 
 /** Messages from the pool to a worker. */
@@ -83,7 +97,8 @@ export type FromWorker =
   | { type: "ready"; urls: string[]; ports: number[] }
   | { type: "stats"; id: number; stats: ServerStats }
   | { type: "stopped"; stats: ServerStats }
-  | { type: "failed"; message: string };
+  | { type: "failed"; message: string }
+  | { type: "exited" };
 
 /** Counters of a pool: the sum over its workers. */
 export interface WorkersStats extends ServerStats {
@@ -117,7 +132,11 @@ export class Workers implements AsyncDisposable {
   #awaited = new Map<Worker, Map<number | "stop", Settle>>();
   #dead = new Set<Worker>();
 
-  private constructor(workers: Worker[], urls: string[]) {
+  private constructor(
+    workers: Worker[],
+    urls: string[],
+    onExit?: (index: number, reason: string) => void,
+  ) {
     this.#workers = workers;
     this.urls = urls;
     // Started: each answer goes to what asked for it (by id, or the stop),
@@ -132,18 +151,24 @@ export class Workers implements AsyncDisposable {
           : m.type === "stopped"
           ? "stop"
           : undefined;
+        if (m.type === "exited") return died("exited (Deno.exit or close)");
         if (key === undefined || m.type === "ready" || m.type === "failed") {
           return;
         }
         awaited.get(key)?.(m.stats);
         awaited.delete(key);
       };
-      worker.onerror = (e) => {
-        e.preventDefault();
-        console.error(`nanorpc Workers: worker ${index} died: ${e.message}`);
+      const died = (why: string) => {
+        if (this.#dead.has(worker)) return;
+        console.error(`nanorpc Workers: worker ${index} ${why}`);
         this.#dead.add(worker);
         for (const settle of awaited.values()) settle(undefined);
         awaited.clear();
+        onExit?.(index, why);
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        died(`died: ${e.message}`);
       };
     });
   }
@@ -161,10 +186,19 @@ export class Workers implements AsyncDisposable {
         `Workers: count must be a positive integer, not ${count}`,
       );
     }
+    // The workers import it from _pool_worker.ts: a path must not resolve
+    // against that file's URL. (A one-letter scheme is a Windows drive.)
+    const module = typeof options.module === "string" &&
+        !/^[a-z][a-z0-9+.-]+:/i.test(options.module)
+      ? pathToFileURL(resolve(options.module)).href
+      : String(options.module);
     const channel = `nanorpc-${crypto.randomUUID()}`;
     const workers: Worker[] = [];
     let ports: number[] = [];
     let urls: string[] = [];
+    // A worker that dies while the next ones start fails the start: the
+    // pool would otherwise wait for it forever.
+    const failed = Promise.withResolvers<never>();
     try {
       for (let index = 0; index < count; index++) {
         const worker = new Worker(
@@ -173,9 +207,13 @@ export class Workers implements AsyncDisposable {
         );
         workers.push(worker);
         const waiting: ((m: FromWorker) => void)[] = [];
-        worker.onmessage = (e: MessageEvent<FromWorker>) =>
+        worker.onmessage = (e: MessageEvent<FromWorker>) => {
+          if (e.data.type === "exited") {
+            const why = `Worker ${index} exited while the pool started`;
+            return failed.reject(new Error(why));
+          }
           waiting.shift()?.(e.data);
-        const failed = Promise.withResolvers<never>();
+        };
         worker.onerror = (e) => {
           e.preventDefault();
           failed.reject(new Error(`Worker ${index} failed: ${e.message}`));
@@ -188,7 +226,7 @@ export class Workers implements AsyncDisposable {
             type: "start",
             index,
             count,
-            module: String(options.module),
+            module,
             data: options.data,
             nats: options.nats,
             channel,
@@ -228,7 +266,7 @@ export class Workers implements AsyncDisposable {
       for (const w of workers) w.terminate();
       throw err;
     }
-    return new Workers(workers, urls);
+    return new Workers(workers, urls, options.onWorkerExit);
   }
 
   /** How many workers run. */

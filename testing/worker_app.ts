@@ -2,7 +2,9 @@
  * Test kit: a worker module for `Workers.start` (cluster/workers.ts): each
  * worker serves `/echo` and `/whoami` (its index) and listens where the
  * pool's data says; with `fail` set, worker 1 throws while starting, with
- * `crash` set it dies of an uncaught error just after.
+ * `crash` set it dies of an uncaught error just after, with `exit` set it
+ * ends itself just after (`Deno.exit` or `close()`); with `crashFirst` set,
+ * worker 0 dies just after starting and worker 1 never finishes starting.
  *
  * @module
  */
@@ -18,12 +20,17 @@ export interface WorkerAppData {
   fail?: boolean;
   /** Make worker 1 die of an uncaught error once it has started. */
   crash?: boolean;
+  /** Make worker 1 end itself once it has started. */
+  exit?: "exit" | "close";
+  /** Make worker 0 die once started, while worker 1 hangs starting. */
+  crashFirst?: boolean;
 }
 
 /** Builds one worker's server. */
 export default async function workerApp(ctx: WorkerContext): Promise<Server> {
   const data = ctx.data as WorkerAppData;
   if (data.fail && ctx.index === 1) throw new Error("worker 1 refuses");
+  if (data.crashFirst && ctx.index === 1) await new Promise(() => {});
   const server = new Server({ ...ctx.options, logLevel: "error" });
   server.handle("/echo", (c) => c.data);
   server.handle("/whoami", () => String(ctx.index));
@@ -32,6 +39,17 @@ export default async function workerApp(ctx: WorkerContext): Promise<Server> {
     setTimeout(() => {
       throw new Error("worker 1 crashes");
     }, 0);
+  }
+  if (data.crashFirst && ctx.index === 0) {
+    setTimeout(() => {
+      throw new Error("worker 0 crashes");
+    }, 0);
+  }
+  if (data.exit && ctx.index === 1) {
+    const end = data.exit === "exit"
+      ? () => Deno.exit(1)
+      : (globalThis as unknown as { close(): void }).close;
+    setTimeout(end, 0);
   }
   return server;
 }
