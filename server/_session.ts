@@ -149,13 +149,14 @@ export class ServerSession implements Session {
     });
   }
 
-  unbind(): void {
-    if (this.#uid === undefined) return;
-    if (this.core.uids.get(this.#uid) === this) {
-      this.core.uids.delete(this.#uid);
-    }
+  /** `keepUid`: a session ending still reads its uid (nano's OnClosed). */
+  unbind(keepUid = false): void {
+    const uid = this.#uid;
+    if (uid === undefined) return;
+    if (this.core.uids.get(uid) === this) this.core.uids.delete(uid);
     const channel = this.#uidChannel;
-    this.#uid = this.#uidChannel = undefined;
+    this.#uidChannel = undefined;
+    if (!keepUid) this.#uid = undefined;
     channel?.[Symbol.dispose]();
   }
 
@@ -390,7 +391,7 @@ export class ServerSession implements Session {
     this.subscriptions.clear();
     for (const group of [...(this.#groups ?? [])]) group.remove(this);
     try {
-      this.unbind();
+      this.unbind(true);
     } catch (err) {
       this.core.logger.error(`${this}: releasing its uid failed`, err);
     }

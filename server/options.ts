@@ -109,8 +109,8 @@ export interface ServerOptions extends OperationsOptions {
  * server and the other listeners go on (see `server.addEventListener`).
  *
  * By `sessionclose` the session has left its groups, its uid is unbound
- * (`session.uid` is `undefined`) and its subscriptions are gone; its
- * attributes remain, so keep what the listener needs as attributes.
+ * (`session.uid` still reads it; `sessionByUid` and `pushTo` no longer
+ * find it) and its subscriptions are gone; its attributes remain.
  *
  * @example
  * ```ts

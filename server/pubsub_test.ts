@@ -230,6 +230,31 @@ Deno.test("Session.push reaches only that session's subscriptions to the path", 
   );
 });
 
+Deno.test("Server's sessionclose still reads the closed session's uid, which no longer reaches it", async () => {
+  await using t = await start((s) => {
+    s.topic("/inbox");
+    s.handle("/me", (ctx) => void ctx.session.bind("u1"));
+  });
+  const closed = Promise.withResolvers<string | undefined>();
+  t.server.addEventListener("sessionclose", (event) => {
+    closed.resolve(event.session.uid);
+  });
+  const a = await t.connectRaw();
+  await call(a, 1, "/me");
+  a.close();
+  assert.equal(await closed.promise, "u1");
+  assert.equal(t.server.sessionByUid("u1"), undefined);
+  // The uid is free: another session binds it and gets what is sent to it.
+  const b = await t.connectRaw();
+  await call(b, 1, "/inbox", new Uint8Array(), SUBSCRIBE);
+  await call(b, 2, "/me");
+  t.server.pushTo("u1", "/inbox", text("to the new one"));
+  assert.equal(
+    new TextDecoder().decode((await b.read()).data),
+    "to the new one",
+  );
+});
+
 Deno.test("Group broadcasts to members, multicasts to some, and forgets closed sessions", async () => {
   await using t = await start((s) => {
     s.topic("/room/events");

@@ -47,7 +47,10 @@ export interface Session {
   readonly signal: AbortSignal;
   /** Whether the session has ended or is ending. */
   readonly closed: boolean;
-  /** The uid bound with {@link Session.bind}, if any. */
+  /**
+   * The uid bound with {@link Session.bind}, if any. A closed session still
+   * reads the uid it had (for `sessionclose`), but no longer has it bound.
+   */
   readonly uid: string | undefined;
   /** Number of live subscriptions. */
   readonly subscriptionCount: number;
