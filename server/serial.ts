@@ -25,10 +25,11 @@ export interface ServeSerialOptions extends WatchSerialOptions {
 
 /**
  * Serves the serial device at `path` as one session of `server`. The device
- * is put in raw mode at `baud` with `stty -F PATH raw -echo BAUD` (the
- * process needs `--allow-run=stty` and read/write access to the device),
- * opened, and served with the line's resynchronisation rule: a malformed
- * frame does not end the session; what is buffered is dropped, bytes are
+ * is put in raw mode at `baud` with `stty -F PATH raw -echo clocal BAUD`
+ * and opened (with `--allow-all` directly; otherwise through `cat` and `dd`,
+ * which needs `--allow-run=stty,cat,dd`: see `openSerial`), and served
+ * with the line's resynchronisation rule: a malformed frame does not end
+ * the session; what is buffered is dropped, bytes are
  * dropped until the line has been quiet for `quietMs`, and parsing starts
  * again (`server.stats().resyncs` counts it). The same silence in the
  * middle of a frame ends that frame too.
