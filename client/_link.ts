@@ -5,7 +5,8 @@
  *
  * The state is never `open` without a connection: it leaves `open` before
  * any event listener or callback can run, so work started from a
- * `disconnect` listener waits in the queue.
+ * `disconnect` listener waits in the queue; `connect` listeners run before
+ * subscriptions and the queue go out.
  *
  * @module
  */
@@ -133,13 +134,10 @@ export class Link {
     if (!call.arm(timeout, signal, this.settings.maxRequestSize)) {
       return call.promise;
     }
-    if (this.#state === "open") {
-      this.#dispatch(call as Call);
-    } else if (this.#state === "closed") {
-      call.reject(new ConnectionClosedError());
-    } else if (this.settings.failFast) {
-      call.reject(new NotConnectedError());
-    } else if (this.#queue.size >= this.settings.queueSize) {
+    if (this.#state === "open") this.#dispatch(call as Call);
+    else if (this.#state === "closed") call.reject(new ConnectionClosedError());
+    else if (this.settings.failFast) call.reject(new NotConnectedError());
+    else if (this.#queue.size >= this.settings.queueSize) {
       call.reject(
         new NotConnectedError(
           `Not connected and ${this.#queue.size} requests are already waiting; retry later or raise queueSize`,
@@ -256,12 +254,9 @@ export class Link {
     const resumed = lost !== undefined;
     this.#state = "open";
     this.#openedConnection = connection;
-    for (const entry of this.#entries.values()) {
-      if (entry instanceof SubscriptionImpl) entry.connected(resumed);
-    }
-    for (const call of this.#queue.take()) {
-      if (!call.done) this.#dispatch(call);
-    }
+    // Subscriptions and queued calls go after what the events' listeners
+    // send (a login again, say), so that is answered first.
+    const entries = [...this.#entries.values()];
     if (settings.keepalive) {
       this.#stopKeepalive = keepalive(
         connection,
@@ -278,6 +273,12 @@ export class Link {
     if (connections > 1 && this.#connection === connection && !this.#closed) {
       this.#emit(new ConnectionEvent("reconnect", info));
     }
+    if (this.#connection !== connection || this.#state !== "open") return;
+    for (const entry of entries) {
+      if (this.#entries.get(entry.id) !== entry) continue;
+      if (entry instanceof SubscriptionImpl) entry.connected(resumed);
+    }
+    for (const call of this.#queue.take()) if (!call.done) this.#dispatch(call);
   }
 
   /** A connection attempt failed: try again later, or give up. */

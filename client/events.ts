@@ -24,9 +24,12 @@ export type ConnectionEventType = "connect" | "disconnect" | "reconnect";
 /**
  * A change of the client's connection:
  * - `connect`: a connection opened (the first one and every later one);
+ *   what its listeners send goes out before the subscriptions are made
+ *   again and before the requests that waited for the connection, so a
+ *   listener can log in again first (a server answers in order);
  * - `reconnect`: a connection opened after an earlier one was lost (comes
  *   right after its `connect`, unless a `connect` listener closed the
- *   client); subscriptions are being re-established;
+ *   client), before subscriptions and waiting requests go out, likewise;
  * - `disconnect`: an open connection ended; `error` says why (none when
  *   the client was closed on purpose). By the time listeners run, the
  *   client's `state` is no longer `open` (`waiting` when it will reconnect,

@@ -298,3 +298,35 @@ Deno.test("Client backoff grows against a server that accepts and hangs up", asy
   }
   await client.close();
 });
+
+Deno.test("Client sends what a reconnect listener sends before resubscribing and before the requests that waited", async () => {
+  await using t = await clientWithRawServer({
+    reconnect: { initial: 5, max: 5 },
+  });
+  const subscribing = t.client.subscribe("/t");
+  const sub = (await t.session.next())!;
+  await t.session.send({ requestId: sub.requestId, responseType: RESPONSE });
+  await subscribing;
+  // A new session after the reconnect: the listener logs in again.
+  let login: Promise<unknown> | undefined;
+  t.client.addEventListener("reconnect", () => {
+    login = t.client.request("/login", enc.encode("ada"));
+  });
+  const next = t.server.accept();
+  t.session.close();
+  await waitFor(() => t.client.state !== "open");
+  const queued = t.client.request("/queued");
+  const session = await next;
+  const paths = [];
+  for (let i = 0; i < 3; i++) {
+    const frame = (await session.next())!;
+    const path = frame.pathOneof.case === "path"
+      ? frame.pathOneof.value
+      : String(frame.pathOneof.value);
+    paths.push(`${frame.requestType === SUBSCRIBE ? "SUBSCRIBE" : ""}${path}`);
+    await session.send({ requestId: frame.requestId, responseType: RESPONSE });
+  }
+  assert.deepEqual(paths, ["/login", "SUBSCRIBE/t", "/queued"]);
+  await login;
+  await queued;
+});

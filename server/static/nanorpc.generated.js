@@ -4990,13 +4990,10 @@ var Link = class {
     if (!call.arm(timeout, signal, this.settings.maxRequestSize)) {
       return call.promise;
     }
-    if (this.#state === "open") {
-      this.#dispatch(call);
-    } else if (this.#state === "closed") {
-      call.reject(new ConnectionClosedError());
-    } else if (this.settings.failFast) {
-      call.reject(new NotConnectedError());
-    } else if (this.#queue.size >= this.settings.queueSize) {
+    if (this.#state === "open") this.#dispatch(call);
+    else if (this.#state === "closed") call.reject(new ConnectionClosedError());
+    else if (this.settings.failFast) call.reject(new NotConnectedError());
+    else if (this.#queue.size >= this.settings.queueSize) {
       call.reject(new NotConnectedError(`Not connected and ${this.#queue.size} requests are already waiting; retry later or raise queueSize`));
     } else {
       this.#queue.add(call);
@@ -5086,12 +5083,9 @@ var Link = class {
     const resumed = lost2 !== void 0;
     this.#state = "open";
     this.#openedConnection = connection;
-    for (const entry of this.#entries.values()) {
-      if (entry instanceof SubscriptionImpl) entry.connected(resumed);
-    }
-    for (const call of this.#queue.take()) {
-      if (!call.done) this.#dispatch(call);
-    }
+    const entries = [
+      ...this.#entries.values()
+    ];
     if (settings.keepalive) {
       this.#stopKeepalive = keepalive(connection, settings.keepalive, (timeout) => this.start(pingCall(), {
         timeout
@@ -5109,6 +5103,12 @@ var Link = class {
     if (connections > 1 && this.#connection === connection && !this.#closed) {
       this.#emit(new ConnectionEvent("reconnect", info));
     }
+    if (this.#connection !== connection || this.#state !== "open") return;
+    for (const entry of entries) {
+      if (this.#entries.get(entry.id) !== entry) continue;
+      if (entry instanceof SubscriptionImpl) entry.connected(resumed);
+    }
+    for (const call of this.#queue.take()) if (!call.done) this.#dispatch(call);
   }
   /** A connection attempt failed: try again later, or give up. */
   #retry(error) {
