@@ -142,6 +142,10 @@ class ReadState {
   skip = false;
   /** The wait is a rate limit's for the current frame. */
   throttled = false;
+  /** Frames decoded since this read started or last yielded its turn. */
+  served = 0;
+  /** The wait is a yielded turn: decode the rest of the read next. */
+  decode = false;
   /** The current frame passed its rate limit: serve it next. */
   admitted = false;
   /**
@@ -163,6 +167,19 @@ const EMPTY = new Uint8Array(0);
 const goOn = (): boolean => true;
 
 /**
+ * Frames one read serves before it yields the event loop to other
+ * sessions. Only a read of more than MAX_FRAMES frames reaches the check.
+ */
+export const TURN_FRAMES = 8 * MAX_FRAMES;
+
+/**
+ * A timer's turn, not a microtask's or a message's: only a wait for a timer
+ * lets Deno poll the other sockets while one socket has bytes waiting.
+ */
+const nextTurn = (): Promise<boolean> =>
+  new Promise((resolve) => setTimeout(resolve, 0, true));
+
+/**
  * Decodes and dispatches every complete frame in the read buffer. Returns
  * why the first malformed frame is malformed, if one is found (the frames
  * before it have been served). Synchronous unless a handler's promise or
@@ -175,13 +192,14 @@ function process(
   session.begin();
   r.out.cork();
   r.session = session;
-  r.offset = 0;
+  r.offset = r.served = 0;
   r.waited =
     r.touched =
     r.skip =
     r.throttled =
     r.admitted =
     r.refusing =
+    r.decode =
       false;
   let paused: Outcome | Promise<boolean>;
   try {
@@ -216,7 +234,9 @@ async function resume(
         } else r.skip = true;
       }
       r.out.cork();
-      const next = walk(r, false);
+      const decode = r.decode;
+      r.decode = false;
+      const next = walk(r, decode);
       if (!(next instanceof Promise)) return next;
       paused = next;
     }
@@ -245,6 +265,7 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
         r.touched = true;
       }
       core.stats.framesIn += frames.count;
+      r.served += frames.count;
     }
     decode = true;
     const skip = r.skip;
@@ -310,6 +331,16 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
       session.closed
     ) {
       break;
+    }
+    if (r.served >= TURN_FRAMES) {
+      // A read of tens of thousands of frames (a buffer grown towards
+      // maxMessageSize): let other sessions' reads in before the rest.
+      out.uncork();
+      core.ops.observer?.flush?.(session);
+      r.served = 0;
+      r.waited = r.decode = true;
+      r.session = session;
+      return nextTurn();
     }
   }
   // Answers may still view the read buffer: encode them before the
