@@ -352,9 +352,9 @@ function walk(r: ReadState, decode: boolean): Outcome | Promise<boolean> {
 
 /** Ends serving a read, whichever way it went. */
 function finish(r: ReadState): void {
-  // Keep no view of the read buffer: it may be replaced (shrunk) meanwhile.
+  // Keep no view of the read buffer: it may be replaced (shrunk) meanwhile
+  // (the cursor lets go of its views after the read, in serveConnection).
   r.chunk = EMPTY;
-  r.frames.forgetInput(r.input.bytes.buffer);
   r.out.uncork();
   // Only a read served in one go may skip reading the clock again.
   r.session.end(r.waited || !r.touched);
