@@ -72,7 +72,10 @@ export interface WorkersOptions {
    * Called when a started worker dies (an uncaught error) or ends itself
    * (`Deno.exit`, `close()`); the pool goes on without it (its sessions
    * are gone, and with worker 0 the UNIX and HTTP listeners).
-   * `deno task server --workers N` stops the pool then and exits 1.
+   * `deno task server --workers N` stops the pool then and exits 1. A
+   * worker ending itself is known by the message it sends as it ends,
+   * which Deno may drop under load: then the pool waits on it as on a
+   * wedged one.
    */
   onWorkerExit?: (index: number, reason: string) => void;
 }

@@ -3,7 +3,8 @@
  * worker serves `/echo` and `/whoami` (its index) and listens where the
  * pool's data says; with `fail` set, worker 1 throws while starting, with
  * `crash` set it dies of an uncaught error just after, with `exit` set it
- * ends itself just after (`Deno.exit` or `close()`); with `crashFirst` set,
+ * says it ends itself just after (what the pool worker says on `Deno.exit`
+ * or `close()`) but goes on running; with `crashFirst` set,
  * worker 0 dies just after starting and worker 1 never finishes starting.
  *
  * @module
@@ -20,8 +21,11 @@ export interface WorkerAppData {
   fail?: boolean;
   /** Make worker 1 die of an uncaught error once it has started. */
   crash?: boolean;
-  /** Make worker 1 end itself once it has started. */
-  exit?: "exit" | "close";
+  /**
+   * Make worker 1 say it ended itself once it has started (and go on, so
+   * that the test does not depend on that message outliving its worker).
+   */
+  exit?: boolean;
   /** Make worker 0 die once started, while worker 1 hangs starting. */
   crashFirst?: boolean;
 }
@@ -46,10 +50,8 @@ export default async function workerApp(ctx: WorkerContext): Promise<Server> {
     }, 0);
   }
   if (data.exit && ctx.index === 1) {
-    const end = data.exit === "exit"
-      ? () => Deno.exit(1)
-      : (globalThis as unknown as { close(): void }).close;
-    setTimeout(end, 0);
+    const self = globalThis as unknown as { postMessage(m: unknown): void };
+    setTimeout(() => self.postMessage({ type: "exited" }), 0);
   }
   return server;
 }
