@@ -185,7 +185,7 @@ Deno.test("Server taking over a connected session leaves its old connection's sl
       await gate.opened;
       seen.resolve(new TextDecoder().decode(ctx.data));
     });
-  }, { handlerTimeout: 50 });
+  }, { handlerTimeout: 1000 });
   try {
     const old = await t.connectRaw();
     const token = await tokenOf(old);
