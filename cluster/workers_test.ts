@@ -77,25 +77,32 @@ Deno.test("Workers answers stats() asked during shutdown(), and shutdown() gets 
   }
 });
 
-Deno.test("Workers goes on without a worker that died after starting: stats() and shutdown() count the others", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const pool = await Workers.start({
-      count: 2,
-      module: app,
-      data: { path: `${dir}/pool.sock`, crash: true },
-    });
-    let live = await pool.stats();
-    await waitFor(async () => (live = await pool.stats()).workers === 1, {
-      message: "worker 1 to be known dead",
-    });
-    assert.equal(live.workers, 1);
-    const final = await within(pool.shutdown(), { message: "the shutdown" });
-    assert.equal(final.workers, 1);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+for (
+  const [how, data] of [
+    ["died after starting", { crash: true }],
+    ["said it ended itself", { exit: true }],
+  ] as const
+) {
+  Deno.test(`Workers goes on without a worker that ${how}: stats() and shutdown() count the others`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const pool = await Workers.start({
+        count: 2,
+        module: app,
+        data: { path: `${dir}/pool.sock`, ...data },
+      });
+      await waitFor(
+        async () =>
+          (await within(pool.stats(), { message: "stats" })).workers === 1,
+        { message: "worker 1 to be known gone" },
+      );
+      const final = await within(pool.shutdown(), { message: "the shutdown" });
+      assert.equal(final.workers, 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
 
 Deno.test("deno task server refuses --drain-window with --workers, which has no server to drain", async () => {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -133,26 +140,6 @@ Deno.test("Workers.start fails, rather than hang later, when a started worker di
       }),
       /Worker 0 failed: .*worker 0 crashes/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("Workers goes on without a worker that said it ended itself: stats() and shutdown() do not wait for it", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const pool = await Workers.start({
-      count: 2,
-      module: app,
-      data: { path: `${dir}/pool.sock`, exit: true },
-    });
-    await waitFor(
-      async () =>
-        (await within(pool.stats(), { message: "stats" })).workers === 1,
-      { message: "worker 1 to be known gone" },
-    );
-    const final = await within(pool.shutdown(), { message: "the shutdown" });
-    assert.equal(final.workers, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
