@@ -39,6 +39,8 @@ export default function cliWorker(ctx: WorkerContext): Promise<Server> {
     listen: nowhere ? () => Promise.resolve(undefined) : ctx.listen,
     stopped: ctx.stopping,
     noSignals: true,
+    // Worker 0 serves --http, and /metrics there is the whole pool's.
+    metrics: { metrics: ctx.metrics },
     httpFallback,
     started: started.resolve,
     report: () => {},

@@ -34,6 +34,18 @@ self.close = () => {
 let server: Server | undefined;
 let links: { close(): Promise<void> }[] = [];
 const stopping = Promise.withResolvers<void>();
+/** The pool's answers to {@link poolMetrics}, by request id. */
+const metricsAsked = new Map<number, PromiseWithResolvers<string>>();
+let nextMetrics = 1;
+
+/** Asks the pool for every worker's metrics, merged (worker 0's /metrics). */
+function poolMetrics(): Promise<string> {
+  const id = nextMetrics++;
+  const answer = Promise.withResolvers<string>();
+  metricsAsked.set(id, answer);
+  self.postMessage({ type: "pool-metrics", id });
+  return answer.promise;
+}
 
 function listener(index: number, ports: number[], bound: number[]) {
   return async (
@@ -79,6 +91,7 @@ async function start(m: Extract<ToWorker, { type: "start" }>): Promise<void> {
     options: { broker, forward },
     listen: listener(m.index, m.ports, bound),
     stopping: stopping.promise,
+    metrics: poolMetrics,
   });
   self.postMessage({
     type: "ready",
@@ -110,6 +123,16 @@ self.onmessage = (e) => {
     case "stats":
       self.postMessage({ type: "stats", id: m.id, stats: server!.stats() });
       return;
+    case "metrics":
+      self.postMessage({ type: "metrics", id: m.id, text: server!.metrics() });
+      return;
+    case "pool-metrics": {
+      const asked = metricsAsked.get(m.id);
+      metricsAsked.delete(m.id);
+      if (m.error === undefined) asked?.resolve(m.text);
+      else asked?.reject(new Error(`Pool metrics failed: ${m.error}`));
+      return;
+    }
     case "stop":
       stop();
       return;

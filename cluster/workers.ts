@@ -17,6 +17,7 @@ import type { Listener, ListenOptions } from "../server/listener.ts";
 import type { ServerStats } from "../server/stats.ts";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { mergeMetrics } from "./_metrics_merge.ts";
 
 /** What every worker's module gets. */
 export interface WorkerContext {
@@ -37,6 +38,12 @@ export interface WorkerContext {
   listen(server: Server, target: ListenOptions): Promise<Listener | undefined>;
   /** Resolves when the pool stops; the pool then shuts the server down. */
   readonly stopping: Promise<void>;
+  /**
+   * The pool's metrics in the Prometheus text format, as
+   * {@link Workers.metrics} gives them: serve them from worker 0's HTTP
+   * listener with `metricsHandler({ metrics: ctx.metrics })`.
+   */
+  metrics(): Promise<string>;
 }
 
 /**
@@ -93,12 +100,16 @@ export type ToWorker =
     ports: number[];
   }
   | { type: "stats"; id: number }
+  | { type: "metrics"; id: number }
+  | { type: "pool-metrics"; id: number; text: string; error?: string }
   | { type: "stop" };
 
 /** Messages from a worker to the pool. */
 export type FromWorker =
   | { type: "ready"; urls: string[]; ports: number[] }
   | { type: "stats"; id: number; stats: ServerStats }
+  | { type: "metrics"; id: number; text: string }
+  | { type: "pool-metrics"; id: number }
   | { type: "stopped"; stats: ServerStats }
   | { type: "failed"; message: string }
   | { type: "exited" };
@@ -149,16 +160,27 @@ export class Workers implements AsyncDisposable {
       this.#awaited.set(worker, awaited);
       worker.onmessage = (e: MessageEvent<FromWorker>) => {
         const m = e.data;
-        const key = m.type === "stats"
-          ? m.id
-          : m.type === "stopped"
-          ? "stop"
-          : undefined;
         if (m.type === "exited") return died("exited (Deno.exit or close)");
-        if (key === undefined || m.type === "ready" || m.type === "failed") {
+        if (m.type === "pool-metrics") {
+          // Worker 0's /metrics asks for every worker's.
+          this.metrics().then((text) => ({ text }), (err) => ({
+            text: "",
+            error: err instanceof Error ? err.message : String(err),
+          })).then((answer) => {
+            if (this.#dead.has(worker)) return;
+            worker.postMessage(
+              { type: "pool-metrics", id: m.id, ...answer } satisfies ToWorker,
+            );
+          });
           return;
         }
-        awaited.get(key)?.(m.stats);
+        let key: number | "stop";
+        let answer: unknown;
+        if (m.type === "stats") [key, answer] = [m.id, m.stats];
+        else if (m.type === "metrics") [key, answer] = [m.id, m.text];
+        else if (m.type === "stopped") [key, answer] = ["stop", m.stats];
+        else return;
+        awaited.get(key)?.(answer);
         awaited.delete(key);
       };
       const died = (why: string) => {
@@ -282,7 +304,7 @@ export class Workers implements AsyncDisposable {
     return sum(
       await Promise.all(this.#workers.map((w) => {
         const id = this.#nextId++;
-        const answer = this.#await(w, id);
+        const answer = this.#await<ServerStats>(w, id);
         if (!this.#dead.has(w)) {
           w.postMessage({ type: "stats", id } satisfies ToWorker);
         }
@@ -292,13 +314,43 @@ export class Workers implements AsyncDisposable {
   }
 
   /**
+   * The metrics of every live worker in the Prometheus text format, merged
+   * into one exposition: each series summed over the workers (requests,
+   * sessions, bytes, histograms), except what they share (the process's
+   * resident memory and the cluster's node count: once; a link's
+   * `_connected`: 1 only if every worker's is), and `nanorpc_workers`, how
+   * many workers are in the sum.
+   * A worker that has not answered within `timeout` ms is left out, so a
+   * wedged one cannot stall a scrape.
+   *
+   * @param timeout How long to wait for each worker, in ms. Default 5000.
+   */
+  async metrics(timeout = 5000): Promise<string> {
+    const texts = await Promise.all(this.#workers.map((w) => {
+      const id = this.#nextId++;
+      const answer = this.#await<string>(w, id);
+      if (this.#dead.has(w)) return answer;
+      w.postMessage({ type: "metrics", id } satisfies ToWorker);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<undefined>((resolve) =>
+        timer = setTimeout(() => {
+          this.#awaited.get(w)?.delete(id);
+          resolve(undefined);
+        }, timeout)
+      );
+      return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+    }));
+    return mergeMetrics(texts.filter((t) => t !== undefined));
+  }
+
+  /**
    * Stops every worker gracefully (each shuts its server down, then its
    * links) and resolves with their final counters, summed.
    */
   shutdown(): Promise<WorkersStats> {
     return this.#stopping ??= (async () => {
       const all = await Promise.all(this.#workers.map((w) => {
-        const answer = this.#await(w, "stop");
+        const answer = this.#await<ServerStats>(w, "stop");
         if (!this.#dead.has(w)) {
           w.postMessage({ type: "stop" } satisfies ToWorker);
         }
@@ -322,19 +374,19 @@ export class Workers implements AsyncDisposable {
   }
 
   /** The answer `worker` gives to `key`; undefined if it is dead. */
-  #await(
-    worker: Worker,
-    key: number | "stop",
-  ): Promise<ServerStats | undefined> {
+  #await<T>(worker: Worker, key: number | "stop"): Promise<T | undefined> {
     if (this.#dead.has(worker)) return Promise.resolve(undefined);
     return new Promise((resolve) =>
-      this.#awaited.get(worker)!.set(key, resolve)
+      this.#awaited.get(worker)!.set(key, resolve as Settle)
     );
   }
 }
 
-/** Settles an awaited answer with the worker's counters (none: it died). */
-type Settle = (stats: ServerStats | undefined) => void;
+/**
+ * Settles an awaited answer with what the worker sent (counters, metrics
+ * text), or undefined when it died.
+ */
+type Settle = (answer: unknown) => void;
 
 function sum(list: (ServerStats | undefined)[]): WorkersStats {
   const total: Record<string, number> = { workers: 0 };

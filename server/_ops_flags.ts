@@ -2,7 +2,7 @@
 // and the drain that SIGUSR2 starts.
 
 import type { ListenOptions } from "./listener.ts";
-import { metricsHandler } from "./metrics.ts";
+import { metricsHandler, type MetricsSource } from "./metrics.ts";
 import type { OperationsOptions } from "./ops_options.ts";
 import type { Server } from "./server.ts";
 import { UsageError } from "./_usage.ts";
@@ -73,13 +73,13 @@ export function opsFlags(
   return { options, drainWindow: num("drain-window", 0) ?? 10_000 };
 }
 
-/** An HTTP listener also serves `server`'s metrics at `/metrics`. */
+/** An HTTP listener also serves `source`'s metrics at `/metrics`. */
 export function withMetrics(
   target: ListenOptions,
-  server: Server,
+  source: MetricsSource,
 ): ListenOptions {
   if (!("http" in target)) return target;
-  const routes = { "/metrics": metricsHandler(server), ...target.http.routes };
+  const routes = { "/metrics": metricsHandler(source), ...target.http.routes };
   return { http: { ...target.http, routes } };
 }
 

@@ -45,6 +45,7 @@ import { DEMO_PARTS, type DemoPart, registerDemo } from "./demo.ts";
 import type { HttpRoute } from "./http.ts";
 import { DEFAULT_PORT, type Listener, type ListenOptions } from "./listener.ts";
 import type { LogLevel } from "./logger.ts";
+import type { MetricsSource } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { serveSerial } from "./serial.ts";
 import { Server } from "./server.ts";
@@ -75,6 +76,8 @@ export interface MainExtras {
   report?: (stats: ServerStats) => void;
   /** Do not listen for signals (a worker: its parent forwards them). */
   noSignals?: boolean;
+  /** What `/metrics` serves; the server's own by default (a pool's). */
+  metrics?: MetricsSource;
   /**
    * What every `--http` listener answers for paths nothing else serves:
    * cluster/main.ts passes the Connect gateway (gateway/), which server/
@@ -228,7 +231,7 @@ export async function main(
     ? undefined
     : extras.httpFallback?.(server);
   for (const target of targets) {
-    const metered = withMetrics(target, server);
+    const metered = withMetrics(target, extras.metrics ?? server);
     const bound = gateway && "http" in metered
       ? { http: { ...metered.http, fallback: gateway } }
       : metered;

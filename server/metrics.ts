@@ -12,14 +12,20 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** What {@link metricsHandler} needs of a server. */
 export interface MetricsSource {
-  /** The metrics in the Prometheus text format. */
-  metrics(): string;
+  /**
+   * The metrics in the Prometheus text format: a server's `metrics()`, or
+   * a promise of them (a worker pool's, say).
+   */
+  metrics(): string | Promise<string>;
 }
 
 /**
  * A `fetch`-style handler answering every request with the server's
  * metrics in the Prometheus text format (GET and HEAD; other methods get
- * 405). Mount it at the path your scraper polls.
+ * 405). Mount it at the path your scraper polls. With a source whose
+ * metrics are a promise (`Workers.metrics()` of a pool, which a worker
+ * reaches as `ctx.metrics`), the handler answers with a promise, and
+ * with 503 when the source fails.
  *
  * @param server The server (or anything with a `metrics()` method).
  * @returns The handler.
@@ -38,8 +44,20 @@ export interface MetricsSource {
  * ```
  */
 export function metricsHandler(
+  server: { metrics(): string },
+): (request: Request) => Response;
+/**
+ * {@link metricsHandler} of a source whose metrics may be a promise.
+ *
+ * @param server Anything with a `metrics()` method.
+ * @returns The handler.
+ */
+export function metricsHandler(
   server: MetricsSource,
-): (request: Request) => Response {
+): (request: Request) => Response | Promise<Response>;
+export function metricsHandler(
+  server: MetricsSource,
+): (request: Request) => Response | Promise<Response> {
   return (request) => {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Use GET to read the metrics\n", {
@@ -47,9 +65,18 @@ export function metricsHandler(
         headers: { allow: "GET, HEAD" },
       });
     }
-    const body = request.method === "HEAD" ? null : server.metrics();
-    return new Response(body, {
-      headers: { "content-type": METRICS_CONTENT_TYPE },
-    });
+    const text = server.metrics();
+    if (typeof text === "string") return answer(request, text);
+    return text.then((text) => answer(request, text), (err) =>
+      new Response(
+        `Metrics unavailable: ${err instanceof Error ? err.message : err}\n`,
+        { status: 503 },
+      ));
   };
+}
+
+function answer(request: Request, text: string): Response {
+  return new Response(request.method === "HEAD" ? null : text, {
+    headers: { "content-type": METRICS_CONTENT_TYPE },
+  });
 }

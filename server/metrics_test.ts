@@ -303,6 +303,31 @@ Deno.test("metricsHandler serves the text format over HTTP with its content type
   await post.body?.cancel();
 });
 
+Deno.test("metricsHandler of a source whose metrics are a promise answers with them, and 503 when it fails", async () => {
+  let fail = false;
+  const handler = metricsHandler({
+    metrics: () =>
+      fail
+        ? Promise.reject(new Error("worker 1 is gone"))
+        : Promise.resolve("nanorpc_workers 2\n"),
+  });
+  await using http = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    handler,
+  );
+  const url = `http://127.0.0.1:${http.addr.port}/metrics`;
+  const ok = await fetch(url);
+  assert.equal(ok.headers.get("content-type"), METRICS_CONTENT_TYPE);
+  assert.equal(await ok.text(), "nanorpc_workers 2\n");
+  const head = await fetch(url, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), "");
+  fail = true;
+  const failed = await fetch(url);
+  assert.equal(failed.status, 503);
+  assert.match(await failed.text(), /worker 1 is gone/);
+});
+
 Deno.test("Server.metrics includes the broker's figures when it reports them", async () => {
   const name = `metrics-${crypto.randomUUID()}`;
   await using broker = new BroadcastChannelBroker({ name });

@@ -1,6 +1,7 @@
 /**
  * Test kit: a worker module for `Workers.start` (cluster/workers.ts): each
- * worker serves `/echo` and `/whoami` (its index) and listens where the
+ * worker serves `/echo`, `/whoami` (its index) and `/busy` (holds its
+ * event loop for the ms its data says) and listens where the
  * pool's data says; with `fail` set, worker 1 throws while starting, with
  * `crash` set it dies of an uncaught error just after, with `exit` set it
  * says it ends itself just after (what the pool worker says on `Deno.exit`
@@ -38,6 +39,12 @@ export default async function workerApp(ctx: WorkerContext): Promise<Server> {
   const server = new Server({ ...ctx.options, logLevel: "error" });
   server.handle("/echo", (c) => c.data);
   server.handle("/whoami", () => String(ctx.index));
+  // Holds the worker's event loop for as many ms as the data says.
+  server.handle("/busy", (c) => {
+    const until = performance.now() + Number(new TextDecoder().decode(c.data));
+    while (performance.now() < until) { /* busy */ }
+    return c.data;
+  });
   await ctx.listen(server, { path: data.path });
   if (data.crash && ctx.index === 1) {
     setTimeout(() => {
