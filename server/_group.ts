@@ -72,6 +72,8 @@ export class GroupImpl implements Group {
   }
 
   broadcast(path: string, data: Uint8Array): void {
+    // Forgotten: the channel may be a new group's of the same name.
+    if (this.#closed) return;
     const copy = data.slice();
     const except = this.#carry(path, copy, () => true);
     publish(this.#core, `group:${this.name}`, {
@@ -86,6 +88,7 @@ export class GroupImpl implements Group {
     data: Uint8Array,
     to: Iterable<Session | string>,
   ): void {
+    if (this.#closed) return;
     const uids: string[] = [];
     const sessions: number[] = [];
     // A session id means something only on its home node: a remote

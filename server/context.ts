@@ -87,7 +87,8 @@ export type Middleware = (
  * @param middleware The middleware, outermost first.
  * @param ctx The request.
  * @param last The handler at the end of the chain.
- * @returns A promise that settles when the whole chain has.
+ * @returns A promise that settles when the whole chain has, including the
+ * rest of it when a middleware called `next` without awaiting it.
  *
  * @example
  * ```ts ignore
@@ -101,16 +102,38 @@ export function compose<C extends Context>(
   ctx: C,
   last: (ctx: C) => unknown,
 ): Promise<void> {
-  let index = -1;
   const step = async (i: number): Promise<void> => {
-    if (i <= index) throw new Error("Middleware called next() more than once");
-    index = i;
     if (i === middleware.length) {
       const result = await last(ctx);
       if (result !== undefined) ctx.body = result as Uint8Array | string;
       return;
     }
-    await middleware[i](ctx, () => step(i + 1));
+    // A middleware that did not await `next()` (the rest had not settled
+    // before the middleware did) waits for it here, so the answer is the
+    // handler's and a failure is caught: a rejection nobody waits for
+    // would end the process. One that awaited it has seen its failure,
+    // and may have handled it. `settled` is set one reaction later than
+    // the middleware's own `await next()` resumes, so that a rest that
+    // failed at once (a handler that threw synchronously) still counts as
+    // not awaited when the middleware never awaited it.
+    let rest: Promise<void> | undefined;
+    let settled = false;
+    let twice: Error | undefined;
+    await middleware[i](ctx, () => {
+      if (rest !== undefined) {
+        twice = new Error("Middleware called next() more than once");
+        const again = Promise.reject(twice);
+        again.catch(ignore);
+        return again;
+      }
+      rest = step(i + 1);
+      rest.then(ignore, ignore).then(() => settled = true);
+      return rest;
+    });
+    if (rest !== undefined && !settled) await rest;
+    if (twice) throw twice;
   };
   return step(0);
 }
+
+function ignore(): void {}

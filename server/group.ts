@@ -56,6 +56,9 @@ export interface Group {
     data: Uint8Array,
     to: Iterable<Session | string>,
   ): void;
-  /** Removes every member and forgets the group. */
+  /**
+   * Removes every member and forgets the group: it then sends nothing
+   * (`server.group(name)` makes a new group of that name).
+   */
   close(): void;
 }
