@@ -11,9 +11,9 @@ import {
   FakeTime,
   Gate,
   hasOpenssl,
+  pathRequest,
   PING,
   RawClient,
-  REQUEST,
   requestFrame,
   startServer,
   SUBSCRIBE,
@@ -26,12 +26,6 @@ import { Server } from "./server.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
-const req = (requestId: number, path: string, data = new Uint8Array()) => ({
-  requestId,
-  requestType: REQUEST,
-  pathOneof: { case: "path" as const, value: path },
-  data,
-});
 
 Deno.test("Server.register turns a component's methods into /<name>/<method> handlers", async () => {
   const calls: string[] = [];
@@ -72,22 +66,31 @@ Deno.test("Server.register turns a component's methods into /<name>/<method> han
     assert.deepEqual(calls, ["init", "afterInit"]);
     const peer = await t.connectRaw();
     assert.equal(
-      str((await peer.call(req(1, "/score/add", new Uint8Array([5])))).data),
+      str(
+        (await peer.call(pathRequest(1, "/score/add", new Uint8Array([5]))))
+          .data,
+      ),
       "5",
     );
     assert.equal(
-      str((await peer.call(req(2, "/score/add", new Uint8Array([2])))).data),
+      str(
+        (await peer.call(pathRequest(2, "/score/add", new Uint8Array([2]))))
+          .data,
+      ),
       "7",
     );
     assert.equal(
-      (await peer.call(req(3, "/score/_hidden"))).responseStatus,
+      (await peer.call(pathRequest(3, "/score/_hidden"))).responseStatus,
       Status.NOT_FOUND,
     );
     assert.equal(
-      (await peer.call(req(4, "/score/init"))).responseStatus,
+      (await peer.call(pathRequest(4, "/score/init"))).responseStatus,
       Status.NOT_FOUND,
     );
-    assert.equal(str((await peer.call(req(5, "/misc/PING"))).data), "pong");
+    assert.equal(
+      str((await peer.call(pathRequest(5, "/misc/PING"))).data),
+      "pong",
+    );
   }
   assert.deepEqual(calls, ["init", "afterInit", "beforeShutdown", "shutdown"]);
 });
@@ -102,14 +105,16 @@ Deno.test("Server.handle with schemas decodes input and encodes output", async (
   });
   const peer = await t.connectRaw();
   const r = await peer.call(
-    req(
+    pathRequest(
       1,
       "/greet",
       toBinary(ChatJoinSchema, create(ChatJoinSchema, { name: "ada" })),
     ),
   );
   assert.equal(fromBinary(ChatMessageSchema, r.data).text, "hello ada");
-  const bad = await peer.call(req(2, "/greet", new Uint8Array([0x0a, 5, 1])));
+  const bad = await peer.call(
+    pathRequest(2, "/greet", new Uint8Array([0x0a, 5, 1])),
+  );
   assert.equal(bad.responseStatus, Status.INTERNAL_ERROR);
   assert.match(bad.responseMessage, /not a valid nanorpc[._]demo\.ChatJoin/);
 });
@@ -151,13 +156,16 @@ Deno.test("Middleware runs in order around handlers and can refuse", async () =>
     server.topic("/feed");
   });
   const peer = await t.connectRaw();
-  assert.equal(str((await peer.call(req(1, "/me"))).data), "ada");
-  const refused = await peer.call(req(2, "/admin"));
+  assert.equal(str((await peer.call(pathRequest(1, "/me"))).data), "ada");
+  const refused = await peer.call(pathRequest(2, "/admin"));
   assert.deepEqual([refused.responseStatus, refused.responseMessage], [
     Status.NOT_AUTHORIZED,
     "Log in first",
   ]);
-  const sub = await peer.call({ ...req(3, "/feed"), requestType: SUBSCRIBE });
+  const sub = await peer.call({
+    ...pathRequest(3, "/feed"),
+    requestType: SUBSCRIBE,
+  });
   assert.equal(sub.responseStatus, Status.OK);
   assert.deepEqual(order, [
     "a:/me",
@@ -187,8 +195,8 @@ Deno.test("Server answers a session's requests in order, unless a handler is con
   const peer = await t.connectRaw();
   await peer.write(
     concat(
-      requestFrame(req(1, "/slow", text("1"))),
-      requestFrame(req(2, "/fast", text("2"))),
+      requestFrame(pathRequest(1, "/slow", text("1"))),
+      requestFrame(pathRequest(2, "/fast", text("2"))),
     ),
   );
   // /fast, read with /slow, waits for it: nothing is answered meanwhile.
@@ -203,8 +211,8 @@ Deno.test("Server answers a session's requests in order, unless a handler is con
   // while /side is still held.
   await peer.write(
     concat(
-      requestFrame(req(3, "/side", text("3"))),
-      requestFrame(req(4, "/fast", text("4"))),
+      requestFrame(pathRequest(3, "/side", text("3"))),
+      requestFrame(pathRequest(4, "/fast", text("4"))),
     ),
   );
   assert.equal((await peer.read()).requestId, 4);
@@ -227,16 +235,16 @@ Deno.test("A handler's NanoRpcError status and message reach the peer", async ()
     server.handle("/bad", () => 42 as unknown as Uint8Array);
   });
   const peer = await t.connectRaw();
-  const gone = await peer.call(req(1, "/gone"));
+  const gone = await peer.call(pathRequest(1, "/gone"));
   assert.deepEqual([gone.responseStatus, gone.responseMessage], [
     Status.NOT_FOUND,
     "That item was deleted",
   ]);
-  const later = await peer.call(req(2, "/later"));
+  const later = await peer.call(pathRequest(2, "/later"));
   assert.equal(later.responseStatus, Status.INTERNAL_ERROR);
   assert.match(later.responseMessage, /\/later failed \(reference \w{8}\)/);
   assert.ok(!later.responseMessage.includes("database down"));
-  const bad = await peer.call(req(3, "/bad"));
+  const bad = await peer.call(pathRequest(3, "/bad"));
   assert.equal(bad.responseStatus, Status.INTERNAL_ERROR);
   assert.match(bad.responseMessage, /not Uint8Array or string/);
 });
@@ -257,8 +265,8 @@ Deno.test("Server fires sessionopen and sessionclose and keeps session attribute
     server.handle("/get", (ctx) => ctx.session.get<string>("n") ?? "none");
   });
   const peer = await t.connectRaw();
-  await peer.call(req(1, "/set", text("v")));
-  assert.equal(str((await peer.call(req(2, "/get"))).data), "v");
+  await peer.call(pathRequest(1, "/set", text("v")));
+  assert.equal(str((await peer.call(pathRequest(2, "/get"))).data), "v");
   peer.close();
   assert.equal(
     await within(closed.promise, { message: "sessionclose" }),
@@ -286,7 +294,7 @@ Deno.test({
         }),
       );
       assert.deepEqual(
-        (await peer.call(req(1, "/echo", text("secure")))).data,
+        (await peer.call(pathRequest(1, "/echo", text("secure")))).data,
         text("secure"),
       );
     } finally {
@@ -339,7 +347,7 @@ Deno.test("Context.signal aborts when the handler times out or the session ends"
   // Restored before the server shuts down, so a failure cannot hang it.
   using time = new FakeTime();
   const peer = await t.connectRaw();
-  const answer = peer.call(req(1, "/hang"));
+  const answer = peer.call(pathRequest(1, "/hang"));
   await waitFor(() => time.nextDelay === 50, { message: "the time limit" });
   await time.tickAsync(50);
   const r = await answer;
@@ -347,7 +355,7 @@ Deno.test("Context.signal aborts when the handler times out or the session ends"
   assert.match(r.responseMessage, /did not finish within 50 ms/);
   assert.equal(reasons.length, 1);
   assert.match(String(reasons[0]), /did not finish within 50 ms/);
-  await peer.send(req(2, "/hold"));
+  await peer.send(pathRequest(2, "/hold"));
   await peer.call({ requestId: 3, requestType: PING });
   assert.equal(time.pending, 0, "a handler with timeout 0 got a time limit");
   peer.close();

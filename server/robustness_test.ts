@@ -7,9 +7,9 @@ import {
   concat,
   FakeTime,
   Gate,
+  pathRequest,
   PING,
   PONG,
-  REQUEST,
   requestFrame,
   RESPONSE,
   silentLogger,
@@ -26,17 +26,6 @@ import type { ServerSession } from "./_session.ts";
 import type { Topic } from "./topic.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
-const req = (
-  requestId: number,
-  path: string,
-  data = new Uint8Array(),
-  requestType: number = REQUEST,
-) => ({
-  requestId,
-  requestType,
-  pathOneof: { case: "path" as const, value: path },
-  data,
-});
 
 /** Opens `gate` when disposed: a failed test must not leave a handler held. */
 function openOnExit(gate: Gate): Disposable {
@@ -57,7 +46,7 @@ Deno.test("A SUBSCRIBE whose session closes while middleware waits leaves no sub
   });
   using _open = openOnExit(gate);
   const p = await t.connectRaw();
-  await p.send(req(1, "/t", new Uint8Array(), SUBSCRIBE));
+  await p.send(pathRequest(1, "/t", new Uint8Array(), SUBSCRIBE));
   await waitFor(() => waiting, { message: "the middleware to wait" });
   const session = t.server.sessions.values().next().value as ServerSession;
   await session.close("kicked while subscribing");
@@ -85,7 +74,9 @@ Deno.test("A SUBSCRIBE that times out or fails after next() is not subscribed", 
   using time = new FakeTime();
   using _open = openOnExit(gate);
   const p = await t.connectRaw();
-  const slowAnswer = p.call(req(1, "/t", new Uint8Array([1]), SUBSCRIBE));
+  const slowAnswer = p.call(
+    pathRequest(1, "/t", new Uint8Array([1]), SUBSCRIBE),
+  );
   await waitFor(() => time.nextDelay === 50, { message: "the time limit" });
   await time.tickAsync(50);
   const slow = await slowAnswer;
@@ -94,7 +85,9 @@ Deno.test("A SUBSCRIBE that times out or fails after next() is not subscribed", 
   // The late SUBSCRIBE reaches its topic after its time limit.
   gate.open();
   await waitFor(() => returned.includes(1), { message: "next() to return" });
-  const failed = await p.call(req(2, "/t", new Uint8Array([2]), SUBSCRIBE));
+  const failed = await p.call(
+    pathRequest(2, "/t", new Uint8Array([2]), SUBSCRIBE),
+  );
   assert.equal(failed.responseStatus, Status.INTERNAL_ERROR);
   assert.deepEqual(returned, [1, 2]);
   assert.equal(
@@ -120,7 +113,7 @@ Deno.test("No UPDATE overtakes the ack of its SUBSCRIBE", async () => {
     });
   });
   const p = await t.connectRaw();
-  await p.send(req(7, "/t", new Uint8Array(), SUBSCRIBE));
+  await p.send(pathRequest(7, "/t", new Uint8Array(), SUBSCRIBE));
   const first = await p.read();
   assert.deepEqual([first.requestId, first.responseType], [7, RESPONSE]);
 });
@@ -139,13 +132,13 @@ Deno.test("A handler past its time limit keeps reading its own ctx.data", async 
   using time = new FakeTime();
   using _open = openOnExit(gate);
   const p = await t.connectRaw();
-  const answer = p.call(req(1, "/slow", text("AAAAAAAA")));
+  const answer = p.call(pathRequest(1, "/slow", text("AAAAAAAA")));
   await waitFor(() => time.nextDelay === 30, { message: "the time limit" });
   await time.tickAsync(30);
   assert.equal((await answer).responseStatus, Status.INTERNAL_ERROR);
   // Later reads land in the read buffer the slow handler's data came from.
   for (let i = 0; i < 5; i++) {
-    await p.call(req(2 + i, "/echo", text("BBBBBBBB")));
+    await p.call(pathRequest(2 + i, "/echo", text("BBBBBBBB")));
   }
   gate.open();
   assert.equal(await within(seen.promise), "AAAAAAAA");
@@ -163,13 +156,13 @@ Deno.test("Session.push copies, so pushing ctx.data survives the read buffer's r
   });
   const a = await t.connectRaw();
   const b = await t.connectRaw();
-  await a.call(req(1, "/hello"));
-  await b.call(req(1, "/hello"));
-  await b.call(req(2, "/inbox", new Uint8Array(), SUBSCRIBE));
+  await a.call(pathRequest(1, "/hello"));
+  await b.call(pathRequest(1, "/hello"));
+  await b.call(pathRequest(2, "/inbox", new Uint8Array(), SUBSCRIBE));
   const forward = requestFrame(
-    req(3, "/forward", text("hello from a, intact")),
+    pathRequest(3, "/forward", text("hello from a, intact")),
   );
-  const tail = requestFrame(req(4, "/forward", text("Z".repeat(64))));
+  const tail = requestFrame(pathRequest(4, "/forward", text("Z".repeat(64))));
   await a.write(concat(forward, tail.subarray(0, tail.length - 10)));
   assert.equal(
     new TextDecoder().decode((await b.read()).data),
@@ -206,9 +199,9 @@ Deno.test("Throwing filters and broker channels do not take the server down", as
   const { server } = t;
   const a = await t.connectRaw();
   const b = await t.connectRaw();
-  await a.call(req(1, "/t", new Uint8Array([1]), SUBSCRIBE));
-  await b.call(req(1, "/t", new Uint8Array([2]), SUBSCRIBE));
-  await a.call(req(2, "/me"));
+  await a.call(pathRequest(1, "/t", new Uint8Array([1]), SUBSCRIBE));
+  await b.call(pathRequest(1, "/t", new Uint8Array([2]), SUBSCRIBE));
+  await a.call(pathRequest(2, "/me"));
   server.publish("/t", text("x"));
   assert.deepEqual((await b.read()).data, text("x"));
   a.close();
@@ -276,11 +269,11 @@ Deno.test("Updates never take the room a response needs", async () => {
   }, { outgoingBufferSize: 64 * 1024 });
   const { server } = t;
   const p = await t.connectRaw();
-  await p.call(req(1, "/t", new Uint8Array(), SUBSCRIBE));
+  await p.call(pathRequest(1, "/t", new Uint8Array(), SUBSCRIBE));
   // The peer does not read while far more than the buffer is published.
   const chunk = new Uint8Array(1024);
   for (let i = 0; i < 4096; i++) server.publish("/t", chunk);
-  await p.send(req(2, "/echo", new Uint8Array(2048)));
+  await p.send(pathRequest(2, "/echo", new Uint8Array(2048)));
   let answered = false;
   for (let i = 0; i < 5000 && !answered; i++) {
     const r = await p.read();
@@ -309,15 +302,18 @@ Deno.test("Session.signal carries the close reason; components skip built-in met
     });
   });
   const p = await t.connectRaw();
-  assert.equal((await p.call(req(1, "/target/hit"))).responseStatus, Status.OK);
   assert.equal(
-    (await p.call(req(2, "/target/dispatchEvent"))).responseStatus,
+    (await p.call(pathRequest(1, "/target/hit"))).responseStatus,
+    Status.OK,
+  );
+  assert.equal(
+    (await p.call(pathRequest(2, "/target/dispatchEvent"))).responseStatus,
     Status.NOT_FOUND,
   );
-  const long = await p.call(req(3, "/long"));
+  const long = await p.call(pathRequest(3, "/long"));
   assert.equal(long.responseStatus, Status.INTERNAL_ERROR);
   assert.ok(long.responseMessage.length < 2000);
-  await p.send(req(4, "/kick"));
+  await p.send(pathRequest(4, "/kick"));
   assert.ok(await p.closedByServer());
   await waitFor(() => reason !== undefined, { message: "the close to end" });
   assert.equal(reason, "kicked by admin");
@@ -338,11 +334,11 @@ Deno.test("Middleware that does not call next refuses a SUBSCRIBE instead of ack
     });
   });
   const p = await t.connectRaw();
-  const sub = await p.call(req(1, "/t", new Uint8Array(), SUBSCRIBE));
+  const sub = await p.call(pathRequest(1, "/t", new Uint8Array(), SUBSCRIBE));
   assert.equal(sub.responseStatus, Status.NOT_AUTHORIZED);
   assert.match(sub.responseMessage, /refused by middleware/);
   assert.equal(topic!.size, 0);
-  const cached = await p.call(req(2, "/cached"));
+  const cached = await p.call(pathRequest(2, "/cached"));
   assert.equal(new TextDecoder().decode(cached.data), "from the cache");
 });
 
@@ -360,7 +356,7 @@ Deno.test("The idle clock starts again when a long handler finishes", async () =
   using _open = openOnExit(gate);
   const { server } = t;
   const p = await t.connectRaw();
-  const answer = p.call(req(1, "/slow"));
+  const answer = p.call(pathRequest(1, "/slow"));
   await waitFor(() => started, { message: "the handler to start" });
   // A handler running far longer than idleTimeout keeps its session.
   await time.tickAsync(1000);

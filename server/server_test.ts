@@ -3,21 +3,15 @@
 
 import assert from "node:assert/strict";
 import {
+  pathRequest,
   PING,
   recordingLogger,
-  REQUEST,
   startServer,
   waitFor,
 } from "../testing/mod.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
-const req = (requestId: number, path: string, data = new Uint8Array()) => ({
-  requestId,
-  requestType: REQUEST,
-  pathOneof: { case: "path" as const, value: path },
-  data,
-});
 
 Deno.test("Server.sessions is a live view that cannot be changed", async () => {
   await using t = await startServer();
@@ -56,7 +50,10 @@ Deno.test("Server logs a sessionopen or sessionclose listener that throws, and g
     server.handle("/echo", (ctx) => ctx.data);
   }, { logger });
   const peer = await t.connectRaw();
-  assert.equal(str((await peer.call(req(1, "/echo", text("hi")))).data), "hi");
+  assert.equal(
+    str((await peer.call(pathRequest(1, "/echo", text("hi")))).data),
+    "hi",
+  );
   peer.close();
   await waitFor(() => closes.length > 0, { message: "sessionclose" });
   await waitFor(() => logger.at("error").length === 2, {
@@ -72,7 +69,7 @@ Deno.test("Server logs a sessionopen or sessionclose listener that throws, and g
   // The server still serves new sessions.
   const next = await t.connectRaw();
   assert.equal(
-    str((await next.call(req(1, "/echo", text("again")))).data),
+    str((await next.call(pathRequest(1, "/echo", text("again")))).data),
     "again",
   );
   next.close();

@@ -50,6 +50,37 @@ export type RequestInit = MessageInitShape<typeof NanoRPCRequestSchema>;
 export type ResponseInit = MessageInitShape<typeof NanoRPCResponseSchema>;
 
 /**
+ * The fields of a request to `path` by its string (what most raw-frame
+ * tests send): a REQUEST unless `requestType` says otherwise.
+ *
+ * @param requestId The request's id.
+ * @param path The path, sent as a string.
+ * @param data The request's data; none by default.
+ * @param requestType REQUEST, SUBSCRIBE or PING; REQUEST by default.
+ * @returns The request's fields, for `requestFrame` or `RawClient.call`.
+ *
+ * @example
+ * ```ts
+ * import { pathRequest, requestFrame } from "./frames.ts";
+ *
+ * const frame = requestFrame(pathRequest(1, "/echo", new Uint8Array([1])));
+ * ```
+ */
+export function pathRequest(
+  requestId: number,
+  path: string,
+  data: Uint8Array = new Uint8Array(),
+  requestType: NanoRPCRequest_Type = REQUEST,
+): RequestInit & { pathOneof: { case: "path"; value: string } } {
+  return {
+    requestId,
+    requestType,
+    pathOneof: { case: "path", value: path },
+    data,
+  };
+}
+
+/**
  * Encodes one request as a length-delimited frame.
  *
  * @param init The request's fields.

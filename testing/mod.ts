@@ -59,6 +59,7 @@ export {
   type FrameSplitterOptions,
   type NanoRPCRequest,
   type NanoRPCResponse,
+  pathRequest,
   PING,
   PONG,
   REQUEST,
