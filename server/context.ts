@@ -137,3 +137,23 @@ export function compose<C extends Context>(
 }
 
 function ignore(): void {}
+
+/**
+ * `middleware`, each checked to be a function, so that a mistake fails
+ * where it is registered and not in every request.
+ *
+ * @throws {TypeError} Naming the first that is not a function.
+ */
+export function checkedMiddleware(
+  middleware: readonly Middleware[],
+): readonly Middleware[] {
+  const bad = middleware.findIndex((m) => typeof m !== "function");
+  if (bad >= 0) {
+    throw new TypeError(
+      `server.use() takes functions (ctx, next); argument ${bad} is ${
+        middleware[bad] === null ? "null" : typeof middleware[bad]
+      }`,
+    );
+  }
+  return middleware;
+}

@@ -110,3 +110,16 @@ Deno.test("Middleware that calls next() and then throws answers with its error; 
   assert.equal(again.responseStatus, Status.INTERNAL_ERROR);
   await sleep(30);
 });
+
+Deno.test("server.use() refuses what is not a function where it is registered", async () => {
+  await using t = await startServer();
+  assert.throws(
+    () => t.server.use((_ctx, next) => next(), "auth" as never),
+    { name: "TypeError", message: /argument 1 is string/ },
+  );
+  // Nothing of the refused call was kept: requests are not broken.
+  t.server.handle("/x", () => "x");
+  const p = await t.connectRaw();
+  const r = await p.call(pathRequest(1, "/x", text("x")));
+  assert.equal(r.responseStatus, Status.OK);
+});

@@ -20,7 +20,7 @@ import { createCore } from "./_create_core.ts";
 import type { DrainOptions } from "./drain.ts";
 import { drainOver } from "./_drain.ts";
 import { ForwardNode } from "./_forward_host.ts";
-import type { Middleware } from "./context.ts";
+import { checkedMiddleware, type Middleware } from "./context.ts";
 import { errorMessage, publish, type ServerCore } from "./_core.ts";
 import type { Group } from "./group.ts";
 import { GroupImpl } from "./_group.ts";
@@ -186,10 +186,10 @@ export class Server extends EventTarget implements AsyncDisposable {
 
   /**
    * Adds middleware, run in registration order around every request
-   * handler and every SUBSCRIBE.
+   * handler and every SUBSCRIBE (a TypeError if one is not a function).
    */
   use(...middleware: Middleware[]): this {
-    this.#core.middleware.push(...middleware);
+    this.#core.middleware.push(...checkedMiddleware(middleware));
     return this;
   }
 
