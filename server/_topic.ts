@@ -4,7 +4,7 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import { loadProtobuf, protobuf } from "../protocol/_protobuf.ts";
 import { ResponseType, Status } from "../wasm/wire.ts";
-import type { RequestCodec } from "./_core.ts";
+import { errorMessage, type RequestCodec } from "./_core.ts";
 import type { Logger } from "./logger.ts";
 import type { Route } from "./_router.ts";
 import type { Session } from "./session.ts";
@@ -45,6 +45,10 @@ export class TopicImpl implements Topic {
   #decoderReady?: () => Promise<unknown> | undefined;
   #filtered = 0;
   #logger: Logger;
+  /** When {@link #log} last logged (`performance.now()`). */
+  #loggedAt = -Infinity;
+  /** Failures {@link #log} did not log since it last did. */
+  #unlogged = 0;
   /** Deliveries walking the list now (a filter or a send may publish). */
   #walking = 0;
   /** Subscriptions detached during a walk, still in the list until it ends. */
@@ -225,8 +229,24 @@ export class TopicImpl implements Topic {
     }
   }
 
+  /**
+   * Logs a filter's or a decoder's failure, at most one line per
+   * {@link LOG_INTERVAL} ms: one publish reaches every subscriber, and a
+   * filter failing for each of 10,000 would flood the log. The next line
+   * says how many went unlogged since the last.
+   */
   #log(what: string, err: unknown): void {
-    this.#logger.error(`${what}: ${err instanceof Error ? err.message : err}`);
+    const now = performance.now();
+    if (now - this.#loggedAt < LOG_INTERVAL) {
+      this.#unlogged++;
+      return;
+    }
+    const more = this.#unlogged > 0
+      ? ` (and ${this.#unlogged} more failures since the last report)`
+      : "";
+    this.#loggedAt = now;
+    this.#unlogged = 0;
+    this.#logger.error(`${what}: ${errorMessage(err)}${more}`);
   }
 }
 
@@ -235,6 +255,8 @@ export class TopicImpl implements Topic {
  * subscriptions with other ids have theirs encoded by their session.
  */
 const SHARED_IDS = 4;
+/** Least time between two logged failures of one topic, in ms. */
+const LOG_INTERVAL = 1000;
 const NO_MESSAGE = [undefined];
 
 /** A session that can send an UPDATE encoded once for many. */

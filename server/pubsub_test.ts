@@ -9,7 +9,12 @@ import {
   ChatMessageSchema,
 } from "../proto/gen/chat_pb.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
-import { type RawClient, startServer, waitFor } from "../testing/mod.ts";
+import {
+  type RawClient,
+  recordingLogger,
+  startServer,
+  waitFor,
+} from "../testing/mod.ts";
 import { registerDemo } from "./demo.ts";
 import type { Server } from "./server.ts";
 
@@ -366,4 +371,37 @@ Deno.test("Server delivers an update its filters cannot decode to the unfiltered
   // The filtered one got nothing: its next frame is the answer to a PING.
   const pong = await some.call({ requestId: 9, requestType: RequestType.PING });
   assert.equal(pong.requestId, 9);
+});
+
+Deno.test("Server logs a filter that throws at most once a second per topic, and says how many failures it did not log", async () => {
+  const logger = recordingLogger();
+  await using t = await startServer((s) =>
+    void s.topic("/t", {
+      filter: () => {
+        throw new Error("filter broke");
+      },
+    }), { logger });
+  const peer = await t.connectRaw();
+  for (let id = 1; id <= 50; id++) {
+    await call(peer, id, "/t", new Uint8Array([1]), SUBSCRIBE);
+  }
+  t.server.publish("/t", new Uint8Array([1]));
+  t.server.publish("/t", new Uint8Array([1]));
+  const pong = await peer.call({
+    requestId: 99,
+    requestType: RequestType.PING,
+  });
+  assert.equal(pong.requestId, 99); // No update got through the filter.
+  assert.deepEqual(logger.at("error"), [
+    "the filter of /t threw: filter broke",
+  ]);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  t.server.publish("/t", new Uint8Array([1]));
+  await waitFor(() => logger.at("error").length === 2, {
+    message: "the second line",
+  });
+  assert.equal(
+    logger.at("error")[1],
+    "the filter of /t threw: filter broke (and 99 more failures since the last report)",
+  );
 });
