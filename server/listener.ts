@@ -6,7 +6,7 @@
  */
 
 import type { ByteStream } from "../transport/byte_stream.ts";
-import { connStream } from "../transport/conn.ts";
+import { acceptedTlsStream, connStream } from "../transport/conn.ts";
 import {
   DEFAULT_HTTP_PORT,
   type HttpListenerHost,
@@ -30,6 +30,11 @@ export interface TlsListenOptions extends TcpListenOptions {
   cert: string;
   /** PEM private key. */
   key: string;
+  /**
+   * How long, in ms, a peer has to complete the TLS handshake before its
+   * session is closed (0 or Infinity: no limit). Default 10,000.
+   */
+  handshakeTimeout?: number;
 }
 
 /** Listen on a UNIX domain socket. */
@@ -76,6 +81,9 @@ export interface OpenListener extends Listener {
 /** Default TCP port of `server.listen()` and `deno task server`. */
 export const DEFAULT_PORT = 7411;
 
+/** `handshakeTimeout` of a TLS listener when not given, in ms. */
+const DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10_000;
+
 /**
  * Binds a listener described by `options`.
  *
@@ -111,7 +119,7 @@ function where(options: ListenOptions): string {
   const { hostname = "127.0.0.1", port } = http ?? options as TcpListenOptions;
   const scheme = http
     ? (http.cert === undefined ? "http" : "https")
-    : ("cert" in options ? "tls" : "tcp");
+    : ("cert" in options || "key" in options ? "tls" : "tcp");
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return `${scheme}://${host}:${
     port ?? (http ? DEFAULT_HTTP_PORT : DEFAULT_PORT)
@@ -126,7 +134,15 @@ async function bind(
   if ("http" in options) return await openHttpListener(options.http, server);
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_PORT;
-  const tls = "cert" in options;
+  const tls = "cert" in options || "key" in options;
+  if (tls && (options.cert === undefined || options.key === undefined)) {
+    throw new TypeError(
+      `Give both cert and key to listen with TLS on ${where(options)}`,
+    );
+  }
+  const handshakeTimeout = tls
+    ? options.handshakeTimeout ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT
+    : 0;
   const inner = tls
     ? Deno.listenTls(
       {
@@ -147,7 +163,12 @@ async function bind(
     addr,
     url: `${transport}://${host}:${addr.port}`,
     transport,
-    accept: async () => connStream(await inner.accept(), transport),
+    accept: async () => {
+      const conn = await inner.accept();
+      return tls
+        ? acceptedTlsStream(conn as Deno.TlsConn, handshakeTimeout)
+        : connStream(conn, "tcp");
+    },
     close() {
       closeQuietly(inner);
       return Promise.resolve();
@@ -157,6 +178,9 @@ async function bind(
 
 async function openUnix(options: UnixListenOptions): Promise<OpenListener> {
   const path = options.path;
+  if (typeof path !== "string" || path === "") {
+    throw new TypeError("A UNIX listener needs a socket path");
+  }
   try {
     const info = await Deno.lstat(path);
     if (!info.isSocket) {
@@ -164,16 +188,24 @@ async function openUnix(options: UnixListenOptions): Promise<OpenListener> {
         `Cannot listen on ${path}: it exists and is not a socket; remove it or pick another path`,
       );
     }
-    if (await answers(path)) {
+    const inUse = await inUseBy(path);
+    if (inUse) {
       throw new Deno.errors.AddrInUse(
-        `Cannot listen on ${path}: another server is listening there; stop it or pick another path`,
+        `Cannot listen on ${path}: ${inUse}; stop it or pick another path`,
       );
     }
     await Deno.remove(path);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
-  const inner = listenWithMode(path, options.mode);
+  let inner: Deno.Listener;
+  try {
+    inner = listenWithMode(path, options.mode);
+  } catch (err) {
+    // Deno's own (a path over SUN_LEN) name no path.
+    if (!(err instanceof TypeError)) throw err;
+    throw new TypeError(`Cannot listen on unix://${path}: ${err.message}`);
+  }
   if (options.mode !== undefined) await Deno.chmod(path, options.mode);
   return {
     addr: inner.addr,
@@ -183,8 +215,9 @@ async function openUnix(options: UnixListenOptions): Promise<OpenListener> {
     async close() {
       closeQuietly(inner);
       // Deno unlinks the path when a UNIX listener closes; this covers the
-      // rest, but never removes the file of a server that still answers.
-      if (!(await answers(path))) await Deno.remove(path).catch(() => {});
+      // rest, but never removes the file of a server that may still answer.
+      const inUse = await inUseBy(path).catch(() => "unknown");
+      if (!inUse) await Deno.remove(path).catch(() => {});
     },
   };
 }
@@ -200,13 +233,24 @@ function listenWithMode(path: string, mode?: number): Deno.Listener {
   }
 }
 
-/** Whether a server answers on the socket at `path`. */
-async function answers(path: string): Promise<boolean> {
+/**
+ * Why the socket at `path` is in use, or undefined when it is stale. Only
+ * a refused connection (or no file) means no server is there: one whose
+ * backlog is full makes a connect fail too (EAGAIN), and one we may not
+ * reach (EACCES) is still alive.
+ */
+async function inUseBy(path: string): Promise<string | undefined> {
   try {
     (await Deno.connect({ transport: "unix", path })).close();
-    return true;
-  } catch {
-    return false;
+    return "another server is listening there";
+  } catch (err) {
+    if (
+      err instanceof Deno.errors.ConnectionRefused ||
+      err instanceof Deno.errors.NotFound
+    ) return undefined;
+    if (err instanceof Deno.errors.NotCapable) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    return `another server may be listening there (connecting failed: ${why})`;
   }
 }
 

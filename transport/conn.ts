@@ -36,6 +36,23 @@ export function connStream(
   return new ConnStream(conn, transport);
 }
 
+/**
+ * Adapts a TLS socket a server accepted, whose peer has `ms` to complete
+ * the TLS handshake (0, or 2^31 and more: no limit). Past it the stream is
+ * closed and reads reject, so a peer that never sends (or never finishes)
+ * its ClientHello does not keep its session. (Deno 2.9 still holds the OS
+ * socket of an unfinished handshake until the peer sends or leaves.)
+ *
+ * @param conn The accepted socket.
+ * @param ms The handshake time limit.
+ * @returns The stream; closing it closes the socket.
+ */
+export function acceptedTlsStream(conn: Deno.TlsConn, ms: number): ByteStream {
+  const stream = new ConnStream(conn, "tls");
+  if (ms > 0 && ms < 2 ** 31) stream.handshakeWithin(ms);
+  return stream;
+}
+
 // A class rather than an object literal of closures: a server holds one per
 // connection, and the methods live once on the prototype (issue #16: heap
 // per idle connection).
@@ -44,6 +61,9 @@ class ConnStream implements ByteStream, WritesSome {
   readonly remoteAddr: PeerAddress;
   readonly #conn: Deno.Conn;
   #closed = false;
+  /** The TLS handshake reads wait for, while it is bounded and unfinished. */
+  #handshake?: Promise<void>;
+  #handshakeTimer?: ReturnType<typeof setTimeout>;
 
   constructor(conn: Deno.Conn, transport: string) {
     this.#conn = conn;
@@ -51,7 +71,25 @@ class ConnStream implements ByteStream, WritesSome {
     this.remoteAddr = peerOf(conn.remoteAddr, transport);
   }
 
+  /** Closes the socket unless its TLS handshake completes within `ms`. */
+  handshakeWithin(ms: number): void {
+    const conn = this.#conn as Deno.TlsConn;
+    const late = new Promise<never>((_, reject) => {
+      this.#handshakeTimer = setTimeout(() => {
+        reject(new Error(`no TLS handshake within ${ms} ms`));
+        this.close();
+      }, ms);
+    });
+    const handshake = Promise.race([conn.handshake(), late]).then(() => {
+      this.#handshake = undefined;
+    }).finally(() => clearTimeout(this.#handshakeTimer));
+    handshake.catch(() => {}); // Reads report it; none may come.
+    this.#handshake = handshake;
+  }
+
   read(buffer: Uint8Array): Promise<number | null> {
+    const handshake = this.#handshake;
+    if (handshake) return handshake.then(() => this.#conn.read(buffer));
     return this.#conn.read(buffer);
   }
 
@@ -81,6 +119,7 @@ class ConnStream implements ByteStream, WritesSome {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#handshakeTimer);
     try {
       this.#conn.close();
     } catch {
