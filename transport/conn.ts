@@ -9,7 +9,9 @@ import { WRITE_SOME, type WritesSome } from "./_write_some.ts";
 
 /**
  * Adapts a Deno socket to a {@link ByteStream}. TCP sockets get
- * `TCP_NODELAY`, because frames are written corked already.
+ * `TCP_NODELAY`, because frames are written corked already, and
+ * `SO_KEEPALIVE` (with the system's timings), so that a peer gone without
+ * a word is found out at last even where nothing is ever sent.
  *
  * @param conn An accepted or dialled socket.
  * @param transport `"tcp"`, `"tls"` or `"unix"`.
@@ -29,6 +31,7 @@ export function connStream(
   if (transport === "tcp") {
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
+      (conn as Deno.TcpConn).setKeepAlive(true);
     } catch {
       // Closed already: the first read says so.
     }

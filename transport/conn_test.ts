@@ -58,3 +58,44 @@ Deno.test("connStream has the write-some fast path and says how many bytes it wr
     client.close();
   }
 });
+
+/** Whether the kernel runs a keepalive timer for the socket bound to `port`. */
+function keepaliveTimer(local: Deno.NetAddr, remote: Deno.NetAddr): boolean {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
+  const row = Deno.readTextFileSync("/proc/net/tcp").split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .find((f) =>
+      f[1]?.endsWith(`:${hex(local.port)}`) &&
+      f[2]?.endsWith(`:${hex(remote.port)}`)
+    );
+  if (!row) throw new Error(`no socket ${local.port} -> ${remote.port}`);
+  return row[5].startsWith("02:"); // timer_active 2: keepalive
+}
+
+Deno.test({
+  name:
+    "connStream turns on TCP keepalive, so a peer gone without a word is found out",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const { client, accepted } = await tcpPair();
+    const stream = connStream(accepted, "tcp");
+    try {
+      assert.ok(
+        keepaliveTimer(
+          accepted.localAddr as Deno.NetAddr,
+          accepted.remoteAddr as Deno.NetAddr,
+        ),
+      );
+      // The other end, not given to connStream, has none.
+      assert.ok(
+        !keepaliveTimer(
+          client.localAddr as Deno.NetAddr,
+          client.remoteAddr as Deno.NetAddr,
+        ),
+      );
+    } finally {
+      stream.close();
+      client.close();
+    }
+  },
+});
