@@ -1,15 +1,25 @@
 // What a server starts and stops with: its listeners and their accept
 // loops, the components' hooks, the idle sweep, and the broker channels.
 
+import type { ByteStream } from "../transport/byte_stream.ts";
+import { acceptLoop } from "./_accept.ts";
 import { closeIdle, drainSessions } from "./_admission.ts";
 import { type ComponentHooks, runHooks } from "./component.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
 import { disposeAll } from "./_create_core.ts";
-import type { OpenListener } from "./listener.ts";
+import {
+  type Listener,
+  type ListenOptions,
+  type OpenListener,
+  openListener,
+} from "./listener.ts";
 import type { ServerOptions } from "./options.ts";
 
 export class Lifecycle {
-  readonly listeners: OpenListener[] = [];
+  /** The listeners accepting, as `server.listeners` shows them. */
+  readonly listeners: Listener[] = [];
+  /** Every listener bound, closed or not: `release` runs at the stop. */
+  readonly #opened: OpenListener[] = [];
   readonly accepting: Promise<void>[] = [];
   readonly channels: Disposable[] = [];
   readonly components: ComponentHooks[] = [];
@@ -41,18 +51,64 @@ export class Lifecycle {
     }
   }
 
+  /**
+   * Binds `options` and accepts on it, each peer given to `serve`, until
+   * the listener's `close()` or `stopping()`.
+   */
+  async listen(
+    options: ListenOptions,
+    stopping: () => boolean,
+    serve: (stream: ByteStream) => Promise<void>,
+  ): Promise<Listener> {
+    const core = this.#core;
+    const open = await openListener(options, core);
+    if (stopping()) {
+      await open.close();
+      throw new Error("Server is shutting down");
+    }
+    this.#opened.push(open);
+    let closing: Promise<void> | undefined;
+    const loop = acceptLoop(open, {
+      stopping: () => stopping() || closing !== undefined,
+      logger: core.logger,
+      open: serve,
+    });
+    this.accepting.push(loop);
+    const { addr, url, transport } = open;
+    const listener: Listener = {
+      addr,
+      url,
+      transport,
+      close: () =>
+        closing ??= (async () => {
+          this.listeners.splice(this.listeners.indexOf(listener), 1);
+          await open.close();
+          await loop;
+          core.logger.info(`stopped listening on ${url}`);
+        })(),
+    };
+    this.listeners.push(listener);
+    core.logger.info(`listening on ${url}`);
+    return listener;
+  }
+
+  /** Closes every listener still accepting. */
+  async closeListeners(): Promise<void> {
+    await Promise.all([...this.listeners].map((l) => l.close()));
+  }
+
   /** The graceful shutdown `Server.shutdown` describes. */
   async stop(): Promise<void> {
     const core = this.#core;
     core.logger.info("shutting down");
-    await Promise.all(this.listeners.map((l) => l.close()));
+    await this.closeListeners();
     await Promise.all(this.accepting);
     await runHooks(this.components, "beforeShutdown", core.logger);
     await drainSessions(core, this.#options.shutdownTimeout ?? 10_000);
     await core.forward?.detach().catch((err) =>
       core.logger.error(`leaving the cluster failed: ${errorMessage(err)}`)
     );
-    await Promise.all(this.listeners.map((l) => l.release?.()));
+    await Promise.all(this.#opened.map((l) => l.release?.()));
     clearInterval(this.#idleTimer);
     for (const group of [...core.groups.values()]) group.close();
     disposeAll(this.channels, "a broker channel", core.logger);

@@ -63,10 +63,18 @@ export interface Listener {
   readonly url: string;
   /** Which kind of socket it is. */
   readonly transport: "tcp" | "tls" | "unix" | "http" | "https";
+  /**
+   * Stops accepting here and closes the socket (a UNIX socket's file is
+   * removed); the sessions it accepted go on until they end or the server
+   * shuts down. Resolves once no more peers will be accepted here. An
+   * HTTP listener answers 503 from then on and frees its port at shutdown
+   * (closing its server earlier would cut its WebSocket sessions).
+   */
+  close(): Promise<void>;
 }
 
 /** A listener plus what the server needs to run and stop it. */
-export interface OpenListener extends Listener {
+export interface OpenListener extends Omit<Listener, "close"> {
   /** Waits for the next peer. */
   accept(): Promise<ByteStream>;
   /** Closes the listener and removes its socket file, if any. */

@@ -1,7 +1,10 @@
 // UNIX listeners: a live socket is never taken over.
 
 import assert from "node:assert/strict";
-import { silentLogger } from "../testing/mod.ts";
+import { pathRequest, RawClient, silentLogger } from "../testing/mod.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 import { Server } from "./server.ts";
 
 Deno.test("Server refuses a UNIX path another server is listening on", async () => {
@@ -47,5 +50,43 @@ Deno.test("Server.listen names the TCP or HTTP address that is already in use", 
   } finally {
     await a.shutdown();
     await b.shutdown();
+  }
+});
+
+Deno.test("Listener.close stops accepting there alone: its sessions and the other listeners go on", async () => {
+  const server = new Server({ logger: silentLogger });
+  server.handle("/echo", (ctx) => ctx.data);
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/one.sock`;
+  try {
+    const one = await server.listen({ hostname: "127.0.0.1", port: 0 });
+    const two = await server.listen({ hostname: "127.0.0.1", port: 0 });
+    const unix = await server.listen({ path });
+    const port = (one.addr as Deno.NetAddr).port;
+    using before = await RawClient.connect({
+      transport: "tcp",
+      hostname: "127.0.0.1",
+      port,
+    });
+    await one.close();
+    await one.close(); // Once is enough; again does nothing.
+    await unix.close();
+    assert.deepEqual(server.listeners.map((l) => l.url), [two.url]);
+    // No one accepts there any more, and the UNIX socket file is gone.
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port }),
+      Deno.errors.ConnectionRefused,
+    );
+    await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+    // What it accepted goes on, and so does the other listener.
+    const echo = await before.call(pathRequest(1, "/echo", text("still")));
+    assert.equal(decode(echo.data), "still");
+    using after = await RawClient.connect(two.addr as Deno.NetAddr);
+    const other = await after.call(pathRequest(1, "/echo", text("two")));
+    assert.equal(decode(other.data), "two");
+    assert.equal(server.stats().sessions, 2);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -9,7 +9,6 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { ListenerGuard } from "../protocol/_listener_guard.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { fnv1a } from "../wasm/wire.ts";
-import { acceptLoop } from "./_accept.ts";
 import {
   componentHandlers,
   type ComponentHooks,
@@ -25,7 +24,7 @@ import { errorMessage, publish, type ServerCore } from "./_core.ts";
 import type { Group } from "./group.ts";
 import { GroupImpl } from "./_group.ts";
 import type { HandleOptions, Handler } from "./handler.ts";
-import { type Listener, type ListenOptions, openListener } from "./listener.ts";
+import type { Listener, ListenOptions } from "./listener.ts";
 import { Lifecycle } from "./_lifecycle.ts";
 import { renderMetrics } from "./_metrics_text.ts";
 import { ReadonlyMapView } from "./_readonly_map.ts";
@@ -283,7 +282,7 @@ export class Server extends EventTarget implements AsyncDisposable {
   async drain(options: DrainOptions = {}): Promise<void> {
     if (options.stopAccepting ?? true) {
       this.#core.ops.refuseAll = true;
-      await Promise.all(this.#life.listeners.map((l) => l.close()));
+      await this.#life.closeListeners();
     }
     await drainOver(this.#core, options);
   }
@@ -296,26 +295,18 @@ export class Server extends EventTarget implements AsyncDisposable {
    *
    * @param options TCP (`hostname`, `port`), TLS (plus `cert`, `key`), UNIX
    * (`path`, `mode`) or HTTP (`http`). Default: TCP on 127.0.0.1:7411.
-   * @returns The bound listener, with the real address.
+   * @returns The bound listener, with the real address; its `close()`
+   * stops accepting there alone.
    */
   async listen(options: ListenOptions = {}): Promise<Listener> {
     if (this.#stopping) throw new Error("Server is shutting down");
     await this.#core.ops.loading();
     await (this.#started ??= this.#life.start());
-    const listener = await openListener(options, this.#core);
-    if (this.#stopping) {
-      await listener.close();
-      throw new Error("Server is shutting down");
-    }
-    this.#life.listeners.push(listener);
-    this.#life.accepting.push(acceptLoop(listener, {
-      stopping: () => this.#stopping !== undefined,
-      logger: this.#core.logger,
-      open: (stream) => this.#admission.serve(stream),
-    }));
-    this.#core.logger.info(`listening on ${listener.url}`);
-    const { addr, url, transport } = listener;
-    return { addr, url, transport };
+    return await this.#life.listen(
+      options,
+      () => this.#stopping !== undefined,
+      (stream) => this.#admission.serve(stream),
+    );
   }
 
   /**
