@@ -120,15 +120,32 @@ function serveFile(
     files = undefined; // The next request tries again.
     throw err;
   });
-  return files.then((loaded) =>
-    new Response(request.method === "HEAD" ? null : loaded[file.name], {
-      headers: {
-        "content-type": file.type,
-        "cache-control": "no-cache",
-        "x-content-type-options": "nosniff",
-      },
-    })
-  );
+  return files.then((loaded) => {
+    const headers: Record<string, string> = {
+      "content-type": file.type,
+      "cache-control": "no-cache",
+      "x-content-type-options": "nosniff",
+    };
+    if (request.method !== "HEAD") {
+      return new Response(loaded[file.name], { headers });
+    }
+    // A HEAD answer states the length a GET would get (not 0).
+    headers["content-length"] = String(byteLength(file.name, loaded));
+    return new Response(null, { headers });
+  });
+}
+
+/** UTF-8 lengths of the built-in files, measured at their first HEAD. */
+const lengths = new Map<string, number>();
+
+/** The UTF-8 length of built-in file `name`, as a GET would send it. */
+function byteLength(name: keyof typeof FILES, loaded: typeof FILES): number {
+  let length = lengths.get(name);
+  if (length === undefined) {
+    length = new TextEncoder().encode(loaded[name]).length;
+    lengths.set(name, length);
+  }
+  return length;
 }
 
 function notFound(request: Request): Response {

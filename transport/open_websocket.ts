@@ -40,7 +40,7 @@ export interface OpenWebSocketOptions extends WebSocketStreamOptions {
  * const stream = await openWebSocket("ws://127.0.0.1:8080/nanorpc", {
  *   timeout: 5000,
  * });
- * await stream.write(new Uint8Array([2, 8, 1])); // a PING frame
+ * await stream.write(new Uint8Array([4, 8, 1, 16, 1])); // PING, request id 1
  * ```
  */
 export async function openWebSocket(

@@ -300,6 +300,14 @@ class WebSocketAdapter implements WebSocketByteStream {
 
   /** Closes with `code`; returns the code used. */
   #shut(code: number, reason: string): number {
+    if (this.socket.readyState === WebSocket.CONNECTING) {
+      // Deno's server socket forgets a close that comes before the upgrade
+      // is answered and opens all the same, sending nothing: close it again
+      // then. (A client socket closed while connecting never opens.)
+      this.socket.addEventListener("open", () => this.#shut(code, reason), {
+        once: true,
+      });
+    }
     try {
       this.socket.close(code, truncateReason(reason));
       return code;

@@ -4055,6 +4055,11 @@ var WebSocketAdapter = class {
   }
   /** Closes with `code`; returns the code used. */
   #shut(code, reason) {
+    if (this.socket.readyState === WebSocket.CONNECTING) {
+      this.socket.addEventListener("open", () => this.#shut(code, reason), {
+        once: true
+      });
+    }
     try {
       this.socket.close(code, truncateReason(reason));
       return code;
