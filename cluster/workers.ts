@@ -76,6 +76,12 @@ export interface WorkersOptions {
   /** Milliseconds a worker may take to start; 30000 by default. */
   startTimeout?: number;
   /**
+   * Milliseconds a worker may take to stop gracefully in
+   * {@link Workers.shutdown} (its server's own `shutdownTimeout`
+   * included) before it is terminated; 30000 by default.
+   */
+  stopTimeout?: number;
+  /**
    * Called when a started worker dies (an uncaught error) or ends itself
    * (`Deno.exit`, `close()`); the pool goes on without it (its sessions
    * are gone, and with worker 0 the UNIX and HTTP listeners).
@@ -145,12 +151,15 @@ export class Workers implements AsyncDisposable {
   /** Answers awaited, by worker: stats by request id, and the stop's. */
   #awaited = new Map<Worker, Map<number | "stop", Settle>>();
   #dead = new Set<Worker>();
+  readonly #stopTimeout: number;
 
   private constructor(
     workers: Worker[],
     urls: string[],
-    onExit?: (index: number, reason: string) => void,
+    options: WorkersOptions,
   ) {
+    const onExit = options.onWorkerExit;
+    this.#stopTimeout = options.stopTimeout ?? 30_000;
     this.#workers = workers;
     this.urls = urls;
     // Started: each answer goes to what asked for it (by id, or the stop),
@@ -291,7 +300,7 @@ export class Workers implements AsyncDisposable {
       for (const w of workers) w.terminate();
       throw err;
     }
-    return new Workers(workers, urls, options.onWorkerExit);
+    return new Workers(workers, urls, options);
   }
 
   /** How many workers run. */
@@ -299,16 +308,18 @@ export class Workers implements AsyncDisposable {
     return this.#workers.length;
   }
 
-  /** The counters of every live worker, summed. */
-  async stats(): Promise<WorkersStats> {
+  /**
+   * The counters of every live worker, summed; a worker that has not
+   * answered within `timeout` ms is left out (`workers` says how many
+   * are in).
+   *
+   * @param timeout How long to wait for each worker, in ms. Default 5000.
+   */
+  async stats(timeout = 5000): Promise<WorkersStats> {
     return sum(
       await Promise.all(this.#workers.map((w) => {
         const id = this.#nextId++;
-        const answer = this.#await<ServerStats>(w, id);
-        if (!this.#dead.has(w)) {
-          w.postMessage({ type: "stats", id } satisfies ToWorker);
-        }
-        return answer;
+        return this.#ask<ServerStats>(w, { type: "stats", id }, id, timeout);
       })),
     );
   }
@@ -328,34 +339,32 @@ export class Workers implements AsyncDisposable {
   async metrics(timeout = 5000): Promise<string> {
     const texts = await Promise.all(this.#workers.map((w) => {
       const id = this.#nextId++;
-      const answer = this.#await<string>(w, id);
-      if (this.#dead.has(w)) return answer;
-      w.postMessage({ type: "metrics", id } satisfies ToWorker);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<undefined>((resolve) =>
-        timer = setTimeout(() => {
-          this.#awaited.get(w)?.delete(id);
-          resolve(undefined);
-        }, timeout)
-      );
-      return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+      return this.#ask<string>(w, { type: "metrics", id }, id, timeout);
     }));
     return mergeMetrics(texts.filter((t) => t !== undefined));
   }
 
   /**
    * Stops every worker gracefully (each shuts its server down, then its
-   * links) and resolves with their final counters, summed.
+   * links) and resolves with their final counters, summed. A worker that
+   * has not stopped within `stopTimeout` is terminated, and left out.
    */
   shutdown(): Promise<WorkersStats> {
     return this.#stopping ??= (async () => {
-      const all = await Promise.all(this.#workers.map((w) => {
-        const answer = this.#await<ServerStats>(w, "stop");
-        if (!this.#dead.has(w)) {
-          w.postMessage({ type: "stop" } satisfies ToWorker);
-        }
-        return answer;
-      }));
+      const all = await Promise.all(
+        this.#workers.map((w, index) =>
+          this.#ask<ServerStats>(
+            w,
+            { type: "stop" },
+            "stop",
+            this.#stopTimeout,
+            () =>
+              console.error(
+                `nanorpc Workers: worker ${index} did not stop within ${this.#stopTimeout} ms; terminating it`,
+              ),
+          )
+        ),
+      );
       for (const w of this.#workers) {
         w.terminate();
         this.#dead.add(w);
@@ -371,6 +380,31 @@ export class Workers implements AsyncDisposable {
   /** Same as {@link shutdown}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
+  }
+
+  /**
+   * Sends `message` to `worker` and waits for its answer to `key`, at
+   * most `timeout` ms (then `late` runs); undefined if none came.
+   */
+  #ask<T>(
+    worker: Worker,
+    message: ToWorker,
+    key: number | "stop",
+    timeout: number,
+    late?: () => void,
+  ): Promise<T | undefined> {
+    const answer = this.#await<T>(worker, key);
+    if (this.#dead.has(worker)) return answer;
+    worker.postMessage(message);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gone = new Promise<undefined>((resolve) =>
+      timer = setTimeout(() => {
+        this.#awaited.get(worker)?.delete(key);
+        late?.();
+        resolve(undefined);
+      }, timeout)
+    );
+    return Promise.race([answer, gone]).finally(() => clearTimeout(timer));
   }
 
   /** The answer `worker` gives to `key`; undefined if it is dead. */
