@@ -12,7 +12,7 @@ import { PATH_STRING } from "../wasm/codec.ts";
 import { RequestType } from "../wasm/wire.ts";
 import { Call, type OutFrame } from "./_call.ts";
 import type { Connection } from "./_connection.ts";
-import { ConnectionLostError, TimeoutError } from "./errors.ts";
+import { ConnectionLostError, ProtocolError, TimeoutError } from "./errors.ts";
 import type { RpcResponse } from "./options.ts";
 import type { Settings } from "./_options.ts";
 import type { SubscriptionImpl } from "./_subscription.ts";
@@ -43,12 +43,14 @@ export function decodeResumeAnswer(data: Uint8Array): ResumeAnswer {
   let i = 0;
   const varint = (): number => {
     let value = 0;
-    for (let scale = 1; i < data.length; scale *= 128) {
+    // At most 10 bytes, as protobuf says: longer garbage would make NaN.
+    for (let n = 0, scale = 1; n < 10 && i < data.length; n++) {
       const b = data[i++];
       value += (b & 0x7f) * scale;
       if (b < 0x80) return value;
+      scale *= 128;
     }
-    throw new Error("Resume answer: truncated varint");
+    throw new Error("Resume answer: truncated or overlong varint");
   };
   const answer: ResumeAnswer = { lost: 0, token: EMPTY };
   while (i < data.length) {
@@ -64,6 +66,7 @@ export function decodeResumeAnswer(data: Uint8Array): ResumeAnswer {
       i += len;
     } else if (wire === 1 || wire === 5) {
       i += wire === 1 ? 8 : 4;
+      if (i > data.length) throw new Error("Resume answer: truncated");
     } else {
       throw new Error(`Resume answer: wire type ${wire}`);
     }
@@ -161,12 +164,17 @@ export class ClientResume {
     this.#resuming = true;
     try {
       const answer = decodeResumeAnswer((await call.promise).data);
-      this.#token = answer.token.length > 0 ? answer.token : undefined;
+      // A resumed session always comes with its next token.
+      if (answer.token.length === 0) throw new Error("Resume answer: no token");
+      this.#token = answer.token;
       this.lost += answer.lost;
       return answer.lost;
     } catch (error) {
       // No answer came: the token may still be good on the next connection.
-      if (error instanceof ConnectionLostError) this.#token = token;
+      // Garbage did (a malformed frame): offering it again would get the
+      // same, on every connection from now on.
+      const garbled = error instanceof ProtocolError;
+      if (error instanceof ConnectionLostError && !garbled) this.#token = token;
       else this.#orphans = [];
       return undefined;
     } finally {
@@ -193,7 +201,8 @@ export class ClientResume {
     start(reservedCall(SESSION_PATH, EMPTY)).then(
       (response) => {
         this.#asking = false;
-        this.#token = response.data;
+        // An empty answer (a server that answers every path OK) is no token.
+        this.#token = response.data.length > 0 ? response.data : undefined;
       },
       // Not offered (NOT_FOUND), or the connection went: no token.
       () => this.#asking = false,

@@ -27,18 +27,41 @@ export class UpdateQueue<T> {
     this.#capacity = capacity;
   }
 
+  /** Slots the ring holds now (it grows with the backlog), for tests. */
+  get slots(): number {
+    return this.#ring.length;
+  }
+
   /** Hands `update` to a waiting iteration, or buffers it. */
   push(update: T): void {
     const waiter = this.#waiters.shift();
     if (waiter) return waiter.resolve({ done: false, value: update });
     if (this.#size === this.#capacity) {
       this.#ring[this.#head] = undefined;
-      this.#head = (this.#head + 1) % this.#capacity;
+      this.#head = (this.#head + 1) % this.#ring.length;
       this.#size--;
       this.dropped++;
     }
-    this.#ring[(this.#head + this.#size) % this.#capacity] = update;
+    if (this.#size === this.#ring.length) this.#grow();
+    this.#ring[(this.#head + this.#size) % this.#ring.length] = update;
     this.#size++;
+  }
+
+  /**
+   * Doubles the ring, up to the capacity, so it holds the largest backlog
+   * seen, not every update ever buffered (an unbounded `Infinity`
+   * capacity included).
+   */
+  #grow(): void {
+    const old = this.#ring;
+    const ring = new Array<T | undefined>(
+      Math.min(this.#capacity, Math.max(16, old.length * 2)),
+    );
+    for (let i = 0; i < this.#size; i++) {
+      ring[i] = old[(this.#head + i) % old.length];
+    }
+    this.#ring = ring;
+    this.#head = 0;
   }
 
   /**
@@ -49,7 +72,7 @@ export class UpdateQueue<T> {
     if (this.#size > 0) {
       const value = this.#ring[this.#head] as T;
       this.#ring[this.#head] = undefined;
-      this.#head = (this.#head + 1) % this.#capacity;
+      this.#head = (this.#head + 1) % this.#ring.length;
       this.#size--;
       return Promise.resolve({ done: false, value });
     }

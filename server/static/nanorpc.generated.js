@@ -4292,12 +4292,13 @@ function decodeResumeAnswer(data) {
   let i = 0;
   const varint = /* @__PURE__ */ __name(() => {
     let value = 0;
-    for (let scale = 1; i < data.length; scale *= 128) {
+    for (let n = 0, scale = 1; n < 10 && i < data.length; n++) {
       const b = data[i++];
       value += (b & 127) * scale;
       if (b < 128) return value;
+      scale *= 128;
     }
-    throw new Error("Resume answer: truncated varint");
+    throw new Error("Resume answer: truncated or overlong varint");
   }, "varint");
   const answer = {
     lost: 0,
@@ -4316,6 +4317,7 @@ function decodeResumeAnswer(data) {
       i += len;
     } else if (wire === 1 || wire === 5) {
       i += wire === 1 ? 8 : 4;
+      if (i > data.length) throw new Error("Resume answer: truncated");
     } else {
       throw new Error(`Resume answer: wire type ${wire}`);
     }
@@ -4402,11 +4404,13 @@ var ClientResume = class _ClientResume {
     this.#resuming = true;
     try {
       const answer = decodeResumeAnswer((await call.promise).data);
-      this.#token = answer.token.length > 0 ? answer.token : void 0;
+      if (answer.token.length === 0) throw new Error("Resume answer: no token");
+      this.#token = answer.token;
       this.lost += answer.lost;
       return answer.lost;
     } catch (error) {
-      if (error instanceof ConnectionLostError) this.#token = token;
+      const garbled = error instanceof ProtocolError;
+      if (error instanceof ConnectionLostError && !garbled) this.#token = token;
       else this.#orphans = [];
       return void 0;
     } finally {
@@ -4427,7 +4431,7 @@ var ClientResume = class _ClientResume {
     this.#asking = true;
     start2(reservedCall(SESSION_PATH, EMPTY3)).then((response) => {
       this.#asking = false;
-      this.#token = response.data;
+      this.#token = response.data.length > 0 ? response.data : void 0;
     }, () => this.#asking = false);
   }
   /**
@@ -4567,6 +4571,10 @@ var UpdateQueue = class {
   constructor(capacity) {
     this.#capacity = capacity;
   }
+  /** Slots the ring holds now (it grows with the backlog), for tests. */
+  get slots() {
+    return this.#ring.length;
+  }
   /** Hands `update` to a waiting iteration, or buffers it. */
   push(update) {
     const waiter = this.#waiters.shift();
@@ -4576,12 +4584,27 @@ var UpdateQueue = class {
     });
     if (this.#size === this.#capacity) {
       this.#ring[this.#head] = void 0;
-      this.#head = (this.#head + 1) % this.#capacity;
+      this.#head = (this.#head + 1) % this.#ring.length;
       this.#size--;
       this.dropped++;
     }
-    this.#ring[(this.#head + this.#size) % this.#capacity] = update;
+    if (this.#size === this.#ring.length) this.#grow();
+    this.#ring[(this.#head + this.#size) % this.#ring.length] = update;
     this.#size++;
+  }
+  /**
+   * Doubles the ring, up to the capacity, so it holds the largest backlog
+   * seen, not every update ever buffered (an unbounded `Infinity`
+   * capacity included).
+   */
+  #grow() {
+    const old = this.#ring;
+    const ring = new Array(Math.min(this.#capacity, Math.max(16, old.length * 2)));
+    for (let i = 0; i < this.#size; i++) {
+      ring[i] = old[(this.#head + i) % old.length];
+    }
+    this.#ring = ring;
+    this.#head = 0;
   }
   /**
    * The next buffered update; once closed and drained, the end (or the
@@ -4591,7 +4614,7 @@ var UpdateQueue = class {
     if (this.#size > 0) {
       const value = this.#ring[this.#head];
       this.#ring[this.#head] = void 0;
-      this.#head = (this.#head + 1) % this.#capacity;
+      this.#head = (this.#head + 1) % this.#ring.length;
       this.#size--;
       return Promise.resolve({
         done: false,
