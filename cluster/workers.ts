@@ -157,6 +157,7 @@ export class Workers implements AsyncDisposable {
     workers: Worker[],
     urls: string[],
     options: WorkersOptions,
+    ended: ReadonlyMap<number, string>,
   ) {
     const onExit = options.onWorkerExit;
     this.#stopTimeout = options.stopTimeout ?? 30_000;
@@ -204,6 +205,8 @@ export class Workers implements AsyncDisposable {
         e.preventDefault();
         died(`died: ${e.message}`);
       };
+      const why = ended.get(index);
+      if (why !== undefined) died(why);
     });
   }
 
@@ -233,6 +236,8 @@ export class Workers implements AsyncDisposable {
     // A worker that dies while the next ones start fails the start: the
     // pool would otherwise wait for it forever.
     const failed = Promise.withResolvers<never>();
+    /** Workers that ended during the start, and how. */
+    const early = new Map<number, string>();
     try {
       for (let index = 0; index < count; index++) {
         const worker = new Worker(
@@ -241,8 +246,11 @@ export class Workers implements AsyncDisposable {
         );
         workers.push(worker);
         const waiting: ((m: FromWorker) => void)[] = [];
+        // An end is also kept for the pool: Deno may deliver it before
+        // start() has taken the last worker's "ready" and returned.
         worker.onmessage = (e: MessageEvent<FromWorker>) => {
           if (e.data.type === "exited") {
+            early.set(index, "exited (Deno.exit or close)");
             const why = `Worker ${index} exited while the pool started`;
             return failed.reject(new Error(why));
           }
@@ -250,6 +258,7 @@ export class Workers implements AsyncDisposable {
         };
         worker.onerror = (e) => {
           e.preventDefault();
+          early.set(index, `died: ${e.message}`);
           failed.reject(new Error(`Worker ${index} failed: ${e.message}`));
         };
         const ready = new Promise<FromWorker>((resolve) =>
@@ -300,7 +309,7 @@ export class Workers implements AsyncDisposable {
       for (const w of workers) w.terminate();
       throw err;
     }
-    return new Workers(workers, urls, options);
+    return new Workers(workers, urls, options, early);
   }
 
   /** How many workers run. */
