@@ -195,9 +195,9 @@ export class Link {
     message: string,
     data: Uint8Array,
   ): void => {
-    this.#healthy = true;
     const entry = this.#entries.get(id);
-    if (entry === undefined) return;
+    if (entry === undefined) return; // Not ours: proves nothing.
+    this.#healthy = true;
     if (!(entry instanceof Call)) {
       return entry.receive(type, status, message, data);
     }

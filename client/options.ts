@@ -15,7 +15,8 @@ export interface ReconnectOptions extends BackoffOptions {
   /**
    * Failed connection attempts in a row before the client gives up and
    * closes. A connection the server accepts and then drops before it proves
-   * healthy (before any response arrives on it, and within 5 s) counts as a
+   * healthy (before an answer to one of its requests or an update of its
+   * subscriptions arrives on it, and within 5 s) counts as a
    * failed attempt, so the delays keep growing against a server that
    * refuses sessions after accepting them; they start over from `initial`
    * once a connection proves healthy. @default {Infinity}

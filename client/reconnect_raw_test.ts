@@ -18,6 +18,7 @@ import {
   PING,
   PONG,
   RawServer,
+  type RawSession,
   RESPONSE,
   SUBSCRIBE,
   UPDATE,
@@ -276,28 +277,49 @@ Deno.test("Client dispatches no reconnect event after a connect listener closed 
   assert.equal(reconnects, 0);
 });
 
-Deno.test("Client backoff grows against a server that accepts and hangs up", async () => {
-  using time = new FakeTime();
-  await using server = new RawServer();
-  const first = server.accept();
-  const client = await connect(server.url, {
-    keepalive: false,
-    reconnect: { initial: 10, max: 10_000, jitter: 0 },
+for (
+  const [how, hangUp] of [
+    ["hangs up", (session: RawSession) => session.close()],
+    [
+      "sends a frame for no request of its own, then hangs up",
+      async (session: RawSession) => {
+        await session.send(
+          { requestId: 999, responseType: UPDATE, data: new Uint8Array([1]) },
+          { requestId: 0, responseType: PONG },
+        );
+        session.close();
+      },
+    ],
+  ] as const
+) {
+  Deno.test(`Client backoff grows against a server that accepts and ${how}`, async () => {
+    using time = new FakeTime();
+    await using server = new RawServer();
+    const first = server.accept();
+    const client = await connect(server.url, {
+      keepalive: false,
+      reconnect: { initial: 10, max: 10_000, jitter: 0 },
+    });
+    await hangUp(await first);
+    // No connection answers one of the client's own requests, so none
+    // counts as healthy: each delay doubles, and the client waits all of
+    // it before dialling again.
+    for (const delay of [10, 20, 40, 80, 160]) {
+      await waitFor(() => client.state === "waiting");
+      const next = server.accept();
+      await time.tickAsync(delay - 1);
+      assert.equal(client.state, "waiting", `dialled again before ${delay} ms`);
+      await time.tickAsync(1);
+      assert.notEqual(
+        client.state,
+        "waiting",
+        `still waiting after ${delay} ms`,
+      );
+      await hangUp(await next);
+    }
+    await client.close();
   });
-  (await first).close();
-  // The connections never answer, so none counts as healthy: each delay
-  // doubles, and the client waits all of it before dialling again.
-  for (const delay of [10, 20, 40, 80, 160]) {
-    await waitFor(() => client.state === "waiting");
-    const next = server.accept();
-    await time.tickAsync(delay - 1);
-    assert.equal(client.state, "waiting", `dialled again before ${delay} ms`);
-    await time.tickAsync(1);
-    assert.notEqual(client.state, "waiting", `still waiting after ${delay} ms`);
-    (await next).close();
-  }
-  await client.close();
-});
+}
 
 Deno.test("Client sends what a reconnect listener sends before resubscribing and before the requests that waited", async () => {
   await using t = await clientWithRawServer({

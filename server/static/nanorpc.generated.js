@@ -5061,9 +5061,9 @@ var Link = class {
     }
   }, "#onSettle");
   #onResponse = /* @__PURE__ */ __name((id, type, status, message, data) => {
-    this.#healthy = true;
     const entry = this.#entries.get(id);
     if (entry === void 0) return;
+    this.#healthy = true;
     if (!(entry instanceof Call)) {
       return entry.receive(type, status, message, data);
     }
