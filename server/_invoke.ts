@@ -266,3 +266,23 @@ function clip(message: string): string {
     ? `${message.slice(0, MAX_MESSAGE)}\u2026`
     : message;
 }
+
+/**
+ * `middleware`, each checked to be a function, so that a mistake fails
+ * where it is registered and not in every request.
+ *
+ * @throws {TypeError} Naming the first that is not a function.
+ */
+export function checkedMiddleware(
+  middleware: readonly Middleware[],
+): readonly Middleware[] {
+  const bad = middleware.findIndex((m) => typeof m !== "function");
+  if (bad >= 0) {
+    throw new TypeError(
+      `server.use() takes functions (ctx, next); argument ${bad + 1} is ${
+        middleware[bad] === null ? "null" : typeof middleware[bad]
+      }`,
+    );
+  }
+  return middleware;
+}

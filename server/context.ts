@@ -108,52 +108,70 @@ export function compose<C extends Context>(
       if (result !== undefined) ctx.body = result as Uint8Array | string;
       return;
     }
-    // A middleware that did not await `next()` (the rest had not settled
-    // before the middleware did) waits for it here, so the answer is the
-    // handler's and a failure is caught: a rejection nobody waits for
-    // would end the process. One that awaited it has seen its failure,
-    // and may have handled it. `settled` is set one reaction later than
-    // the middleware's own `await next()` resumes, so that a rest that
-    // failed at once (a handler that threw synchronously) still counts as
-    // not awaited when the middleware never awaited it.
-    let rest: Promise<void> | undefined;
-    let settled = false;
+    // What a middleware did with `next()`'s promise is known by whether it
+    // took its outcome (await, then, catch, return: each calls `then` on a
+    // Rest). One that never did leaves it to us: we wait for the rest, so
+    // that the answer is the handler's and its failure is not lost (nor
+    // unhandled: that would end the process). One that did may have
+    // handled the failure. A middleware that fails still waits for the
+    // rest, which may be reading ctx.data.
+    let rest: Rest | undefined;
     let twice: Error | undefined;
-    await middleware[i](ctx, () => {
-      if (rest !== undefined) {
-        twice = new Error("Middleware called next() more than once");
-        const again = Promise.reject(twice);
-        again.catch(ignore);
-        return again;
-      }
-      rest = step(i + 1);
-      rest.then(ignore, ignore).then(() => settled = true);
-      return rest;
-    });
-    if (rest !== undefined && !settled) await rest;
+    try {
+      await middleware[i](ctx, () => {
+        if (rest !== undefined) {
+          twice = new Error("Middleware called next() more than once");
+          const again = Promise.reject(twice);
+          again.catch(ignore);
+          return again;
+        }
+        return rest = Rest.of(step(i + 1));
+      });
+    } catch (err) {
+      if (rest !== undefined) await Rest.settled(rest);
+      throw err;
+    }
+    if (rest !== undefined && !rest.taken) await Rest.settled(rest, true);
     if (twice) throw twice;
   };
   return step(0);
 }
 
-function ignore(): void {}
+/** The promise `next()` returns: it knows whether its outcome was taken. */
+class Rest extends Promise<void> {
+  /** Whether a `then` (await, catch, return) asked for the outcome. */
+  taken = false;
 
-/**
- * `middleware`, each checked to be a function, so that a mistake fails
- * where it is registered and not in every request.
- *
- * @throws {TypeError} Naming the first that is not a function.
- */
-export function checkedMiddleware(
-  middleware: readonly Middleware[],
-): readonly Middleware[] {
-  const bad = middleware.findIndex((m) => typeof m !== "function");
-  if (bad >= 0) {
-    throw new TypeError(
-      `server.use() takes functions (ctx, next); argument ${bad} is ${
-        middleware[bad] === null ? "null" : typeof middleware[bad]
-      }`,
-    );
+  /** Derived promises are plain ones. */
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
   }
-  return middleware;
+
+  /** A Rest settling as `promise` does, its failure not yet anyone's. */
+  static of(promise: Promise<void>): Rest {
+    const rest = new Rest((resolve, reject) => promise.then(resolve, reject));
+    // Handled for the runtime (which ends the process on an unhandled
+    // rejection) without counting as taken by the middleware.
+    Promise.prototype.then.call(rest, undefined, ignore);
+    return rest;
+  }
+
+  /** Waits for `rest`; rethrows its failure when `rethrow`. */
+  static async settled(rest: Rest, rethrow = false): Promise<void> {
+    try {
+      await Promise.prototype.then.call(rest, undefined, undefined);
+    } catch (err) {
+      if (rethrow) throw err;
+    }
+  }
+
+  override then<A = void, B = never>(
+    onFulfilled?: ((value: void) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.taken = true;
+    return super.then(onFulfilled, onRejected);
+  }
 }
+
+function ignore(): void {}

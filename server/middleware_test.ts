@@ -91,10 +91,12 @@ Deno.test("Middleware that catches the handler's failure answers with its own bo
   assert.deepEqual([r.responseStatus, decode(r.data)], [Status.OK, "fallback"]);
 });
 
-Deno.test("Middleware that calls next() and then throws answers with its error; the handler's later failure is not left unhandled", async () => {
+Deno.test("Middleware that calls next() and then throws answers with its error once the handler has settled, its failure not left unhandled", async () => {
+  let handlerDone = 0;
   await using t = await startServer((server) => {
     server.handle("/boom", async () => {
       await sleep(10);
+      handlerDone++;
       throw new Error("boom");
     });
     server.use((_ctx, next) => {
@@ -105,17 +107,34 @@ Deno.test("Middleware that calls next() and then throws answers with its error; 
   const p = await t.connectRaw();
   const r = await p.call(pathRequest(1, "/boom", text("x")));
   assert.equal(r.responseStatus, Status.INTERNAL_ERROR);
-  await sleep(30); // The handler fails after the answer.
+  // Answered after the handler (which may read ctx.data until then).
+  assert.equal(handlerDone, 1);
   const again = await p.call(pathRequest(2, "/boom", text("x")));
   assert.equal(again.responseStatus, Status.INTERNAL_ERROR);
-  await sleep(30);
+  assert.equal(handlerDone, 2);
+});
+
+Deno.test("Middleware that calls next() without awaiting it and outlives the handler still answers with the handler's failure", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/boom", async () => {
+      await sleep(5);
+      throw new Error("boom");
+    });
+    server.use(async (_ctx, next) => {
+      next();
+      await sleep(40);
+    });
+  });
+  const p = await t.connectRaw();
+  const r = await p.call(pathRequest(1, "/boom", text("x")));
+  assert.equal(r.responseStatus, Status.INTERNAL_ERROR);
 });
 
 Deno.test("server.use() refuses what is not a function where it is registered", async () => {
   await using t = await startServer();
   assert.throws(
     () => t.server.use((_ctx, next) => next(), "auth" as never),
-    { name: "TypeError", message: /argument 1 is string/ },
+    { name: "TypeError", message: /argument 2 is string/ },
   );
   // Nothing of the refused call was kept: requests are not broken.
   t.server.handle("/x", () => "x");

@@ -19,7 +19,8 @@ import { createCore } from "./_create_core.ts";
 import type { DrainOptions } from "./drain.ts";
 import { drainOver } from "./_drain.ts";
 import { ForwardNode } from "./_forward_host.ts";
-import { checkedMiddleware, type Middleware } from "./context.ts";
+import type { Middleware } from "./context.ts";
+import { checkedMiddleware } from "./_invoke.ts";
 import { errorMessage, publish, type ServerCore } from "./_core.ts";
 import type { Group } from "./group.ts";
 import { GroupImpl } from "./_group.ts";
@@ -259,7 +260,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     return this.#core.uids.get(uid);
   }
 
-  /** The bound listeners. */
+  /** The listeners still accepting (not closed, drained or shut down). */
   get listeners(): readonly Listener[] {
     return this.#life.listeners;
   }
