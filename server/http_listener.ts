@@ -100,7 +100,7 @@ export async function openHttpListener(
     if (closed || waiting.length >= MAX_WAITING) {
       return new Response(
         closed
-          ? "The server is shutting down; reconnect shortly\n"
+          ? "Not accepting sessions here any more (closed, or the server is shutting down); reconnect shortly\n"
           : "Too many connections waiting; retry shortly\n",
         { status: 503, headers: { "retry-after": "1" } },
       );
@@ -161,7 +161,7 @@ export async function openHttpListener(
       next?.reject(new Deno.errors.BadResource("The HTTP listener is closed"));
       next = undefined;
       for (const stream of waiting.splice(0)) {
-        stream.close("server is shutting down");
+        stream.close("listener closed; reconnect shortly");
       }
       return Promise.resolve();
     },

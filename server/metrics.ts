@@ -76,7 +76,11 @@ export function metricsHandler(
 }
 
 function answer(request: Request, text: string): Response {
-  return new Response(request.method === "HEAD" ? null : text, {
-    headers: { "content-type": METRICS_CONTENT_TYPE },
-  });
+  const headers: Record<string, string> = {
+    "content-type": METRICS_CONTENT_TYPE,
+  };
+  if (request.method !== "HEAD") return new Response(text, { headers });
+  // HEAD states the length GET would send (paths may be any Unicode).
+  headers["content-length"] = String(new TextEncoder().encode(text).length);
+  return new Response(null, { headers });
 }

@@ -321,6 +321,7 @@ Deno.test("metricsHandler of a source whose metrics are a promise answers with t
   assert.equal(await ok.text(), "nanorpc_workers 2\n");
   const head = await fetch(url, { method: "HEAD" });
   assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), "18");
   assert.equal(await head.text(), "");
   fail = true;
   const failed = await fetch(url);
