@@ -38,13 +38,22 @@ const stopping = Promise.withResolvers<void>();
 const metricsAsked = new Map<number, PromiseWithResolvers<string>>();
 let nextMetrics = 1;
 
+/** Longest wait for the pool's metrics: past the pool's wait for each. */
+const POOL_METRICS_TIMEOUT = 10_000;
+
 /** Asks the pool for every worker's metrics, merged (worker 0's /metrics). */
 function poolMetrics(): Promise<string> {
   const id = nextMetrics++;
   const answer = Promise.withResolvers<string>();
   metricsAsked.set(id, answer);
   self.postMessage({ type: "pool-metrics", id });
-  return answer.promise;
+  const timer = setTimeout(() => {
+    metricsAsked.delete(id);
+    answer.reject(
+      new Error(`the pool did not answer within ${POOL_METRICS_TIMEOUT} ms`),
+    );
+  }, POOL_METRICS_TIMEOUT);
+  return answer.promise.finally(() => clearTimeout(timer));
 }
 
 function listener(index: number, ports: number[], bound: number[]) {

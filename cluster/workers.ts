@@ -78,7 +78,8 @@ export interface WorkersOptions {
   /**
    * Milliseconds a worker may take to stop gracefully in
    * {@link Workers.shutdown} (its server's own `shutdownTimeout`
-   * included) before it is terminated; 30000 by default.
+   * included: keep this above it) before it is terminated; 30000 by
+   * default.
    */
   stopTimeout?: number;
   /**
@@ -87,8 +88,10 @@ export interface WorkersOptions {
    * are gone, and with worker 0 the UNIX and HTTP listeners).
    * `deno task server --workers N` stops the pool then and exits 1. A
    * worker ending itself is known by the message it sends as it ends,
-   * which Deno may drop under load: then the pool waits on it as on a
-   * wedged one.
+   * which Deno may drop under load: then the pool takes it for a wedged
+   * one (`stats()` and `metrics()` leave it out after their timeout,
+   * `shutdown()` terminates it after `stopTimeout`). A worker that ends while the pool is still starting is
+   * reported as the pool is made, before `start()` resolves.
    */
   onWorkerExit?: (index: number, reason: string) => void;
 }
@@ -119,6 +122,15 @@ export type FromWorker =
   | { type: "stopped"; stats: ServerStats }
   | { type: "failed"; message: string }
   | { type: "exited" };
+
+/** Options of {@link Workers.stats} and {@link Workers.metrics}. */
+export interface WorkersQueryOptions {
+  /**
+   * How long to wait for each worker, in ms; one that has not answered
+   * by then is left out. Default 5000.
+   */
+  timeout?: number;
+}
 
 /** Counters of a pool: the sum over its workers. */
 export interface WorkersStats extends ServerStats {
@@ -254,6 +266,17 @@ export class Workers implements AsyncDisposable {
             const why = `Worker ${index} exited while the pool started`;
             return failed.reject(new Error(why));
           }
+          if (e.data.type === "pool-metrics") {
+            // Worker 0 serves --http before the others have started.
+            return worker.postMessage(
+              {
+                type: "pool-metrics",
+                id: e.data.id,
+                text: "",
+                error: "the pool is still starting",
+              } satisfies ToWorker,
+            );
+          }
           waiting.shift()?.(e.data);
         };
         worker.onerror = (e) => {
@@ -318,13 +341,20 @@ export class Workers implements AsyncDisposable {
   }
 
   /**
-   * The counters of every live worker, summed; a worker that has not
-   * answered within `timeout` ms is left out (`workers` says how many
-   * are in).
+   * The counters of every live worker, summed. A worker that has not
+   * answered within `options.timeout` is left out (`workers` says how many
+   * are in), so a wedged one cannot stall the caller.
    *
-   * @param timeout How long to wait for each worker, in ms. Default 5000.
+   * @param options How long to wait.
+   * @returns The sum, and how many workers are in it.
+   *
+   * @example
+   * ```ts ignore
+   * const { workers, sessions } = await pool.stats({ timeout: 1000 });
+   * ```
    */
-  async stats(timeout = 5000): Promise<WorkersStats> {
+  async stats(options: WorkersQueryOptions = {}): Promise<WorkersStats> {
+    const timeout = options.timeout ?? 5000;
     return sum(
       await Promise.all(this.#workers.map((w) => {
         const id = this.#nextId++;
@@ -339,13 +369,21 @@ export class Workers implements AsyncDisposable {
    * sessions, bytes, histograms), except what they share (the process's
    * resident memory and the cluster's node count: once; a link's
    * `_connected`: 1 only if every worker's is), and `nanorpc_workers`, how
-   * many workers are in the sum.
-   * A worker that has not answered within `timeout` ms is left out, so a
-   * wedged one cannot stall a scrape.
+   * many workers are in the sum. A worker that has not answered within
+   * `options.timeout` is left out, so a wedged one cannot stall a scrape.
    *
-   * @param timeout How long to wait for each worker, in ms. Default 5000.
+   * @param options How long to wait.
+   * @returns The exposition.
+   *
+   * @example
+   * ```ts ignore
+   * import { metricsHandler } from "@nanorpc/nanorpc/server";
+   *
+   * Deno.serve({ port: 9464 }, metricsHandler({ metrics: () => pool.metrics() }));
+   * ```
    */
-  async metrics(timeout = 5000): Promise<string> {
+  async metrics(options: WorkersQueryOptions = {}): Promise<string> {
+    const timeout = options.timeout ?? 5000;
     const texts = await Promise.all(this.#workers.map((w) => {
       const id = this.#nextId++;
       return this.#ask<string>(w, { type: "metrics", id }, id, timeout);

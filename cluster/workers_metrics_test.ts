@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { REQUEST } from "../testing/frames.ts";
-import { RawClient } from "../testing/raw_client.ts";
+import { pathRequest, RawClient, waitFor, within } from "../testing/mod.ts";
 import { Status } from "../wasm/wire.ts";
 import { spawnServer } from "./_testing.ts";
 import { Workers } from "./workers.ts";
@@ -37,11 +36,7 @@ async function reachBoth(port: number): Promise<Reached> {
         port,
       });
       all.push(client);
-      const who = await client.call({
-        requestId: 1,
-        requestType: REQUEST,
-        pathOneof: { case: "path", value: "/whoami" },
-      });
+      const who = await client.call(pathRequest(1, "/whoami"));
       assert.equal(who.responseStatus, Status.OK);
       byWorker.set(new TextDecoder().decode(who.data), client);
     }
@@ -74,12 +69,7 @@ async function twoWorkers(): Promise<
 Deno.test("Workers.metrics merges every worker's metrics and counts the workers in the sum", async () => {
   await using pool = await twoWorkers();
   for (let id = 1; id <= 3; id++) {
-    await pool.client.call({
-      requestId: id,
-      requestType: REQUEST,
-      pathOneof: { case: "path", value: "/echo" },
-      data: new Uint8Array([id]),
-    });
+    await pool.client.call(pathRequest(id, "/echo", new Uint8Array([id])));
   }
   const text = await pool.pool.metrics();
   assert.equal(sample(text, "nanorpc_workers"), 2);
@@ -97,18 +87,40 @@ Deno.test("Workers.metrics merges every worker's metrics and counts the workers 
 Deno.test("Workers.metrics leaves out a worker that does not answer in time", async () => {
   await using pool = await twoWorkers();
   // Hold worker 0's event loop well past the metrics' wait.
-  const busy = pool.client.call({
-    requestId: 1,
-    requestType: REQUEST,
-    pathOneof: { case: "path", value: "/busy" },
-    data: new TextEncoder().encode("1500"),
-  });
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const text = await pool.pool.metrics(100);
-  assert.equal(sample(text, "nanorpc_workers"), 1);
+  const busy = pool.client.call(
+    pathRequest(1, "/busy", new TextEncoder().encode("3000")),
+  );
+  let text = "";
+  await waitFor(async () => {
+    text = await pool.pool.metrics({ timeout: 100 });
+    return sample(text, "nanorpc_workers") === 1;
+  }, { message: "worker 0 to be left out" });
   assert.equal(sample(text, 'nanorpc_sessions{transport="tcp"}'), 0);
   await busy;
   assert.equal(sample(await pool.pool.metrics(), "nanorpc_workers"), 2);
+});
+
+Deno.test("Workers answers a worker that asks for the pool's metrics while the pool starts, rather than leave it waiting", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/pool.sock`;
+  const pool = await Workers.start({
+    count: 2,
+    module: app,
+    data: { path, earlyMetrics: true },
+  });
+  try {
+    using client = await RawClient.connect({ transport: "unix", path });
+    const early = await within(client.call(pathRequest(1, "/early")), {
+      message: "the early metrics' outcome",
+    });
+    assert.match(
+      new TextDecoder().decode(early.data),
+      /the pool is still starting/,
+    );
+  } finally {
+    await pool.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("deno task server --workers serves the whole pool's metrics at worker 0's /metrics", async () => {

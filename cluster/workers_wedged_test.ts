@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pathRequest, RawClient, within } from "../testing/mod.ts";
+import { pathRequest, RawClient, waitFor, within } from "../testing/mod.ts";
 import { Workers } from "./workers.ts";
 
 const app = new URL("../testing/worker_app.ts", import.meta.url);
@@ -18,9 +18,10 @@ Deno.test("Workers.stats and shutdown do not wait forever for a wedged worker", 
     // Worker 0 serves the UNIX socket: this holds its event loop for 60 s.
     client.call(pathRequest(1, "/busy", new TextEncoder().encode("60000")))
       .catch(() => {}); // Its connection ends with the worker.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const live = await within(pool.stats(100), { message: "stats" });
-    assert.equal(live.workers, 1);
+    await waitFor(
+      async () => (await pool.stats({ timeout: 100 })).workers === 1,
+      { message: "worker 0 to be left out" },
+    );
     const final = await within(pool.shutdown(), {
       timeout: 10_000,
       message: "the shutdown",

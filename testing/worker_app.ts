@@ -29,6 +29,11 @@ export interface WorkerAppData {
   exit?: boolean;
   /** Make worker 0 die once started, while worker 1 hangs starting. */
   crashFirst?: boolean;
+  /**
+   * Worker 0 asks for the pool's metrics while it starts; `/early`
+   * answers how that went. Worker 1 takes 300 ms to start.
+   */
+  earlyMetrics?: boolean;
 }
 
 /** Builds one worker's server. */
@@ -36,7 +41,14 @@ export default async function workerApp(ctx: WorkerContext): Promise<Server> {
   const data = ctx.data as WorkerAppData;
   if (data.fail && ctx.index === 1) throw new Error("worker 1 refuses");
   if (data.crashFirst && ctx.index === 1) await new Promise(() => {});
+  if (data.earlyMetrics && ctx.index === 1) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  const early = data.earlyMetrics && ctx.index === 0
+    ? ctx.metrics().then(() => "answered", (err) => (err as Error).message)
+    : undefined;
   const server = new Server({ ...ctx.options, logLevel: "error" });
+  server.handle("/early", async () => (await early) ?? "not asked");
   server.handle("/echo", (c) => c.data);
   server.handle("/whoami", () => String(ctx.index));
   // Holds the worker's event loop for as many ms as the data says.
