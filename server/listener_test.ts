@@ -1,11 +1,12 @@
-// UNIX listeners: a live socket is never taken over.
+// Listeners: a live UNIX socket is never taken over, a failed listen names
+// its address, and one listener closes while the others go on.
 
 import assert from "node:assert/strict";
 import { pathRequest, RawClient, silentLogger } from "../testing/mod.ts";
+import { Server } from "./server.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-import { Server } from "./server.ts";
 
 Deno.test("Server refuses a UNIX path another server is listening on", async () => {
   const dir = await Deno.makeTempDir();
