@@ -63,6 +63,7 @@ export {
   type WorkerMain,
   Workers,
   type WorkersOptions,
+  type WorkersQueryOptions,
   type WorkersStats,
 } from "./workers.ts";
 export type { Broker, BrokerMessage } from "../server/broker.ts";
