@@ -3,7 +3,6 @@
 // path OK), tokenless or garbled resume answers, malformed frames.
 
 import assert from "node:assert/strict";
-import { Client } from "./client.ts";
 import type { ConnectionEvent } from "./events.ts";
 import {
   concat,
@@ -11,28 +10,14 @@ import {
   RawServer,
   type RawSession,
   RESPONSE,
+  resumingClient,
   SUBSCRIBE,
   varint,
 } from "../testing/mod.ts";
 
-const FAST = { initial: 5, max: 10, jitter: 0 };
-
 /** A resuming client of `server`, subscribed to /news on its first peer. */
 async function subscribedClient(server: RawServer, token: Uint8Array) {
-  const accepted = server.accept();
-  const client = new Client(server.url, {
-    resume: true,
-    keepalive: false,
-    reconnect: FAST,
-  });
-  const peer = await accepted;
-  const ask = (await peer.next())!;
-  assert.equal(ask.pathOneof.value, "/_nanorpc/session");
-  await peer.send({
-    requestId: ask.requestId,
-    responseType: RESPONSE,
-    data: token,
-  });
+  const { client, peer } = await resumingClient(server, token);
   const subscribing = client.subscribe("/news");
   const subscribe = (await peer.next())!;
   await peer.send({ requestId: subscribe.requestId, responseType: RESPONSE });

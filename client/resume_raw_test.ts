@@ -2,37 +2,21 @@
 // subscription ends while it is offering its resume token.
 
 import assert from "node:assert/strict";
-import { Client } from "./client.ts";
-import { RawServer, REQUEST, RESPONSE, waitFor } from "../testing/mod.ts";
-
-const FAST = { initial: 5, max: 10, jitter: 0 };
+import {
+  RawServer,
+  REQUEST,
+  RESPONSE,
+  resumingClient,
+  waitFor,
+} from "../testing/mod.ts";
 
 /** A ResumeAnswer: `lost` updates lost, a one-byte next token. */
 const resumeAnswer = (lost: number, token: number) =>
   new Uint8Array([0x08, lost, 0x12, 1, token]);
 
-/** A resuming client of `server`; its first peer, which gave it token 7. */
-async function clientWithToken(server: RawServer) {
-  const accepted = server.accept();
-  const client = new Client(server.url, {
-    resume: true,
-    keepalive: false,
-    reconnect: FAST,
-  });
-  const peer = await accepted;
-  const ask = (await peer.next())!;
-  assert.equal(ask.pathOneof.value, "/_nanorpc/session");
-  await peer.send({
-    requestId: ask.requestId,
-    responseType: RESPONSE,
-    data: new Uint8Array([7]),
-  });
-  return { client, peer };
-}
-
 Deno.test("Client with resume ends on the server a subscription it ended while its resume was being answered", async () => {
   await using server = new RawServer();
-  let { client, peer } = await clientWithToken(server);
+  let { client, peer } = await resumingClient(server, new Uint8Array([7]));
   try {
     const subscribing = client.subscribe("/news");
     const subscribe = (await peer.next())!;
@@ -64,7 +48,7 @@ Deno.test("Client with resume ends on the server a subscription it ended while i
 
 Deno.test("Client with resume offers its token again after a connection lost while resuming, and reports no disconnect for that connection", async () => {
   await using server = new RawServer();
-  let { client, peer } = await clientWithToken(server);
+  let { client, peer } = await resumingClient(server, new Uint8Array([7]));
   // From the first connection's end on (its connect fired already).
   const events: string[] = [];
   for (const type of ["connect", "disconnect", "reconnect"]) {

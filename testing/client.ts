@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type Client, type ClientOptions, connect } from "../client/mod.ts";
+import { Client, type ClientOptions, connect } from "../client/mod.ts";
+import { RESPONSE } from "./frames.ts";
 import { RawServer, type RawSession } from "./raw_server.ts";
 
 /** A raw server, a client connected to it, and the session it accepted. */
@@ -58,4 +59,45 @@ export async function clientWithRawServer(
     await server.close();
     throw error;
   }
+}
+
+/**
+ * A client of `server` with `resume: true` (keepalive off, reconnecting
+ * after 5-10 ms), and its first connection's server end, which has
+ * answered the client's `/_nanorpc/session` request with `token`.
+ *
+ * @param server The raw server the client connects to.
+ * @param token The resume token the first connection hands out.
+ * @returns The client and its first connection's server end.
+ *
+ * @example
+ * ```ts
+ * import { RawServer, resumingClient } from "./mod.ts";
+ *
+ * await using server = new RawServer();
+ * const { client } = await resumingClient(server, new Uint8Array([7]));
+ * await client.close();
+ * ```
+ */
+export async function resumingClient(
+  server: RawServer,
+  token: Uint8Array,
+): Promise<{ client: Client; peer: RawSession }> {
+  const accepted = server.accept();
+  const client = new Client(server.url, {
+    resume: true,
+    keepalive: false,
+    reconnect: { initial: 5, max: 10, jitter: 0 },
+  });
+  const peer = await accepted;
+  const ask = (await peer.next())!;
+  if (ask.pathOneof.value !== "/_nanorpc/session") {
+    throw new Error(`Expected the session request, got ${ask.pathOneof.value}`);
+  }
+  await peer.send({
+    requestId: ask.requestId,
+    responseType: RESPONSE,
+    data: token,
+  });
+  return { client, peer };
 }

@@ -43,7 +43,11 @@
  * @module
  */
 
-export { type ClientWithRawServer, clientWithRawServer } from "./client.ts";
+export {
+  type ClientWithRawServer,
+  clientWithRawServer,
+  resumingClient,
+} from "./client.ts";
 export {
   bytesUntilClosed,
   type BytesUntilClosedOptions,
