@@ -85,13 +85,18 @@ export class Admission {
     } finally {
       this.#handshaking--;
     }
-    if (ok === false || this.#stopping()) {
+    // A drain (or shutdown) that began meanwhile has already taken the
+    // sessions it closes: one admitted now would outlive it.
+    if (this.#stopping()) {
+      return this.#refuse(stream, "server is shutting down");
+    }
+    if (core.ops.refuseAll) {
       return this.#refuse(
         stream,
-        this.#stopping() ? "server is shutting down" : why,
+        "server is draining: connect to another node",
       );
     }
-    return true;
+    return ok === false ? this.#refuse(stream, why) : true;
   }
 
   #refuse(stream: ByteStream, why: string): false {

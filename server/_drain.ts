@@ -9,11 +9,13 @@ import { MAX_TIMER, timerFor } from "./_timer.ts";
 /** How often, at least, the drain wakes up to close the sessions due. */
 const TICK_MS = 10;
 
-/** Closes the sessions of `core` over the window; see {@link DrainOptions}. */
-export async function drainOver(
-  core: ServerCore,
-  options: DrainOptions,
-): Promise<void> {
+/**
+ * The window of `options` in ms (10 s by default), checked before the
+ * drain changes anything.
+ *
+ * @throws {RangeError} When it is not a finite number >= 0.
+ */
+export function drainWindow(options: DrainOptions): number {
   const window = options.window ?? 10_000;
   if (typeof window !== "number" || !(window >= 0) || window === Infinity) {
     throw new RangeError(
@@ -22,6 +24,15 @@ export async function drainOver(
       }`,
     );
   }
+  return window;
+}
+
+/** Closes the sessions of `core` over the window; see {@link DrainOptions}. */
+export async function drainOver(
+  core: ServerCore,
+  options: DrainOptions,
+): Promise<void> {
+  const window = drainWindow(options);
   const linger = options.stopAccepting === false;
   const settle = options.settleTimeout ?? 1000;
   const sessions = shuffle(
@@ -36,17 +47,39 @@ export async function drainOver(
   const closing: Promise<void>[] = [];
   for (let i = 0; i < n && !options.signal?.aborted;) {
     const elapsed = performance.now() - start;
-    while (i < n && due[i] <= elapsed) {
+    // A session that ended meanwhile (its peer left, the server shut
+    // down) needs no turn: the drain does not wait for its slot.
+    while (i < n && (due[i] <= elapsed || sessions[i].closed)) {
       closing.push(moveOff(core, sessions[i++], linger, settle));
     }
     if (i < n) {
       const next = due[i] - elapsed;
       // (a later wake-up for a far-off session: the loop checks again)
       const delay = Math.min(MAX_TIMER, Math.max(TICK_MS, Math.ceil(next)));
-      await new Promise((r) => setTimeout(r, delay));
+      await wake(delay, sessions[i].signal, options.signal);
     }
   }
   await Promise.all(closing);
+}
+
+/** Resolves after `ms`, or sooner when one of the signals aborts. */
+function wake(
+  ms: number,
+  ...signals: (AbortSignal | undefined)[]
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = new AbortController();
+    const timer = setTimeout(() => done.abort(), ms);
+    done.signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    for (const signal of signals) {
+      signal?.addEventListener("abort", () => done.abort(), {
+        signal: done.signal,
+      });
+    }
+  });
 }
 
 /** Closes one session once its handlers are done (or after `settle` ms). */

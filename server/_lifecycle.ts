@@ -63,7 +63,10 @@ export class Lifecycle {
     const core = this.#core;
     const open = await openListener(options, core);
     if (stopping()) {
+      // The stop's release of every bound listener has begun without this
+      // one: an HTTP listener's close() alone would keep its port bound.
       await open.close();
+      await open.release?.();
       throw new Error("Server is shutting down");
     }
     this.#opened.push(open);

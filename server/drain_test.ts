@@ -7,6 +7,7 @@ import { Status } from "../wasm/wire.ts";
 import {
   FakeTime,
   parsePrometheus,
+  PING,
   recordingLogger,
   REQUEST,
   startServer,
@@ -116,7 +117,18 @@ Deno.test("Server.drain lets a running handler finish before closing its session
   assert.equal(await raw.closedByServer(), true);
 });
 
-Deno.test("Server.drain rejects a negative window", async () => {
-  await using t = await startServer();
+Deno.test("Server.drain rejects a bad window before it stops accepting", async () => {
+  await using t = await startServer((server) => {
+    server.handle("/echo", (ctx) => ctx.data);
+  });
   await assert.rejects(t.server.drain({ window: -1 }), RangeError);
+  await assert.rejects(
+    t.server.drain({ window: "5000" as unknown as number }),
+    RangeError,
+  );
+  // Nothing changed: the listener is there and takes new sessions.
+  assert.equal(t.server.listeners.length, 1);
+  const peer = await t.connectRaw();
+  const pong = await peer.call({ requestId: 1, requestType: PING });
+  assert.equal(pong.requestId, 1);
 });

@@ -17,7 +17,7 @@ import {
 import { Admission } from "./_admission.ts";
 import { createCore } from "./_create_core.ts";
 import type { DrainOptions } from "./drain.ts";
-import { drainOver } from "./_drain.ts";
+import { drainOver, drainWindow } from "./_drain.ts";
 import { ForwardNode } from "./_forward_host.ts";
 import type { Middleware } from "./context.ts";
 import { checkedMiddleware } from "./_invoke.ts";
@@ -281,6 +281,7 @@ export class Server extends EventTarget implements AsyncDisposable {
    * when the last one is closed; call `shutdown()` afterwards to stop.
    */
   async drain(options: DrainOptions = {}): Promise<void> {
+    drainWindow(options); // A bad window changes nothing.
     if (options.stopAccepting ?? true) {
       this.#core.ops.refuseAll = true;
       await this.#life.closeListeners();
