@@ -67,8 +67,9 @@ export interface Listener {
    * Stops accepting here and closes the socket (a UNIX socket's file is
    * removed); the sessions it accepted go on until they end or the server
    * shuts down. Resolves once no more peers will be accepted here. An
-   * HTTP listener answers 503 from then on and frees its port at shutdown
-   * (closing its server earlier would cut its WebSocket sessions).
+   * HTTP listener's WebSocket endpoint answers 503 from then on; its other
+   * routes go on, and its port is freed at shutdown (closing its server
+   * earlier would cut its WebSocket sessions).
    */
   close(): Promise<void>;
 }
