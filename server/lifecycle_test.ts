@@ -99,7 +99,8 @@ Deno.test("Server.drain refuses a peer whose handshake hook was still running wh
     },
   });
   const listener = await server.listen({ hostname: "127.0.0.1", port: 0 });
-  using conn = await Deno.connect(listener.addr as Deno.NetAddr);
+  const { port } = listener.addr as Deno.NetAddr;
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     await within(entered.promise, { message: "handshake hook call" });
     await server.drain({ window: 0 });
