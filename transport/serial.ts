@@ -108,8 +108,12 @@ export function quietGap(baud: number, options: QuietGapOptions = {}): number {
  *
  * Permissions: Deno opens device files (anything under `/dev`, ptys
  * included) only with `--allow-all`. With it the device is opened directly
- * (two descriptors, one for each direction). Without it the line is
- * bridged through two coreutils processes, `cat PATH` reading and
+ * (two descriptors, one for each direction), and `stty -F PATH min 0 time
+ * 1` makes a read that gets no byte return after 0.1 s: Deno reads a
+ * device in a thread that closing the file does not stop, so a read
+ * pending at `close()` is left to end by itself, and what it brings goes
+ * to the next stream opened on `path` in this process. Without it the
+ * line is bridged through two coreutils processes, `cat PATH` reading and
  * `dd of=PATH` writing, so `--allow-run=stty,cat,dd` with `--allow-read
  * --allow-write` is enough (what `deno task server` grants).
  *
@@ -146,7 +150,13 @@ export async function openSerial(
       }`,
     );
   }
-  await stty(path, baud);
+  // clocal: ignore modem control lines. A 3-wire UART has no carrier
+  // detect, and with -clocal opening it would wait for one forever.
+  await stty(
+    path,
+    ["raw", "-echo", "clocal", String(baud)],
+    `raw mode at ${baud} baud`,
+  );
   // Two descriptors: Deno runs one file's operations one at a time, so a
   // write on the descriptor a read is pending on would wait for that read.
   const files: Deno.FsFile[] = [];
@@ -162,6 +172,17 @@ export async function openSerial(
       }; check that it exists and that you may use it`,
       { cause: error },
     );
+  }
+  try {
+    // Reads that end by themselves (see SerialAdapter.close).
+    await stty(
+      path,
+      ["min", "0", "time", String(READ_TIMEOUT_MS / 100)],
+      "reads that time out",
+    );
+  } catch (error) {
+    for (const file of files) file.close();
+    throw error;
   }
   return new SerialAdapter(files[0], files[1], path, baud);
 }
@@ -186,13 +207,16 @@ function bridge(path: string, baud: number, refused: unknown): SerialStream {
   }
 }
 
-async function stty(path: string, baud: number): Promise<void> {
+/** Runs `stty -F path ...settings`; `what` names them in the error. */
+async function stty(
+  path: string,
+  settings: string[],
+  what: string,
+): Promise<void> {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command("stty", {
-      // clocal: ignore modem control lines. A 3-wire UART has no carrier
-      // detect, and with -clocal opening it would wait for one forever.
-      args: ["-F", path, "raw", "-echo", "clocal", String(baud)],
+      args: ["-F", path, ...settings],
       stdin: "null",
       stdout: "null",
       stderr: "piped",
@@ -209,10 +233,16 @@ async function stty(path: string, baud: number): Promise<void> {
   if (!output.success) {
     const why = new TextDecoder().decode(output.stderr).trim();
     throw new Error(
-      `stty could not set ${path} to raw mode at ${baud} baud: ${why}; check that the device exists and that you may use it (e.g. the dialout group)`,
+      `stty could not set ${path} to ${what}: ${why}; check that the device exists and that you may use it (e.g. the dialout group)`,
     );
   }
 }
+
+/**
+ * What reads left pending by closed streams bring, by device path: the
+ * next stream opened on the path in this process takes it first.
+ */
+const leftovers = new Map<string, Promise<Uint8Array | null>>();
 
 class SerialAdapter implements SerialStream {
   readonly transport = "serial";
@@ -226,6 +256,17 @@ class SerialAdapter implements SerialStream {
   #closing = Promise.withResolvers<never>();
   /** Ends ignoring SIGHUP for this line (see _hangup.ts). */
   #unguard: () => void;
+  /** What a stream closed before this one on the path read after it. */
+  #inherited: Promise<Uint8Array | null> | undefined;
+  /** Bytes taken over and not yet read. */
+  #carry: Uint8Array | undefined;
+  /** The device read in flight, into {@link #scratch}. */
+  #reading: Promise<number | null> | undefined;
+  /**
+   * What the device reads into: a read pending at close ends later, and
+   * must not write into a buffer its caller has taken back.
+   */
+  #scratch = new Uint8Array(0);
 
   constructor(
     input: Deno.FsFile,
@@ -240,6 +281,8 @@ class SerialAdapter implements SerialStream {
     this.remoteAddr = { transport: "serial", path };
     this.#closing.promise.catch(() => {});
     this.#unguard = guardHangups(path);
+    this.#inherited = leftovers.get(path);
+    leftovers.delete(path);
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
@@ -248,7 +291,43 @@ class SerialAdapter implements SerialStream {
         new Error(`The serial line ${this.path} is closed`),
       );
     }
-    return this.#guard(this.#in.read(buffer));
+    return this.#guard(
+      Promise.race([this.#read(buffer), this.#closing.promise]),
+    );
+  }
+
+  async #read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#inherited) {
+      const bytes = await this.#inherited;
+      if (this.#closed) return null;
+      this.#inherited = undefined;
+      if (bytes !== null && bytes.length > 0) this.#carry = bytes;
+    }
+    const carry = this.#carry;
+    if (carry) {
+      const n = Math.min(carry.length, buffer.length);
+      buffer.set(carry.subarray(0, n));
+      this.#carry = n < carry.length ? carry.subarray(n) : undefined;
+      return n;
+    }
+    if (buffer.length > this.#scratch.length) {
+      this.#scratch = new Uint8Array(buffer.length);
+    }
+    const into = this.#scratch.subarray(0, buffer.length);
+    for (;;) {
+      const started = performance.now();
+      this.#reading = this.#in.read(into);
+      const n = await this.#reading;
+      this.#reading = undefined;
+      if (this.#closed) return null;
+      if (n !== null) {
+        buffer.set(into.subarray(0, n));
+        return n;
+      }
+      // No byte in READ_TIMEOUT_MS: read on. Nothing at once: end of file
+      // (a device that hung up).
+      if (performance.now() - started < READ_TIMEOUT_MS / 2) return null;
+    }
   }
 
   async write(data: Uint8Array): Promise<void> {
@@ -266,13 +345,23 @@ class SerialAdapter implements SerialStream {
     this.#closed = true;
     this.#unguard();
     this.#closing.reject(new Error(`The serial line ${this.path} is closed`));
-    for (const file of [this.#in, this.#out]) {
-      try {
-        file.close();
-      } catch {
-        // Closed already.
-      }
-    }
+    closeQuietly(this.#out);
+    // Closing the file would not stop a device read in flight: it would
+    // go on in its thread and take the next bytes from whoever opens the
+    // device next. It ends within READ_TIMEOUT_MS; what it brings (or
+    // what this stream took over and did not read) is left to them.
+    const reading = this.#reading;
+    const scratch = this.#scratch;
+    let left = this.#inherited ??
+      (this.#carry ? Promise.resolve(this.#carry) : undefined);
+    if (reading) {
+      left = reading.then(
+        (n) => n === null ? null : scratch.slice(0, n),
+        () => null,
+      );
+      left.finally(() => closeQuietly(this.#in));
+    } else closeQuietly(this.#in);
+    if (left) leftovers.set(this.path, left);
   }
 
   /** Rewords device failures so the reader learns what happened. */
@@ -296,9 +385,23 @@ class SerialAdapter implements SerialStream {
   }
 }
 
+function closeQuietly(file: Deno.FsFile): void {
+  try {
+    file.close();
+  } catch {
+    // Closed already.
+  }
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /** Bytes handed to the device per write call. */
 const WRITE_PIECE = 4096;
+/**
+ * Milliseconds a device read waits for a first byte before it returns
+ * none (`stty time`, in tenths of a second): how long a read pending at
+ * close outlives it.
+ */
+const READ_TIMEOUT_MS = 100;

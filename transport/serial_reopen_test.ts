@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
+import { waitFor, within } from "../testing/wait.ts";
+import { openSerial } from "./serial.ts";
+
+/** Registers tests that are ignored where socat is missing outside CI. */
+const needsPty: { test: Deno.TestIgnore } = {
+  test: ptySkipReason() === undefined ? Deno.test : Deno.test.ignore,
+};
+
+const text = (s: string) => new TextEncoder().encode(s);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+needsPty.test("SerialStream closed with a read pending leaves the device's next bytes to the stream opened after it", async () => {
+  await using pair = await startPtyPair();
+  const a = await openSerial(pair.a);
+  // A session always has a read pending: closing it must not leave a read
+  // behind that takes what the device says to the next session.
+  const old = await openSerial(pair.b);
+  const reading = assert.rejects(old.read(new Uint8Array(64)), /closed/);
+  old.close();
+  await reading;
+  const fresh = await openSerial(pair.b);
+  let got = "";
+  const decoder = new TextDecoder();
+  const pump = (async () => {
+    const buffer = new Uint8Array(64);
+    for (;;) {
+      const n = await fresh.read(buffer);
+      if (n === null) return;
+      got += decoder.decode(buffer.subarray(0, n));
+    }
+  })().catch(() => {});
+  for (const word of ["one ", "two ", "three"]) {
+    await a.write(text(word));
+    await sleep(50);
+  }
+  await waitFor(() => got.length >= 13, {
+    timeout: 2000,
+    message: `all three words, got ${JSON.stringify(got)}`,
+  }).catch(() => {});
+  assert.equal(got, "one two three");
+  fresh.close();
+  a.close();
+  await within(pump, { message: "the reader to end" });
+});
