@@ -27,7 +27,7 @@ export interface ServeSerialOptions extends WatchSerialOptions {
  * Serves the serial device at `path` as one session of `server`. The device
  * is put in raw mode at `baud` with `stty -F PATH raw -echo clocal BAUD`
  * and opened (with `--allow-all` directly, reads then timing out after
- * 0.1 s; otherwise through `cat` and `dd`, which needs
+ * 0.5 s; otherwise through `cat` and `dd`, which needs
  * `--allow-run=stty,cat,dd`: see `openSerial`), and served
  * with the line's resynchronisation rule: a malformed frame does not end
  * the session; what is buffered is dropped, bytes are

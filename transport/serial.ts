@@ -15,7 +15,8 @@
 
 import type { ByteStream } from "./byte_stream.ts";
 import { bridgeSerial } from "./_serial_bridge.ts";
-import { guardHangups } from "./_hangup.ts";
+import { READ_TIMEOUT_MS, SerialAdapter } from "./_serial_adapter.ts";
+import { message } from "./_serial_message.ts";
 
 /** Baud rates `stty` (and Linux termios) can set. */
 export const SERIAL_BAUD_RATES: readonly number[] = [
@@ -108,16 +109,19 @@ export function quietGap(baud: number, options: QuietGapOptions = {}): number {
  *
  * Permissions: Deno opens device files (anything under `/dev`, ptys
  * included) only with `--allow-all`. With it the device is opened directly
- * (two descriptors, one for each direction), and `stty -F PATH min 0 time
- * 1` makes a read that gets no byte return after 0.1 s: Deno reads a
- * device in a thread that closing the file does not stop, so a read
- * pending at `close()` is left to end by itself, and what it brings goes
- * to the next stream opened on `path` in this process. Without it the
+ * (two descriptors, one for each direction) and set to `min 0 time 5`
+ * too, so that a read that gets no byte returns after 0.5 s: Deno reads
+ * a device in a thread that closing the file does not stop, so a read
+ * pending at `close()` is left to end by itself (its descriptor closes
+ * then), and what it brings goes to the next stream opened on `path` in
+ * this process within a second. The device keeps those settings after
+ * the process ends. Without it the
  * line is bridged through two coreutils processes, `cat PATH` reading and
  * `dd of=PATH` writing, so `--allow-run=stty,cat,dd` with `--allow-read
  * --allow-write` is enough (what `deno task server` grants).
  *
- * The stream's `close()` closes the device; a pending read ends. A device
+ * The stream's `close()` closes the device (its reading descriptor up to
+ * 0.5 s later); a pending read ends at once. A device
  * that is unplugged makes `read` and `write` throw; {@link watchSerial}
  * reopens it when it comes back.
  *
@@ -151,10 +155,22 @@ export async function openSerial(
     );
   }
   // clocal: ignore modem control lines. A 3-wire UART has no carrier
-  // detect, and with -clocal opening it would wait for one forever.
+  // detect, and with -clocal opening it would wait for one forever. min 0
+  // time N: a read with no byte returns after N tenths of a second (see
+  // SerialAdapter.close), set at once so that no read of another stream
+  // on the line blocks for good in between.
   await stty(
     path,
-    ["raw", "-echo", "clocal", String(baud)],
+    [
+      "raw",
+      "-echo",
+      "clocal",
+      String(baud),
+      "min",
+      "0",
+      "time",
+      String(READ_TIMEOUT_MS / 100),
+    ],
     `raw mode at ${baud} baud`,
   );
   // Two descriptors: Deno runs one file's operations one at a time, so a
@@ -165,24 +181,17 @@ export async function openSerial(
     files.push(await Deno.open(path, { write: true }));
   } catch (error) {
     for (const file of files) file.close();
-    if (needsAllAccess(error)) return bridge(path, baud, error);
+    if (needsAllAccess(error)) {
+      // cat takes a read of no bytes for the end: reads block again.
+      await stty(path, ["min", "1", "time", "0"], "blocking reads");
+      return bridge(path, baud, error);
+    }
     throw new Error(
       `Could not open the serial device ${path}: ${
         message(error)
       }; check that it exists and that you may use it`,
       { cause: error },
     );
-  }
-  try {
-    // Reads that end by themselves (see SerialAdapter.close).
-    await stty(
-      path,
-      ["min", "0", "time", String(READ_TIMEOUT_MS / 100)],
-      "reads that time out",
-    );
-  } catch (error) {
-    for (const file of files) file.close();
-    throw error;
   }
   return new SerialAdapter(files[0], files[1], path, baud);
 }
@@ -237,171 +246,3 @@ async function stty(
     );
   }
 }
-
-/**
- * What reads left pending by closed streams bring, by device path: the
- * next stream opened on the path in this process takes it first.
- */
-const leftovers = new Map<string, Promise<Uint8Array | null>>();
-
-class SerialAdapter implements SerialStream {
-  readonly transport = "serial";
-  readonly remoteAddr: { transport: "serial"; path: string };
-  readonly path: string;
-  readonly baud: number;
-  #in: Deno.FsFile;
-  #out: Deno.FsFile;
-  #closed = false;
-  /** Rejects on close: a write the device does not take settles then. */
-  #closing = Promise.withResolvers<never>();
-  /** Ends ignoring SIGHUP for this line (see _hangup.ts). */
-  #unguard: () => void;
-  /** What a stream closed before this one on the path read after it. */
-  #inherited: Promise<Uint8Array | null> | undefined;
-  /** Bytes taken over and not yet read. */
-  #carry: Uint8Array | undefined;
-  /** The device read in flight, into {@link #scratch}. */
-  #reading: Promise<number | null> | undefined;
-  /**
-   * What the device reads into: a read pending at close ends later, and
-   * must not write into a buffer its caller has taken back.
-   */
-  #scratch = new Uint8Array(0);
-
-  constructor(
-    input: Deno.FsFile,
-    output: Deno.FsFile,
-    path: string,
-    baud: number,
-  ) {
-    this.#in = input;
-    this.#out = output;
-    this.path = path;
-    this.baud = baud;
-    this.remoteAddr = { transport: "serial", path };
-    this.#closing.promise.catch(() => {});
-    this.#unguard = guardHangups(path);
-    this.#inherited = leftovers.get(path);
-    leftovers.delete(path);
-  }
-
-  read(buffer: Uint8Array): Promise<number | null> {
-    if (this.#closed) {
-      return Promise.reject(
-        new Error(`The serial line ${this.path} is closed`),
-      );
-    }
-    return this.#guard(
-      Promise.race([this.#read(buffer), this.#closing.promise]),
-    );
-  }
-
-  async #read(buffer: Uint8Array): Promise<number | null> {
-    if (this.#inherited) {
-      const bytes = await this.#inherited;
-      if (this.#closed) return null;
-      this.#inherited = undefined;
-      if (bytes !== null && bytes.length > 0) this.#carry = bytes;
-    }
-    const carry = this.#carry;
-    if (carry) {
-      const n = Math.min(carry.length, buffer.length);
-      buffer.set(carry.subarray(0, n));
-      this.#carry = n < carry.length ? carry.subarray(n) : undefined;
-      return n;
-    }
-    if (buffer.length > this.#scratch.length) {
-      this.#scratch = new Uint8Array(buffer.length);
-    }
-    const into = this.#scratch.subarray(0, buffer.length);
-    for (;;) {
-      const started = performance.now();
-      this.#reading = this.#in.read(into);
-      const n = await this.#reading;
-      this.#reading = undefined;
-      if (this.#closed) return null;
-      if (n !== null) {
-        buffer.set(into.subarray(0, n));
-        return n;
-      }
-      // No byte in READ_TIMEOUT_MS: read on. Nothing at once: end of file
-      // (a device that hung up).
-      if (performance.now() - started < READ_TIMEOUT_MS / 2) return null;
-    }
-  }
-
-  async write(data: Uint8Array): Promise<void> {
-    if (this.#closed) throw new Error(`The serial line ${this.path} is closed`);
-    // In pieces: a write Deno cannot cancel holds at most one of them
-    // when the line closes.
-    for (let at = 0; at < data.length;) {
-      const piece = this.#out.write(data.subarray(at, at + WRITE_PIECE));
-      at += await this.#guard(Promise.race([piece, this.#closing.promise]));
-    }
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#unguard();
-    this.#closing.reject(new Error(`The serial line ${this.path} is closed`));
-    closeQuietly(this.#out);
-    // Closing the file would not stop a device read in flight: it would
-    // go on in its thread and take the next bytes from whoever opens the
-    // device next. It ends within READ_TIMEOUT_MS; what it brings (or
-    // what this stream took over and did not read) is left to them.
-    const reading = this.#reading;
-    const scratch = this.#scratch;
-    let left = this.#inherited ??
-      (this.#carry ? Promise.resolve(this.#carry) : undefined);
-    if (reading) {
-      left = reading.then(
-        (n) => n === null ? null : scratch.slice(0, n),
-        () => null,
-      );
-      left.finally(() => closeQuietly(this.#in));
-    } else closeQuietly(this.#in);
-    if (left) leftovers.set(this.path, left);
-  }
-
-  /** Rewords device failures so the reader learns what happened. */
-  async #guard<T>(operation: Promise<T>): Promise<T> {
-    try {
-      return await operation;
-    } catch (error) {
-      // Closed here: whichever way the operation ended, that is why.
-      if (this.#closed) {
-        throw new Error(`The serial line ${this.path} is closed`, {
-          cause: error,
-        });
-      }
-      throw new Error(
-        `The serial device ${this.path} failed: ${
-          message(error)
-        }; it may have been unplugged`,
-        { cause: error },
-      );
-    }
-  }
-}
-
-function closeQuietly(file: Deno.FsFile): void {
-  try {
-    file.close();
-  } catch {
-    // Closed already.
-  }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Bytes handed to the device per write call. */
-const WRITE_PIECE = 4096;
-/**
- * Milliseconds a device read waits for a first byte before it returns
- * none (`stty time`, in tenths of a second): how long a read pending at
- * close outlives it.
- */
-const READ_TIMEOUT_MS = 100;

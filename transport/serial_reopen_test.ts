@@ -44,3 +44,32 @@ needsPty.test("SerialStream closed with a read pending leaves the device's next 
   a.close();
   await within(pump, { message: "the reader to end" });
 });
+
+needsPty.test("SerialStream hands what a closed stream's read brought only to a stream opened soon after, not to one much later", async () => {
+  await using pair = await startPtyPair();
+  const a = await openSerial(pair.a);
+  const old = await openSerial(pair.b);
+  const reading = assert.rejects(old.read(new Uint8Array(64)), /closed/);
+  old.close();
+  await reading;
+  // Said to a line nobody has open any more, long before the next opens.
+  await a.write(text("stale"));
+  await sleep(2500);
+  const later = await openSerial(pair.b);
+  await a.write(text("fresh"));
+  let got = "";
+  const buffer = new Uint8Array(64);
+  await within(
+    (async () => {
+      while (got.length < 5) {
+        const n = await later.read(buffer);
+        if (n === null) break;
+        got += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+    })(),
+    { message: "the first bytes" },
+  );
+  assert.equal(got, "fresh");
+  later.close();
+  a.close();
+});
