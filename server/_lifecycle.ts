@@ -61,13 +61,24 @@ export class Lifecycle {
     serve: (stream: ByteStream) => Promise<void>,
   ): Promise<Listener> {
     const core = this.#core;
+    const refused = () =>
+      stopping()
+        ? "Server is shutting down"
+        : core.ops.refuseAll
+        ? "Server is draining: it accepts no new sessions"
+        : undefined;
+    if (refused()) throw new Error(refused());
     const open = await openListener(options, core);
-    if (stopping()) {
-      // The stop's release of every bound listener has begun without this
-      // one: an HTTP listener's close() alone would keep its port bound.
-      await open.close();
-      await open.release?.();
-      throw new Error("Server is shutting down");
+    const late = refused();
+    if (late) {
+      // Shut down or drained meanwhile, without this listener: an HTTP
+      // listener's close() alone would keep its port bound.
+      try {
+        await open.close();
+      } finally {
+        await open.release?.();
+      }
+      throw new Error(late);
     }
     this.#opened.push(open);
     let closing: Promise<void> | undefined;

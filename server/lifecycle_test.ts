@@ -118,3 +118,18 @@ Deno.test("Server.drain refuses a peer whose handshake hook was still running wh
     await server.shutdown();
   }
 });
+
+Deno.test("Server.listen after a drain that stopped accepting is refused, binding nothing", async () => {
+  const server = new Server({ logLevel: "error" });
+  try {
+    await server.listen({ hostname: "127.0.0.1", port: 0 });
+    await server.drain({ window: 0 });
+    await assert.rejects(
+      server.listen({ hostname: "127.0.0.1", port: 0 }),
+      /draining/,
+    );
+    assert.deepEqual(server.listeners, []);
+  } finally {
+    await server.shutdown();
+  }
+});
