@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ptySkipReason, startPtyPair } from "../testing/pty.ts";
 import { waitFor, within } from "../testing/wait.ts";
-import { openSerial } from "./serial.ts";
+import { openSerial, type SerialStream } from "./serial.ts";
 
 /** Registers tests that are ignored where socat is missing outside CI. */
 const needsPty: { test: Deno.TestIgnore } = {
@@ -11,15 +11,26 @@ const needsPty: { test: Deno.TestIgnore } = {
 const text = (s: string) => new TextEncoder().encode(s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-needsPty.test("SerialStream closed with a read pending leaves the device's next bytes to the stream opened after it", async () => {
-  await using pair = await startPtyPair();
+/**
+ * Opens `pair.b` and closes it with a read pending; the stream on
+ * `pair.a` that talks to it.
+ */
+async function closedWithReadPending(
+  pair: { a: string; b: string },
+): Promise<SerialStream> {
   const a = await openSerial(pair.a);
-  // A session always has a read pending: closing it must not leave a read
-  // behind that takes what the device says to the next session.
   const old = await openSerial(pair.b);
   const reading = assert.rejects(old.read(new Uint8Array(64)), /closed/);
   old.close();
   await reading;
+  return a;
+}
+
+needsPty.test("SerialStream closed with a read pending leaves the device's next bytes to the stream opened after it", async () => {
+  await using pair = await startPtyPair();
+  // A session always has a read pending: closing it must not leave a read
+  // behind that takes what the device says to the next session.
+  const a = await closedWithReadPending(pair);
   const fresh = await openSerial(pair.b);
   let got = "";
   const decoder = new TextDecoder();
@@ -47,11 +58,7 @@ needsPty.test("SerialStream closed with a read pending leaves the device's next 
 
 needsPty.test("SerialStream hands what a closed stream's read brought only to a stream opened soon after, not to one much later", async () => {
   await using pair = await startPtyPair();
-  const a = await openSerial(pair.a);
-  const old = await openSerial(pair.b);
-  const reading = assert.rejects(old.read(new Uint8Array(64)), /closed/);
-  old.close();
-  await reading;
+  const a = await closedWithReadPending(pair);
   // Said to a line nobody has open any more, long before the next opens.
   await a.write(text("stale"));
   await sleep(2500);
