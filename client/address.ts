@@ -6,6 +6,7 @@
  * @module
  */
 
+import { SERIAL_BAUD_RATES } from "../transport/_baud_rates.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 
 /** A TCP or TLS address: a host name or IP literal and a port. */
@@ -170,6 +171,13 @@ function parseSerial(address: string): SerialAddress {
   if (!match || !(baud > 0)) {
     throw new TypeError(
       `Invalid address "${address}": give a device path and an optional baud rate, e.g. serial:///dev/ttyUSB0?baud=115200`,
+    );
+  }
+  if (!SERIAL_BAUD_RATES.includes(baud)) {
+    throw new TypeError(
+      `Invalid address "${address}": baud rate ${baud} is not one a serial line can have; use one of ${
+        SERIAL_BAUD_RATES.join(", ")
+      }`,
     );
   }
   return { transport: "serial", path: decodeURIComponent(match[1]), baud };

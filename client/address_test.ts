@@ -106,6 +106,11 @@ Deno.test("parseAddress reads serial lines with an optional baud rate", () => {
   ) {
     assert.throws(() => parseAddress(bad), /serial:\/\/\/dev\/ttyUSB0/, bad);
   }
+  // A rate no line can have fails here, not at every dial.
+  assert.throws(
+    () => parseAddress("serial:///dev/ttyUSB0?baud=12345"),
+    /baud rate 12345 is not one a serial line can have; use one of 50, /,
+  );
 });
 
 Deno.test("toAddress turns a dialer into a stream address and parses text", () => {

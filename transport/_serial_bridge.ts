@@ -37,7 +37,8 @@ export function bridgeSerial(path: string, baud: number): BridgedSerial {
     writer = spawn("dd", [
       `of=${path}`,
       "bs=65536",
-      "conv=notrunc",
+      // nocreat: a device gone before dd starts must not become a file.
+      "conv=notrunc,nocreat",
       "status=none",
     ], "stdin");
   } catch (error) {

@@ -17,40 +17,9 @@ import type { ByteStream } from "./byte_stream.ts";
 import { bridgeSerial } from "./_serial_bridge.ts";
 import { READ_TIMEOUT_MS, SerialAdapter } from "./_serial_adapter.ts";
 import { message } from "./_serial_message.ts";
+import { SERIAL_BAUD_RATES } from "./_baud_rates.ts";
 
-/** Baud rates `stty` (and Linux termios) can set. */
-export const SERIAL_BAUD_RATES: readonly number[] = [
-  50,
-  75,
-  110,
-  134,
-  150,
-  200,
-  300,
-  600,
-  1200,
-  1800,
-  2400,
-  4800,
-  9600,
-  19200,
-  38400,
-  57600,
-  115200,
-  230400,
-  460800,
-  500000,
-  576000,
-  921600,
-  1000000,
-  1152000,
-  1500000,
-  2000000,
-  2500000,
-  3000000,
-  3500000,
-  4000000,
-];
+export { SERIAL_BAUD_RATES };
 
 /** How {@link openSerial} sets up the line. */
 export interface SerialOptions {

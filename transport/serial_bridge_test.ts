@@ -161,3 +161,17 @@ needsPty.test("openSerial names the flags when neither the device nor cat and dd
     /NotCapable .*--allow-all.*--allow-run=stty,cat,dd/,
   );
 });
+
+Deno.test("bridgeSerial never makes a file of a device path that is gone", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ttyGONE`;
+  try {
+    const line = bridgeSerial(path, 115200);
+    await line.write(text("hello")).catch(() => {});
+    await line.read(new Uint8Array(16)).catch(() => null);
+    line.close();
+    await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -2895,6 +2895,40 @@ function fnv1a(path) {
 }
 __name(fnv1a, "fnv1a");
 
+// transport/_baud_rates.ts
+var SERIAL_BAUD_RATES = [
+  50,
+  75,
+  110,
+  134,
+  150,
+  200,
+  300,
+  600,
+  1200,
+  1800,
+  2400,
+  4800,
+  9600,
+  19200,
+  38400,
+  57600,
+  115200,
+  230400,
+  460800,
+  5e5,
+  576e3,
+  921600,
+  1e6,
+  1152e3,
+  15e5,
+  2e6,
+  25e5,
+  3e6,
+  35e5,
+  4e6
+];
+
 // client/address.ts
 function parseAddress(address) {
   const scheme = /^([a-z]+):/i.exec(address)?.[1]?.toLowerCase();
@@ -2956,6 +2990,9 @@ function parseSerial(address) {
   const baud = Number(match?.[2] ?? 115200);
   if (!match || !(baud > 0)) {
     throw new TypeError(`Invalid address "${address}": give a device path and an optional baud rate, e.g. serial:///dev/ttyUSB0?baud=115200`);
+  }
+  if (!SERIAL_BAUD_RATES.includes(baud)) {
+    throw new TypeError(`Invalid address "${address}": baud rate ${baud} is not one a serial line can have; use one of ${SERIAL_BAUD_RATES.join(", ")}`);
   }
   return {
     transport: "serial",
