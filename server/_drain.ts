@@ -11,9 +11,10 @@ const TICK_MS = 10;
 
 /**
  * The window of `options` in ms (10 s by default), checked before the
- * drain changes anything.
+ * drain changes anything, and its settleTimeout with it.
  *
- * @throws {RangeError} When it is not a finite number >= 0.
+ * @throws {RangeError} When the window is not a finite number >= 0, or
+ * settleTimeout not a number >= 0.
  */
 export function drainWindow(options: DrainOptions): number {
   const window = options.window ?? 10_000;
@@ -21,6 +22,14 @@ export function drainWindow(options: DrainOptions): number {
     throw new RangeError(
       `window must be a finite number of milliseconds >= 0, got ${
         String(window)
+      }`,
+    );
+  }
+  const settle = options.settleTimeout ?? 1000;
+  if (typeof settle !== "number" || !(settle >= 0)) {
+    throw new RangeError(
+      `settleTimeout must be a number of milliseconds >= 0 (or Infinity), got ${
+        String(settle)
       }`,
     );
   }

@@ -126,6 +126,10 @@ Deno.test("Server.drain rejects a bad window before it stops accepting", async (
     t.server.drain({ window: "5000" as unknown as number }),
     RangeError,
   );
+  await assert.rejects(
+    t.server.drain({ window: 0, settleTimeout: NaN }),
+    /settleTimeout must be a number/,
+  );
   // Nothing changed: the listener is there and takes new sessions.
   assert.equal(t.server.listeners.length, 1);
   const peer = await t.connectRaw();
