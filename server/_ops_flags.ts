@@ -95,8 +95,9 @@ export function drainOnSignal(
   if (Deno.build.os === "windows") return () => {};
   let draining: Promise<void> | undefined;
   const onSignal = () => {
+    if (draining) return; // One drain; the next signals change nothing.
     console.log(`SIGUSR2: draining over ${window} ms, then stopping`);
-    draining ??= server.drain({ window }).catch((err) =>
+    draining = server.drain({ window }).catch((err) =>
       console.error(`drain failed: ${err instanceof Error ? err.message : err}`)
     ).finally(stop);
   };
