@@ -106,9 +106,11 @@ export class SerialAdapter implements SerialStream {
         buffer.set(into.subarray(0, n));
         return n;
       }
-      // No byte in READ_TIMEOUT_MS: read on. Nothing at once: end of file
-      // (a device that hung up).
-      if (performance.now() - started < READ_TIMEOUT_MS / 2) return null;
+      // No byte in READ_TIMEOUT_MS: read on. Nothing at once: the device
+      // hung up (a line has no end of file), which #guard rewords.
+      if (performance.now() - started < READ_TIMEOUT_MS / 2) {
+        throw new Error("it hung up");
+      }
     }
   }
 
