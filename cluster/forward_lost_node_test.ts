@@ -43,7 +43,14 @@ needsNats.test("NatsForwarder subscribes again elsewhere when a keyed call finds
     timeout: 5000,
     message: "the home node to hear from the other node",
   });
+  const clients = await nats.clients();
   await crashed.kill();
+  // NATS takes the crash in when it reads the socket's end; before that a
+  // call to the holder would wait for its answer instead of finding none.
+  await waitFor(async () => await nats.clients() < clients, {
+    timeout: 5000,
+    message: "nats-server to notice the crash",
+  });
   const caller = await home.connect();
   const join = await caller.call({
     requestId: 1,

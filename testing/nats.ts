@@ -107,6 +107,11 @@ export interface NatsServer extends AsyncDisposable {
   freeze(): Promise<void>;
   /** Resumes a frozen process (`SIGCONT`). */
   thaw(): void;
+  /**
+   * How many clients the server has connected now (its monitoring
+   * endpoint's `/connz`): a test can wait for it to notice a crash.
+   */
+  clients(): Promise<number>;
 }
 
 /** Whether process `pid` is stopped by a signal (state T in /proc). */
@@ -140,19 +145,28 @@ async function logTail(path: string): Promise<string> {
   }
 }
 
-/** Reads the port nats-server wrote to its ports file, if it did yet. */
-async function readPortsFile(dir: string): Promise<number | undefined> {
+/** What nats-server wrote to its ports file: client and monitoring ports. */
+interface Ports {
+  port: number;
+  monitoring: string | undefined;
+}
+
+/** Reads the ports nats-server wrote to its ports file, if it did yet. */
+async function readPortsFile(dir: string): Promise<Ports | undefined> {
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.name.endsWith(".ports")) continue;
     const text = await Deno.readTextFile(`${dir}/${entry.name}`);
-    let url: string | undefined;
+    let urls: { nats?: string[]; monitoring?: string[] };
     try {
-      url = (JSON.parse(text) as { nats?: string[] }).nats?.[0];
+      urls = JSON.parse(text);
     } catch {
       continue; // Still being written: read it again on the next look.
     }
+    const url = urls.nats?.[0];
     const port = Number(url?.slice(url.lastIndexOf(":") + 1));
-    if (Number.isInteger(port) && port > 0) return port;
+    if (Number.isInteger(port) && port > 0) {
+      return { port, monitoring: urls.monitoring?.[0] };
+    }
   }
   return undefined;
 }
@@ -188,6 +202,7 @@ export async function startNatsServer(
   );
   let child: Deno.ChildProcess | undefined;
   let port = -1;
+  let monitoring: string | undefined;
 
   const spawn = async () => {
     try {
@@ -197,6 +212,8 @@ export async function startNatsServer(
           "127.0.0.1",
           "-p",
           String(port),
+          "-m",
+          "-1",
           "-c",
           `${dir}/nats.conf`,
           "--ports_file_dir",
@@ -221,8 +238,11 @@ export async function startNatsServer(
     proc.status.then(() => exited = true);
     const deadline = performance.now() + timeout;
     while (!exited && performance.now() < deadline) {
-      if (port === -1) port = await readPortsFile(dir) ?? -1;
-      if (port > 0 && await accepts(port)) return;
+      if (monitoring === undefined) {
+        const ports = await readPortsFile(dir);
+        if (ports) ({ port, monitoring } = ports);
+      }
+      if (monitoring !== undefined && await accepts(port)) return;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     if (!exited) proc.kill("SIGKILL");
@@ -245,6 +265,7 @@ export async function startNatsServer(
       proc.kill("SIGCONT"); // a frozen process acts on signals once resumed
     } catch { /* already exited */ }
     await proc.status;
+    monitoring = undefined;
     for await (const entry of Deno.readDir(dir)) {
       if (entry.name.endsWith(".ports")) {
         await Deno.remove(`${dir}/${entry.name}`);
@@ -275,6 +296,15 @@ export async function startNatsServer(
     },
     thaw() {
       child?.kill("SIGCONT");
+    },
+    async clients() {
+      if (!child || monitoring === undefined) {
+        throw new Error("nats-server is not running");
+      }
+      const res = await fetch(`${monitoring}/connz`);
+      if (!res.ok) throw new Error(`nats-server /connz: ${res.status}`);
+      return ((await res.json()) as { num_connections: number })
+        .num_connections;
     },
     async restart() {
       if (child) throw new Error("nats-server is running: stop() it first");

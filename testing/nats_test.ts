@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { needsNats, startNatsServer } from "./nats.ts";
+import { waitFor } from "./wait.ts";
 
 async function accepts(port: number): Promise<boolean> {
   try {
@@ -29,4 +30,22 @@ needsNats.test("startNatsServer gives each server its own port", async () => {
   await using a = await startNatsServer();
   await using b = await startNatsServer();
   assert.notEqual(a.port, b.port);
+});
+
+needsNats.test("NatsServer.clients counts connected clients, before and after a restart", async () => {
+  await using nats = await startNatsServer();
+  assert.equal(await nats.clients(), 0);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: nats.port });
+  await conn.write(new TextEncoder().encode('CONNECT {"verbose":false}\r\n'));
+  await waitFor(async () => await nats.clients() === 1, {
+    message: "the client to count",
+  });
+  conn.close();
+  await waitFor(async () => await nats.clients() === 0, {
+    message: "the closed client to go",
+  });
+  await nats.stop();
+  await assert.rejects(() => nats.clients(), /not running/);
+  await nats.restart();
+  assert.equal(await nats.clients(), 0);
 });
