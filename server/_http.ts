@@ -14,6 +14,7 @@ import {
   type HttpRoute,
 } from "./http.ts";
 import type { FILES } from "./_static.ts";
+import { type OriginPolicy, upgradePolicy } from "./_ws_policy.ts";
 
 /** A built-in file: its name in server/_static.ts and its content type. */
 interface StaticFile {
@@ -68,8 +69,14 @@ export function router(
  */
 export function upgrader(
   open: (stream: WebSocketByteStream) => void,
-  options: { maxBufferedIn: number; stats: WebSocketStats },
+  options: {
+    maxBufferedIn: number;
+    stats: WebSocketStats;
+    origins?: OriginPolicy;
+    protocols?: readonly string[];
+  },
 ): HttpRoute {
+  const decide = upgradePolicy(options.origins, options.protocols);
   return (request, info) => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response(
@@ -80,6 +87,8 @@ export function upgrader(
         },
       );
     }
+    const { refuse, protocol } = decide(request);
+    if (refuse) return refuse;
     const addr = info?.remoteAddr;
     const remoteAddr = addr && "hostname" in addr
       ? { hostname: addr.hostname, port: addr.port }
@@ -87,7 +96,7 @@ export function upgrader(
     const secure = new URL(request.url).protocol === "https:";
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
-      upgraded = Deno.upgradeWebSocket(request);
+      upgraded = Deno.upgradeWebSocket(request, { protocol });
     } catch (error) {
       return new Response(
         `Bad WebSocket upgrade: ${

@@ -15,6 +15,9 @@ import type { WebSocketStats } from "../transport/websocket.ts";
 import { router, upgrader } from "./_http.ts";
 import type { Server } from "./server.ts";
 import { defaultMaxBufferedIn } from "../transport/_inbound.ts";
+import type { OriginPolicy } from "./_ws_policy.ts";
+
+export type { OriginPolicy } from "./_ws_policy.ts";
 
 /**
  * What the handlers know of the connection a request came on: `Deno.serve`
@@ -42,6 +45,30 @@ export interface WebSocketHandlerOptions {
   maxBufferedIn?: number;
   /** Where to count 1003 and 1009 closes; a fresh object by default. */
   stats?: WebSocketStats;
+  /**
+   * Which web pages may open a socket. A browser names the page's origin
+   * in every upgrade (`Origin: https://game.example`), cookies included,
+   * so without a check any site a player visits can open a session as
+   * that player. A list of origins (`scheme://host[:port]`): upgrades
+   * naming another get 403, upgrades naming none (clients that are not
+   * browsers) are served. Or a function deciding, given the Origin header
+   * (`null` when there is none). Default: every origin.
+   *
+   * @example Only the game's own pages
+   * ```ts ignore
+   * httpHandler(server, { origins: ["https://game.example"] });
+   * ```
+   */
+  origins?: OriginPolicy;
+  /**
+   * WebSocket subprotocols the endpoint speaks, preferred first. A client
+   * offering subprotocols (`new WebSocket(url, ["nanorpc"])`) is answered
+   * with the first of these it offered, and refused with 400 when it
+   * offered none of them (a browser fails a socket whose server picks no
+   * subprotocol it offered). A client offering none is served. Default
+   * `["nanorpc"]`.
+   */
+  protocols?: readonly string[];
 }
 
 /** How {@link httpHandler} routes requests. */
@@ -97,6 +124,8 @@ export function websocketHandler(
     maxBufferedIn: options.maxBufferedIn ??
       defaultMaxBufferedIn(server.maxMessageSize),
     stats: options.stats ?? { inboundOverflows: 0, textMessages: 0 },
+    origins: options.origins,
+    protocols: options.protocols,
   });
 }
 

@@ -95,6 +95,8 @@ export async function openHttpListener(
     maxBufferedIn: options.maxBufferedIn ??
       defaultMaxBufferedIn(host.limits.maxMessageSize),
     stats,
+    origins: options.origins,
+    protocols: options.protocols,
   });
   const handler = router((request, info) => {
     if (closed || waiting.length >= MAX_WAITING) {

@@ -98,6 +98,53 @@ Deno.test("deno task server --http serves the page, and deno task call ws://…/
   }
 });
 
+Deno.test("deno task server --http-origin lets pages of that origin and clients naming none open sockets, and refuses other pages with 403", async () => {
+  const server = await startHttpServer([
+    "--http-origin",
+    "https://game.example",
+  ]);
+  try {
+    const upgrade = async (origin: string) => {
+      const res = await fetch(server.endpoint.replace(/^ws/, "http"), {
+        headers: {
+          origin,
+          upgrade: "websocket",
+          connection: "Upgrade",
+          "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+          "sec-websocket-version": "13",
+        },
+      });
+      const body = await res.text();
+      return { status: res.status, body };
+    };
+    const evil = await upgrade("https://evil.example");
+    assert.equal(evil.status, 403);
+    assert.match(evil.body, /Origin https:\/\/evil\.example may not open/);
+    const result = await call([server.endpoint, "/echo", "hi"]);
+    assert.equal(result.stdout, "hi\n", result.stderr);
+  } finally {
+    assert.equal((await server.stop()).code, 0);
+  }
+  const bad = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("server/main.ts", root).pathname,
+      "--http",
+      "127.0.0.1:0",
+      "--http-origin",
+      "game.example",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(bad.code, 2);
+  assert.match(
+    new TextDecoder().decode(bad.stderr),
+    /--http-origin: origins: "game.example" is not an origin/,
+  );
+});
+
 Deno.test("deno task server --http --demo echo serves no chat page, which would find no room", async () => {
   const server = await startHttpServer(["--demo", "echo"]);
   try {

@@ -7,7 +7,9 @@
  *
  * Flags: `--tcp HOST:PORT`, `--unix PATH` and `--http HOST:PORT` (each
  * repeatable; default `--tcp 127.0.0.1:7411`; `--http` serves the
- * WebSocket endpoint `/nanorpc`, the chat page `/` and `/nanorpc.js`),
+ * WebSocket endpoint `/nanorpc`, the chat page `/` and `/nanorpc.js`;
+ * `--http-origin https://game.example`, repeatable, lets only pages of
+ * those origins open sockets there, and clients that name no origin),
  * `--max-message-size BYTES`, `--handler-timeout MS`, `--log-level
  * error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully;
  * SIGUSR2 drains first: it stops accepting, closes the sessions spread over
@@ -43,6 +45,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEMO_PARTS, type DemoPart, registerDemo } from "./demo.ts";
 import type { HttpRoute } from "./http.ts";
+import { upgradePolicy } from "./_ws_policy.ts";
 import { DEFAULT_PORT, type Listener, type ListenOptions } from "./listener.ts";
 import type { LogLevel } from "./logger.ts";
 import type { MetricsSource } from "./metrics.ts";
@@ -87,7 +90,8 @@ export interface MainExtras {
 }
 
 const USAGE = `usage: deno task server [--tcp HOST:PORT]... [--unix PATH]...
-                        [--http HOST:PORT]... [--no-gateway]
+                        [--http HOST:PORT]... [--http-origin ORIGIN]...
+                        [--no-gateway]
                         [--serial PATH[:BAUD]]...
                         [--demo all|echo|room|none] [--module PATH]...
                         [--max-message-size BYTES] [--handler-timeout MS]
@@ -145,6 +149,7 @@ export async function main(
       unix: { type: "string", multiple: true },
       serial: { type: "string", multiple: true },
       http: { type: "string", multiple: true },
+      "http-origin": { type: "string", multiple: true },
       "no-gateway": { type: "boolean" },
       "max-message-size": { type: "string" },
       "handler-timeout": { type: "string" },
@@ -180,13 +185,19 @@ export async function main(
     );
   }
   const ops = opsFlags(values);
+  const origins = values["http-origin"];
+  try {
+    upgradePolicy(origins);
+  } catch (error) {
+    throw new UsageError(`--http-origin: ${(error as Error).message}`);
+  }
   // The chat page talks to the demo's room: served only with it.
   const chatPage = demo === "all" || demo === "room";
   const targets: ListenOptions[] = [
     ...(values.tcp ?? []).map((v) => parseTcp(v)),
     ...(values.unix ?? []).map((path) => ({ path })),
     ...(values.http ?? []).map((v) => ({
-      http: { ...parseTcp(v, "--http"), demoPage: chatPage },
+      http: { ...parseTcp(v, "--http"), demoPage: chatPage, origins },
     })),
   ];
   const lines = (values.serial ?? []).map(parseSerial);

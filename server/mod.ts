@@ -53,6 +53,7 @@ export {
   httpHandler,
   type HttpHandlerOptions,
   type HttpRoute,
+  type OriginPolicy,
   type RequestInfo,
   websocketHandler,
   type WebSocketHandlerOptions,
