@@ -129,32 +129,58 @@ function serveFile(
     files = undefined; // The next request tries again.
     throw err;
   });
-  return files.then((loaded) => {
+  return files.then(async (loaded) => {
+    const { length, etag } = await describe(file.name, loaded);
     const headers: Record<string, string> = {
       "content-type": file.type,
       "cache-control": "no-cache",
       "x-content-type-options": "nosniff",
+      etag,
     };
+    // no-cache: browsers ask again on every load, and get 304 while the
+    // package (and so the file) is the same.
+    if (matches(request.headers.get("if-none-match"), etag)) {
+      return new Response(null, { status: 304, headers });
+    }
     if (request.method !== "HEAD") {
       return new Response(loaded[file.name], { headers });
     }
     // A HEAD answer states the length a GET would get (not 0).
-    headers["content-length"] = String(byteLength(file.name, loaded));
+    headers["content-length"] = String(length);
     return new Response(null, { headers });
   });
 }
 
-/** UTF-8 lengths of the built-in files, measured at their first HEAD. */
-const lengths = new Map<string, number>();
+/** Length and entity tag of each built-in file, worked out at its first use. */
+const described = new Map<string, Promise<{ length: number; etag: string }>>();
 
-/** The UTF-8 length of built-in file `name`, as a GET would send it. */
-function byteLength(name: keyof typeof FILES, loaded: typeof FILES): number {
-  let length = lengths.get(name);
-  if (length === undefined) {
-    length = new TextEncoder().encode(loaded[name]).length;
-    lengths.set(name, length);
+/** The UTF-8 length of built-in file `name` and an entity tag for it. */
+function describe(
+  name: keyof typeof FILES,
+  loaded: typeof FILES,
+): Promise<{ length: number; etag: string }> {
+  let known = described.get(name);
+  if (known === undefined) {
+    const bytes = new TextEncoder().encode(loaded[name]);
+    known = crypto.subtle.digest("SHA-256", bytes).then((digest) => {
+      const hex = Array.from(
+        new Uint8Array(digest, 0, 12),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+      return { length: bytes.length, etag: `"${hex}"` };
+    });
+    described.set(name, known);
   }
-  return length;
+  return known;
+}
+
+/** Whether an If-None-Match header names `etag` (or is `*`). */
+function matches(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  return header.split(",").some((tag) => {
+    const t = tag.trim();
+    return t === "*" || t === etag || t === `W/${etag}`;
+  });
 }
 
 function notFound(request: Request): Response {

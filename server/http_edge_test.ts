@@ -1,6 +1,6 @@
 // Edges of the HTTP face through real sockets: WebSocket peers the server
-// refuses as soon as their upgrade arrives, and HEAD requests for the
-// built-in files.
+// refuses as soon as their upgrade arrives, and HEAD and revalidating
+// requests for the built-in files.
 
 import assert from "node:assert/strict";
 import { within } from "../testing/wait.ts";
@@ -78,4 +78,30 @@ Deno.test("server.listen({ http }) answers HEAD for a built-in file with the len
     );
     assert.equal(head.headers.get("content-length"), String(body.length), path);
   }
+});
+
+Deno.test("server.listen({ http }) tags built-in files and answers a revalidation naming the tag with 304", async () => {
+  await using s = await httpServer();
+  const tags = new Set<string>();
+  for (const path of ["/nanorpc.js", "/", "/chat.css"]) {
+    const get = await fetch(`${s.url}${path}`);
+    await get.body?.cancel();
+    const etag = get.headers.get("etag");
+    assert.match(etag ?? "", /^"[0-9a-f]{24}"$/, path);
+    tags.add(etag!);
+    for (const header of [etag!, `W/${etag}`, `"other", ${etag}`, "*"]) {
+      const again = await fetch(`${s.url}${path}`, {
+        headers: { "if-none-match": header },
+      });
+      assert.equal(again.status, 304, `${path} ${header}`);
+      assert.equal(await again.text(), "");
+      assert.equal(again.headers.get("etag"), etag);
+    }
+    const stale = await fetch(`${s.url}${path}`, {
+      headers: { "if-none-match": '"0000"' },
+    });
+    assert.equal(stale.status, 200);
+    assert.ok((await stale.text()).length > 0);
+  }
+  assert.equal(tags.size, 3);
 });
