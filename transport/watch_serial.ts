@@ -48,6 +48,8 @@ export interface SerialWatch extends AsyncDisposable {
  * @param options Baud rate, pauses, cancellation and error reporting.
  * @param onStream Serves one stream; resolve when it is done with it.
  * @returns The watch; `close()` it (or `await using` it) to stop.
+ * @throws {Error} When this process watches `path` (or the device it
+ * links to) already: two readers would split the line's bytes.
  *
  * @example Serving NanoRPC on a USB serial adapter that may be unplugged
  * ```ts ignore
@@ -71,6 +73,13 @@ export function watchSerial(
   options: WatchSerialOptions,
   onStream: (stream: SerialStream) => Promise<void> | void,
 ): SerialWatch {
+  const key = devicePath(path);
+  if (watched.has(key)) {
+    // Both would read the line, each taking bytes meant for the other.
+    throw new Error(
+      `${path} is watched already in this process (serveSerial or watchSerial): close that watch first`,
+    );
+  }
   const initial = Math.max(1, options.initialDelay ?? 100);
   const max = Math.min(
     2 ** 31 - 1,
@@ -134,7 +143,8 @@ export function watchSerial(
       delay = Math.min(delay * 2, max);
     }
     signal.removeEventListener("abort", closeCurrent);
-  })();
+  })().finally(() => watched.delete(key));
+  watched.add(key);
 
   const close = async () => {
     stop.abort();
@@ -153,6 +163,21 @@ export function watchSerial(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** The devices watched in this process, by {@link devicePath}. */
+const watched = new Set<string>();
+
+/**
+ * `path` with symbolic links resolved (`/dev/serial/by-id/...` names a
+ * `/dev/ttyUSB*`), or as given while the device is not there.
+ */
+function devicePath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** Waits `ms`, or less if `signal` aborts; leaves no timer behind. */

@@ -126,3 +126,22 @@ needsPty.test("watchSerial goes on when its onError throws, and logs that to con
   await pair.stop();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("watchSerial refuses a second watch of one device in the process, through a link too, until the first is closed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanorpc_watch_" });
+  try {
+    // A device file is enough to resolve links; it is never opened here
+    // (/dev/null stands for the device, reached through a link).
+    await Deno.symlink("/dev/null", `${dir}/tty`);
+    const first = watchSerial(`${dir}/tty`, { initialDelay: 1000 }, () => {});
+    assert.throws(
+      () => watchSerial("/dev/null", {}, () => {}),
+      /\/dev\/null is watched already in this process/,
+    );
+    await first.close();
+    const again = watchSerial("/dev/null", { initialDelay: 1000 }, () => {});
+    await again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
