@@ -108,8 +108,10 @@ export interface NatsServer extends AsyncDisposable {
   /** Resumes a frozen process (`SIGCONT`). */
   thaw(): void;
   /**
-   * How many clients the server has connected now (its monitoring
-   * endpoint's `/connz`): a test can wait for it to notice a crash.
+   * How many connections the server holds now (its monitoring endpoint's
+   * `/connz`): a test can wait for it to notice a crash. A connection
+   * counts until the server sees it end, the start's own probe of the
+   * port included.
    */
   clients(): Promise<number>;
 }
