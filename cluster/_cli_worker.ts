@@ -9,7 +9,7 @@
 import { main } from "../server/main.ts";
 import { httpFallback } from "./main.ts";
 import type { Server } from "../server/server.ts";
-import type { WorkerContext } from "./workers.ts";
+import type { WorkerContext } from "./workers_options.ts";
 
 /** Drops `--serial X` / `--serial=X` from `args`. */
 function withoutSerial(args: readonly string[]): string[] {

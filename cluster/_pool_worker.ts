@@ -1,7 +1,8 @@
 /**
  * The entry of every worker of a {@link Workers} pool: makes the shared
  * broker (and forwarder), runs the pool's module, answers the pool's
- * requests for counters, and stops gracefully when asked.
+ * requests for counters, drains its server and stops gracefully when
+ * asked.
  *
  * @module
  */
@@ -14,7 +15,9 @@ import { BroadcastChannelBroker } from "./broadcast_channel_broker.ts";
 import { NatsBroker } from "./nats_broker.ts";
 import { NatsForwarder } from "./nats_forwarder.ts";
 // deno-lint-ignore no-unused-vars
-import type { FromWorker, ToWorker, WorkerMain, Workers } from "./workers.ts";
+import type { Workers } from "./workers.ts";
+import type { WorkerMain } from "./workers_options.ts";
+import type { FromWorker, ToWorker } from "./_pool_messages.ts";
 
 const self = globalThis as unknown as {
   onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
@@ -37,6 +40,8 @@ const stopping = Promise.withResolvers<void>();
 /** The pool's answers to {@link poolMetrics}, by request id. */
 const metricsAsked = new Map<number, PromiseWithResolvers<string>>();
 let nextMetrics = 1;
+/** The pool's drains running here, by request id. */
+const drains = new Map<number, AbortController>();
 
 /** Longest wait for the pool's metrics: past the pool's wait for each. */
 const POOL_METRICS_TIMEOUT = 10_000;
@@ -109,6 +114,23 @@ async function start(m: Extract<ToWorker, { type: "start" }>): Promise<void> {
   });
 }
 
+/** Drains the server as the pool asks; answers with its counters then. */
+function drain(m: Extract<ToWorker, { type: "drain" }>): void {
+  const abort = new AbortController();
+  if (m.aborted) abort.abort();
+  drains.set(m.id, abort);
+  server!.drain({ ...m.options, signal: abort.signal }).then(
+    () =>
+      self.postMessage({ type: "drained", id: m.id, stats: server!.stats() }),
+    (err) =>
+      self.postMessage({
+        type: "drained",
+        id: m.id,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+  ).finally(() => drains.delete(m.id));
+}
+
 async function stop(): Promise<void> {
   stopping.resolve();
   await server?.shutdown();
@@ -142,6 +164,12 @@ self.onmessage = (e) => {
       else asked?.reject(new Error(`Pool metrics failed: ${m.error}`));
       return;
     }
+    case "drain":
+      drain(m);
+      return;
+    case "drain-abort":
+      drains.get(m.id)?.abort();
+      return;
     case "stop":
       stop();
       return;

@@ -17,9 +17,12 @@
  * runs N event loops (Deno Workers) on the same ports with `reusePort`
  * (Linux), sharing through NATS when `--nats` is given and through
  * `BroadcastChannel` otherwise. SIGINT and SIGTERM stop every worker
- * gracefully and print their counters, summed; a worker that dies stops
- * the others the same way, and the process exits 1. Every other flag is the
- * server's (`--help` lists them).
+ * gracefully and print their counters, summed (`--stop-timeout MS`, 30,000
+ * by default: a worker not stopped by then is terminated); SIGUSR2 drains
+ * every worker over `--drain-window MS` first, as it drains a single
+ * server, then stops them. A worker that dies stops the others the same
+ * way, and the process exits 1. Every other flag is the server's (`--help`
+ * lists them).
  *
  * @module
  */
@@ -28,29 +31,59 @@ import { connectGateway } from "../gateway/connect.ts";
 import { main as serverMain } from "../server/main.ts";
 import type { Server } from "../server/server.ts";
 import type { ServerStats } from "../server/stats.ts";
+import { opsFlags } from "../server/_ops_flags.ts";
 import { reportFailure, UsageError } from "../server/_usage.ts";
 import { NatsBroker } from "./nats_broker.ts";
 import { NatsForwarder } from "./nats_forwarder.ts";
 import { Workers } from "./workers.ts";
 
 const USAGE = `cluster flags: [--nats URL]... [--nats-prefix PREFIX]
-                [--node-name NAME] [--workers N]`;
+                [--node-name NAME] [--workers N] [--stop-timeout MS]`;
 
 interface ClusterFlags {
   nats: string[];
   prefix?: string;
   name?: string;
   workers?: number;
+  stopTimeout?: number;
 }
 
-/** Takes this file's flags out of `args`; the rest is the server's. */
+/** A positive whole number from `value`, or a usage error naming `flag`. */
+function positive(flag: string, value: string, unit: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`${flag} wants a positive ${unit}, got ${value}`);
+  }
+  return n;
+}
+
+/**
+ * Takes this file's flags out of `args`; the rest is the server's.
+ *
+ * @param args The command line, without the program.
+ * @returns The cluster's flags, and the server's arguments.
+ * @throws {UsageError} When a flag has no value, or `--workers` or
+ * `--stop-timeout` is not a positive whole number.
+ *
+ * @example
+ * ```ts ignore
+ * const { flags, rest } = splitArgs(["--workers", "2", "--tcp", ":7411"]);
+ * // flags.workers === 2, rest: ["--tcp", ":7411"]
+ * ```
+ */
 export function splitArgs(args: readonly string[]): {
   flags: ClusterFlags;
   rest: string[];
 } {
   const flags: ClusterFlags = { nats: [] };
   const rest: string[] = [];
-  const own = ["--nats", "--nats-prefix", "--node-name", "--workers"];
+  const own = [
+    "--nats",
+    "--nats-prefix",
+    "--node-name",
+    "--workers",
+    "--stop-timeout",
+  ];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const eq = arg.indexOf("=");
@@ -64,20 +97,33 @@ export function splitArgs(args: readonly string[]): {
     if (name === "--nats") flags.nats.push(value);
     else if (name === "--nats-prefix") flags.prefix = value;
     else if (name === "--node-name") flags.name = value;
-    else {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1) {
-        throw new UsageError(
-          `--workers wants a positive integer, got ${value}`,
-        );
-      }
-      flags.workers = n;
+    else if (name === "--workers") {
+      flags.workers = positive(name, value, "integer");
+    } else {
+      flags.stopTimeout = positive(name, value, "whole number of ms");
     }
   }
   return { flags, rest };
 }
 
-/** The Connect gateway on every `--http` listener (off: `--no-gateway`). */
+/** `--drain-window`, a server flag that the pool reads too (10,000 ms). */
+function drainWindowFlag(args: readonly string[]): number {
+  let text: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--drain-window") text = args[++i] ?? "";
+    else if (args[i].startsWith("--drain-window=")) text = args[i].slice(15);
+  }
+  return opsFlags({ "drain-window": text }).drainWindow;
+}
+
+/**
+ * The Connect gateway on every `--http` listener (off: `--no-gateway`).
+ *
+ * @example
+ * ```ts ignore
+ * await serverMain(["--http", "127.0.0.1:8080"], { httpFallback });
+ * ```
+ */
 export const httpFallback = (server: Server) => connectGateway(server).fetch;
 
 function summary(s: ServerStats, workers?: number): string {
@@ -86,25 +132,67 @@ function summary(s: ServerStats, workers?: number): string {
     (workers === undefined ? "" : ` (${workers} workers)`);
 }
 
+/**
+ * On SIGUSR2, drains the pool over `window` ms (every worker stops
+ * accepting), then calls `stop`, as server/main.ts does with one server:
+ * one drain, the next signals change nothing. Once the pool stops, the
+ * signal is ignored (it would otherwise end the process). Returns what
+ * removes the signal listener.
+ */
+function drainOnSignal(pool: Promise<Workers>, how: {
+  /** How many workers (for the log line). */
+  count: number;
+  /** The drain's window, in ms. */
+  window: number;
+  /** Resolves when the pool starts stopping. */
+  stopping: Promise<void>;
+  /** Stops the pool. */
+  stop: () => void;
+}): () => void {
+  const { count, window, stopping, stop } = how;
+  if (Deno.build.os === "windows") return () => {};
+  let stopped = false;
+  stopping.then(() => stopped = true);
+  const drain = async () => {
+    try {
+      // (a pool that failed to start drains nothing: run() reports it)
+      await (await pool.catch(() => undefined))?.drain({ window });
+    } catch (err) {
+      console.error(
+        `drain failed: ${err instanceof Error ? err.message : err}`,
+      );
+    } finally {
+      stop();
+    }
+  };
+  let draining: Promise<void> | undefined;
+  const onSignal = () => {
+    if (draining) return; // One drain; the next signals change nothing.
+    if (stopped) {
+      return console.log("SIGUSR2 ignored: the pool is already stopping");
+    }
+    console.log(
+      `SIGUSR2: draining ${count} workers over ${window} ms, then stopping`,
+    );
+    draining = drain();
+  };
+  Deno.addSignalListener("SIGUSR2", onSignal);
+  return () => Deno.removeSignalListener("SIGUSR2", onSignal);
+}
+
 async function runWorkers(
   flags: ClusterFlags,
   rest: string[],
 ): Promise<number> {
+  const window = drainWindowFlag(rest);
   const stopped = Promise.withResolvers<void>();
   const stop = () => stopped.resolve();
-  // Draining spreads one server's sessions over a window; a pool has none
-  // to drain (SIGUSR2 would otherwise end it without a word).
-  const noDrain = () =>
-    console.error(
-      "SIGUSR2 ignored: --workers cannot drain; stop the pool with SIGTERM",
-    );
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  Deno.addSignalListener("SIGUSR2", noDrain);
   // A worker that dies would leave the process up with fewer workers (and
   // without worker 0's listeners): stop, so a supervisor restarts it all.
   let code = 0;
-  const pool = await Workers.start({
+  const starting = Workers.start({
     onWorkerExit: () => {
       console.error("stopping the pool: a worker is gone");
       code = 1;
@@ -116,15 +204,28 @@ async function runWorkers(
     nats: flags.nats.length > 0
       ? { servers: flags.nats, prefix: flags.prefix, name: flags.name }
       : undefined,
+    stopTimeout: flags.stopTimeout,
   });
-  console.log(`${pool.count} workers listening on ${pool.urls.join(", ")}`);
-  await stopped.promise;
-  Deno.removeSignalListener("SIGINT", stop);
-  Deno.removeSignalListener("SIGTERM", stop);
-  Deno.removeSignalListener("SIGUSR2", noDrain);
-  const total = await pool.shutdown();
-  console.log(summary(total, total.workers));
-  return code;
+  // Listening before the pool starts: a SIGUSR2 meanwhile drains it once
+  // started, rather than end the process.
+  const undrain = drainOnSignal(starting, {
+    count: flags.workers!,
+    window,
+    stopping: stopped.promise,
+    stop,
+  });
+  try {
+    const pool = await starting;
+    console.log(`${pool.count} workers listening on ${pool.urls.join(", ")}`);
+    await stopped.promise;
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    const total = await pool.shutdown();
+    console.log(summary(total, total.workers));
+    return code;
+  } finally {
+    undrain();
+  }
 }
 
 async function run(args: string[]): Promise<number> {
@@ -135,12 +236,12 @@ async function run(args: string[]): Promise<number> {
   }
   const { flags, rest } = splitArgs(args);
   if (flags.workers !== undefined && flags.workers > 1) {
-    if (rest.some((arg) => arg.startsWith("--drain-window"))) {
-      throw new UsageError(
-        "--drain-window drains a single server on SIGUSR2; a pool of --workers stops on SIGTERM",
-      );
-    }
     return await runWorkers(flags, rest);
+  }
+  if (flags.stopTimeout !== undefined) {
+    throw new UsageError(
+      "--stop-timeout bounds the stop of a pool: give --workers N (2 or more) too",
+    );
   }
   if (flags.nats.length === 0) return await serverMain(rest, { httpFallback });
   const link = { servers: flags.nats, prefix: flags.prefix, name: flags.name };

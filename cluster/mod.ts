@@ -58,14 +58,15 @@ export type {
   NatsForwarderOptions,
   NatsForwarderStats,
 } from "./nats_forwarder_options.ts";
-export {
-  type WorkerContext,
-  type WorkerMain,
-  Workers,
-  type WorkersOptions,
-  type WorkersQueryOptions,
-  type WorkersStats,
-} from "./workers.ts";
+export { Workers } from "./workers.ts";
+export type {
+  WorkerContext,
+  WorkerMain,
+  WorkersDrainOptions,
+  WorkersOptions,
+  WorkersQueryOptions,
+  WorkersStats,
+} from "./workers_options.ts";
 export type { Broker, BrokerMessage } from "../server/broker.ts";
 export type {
   ForwardCallOptions,

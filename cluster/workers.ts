@@ -10,133 +10,19 @@
  * @module
  */
 
-import type { Server } from "../server/server.ts";
-import type { Broker } from "../server/broker.ts";
-import type { Forwarder } from "../server/forward.ts";
-import type { Listener, ListenOptions } from "../server/listener.ts";
-import type { ServerStats } from "../server/stats.ts";
+import { newStats, type ServerStats } from "../server/stats.ts";
+import { drainWindow } from "../server/_drain.ts";
+import { timerFor } from "../server/_timer.ts";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { mergeMetrics } from "./_metrics_merge.ts";
-
-/** What every worker's module gets. */
-export interface WorkerContext {
-  /** This worker's number, from 0. */
-  readonly index: number;
-  /** How many workers the pool has. */
-  readonly count: number;
-  /** {@link WorkersOptions.data}, cloned. */
-  readonly data: unknown;
-  /** Give these to the worker's `Server`: the shared broker (and forwarder). */
-  readonly options: { readonly broker: Broker; readonly forward?: Forwarder };
-  /**
-   * Binds `target` on `server` the pool's way: TCP and TLS with
-   * `reusePort` on the same port in every worker (port 0 is resolved by
-   * worker 0); UNIX sockets and HTTP listeners in worker 0 only (the
-   * others get `undefined`).
-   */
-  listen(server: Server, target: ListenOptions): Promise<Listener | undefined>;
-  /** Resolves when the pool stops; the pool then shuts the server down. */
-  readonly stopping: Promise<void>;
-  /**
-   * The pool's metrics in the Prometheus text format, as
-   * {@link Workers.metrics} gives them: serve them from worker 0's HTTP
-   * listener with `metricsHandler({ metrics: ctx.metrics })`.
-   */
-  metrics(): Promise<string>;
-}
-
-/**
- * The default export of a worker module: builds the worker's server with
- * `ctx.options`, listens with `ctx.listen`, and returns the server.
- */
-export type WorkerMain = (ctx: WorkerContext) => Server | Promise<Server>;
-
-/** Options of {@link Workers.start}. */
-export interface WorkersOptions {
-  /** How many workers; at least 1. */
-  count: number;
-  /**
-   * The module every worker imports; its default export is a
-   * {@link WorkerMain}. A URL, or a file path (relative to the current
-   * directory).
-   */
-  module: string | URL;
-  /** Passed to every worker's module (structured-cloned). */
-  data?: unknown;
-  /** Share through NATS instead of `BroadcastChannel`. */
-  nats?: {
-    /** NATS server URL(s). */
-    servers: string | string[];
-    /** Subject prefix; `"nanorpc"` by default. */
-    prefix?: string;
-    /** Client name; each worker appends `-<index>`. */
-    name?: string;
-  };
-  /** Milliseconds a worker may take to start; 30000 by default. */
-  startTimeout?: number;
-  /**
-   * Milliseconds a worker may take to stop gracefully in
-   * {@link Workers.shutdown} (its server's own `shutdownTimeout`
-   * included: keep this above it) before it is terminated; 30000 by
-   * default.
-   */
-  stopTimeout?: number;
-  /**
-   * Called when a started worker dies (an uncaught error) or ends itself
-   * (`Deno.exit`, `close()`); the pool goes on without it (its sessions
-   * are gone, and with worker 0 the UNIX and HTTP listeners).
-   * `deno task server --workers N` stops the pool then and exits 1. A
-   * worker ending itself is known by the message it sends as it ends,
-   * which Deno may drop under load: then the pool takes it for a wedged
-   * one (`stats()` and `metrics()` leave it out after their timeout,
-   * `shutdown()` terminates it after `stopTimeout`). A worker that ends while the pool is still starting is
-   * reported as the pool is made, before `start()` resolves.
-   */
-  onWorkerExit?: (index: number, reason: string) => void;
-}
-
-/** Messages from the pool to a worker. */
-export type ToWorker =
-  | {
-    type: "start";
-    index: number;
-    count: number;
-    module: string;
-    data: unknown;
-    nats?: WorkersOptions["nats"];
-    channel: string;
-    ports: number[];
-  }
-  | { type: "stats"; id: number }
-  | { type: "metrics"; id: number }
-  | { type: "pool-metrics"; id: number; text: string; error?: string }
-  | { type: "stop" };
-
-/** Messages from a worker to the pool. */
-export type FromWorker =
-  | { type: "ready"; urls: string[]; ports: number[] }
-  | { type: "stats"; id: number; stats: ServerStats }
-  | { type: "metrics"; id: number; text: string }
-  | { type: "pool-metrics"; id: number }
-  | { type: "stopped"; stats: ServerStats }
-  | { type: "failed"; message: string }
-  | { type: "exited" };
-
-/** Options of {@link Workers.stats} and {@link Workers.metrics}. */
-export interface WorkersQueryOptions {
-  /**
-   * How long to wait for each worker, in ms; one that has not answered
-   * by then is left out. Default 5000.
-   */
-  timeout?: number;
-}
-
-/** Counters of a pool: the sum over its workers. */
-export interface WorkersStats extends ServerStats {
-  /** Workers that reported. */
-  workers: number;
-}
+import type { DrainRequest, FromWorker, ToWorker } from "./_pool_messages.ts";
+import type {
+  WorkersDrainOptions,
+  WorkersOptions,
+  WorkersQueryOptions,
+  WorkersStats,
+} from "./workers_options.ts";
 
 /**
  * A pool of workers serving the same ports.
@@ -200,7 +86,14 @@ export class Workers implements AsyncDisposable {
         let answer: unknown;
         if (m.type === "stats") [key, answer] = [m.id, m.stats];
         else if (m.type === "metrics") [key, answer] = [m.id, m.text];
-        else if (m.type === "stopped") [key, answer] = ["stop", m.stats];
+        else if (m.type === "drained") {
+          [key, answer] = [m.id, m.stats];
+          if (m.error !== undefined) {
+            console.error(
+              `nanorpc Workers: worker ${index} failed to drain: ${m.error}`,
+            );
+          }
+        } else if (m.type === "stopped") [key, answer] = ["stop", m.stats];
         else return;
         awaited.get(key)?.(answer);
         awaited.delete(key);
@@ -226,7 +119,16 @@ export class Workers implements AsyncDisposable {
    * Starts `options.count` workers; resolves once each listens. Worker 0
    * starts first, so that the ports it picked for port 0 are the others'.
    *
+   * @param options How many workers, their module, and the limits.
+   * @returns The pool, every worker listening.
+   * @throws {RangeError} When `count` is not a positive integer.
    * @throws {Error} When a worker fails to start (the others are stopped).
+   *
+   * @example
+   * ```ts ignore
+   * const pool = await Workers.start({ count: 2, module: "./app.ts" });
+   * console.log(`${pool.count} workers on ${pool.urls.join(", ")}`);
+   * ```
    */
   static async start(options: WorkersOptions): Promise<Workers> {
     const count = options.count;
@@ -392,9 +294,98 @@ export class Workers implements AsyncDisposable {
   }
 
   /**
+   * Drains every worker's server at once, as `server.drain(options)`
+   * drains one (see `DrainOptions`): by default each stops accepting,
+   * then closes its own sessions spread over `options.window` ms, so
+   * that clients reconnect elsewhere without a herd. Resolves when every
+   * worker has drained, with their counters then, summed
+   * (`drainCloses`: the sessions moved off; `workers`: how many drained);
+   * call {@link shutdown} after. A worker that dies or ends meanwhile, or
+   * has not drained within `options.timeout`, is left out, so none can
+   * hold the drain.
+   *
+   * Like a second `server.drain()`, a second call while one runs drains
+   * again, over its own window, the sessions still open; each resolves
+   * when its own pass ends. Once {@link shutdown} has begun, it drains
+   * nothing and resolves when the shutdown has closed every session, with
+   * no worker in the sum (`workers: 0`); a shutdown begun during a drain
+   * ends it the same way. Aborting `options.signal` stops every worker's
+   * drain: sessions not yet closed stay.
+   *
+   * @param options The window, and the rest of `server.drain()`'s options.
+   * @returns The workers' counters once drained, summed.
+   * @throws {RangeError} When the window, `settleTimeout` or `timeout` is
+   * not a number of milliseconds >= 0 (the window also finite); nothing
+   * is drained then.
+   *
+   * @example
+   * ```ts ignore
+   * // Deploying: move every worker's sessions off over 30 s, then stop.
+   * const { drainCloses } = await pool.drain({ window: 30_000 });
+   * console.log(`${drainCloses} sessions moved off`);
+   * await pool.shutdown();
+   * ```
+   */
+  async drain(options: WorkersDrainOptions = {}): Promise<WorkersStats> {
+    const window = drainWindow(options); // A bad window changes nothing.
+    const timeout = options.timeout ??
+      window + (options.settleTimeout ?? 1000) + 5000;
+    if (typeof timeout !== "number" || !(timeout >= 0)) {
+      throw new RangeError(
+        `timeout must be a number of milliseconds >= 0, got ${String(timeout)}`,
+      );
+    }
+    if (this.#stopping) {
+      await this.#stopping;
+      return sum([]);
+    }
+    const id = this.#nextId++;
+    const request: DrainRequest = {
+      window,
+      stopAccepting: options.stopAccepting,
+      settleTimeout: options.settleTimeout,
+    };
+    const { signal } = options;
+    const aborted = signal?.aborted ?? false;
+    const answers = this.#workers.map((w, index) =>
+      this.#ask<ServerStats>(
+        w,
+        { type: "drain", id, options: request, aborted },
+        id,
+        timeout,
+        () =>
+          console.error(
+            `nanorpc Workers: worker ${index} did not drain within ${timeout} ms; leaving it out`,
+          ),
+      )
+    );
+    const abort = () => {
+      for (const w of this.#workers) {
+        if (!this.#dead.has(w)) {
+          w.postMessage({ type: "drain-abort", id } satisfies ToWorker);
+        }
+      }
+    };
+    if (!aborted) signal?.addEventListener("abort", abort, { once: true });
+    try {
+      return sum(await Promise.all(answers));
+    } finally {
+      signal?.removeEventListener("abort", abort);
+    }
+  }
+
+  /**
    * Stops every worker gracefully (each shuts its server down, then its
    * links) and resolves with their final counters, summed. A worker that
    * has not stopped within `stopTimeout` is terminated, and left out.
+   *
+   * @returns The workers' final counters, summed.
+   *
+   * @example
+   * ```ts ignore
+   * const { workers, sessionsOpened } = await pool.shutdown();
+   * console.log(`${workers} workers served ${sessionsOpened} sessions`);
+   * ```
    */
   shutdown(): Promise<WorkersStats> {
     return this.#stopping ??= (async () => {
@@ -444,8 +435,10 @@ export class Workers implements AsyncDisposable {
     if (this.#dead.has(worker)) return answer;
     worker.postMessage(message);
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // (no timer for Infinity, or 2^31 ms and more: setTimeout would fire
+    // at once)
     const gone = new Promise<undefined>((resolve) =>
-      timer = setTimeout(() => {
+      timer = timerFor(() => {
         this.#awaited.get(worker)?.delete(key);
         late?.();
         resolve(undefined);
@@ -469,8 +462,9 @@ export class Workers implements AsyncDisposable {
  */
 type Settle = (answer: unknown) => void;
 
+/** The counters in `list`, summed (zero for none, not undefined). */
 function sum(list: (ServerStats | undefined)[]): WorkersStats {
-  const total: Record<string, number> = { workers: 0 };
+  const total: Record<string, number> = { ...newStats(), workers: 0 };
   for (const stats of list) {
     if (!stats) continue;
     total.workers++;

@@ -104,30 +104,6 @@ for (
   });
 }
 
-Deno.test("deno task server refuses --drain-window with --workers, which has no server to drain", async () => {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      new URL("./main.ts", import.meta.url).pathname,
-      "--workers",
-      "2",
-      "--drain-window",
-      "300",
-      "--tcp",
-      "127.0.0.1:0",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 2);
-  assert.match(
-    new TextDecoder().decode(stderr),
-    /--drain-window drains a single server/,
-  );
-});
-
 Deno.test("Workers.start fails, rather than hang later, when a started worker dies while the next one starts", async () => {
   const dir = await Deno.makeTempDir();
   try {

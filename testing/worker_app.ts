@@ -1,8 +1,10 @@
 /**
  * Test kit: a worker module for `Workers.start` (cluster/workers.ts): each
- * worker serves `/echo`, `/whoami` (its index) and `/busy` (holds its
- * event loop for the ms its data says) and listens where the
- * pool's data says; with `fail` set, worker 1 throws while starting, with
+ * worker serves `/echo`, `/whoami` (its index), `/busy` (holds its
+ * event loop for the ms its data says) and `/crash` (never answers; the
+ * worker dies of an uncaught error after the ms its data says) and listens
+ * where the pool's data says (with `ownSockets`, each worker on a UNIX
+ * socket of its own); with `fail` set, worker 1 throws while starting, with
  * `crash` set it dies of an uncaught error just after, with `exit` set it
  * says it ends itself just after (what the pool worker says on `Deno.exit`
  * or `close()`) but goes on running; with `crashFirst` set,
@@ -12,12 +14,14 @@
  */
 
 import { Server } from "../server/mod.ts";
-import type { WorkerContext } from "../cluster/workers.ts";
+import type { WorkerContext } from "../cluster/workers_options.ts";
 
 /** What the test passes as the pool's data. */
 export interface WorkerAppData {
   /** Where to listen (UNIX sockets: worker 0 only). */
   path: string;
+  /** Each worker listens on `${path}.${index}` instead, its own socket. */
+  ownSockets?: boolean;
   /** Make worker 1 fail to start. */
   fail?: boolean;
   /** Make worker 1 die of an uncaught error once it has started. */
@@ -57,7 +61,16 @@ export default async function workerApp(ctx: WorkerContext): Promise<Server> {
     while (performance.now() < until) { /* busy */ }
     return c.data;
   });
-  await ctx.listen(server, { path: data.path });
+  server.handle("/crash", (c) => {
+    const ms = Number(new TextDecoder().decode(c.data));
+    setTimeout(() => {
+      throw new Error(`worker ${ctx.index} crashes`);
+    }, ms);
+    return new Promise<never>(() => {});
+  });
+  if (data.ownSockets) {
+    await server.listen({ path: `${data.path}.${ctx.index}` });
+  } else await ctx.listen(server, { path: data.path });
   if (data.crash && ctx.index === 1) {
     setTimeout(() => {
       throw new Error("worker 1 crashes");
