@@ -14,6 +14,7 @@
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { RequestType, Status } from "../wasm/wire.ts";
 import type { Address } from "./address.ts";
+import { AbandonedIds } from "./_abandoned.ts";
 import { Call, type OutFrame, pingCall } from "./_call.ts";
 import { Connection } from "./_connection.ts";
 import { asError, dial, isPermissionError } from "./_dial.ts";
@@ -49,8 +50,8 @@ export class Link {
   #healthy = false;
   #draining: Promise<void> | undefined;
   #entries = new Map<number, Call | SubscriptionImpl<unknown>>();
-  /** Written calls that settled without their answer: ids still held. */
-  #abandoned = 0;
+  /** Ids held only for a late answer: bounded by maxAbandonedRequests. */
+  readonly #abandoned: AbandonedIds;
   #queue = new Waiting();
   readonly #ids: RequestIds;
   #connections = 0;
@@ -74,6 +75,7 @@ export class Link {
     this.settings = settings;
     this.#emit = emit;
     this.#ids = new RequestIds(settings.initialRequestId);
+    this.#abandoned = new AbandonedIds(settings.maxAbandonedRequests);
     this.#resume = ClientResume.from(settings);
     this.#opened.promise.catch(noop);
     this.#opening = this.#open();
@@ -123,8 +125,13 @@ export class Link {
     release: (subscription: SubscriptionImpl<unknown>): void => {
       if (this.#entries.get(subscription.id) === subscription) {
         this.#entries.delete(subscription.id);
+        this.#abandoned.free(subscription);
         if (this.#state !== "open") this.#resume?.orphan(subscription);
       }
+    },
+    abandon: (subscription: SubscriptionImpl<unknown>): void => {
+      if (this.#entries.get(subscription.id) !== subscription) return;
+      this.#dropIfStuck(this.#abandoned.add(subscription));
     },
   };
 
@@ -137,15 +144,7 @@ export class Link {
     if (this.#state === "open") this.#dispatch(call as Call);
     else if (this.#state === "closed") call.reject(new ConnectionClosedError());
     else if (this.settings.failFast) call.reject(new NotConnectedError());
-    else if (this.#queue.size >= this.settings.queueSize) {
-      call.reject(
-        new NotConnectedError(
-          `Not connected and ${this.#queue.size} requests are already waiting; retry later or raise queueSize`,
-        ),
-      );
-    } else {
-      this.#queue.add(call as Call);
-    }
+    else this.#queue.admit(call as Call, this.settings.queueSize);
     return call.promise;
   }
 
@@ -178,15 +177,13 @@ export class Link {
       this.#connection?.unsentSettled();
       return;
     }
-    const max = this.settings.maxAbandonedRequests;
-    if (++this.#abandoned > max) {
-      this.#connection?.close(
-        new ConnectionLostError(
-          `More than ${max} requests timed out or were aborted without an answer (maxAbandonedRequests); dropped the connection to free their ids, requests in flight were lost`,
-        ),
-      );
-    }
+    this.#dropIfStuck(this.#abandoned.add());
   };
+
+  /** Past maxAbandonedRequests: dropping the connection frees the ids. */
+  #dropIfStuck(error: ConnectionLostError | undefined): void {
+    if (error) this.#connection?.close(error);
+  }
 
   #onResponse = (
     id: number,
@@ -204,7 +201,7 @@ export class Link {
     if (type !== entry.answerType) return;
     this.#entries.delete(id);
     if (entry.done) {
-      this.#abandoned--; // The late answer of an abandoned call.
+      this.#abandoned.free(); // The late answer of an abandoned call.
     } else if (entry.type === RequestType.PING) {
       entry.resolve(performance.now() - entry.sentAt);
     } else if (status === Status.OK) {
@@ -356,7 +353,7 @@ export class Link {
         entry.disconnected();
       }
     }
-    this.#abandoned = 0;
+    this.#abandoned.clear();
     // The unwritten ones go out first, before those that waited already.
     this.#queue.addFirst(requeue);
   }
@@ -378,7 +375,7 @@ export class Link {
     const queue = this.#queue.take();
     const entries = [...this.#entries.values()];
     this.#entries.clear();
-    this.#abandoned = 0;
+    this.#abandoned.clear();
     for (const call of queue) call.reject(error);
     for (const entry of entries) {
       if (entry instanceof Call) entry.reject(error);

@@ -5,6 +5,11 @@
  * `close()` it says goodbye, so the session ends instead of lingering. It
  * also runs the `beforeReconnect` hook.
  *
+ * A token is never offered without bound: the answer to a resume has a
+ * time limit even when requests have none, and a token whose resume went
+ * unanswered on {@link MAX_UNANSWERED} connections in a row (each ended
+ * before the answer) is given up for a new session.
+ *
  * @module
  */
 
@@ -26,6 +31,15 @@ const GOODBYE_WAIT = 1000;
 const EMPTY = new Uint8Array(0);
 /** Subscriptions to end on the server after a resume, at most. */
 const MAX_ORPHANS = 1024;
+/** Longest wait for a resume's answer when neither limit applies. */
+const RESUME_WAIT = 10_000;
+/**
+ * Connections in a row a token is offered on that end before its answer;
+ * then it is given up. A resume that brings down every connection it goes
+ * out on (a node or a proxy that fails on it) must not keep the client
+ * from ever working again.
+ */
+const MAX_UNANSWERED = 3;
 
 /** What a resume answered: updates lost while away, and the next token. */
 export interface ResumeAnswer {
@@ -87,12 +101,28 @@ function reservedCall(path: Uint8Array, data: Uint8Array): Call<RpcResponse> {
   );
 }
 
+/**
+ * How long a resume's answer is awaited: `timeout`, or when that is none,
+ * `connectTimeout` (resuming is part of connecting), or {@link RESUME_WAIT}.
+ * Never unbounded: a server that does not answer would keep the client
+ * `connecting` for good.
+ */
+function resumeWait({ timeout, connectTimeout }: Settings): number {
+  for (const ms of [timeout, connectTimeout]) {
+    if (ms > 0 && ms < Infinity) return ms;
+  }
+  return RESUME_WAIT;
+}
+
 /** Resume state of one client. */
 export class ClientResume {
   readonly #enabled: boolean;
   readonly #timeout: number;
+  readonly #resumeWait: number;
   readonly #beforeReconnect: ((signal: AbortSignal) => unknown) | undefined;
   #token: Uint8Array | undefined;
+  /** Connections in a row that ended before the resume's answer. */
+  #unanswered = 0;
   /** A token was asked for on this connection and not answered yet. */
   #asking = false;
   /** The token is being offered; the answer decides if orphans are sent. */
@@ -101,21 +131,17 @@ export class ClientResume {
   /** Updates the server dropped while this client was away, in total. */
   lost = 0;
 
-  constructor(
-    enabled: boolean,
-    timeout: number,
-    beforeReconnect: ((signal: AbortSignal) => unknown) | undefined,
-  ) {
-    this.#enabled = enabled;
-    this.#timeout = timeout;
-    this.#beforeReconnect = beforeReconnect;
+  constructor(settings: Settings) {
+    this.#enabled = settings.resume;
+    this.#timeout = settings.timeout;
+    this.#resumeWait = resumeWait(settings);
+    this.#beforeReconnect = settings.beforeReconnect;
   }
 
   /** The client's resume state, if it resumes or has a reconnect hook. */
   static from(settings: Settings): ClientResume | undefined {
-    const { resume, timeout, beforeReconnect } = settings;
-    return resume || beforeReconnect
-      ? new ClientResume(resume, timeout, beforeReconnect)
+    return settings.resume || settings.beforeReconnect
+      ? new ClientResume(settings)
       : undefined;
   }
 
@@ -142,8 +168,8 @@ export class ClientResume {
    * First thing on a new connection: offers the token, if there is one.
    * `send` writes a call on the connection before anything queued. Resolves
    * how many updates were lost when the session resumed, or undefined when
-   * it did not (no token, NOT_FOUND, or any failure: then the caller
-   * subscribes again).
+   * it did not (no token, NOT_FOUND, no answer in time, or any failure:
+   * then the caller subscribes again).
    */
   async open(
     send: (call: Call<RpcResponse>) => void,
@@ -156,9 +182,10 @@ export class ClientResume {
       return undefined;
     }
     const call = reservedCall(RESUME_PATH, token);
-    call.limit(this.#timeout, () =>
+    const ms = this.#resumeWait;
+    call.limit(ms, () =>
       new TimeoutError(
-        `No answer to /_nanorpc/resume within ${this.#timeout} ms`,
+        `No answer to /_nanorpc/resume within ${ms} ms; a new session starts`,
       ));
     send(call);
     this.#resuming = true;
@@ -167,15 +194,22 @@ export class ClientResume {
       // A resumed session always comes with its next token.
       if (answer.token.length === 0) throw new Error("Resume answer: no token");
       this.#token = answer.token;
+      this.#unanswered = 0;
       this.lost += answer.lost;
       return answer.lost;
     } catch (error) {
-      // No answer came: the token may still be good on the next connection.
-      // Garbage did (a malformed frame): offering it again would get the
-      // same, on every connection from now on.
+      // The connection ended first: the token may still be good on the
+      // next one, but not after MAX_UNANSWERED in a row. Garbage came (a
+      // malformed frame): offering it again would get the same, on every
+      // connection from now on. No answer in time: as good as refused.
       const garbled = error instanceof ProtocolError;
-      if (error instanceof ConnectionLostError && !garbled) this.#token = token;
-      else this.#orphans = [];
+      const unanswered = error instanceof ConnectionLostError && !garbled;
+      if (unanswered && ++this.#unanswered < MAX_UNANSWERED) {
+        this.#token = token;
+      } else {
+        this.#unanswered = 0;
+        this.#orphans = [];
+      }
       return undefined;
     } finally {
       this.#resuming = false;

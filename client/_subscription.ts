@@ -33,6 +33,11 @@ export interface SubscriptionHost {
   send(frame: OutFrame): boolean;
   /** Frees the subscription's request id. */
   release(subscription: SubscriptionImpl<unknown>): void;
+  /**
+   * It ended for its caller with acks still owed: its id stays held for
+   * them, and counts toward `maxAbandonedRequests` until released.
+   */
+  abandon(subscription: SubscriptionImpl<unknown>): void;
 }
 
 /** The path part of a frame, as the client computed it. */
@@ -249,6 +254,7 @@ export class SubscriptionImpl<T> {
     this.#unsubscribing?.resolve();
     this.#updates.close(this.error);
     this.#notify();
+    if (this.#acks.length > 0) this.#host.abandon(this.#self);
   }
 
   /** Fails while the server may still hold the subscription. */
@@ -295,10 +301,15 @@ export class SubscriptionImpl<T> {
 
   #onAbort = () => this.#giveUp(this.#signal?.reason);
 
-  /** Rejects a pending subscribe with `reason`, then unsubscribes. */
+  /**
+   * Rejects a pending subscribe with `reason`, then unsubscribes. Nobody
+   * waits for the acks of a subscribe given up: it ends at once, its id
+   * held for them as abandoned (as a call's that timed out).
+   */
   #giveUp(reason: unknown): void {
     if (!this.#confirmed) this.#rejectReady(reason);
     this.unsubscribe().catch(noop);
+    if (!this.#confirmed) this.#end();
   }
 
   #update(data: Uint8Array): void {

@@ -1,8 +1,9 @@
-// The requests a client holds while it has no open connection: in the
-// order they go out once it has one, each leaving as soon as it settles
-// (timed out or aborted while waiting).
+// The requests a client holds while it has no open connection, at most
+// `queueSize`: in the order they go out once it has one, each leaving as
+// soon as it settles (timed out or aborted while waiting).
 
 import type { Call } from "./_call.ts";
+import { NotConnectedError } from "./errors.ts";
 
 /** Requests waiting for a connection. */
 export class Waiting {
@@ -18,6 +19,19 @@ export class Waiting {
     this.#calls.add(call);
     const leave = () => this.#calls.delete(call);
     call.promise.then(leave, leave);
+  }
+
+  /**
+   * Adds `call` at the end, unless `max` calls wait already (`queueSize`):
+   * then rejects it with a `NotConnectedError`.
+   */
+  admit(call: Call, max: number): void {
+    if (this.#calls.size < max) return this.add(call);
+    call.reject(
+      new NotConnectedError(
+        `Not connected and ${this.#calls.size} requests are already waiting; retry later or raise queueSize`,
+      ),
+    );
   }
 
   /** Adds `calls`, in order, before those waiting now. */

@@ -3,6 +3,7 @@ import { PATH_STRING } from "../wasm/codec.ts";
 import { RequestType } from "../wasm/wire.ts";
 import { Call } from "./_call.ts";
 import { Waiting } from "./_waiting.ts";
+import { NotConnectedError } from "./errors.ts";
 
 function call(label: string): Call {
   return new Call({
@@ -25,4 +26,15 @@ Deno.test("Waiting keeps calls in order, puts requeued ones first, and lets sett
   await b.promise.catch(() => {});
   assert.deepEqual(waiting.take().map((x) => x.label), ["c", "d", "a"]);
   assert.equal(waiting.size, 0);
+});
+
+Deno.test("Waiting admits calls up to its bound and rejects the next with NotConnectedError", async () => {
+  const waiting = new Waiting();
+  const [a, b, c] = ["a", "b", "c"].map(call);
+  waiting.admit(a, 2);
+  waiting.admit(b, 2);
+  waiting.admit(c, 2);
+  await assert.rejects(c.promise, NotConnectedError);
+  await assert.rejects(c.promise, /2 requests are already waiting/);
+  assert.deepEqual(waiting.take().map((x) => x.label), ["a", "b"]);
 });

@@ -128,12 +128,16 @@ export interface ClientOptions {
    * Most requests that timed out or were aborted after being sent and whose
    * answers have not arrived. Each keeps its request id reserved (a few
    * hundred bytes; its data is already released), so that a late answer
-   * never reaches a newer request. Beyond this many the client takes the
-   * server for stuck: it drops the connection, which frees them all
-   * (requests still in flight on it reject with `ConnectionLostError`), and
-   * reconnects, or closes when `reconnect` is false. A request that times
-   * out or is aborted before it was written is never sent and frees its id
-   * at once. @default {10000}
+   * never reaches a newer request. Subscriptions count the same way once
+   * they are over for their caller while the server still owes an ack: a
+   * subscribe that timed out or was aborted before its ack, or an
+   * unsubscribe whose ack did not come within the timeout. Beyond this many
+   * the client takes the server for stuck: it drops the connection, which
+   * frees them all (requests still in flight on it reject with
+   * `ConnectionLostError`, subscriptions subscribe again), and reconnects,
+   * or closes when `reconnect` is false. A request that times out or is
+   * aborted before it was written is never sent and frees its id at once.
+   * @default {10000}
    */
   maxAbandonedRequests?: number;
   /** Keepalive pings on idle connections, or `false` for none. */
@@ -157,6 +161,16 @@ export interface ClientOptions {
    * expired token, another node) the client subscribes again as without
    * it. `close()` says `/_nanorpc/goodbye` first (waiting at most a second
    * for its answer), so the session ends at once instead of lingering.
+   *
+   * The client also gives the token up and starts a new session, reported
+   * as after an expired token (`resumed` is false), when the resume is not
+   * answered in time (within `timeout`; when that is 0 or `Infinity`,
+   * within `connectTimeout`, or 10 s when both are off: resuming is part
+   * of connecting, so the state stays `connecting` meanwhile), or when 3
+   * connections in a row end before its answer: a resume that brings down
+   * every connection it goes out on (a node or a proxy that fails on it)
+   * must not keep the client from ever working again. A session the
+   * server still holds then ends there when its grace period does.
    * @default {false}
    */
   resume?: boolean;

@@ -1,12 +1,18 @@
 // Resumption against a hand-driven peer: what the client sends when a
-// subscription ends while it is offering its resume token.
+// subscription ends while it is offering its resume token, and how long it
+// offers a token that gets no answer.
 
 import assert from "node:assert/strict";
+import type { ClientOptions } from "./options.ts";
+import type { ConnectionEvent } from "./events.ts";
 import {
+  FakeTime,
+  nextEvent,
   RawServer,
   REQUEST,
   RESPONSE,
   resumingClient,
+  SUBSCRIBE,
   waitFor,
 } from "../testing/mod.ts";
 
@@ -80,3 +86,82 @@ Deno.test("Client with resume offers its token again after a connection lost whi
     await client.close().catch(() => {});
   }
 });
+
+Deno.test("Client with resume gives its token up for a new session after connections in a row end before the resume is answered", async () => {
+  await using server = new RawServer();
+  let { client, peer } = await resumingClient(server, new Uint8Array([7]));
+  try {
+    const subscribing = client.subscribe("/news");
+    const subscribe = (await peer.next())!;
+    await peer.send({ requestId: subscribe.requestId, responseType: RESPONSE });
+    const sub = await subscribing;
+    // Each of 3 connections in a row (as documented) ends before the answer.
+    for (let i = 0; i < 3; i++) {
+      const accepted = server.accept();
+      peer.close();
+      peer = await accepted;
+      const resume = (await peer.next())!;
+      assert.equal(resume.pathOneof.value, "/_nanorpc/resume");
+      assert.deepEqual(resume.data, new Uint8Array([7]));
+    }
+    const reconnected = nextEvent<ConnectionEvent>(client, "reconnect");
+    const accepted = server.accept();
+    peer.close();
+    peer = await accepted;
+    // A new session, as after an expired token: asked for, subscribed anew.
+    assert.equal((await peer.next())!.pathOneof.value, "/_nanorpc/session");
+    const event = await reconnected;
+    assert.equal(event.resumed, false);
+    const again = (await peer.next())!;
+    assert.equal(again.requestType, SUBSCRIBE);
+    assert.equal(again.requestId, sub.id);
+  } finally {
+    await client.close().catch(() => {});
+  }
+});
+
+for (
+  const [name, limits, bound] of [
+    ["timeout 0", { timeout: 0 }, 10_000],
+    [
+      "timeout Infinity and connectTimeout 250",
+      { timeout: Infinity, connectTimeout: 250 },
+      250,
+    ],
+    [
+      "timeout 0 and connectTimeout 0",
+      { timeout: 0, connectTimeout: 0 },
+      10_000,
+    ],
+  ] as [string, ClientOptions, number][]
+) {
+  Deno.test(`Client with resume and ${name} waits ${bound} ms for the resume's answer, then starts a new session`, async () => {
+    await using server = new RawServer();
+    let { client, peer } = await resumingClient(
+      server,
+      new Uint8Array([7]),
+      limits,
+    );
+    try {
+      await client.opened;
+      using time = new FakeTime();
+      const accepted = server.accept();
+      peer.close();
+      await waitFor(() => client.state === "waiting");
+      await time.tickAsync(5);
+      peer = await accepted;
+      const resume = (await peer.next())!;
+      assert.equal(resume.pathOneof.value, "/_nanorpc/resume");
+      // The server never answers: the client is connecting meanwhile.
+      await time.tickAsync(bound - 1);
+      assert.equal(client.state, "connecting");
+      const reconnected = nextEvent<ConnectionEvent>(client, "reconnect");
+      await time.tickAsync(1);
+      assert.equal((await reconnected).resumed, false);
+      assert.equal(client.state, "open");
+      assert.equal((await peer.next())!.pathOneof.value, "/_nanorpc/session");
+    } finally {
+      await client.close().catch(() => {});
+    }
+  });
+}

@@ -63,11 +63,13 @@ export async function clientWithRawServer(
 
 /**
  * A client of `server` with `resume: true` (keepalive off, reconnecting
- * after 5-10 ms), and its first connection's server end, which has
- * answered the client's `/_nanorpc/session` request with `token`.
+ * after 5-10 ms, unless `options` say otherwise), and its first
+ * connection's server end, which has answered the client's
+ * `/_nanorpc/session` request with `token`.
  *
  * @param server The raw server the client connects to.
  * @param token The resume token the first connection hands out.
+ * @param options More client options, e.g. `{ timeout: 0 }`.
  * @returns The client and its first connection's server end.
  *
  * @example
@@ -82,12 +84,14 @@ export async function clientWithRawServer(
 export async function resumingClient(
   server: RawServer,
   token: Uint8Array,
+  options: ClientOptions = {},
 ): Promise<{ client: Client; peer: RawSession }> {
   const accepted = server.accept();
   const client = new Client(server.url, {
     resume: true,
     keepalive: false,
     reconnect: { initial: 5, max: 10, jitter: 0 },
+    ...options,
   });
   const peer = await accepted;
   const ask = (await peer.next())!;

@@ -3366,6 +3366,50 @@ function pingCall() {
 }
 __name(pingCall, "pingCall");
 
+// client/_abandoned.ts
+var AbandonedIds = class {
+  static {
+    __name(this, "AbandonedIds");
+  }
+  #max;
+  /** Written calls that settled without their answer. */
+  #calls = 0;
+  /** Subscriptions over for their caller, still owed acks. */
+  #subscriptions = /* @__PURE__ */ new Set();
+  constructor(max) {
+    this.#max = max;
+  }
+  /** How many ids are held for a late answer. */
+  get size() {
+    return this.#calls + this.#subscriptions.size;
+  }
+  /**
+   * Counts an abandoned call, or `subscription` (once however often).
+   *
+   * @returns The error to drop the connection with, once that makes more
+   * than the bound; undefined while within it.
+   */
+  add(subscription) {
+    if (subscription) this.#subscriptions.add(subscription);
+    else this.#calls++;
+    if (this.size <= this.#max) return void 0;
+    return new ConnectionLostError(`More than ${this.#max} requests or subscriptions timed out or were aborted without an answer (maxAbandonedRequests); dropped the connection to free their ids, requests in flight were lost`);
+  }
+  /**
+   * The late answer of an abandoned call came, or `subscription` let go of
+   * its id (a subscription never counted changes nothing).
+   */
+  free(subscription) {
+    if (subscription) this.#subscriptions.delete(subscription);
+    else this.#calls--;
+  }
+  /** The connection ended: every id it held is free. */
+  clear() {
+    this.#calls = 0;
+    this.#subscriptions.clear();
+  }
+};
+
 // transport/_write_some.ts
 var WRITE_SOME = Symbol("nanorpc.writeSome");
 function writesSome(stream) {
@@ -4325,6 +4369,8 @@ var GOODBYE_PATH = encoder.encode("/_nanorpc/goodbye");
 var GOODBYE_WAIT = 1e3;
 var EMPTY3 = new Uint8Array(0);
 var MAX_ORPHANS = 1024;
+var RESUME_WAIT = 1e4;
+var MAX_UNANSWERED = 3;
 function decodeResumeAnswer(data) {
   let i = 0;
   const varint = /* @__PURE__ */ __name(() => {
@@ -4372,14 +4418,27 @@ function reservedCall(path, data) {
   }, new TextDecoder().decode(path));
 }
 __name(reservedCall, "reservedCall");
+function resumeWait({ timeout, connectTimeout }) {
+  for (const ms of [
+    timeout,
+    connectTimeout
+  ]) {
+    if (ms > 0 && ms < Infinity) return ms;
+  }
+  return RESUME_WAIT;
+}
+__name(resumeWait, "resumeWait");
 var ClientResume = class _ClientResume {
   static {
     __name(this, "ClientResume");
   }
   #enabled;
   #timeout;
+  #resumeWait;
   #beforeReconnect;
   #token;
+  /** Connections in a row that ended before the resume's answer. */
+  #unanswered = 0;
   /** A token was asked for on this connection and not answered yet. */
   #asking = false;
   /** The token is being offered; the answer decides if orphans are sent. */
@@ -4387,15 +4446,15 @@ var ClientResume = class _ClientResume {
   #orphans = [];
   /** Updates the server dropped while this client was away, in total. */
   lost = 0;
-  constructor(enabled, timeout, beforeReconnect) {
-    this.#enabled = enabled;
-    this.#timeout = timeout;
-    this.#beforeReconnect = beforeReconnect;
+  constructor(settings) {
+    this.#enabled = settings.resume;
+    this.#timeout = settings.timeout;
+    this.#resumeWait = resumeWait(settings);
+    this.#beforeReconnect = settings.beforeReconnect;
   }
   /** The client's resume state, if it resumes or has a reconnect hook. */
   static from(settings) {
-    const { resume, timeout, beforeReconnect } = settings;
-    return resume || beforeReconnect ? new _ClientResume(resume, timeout, beforeReconnect) : void 0;
+    return settings.resume || settings.beforeReconnect ? new _ClientResume(settings) : void 0;
   }
   /**
    * Before dialling again (not the first time): the credentials hook. Its
@@ -4424,8 +4483,8 @@ var ClientResume = class _ClientResume {
    * First thing on a new connection: offers the token, if there is one.
    * `send` writes a call on the connection before anything queued. Resolves
    * how many updates were lost when the session resumed, or undefined when
-   * it did not (no token, NOT_FOUND, or any failure: then the caller
-   * subscribes again).
+   * it did not (no token, NOT_FOUND, no answer in time, or any failure:
+   * then the caller subscribes again).
    */
   async open(send) {
     const token = this.#token;
@@ -4436,19 +4495,26 @@ var ClientResume = class _ClientResume {
       return void 0;
     }
     const call = reservedCall(RESUME_PATH, token);
-    call.limit(this.#timeout, () => new TimeoutError(`No answer to /_nanorpc/resume within ${this.#timeout} ms`));
+    const ms = this.#resumeWait;
+    call.limit(ms, () => new TimeoutError(`No answer to /_nanorpc/resume within ${ms} ms; a new session starts`));
     send(call);
     this.#resuming = true;
     try {
       const answer = decodeResumeAnswer((await call.promise).data);
       if (answer.token.length === 0) throw new Error("Resume answer: no token");
       this.#token = answer.token;
+      this.#unanswered = 0;
       this.lost += answer.lost;
       return answer.lost;
     } catch (error) {
       const garbled = error instanceof ProtocolError;
-      if (error instanceof ConnectionLostError && !garbled) this.#token = token;
-      else this.#orphans = [];
+      const unanswered = error instanceof ConnectionLostError && !garbled;
+      if (unanswered && ++this.#unanswered < MAX_UNANSWERED) {
+        this.#token = token;
+      } else {
+        this.#unanswered = 0;
+        this.#orphans = [];
+      }
       return void 0;
     } finally {
       this.#resuming = false;
@@ -4516,6 +4582,14 @@ var Waiting = class {
     this.#calls.add(call);
     const leave = /* @__PURE__ */ __name(() => this.#calls.delete(call), "leave");
     call.promise.then(leave, leave);
+  }
+  /**
+   * Adds `call` at the end, unless `max` calls wait already (`queueSize`):
+   * then rejects it with a `NotConnectedError`.
+   */
+  admit(call, max) {
+    if (this.#calls.size < max) return this.add(call);
+    call.reject(new NotConnectedError(`Not connected and ${this.#calls.size} requests are already waiting; retry later or raise queueSize`));
   }
   /** Adds `calls`, in order, before those waiting now. */
   addFirst(calls) {
@@ -4852,6 +4926,7 @@ var SubscriptionImpl = class {
     this.#unsubscribing?.resolve();
     this.#updates.close(this.error);
     this.#notify();
+    if (this.#acks.length > 0) this.#host.abandon(this.#self);
   }
   /** Fails while the server may still hold the subscription. */
   #fail(error) {
@@ -4895,10 +4970,15 @@ var SubscriptionImpl = class {
     this.#timer = timeLimit(this.#timeout, onTimeout);
   }
   #onAbort = /* @__PURE__ */ __name(() => this.#giveUp(this.#signal?.reason), "#onAbort");
-  /** Rejects a pending subscribe with `reason`, then unsubscribes. */
+  /**
+   * Rejects a pending subscribe with `reason`, then unsubscribes. Nobody
+   * waits for the acks of a subscribe given up: it ends at once, its id
+   * held for them as abandoned (as a call's that timed out).
+   */
   #giveUp(reason) {
     if (!this.#confirmed) this.#rejectReady(reason);
     this.unsubscribe().catch(noop);
+    if (!this.#confirmed) this.#end();
   }
   #update(data) {
     if (this.state === "unsubscribing" || this.state === "closed") {
@@ -4987,8 +5067,8 @@ var Link = class {
   #healthy = false;
   #draining;
   #entries = /* @__PURE__ */ new Map();
-  /** Written calls that settled without their answer: ids still held. */
-  #abandoned = 0;
+  /** Ids held only for a late answer: bounded by maxAbandonedRequests. */
+  #abandoned;
   #queue = new Waiting();
   #ids;
   #connections = 0;
@@ -5007,6 +5087,7 @@ var Link = class {
     this.settings = settings;
     this.#emit = emit;
     this.#ids = new RequestIds(settings.initialRequestId);
+    this.#abandoned = new AbandonedIds(settings.maxAbandonedRequests);
     this.#resume = ClientResume.from(settings);
     this.#opened.promise.catch(noop2);
     this.#opening = this.#open();
@@ -5045,9 +5126,14 @@ var Link = class {
     release: /* @__PURE__ */ __name((subscription) => {
       if (this.#entries.get(subscription.id) === subscription) {
         this.#entries.delete(subscription.id);
+        this.#abandoned.free(subscription);
         if (this.#state !== "open") this.#resume?.orphan(subscription);
       }
-    }, "release")
+    }, "release"),
+    abandon: /* @__PURE__ */ __name((subscription) => {
+      if (this.#entries.get(subscription.id) !== subscription) return;
+      this.#dropIfStuck(this.#abandoned.add(subscription));
+    }, "abandon")
   };
   /** Sends `call` now, or queues it until connected, or fails it. */
   start(call, options) {
@@ -5058,11 +5144,7 @@ var Link = class {
     if (this.#state === "open") this.#dispatch(call);
     else if (this.#state === "closed") call.reject(new ConnectionClosedError());
     else if (this.settings.failFast) call.reject(new NotConnectedError());
-    else if (this.#queue.size >= this.settings.queueSize) {
-      call.reject(new NotConnectedError(`Not connected and ${this.#queue.size} requests are already waiting; retry later or raise queueSize`));
-    } else {
-      this.#queue.add(call);
-    }
+    else this.#queue.admit(call, this.settings.queueSize);
     return call.promise;
   }
   /** `first`: goes out on a connection not yet open (a resume). */
@@ -5092,11 +5174,12 @@ var Link = class {
       this.#connection?.unsentSettled();
       return;
     }
-    const max = this.settings.maxAbandonedRequests;
-    if (++this.#abandoned > max) {
-      this.#connection?.close(new ConnectionLostError(`More than ${max} requests timed out or were aborted without an answer (maxAbandonedRequests); dropped the connection to free their ids, requests in flight were lost`));
-    }
+    this.#dropIfStuck(this.#abandoned.add());
   }, "#onSettle");
+  /** Past maxAbandonedRequests: dropping the connection frees the ids. */
+  #dropIfStuck(error) {
+    if (error) this.#connection?.close(error);
+  }
   #onResponse = /* @__PURE__ */ __name((id, type, status, message, data) => {
     const entry = this.#entries.get(id);
     if (entry === void 0) return;
@@ -5107,7 +5190,7 @@ var Link = class {
     if (type !== entry.answerType) return;
     this.#entries.delete(id);
     if (entry.done) {
-      this.#abandoned--;
+      this.#abandoned.free();
     } else if (entry.type === RequestType.PING) {
       entry.resolve(performance.now() - entry.sentAt);
     } else if (status === Status.OK) {
@@ -5246,7 +5329,7 @@ var Link = class {
         entry.disconnected();
       }
     }
-    this.#abandoned = 0;
+    this.#abandoned.clear();
     this.#queue.addFirst(requeue);
   }
   /** Closes for good; pending work fails with `error`. */
@@ -5265,7 +5348,7 @@ var Link = class {
       ...this.#entries.values()
     ];
     this.#entries.clear();
-    this.#abandoned = 0;
+    this.#abandoned.clear();
     for (const call of queue) call.reject(error);
     for (const entry of entries) {
       if (entry instanceof Call) entry.reject(error);
