@@ -4,7 +4,7 @@
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { acceptLoop } from "./_accept.ts";
 import { closeIdle, drainSessions } from "./_admission.ts";
-import { type ComponentHooks, runHooks } from "./component.ts";
+import { type ComponentHooks, componentName } from "./component.ts";
 import { errorMessage, type ServerCore } from "./_core.ts";
 import { disposeAll } from "./_create_core.ts";
 import {
@@ -14,6 +14,7 @@ import {
   openListener,
 } from "./listener.ts";
 import type { ServerOptions } from "./options.ts";
+import { type NamedComponent, runShutdownHooks } from "./_shutdown_hooks.ts";
 
 export class Lifecycle {
   /** The listeners accepting, as `server.listeners` shows them. */
@@ -22,7 +23,7 @@ export class Lifecycle {
   readonly #opened: OpenListener[] = [];
   readonly accepting: Promise<void>[] = [];
   readonly channels: Disposable[] = [];
-  readonly components: ComponentHooks[] = [];
+  readonly components: NamedComponent[] = [];
   readonly #core: ServerCore;
   readonly #options: ServerOptions;
   readonly #ownsBroker: boolean;
@@ -34,11 +35,17 @@ export class Lifecycle {
     this.#ownsBroker = options.broker === undefined;
   }
 
+  /** Adds a component whose hooks run with the server's (named as `name`). */
+  addComponent(component: object, name?: string): void {
+    const hooks = component as ComponentHooks;
+    this.components.push({ name: name ?? componentName(component), hooks });
+  }
+
   /** Runs the components' init hooks, readies the broker, starts sweeping. */
   async start(): Promise<void> {
     const core = this.#core;
-    for (const component of this.components) await component.init?.();
-    for (const component of this.components) await component.afterInit?.();
+    for (const { hooks } of this.components) await hooks.init?.();
+    for (const { hooks } of this.components) await hooks.afterInit?.();
     await core.broker.ready?.();
     await core.forward?.attach();
     const idle = this.#options.idleTimeout ?? 0;
@@ -114,11 +121,14 @@ export class Lifecycle {
   /** The graceful shutdown `Server.shutdown` describes. */
   async stop(): Promise<void> {
     const core = this.#core;
+    const limit = this.#options.shutdownTimeout ?? 10_000;
+    const runHooks = (hook: "beforeShutdown" | "shutdown") =>
+      runShutdownHooks(this.components, { hook, limit, logger: core.logger });
     core.logger.info("shutting down");
     await this.closeListeners();
     await Promise.all(this.accepting);
-    await runHooks(this.components, "beforeShutdown", core.logger);
-    await drainSessions(core, this.#options.shutdownTimeout ?? 10_000);
+    await runHooks("beforeShutdown");
+    await drainSessions(core, limit);
     await core.forward?.detach().catch((err) =>
       core.logger.error(`leaving the cluster failed: ${errorMessage(err)}`)
     );
@@ -127,7 +137,7 @@ export class Lifecycle {
     for (const group of [...core.groups.values()]) group.close();
     disposeAll(this.channels, "a broker channel", core.logger);
     if (this.#ownsBroker) await core.broker.close();
-    await runHooks(this.components, "shutdown", core.logger);
+    await runHooks("shutdown");
     core.logger.info("shut down");
   }
 }

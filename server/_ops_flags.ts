@@ -4,7 +4,6 @@
 import type { ListenOptions } from "./listener.ts";
 import { metricsHandler, type MetricsSource } from "./metrics.ts";
 import type { OperationsOptions } from "./ops_options.ts";
-import type { Server } from "./server.ts";
 import { UsageError } from "./_usage.ts";
 
 /** `parseArgs` options of the operational flags. */
@@ -81,26 +80,4 @@ export function withMetrics(
   if (!("http" in target)) return target;
   const routes = { "/metrics": metricsHandler(source), ...target.http.routes };
   return { http: { ...target.http, routes } };
-}
-
-/**
- * On SIGUSR2, drains `server` over `window` ms (it stops accepting), then
- * calls `stop`. Returns what removes the signal listener.
- */
-export function drainOnSignal(
-  server: Server,
-  window: number,
-  stop: () => void,
-): () => void {
-  if (Deno.build.os === "windows") return () => {};
-  let draining: Promise<void> | undefined;
-  const onSignal = () => {
-    if (draining) return; // One drain; the next signals change nothing.
-    console.log(`SIGUSR2: draining over ${window} ms, then stopping`);
-    draining = server.drain({ window }).catch((err) =>
-      console.error(`drain failed: ${err instanceof Error ? err.message : err}`)
-    ).finally(stop);
-  };
-  Deno.addSignalListener("SIGUSR2", onSignal);
-  return () => Deno.removeSignalListener("SIGUSR2", onSignal);
 }

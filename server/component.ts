@@ -7,7 +7,6 @@
 
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { HandleOptions, Handler } from "./handler.ts";
-import type { Logger } from "./logger.ts";
 import { typedHandler } from "./typed.ts";
 
 /**
@@ -114,26 +113,4 @@ function isBuiltIn(proto: object): boolean {
       .constructor;
   return typeof ctor === "function" && proto === ctor.prototype &&
     (globalThis as Record<string, unknown>)[ctor.name ?? ""] === ctor;
-}
-
-/**
- * Runs the lifecycle hook `name` of every component in order; a hook that
- * fails is logged and the rest still run.
- */
-export async function runHooks(
-  components: readonly ComponentHooks[],
-  name: keyof ComponentHooks,
-  logger: Logger,
-): Promise<void> {
-  for (const component of components) {
-    try {
-      await component[name]?.();
-    } catch (err) {
-      logger.error(
-        `component ${name} hook failed: ${
-          err instanceof Error ? err.message : String(err)
-        }`,
-      );
-    }
-  }
 }

@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ChatJoinSchema, ChatMessageSchema } from "../proto/gen/chat_pb.ts";
-import { recordingLogger, REQUEST, startServer } from "../testing/mod.ts";
+import { REQUEST, startServer } from "../testing/mod.ts";
 import { Status } from "../wasm/wire.ts";
-import {
-  componentHandlers,
-  type ComponentHooks,
-  componentName,
-  runHooks,
-} from "./component.ts";
+import { componentHandlers, componentName } from "./component.ts";
 import type { Context } from "./context.ts";
 
 /** Calls a discovered handler of a method that ignores its context. */
@@ -166,34 +161,6 @@ Deno.test("Server.register calls a method with a schema as method(input, ctx) an
   });
   assert.equal(bad.responseStatus, Status.INTERNAL_ERROR);
   assert.match(bad.responseMessage, /not a valid nanorpc[._]demo\.ChatJoin/);
-});
-
-Deno.test("runHooks runs a hook of every component in order and logs the ones that fail", async () => {
-  const order: string[] = [];
-  const logger = recordingLogger();
-  const components: ComponentHooks[] = [
-    { init: () => void order.push("a") },
-    {
-      init: async () => {
-        await Promise.resolve();
-        order.push("b");
-      },
-    },
-    {
-      init: () => {
-        throw new Error("no database");
-      },
-    },
-    {},
-    { init: () => Promise.reject(new Error("late failure")) },
-    { init: () => void order.push("f"), shutdown: () => void order.push("x") },
-  ];
-  await runHooks(components, "init", logger);
-  assert.deepEqual(order, ["a", "b", "f"]);
-  assert.deepEqual(logger.at("error"), [
-    "component init hook failed: no database",
-    "component init hook failed: late failure",
-  ]);
 });
 
 Deno.test("componentHandlers reads no accessor (a getter may need init() first) and serves only methods", () => {

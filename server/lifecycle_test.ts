@@ -1,12 +1,14 @@
 // The server's lifecycle over real sockets: an HTTP listener bound while
-// shutdown starts frees its port, and a drain ends with its sessions,
-// whoever closes them.
+// shutdown starts frees its port, a drain ends with its sessions, whoever
+// closes them, and no component hook holds or cuts short a shutdown.
 
 import assert from "node:assert/strict";
 import {
+  FakeTime,
   RawClient,
   recordingLogger,
   silentLogger,
+  startServer,
   waitFor,
   within,
 } from "../testing/mod.ts";
@@ -132,4 +134,84 @@ Deno.test("Server.listen after a drain that stopped accepting is refused, bindin
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("Server.shutdown gives a hook that never settles shutdownTimeout, logs it by name and goes on", async () => {
+  const logger = recordingLogger();
+  const calls: string[] = [];
+  const late = Promise.withResolvers<void>();
+  const server = new Server({ logger, logLevel: "info", shutdownTimeout: 100 });
+  server.register({
+    beforeShutdown: () => {
+      calls.push("stuck before");
+      return late.promise;
+    },
+    shutdown: () => {
+      calls.push("stuck shutdown");
+      return new Promise<void>(() => {});
+    },
+  }, { name: "stuck" });
+  server.register({
+    beforeShutdown: () => void calls.push("next before"),
+    shutdown: () => void calls.push("next shutdown"),
+  }, { name: "next" });
+  await using t = await startServer(server);
+  const peer = await t.connectRaw();
+  await waitFor(() => server.stats().sessions === 1);
+  using time = new FakeTime();
+  let done = false;
+  const stopping = server.shutdown().then(() => done = true);
+  // A hook's deadline is armed as it is called.
+  await waitFor(() => calls.length === 1, { message: "the stuck hook" });
+  await time.tickAsync(99);
+  assert.equal(done, false, "shutdown gave up on the hook early");
+  assert.deepEqual(calls, ["stuck before"]);
+  await time.tickAsync(1);
+  // The next component's hook runs and the session closes; the stuck
+  // shutdown hook then gets its own 100 ms.
+  await waitFor(() => calls.length === 3, { message: "the shutdown hooks" });
+  assert.equal(await peer.closedByServer(), true);
+  await time.tickAsync(99);
+  assert.equal(done, false, "shutdown gave up on the hook early");
+  await time.tickAsync(1);
+  await within(stopping, { message: "shutdown past both stuck hooks" });
+  assert.deepEqual(calls, [
+    "stuck before",
+    "next before",
+    "stuck shutdown",
+    "next shutdown",
+  ]);
+  assert.deepEqual(logger.at("error"), [
+    "component stuck beforeShutdown hook still running after 100 ms (shutdownTimeout): shutdown goes on without it",
+    "component stuck shutdown hook still running after 100 ms (shutdownTimeout): shutdown goes on without it",
+  ]);
+  // Left behind, not forgotten: when it settles, that is said too.
+  late.resolve();
+  await waitFor(() =>
+    logger.lines.includes(
+      "component stuck beforeShutdown hook finished late, after 200 ms",
+    ), { message: "the late hook's line" });
+});
+
+Deno.test("Server.shutdown goes on past hooks that throw, whatever they throw", async () => {
+  const logger = recordingLogger();
+  let closed = false;
+  const server = new Server({ logger });
+  server.register({
+    // Thrown, not rejected, and with no string form at all.
+    beforeShutdown() {
+      throw Object.create(null);
+    },
+    shutdown: () => Promise.reject(new Error("hook bug")),
+  }, { name: "broken" });
+  server.register({ shutdown: () => void (closed = true) }, { name: "last" });
+  await using t = await startServer(server);
+  const peer = await t.connectRaw();
+  await within(server.shutdown(), { message: "shutdown" });
+  assert.equal(await peer.closedByServer(), true);
+  assert.equal(closed, true);
+  assert.deepEqual(logger.at("error"), [
+    "component broken beforeShutdown hook failed: [object Object]",
+    "component broken shutdown hook failed: hook bug",
+  ]);
 });

@@ -11,7 +11,8 @@
  * `--http-origin https://game.example`, repeatable, lets only pages of
  * those origins open sockets there, and clients that name no origin),
  * `--max-message-size BYTES`, `--handler-timeout MS`, `--log-level
- * error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully;
+ * error|warn|info|debug`. SIGINT and SIGTERM shut it down gracefully (a
+ * second one during that stops at once, exit status 130 or 143);
  * SIGUSR2 drains first: it stops accepting, closes the sessions spread over
  * `--drain-window MS` (10,000 by default) so clients reconnect elsewhere
  * without a herd, then shuts down. `--http` also serves the Prometheus
@@ -52,13 +53,8 @@ import type { MetricsSource } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { serveSerial } from "./serial.ts";
 import { Server } from "./server.ts";
-import {
-  drainOnSignal,
-  OPS_FLAGS,
-  OPS_USAGE,
-  opsFlags,
-  withMetrics,
-} from "./_ops_flags.ts";
+import { StopSignals } from "./_stop_signals.ts";
+import { OPS_FLAGS, OPS_USAGE, opsFlags, withMetrics } from "./_ops_flags.ts";
 import type { ServerStats } from "./stats.ts";
 import { reportFailure, UsageError } from "./_usage.ts";
 
@@ -206,14 +202,17 @@ export async function main(
   }
 
   // Listen for signals before binding, so a signal right after the
-  // "listening on" line still shuts down gracefully.
+  // "listening on" line still shuts down gracefully; they stay answered
+  // until main returns (see StopSignals).
+  using signals = extras.noSignals
+    ? undefined
+    : new StopSignals({ drainWindow: ops.drainWindow });
   const stopped = Promise.withResolvers<void>();
-  const stop = () => stopped.resolve();
-  if (!extras.noSignals) {
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  }
-  extras.stopped?.then(stop);
+  signals?.stopped.then(() => stopped.resolve());
+  extras.stopped?.then(() => {
+    signals?.stop();
+    stopped.resolve();
+  });
   const server = new Server({
     ...extras.options,
     ...ops.options,
@@ -221,9 +220,6 @@ export async function main(
     handlerTimeout,
     logLevel: level,
   });
-  const undrain = extras.noSignals
-    ? () => {}
-    : drainOnSignal(server, ops.drainWindow, stop);
   registerDemo(server, demo);
   for (const path of values.module ?? []) {
     // A path may hold # or %: a file URL of it, unless it is a URL.
@@ -276,14 +272,10 @@ export async function main(
     console.log(`serving serial://${path} at ${baud} baud`);
   }
 
+  signals?.serve(server);
   extras.started?.(server);
   await stopped.promise;
-  if (!extras.noSignals) {
-    Deno.removeSignalListener("SIGINT", stop);
-    Deno.removeSignalListener("SIGTERM", stop);
-  }
   await server.shutdown();
-  undrain(); // A SIGUSR2 while stopping must not kill the process.
   const s = server.stats();
   if (extras.report) {
     extras.report(s);

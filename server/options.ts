@@ -68,8 +68,11 @@ export interface ServerOptions extends OperationsOptions {
    */
   idleTimeout?: number;
   /**
-   * How long `shutdown()` waits for in-flight handlers, in ms. 10,000.
-   * Infinity (or 2^31 ms and more): as long as they take.
+   * How long `shutdown()` waits for in-flight handlers, in ms, and for each
+   * component's `beforeShutdown` and `shutdown` hook: a hook still running
+   * then is logged as an error (its component and this limit) and shutdown
+   * goes on without it. 10,000. Infinity (or 2^31 ms and more): as long as
+   * they take.
    */
   shutdownTimeout?: number;
   /**

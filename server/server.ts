@@ -9,11 +9,7 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { ListenerGuard } from "../protocol/_listener_guard.ts";
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { fnv1a } from "../wasm/wire.ts";
-import {
-  componentHandlers,
-  type ComponentHooks,
-  type ComponentOptions,
-} from "./component.ts";
+import { componentHandlers, type ComponentOptions } from "./component.ts";
 import { Admission } from "./_admission.ts";
 import { createCore } from "./_create_core.ts";
 import type { DrainOptions } from "./drain.ts";
@@ -202,7 +198,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     for (const [path, handler] of componentHandlers(component, options)) {
       this.handle(path, handler, options.handle);
     }
-    this.#life.components.push(component as ComponentHooks);
+    this.#life.addComponent(component, options.name);
     return this;
   }
 
@@ -316,6 +312,8 @@ export class Server extends EventTarget implements AsyncDisposable {
    * runs `beforeShutdown` hooks, stops reading, lets in-flight handlers
    * finish (up to `shutdownTimeout`), flushes and closes every session,
    * closes groups and releases broker channels, then runs `shutdown` hooks.
+   * Each hook gets up to `shutdownTimeout` too; one that throws, or is
+   * still running then, is logged and the shutdown goes on.
    */
   shutdown(): Promise<void> {
     return this.#stopping ??= this.#life.stop();
