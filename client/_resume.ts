@@ -8,7 +8,8 @@
  * A token is never offered without bound: the answer to a resume has a
  * time limit even when requests have none, and a token whose resume went
  * unanswered on {@link MAX_UNANSWERED} connections in a row (each ended
- * before the answer) is given up for a new session.
+ * before the answer) over at least {@link GIVE_UP_AFTER} ms is given up
+ * for a new session.
  *
  * @module
  */
@@ -40,6 +41,12 @@ const RESUME_WAIT = 10_000;
  * from ever working again.
  */
 const MAX_UNANSWERED = 3;
+/**
+ * ...and over at least this long (a server's default `resumeGrace`): a
+ * drop where a proxy accepts and hangs up while its backend is away makes
+ * several quick ones, and the session waits for the client meanwhile.
+ */
+const GIVE_UP_AFTER = 30_000;
 
 /** What a resume answered: updates lost while away, and the next token. */
 export interface ResumeAnswer {
@@ -123,6 +130,8 @@ export class ClientResume {
   #token: Uint8Array | undefined;
   /** Connections in a row that ended before the resume's answer. */
   #unanswered = 0;
+  /** When the first of those ended (`performance.now()`). */
+  #unansweredSince = 0;
   /** A token was asked for on this connection and not answered yet. */
   #asking = false;
   /** The token is being offered; the answer decides if orphans are sent. */
@@ -199,12 +208,17 @@ export class ClientResume {
       return answer.lost;
     } catch (error) {
       // The connection ended first: the token may still be good on the
-      // next one, but not after MAX_UNANSWERED in a row. Garbage came (a
-      // malformed frame): offering it again would get the same, on every
-      // connection from now on. No answer in time: as good as refused.
+      // next one, but not after MAX_UNANSWERED in a row over GIVE_UP_AFTER.
+      // Garbage came (a malformed frame): offering it again would get the
+      // same, on every connection from now on. No answer in time: as good
+      // as refused.
       const garbled = error instanceof ProtocolError;
       const unanswered = error instanceof ConnectionLostError && !garbled;
-      if (unanswered && ++this.#unanswered < MAX_UNANSWERED) {
+      const now = performance.now();
+      if (unanswered && this.#unanswered++ === 0) this.#unansweredSince = now;
+      const hopeless = this.#unanswered >= MAX_UNANSWERED &&
+        now - this.#unansweredSince >= GIVE_UP_AFTER;
+      if (unanswered && !hopeless) {
         this.#token = token;
       } else {
         this.#unanswered = 0;

@@ -167,9 +167,11 @@ export interface ClientOptions {
    * answered in time (within `timeout`; when that is 0 or `Infinity`,
    * within `connectTimeout`, or 10 s when both are off: resuming is part
    * of connecting, so the state stays `connecting` meanwhile), or when 3
-   * connections in a row end before its answer: a resume that brings down
-   * every connection it goes out on (a node or a proxy that fails on it)
-   * must not keep the client from ever working again. A session the
+   * or more connections in a row, over 30 s or more (a server's default
+   * grace period), end before its answer: a resume that brings down every
+   * connection it goes out on (a node or a proxy that fails on it) must
+   * not keep the client from ever working again, while quick drops (a
+   * proxy hanging up while its backend restarts) keep the session. A session the
    * server still holds then ends there when its grace period does.
    * @default {false}
    */

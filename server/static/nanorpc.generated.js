@@ -4371,6 +4371,7 @@ var EMPTY3 = new Uint8Array(0);
 var MAX_ORPHANS = 1024;
 var RESUME_WAIT = 1e4;
 var MAX_UNANSWERED = 3;
+var GIVE_UP_AFTER = 3e4;
 function decodeResumeAnswer(data) {
   let i = 0;
   const varint = /* @__PURE__ */ __name(() => {
@@ -4439,6 +4440,8 @@ var ClientResume = class _ClientResume {
   #token;
   /** Connections in a row that ended before the resume's answer. */
   #unanswered = 0;
+  /** When the first of those ended (`performance.now()`). */
+  #unansweredSince = 0;
   /** A token was asked for on this connection and not answered yet. */
   #asking = false;
   /** The token is being offered; the answer decides if orphans are sent. */
@@ -4509,7 +4512,10 @@ var ClientResume = class _ClientResume {
     } catch (error) {
       const garbled = error instanceof ProtocolError;
       const unanswered = error instanceof ConnectionLostError && !garbled;
-      if (unanswered && ++this.#unanswered < MAX_UNANSWERED) {
+      const now = performance.now();
+      if (unanswered && this.#unanswered++ === 0) this.#unansweredSince = now;
+      const hopeless = this.#unanswered >= MAX_UNANSWERED && now - this.#unansweredSince >= GIVE_UP_AFTER;
+      if (unanswered && !hopeless) {
         this.#token = token;
       } else {
         this.#unanswered = 0;
