@@ -22,13 +22,14 @@ import type { HttpRoute, RequestInfo } from "../server/http.ts";
 import { leveledLogger, type Logger } from "../server/logger.ts";
 import type { Server } from "../server/server.ts";
 import type { Session } from "../server/session.ts";
-import { clientGone, NO_BODY, toFetchResponse } from "./_fetch.ts";
+import { clientGone, toFetchResponse } from "./_fetch.ts";
 import { CALL, type CallContext, implement } from "./_implement.ts";
 import {
   Loopback,
   SessionEndedError,
   SessionNotReadyError,
 } from "./_loopback.ts";
+import { type RequestLimits, universalRequest } from "./_request.ts";
 import { sessionTracker } from "./_sessions.ts";
 import { type GatewayMethod, methodsOf, reflectedMethods } from "./_methods.ts";
 
@@ -196,10 +197,11 @@ export function connectGateway(
   const open = (
     values: CallContext | undefined,
     timeoutMs?: number,
+    maxResponseSize = 2 * server.maxMessageSize,
   ): Loopback =>
     new Loopback(server, {
       remoteAddr: values?.remoteAddr ?? { transport: "gateway" },
-      maxMessageSize: 2 * server.maxMessageSize,
+      maxMessageSize: maxResponseSize,
       maxRequestSize: server.maxMessageSize,
       keepaliveMs,
       track,
@@ -208,8 +210,11 @@ export function connectGateway(
       // Only a hook's wait reads the request's signal (see `session`).
       signal: hook && values ? values.request.signal : undefined,
     });
+  // Reflection carries every .proto file the server serves: it is not
+  // bounded by the messages' maxMessageSize (a small one for small
+  // devices), only by what the server may write at all.
   const request = async (path: string, data: Uint8Array) => {
-    const call = open(undefined);
+    const call = open(undefined, undefined, MAX_REFLECTION_SIZE);
     try {
       return await call.request(path, data);
     } finally {
@@ -252,17 +257,17 @@ export function connectGateway(
     const { methods, registry } = await reflectedMethods(request);
     return handlers(methods, registry);
   };
+  const limits: RequestLimits = {
+    readMaxBytes: server.maxMessageSize,
+    maxTimeoutMs: Math.min(options.maxTimeoutMs || MAX_TIMER_MS, MAX_TIMER_MS),
+  };
   const handlers = (methods: GatewayMethod[], registry?: Registry) => {
     const router = createConnectRouter({
       grpc: false,
       grpcWeb: options.grpcWeb ?? true,
       connect: options.connect ?? true,
-      readMaxBytes: server.maxMessageSize,
+      ...limits,
       writeMaxBytes: 2 * server.maxMessageSize,
-      maxTimeoutMs: Math.min(
-        options.maxTimeoutMs || MAX_TIMER_MS,
-        MAX_TIMER_MS,
-      ),
       jsonOptions: registry ? { registry } : undefined,
     });
     for (const m of methods) {
@@ -300,6 +305,8 @@ export function connectGateway(
         return unavailable();
       }
       if (!handler) return fallback(request, info);
+      const universal = universalRequest(request, handler, limits);
+      if (universal instanceof Response) return universal;
       const addr = info?.remoteAddr;
       const call: CallContext = {
         request,
@@ -312,8 +319,7 @@ export function connectGateway(
         httpVersion: "",
         method: request.method,
         url: request.url,
-        header: request.headers,
-        body: request.body ?? NO_BODY,
+        ...universal,
         signal: gone.signal,
         contextValues: createContextValues().set(CALL, call),
       });
@@ -329,6 +335,12 @@ export function connectGateway(
 
 /** Longer timers fire at once: `setTimeout` clamps them to 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Largest reflection answer read, in bytes. The server's outgoing buffer
+ * (4 MiB by default) bounds it first: a bigger answer closes the session.
+ */
+const MAX_REFLECTION_SIZE = 64 * 1024 * 1024;
 
 /** `/<package>.<Service>/<Method>`: the shape of a gRPC and Connect path. */
 function isMethodPath(pathname: string): boolean {

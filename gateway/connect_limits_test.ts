@@ -184,3 +184,14 @@ Deno.test("connectGateway queues no keepalive pings behind a stream its server h
   await reader.cancel();
   await reading;
 });
+
+Deno.test("connectGateway reads reflection bigger than twice maxMessageSize, and serves through it", async () => {
+  // The demo's reflection (its .proto files) is over 10 KiB.
+  await using t = await start({ maxMessageSize: 1024 }, {
+    services: undefined,
+  });
+  const res = await send(t.base, '{"text":"hi"}');
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual(await res.json(), {});
+  assert.ok((await t.gateway.methods()).some((m) => m.path === "/room/send"));
+});
