@@ -29,6 +29,8 @@ export interface DialOptions extends TlsOptions {
    * up to 64 KiB.
    */
   maxMessageSize?: number;
+  /** WebSocket subprotocols to offer (`ws://` and `wss://` only). */
+  protocols?: string[];
 }
 
 export { isPermissionError };
@@ -88,6 +90,7 @@ async function open(
   if ("url" in address) {
     return await openWebSocket(address.url, {
       signal,
+      protocols: options.protocols,
       maxBufferedIn: options.maxMessageSize === undefined
         ? undefined
         : defaultMaxBufferedIn(options.maxMessageSize),

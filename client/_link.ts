@@ -224,6 +224,7 @@ export class Link {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,
         caCerts: settings.caCerts,
+        protocols: settings.protocols,
         maxMessageSize: settings.maxMessageSize,
       });
     } catch (error) {

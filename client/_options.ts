@@ -28,6 +28,7 @@ export interface Settings {
   /** Undefined when keepalive is off. */
   keepalive: { interval: number; timeout: number } | undefined;
   caCerts: string[] | undefined;
+  protocols: string[] | undefined;
   resume: boolean;
   beforeReconnect: ((signal: AbortSignal) => void | Promise<void>) | undefined;
   tracer: Tracer | undefined;
@@ -94,6 +95,7 @@ export function resolveOptions(options: ClientOptions): Settings {
     maxAbandonedRequests,
     keepalive: ka,
     caCerts: options.caCerts,
+    protocols: options.protocols,
     resume: options.resume ?? false,
     beforeReconnect: options.beforeReconnect,
     tracer: options.tracer,

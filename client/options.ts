@@ -145,6 +145,13 @@ export interface ClientOptions {
   /** Extra root certificates (PEM) for `tls://` addresses. */
   caCerts?: string[];
   /**
+   * WebSocket subprotocols to offer on `ws://` and `wss://` addresses, as
+   * in `new WebSocket(url, protocols)`: `["nanorpc"]` for a server that
+   * asks for it. A nanorpc server answers a client offering `nanorpc`, and
+   * one offering none. Default: none offered.
+   */
+  protocols?: string[];
+  /**
    * First request id handed out; ids then count up, wrap from 2147483647
    * to -2147483648 and skip 0 (the id an absent field decodes as) and any
    * id a pending request or live subscription holds. Mostly for tests.

@@ -130,3 +130,32 @@ Deno.test("Client over ws:// with small maxMessageSize on both sides carries bur
   for await (const _update of sub) if (++got === 10) break;
   assert.equal(client.state, "open");
 });
+
+Deno.test("Client over ws:// offers the subprotocols in options.protocols, and a server speaking others refuses it", async () => {
+  const server = new Server({ logLevel: "error" });
+  server.handle("/echo", (ctx) => ctx.data);
+  await using _ = server;
+  const { addr } = await server.listen({
+    http: { port: 0, protocols: ["nanorpc.v2"] },
+  });
+  const url = `ws://127.0.0.1:${(addr as Deno.NetAddr).port}/nanorpc`;
+  {
+    await using client = await connect(url, { protocols: ["nanorpc.v2"] });
+    assert.equal(
+      read((await client.request("/echo", text.encode("v2"))).data),
+      "v2",
+    );
+  }
+  // Offering none is served; offering only another is refused (400).
+  {
+    await using client = await connect(url);
+    assert.equal(
+      read((await client.request("/echo", text.encode("-"))).data),
+      "-",
+    );
+  }
+  await assert.rejects(
+    connect(url, { protocols: ["nanorpc"], reconnect: false }),
+  );
+  assert.equal(server.stats().sessionsOpened, 2);
+});

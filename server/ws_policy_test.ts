@@ -212,6 +212,18 @@ Deno.test({
       await page.goto(`${allowed}/blank`);
       assert.equal(await open(["nanorpc"]), "open nanorpc");
       assert.equal(await open([]), "open ");
+      // The browser client offers it when told to, and is served.
+      const echoed = await page.evaluate(async (url) => {
+        const { connect } = await import("/nanorpc.js" as string);
+        const client = await connect(url, { protocols: ["nanorpc"] });
+        const { data } = await client.request(
+          "/echo",
+          new TextEncoder().encode("offered"),
+        );
+        await client.close();
+        return new TextDecoder().decode(data);
+      }, `ws://127.0.0.1:${port}/nanorpc`);
+      assert.equal(echoed, "offered");
       // Another origin: same server, the name localhost.
       await page.goto(`http://localhost:${port}/blank`);
       assert.equal(await open(["nanorpc"]), "closed 1006");

@@ -4297,6 +4297,7 @@ async function open(address, options, signal) {
   if ("url" in address) {
     return await openWebSocket(address.url, {
       signal,
+      protocols: options.protocols,
       maxBufferedIn: options.maxMessageSize === void 0 ? void 0 : defaultMaxBufferedIn(options.maxMessageSize)
     });
   }
@@ -5219,6 +5220,7 @@ var Link = class {
         timeout: settings.connectTimeout,
         signal: this.#closeAbort.signal,
         caCerts: settings.caCerts,
+        protocols: settings.protocols,
         maxMessageSize: settings.maxMessageSize
       });
     } catch (error) {
@@ -5480,6 +5482,7 @@ function resolveOptions(options) {
     maxAbandonedRequests,
     keepalive: ka,
     caCerts: options.caCerts,
+    protocols: options.protocols,
     resume: options.resume ?? false,
     beforeReconnect: options.beforeReconnect,
     tracer: options.tracer,
