@@ -33,6 +33,7 @@ import type { Server } from "../server/server.ts";
 import type { ServerStats } from "../server/stats.ts";
 import { opsFlags } from "../server/_ops_flags.ts";
 import { reportFailure, UsageError } from "../server/_usage.ts";
+import { StopSignals } from "../server/_stop_signals.ts";
 import { NatsBroker } from "./nats_broker.ts";
 import { NatsForwarder } from "./nats_forwarder.ts";
 import { Workers } from "./workers.ts";
@@ -132,71 +133,24 @@ function summary(s: ServerStats, workers?: number): string {
     (workers === undefined ? "" : ` (${workers} workers)`);
 }
 
-/**
- * On SIGUSR2, drains the pool over `window` ms (every worker stops
- * accepting), then calls `stop`, as server/main.ts does with one server:
- * one drain, the next signals change nothing. Once the pool stops, the
- * signal is ignored (it would otherwise end the process). Returns what
- * removes the signal listener.
- */
-function drainOnSignal(pool: Promise<Workers>, how: {
-  /** How many workers (for the log line). */
-  count: number;
-  /** The drain's window, in ms. */
-  window: number;
-  /** Resolves when the pool starts stopping. */
-  stopping: Promise<void>;
-  /** Stops the pool. */
-  stop: () => void;
-}): () => void {
-  const { count, window, stopping, stop } = how;
-  if (Deno.build.os === "windows") return () => {};
-  let stopped = false;
-  stopping.then(() => stopped = true);
-  const drain = async () => {
-    try {
-      // (a pool that failed to start drains nothing: run() reports it)
-      await (await pool.catch(() => undefined))?.drain({ window });
-    } catch (err) {
-      console.error(
-        `drain failed: ${err instanceof Error ? err.message : err}`,
-      );
-    } finally {
-      stop();
-    }
-  };
-  let draining: Promise<void> | undefined;
-  const onSignal = () => {
-    if (draining) return; // One drain; the next signals change nothing.
-    if (stopped) {
-      return console.log("SIGUSR2 ignored: the pool is already stopping");
-    }
-    console.log(
-      `SIGUSR2: draining ${count} workers over ${window} ms, then stopping`,
-    );
-    draining = drain();
-  };
-  Deno.addSignalListener("SIGUSR2", onSignal);
-  return () => Deno.removeSignalListener("SIGUSR2", onSignal);
-}
-
 async function runWorkers(
   flags: ClusterFlags,
   rest: string[],
 ): Promise<number> {
-  const window = drainWindowFlag(rest);
-  const stopped = Promise.withResolvers<void>();
-  const stop = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  // Signals are answered as a single server's are (server/_stop_signals.ts),
+  // from before the pool starts until it has stopped.
+  using signals = new StopSignals({
+    drainWindow: drainWindowFlag(rest),
+    subject: "the pool",
+  });
   // A worker that dies would leave the process up with fewer workers (and
   // without worker 0's listeners): stop, so a supervisor restarts it all.
   let code = 0;
-  const starting = Workers.start({
+  const pool = await Workers.start({
     onWorkerExit: () => {
       console.error("stopping the pool: a worker is gone");
       code = 1;
-      stop();
+      signals.stop();
     },
     count: flags.workers!,
     module: new URL("./_cli_worker.ts", import.meta.url),
@@ -206,26 +160,12 @@ async function runWorkers(
       : undefined,
     stopTimeout: flags.stopTimeout,
   });
-  // Listening before the pool starts: a SIGUSR2 meanwhile drains it once
-  // started, rather than end the process.
-  const undrain = drainOnSignal(starting, {
-    count: flags.workers!,
-    window,
-    stopping: stopped.promise,
-    stop,
-  });
-  try {
-    const pool = await starting;
-    console.log(`${pool.count} workers listening on ${pool.urls.join(", ")}`);
-    await stopped.promise;
-    Deno.removeSignalListener("SIGINT", stop);
-    Deno.removeSignalListener("SIGTERM", stop);
-    const total = await pool.shutdown();
-    console.log(summary(total, total.workers));
-    return code;
-  } finally {
-    undrain();
-  }
+  console.log(`${pool.count} workers listening on ${pool.urls.join(", ")}`);
+  signals.serve(pool, `${pool.count} workers`);
+  await signals.stopped;
+  const total = await pool.shutdown();
+  console.log(summary(total, total.workers));
+  return code;
 }
 
 async function run(args: string[]): Promise<number> {

@@ -123,7 +123,7 @@ Deno.test("deno task server --workers 2 drains every worker over --drain-window 
   }
 });
 
-Deno.test("deno task server --workers 2 says nothing on a second SIGUSR2 while draining, and shuts down on SIGTERM", async () => {
+Deno.test("deno task server --workers 2 ignores a second SIGUSR2 while draining, saying so, and shuts down gracefully on SIGTERM", async () => {
   const dir = await Deno.makeTempDir();
   const module = await workerModule(dir);
   await using node = await spawnServer(
@@ -157,7 +157,13 @@ Deno.test("deno task server --workers 2 says nothing on a second SIGUSR2 while d
     }
     await node.waitFor(/^served \d+ sessions, .*\(2 workers\)$/);
     const said = node.lines.filter((l) => l.startsWith("SIGUSR2"));
-    assert.equal(said.length, 1, said.join("\n"));
+    assert.deepEqual(said, [
+      "SIGUSR2: draining 2 workers over 600000 ms, then stopping",
+      "SIGUSR2 ignored: the pool is already draining",
+    ]);
+    assert.ok(
+      node.lines.some((l) => /^SIGTERM: shutting down gracefully/.test(l)),
+    );
   } finally {
     for (const c of workers.flat()) c.close();
     await Deno.remove(dir, { recursive: true });
@@ -192,6 +198,29 @@ Deno.test("deno task server --workers 2 ignores a SIGUSR2 while stopping, and te
     assert.equal(status.code, 0, node.lines.join("\n"));
     await node.waitFor(/worker 0 did not stop within 1000 ms; terminating it/);
     await node.waitFor(/^served 0 sessions, .*\(0 workers\)$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task server --workers 2 stops at once on a second SIGTERM while stopping, saying so", async () => {
+  const dir = await Deno.makeTempDir();
+  const module = await workerModule(dir, true);
+  await using node = await spawnServer(
+    ["--workers", "2", "--module", module, "--tcp", "127.0.0.1:0"],
+  );
+  try {
+    await node.waitFor(/^2 workers listening on/);
+    node.child.kill("SIGTERM");
+    await node.waitFor(/^beforeShutdown running$/);
+    node.child.kill("SIGTERM");
+    const status = await within(node.child.status, {
+      timeout: 10_000,
+      message: "the exit on the second SIGTERM",
+    });
+    // Not killed by the signal: the process ends itself, with its status.
+    assert.equal(status.signal, null);
+    assert.equal(status.code, 143, node.lines.join("\n"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

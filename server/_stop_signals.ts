@@ -5,7 +5,10 @@
 // Removing them to shut down lets a second SIGTERM (or a supervisor's
 // SIGTERM after a drain) end the process without a word, mid-shutdown.
 
-import type { Server } from "./server.ts";
+/** What SIGUSR2 drains: a server, or a pool of workers (`Workers`). */
+export interface Drainable {
+  drain(options: { window: number }): Promise<unknown>;
+}
 
 /** The signals that stop the process: Windows has no SIGTERM. */
 const STOPS: readonly Deno.Signal[] = Deno.build.os === "windows"
@@ -33,6 +36,8 @@ export interface StopSignalsOptions {
    * `DrainOptions.window`). Default 10,000.
    */
   drainWindow?: number;
+  /** What the process runs, in its log lines. Default "the server". */
+  subject?: string;
 }
 
 /**
@@ -62,6 +67,7 @@ export interface StopSignalsOptions {
  *
  * using signals = new StopSignals({ drainWindow: 30_000 });
  * const server = new Server();
+ * // (a Workers pool drains as well: signals.serve(pool, "4 workers"))
  * await server.listen({ port: 7411 });
  * signals.serve(server);
  * await signals.stopped;
@@ -72,7 +78,9 @@ export class StopSignals implements Disposable {
   readonly #stopped = Promise.withResolvers<void>();
   readonly #window: number;
   readonly #installed: [Deno.Signal, () => void][] = [];
-  #server?: Server;
+  readonly #subject: string;
+  #server?: Drainable;
+  #draining = "";
   #state: "running" | "draining" | "stopping" = "running";
   #signalled = false;
 
@@ -84,6 +92,7 @@ export class StopSignals implements Disposable {
    */
   constructor(options: StopSignalsOptions = {}) {
     this.#window = options.drainWindow ?? 10_000;
+    this.#subject = options.subject ?? "the server";
     for (const signal of STOPS) {
       this.#install(signal, () => this.#onStop(signal));
     }
@@ -102,10 +111,12 @@ export class StopSignals implements Disposable {
    * a drain stops accepting, so one begun sooner would make the next
    * `listen` fail.
    *
-   * @param server The server SIGUSR2 drains.
+   * @param server The server (or pool) SIGUSR2 drains.
+   * @param what What the drain line names ("2 workers"), if anything.
    */
-  serve(server: Server): void {
+  serve(server: Drainable, what?: string): void {
     this.#server = server;
+    this.#draining = what ? ` ${what}` : "";
   }
 
   /** Stops gracefully for another reason than a signal. */
@@ -142,19 +153,23 @@ export class StopSignals implements Disposable {
 
   #onDrain(): void {
     if (this.#state !== "running") {
-      console.log(`SIGUSR2 ignored: the server is already ${this.#state}`);
+      console.log(
+        `SIGUSR2 ignored: ${this.#subject} is already ${this.#state}`,
+      );
       return;
     }
     const server = this.#server;
     if (!server) {
       console.log(
-        "SIGUSR2 before the server started: nothing to drain, shutting down",
+        `SIGUSR2 before ${this.#subject} started: nothing to drain, shutting down`,
       );
       this.stop();
       return;
     }
     this.#state = "draining";
-    console.log(`SIGUSR2: draining over ${this.#window} ms, then stopping`);
+    console.log(
+      `SIGUSR2: draining${this.#draining} over ${this.#window} ms, then stopping`,
+    );
     server.drain({ window: this.#window }).catch((err) =>
       console.error(`drain failed: ${err instanceof Error ? err.message : err}`)
     ).finally(() => this.stop());
