@@ -113,7 +113,8 @@ export interface ConnectGatewayOptions {
   abortOnDisconnect?: boolean;
   /**
    * A streaming call's session sends a PING this often, so that the
-   * server's `idleTimeout` does not close it. Default 15000 ms; 0: never.
+   * server's `idleTimeout` does not close it. Default 15000 ms, or half
+   * the server's `idleTimeout` when that is shorter; 0: never.
    */
   keepaliveMs?: number;
   /**
@@ -180,7 +181,9 @@ export function connectGateway(
   options: ConnectGatewayOptions = {},
 ): ConnectGateway {
   const fallback = options.fallback ?? notFound;
-  const keepaliveMs = options.keepaliveMs ?? 15_000;
+  const idle = server.idleTimeout;
+  const keepaliveMs = options.keepaliveMs ??
+    (idle > 0 ? Math.min(15_000, Math.max(1, Math.floor(idle / 2))) : 15_000);
   const abortOnDisconnect = options.abortOnDisconnect ?? true;
   const track = sessionTracker(server);
   const hook = options.session;

@@ -195,3 +195,36 @@ Deno.test("connectGateway reads reflection bigger than twice maxMessageSize, and
   assert.deepEqual(await res.json(), {});
   assert.ok((await t.gateway.methods()).some((m) => m.path === "/room/send"));
 });
+
+Deno.test("connectGateway keeps a quiet stream alive under a server idleTimeout shorter than its default keepalive", async () => {
+  await using t = await start({ idleTimeout: 300 });
+  const client = await t.client();
+  const room = client.service(Room);
+  const response = fetch(`${t.base}/nanorpc_demo.Room/Messages`, {
+    method: "POST",
+    headers: { "content-type": "application/connect+json" },
+    body: new Uint8Array([0, 0, 0, 0, 2, 0x7b, 0x7d]), // one envelope: {}
+  });
+  await waitFor(() => t.server.sessions.size === 2, {
+    message: "the stream's session",
+  });
+  await room.send({ text: "first" }); // its headers go out with it
+  const reader = (await response).body!.getReader();
+  const decoder = new TextDecoder();
+  let seen = decoder.decode((await reader.read()).value);
+  // Quiet for several idle periods; the TCP client pings on its own.
+  const ping = setInterval(() => client.ping().catch(() => {}), 100);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await room.send({ text: "still here" });
+    while (!seen.includes("still here")) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `the stream ended: ${seen}`);
+      seen += decoder.decode(value);
+    }
+    assert.doesNotMatch(seen, /unavailable|idle/);
+  } finally {
+    clearInterval(ping);
+    await reader.cancel();
+  }
+});

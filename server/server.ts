@@ -74,6 +74,8 @@ export class Server extends EventTarget implements AsyncDisposable {
   readonly maxMessageSize: number;
   /** Time limit of async handlers in ms, 0 for none (`handlerTimeout`). */
   readonly handlerTimeout: number;
+  /** Ms a session may stay silent before it is closed, 0: never. */
+  readonly idleTimeout: number;
 
   /** Creates a server; nothing listens until {@link listen}. */
   constructor(options: ServerOptions = {}) {
@@ -84,6 +86,7 @@ export class Server extends EventTarget implements AsyncDisposable {
     this.#life = new Lifecycle(this.#core, options);
     this.maxMessageSize = this.#core.limits.maxMessageSize;
     this.handlerTimeout = this.#core.limits.handlerTimeout;
+    this.idleTimeout = options.idleTimeout ?? 0;
     if (options.forward) {
       this.#core.forward = new ForwardNode(this.#core, options.forward);
     }
