@@ -127,6 +127,12 @@ const STATS: readonly (readonly [keyof ServerStats, string, Kind, string])[] = [
     "Forwarded calls whose answer was full of group broadcasts: later ones went through the broker.",
   ],
   [
+    "topicFailures",
+    "topic_failures_total",
+    "counter",
+    "Topic filters that threw, and updates a typed topic could not decode.",
+  ],
+  [
     "brokerDropped",
     "broker_dropped_total",
     "counter",

@@ -6,6 +6,7 @@ import { loadProtobuf, protobuf } from "../protocol/_protobuf.ts";
 import { ResponseType, Status } from "../wasm/wire.ts";
 import { errorMessage, type RequestCodec } from "./_core.ts";
 import type { Logger } from "./logger.ts";
+import type { ServerStats } from "./stats.ts";
 import type { Route } from "./_router.ts";
 import type { Session } from "./session.ts";
 import type {
@@ -45,6 +46,8 @@ export class TopicImpl implements Topic {
   #decoderReady?: () => Promise<unknown> | undefined;
   #filtered = 0;
   #logger: Logger;
+  /** Where failures are counted (the server's stats). */
+  #stats: ServerStats | undefined;
   /** When {@link #log} last logged (`performance.now()`). */
   #loggedAt = -Infinity;
   /** Failures {@link #log} did not log since it last did. */
@@ -58,9 +61,11 @@ export class TopicImpl implements Topic {
     route: Route,
     options: TopicImplOptions,
     logger: Logger,
+    stats?: ServerStats,
   ) {
     this.route = route;
     this.#logger = logger;
+    this.#stats = stats;
     this.#filter = options.filter;
     this.#decodeFilter = options.decodeFilter;
     this.#decodeUpdate = options.decodeUpdate;
@@ -236,6 +241,7 @@ export class TopicImpl implements Topic {
    * says how many went unlogged since the last.
    */
   #log(what: string, err: unknown): void {
+    if (this.#stats) this.#stats.topicFailures++;
     const now = performance.now();
     if (now - this.#loggedAt < LOG_INTERVAL) {
       this.#unlogged++;

@@ -406,4 +406,7 @@ Deno.test("Server logs a filter that throws at most once a second per topic, and
     logger.at("error")[1],
     "the filter of /t threw: filter broke (and 99 more failures since the last report)",
   );
+  // Every failure is counted, logged or not: 3 publishes to 50 subscribers.
+  assert.equal(t.server.stats().topicFailures, 150);
+  assert.match(t.server.metrics(), /^nanorpc_topic_failures_total 150$/m);
 });

@@ -168,7 +168,8 @@ export class Server extends EventTarget implements AsyncDisposable {
     const plain = "filterSchema" in options
       ? typedTopicOptions(options)
       : options;
-    const topic = new TopicImpl(route, plain, this.#core.logger);
+    const { logger, stats } = this.#core;
+    const topic = new TopicImpl(route, plain, logger, stats);
     route.topic = topic;
     this.#catalog.topic(path, options);
     this.#core.forward?.routesChanged();

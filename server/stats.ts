@@ -78,6 +78,11 @@ export interface ServerStats {
    * change).
    */
   carryOverflows: number;
+  /**
+   * Topic filters that threw, and updates or pushes a typed topic could
+   * not decode (each also logged, at most once a second per topic).
+   */
+  topicFailures: number;
 }
 
 /** Fresh, zeroed counters. */
@@ -108,5 +113,6 @@ export function newStats(): ServerStats {
     resumesExpired: 0,
     drainCloses: 0,
     carryOverflows: 0,
+    topicFailures: 0,
   };
 }
