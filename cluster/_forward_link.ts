@@ -30,6 +30,8 @@ export class ForwardLink {
   state: NatsBrokerState = "connected";
   closed = false;
   #window: PublishWindow;
+  /** Rejects the wait of each call whose answer is awaited. */
+  #awaiting = new Set<(err: Error) => void>();
 
   /**
    * @param nc The connection.
@@ -52,6 +54,29 @@ export class ForwardLink {
     this.closeTimeout = limits.closeTimeout;
     this.#window = new PublishWindow(nc, limits.maxUnflushedBytes);
     this.drops = new DropCounter(label, FORWARD_DROP_ADVICE, logger);
+  }
+
+  /**
+   * Awaits `answer`, or rejects with a {@link LinkDroppedError} as soon as
+   * the link drops: an answer still awaited then is lost with the
+   * connection, so its caller need not wait for its time limit.
+   */
+  async untilDropped<T>(answer: Promise<T>): Promise<T> {
+    const dropped = Promise.withResolvers<never>();
+    this.#awaiting.add(dropped.reject);
+    try {
+      return await Promise.race([answer, dropped.promise]);
+    } finally {
+      this.#awaiting.delete(dropped.reject);
+    }
+  }
+
+  /** The link dropped: every answer awaited is given up on. */
+  lost(): void {
+    this.state = "reconnecting";
+    const awaiting = [...this.#awaiting];
+    this.#awaiting.clear();
+    for (const reject of awaiting) reject(new LinkDroppedError());
   }
 
   /** Whether a message of `bytes` is over the server's max_payload. */
@@ -102,6 +127,15 @@ export class ForwardLink {
   close(): void {
     this.closed = true;
     this.#window.close();
+  }
+}
+
+/** The link dropped while an answer was awaited; see {@link ForwardLink}. */
+export class LinkDroppedError extends Error {
+  /** Says that NATS dropped. */
+  constructor() {
+    super("the link to NATS dropped before the answer came");
+    this.name = "LinkDroppedError";
   }
 }
 

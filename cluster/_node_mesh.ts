@@ -167,12 +167,19 @@ export class NodeMesh {
    * ```
    */
   lost(node: string, why: string, always = false): void {
-    if (this.presence.forget(node) || always) this.#gone(node, why);
+    const known = this.presence.forget(node);
+    if (known || always) this.#gone(node, why, known);
   }
 
-  /** A node left or went silent: what it held is made again elsewhere. */
-  #gone(node: string, why: string): void {
-    this.#link.logger.info(`${this.#link.label}: node ${node} ${why}`);
+  /**
+   * A node left or went silent: what it held is made again elsewhere. Only
+   * a node that was known is logged: goodbyes of nodes never heard from
+   * (or already forgotten) are as many as anyone publishes.
+   */
+  #gone(node: string, why: string, known = true): void {
+    const line = `${this.#link.label}: node ${node} ${why}`;
+    if (known) this.#link.logger.info(line);
+    else this.#link.logger.debug(line);
     this.#host.release(node);
     this.#host.resubscribe(node);
   }

@@ -15,7 +15,7 @@ import type {
   SessionOp,
 } from "../server/forward.ts";
 import { CallServer } from "./_call_server.ts";
-import { ForwardLink } from "./_forward_link.ts";
+import { ForwardLink, LinkDroppedError } from "./_forward_link.ts";
 import { routeLabel, STATUS } from "./_forward_subjects.ts";
 import {
   type Backoff,
@@ -263,7 +263,9 @@ export class NatsForwarder implements Forwarder {
           ? link.subjects.call(target)
           : link.subjects.route(call.kind, call.pathHash);
         try {
-          const msg = await link.nc.request(subject, bytes, { timeout });
+          const msg = await link.untilDropped(
+            link.nc.request(subject, bytes, { timeout }),
+          );
           return decodeAnswer(msg.data);
         } catch (err) {
           if (!isNoResponders(err)) return this.#failed(what, err, timeout);
@@ -366,6 +368,13 @@ export class NatsForwarder implements Forwarder {
 
   #failed(what: string, err: unknown, timeout: number): ForwardedAnswer {
     const e = errorOf(err);
+    if (e instanceof LinkDroppedError) {
+      this.#link.drops.count("disconnected");
+      return this.#link.fail(
+        STATUS.INTERNAL_ERROR,
+        `Lost NATS while waiting for the answer for ${what}: it may have run; retry if it is idempotent`,
+      );
+    }
     if (e.name === "TimeoutError") {
       this.#n.timedOut++;
       return this.#link.fail(
@@ -383,7 +392,7 @@ export class NatsForwarder implements Forwarder {
     const link = this.#link;
     await watchStatus(link.nc, {
       down: (server) => {
-        link.state = "reconnecting";
+        link.lost();
         link.logger.warn(
           `${link.label}: lost NATS at ${server}; local paths still work, forwarded ones fail until it is back`,
         );
