@@ -28,9 +28,29 @@ export interface Output {
   emitDefaults: boolean;
   /** Types for `google.protobuf.Any` fields. */
   registry?: Registry;
+  /** Set once stdout's reader has gone away (`| head -1`). */
+  closed?: boolean;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/**
+ * Writes `line` and a newline to stdout, or nothing once its reader has
+ * gone away: then sets `out.closed`. (console.log would drop the text
+ * without a word, and a subscription would print on forever.)
+ */
+function writeLine(out: Output, line: string): void {
+  const bytes = encoder.encode(`${line}\n`);
+  try {
+    for (let at = 0; at < bytes.length && !out.closed;) {
+      at += Deno.stdout.writeSync(bytes.subarray(at));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    out.closed = true;
+  }
+}
 
 /** The bytes as hex digits. */
 export function hex(bytes: Uint8Array): string {
@@ -102,17 +122,20 @@ export function print(
   const typed = type && !out.hex ? decoded(out, data, type) : undefined;
   const value = typed?.value;
   if (out.json) {
-    console.log(JSON.stringify({
-      status: statusName(status),
-      message,
-      data: text(data) ?? null,
-      hex: hex(data),
-      ...(value === undefined ? {} : { type: type!.typeName, value }),
-    }));
+    writeLine(
+      out,
+      JSON.stringify({
+        status: statusName(status),
+        message,
+        data: text(data) ?? null,
+        hex: hex(data),
+        ...(value === undefined ? {} : { type: type!.typeName, value }),
+      }),
+    );
   } else if (value !== undefined) {
-    console.log(JSON.stringify(value));
+    writeLine(out, JSON.stringify(value));
   } else {
-    console.log(out.hex ? hex(data) : text(data) ?? hex(data));
+    writeLine(out, out.hex ? hex(data) : text(data) ?? hex(data));
   }
   return typed?.decodes ?? true;
 }

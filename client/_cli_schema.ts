@@ -25,7 +25,8 @@ import {
 } from "../protocol/service.ts";
 import { fnv1a } from "../wasm/wire.ts";
 import type { Client } from "./client.ts";
-import { NotFoundError } from "./errors.ts";
+import { MalformedReason } from "../wasm/malformed.ts";
+import { ClientError, NotFoundError, ProtocolError } from "./errors.ts";
 
 /** One path and what is known of its data. */
 export interface PathInfo {
@@ -92,8 +93,16 @@ export function reflectedSchema(response: ReflectionResponse): Schema {
       { $typeName: "google.protobuf.FileDescriptorSet", file: [] },
     "the server's reflection",
   );
-  const type = (name: string) => name ? registry.getMessage(name) : undefined;
   const paths = response.paths.map((p): PathInfo => {
+    // A type the files lack is not "untyped": JSON would go out as text.
+    const type = (name: string) => {
+      if (!name) return undefined;
+      const found = registry.getMessage(name);
+      if (found) return found;
+      throw new SchemaError(
+        `The server's reflection gives ${p.path} the type ${name}, which none of its files defines: give --proto FILE or --descriptor-set FILE`,
+      );
+    };
     const topic = p.kind === ReflectionPath_Kind.TOPIC;
     return {
       path: p.path,
@@ -110,9 +119,11 @@ export function reflectedSchema(response: ReflectionResponse): Schema {
 /**
  * Asks the server to describe itself; `undefined` when it answers
  * NOT_FOUND (reflection off, or a server that has none). An answer that is
- * not a usable schema throws, unless `texts` (a call's DATA and --filter)
- * are given and none is a JSON object: then a warning says so and the call
- * goes on untyped (raw bytes or text need no types; JSON does).
+ * not a usable schema, or is over the client's `maxMessageSize` (which
+ * closes the connection), throws, unless `texts` (a call's DATA and
+ * --filter) are given and none is a JSON object: then a warning says so
+ * and the call goes on untyped (raw bytes or text need no types; JSON
+ * does).
  */
 export async function fetchSchema(
   client: Client,
@@ -124,12 +135,13 @@ export async function fetchSchema(
       output: ReflectionResponseSchema,
     });
     return reflectedSchema(response);
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    if (
-      !(error instanceof SchemaError) || texts === undefined ||
-      texts.some(isJsonObject)
-    ) throw error;
+  } catch (caught) {
+    if (caught instanceof NotFoundError) return undefined;
+    const error = tooLarge(caught) ??
+      (caught instanceof SchemaError ? caught : undefined);
+    if (!error || texts === undefined || texts.some(isJsonObject)) {
+      throw error ?? caught;
+    }
     console.error(
       `warning: ${error.message}; sending and printing the data untyped (--proto FILE or --descriptor-set FILE give its types)`,
     );
@@ -197,6 +209,22 @@ export async function readDescriptorSet(file: string): Promise<Schema> {
     );
   }
   return fileSchema(set, file);
+}
+
+/**
+ * `error` said of the reflection answer, when it is a frame over the
+ * client's size limit (the reader's message blames no path); otherwise
+ * `undefined`.
+ */
+function tooLarge(error: unknown): ClientError | undefined {
+  if (
+    !(error instanceof ProtocolError) ||
+    error.reason !== MalformedReason.FRAME_TOO_LARGE
+  ) return undefined;
+  return new ClientError(
+    `The server's reflection answer (${REFLECTION_PATH}) is over this client's size limit: give --max-message-size BYTES as large as the server's`,
+    { cause: error },
+  );
 }
 
 function isJsonObject(text: string | undefined): boolean {

@@ -55,7 +55,11 @@ function loadGenerated(): Promise<Generated> {
 /**
  * The files `files` need, each after the files it imports (depth first),
  * once each by file name, as one `FileDescriptorSet`: what protoc,
- * `buf` and Python's `DescriptorPool.Add` take in that order.
+ * `buf` and Python's `DescriptorPool.Add` take in that order. Of two files
+ * of one name that declare a name in common (one file, in two versions
+ * or copies), the first is kept; two that declare nothing in common
+ * (`chat.proto` of two packages) are both kept, the later one renamed
+ * (`chat~2.proto`) and imported by that name.
  *
  * @param files protobuf-es file descriptors (`file_chat`, or `.file` of a
  * message or service descriptor).
@@ -73,11 +77,15 @@ function loadGenerated(): Promise<Generated> {
 export function fileDescriptorSet(
   files: Iterable<DescFile>,
 ): FileDescriptorSet {
-  const seen = new Set<string>();
+  const names = new Map<DescFile, string>();
+  const byName = new Map<string, DescFile>();
   const ordered: DescFile[] = [];
   const visit = (file: DescFile) => {
-    if (seen.has(file.proto.name)) return;
-    seen.add(file.proto.name);
+    if (names.has(file)) return;
+    const name = setName(file, byName);
+    names.set(file, name);
+    if (byName.has(name)) return;
+    byName.set(name, file);
     for (const dependency of file.dependencies) visit(dependency);
     ordered.push(file);
   };
@@ -86,8 +94,42 @@ export function fileDescriptorSet(
   // without protobuf-es so that this works before it has been loaded.
   return {
     $typeName: "google.protobuf.FileDescriptorSet",
-    file: ordered.map((file) => file.proto),
+    file: ordered.map((file) => {
+      const name = names.get(file)!;
+      const dependency = file.dependencies.map((d) => names.get(d)!);
+      const same = name === file.proto.name &&
+        dependency.every((d, i) => d === file.proto.dependency[i]);
+      return same ? file.proto : { ...file.proto, name, dependency };
+    }),
   };
+}
+
+/**
+ * The name `file` has in the set: its own; the name of a file there that
+ * declares a name it declares too; or a free name made from its own.
+ */
+function setName(file: DescFile, byName: Map<string, DescFile>): string {
+  const own = file.proto.name;
+  const declared = declaredNames(file);
+  const stem = own.replace(/\.proto$/, "");
+  const extension = own.slice(stem.length);
+  for (let n = 1;; n++) {
+    const name = n === 1 ? own : `${stem}~${n}${extension}`;
+    const there = byName.get(name);
+    if (!there) return name;
+    if (declaredNames(there).some((d) => declared.includes(d))) return name;
+  }
+}
+
+/** The full names of a file's top-level messages, enums, services, extensions. */
+function declaredNames({ proto }: DescFile): string[] {
+  const prefix = proto.package ? `${proto.package}.` : "";
+  return [
+    ...proto.messageType,
+    ...proto.enumType,
+    ...proto.service,
+    ...proto.extension,
+  ].map((declaration) => prefix + declaration.name);
 }
 
 /** What is known about the data of one registered path. */

@@ -1,7 +1,16 @@
 // Reflection over a real socket, decoded with protobuf-es.
 
 import assert from "node:assert/strict";
-import { createFileRegistry, fromBinary, getOption } from "@bufbuild/protobuf";
+import {
+  create,
+  createFileRegistry,
+  fromBinary,
+  getOption,
+} from "@bufbuild/protobuf";
+import {
+  FieldDescriptorProto_Type,
+  FileDescriptorProtoSchema,
+} from "@bufbuild/protobuf/wkt";
 import {
   ChatJoinSchema,
   ChatMessageSchema,
@@ -172,4 +181,65 @@ Deno.test("fileDescriptorSet lists each file once, after the files it imports", 
     "nanorpc.proto",
     "chat.proto",
   ]);
+});
+
+Deno.test("fileDescriptorSet keeps two files of one name that declare different names, the later renamed", () => {
+  const note = { name: "Note" };
+  // Another project's chat.proto, and a file that imports it.
+  const other = create(FileDescriptorProtoSchema, {
+    name: "chat.proto",
+    package: "other",
+    syntax: "proto3",
+    messageType: [note],
+  });
+  const user = createFileRegistry(
+    create(FileDescriptorProtoSchema, {
+      name: "user.proto",
+      package: "other",
+      syntax: "proto3",
+      dependency: ["chat.proto"],
+      messageType: [{
+        name: "User",
+        field: [{
+          name: "note",
+          jsonName: "note",
+          number: 1,
+          type: FieldDescriptorProto_Type.MESSAGE,
+          typeName: ".other.Note",
+        }],
+      }],
+    }),
+    (name) => name === "chat.proto" ? other : undefined,
+  ).getFile("user.proto")!;
+  // Another version of the demo's chat.proto: one file, kept once.
+  const older = createFileRegistry(
+    create(FileDescriptorProtoSchema, {
+      name: "chat.proto",
+      package: "nanorpc_demo",
+      syntax: "proto3",
+      messageType: [{ name: "ChatJoin" }, note],
+    }),
+    () => undefined,
+  ).getFile("chat.proto")!;
+  const set = fileDescriptorSet([Room.file, user, older]);
+  assert.deepEqual(set.file.map((f) => f.name), [
+    "google/protobuf/descriptor.proto",
+    "nanopb.proto",
+    "nanorpc.proto",
+    "chat.proto",
+    "chat~2.proto",
+    "user.proto",
+  ]);
+  assert.deepEqual(set.file[5].dependency, ["chat~2.proto"]);
+  assert.equal(set.file[3], Room.file.proto);
+  const registry = createFileRegistry(set);
+  assert.equal(
+    registry.getMessage("other.User")?.fields[0].message?.name,
+    "Note",
+  );
+  assert.ok(registry.getMessage("nanorpc_demo.ChatJoin"));
+  assert.equal(registry.getMessage("nanorpc_demo.Note"), undefined);
+  // The descriptors the server holds are left as they are.
+  assert.equal(user.proto.dependency[0], "chat.proto");
+  assert.equal(user.dependencies[0].proto.name, "chat.proto");
 });
