@@ -3,6 +3,16 @@
  * read) and the corked writer (every frame queued in one turn of the event
  * loop goes out in one `write`).
  *
+ * Over a WebSocket the writer also keeps a window: at most `maxMessageSize`
+ * bytes of requests written and not answered yet (one request always goes
+ * when none is). A WebSocket has no backpressure on what it receives, so a
+ * server that reads slower than a burst arrives (its outgoing buffer is
+ * full of large answers, say) closes the socket with 1009 once its unread
+ * bytes pass twice `maxMessageSize`, losing every request in flight; over
+ * TCP the same burst just waits in the socket. Requests beyond the window
+ * wait unwritten, as while a write waits, so `maxUnsentBytes` bounds them
+ * and they move to the next connection if this one drops.
+ *
  * @module
  */
 
@@ -11,6 +21,7 @@ import { guardStream } from "../transport/_guarded_stream.ts";
 import { codec } from "../wasm/codec.ts";
 import { Call, type OutFrame } from "./_call.ts";
 import { ResponseReader, type ResponseSink } from "./_reader.ts";
+import { ResponseType } from "../wasm/wire.ts";
 import { ConnectionLostError } from "./errors.ts";
 
 /** Called once when the connection ends, with why. */
@@ -28,6 +39,13 @@ export class Connection {
   /** Requests that settled while still in #outbox, since the last prune. */
   #settledUnsent = 0;
   #flushScheduled = false;
+  /** Bytes of requests written and not answered at most (WebSocket). */
+  readonly #window: number;
+  /** Bytes of each request written and not answered, by id. */
+  #inFlight = new Map<number, number>();
+  #inFlightBytes = 0;
+  /** The window is full: the outbox waits for answers, not for a write. */
+  #held = false;
   #writing: Promise<void> | undefined;
   #reading: Promise<void>;
   #closed = false;
@@ -46,7 +64,15 @@ export class Connection {
     // waited for): guarded, it cannot end the process.
     this.#stream = guardStream(stream);
     this.#onClose = onClose;
-    this.#reader = new ResponseReader(maxMessageSize, onResponse);
+    const ws = stream.transport === "ws" || stream.transport === "wss";
+    this.#window = ws ? maxMessageSize : Infinity;
+    const sink: ResponseSink = ws
+      ? (id, type, status, message, data) => {
+        if (type !== ResponseType.UPDATE) this.answered(id);
+        onResponse(id, type, status, message, data);
+      }
+      : onResponse;
+    this.#reader = new ResponseReader(maxMessageSize, sink);
     this.#reading = this.#readLoop();
   }
 
@@ -57,7 +83,8 @@ export class Connection {
 
   /**
    * Queues a frame; it is written with the rest of this turn's frames.
-   * While a write waits (the server is not reading fast enough), returns
+   * While a write waits (the server is not reading fast enough), or the
+   * window of unanswered requests is full (WebSocket), returns
    * false, not queueing it, for a request that would take the unsent bytes
    * past their bound (see {@link unsentRefusal}); other frames
    * (subscribing, unsubscribing) are always queued. With no write waiting,
@@ -67,7 +94,7 @@ export class Connection {
   send(frame: OutFrame): boolean {
     const size = frameBytes(frame);
     if (
-      frame instanceof Call && this.#writing !== undefined &&
+      frame instanceof Call && (this.#writing !== undefined || this.#held) &&
       this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0
     ) {
       this.#prune();
@@ -83,7 +110,7 @@ export class Connection {
 
   /** Why {@link send} refused `call`, for its `NotConnectedError`. */
   unsentRefusal(call: Call): string {
-    return `Request to ${call.label} not sent: ${this.#unsent} bytes of requests are waiting to be written because the server is not reading them (maxUnsentBytes is ${this.#maxUnsent}); retry later or raise maxUnsentBytes`;
+    return `Request to ${call.label} not sent: ${this.#unsent} bytes of requests are waiting to be written because the server is not reading or answering them (maxUnsentBytes is ${this.#maxUnsent}); retry later or raise maxUnsentBytes`;
   }
 
   /** A request queued here settled before it was written. */
@@ -101,7 +128,7 @@ export class Connection {
   }
 
   #schedule(): void {
-    if (this.#flushScheduled || this.#writing) return;
+    if (this.#flushScheduled || this.#writing || this.#held) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
   }
@@ -124,6 +151,51 @@ export class Connection {
     await this.#writing;
   }
 
+  /**
+   * Takes the frames to write now: all of them, or over a WebSocket those
+   * that fit the window (in order). Undefined when none fits: the outbox
+   * is held until answers bring the window down to half.
+   */
+  #takeBatch(): OutFrame[] | undefined {
+    const outbox = this.#outbox;
+    let n = outbox.length;
+    let bytes = this.#inFlightBytes;
+    for (let i = 0; i < outbox.length && this.#window < Infinity; i++) {
+      const size = callBytes(outbox[i]);
+      if (bytes > 0 && bytes + size > this.#window) {
+        n = i;
+        break;
+      }
+      bytes += size;
+    }
+    this.#held = n < outbox.length;
+    if (n === 0) return undefined;
+    if (n === outbox.length) {
+      this.#outbox = [];
+      this.#unsent = this.#settledUnsent = 0;
+      return outbox;
+    }
+    this.#outbox = outbox.slice(n);
+    this.#settledUnsent = 1; // Recounts what is left.
+    this.#prune();
+    return outbox.slice(0, n);
+  }
+
+  /**
+   * The answer to request `id` came, or its caller gave up on it (the
+   * server has most likely read it): it leaves the window.
+   */
+  answered(id: number): void {
+    const size = this.#inFlight.get(id);
+    if (size === undefined) return;
+    this.#inFlight.delete(id);
+    this.#inFlightBytes -= size;
+    if (this.#held && this.#inFlightBytes <= this.#window / 2) {
+      this.#held = false;
+      this.#schedule();
+    }
+  }
+
   #end(error: Error): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -142,10 +214,17 @@ export class Connection {
 
   async #writeLoop(): Promise<void> {
     while (!this.#closed && this.#outbox.length > 0) {
-      const batch = this.#outbox;
-      this.#outbox = [];
-      this.#unsent = this.#settledUnsent = 0;
+      const batch = this.#takeBatch();
+      if (!batch) return; // The window is full: an answer resumes writing.
+      const sizes = this.#window < Infinity ? batch.map(callBytes) : [];
       const bytes = encodeBatch(batch);
+      for (let i = 0; i < sizes.length; i++) {
+        const frame = batch[i];
+        if (sizes[i] > 0 && frame.id !== 0) {
+          this.#inFlight.set(frame.id, sizes[i]);
+          this.#inFlightBytes += sizes[i];
+        }
+      }
       if (!bytes) continue;
       try {
         await this.#stream.write(bytes);
@@ -179,6 +258,11 @@ export class Connection {
     }
     this.#end(error);
   }
+}
+
+/** A request about to be written: what it costs in the window; else 0. */
+function callBytes(frame: OutFrame): number {
+  return frame instanceof Call && !frame.done ? frameBytes(frame) : 0;
 }
 
 /** What a frame costs in the unsent queue: data, path and fields. */

@@ -10,6 +10,9 @@
  * client/_dial_browser.ts, and the build fails if `Deno.` appears in the
  * output anyway.
  *
+ * `bundleBrowserClient()` makes the same bundle without writing it, for
+ * tests that load the client of the working tree in a browser.
+ *
  * @module
  */
 
@@ -22,62 +25,84 @@ const HEADER = [
   "",
 ].join("\n");
 
-const config = JSON.parse(
-  await Deno.readTextFile(new URL("deno.json", root)),
-) as { imports: Record<string, string> };
-const importMap = {
-  imports: {
-    ...config.imports,
-    [new URL("client/_dial_deno.ts", root).href]:
-      new URL("client/_dial_browser.ts", root).href,
-  },
-};
-const dir = await Deno.makeTempDir({ prefix: "nanorpc-bundle-" });
-try {
-  const mapFile = `${dir}/import_map.json`;
-  const outFile = `${dir}/nanorpc.js`;
-  await Deno.writeTextFile(mapFile, JSON.stringify(importMap));
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "browser",
-      "--format",
-      "esm",
-      // No --minify: its renaming depends on where the checkout lives, and
-      // CI regenerates this file in another folder and diffs it.
-      "--keep-names",
-      "--import-map",
-      mapFile,
-      "--output",
-      outFile,
-      entry.pathname,
-    ],
-    cwd: root,
-    stdout: "inherit",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) {
-    throw new Error(
-      `deno bundle failed:\n${new TextDecoder().decode(stderr)}`,
-    );
+/**
+ * Bundles client/browser.ts for browsers, as `deno task build:browser`
+ * does, without the generated file's header or writing anything.
+ *
+ * @returns The bundle: one ES module.
+ * @throws {Error} When `deno bundle` fails, or the bundle uses `Deno.`.
+ *
+ * @example
+ * ```ts ignore
+ * import { bundleBrowserClient } from "./build_browser.ts";
+ *
+ * const code = await bundleBrowserClient();
+ * console.log(code.length, "bytes");
+ * ```
+ */
+export async function bundleBrowserClient(): Promise<string> {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", root)),
+  ) as { imports: Record<string, string> };
+  const importMap = {
+    imports: {
+      ...config.imports,
+      [new URL("client/_dial_deno.ts", root).href]:
+        new URL("client/_dial_browser.ts", root).href,
+    },
+  };
+  const dir = await Deno.makeTempDir({ prefix: "nanorpc-bundle-" });
+  try {
+    const mapFile = `${dir}/import_map.json`;
+    const outFile = `${dir}/nanorpc.js`;
+    await Deno.writeTextFile(mapFile, JSON.stringify(importMap));
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "browser",
+        "--format",
+        "esm",
+        // No --minify: its renaming depends on where the checkout lives, and
+        // CI regenerates this file in another folder and diffs it.
+        "--keep-names",
+        "--import-map",
+        mapFile,
+        "--output",
+        outFile,
+        entry.pathname,
+      ],
+      cwd: root,
+      stdout: "inherit",
+      stderr: "piped",
+    }).output();
+    if (code !== 0) {
+      throw new Error(
+        `deno bundle failed:\n${new TextDecoder().decode(stderr)}`,
+      );
+    }
+    const bundle = await Deno.readTextFile(outFile);
+    const deno = /\bDeno\.\w+/.exec(bundle);
+    if (deno) {
+      throw new Error(
+        `The browser bundle uses ${
+          deno[0]
+        }; keep Deno-only code out of what client/browser.ts imports (swap it in this script's import map)`,
+      );
+    }
+    return bundle;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
-  const bundle = await Deno.readTextFile(outFile);
-  const deno = /\bDeno\.\w+/.exec(bundle);
-  if (deno) {
-    throw new Error(
-      `The browser bundle uses ${
-        deno[0]
-      }; keep Deno-only code out of what client/browser.ts imports (swap it in this script's import map)`,
-    );
-  }
+}
+
+if (import.meta.main) {
+  const bundle = await bundleBrowserClient();
   await Deno.writeTextFile(target, HEADER + bundle);
   console.log(
     `wrote ${target.pathname} (${
       (HEADER.length + bundle.length).toLocaleString("en")
     } bytes)`,
   );
-} finally {
-  await Deno.remove(dir, { recursive: true });
 }

@@ -159,3 +159,47 @@ Deno.test("Client over ws:// offers the subprotocols in options.protocols, and a
   );
   assert.equal(server.stats().sessionsOpened, 2);
 });
+
+Deno.test("Client over ws:// sends a burst of large requests without the server closing the socket for unread bytes", async () => {
+  const { server, url } = await startServer();
+  await using _ = server;
+  await using client = await connect(url);
+  const lost: unknown[] = [];
+  client.addEventListener("disconnect", (event) => lost.push(event.error));
+  // 20 MiB of requests in one turn, ten times the bytes the server keeps
+  // unread on a WebSocket: over TCP the server would just read slower.
+  const data = new Uint8Array(512 * 1024).map((_, i) => i % 251);
+  const answers = await Promise.all(
+    Array.from({ length: 40 }, () => client.request("/echo", data)),
+  );
+  assert.equal(answers.length, 40);
+  assert.ok(answers.every((answer) => answer.data.length === data.length));
+  assert.deepEqual(answers[39].data, data);
+  assert.deepEqual(lost, []);
+  assert.equal(client.state, "open");
+});
+
+Deno.test("Client over ws:// frees the window of a large request its caller gave up on, so the next one is written", async () => {
+  const server = new Server({
+    logLevel: "error",
+    handlerTimeout: 0,
+    shutdownTimeout: 100,
+  });
+  // Concurrent: the session goes on reading while it hangs.
+  server.handle("/hang", () => new Promise<Uint8Array>(() => {}), {
+    concurrent: true,
+  });
+  server.handle("/echo", (ctx) => ctx.data);
+  await using _ = server;
+  const { addr } = await server.listen({ http: { port: 0 } });
+  const url = `ws://127.0.0.1:${(addr as Deno.NetAddr).port}/nanorpc`;
+  await using client = await connect(url);
+  const data = new Uint8Array(600 * 1024).fill(7);
+  // Never answered: written, then given up on after its time limit.
+  await assert.rejects(client.request("/hang", data, { timeout: 200 }));
+  // Together they would not fit the window (maxMessageSize, 1 MiB).
+  const { data: echoed } = await client.request("/echo", data, {
+    timeout: 5000,
+  });
+  assert.equal(echoed.length, data.length);
+});

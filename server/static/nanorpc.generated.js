@@ -3752,6 +3752,13 @@ var Connection = class {
   /** Requests that settled while still in #outbox, since the last prune. */
   #settledUnsent = 0;
   #flushScheduled = false;
+  /** Bytes of requests written and not answered at most (WebSocket). */
+  #window;
+  /** Bytes of each request written and not answered, by id. */
+  #inFlight = /* @__PURE__ */ new Map();
+  #inFlightBytes = 0;
+  /** The window is full: the outbox waits for answers, not for a write. */
+  #held = false;
   #writing;
   #reading;
   #closed = false;
@@ -3761,7 +3768,13 @@ var Connection = class {
     this.#maxUnsent = maxUnsent;
     this.#stream = guardStream(stream);
     this.#onClose = onClose;
-    this.#reader = new ResponseReader(maxMessageSize, onResponse);
+    const ws = stream.transport === "ws" || stream.transport === "wss";
+    this.#window = ws ? maxMessageSize : Infinity;
+    const sink = ws ? (id, type, status, message, data) => {
+      if (type !== ResponseType.UPDATE) this.answered(id);
+      onResponse(id, type, status, message, data);
+    } : onResponse;
+    this.#reader = new ResponseReader(maxMessageSize, sink);
     this.#reading = this.#readLoop();
   }
   /** Whether the connection has ended. */
@@ -3770,7 +3783,8 @@ var Connection = class {
   }
   /**
    * Queues a frame; it is written with the rest of this turn's frames.
-   * While a write waits (the server is not reading fast enough), returns
+   * While a write waits (the server is not reading fast enough), or the
+   * window of unanswered requests is full (WebSocket), returns
    * false, not queueing it, for a request that would take the unsent bytes
    * past their bound (see {@link unsentRefusal}); other frames
    * (subscribing, unsubscribing) are always queued. With no write waiting,
@@ -3779,7 +3793,7 @@ var Connection = class {
    */
   send(frame) {
     const size = frameBytes(frame);
-    if (frame instanceof Call && this.#writing !== void 0 && this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
+    if (frame instanceof Call && (this.#writing !== void 0 || this.#held) && this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
       this.#prune();
       if (this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
         return false;
@@ -3792,7 +3806,7 @@ var Connection = class {
   }
   /** Why {@link send} refused `call`, for its `NotConnectedError`. */
   unsentRefusal(call) {
-    return `Request to ${call.label} not sent: ${this.#unsent} bytes of requests are waiting to be written because the server is not reading them (maxUnsentBytes is ${this.#maxUnsent}); retry later or raise maxUnsentBytes`;
+    return `Request to ${call.label} not sent: ${this.#unsent} bytes of requests are waiting to be written because the server is not reading or answering them (maxUnsentBytes is ${this.#maxUnsent}); retry later or raise maxUnsentBytes`;
   }
   /** A request queued here settled before it was written. */
   unsentSettled() {
@@ -3807,7 +3821,7 @@ var Connection = class {
     for (const frame of this.#outbox) this.#unsent += frameBytes(frame);
   }
   #schedule() {
-    if (this.#flushScheduled || this.#writing) return;
+    if (this.#flushScheduled || this.#writing || this.#held) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
   }
@@ -3827,6 +3841,49 @@ var Connection = class {
     await this.#reading;
     await this.#writing;
   }
+  /**
+   * Takes the frames to write now: all of them, or over a WebSocket those
+   * that fit the window (in order). Undefined when none fits: the outbox
+   * is held until answers bring the window down to half.
+   */
+  #takeBatch() {
+    const outbox = this.#outbox;
+    let n = outbox.length;
+    let bytes = this.#inFlightBytes;
+    for (let i = 0; i < outbox.length && this.#window < Infinity; i++) {
+      const size = callBytes(outbox[i]);
+      if (bytes > 0 && bytes + size > this.#window) {
+        n = i;
+        break;
+      }
+      bytes += size;
+    }
+    this.#held = n < outbox.length;
+    if (n === 0) return void 0;
+    if (n === outbox.length) {
+      this.#outbox = [];
+      this.#unsent = this.#settledUnsent = 0;
+      return outbox;
+    }
+    this.#outbox = outbox.slice(n);
+    this.#settledUnsent = 1;
+    this.#prune();
+    return outbox.slice(0, n);
+  }
+  /**
+   * The answer to request `id` came, or its caller gave up on it (the
+   * server has most likely read it): it leaves the window.
+   */
+  answered(id) {
+    const size = this.#inFlight.get(id);
+    if (size === void 0) return;
+    this.#inFlight.delete(id);
+    this.#inFlightBytes -= size;
+    if (this.#held && this.#inFlightBytes <= this.#window / 2) {
+      this.#held = false;
+      this.#schedule();
+    }
+  }
   #end(error) {
     if (this.#closed) return;
     this.#closed = true;
@@ -3843,10 +3900,17 @@ var Connection = class {
   }
   async #writeLoop() {
     while (!this.#closed && this.#outbox.length > 0) {
-      const batch = this.#outbox;
-      this.#outbox = [];
-      this.#unsent = this.#settledUnsent = 0;
+      const batch = this.#takeBatch();
+      if (!batch) return;
+      const sizes = this.#window < Infinity ? batch.map(callBytes) : [];
       const bytes = encodeBatch(batch);
+      for (let i = 0; i < sizes.length; i++) {
+        const frame = batch[i];
+        if (sizes[i] > 0 && frame.id !== 0) {
+          this.#inFlight.set(frame.id, sizes[i]);
+          this.#inFlightBytes += sizes[i];
+        }
+      }
       if (!bytes) continue;
       try {
         await this.#stream.write(bytes);
@@ -3876,6 +3940,10 @@ var Connection = class {
     this.#end(error);
   }
 };
+function callBytes(frame) {
+  return frame instanceof Call && !frame.done ? frameBytes(frame) : 0;
+}
+__name(callBytes, "callBytes");
 function frameBytes(frame) {
   return frame.data.length + (frame.path?.length ?? 0) + 32;
 }
@@ -5181,6 +5249,7 @@ var Link = class {
       this.#connection?.unsentSettled();
       return;
     }
+    this.#connection?.answered(call.id);
     this.#dropIfStuck(this.#abandoned.add());
   }, "#onSettle");
   /** Past maxAbandonedRequests: dropping the connection frees the ids. */
