@@ -41,7 +41,7 @@ export interface LoopResult {
 }
 
 /** A stream whose reads return `batch` `reads` times, then end. */
-function batchStream(batch: Uint8Array, reads: number): ByteStream & {
+export function batchStream(batch: Uint8Array, reads: number): ByteStream & {
   written: number;
 } {
   let left = reads;
@@ -63,7 +63,7 @@ function batchStream(batch: Uint8Array, reads: number): ByteStream & {
 }
 
 /** Serves one connection of `reads` reads; returns µs per request. */
-async function serveOnce(
+export async function serveOnce(
   server: Server,
   batch: Uint8Array,
   reads: number,
@@ -81,7 +81,7 @@ async function serveOnce(
 }
 
 /** raw_echo.ts's loop over the same stream: the floor. */
-async function rawOnce(
+export async function rawOnce(
   batch: Uint8Array,
   reads: number,
   requests: number,
@@ -110,7 +110,8 @@ type Run = (
   requests: number,
 ) => Promise<number>;
 
-function newServer(metrics: boolean): Server {
+/** The demo server as the loop serves it (`/echo`), metrics on or off. */
+export function newServer(metrics: boolean): Server {
   const server = new Server({ logLevel: "warn", metrics, tracing: false });
   registerDemo(server);
   return server;
