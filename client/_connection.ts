@@ -4,14 +4,19 @@
  * loop goes out in one `write`).
  *
  * Over a WebSocket the writer also keeps a window: at most `maxMessageSize`
- * bytes of requests written and not answered yet (one request always goes
- * when none is). A WebSocket has no backpressure on what it receives, so a
- * server that reads slower than a burst arrives (its outgoing buffer is
- * full of large answers, say) closes the socket with 1009 once its unread
- * bytes pass twice `maxMessageSize`, losing every request in flight; over
- * TCP the same burst just waits in the socket. Requests beyond the window
- * wait unwritten, as while a write waits, so `maxUnsentBytes` bounds them
- * and they move to the next connection if this one drops.
+ * bytes of requests the server may not have read yet (one request always
+ * goes when none is). A WebSocket has no backpressure on what it receives,
+ * so a server that reads slower than a burst arrives (its outgoing buffer
+ * is full of large answers, say) closes the socket with 1009 once its
+ * unread bytes pass twice `maxMessageSize`, losing every request in flight;
+ * over TCP the same burst just waits in the socket. A server reads requests
+ * in order, so an answer to any request (or a PONG) shows everything
+ * written before it was read; a request given up on counts as read. When
+ * the window holds, one PING with id 0 goes out as a probe, so a slow
+ * handler does not hold later requests back; PINGs never wait for the
+ * window. Requests beyond it wait unwritten, as while a write waits, so
+ * `maxUnsentBytes` bounds them and they move to the next connection if
+ * this one drops.
  *
  * @module
  */
@@ -21,7 +26,8 @@ import { guardStream } from "../transport/_guarded_stream.ts";
 import { codec } from "../wasm/codec.ts";
 import { Call, type OutFrame } from "./_call.ts";
 import { ResponseReader, type ResponseSink } from "./_reader.ts";
-import { ResponseType } from "../wasm/wire.ts";
+import { RequestType, ResponseType } from "../wasm/wire.ts";
+import { PATH_NONE } from "../wasm/codec.ts";
 import { ConnectionLostError } from "./errors.ts";
 
 /** Called once when the connection ends, with why. */
@@ -39,13 +45,18 @@ export class Connection {
   /** Requests that settled while still in #outbox, since the last prune. */
   #settledUnsent = 0;
   #flushScheduled = false;
-  /** Bytes of requests written and not answered at most (WebSocket). */
+  /** Bytes of requests the server may not have read, at most (WebSocket). */
   readonly #window: number;
-  /** Bytes of each request written and not answered, by id. */
-  #inFlight = new Map<number, number>();
-  #inFlightBytes = 0;
+  /** Window bytes of the requests written so far, in all. */
+  #sent = 0;
+  /** Up to where in {@link #sent} the server has read for sure. */
+  #readTo = 0;
+  /** Where each request written and not answered ends in {@link #sent}. */
+  #endAt = new Map<number, number>();
   /** The window is full: the outbox waits for answers, not for a write. */
   #held = false;
+  /** Where the probe in flight ends in {@link #sent}, if one is. */
+  #probe: number | undefined;
   #writing: Promise<void> | undefined;
   #reading: Promise<void>;
   #closed = false;
@@ -68,6 +79,7 @@ export class Connection {
     this.#window = ws ? maxMessageSize : Infinity;
     const sink: ResponseSink = ws
       ? (id, type, status, message, data) => {
+        if (id === 0 && type === ResponseType.PONG) return this.#probed();
         if (type !== ResponseType.UPDATE) this.answered(id);
         onResponse(id, type, status, message, data);
       }
@@ -104,7 +116,8 @@ export class Connection {
     }
     this.#outbox.push(frame);
     this.#unsent += size;
-    this.#schedule();
+    // A PING goes past a held window (a keepalive must not wait for it).
+    this.#schedule(frame.type === RequestType.PING);
     return true;
   }
 
@@ -127,8 +140,9 @@ export class Connection {
     for (const frame of this.#outbox) this.#unsent += frameBytes(frame);
   }
 
-  #schedule(): void {
-    if (this.#flushScheduled || this.#writing || this.#held) return;
+  #schedule(pastWindow = false): void {
+    if (this.#flushScheduled || this.#writing) return;
+    if (this.#held && !pastWindow) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
   }
@@ -153,13 +167,13 @@ export class Connection {
 
   /**
    * Takes the frames to write now: all of them, or over a WebSocket those
-   * that fit the window (in order). Undefined when none fits: the outbox
-   * is held until answers bring the window down to half.
+   * that fit the window (in order), and every PING. Undefined when none
+   * fits: the outbox is held until answers bring the window down to half.
    */
   #takeBatch(): OutFrame[] | undefined {
     const outbox = this.#outbox;
     let n = outbox.length;
-    let bytes = this.#inFlightBytes;
+    let bytes = this.#sent - this.#readTo;
     for (let i = 0; i < outbox.length && this.#window < Infinity; i++) {
       const size = callBytes(outbox[i]);
       if (bytes > 0 && bytes + size > this.#window) {
@@ -169,28 +183,52 @@ export class Connection {
       bytes += size;
     }
     this.#held = n < outbox.length;
-    if (n === 0) return undefined;
     if (n === outbox.length) {
       this.#outbox = [];
       this.#unsent = this.#settledUnsent = 0;
       return outbox;
     }
-    this.#outbox = outbox.slice(n);
+    // PINGs say nothing about order: they go now (a keepalive must not
+    // wait behind requests), the rest waits.
+    const batch = outbox.slice(0, n);
+    const rest: OutFrame[] = [];
+    for (const frame of outbox.slice(n)) {
+      (frame.type === RequestType.PING ? batch : rest).push(frame);
+    }
+    if (this.#probe === undefined) {
+      batch.push(probe());
+      this.#probe = -1; // Set where it ends once written.
+    }
+    this.#outbox = rest;
+    if (batch.length === 0) return undefined; // An answer resumes writing.
     this.#settledUnsent = 1; // Recounts what is left.
     this.#prune();
-    return outbox.slice(0, n);
+    return batch;
   }
 
   /**
    * The answer to request `id` came, or its caller gave up on it (the
-   * server has most likely read it): it leaves the window.
+   * server has most likely read it): what was written up to it was read.
    */
   answered(id: number): void {
-    const size = this.#inFlight.get(id);
-    if (size === undefined) return;
-    this.#inFlight.delete(id);
-    this.#inFlightBytes -= size;
-    if (this.#held && this.#inFlightBytes <= this.#window / 2) {
+    const end = this.#endAt.get(id);
+    if (end === undefined) return;
+    this.#endAt.delete(id);
+    this.#readUpTo(end);
+  }
+
+  /** The probe's PONG came: everything written before it was read. */
+  #probed(): void {
+    const end = this.#probe;
+    this.#probe = undefined;
+    if (end !== undefined && end >= 0) this.#readUpTo(end);
+    // Still held (a handler is slow, not the reading): probe again once
+    // more is answered or given up on, not in a loop.
+  }
+
+  #readUpTo(end: number): void {
+    if (end > this.#readTo) this.#readTo = end;
+    if (this.#held && this.#sent - this.#readTo <= this.#window / 2) {
       this.#held = false;
       this.#schedule();
     }
@@ -216,21 +254,28 @@ export class Connection {
     while (!this.#closed && this.#outbox.length > 0) {
       const batch = this.#takeBatch();
       if (!batch) return; // The window is full: an answer resumes writing.
-      const sizes = this.#window < Infinity ? batch.map(callBytes) : [];
+      // Before encoding: an encoded call lets go of its data.
+      if (this.#window < Infinity) this.#track(batch);
       const bytes = encodeBatch(batch);
-      for (let i = 0; i < sizes.length; i++) {
-        const frame = batch[i];
-        if (sizes[i] > 0 && frame.id !== 0) {
-          this.#inFlight.set(frame.id, sizes[i]);
-          this.#inFlightBytes += sizes[i];
-        }
-      }
       if (!bytes) continue;
       try {
         await this.#stream.write(bytes);
       } catch (error) {
         this.#end(lost("Writing to the server failed", error));
         return;
+      }
+    }
+  }
+
+  /** Notes where each request of `batch` ends in the window's count. */
+  #track(batch: OutFrame[]): void {
+    for (const frame of batch) {
+      const size = callBytes(frame);
+      this.#sent += size;
+      if (frame.id === 0) {
+        if (frame.type === RequestType.PING) this.#probe = this.#sent;
+      } else if (frame instanceof Call && !frame.done) {
+        this.#endAt.set(frame.id, this.#sent);
       }
     }
   }
@@ -262,7 +307,22 @@ export class Connection {
 
 /** A request about to be written: what it costs in the window; else 0. */
 function callBytes(frame: OutFrame): number {
-  return frame instanceof Call && !frame.done ? frameBytes(frame) : 0;
+  return frame instanceof Call && !frame.done &&
+      frame.type !== RequestType.PING
+    ? frameBytes(frame)
+    : 0;
+}
+
+/** The window's probe: a PING with id 0, answered by a PONG with id 0. */
+function probe(): OutFrame {
+  return {
+    id: 0,
+    type: RequestType.PING,
+    pathKind: PATH_NONE,
+    pathHash: 0,
+    path: undefined,
+    data: new Uint8Array(0),
+  };
 }
 
 /** What a frame costs in the unsent queue: data, path and fields. */

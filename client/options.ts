@@ -118,9 +118,9 @@ export interface ClientOptions {
   /**
    * Bytes of request frames the client holds unsent on an open connection
    * while its write waits (the server is not reading fast enough), or, over
-   * a WebSocket, while `maxMessageSize` bytes of requests are written and
-   * unanswered (the server closes a WebSocket whose unread bytes pass
-   * twice its `maxMessageSize`, so the client sends no more than that). A
+   * a WebSocket, while `maxMessageSize` bytes of requests written may not
+   * have been read by the server yet (it closes a WebSocket whose unread
+   * bytes pass twice its `maxMessageSize`, so the client sends no more). A
    * request beyond it rejects at once with `NotConnectedError` instead of
    * queueing without bound; one request always fits an empty queue, and
    * requests that time out or are aborted before they are written leave

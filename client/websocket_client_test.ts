@@ -203,3 +203,35 @@ Deno.test("Client over ws:// frees the window of a large request its caller gave
   });
   assert.equal(echoed.length, data.length);
 });
+
+Deno.test("Client over ws:// does not hold a request behind a slow one's window, nor keepalive pings, while the server reads on", async () => {
+  const server = new Server({ logLevel: "error", shutdownTimeout: 100 });
+  // Concurrent: the session reads on while it sleeps.
+  server.handle("/slow", async (ctx) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    return ctx.data;
+  }, { concurrent: true });
+  server.handle("/echo", (ctx) => ctx.data);
+  await using _ = server;
+  const { addr } = await server.listen({ http: { port: 0 } });
+  const url = `ws://127.0.0.1:${(addr as Deno.NetAddr).port}/nanorpc`;
+  await using client = await connect(url, {
+    maxMessageSize: 4096,
+    keepalive: { interval: 200, timeout: 300 },
+    timeout: 0,
+  });
+  const lost: unknown[] = [];
+  client.addEventListener("disconnect", (event) => lost.push(event.error));
+  const data = new Uint8Array(2500).fill(3);
+  let slowDone = false;
+  const slow = client.request("/slow", data).finally(() => slowDone = true);
+  // Together over the window (4096): the probe shows the server read the
+  // first, so the second goes without waiting for the slow answer.
+  const { data: echoed } = await client.request("/echo", data);
+  assert.equal(echoed.length, data.length);
+  assert.equal(slowDone, false, "the echo waited for the slow request");
+  assert.equal((await slow).data.length, data.length);
+  // Keepalive pings were answered all along: nothing was dropped.
+  assert.deepEqual(lost, []);
+  assert.equal(client.state, "open");
+});

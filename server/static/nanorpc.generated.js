@@ -3752,13 +3752,18 @@ var Connection = class {
   /** Requests that settled while still in #outbox, since the last prune. */
   #settledUnsent = 0;
   #flushScheduled = false;
-  /** Bytes of requests written and not answered at most (WebSocket). */
+  /** Bytes of requests the server may not have read, at most (WebSocket). */
   #window;
-  /** Bytes of each request written and not answered, by id. */
-  #inFlight = /* @__PURE__ */ new Map();
-  #inFlightBytes = 0;
+  /** Window bytes of the requests written so far, in all. */
+  #sent = 0;
+  /** Up to where in {@link #sent} the server has read for sure. */
+  #readTo = 0;
+  /** Where each request written and not answered ends in {@link #sent}. */
+  #endAt = /* @__PURE__ */ new Map();
   /** The window is full: the outbox waits for answers, not for a write. */
   #held = false;
+  /** Where the probe in flight ends in {@link #sent}, if one is. */
+  #probe;
   #writing;
   #reading;
   #closed = false;
@@ -3771,6 +3776,7 @@ var Connection = class {
     const ws = stream.transport === "ws" || stream.transport === "wss";
     this.#window = ws ? maxMessageSize : Infinity;
     const sink = ws ? (id, type, status, message, data) => {
+      if (id === 0 && type === ResponseType.PONG) return this.#probed();
       if (type !== ResponseType.UPDATE) this.answered(id);
       onResponse(id, type, status, message, data);
     } : onResponse;
@@ -3801,7 +3807,7 @@ var Connection = class {
     }
     this.#outbox.push(frame);
     this.#unsent += size;
-    this.#schedule();
+    this.#schedule(frame.type === RequestType.PING);
     return true;
   }
   /** Why {@link send} refused `call`, for its `NotConnectedError`. */
@@ -3820,8 +3826,9 @@ var Connection = class {
     this.#unsent = 0;
     for (const frame of this.#outbox) this.#unsent += frameBytes(frame);
   }
-  #schedule() {
-    if (this.#flushScheduled || this.#writing || this.#held) return;
+  #schedule(pastWindow = false) {
+    if (this.#flushScheduled || this.#writing) return;
+    if (this.#held && !pastWindow) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
   }
@@ -3843,13 +3850,13 @@ var Connection = class {
   }
   /**
    * Takes the frames to write now: all of them, or over a WebSocket those
-   * that fit the window (in order). Undefined when none fits: the outbox
-   * is held until answers bring the window down to half.
+   * that fit the window (in order), and every PING. Undefined when none
+   * fits: the outbox is held until answers bring the window down to half.
    */
   #takeBatch() {
     const outbox = this.#outbox;
     let n = outbox.length;
-    let bytes = this.#inFlightBytes;
+    let bytes = this.#sent - this.#readTo;
     for (let i = 0; i < outbox.length && this.#window < Infinity; i++) {
       const size = callBytes(outbox[i]);
       if (bytes > 0 && bytes + size > this.#window) {
@@ -3859,27 +3866,45 @@ var Connection = class {
       bytes += size;
     }
     this.#held = n < outbox.length;
-    if (n === 0) return void 0;
     if (n === outbox.length) {
       this.#outbox = [];
       this.#unsent = this.#settledUnsent = 0;
       return outbox;
     }
-    this.#outbox = outbox.slice(n);
+    const batch = outbox.slice(0, n);
+    const rest = [];
+    for (const frame of outbox.slice(n)) {
+      (frame.type === RequestType.PING ? batch : rest).push(frame);
+    }
+    if (this.#probe === void 0) {
+      batch.push(probe());
+      this.#probe = -1;
+    }
+    this.#outbox = rest;
+    if (batch.length === 0) return void 0;
     this.#settledUnsent = 1;
     this.#prune();
-    return outbox.slice(0, n);
+    return batch;
   }
   /**
    * The answer to request `id` came, or its caller gave up on it (the
-   * server has most likely read it): it leaves the window.
+   * server has most likely read it): what was written up to it was read.
    */
   answered(id) {
-    const size = this.#inFlight.get(id);
-    if (size === void 0) return;
-    this.#inFlight.delete(id);
-    this.#inFlightBytes -= size;
-    if (this.#held && this.#inFlightBytes <= this.#window / 2) {
+    const end = this.#endAt.get(id);
+    if (end === void 0) return;
+    this.#endAt.delete(id);
+    this.#readUpTo(end);
+  }
+  /** The probe's PONG came: everything written before it was read. */
+  #probed() {
+    const end = this.#probe;
+    this.#probe = void 0;
+    if (end !== void 0 && end >= 0) this.#readUpTo(end);
+  }
+  #readUpTo(end) {
+    if (end > this.#readTo) this.#readTo = end;
+    if (this.#held && this.#sent - this.#readTo <= this.#window / 2) {
       this.#held = false;
       this.#schedule();
     }
@@ -3902,21 +3927,26 @@ var Connection = class {
     while (!this.#closed && this.#outbox.length > 0) {
       const batch = this.#takeBatch();
       if (!batch) return;
-      const sizes = this.#window < Infinity ? batch.map(callBytes) : [];
+      if (this.#window < Infinity) this.#track(batch);
       const bytes = encodeBatch(batch);
-      for (let i = 0; i < sizes.length; i++) {
-        const frame = batch[i];
-        if (sizes[i] > 0 && frame.id !== 0) {
-          this.#inFlight.set(frame.id, sizes[i]);
-          this.#inFlightBytes += sizes[i];
-        }
-      }
       if (!bytes) continue;
       try {
         await this.#stream.write(bytes);
       } catch (error) {
         this.#end(lost("Writing to the server failed", error));
         return;
+      }
+    }
+  }
+  /** Notes where each request of `batch` ends in the window's count. */
+  #track(batch) {
+    for (const frame of batch) {
+      const size = callBytes(frame);
+      this.#sent += size;
+      if (frame.id === 0) {
+        if (frame.type === RequestType.PING) this.#probe = this.#sent;
+      } else if (frame instanceof Call && !frame.done) {
+        this.#endAt.set(frame.id, this.#sent);
       }
     }
   }
@@ -3941,9 +3971,20 @@ var Connection = class {
   }
 };
 function callBytes(frame) {
-  return frame instanceof Call && !frame.done ? frameBytes(frame) : 0;
+  return frame instanceof Call && !frame.done && frame.type !== RequestType.PING ? frameBytes(frame) : 0;
 }
 __name(callBytes, "callBytes");
+function probe() {
+  return {
+    id: 0,
+    type: RequestType.PING,
+    pathKind: PATH_NONE,
+    pathHash: 0,
+    path: void 0,
+    data: new Uint8Array(0)
+  };
+}
+__name(probe, "probe");
 function frameBytes(frame) {
   return frame.data.length + (frame.path?.length ?? 0) + 32;
 }
@@ -4686,7 +4727,7 @@ var Waiting = class {
 function keepalive(connection, settings, ping) {
   const { interval, timeout } = settings;
   let timer;
-  const probe = /* @__PURE__ */ __name(() => {
+  const probe2 = /* @__PURE__ */ __name(() => {
     ping(timeout).catch((error) => {
       const silent = performance.now() - connection.lastReceived >= timeout;
       if (error instanceof TimeoutError && silent && !connection.closed) {
@@ -4696,7 +4737,7 @@ function keepalive(connection, settings, ping) {
   }, "probe");
   const tick = /* @__PURE__ */ __name(() => {
     if (connection.closed) return;
-    if (performance.now() - connection.lastReceived >= interval) probe();
+    if (performance.now() - connection.lastReceived >= interval) probe2();
     timer = setTimeout(tick, clampDelay(interval));
   }, "tick");
   timer = setTimeout(tick, clampDelay(interval));
