@@ -144,8 +144,7 @@ Deno.test("deno task server --workers 2 ignores a second SIGUSR2 while draining,
     await node.waitFor(/^SIGUSR2: draining 2 workers over 600000 ms/);
     await waitFor(() => refuses(node.addr), { message: "refused connections" });
     node.child.kill("SIGUSR2");
-    // (a moment for the second signal to arrive before the SIGTERM does)
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await node.waitFor(/^SIGUSR2 ignored: the pool is already draining$/);
     node.child.kill("SIGTERM");
     const status = await within(node.child.status, {
       timeout: 10_000,

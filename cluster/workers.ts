@@ -309,7 +309,9 @@ export class Workers implements AsyncDisposable {
    * when its own pass ends. Once {@link shutdown} has begun, it drains
    * nothing and resolves when the shutdown has closed every session, with
    * no worker in the sum (`workers: 0`); a shutdown begun during a drain
-   * ends it the same way. Aborting `options.signal` stops every worker's
+   * ends it early: it resolves with each worker's counters as its drain
+   * ended (the shutdown closes the rest, not counted in `drainCloses`).
+   * Aborting `options.signal` stops every worker's
    * drain: sessions not yet closed stay.
    *
    * @param options The window, and the rest of `server.drain()`'s options.
