@@ -29,6 +29,9 @@ const ORDER: Record<LogLevel, number> = {
 
 /**
  * Wraps `sink` so that only lines at `level` or more severe get through.
+ * When `sink` is the console (the default), objects (errors above all)
+ * reach it as the text it would print for them, so that it keeps nothing
+ * they refer to alive.
  *
  * @param level The least severe level to keep.
  * @param sink Where kept lines go (default `console`).
@@ -46,10 +49,37 @@ const ORDER: Record<LogLevel, number> = {
 export function leveledLogger(level: LogLevel, sink: Logger = console): Logger {
   const max = ORDER[level];
   const noop = () => {};
+  const keep = sink === console
+    ? (name: LogLevel) => asText(sink[name].bind(sink), name)
+    : (name: LogLevel) => sink[name].bind(sink);
   return {
-    error: max >= 0 ? sink.error.bind(sink) : noop,
-    warn: max >= 1 ? sink.warn.bind(sink) : noop,
-    info: max >= 2 ? sink.info.bind(sink) : noop,
-    debug: max >= 3 ? sink.debug.bind(sink) : noop,
+    error: max >= 0 ? keep("error") : noop,
+    warn: max >= 1 ? keep("warn") : noop,
+    info: max >= 2 ? keep("info") : noop,
+    debug: max >= 3 ? keep("debug") : noop,
+  };
+}
+
+/**
+ * `write` (a console method) with objects passed as their inspected text,
+ * as the console would print them. V8 keeps the arguments of the last
+ * 1,000 console calls for a debugger that may attach later, and an error
+ * keeps the functions of its stack with their closures: a handler's
+ * error, logged as it is, would keep its whole session (context, read
+ * buffer, outbox) alive long after the session closed.
+ */
+function asText(
+  write: (...args: unknown[]) => void,
+  level: LogLevel,
+): (...args: unknown[]) => void {
+  const out = level === "error" || level === "warn" ? Deno.stderr : Deno.stdout;
+  return (...args) => {
+    let colors: boolean | undefined;
+    write(...args.map((arg) => {
+      if (typeof arg !== "object" && typeof arg !== "function") return arg;
+      if (arg === null) return arg;
+      colors ??= !Deno.noColor && out.isTerminal();
+      return Deno.inspect(arg, { colors });
+    }));
   };
 }

@@ -1,0 +1,67 @@
+// What the default logger leaves behind: V8 keeps the arguments of the
+// last 1,000 console calls, and an error keeps the functions of its stack
+// with their closures, so logging errors as they are kept whatever those
+// closures held (a failed handler's whole session) alive.
+
+import assert from "node:assert/strict";
+import { runWithGc } from "../testing/_gc_child.ts";
+
+/** In a child with --expose-gc: `body`, then how many of `refs` live. */
+function survivors(body: string): Promise<{ alive: number; of: number }> {
+  return runWithGc(`
+    import { leveledLogger, Server } from ${
+    JSON.stringify(import.meta.resolve("./mod.ts"))
+  };
+    import { RawClient } from ${
+    JSON.stringify(import.meta.resolve("../testing/raw_client.ts"))
+  };
+    const refs = [];
+    ${body}
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      gc();
+    }
+    const alive = refs.filter((ref) => ref.deref() !== undefined).length;
+    console.log(JSON.stringify({ alive, of: refs.length }));
+  `);
+}
+
+Deno.test("leveledLogger gives the console errors as text, so it keeps nothing their stacks reached alive", async () => {
+  const { alive, of } = await survivors(`
+    const logger = leveledLogger("error");
+    const logFailure = (i) => {
+      const held = { i };
+      refs.push(new WeakRef(held));
+      const fail = function () { void held; throw new Error("boom"); };
+      try { fail.call(held); } catch (err) { logger.error("failed:", err); }
+    };
+    for (let i = 0; i < 20; i++) logFailure(i);
+    try { throw new Error("the last error thrown, kept by V8"); } catch {}
+  `);
+  assert.equal(of, 20);
+  assert.equal(alive, 0, `${alive} objects reached by logged errors live on`);
+});
+
+Deno.test("Server lets the sessions whose handlers threw be collected once they closed", async () => {
+  const { alive, of } = await survivors(`
+    const server = new Server({ logLevel: "error" });
+    // The error's stack runs through middleware, whose closures hold ctx.
+    server.use((_ctx, next) => next());
+    server.handle("/fails", (ctx) => {
+      refs.push(new WeakRef(ctx.session));
+      throw new Error("a bug in the handler");
+    });
+    const listener = await server.listen({ hostname: "127.0.0.1", port: 0 });
+    for (let i = 0; i < 20; i++) {
+      const client = await RawClient.connect(listener.addr);
+      await client.send({ requestId: 1, requestType: 2 /* REQUEST */,
+        pathOneof: { case: "path", value: "/fails" } });
+      if ((await client.read()).responseStatus !== 4) throw new Error("not INTERNAL_ERROR");
+      client.close();
+    }
+    while (server.sessions.size > 0) await new Promise((r) => setTimeout(r, 5));
+    await server.shutdown();
+  `);
+  assert.equal(of, 20);
+  assert.equal(alive, 0, `${alive} closed sessions live on in the log`);
+});
