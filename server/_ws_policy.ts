@@ -101,7 +101,21 @@ function allowOrigin(
     return url.origin;
   }));
   // No Origin: not a browser (browsers send one with every upgrade).
-  return (origin) => origin === null || set.has(origin);
+  return (origin) => origin === null || set.has(normalized(origin));
+}
+
+/**
+ * `origin` as browsers spell it (lower case, no default port, no slash),
+ * for clients that are not browsers and spell it otherwise; unparsable
+ * origins ("null") as they are.
+ */
+function normalized(origin: string): string {
+  try {
+    const url = new URL(origin);
+    return url.origin === "null" ? origin : url.origin;
+  } catch {
+    return origin;
+  }
 }
 
 function text(status: number, body: string): Response {

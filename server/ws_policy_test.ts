@@ -78,10 +78,15 @@ Deno.test("the WebSocket endpoint refuses an Origin not in origins with 403, and
       (await upgrade(port, { Origin: "http://localhost:8000" })).status,
       101,
     );
+    // A client that is not a browser may spell a listed origin otherwise.
+    assert.equal(
+      (await upgrade(port, { Origin: "HTTPS://Game.Example:443/" })).status,
+      101,
+    );
     // A sandboxed page's origin is the string "null": not listed.
     assert.equal((await upgrade(port, { Origin: "null" })).status, 403);
     assert.equal((await upgrade(port, {})).status, 101);
-    assert.equal(server.stats().sessionsOpened, 3);
+    assert.equal(server.stats().sessionsOpened, 4);
   } finally {
     await server.shutdown();
   }
