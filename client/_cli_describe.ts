@@ -13,34 +13,52 @@ import {
   Edition,
   FeatureSet_FieldPresence,
 } from "@bufbuild/protobuf/wkt";
-import { type PathInfo, type Schema, SchemaError } from "./_cli_schema.ts";
+import {
+  missingTypes,
+  type PathInfo,
+  type Schema,
+  SchemaError,
+} from "./_cli_schema.ts";
 
 function hash(value: number): string {
   return `0x${value.toString(16).padStart(8, "0")}`;
 }
 
-/** `input -> output`, `filter -> stream update`, or `untyped`. */
+/**
+ * `input -> output`, `filter -> stream update`, or `untyped`; a type the
+ * reflection files lack is marked `(missing)`.
+ */
 function types(p: PathInfo): string {
-  if (!p.input && !p.output) return "untyped";
-  const name = (m: DescMessage | undefined) => m?.typeName ?? "?";
+  if (!p.input && !p.output && !p.missing) return "untyped";
+  const name = (m: DescMessage | undefined, missing: string | undefined) =>
+    missing ? `${missing} (missing)` : m?.typeName ?? "?";
   const stream = p.kind === "topic" ? "stream " : "";
-  return `${name(p.input)} \u2192 ${stream}${name(p.output)}`;
+  return `${name(p.input, p.missing?.input)} \u2192 ${stream}${
+    name(p.output, p.missing?.output)
+  }`;
 }
 
 function pathJson(p: PathInfo) {
   const topic = p.kind === "topic";
-  const name = (m: DescMessage | undefined) => m?.typeName ?? null;
+  const name = (m: DescMessage | undefined, missing: string | undefined) =>
+    missing ?? m?.typeName ?? null;
+  const { input, output } = p.missing ?? {};
   return {
     path: p.path,
     hash: hash(p.hash),
     kind: p.kind,
-    [topic ? "filter" : "input"]: name(p.input),
-    [topic ? "update" : "output"]: name(p.output),
+    [topic ? "filter" : "input"]: name(p.input, input),
+    [topic ? "update" : "output"]: name(p.output, output),
     method: p.method ?? null,
+    // The names above that none of the files defines.
+    ...(p.missing ? { missing: [input, output].filter((n) => n) } : {}),
   };
 }
 
-/** One line per path: path, kind, hash, types (method); or JSON lines. */
+/**
+ * One line per path: path, kind, hash, types (method); or JSON lines,
+ * with `missing` naming the types the files lack, if any.
+ */
 export function listLines(schema: Schema, json: boolean): string[] {
   if (json) return schema.paths.map((p) => JSON.stringify(pathJson(p)));
   const rows = schema.paths.map((p) => [p.path, p.kind, hash(p.hash)]);
@@ -168,7 +186,8 @@ function typeBlock(label: string, desc: DescMessage | undefined): string[] {
  * `target` (a path, or a message type name) described: the path's kind,
  * hash and method, then its message types with their fields.
  *
- * @throws {SchemaError} When the schema has neither such a path nor type.
+ * @throws {SchemaError} When the schema has neither such a path nor type,
+ * or the path has a type the reflection files lack.
  */
 export function describeLines(
   schema: Schema,
@@ -187,6 +206,10 @@ export function describeLines(
       return [JSON.stringify(toJson(DescriptorProtoSchema, message.proto))];
     }
     return [message.typeName + ":", ...messageLines(message)];
+  }
+  for (const p of entries) {
+    const error = missingTypes(p);
+    if (error) throw error;
   }
   if (json) {
     return entries.map((p) =>

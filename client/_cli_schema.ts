@@ -39,6 +39,12 @@ export interface PathInfo {
   readonly output?: DescMessage;
   /** The service method served there, e.g. `nanorpc_demo.Room.Send`. */
   readonly method?: string;
+  /**
+   * Types the server's reflection gives the path that none of its files
+   * defines (`input` or `output` is then absent). Such a path is not
+   * untyped: {@link missingTypes} says what is wrong with it.
+   */
+  readonly missing?: { readonly input?: string; readonly output?: string };
 }
 
 /** The types of a server's paths, and where they came from. */
@@ -86,7 +92,10 @@ function sorted(paths: PathInfo[]): PathInfo[] {
   );
 }
 
-/** The schema in a server's reflection answer. */
+/**
+ * The schema in a server's reflection answer. A type its files lack
+ * affects only the paths given it: they record it in `missing`.
+ */
 export function reflectedSchema(response: ReflectionResponse): Schema {
   const registry = registryOf(
     response.files ??
@@ -94,26 +103,99 @@ export function reflectedSchema(response: ReflectionResponse): Schema {
     "the server's reflection",
   );
   const paths = response.paths.map((p): PathInfo => {
-    // A type the files lack is not "untyped": JSON would go out as text.
-    const type = (name: string) => {
-      if (!name) return undefined;
-      const found = registry.getMessage(name);
-      if (found) return found;
-      throw new SchemaError(
-        `The server's reflection gives ${p.path} the type ${name}, which none of its files defines: give --proto FILE or --descriptor-set FILE`,
-      );
-    };
     const topic = p.kind === ReflectionPath_Kind.TOPIC;
+    const names = {
+      input: topic ? p.filterType : p.inputType,
+      output: topic ? p.updateType : p.outputType,
+    };
+    const input = names.input ? registry.getMessage(names.input) : undefined;
+    const output = names.output ? registry.getMessage(names.output) : undefined;
+    const missing = {
+      ...(names.input && !input ? { input: names.input } : {}),
+      ...(names.output && !output ? { output: names.output } : {}),
+    };
     return {
       path: p.path,
       hash: p.pathHash,
       kind: topic ? "topic" : "request",
-      input: type(topic ? p.filterType : p.inputType),
-      output: type(topic ? p.updateType : p.outputType),
+      input,
+      output,
       method: p.method || undefined,
+      ...(missing.input || missing.output ? { missing } : {}),
     };
   });
   return { registry, paths: sorted(paths), source: "reflection" };
+}
+
+/**
+ * What is wrong with `info` when the server's reflection gives it a type
+ * none of its files defines; `undefined` when nothing is.
+ *
+ * @param info A path of a schema.
+ * @returns The error to report, naming the path and the missing types.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { missingTypes } from "./_cli_schema.ts";
+ *
+ * const error = missingTypes({
+ *   path: "/room/send",
+ *   hash: 0x4abcb534,
+ *   kind: "request",
+ *   missing: { input: "other.Message" },
+ * });
+ * assert.match(error!.message, /gives \/room\/send the type other\.Message/);
+ * ```
+ */
+export function missingTypes(info: PathInfo): SchemaError | undefined {
+  const { input, output } = info.missing ?? {};
+  const names = [...new Set([input, output])].filter((n) => n !== undefined);
+  if (names.length === 0) return undefined;
+  const types = names.length === 1
+    ? `the type ${names[0]}, which none of its files defines`
+    : `the types ${names.join(" and ")}, which none of its files define`;
+  return new SchemaError(
+    `The server's reflection gives ${info.path} ${types}: give --proto FILE or --descriptor-set FILE`,
+  );
+}
+
+/**
+ * `info` (a call's path, from {@link pathInfo}) as the call types its data
+ * by. A path whose types the reflection files lack is not untyped (JSON
+ * would go out as text): with a JSON object among `texts` (DATA and
+ * --filter) it throws; otherwise a warning says so and the call goes on
+ * untyped (`undefined`).
+ *
+ * @throws {SchemaError} When the path lacks a type and JSON is given.
+ *
+ * @example
+ * ```ts ignore
+ * const info = typesForCall(pathInfo(schema, "/echo", "request"), ["hi"]);
+ * ```
+ */
+export function typesForCall(
+  info: PathInfo | undefined,
+  texts: readonly (string | undefined)[],
+): PathInfo | undefined {
+  const error = info && missingTypes(info);
+  if (!error) return info;
+  untypedOrThrow(error, texts);
+  return undefined;
+}
+
+/**
+ * Throws `error` unless `texts` are given and none is a JSON object: then
+ * warns that the call goes on untyped (raw bytes or text need no types).
+ */
+function untypedOrThrow(
+  error: Error,
+  texts: readonly (string | undefined)[] | undefined,
+): void {
+  if (texts === undefined || texts.some(isJsonObject)) throw error;
+  console.error(
+    `warning: ${error.message}; sending and printing the data untyped (--proto FILE or --descriptor-set FILE give its types)`,
+  );
 }
 
 /**
@@ -139,12 +221,8 @@ export async function fetchSchema(
     if (caught instanceof NotFoundError) return undefined;
     const error = tooLarge(caught) ??
       (caught instanceof SchemaError ? caught : undefined);
-    if (!error || texts === undefined || texts.some(isJsonObject)) {
-      throw error ?? caught;
-    }
-    console.error(
-      `warning: ${error.message}; sending and printing the data untyped (--proto FILE or --descriptor-set FILE give its types)`,
-    );
+    if (!error) throw caught;
+    untypedOrThrow(error, texts);
     return undefined;
   }
 }

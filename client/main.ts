@@ -37,11 +37,13 @@ import { compileProto } from "./_cli_proto.ts";
 import { subscribe } from "./_cli_subscribe.ts";
 import {
   fetchSchema,
+  missingTypes,
   type PathInfo,
   pathInfo,
   readDescriptorSet,
   type Schema,
   SchemaError,
+  typesForCall,
 } from "./_cli_schema.ts";
 import { DataError, fromHex, usage, UsageError } from "./_cli_usage.ts";
 import { ClientError, NanoRpcError, ProtocolError } from "./errors.ts";
@@ -253,6 +255,12 @@ async function inspect(parsed: Parsed, out: Output): Promise<number> {
     );
   }
   const describe = parsed.values.describe;
+  if (describe === undefined) {
+    for (const p of schema.paths) {
+      const error = missingTypes(p);
+      if (error) console.error(`warning: ${error.message}`);
+    }
+  }
   const lines = describe === undefined
     ? listLines(schema, out.json)
     : describeLines(schema, describe, out.json);
@@ -297,7 +305,11 @@ async function run(args: string[]): Promise<number> {
   const client = again ?? first;
   out.registry = schema?.registry;
   const path = parsed.path!;
-  const info = pathInfo(schema, path, values.subscribe ? "topic" : "request");
+  const kind = values.subscribe ? "topic" : "request";
+  const info = typesForCall(pathInfo(schema, path, kind), [
+    parsed.dataText,
+    values.filter,
+  ]);
   const data = payload(parsed, info, schema);
   if (values.subscribe) {
     return await subscribe(client, path, data, out, info);
