@@ -12,6 +12,7 @@
  * @module
  */
 
+import { consoleError } from "../protocol/_console_text.ts";
 import { RequestType, ResponseType, Status } from "../wasm/wire.ts";
 import type { OutFrame } from "./_call.ts";
 import {
@@ -338,7 +339,7 @@ export class SubscriptionImpl<T> {
  * returns (an async callback) rejects with, is logged, never unhandled.
  */
 function guarded(run: () => unknown, what: string): void {
-  const report = (error: unknown) => console.error(`nanorpc: ${what}:`, error);
+  const report = (error: unknown) => consoleError(`nanorpc: ${what}:`, error);
   try {
     const result = run();
     if (typeof (result as PromiseLike<unknown>)?.then === "function") {

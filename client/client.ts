@@ -4,6 +4,7 @@
  * @module
  */
 
+import { consoleError } from "../protocol/_console_text.ts";
 import { ListenerGuard } from "../protocol/_listener_guard.ts";
 import { RequestType } from "../wasm/wire.ts";
 import { type Address, type StreamDialer, toAddress } from "./address.ts";
@@ -70,7 +71,7 @@ export class Client extends EventTarget implements AsyncDisposable {
   readonly #link: Link;
   #paths = new PathCache();
   #guard = new ListenerGuard((err, type) =>
-    console.error(`nanorpc client: a ${type} listener threw:`, err)
+    consoleError(`nanorpc client: a ${type} listener threw:`, err)
   );
 
   /**

@@ -10,7 +10,7 @@ import {
   type ConnectionOptions,
   type NatsConnection,
 } from "@nats-io/transport-node";
-import type { Logger } from "../server/logger.ts";
+import { type Logger, textConsole } from "../server/logger.ts";
 import { checkPrefix } from "./_subject.ts";
 // deno-lint-ignore no-unused-vars
 import type { NatsBroker } from "./nats_broker.ts";
@@ -60,7 +60,7 @@ export function linkSettings(options: NatsBrokerOptions): LinkSettings {
   return {
     prefix,
     label: `NatsBroker ${options.name ?? prefix}`,
-    logger: options.logger ?? console,
+    logger: options.logger ?? textConsole,
     reconnectDelay: positive("reconnectDelay", options.reconnectDelay, 250),
     maxReconnectDelay: positive(
       "maxReconnectDelay",

@@ -7,7 +7,7 @@
  */
 
 import type { Broker, BrokerMessage } from "../server/broker.ts";
-import type { Logger } from "../server/logger.ts";
+import { type Logger, textConsole } from "../server/logger.ts";
 import { DropCounter } from "./_drops.ts";
 import { decodeEnvelope, encodeEnvelope } from "./_envelope.ts";
 import { LocalChannels } from "./_local_channels.ts";
@@ -116,7 +116,7 @@ export class BroadcastChannelBroker implements Broker {
         "BroadcastChannelBroker: maxBatchBytes must be a positive number of bytes",
       );
     }
-    const logger = options.logger ?? console;
+    const logger = options.logger ?? textConsole;
     const label = `BroadcastChannelBroker ${name}`;
     this.#drops = new DropCounter(label, {
       backpressure:

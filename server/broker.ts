@@ -8,6 +8,8 @@
  * @module
  */
 
+import { textConsole } from "./logger.ts";
+
 /**
  * One message on a broker channel. Channels are named by the server:
  * `topic:<path>` (a publish), `group:<name>` (a broadcast, or a multicast
@@ -112,7 +114,7 @@ export class InProcessBroker implements Broker {
         deliver(message);
       } catch (err) {
         // The other subscribers still get the message.
-        console.error(
+        textConsole.error(
           `InProcessBroker: a subscriber of ${channel} threw:`,
           err,
         );

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { consoleText } from "../protocol/_console_text.ts";
+
 /** Severity of a log line, from most to least severe. */
 export type LogLevel = "error" | "warn" | "info" | "debug";
 
@@ -61,25 +63,35 @@ export function leveledLogger(level: LogLevel, sink: Logger = console): Logger {
 }
 
 /**
+ * The console, every level kept, with objects (errors above all) passed
+ * as the text it would print for them (see {@link leveledLogger}): the
+ * default logger of the brokers and forwarders that default to the
+ * console. It looks the console's methods up at each call, as `console`
+ * itself would be.
+ *
+ * @example
+ * ```ts
+ * import { textConsole } from "./logger.ts";
+ *
+ * textConsole.debug("kept as", new Error("text"));
+ * ```
+ */
+export const textConsole: Logger = {
+  error: (...args) => console.error(...consoleText(args, "stderr")),
+  warn: (...args) => console.warn(...consoleText(args, "stderr")),
+  info: (...args) => console.info(...consoleText(args, "stdout")),
+  debug: (...args) => console.debug(...consoleText(args, "stdout")),
+};
+
+/**
  * `write` (a console method) with objects passed as their inspected text,
- * as the console would print them. V8 keeps the arguments of the last
- * 1,000 console calls for a debugger that may attach later, and an error
- * keeps the functions of its stack with their closures: a handler's
- * error, logged as it is, would keep its whole session (context, read
- * buffer, outbox) alive long after the session closed.
+ * as the console would print them: V8 keeps the arguments of the last
+ * 1,000 console calls (see protocol/_console_text.ts).
  */
 function asText(
   write: (...args: unknown[]) => void,
   level: LogLevel,
 ): (...args: unknown[]) => void {
-  const out = level === "error" || level === "warn" ? Deno.stderr : Deno.stdout;
-  return (...args) => {
-    let colors: boolean | undefined;
-    write(...args.map((arg) => {
-      if (typeof arg !== "object" && typeof arg !== "function") return arg;
-      if (arg === null) return arg;
-      colors ??= !Deno.noColor && out.isTerminal();
-      return Deno.inspect(arg, { colors });
-    }));
-  };
+  const stream = level === "error" || level === "warn" ? "stderr" : "stdout";
+  return (...args) => write(...consoleText(args, stream));
 }

@@ -9,11 +9,14 @@ import { runWithGc } from "../testing/_gc_child.ts";
 /** In a child with --expose-gc: `body`, then how many of `refs` live. */
 function survivors(body: string): Promise<{ alive: number; of: number }> {
   return runWithGc(`
-    import { leveledLogger, Server } from ${
+    import { InProcessBroker, leveledLogger, Server } from ${
     JSON.stringify(import.meta.resolve("./mod.ts"))
   };
     import { RawClient } from ${
     JSON.stringify(import.meta.resolve("../testing/raw_client.ts"))
+  };
+    import { textConsole } from ${
+    JSON.stringify(import.meta.resolve("./logger.ts"))
   };
     const refs = [];
     ${body}
@@ -64,4 +67,40 @@ Deno.test("Server lets the sessions whose handlers threw be collected once they 
   `);
   assert.equal(of, 20);
   assert.equal(alive, 0, `${alive} closed sessions live on in the log`);
+});
+
+Deno.test("textConsole gives the console errors as text, so it keeps nothing their stacks reached alive", async () => {
+  const { alive, of } = await survivors(`
+    const logFailure = (i) => {
+      const held = { i };
+      refs.push(new WeakRef(held));
+      const fail = function () { void held; throw new Error("boom"); };
+      try { fail.call(held); } catch (err) { textConsole.error("failed:", err); }
+    };
+    for (let i = 0; i < 20; i++) logFailure(i);
+    try { throw new Error("the last error thrown, kept by V8"); } catch {}
+  `);
+  assert.equal(of, 20);
+  assert.equal(alive, 0, `${alive} objects reached by logged errors live on`);
+});
+
+Deno.test("InProcessBroker lets a subscriber that threw be collected once disposed", async () => {
+  const { alive, of } = await survivors(`
+    const broker = new InProcessBroker();
+    // A session's uid channel: the subscriber's closure holds the session.
+    const failOnce = (i) => {
+      const session = { i, outbox: new Uint8Array(1024) };
+      refs.push(new WeakRef(session));
+      const sub = broker.subscribe("uid:" + i, function () {
+        void session;
+        throw new Error("a bug in a subscriber");
+      });
+      broker.publish("uid:" + i, { path: "/p", data: new Uint8Array(1) });
+      sub[Symbol.dispose]();
+    };
+    for (let i = 0; i < 20; i++) failOnce(i);
+    try { throw new Error("the last error thrown, kept by V8"); } catch {}
+  `);
+  assert.equal(of, 20);
+  assert.equal(alive, 0, `${alive} disposed subscribers live on in the log`);
 });

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { consoleError } from "../protocol/_console_text.ts";
 import { openSerial, type SerialOptions, type SerialStream } from "./serial.ts";
 
 /** How {@link watchSerial} opens and reopens a device. */
@@ -96,7 +97,7 @@ export function watchSerial(
     } catch (thrown) {
       // The watch must go on: a failing logger cannot end it (or the
       // process, from this detached loop).
-      console.error(
+      consoleError(
         `watchSerial ${path}: onError threw while reporting "${err.message}":`,
         thrown,
       );

@@ -2764,6 +2764,34 @@ function align8(n) {
 __name(align8, "align8");
 var codec = new Codec();
 
+// protocol/_console_text.ts
+var runtime = globalThis.Deno;
+function consoleText(args, stream) {
+  let colors;
+  return args.map((arg) => {
+    if (typeof arg !== "object" && typeof arg !== "function") return arg;
+    if (arg === null) return arg;
+    if (!runtime) return arg instanceof Error ? errorText(arg) : arg;
+    colors ??= !runtime.noColor && runtime[stream].isTerminal();
+    return runtime.inspect(arg, {
+      colors
+    });
+  });
+}
+__name(consoleText, "consoleText");
+function consoleError(...args) {
+  console.error(...consoleText(args, "stderr"));
+}
+__name(consoleError, "consoleError");
+function errorText(error) {
+  const head = String(error);
+  const stack = typeof error.stack === "string" ? error.stack : "";
+  if (stack === "") return head;
+  return stack.includes(head) ? stack : `${head}
+${stack}`;
+}
+__name(errorText, "errorText");
+
 // protocol/_listener_guard.ts
 var ListenerGuard = class {
   static {
@@ -5114,7 +5142,7 @@ var SubscriptionImpl = class {
   }
 };
 function guarded(run, what) {
-  const report2 = /* @__PURE__ */ __name((error) => console.error(`nanorpc: ${what}:`, error), "report");
+  const report2 = /* @__PURE__ */ __name((error) => consoleError(`nanorpc: ${what}:`, error), "report");
   try {
     const result = run();
     if (typeof result?.then === "function") {
@@ -5953,7 +5981,7 @@ var Client = class extends EventTarget {
   address;
   #link;
   #paths = new PathCache();
-  #guard = new ListenerGuard((err, type) => console.error(`nanorpc client: a ${type} listener threw:`, err));
+  #guard = new ListenerGuard((err, type) => consoleError(`nanorpc client: a ${type} listener threw:`, err));
   /**
    * Starts connecting to `address` in the background.
    *
