@@ -6,7 +6,12 @@
 // `listen()` and `serve()` wait for the load, and until it is done
 // requests are not traced.
 
-import type { Context as OtelContext, Span, Tracer } from "@opentelemetry/api";
+import type {
+  Attributes,
+  Context as OtelContext,
+  Span,
+  Tracer,
+} from "@opentelemetry/api";
 import { Status, statusName } from "../wasm/wire.ts";
 import type { RequestContext } from "./_context.ts";
 import type { RequestObserver } from "./_observer.ts";
@@ -91,18 +96,19 @@ export class TracingObserver implements RequestObserver {
     const session = ctx.session;
     const path = ctx.route.path;
     const parent = parentOf(api);
+    const transport = session.transport;
+    const attributes: Attributes = {
+      "rpc.system": "nanorpc",
+      "rpc.method": path,
+      "nanorpc.request_id": ctx.requestId,
+      "nanorpc.session_id": session.id,
+      "nanorpc.transport": transport,
+    };
+    const network = networkTransport(transport);
+    if (network !== undefined) attributes["network.transport"] = network;
     const span = this.#tracer!.startSpan(
       ctx.kind === "subscribe" ? `SUBSCRIBE ${path}` : path,
-      {
-        kind: api.SpanKind.SERVER,
-        attributes: {
-          "rpc.system": "nanorpc",
-          "rpc.method": path,
-          "nanorpc.request_id": ctx.requestId,
-          "nanorpc.session_id": session.id,
-          "network.transport": session.transport,
-        },
-      },
+      { kind: api.SpanKind.SERVER, attributes },
       parent,
     );
     ctx.trace = api.trace.setSpan(parent, span);
@@ -121,6 +127,26 @@ export class TracingObserver implements RequestObserver {
   run<T>(ctx: RequestContext, fn: () => T): T {
     const trace = ctx.trace as OtelContext | undefined;
     return trace === undefined ? fn() : this.#api!.context.with(trace, fn);
+  }
+}
+
+/**
+ * OpenTelemetry's `network.transport` (`tcp`, `udp`, `pipe`, `unix`,
+ * `quic`) of a session's transport: TLS and WebSocket ride on TCP. None
+ * for a serial line or another byte stream, which are none of these
+ * (`nanorpc.transport` names them).
+ */
+function networkTransport(transport: string): string | undefined {
+  switch (transport) {
+    case "tcp":
+    case "tls":
+    case "ws":
+    case "wss":
+    case "http":
+    case "https":
+      return "tcp";
+    case "unix":
+      return "unix";
   }
 }
 

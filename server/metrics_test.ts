@@ -384,3 +384,39 @@ needsNats.test("Server.metrics shows the cluster: NATS link state, forwarded cal
   const far = parsePrometheus(other.server.metrics());
   assert.ok(far.value("nanorpc_forward_served_total")! >= 1);
 });
+
+Deno.test("Server.metrics scraped over HTTP keeps one series per registered path, whatever its characters, and one for every path a peer invents", async () => {
+  const paths = ["/cr\rreturn", "/line\u2028separator", "/tab\t\u{1f600} {x}"];
+  await using t = await startServer((server) => {
+    for (const path of paths) server.handle(path, () => "ok");
+  });
+  const raw = await t.connectRaw();
+  for (const [i, path] of paths.entries()) {
+    await raw.write(frame(i + 1, path));
+  }
+  const invented = 1000;
+  for (let i = 0; i < invented; i++) {
+    await raw.write(frame(100 + i, `/${crypto.randomUUID()}`));
+  }
+  for (let i = 0; i < paths.length + invented; i++) await raw.read();
+  await using http = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    metricsHandler(t.server),
+  );
+  const res = await fetch(`http://127.0.0.1:${http.addr.port}/metrics`);
+  const m = parsePrometheus(await res.text());
+  for (const path of paths) {
+    assert.equal(m.value("nanorpc_requests_total", { path, status: "OK" }), 1);
+  }
+  assert.equal(
+    m.value("nanorpc_requests_total", {
+      path: "unregistered",
+      status: "NOT_FOUND",
+    }),
+    invented,
+  );
+  const labelled = new Set(
+    m.samples.map((s) => s.labels.path).filter((p) => p !== undefined),
+  );
+  assert.deepEqual([...labelled].sort(), [...paths, "unregistered"].sort());
+});

@@ -38,8 +38,13 @@ const HELP = new RegExp(`^# HELP (${NAME}) (.*)$`);
 const TYPE = new RegExp(
   `^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`,
 );
-const SAMPLE = new RegExp(`^(${NAME})(?:\\{(.*)\\})? (\\S+)(?: (-?\\d+))?$`);
-const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/;
+const SAMPLE = new RegExp(
+  `^(${NAME})(?:\\{(.*)\\})? (\\S+)(?: (-?\\d+))?$`,
+  "s",
+);
+// A label value may hold any character but `\`, `"` and a line feed,
+// which are escaped (the only escapes there are).
+const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/;
 
 /**
  * Parses a Prometheus text exposition, checking as it goes: every line is
@@ -136,7 +141,7 @@ function parseLabels(body: string, where: string): Record<string, string> {
     const m = LABEL.exec(rest);
     if (!m) throw new Error(`${where}: bad labels at ${JSON.stringify(rest)}`);
     if (m[1] in labels) throw new Error(`${where}: label ${m[1]} repeats`);
-    labels[m[1]] = m[2].replace(/\\(.)/g, (_, c) => c === "n" ? "\n" : c);
+    labels[m[1]] = m[2].replace(/\\([\\"n])/g, (_, c) => c === "n" ? "\n" : c);
     rest = rest.slice(m[0].length);
     if (m[3] === "" && rest.length > 0) throw new Error(`${where}: labels`);
   }

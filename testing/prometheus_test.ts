@@ -31,8 +31,18 @@ Deno.test("parsePrometheus rejects what a scraper would refuse", () => {
     "# TYPE x counter\nx 1\n# TYPE x counter\n", // second TYPE
     "# TYPE x counter\nx{a=1} 1\n", // unquoted label value
     "# TYPE x counter\nx 1", // no final newline
+    '# TYPE x counter\nx{a="\\t"} 1\n', // an escape the format lacks
   ];
   for (const text of bad) {
     assert.throws(() => parsePrometheus(text), Error, text);
   }
+});
+
+Deno.test("parsePrometheus reads label values holding any character but the escaped ones, carriage returns and line separators included", () => {
+  // Paths may hold any UTF-8; only \\, " and a line feed are escaped.
+  const path = "/cr\rls\u2028ps\u2029tab\t\u{1f600} {x}";
+  const m = parsePrometheus(
+    `# TYPE a_total counter\na_total{path="${path}",status="OK"} 1\n`,
+  );
+  assert.equal(m.value("a_total", { path, status: "OK" }), 1);
 });
