@@ -50,6 +50,8 @@ export class Workers implements AsyncDisposable {
   #awaited = new Map<Worker, Map<number | "stop", Settle>>();
   #dead = new Set<Worker>();
   readonly #stopTimeout: number;
+  /** Each worker's last metrics, standing in when it is slow to answer. */
+  readonly #lastMetrics = new Map<Worker, string>();
 
   private constructor(
     workers: Worker[],
@@ -272,7 +274,10 @@ export class Workers implements AsyncDisposable {
    * resident memory and the cluster's node count: once; a link's
    * `_connected`: 1 only if every worker's is), and `nanorpc_workers`, how
    * many workers are in the sum. A worker that has not answered within
-   * `options.timeout` is left out, so a wedged one cannot stall a scrape.
+   * `options.timeout` cannot stall a scrape: its last answer stands in for
+   * it (so the summed counters never go down, which Prometheus would read
+   * as a reset), or it is left out if it never answered; a dead worker is
+   * left out.
    *
    * @param options How long to wait.
    * @returns The exposition.
@@ -286,9 +291,16 @@ export class Workers implements AsyncDisposable {
    */
   async metrics(options: WorkersQueryOptions = {}): Promise<string> {
     const timeout = options.timeout ?? 5000;
-    const texts = await Promise.all(this.#workers.map((w) => {
+    const texts = await Promise.all(this.#workers.map(async (w) => {
       const id = this.#nextId++;
-      return this.#ask<string>(w, { type: "metrics", id }, id, timeout);
+      const text = await this.#ask<string>(
+        w,
+        { type: "metrics", id },
+        id,
+        timeout,
+      );
+      if (text !== undefined) this.#lastMetrics.set(w, text);
+      return this.#dead.has(w) ? undefined : this.#lastMetrics.get(w);
     }));
     return mergeMetrics(texts.filter((t) => t !== undefined));
   }
