@@ -28,6 +28,14 @@ export interface OutFrame {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * What a frame costs in a connection's unsent queue and write window: an
+ * estimate of its bytes (data, path and fields).
+ */
+export function frameBytes(frame: OutFrame): number {
+  return frame.data.length + (frame.path?.length ?? 0) + 32;
+}
+
+/**
  * The most a request frame's length prefix can say for this path and data:
  * request_id takes up to 11 bytes (a negative id is 10 bytes long),
  * request_type 2, a path hash 6, a path or data a tag, a length and the

@@ -3,20 +3,11 @@
  * read) and the corked writer (every frame queued in one turn of the event
  * loop goes out in one `write`).
  *
- * Over a WebSocket the writer also keeps a window: at most `maxMessageSize`
- * bytes of requests the server may not have read yet (one request always
- * goes when none is). A WebSocket has no backpressure on what it receives,
- * so a server that reads slower than a burst arrives (its outgoing buffer
- * is full of large answers, say) closes the socket with 1009 once its
- * unread bytes pass twice `maxMessageSize`, losing every request in flight;
- * over TCP the same burst just waits in the socket. A server reads requests
- * in order, so an answer to any request (or a PONG) shows everything
- * written before it was read; a request given up on counts as read. When
- * the window holds, one PING with id 0 goes out as a probe, so a slow
- * handler does not hold later requests back; PINGs never wait for the
- * window. Requests beyond it wait unwritten, as while a write waits, so
- * `maxUnsentBytes` bounds them and they move to the next connection if
- * this one drops.
+ * Over a WebSocket the writer also keeps a window (client/_write_window.ts):
+ * a WebSocket has no backpressure, so at most `maxMessageSize` bytes of
+ * requests the server may not have read go out; the rest wait unwritten,
+ * as while a write waits, so `maxUnsentBytes` bounds them and they move to
+ * the next connection if this one drops.
  *
  * @module
  */
@@ -24,10 +15,10 @@
 import type { ByteStream } from "../transport/byte_stream.ts";
 import { guardStream } from "../transport/_guarded_stream.ts";
 import { codec } from "../wasm/codec.ts";
-import { Call, type OutFrame } from "./_call.ts";
+import { Call, frameBytes, type OutFrame } from "./_call.ts";
 import { ResponseReader, type ResponseSink } from "./_reader.ts";
 import { RequestType, ResponseType } from "../wasm/wire.ts";
-import { PATH_NONE } from "../wasm/codec.ts";
+import { WriteWindow } from "./_write_window.ts";
 import { ConnectionLostError } from "./errors.ts";
 
 /** Called once when the connection ends, with why. */
@@ -45,18 +36,8 @@ export class Connection {
   /** Requests that settled while still in #outbox, since the last prune. */
   #settledUnsent = 0;
   #flushScheduled = false;
-  /** Bytes of requests the server may not have read, at most (WebSocket). */
-  readonly #window: number;
-  /** Window bytes of the requests written so far, in all. */
-  #sent = 0;
-  /** Up to where in {@link #sent} the server has read for sure. */
-  #readTo = 0;
-  /** Where each request written and not answered ends in {@link #sent}. */
-  #endAt = new Map<number, number>();
-  /** The window is full: the outbox waits for answers, not for a write. */
-  #held = false;
-  /** Where the probe in flight ends in {@link #sent}, if one is. */
-  #probe: number | undefined;
+  /** The write window over a WebSocket; none over other streams. */
+  readonly #window: WriteWindow | undefined;
   #writing: Promise<void> | undefined;
   #reading: Promise<void>;
   #closed = false;
@@ -76,11 +57,16 @@ export class Connection {
     this.#stream = guardStream(stream);
     this.#onClose = onClose;
     const ws = stream.transport === "ws" || stream.transport === "wss";
-    this.#window = ws ? maxMessageSize : Infinity;
-    const sink: ResponseSink = ws
+    const window = ws ? new WriteWindow(maxMessageSize) : undefined;
+    this.#window = window;
+    const sink: ResponseSink = window
       ? (id, type, status, message, data) => {
-        if (id === 0 && type === ResponseType.PONG) return this.#probed();
-        if (type !== ResponseType.UPDATE) this.answered(id);
+        if (id === 0 && type === ResponseType.PONG) {
+          return this.#probed(window);
+        }
+        if (type !== ResponseType.UPDATE && window.answered(id)) {
+          this.#schedule();
+        }
         onResponse(id, type, status, message, data);
       }
       : onResponse;
@@ -106,7 +92,8 @@ export class Connection {
   send(frame: OutFrame): boolean {
     const size = frameBytes(frame);
     if (
-      frame instanceof Call && (this.#writing !== undefined || this.#held) &&
+      frame instanceof Call &&
+      (this.#writing !== undefined || this.#window?.held === true) &&
       this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0
     ) {
       this.#prune();
@@ -142,7 +129,7 @@ export class Connection {
 
   #schedule(pastWindow = false): void {
     if (this.#flushScheduled || this.#writing) return;
-    if (this.#held && !pastWindow) return;
+    if (this.#window?.held && !pastWindow) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
   }
@@ -167,22 +154,13 @@ export class Connection {
 
   /**
    * Takes the frames to write now: all of them, or over a WebSocket those
-   * that fit the window (in order), and every PING. Undefined when none
-   * fits: the outbox is held until answers bring the window down to half.
+   * that fit the window (in order), every PING, and a probe if one is due.
+   * Undefined when none goes: an answer resumes writing.
    */
   #takeBatch(): OutFrame[] | undefined {
     const outbox = this.#outbox;
-    let n = outbox.length;
-    let bytes = this.#sent - this.#readTo;
-    for (let i = 0; i < outbox.length && this.#window < Infinity; i++) {
-      const size = callBytes(outbox[i]);
-      if (bytes > 0 && bytes + size > this.#window) {
-        n = i;
-        break;
-      }
-      bytes += size;
-    }
-    this.#held = n < outbox.length;
+    const window = this.#window;
+    const n = window ? window.fit(outbox) : outbox.length;
     if (n === outbox.length) {
       this.#outbox = [];
       this.#unsent = this.#settledUnsent = 0;
@@ -195,43 +173,28 @@ export class Connection {
     for (const frame of outbox.slice(n)) {
       (frame.type === RequestType.PING ? batch : rest).push(frame);
     }
-    if (this.#probe === undefined) {
-      batch.push(probe());
-      this.#probe = -1; // Set where it ends once written.
-    }
+    const probe = window!.probe();
+    if (probe) batch.push(probe);
     this.#outbox = rest;
-    if (batch.length === 0) return undefined; // An answer resumes writing.
+    if (batch.length === 0) return undefined;
     this.#settledUnsent = 1; // Recounts what is left.
     this.#prune();
     return batch;
   }
 
   /**
-   * The answer to request `id` came, or its caller gave up on it (the
-   * server has most likely read it): what was written up to it was read.
+   * The caller gave up on request `id` (timed out, aborted) after it was
+   * written: its bytes leave the window.
    */
-  answered(id: number): void {
-    const end = this.#endAt.get(id);
-    if (end === undefined) return;
-    this.#endAt.delete(id);
-    this.#readUpTo(end);
+  gaveUp(id: number): void {
+    if (this.#window?.gaveUp(id)) this.#schedule();
   }
 
-  /** The probe's PONG came: everything written before it was read. */
-  #probed(): void {
-    const end = this.#probe;
-    this.#probe = undefined;
-    if (end !== undefined && end >= 0) this.#readUpTo(end);
-    // Still held (a handler is slow, not the reading): probe again once
-    // more is answered or given up on, not in a loop.
-  }
-
-  #readUpTo(end: number): void {
-    if (end > this.#readTo) this.#readTo = end;
-    if (this.#held && this.#sent - this.#readTo <= this.#window / 2) {
-      this.#held = false;
-      this.#schedule();
-    }
+  /** The probe's PONG came. */
+  #probed(window: WriteWindow): void {
+    const next = window.probed();
+    if (next === "resume") this.#schedule();
+    else if (next === "probe") this.#schedule(true);
   }
 
   #end(error: Error): void {
@@ -255,7 +218,7 @@ export class Connection {
       const batch = this.#takeBatch();
       if (!batch) return; // The window is full: an answer resumes writing.
       // Before encoding: an encoded call lets go of its data.
-      if (this.#window < Infinity) this.#track(batch);
+      this.#window?.written(batch);
       const bytes = encodeBatch(batch);
       if (!bytes) continue;
       try {
@@ -263,19 +226,6 @@ export class Connection {
       } catch (error) {
         this.#end(lost("Writing to the server failed", error));
         return;
-      }
-    }
-  }
-
-  /** Notes where each request of `batch` ends in the window's count. */
-  #track(batch: OutFrame[]): void {
-    for (const frame of batch) {
-      const size = callBytes(frame);
-      this.#sent += size;
-      if (frame.id === 0) {
-        if (frame.type === RequestType.PING) this.#probe = this.#sent;
-      } else if (frame instanceof Call && !frame.done) {
-        this.#endAt.set(frame.id, this.#sent);
       }
     }
   }
@@ -303,31 +253,6 @@ export class Connection {
     }
     this.#end(error);
   }
-}
-
-/** A request about to be written: what it costs in the window; else 0. */
-function callBytes(frame: OutFrame): number {
-  return frame instanceof Call && !frame.done &&
-      frame.type !== RequestType.PING
-    ? frameBytes(frame)
-    : 0;
-}
-
-/** The window's probe: a PING with id 0, answered by a PONG with id 0. */
-function probe(): OutFrame {
-  return {
-    id: 0,
-    type: RequestType.PING,
-    pathKind: PATH_NONE,
-    pathHash: 0,
-    path: undefined,
-    data: new Uint8Array(0),
-  };
-}
-
-/** What a frame costs in the unsent queue: data, path and fields. */
-function frameBytes(frame: OutFrame): number {
-  return frame.data.length + (frame.path?.length ?? 0) + 32;
 }
 
 function lost(what: string, cause: unknown): ConnectionLostError {

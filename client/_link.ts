@@ -177,7 +177,7 @@ export class Link {
       this.#connection?.unsentSettled();
       return;
     }
-    this.#connection?.answered(call.id); // It holds no window any more.
+    this.#connection?.gaveUp(call.id); // It holds no window any more.
     this.#dropIfStuck(this.#abandoned.add());
   };
 

@@ -235,3 +235,41 @@ Deno.test("Client over ws:// does not hold a request behind a slow one's window,
   assert.deepEqual(lost, []);
   assert.equal(client.state, "open");
 });
+
+Deno.test("Client over ws:// keeps large requests back behind a stuck session when small ones written after them time out", async () => {
+  const server = new Server({
+    logLevel: "error",
+    maxMessageSize: 64 * 1024,
+    shutdownTimeout: 100,
+  });
+  // Not concurrent: while it runs, the session reads nothing more.
+  server.handle("/slow", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return new Uint8Array();
+  });
+  server.handle("/echo", (ctx) => ctx.data);
+  await using _ = server;
+  const { addr } = await server.listen({ http: { port: 0 } });
+  const url = `ws://127.0.0.1:${(addr as Deno.NetAddr).port}/nanorpc`;
+  const client = await connect(url, {
+    maxMessageSize: 64 * 1024,
+    reconnect: false,
+    timeout: 0,
+  });
+  const lost: string[] = [];
+  client.addEventListener("disconnect", (e) => lost.push(e.error!.message));
+  const big = new Uint8Array(60_000);
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < 8; i++) {
+    pending.push(client.request("/slow", big).catch(() => {}));
+    // Written behind the big one, then given up on.
+    await client.request("/echo", new Uint8Array(4), { timeout: 20 })
+      .catch(() => {});
+  }
+  // Had a timeout counted the big requests before it as read, they would
+  // have gone out and the server closed the socket for unread bytes.
+  assert.deepEqual(lost, []);
+  assert.equal(client.state, "open");
+  await client.close();
+  await Promise.all(pending);
+});

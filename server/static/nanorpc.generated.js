@@ -3259,6 +3259,10 @@ __name(checkTimeLimit, "checkTimeLimit");
 
 // client/_call.ts
 var EMPTY = new Uint8Array(0);
+function frameBytes(frame) {
+  return frame.data.length + (frame.path?.length ?? 0) + 32;
+}
+__name(frameBytes, "frameBytes");
 function maxFrameSize(frame, dataLength) {
   let size = 11 + 2;
   if (frame.pathKind === PATH_STRING) {
@@ -3765,6 +3769,141 @@ var ResponseReader = class {
   }
 };
 
+// client/_write_window.ts
+var WriteWindow = class {
+  static {
+    __name(this, "WriteWindow");
+  }
+  /** Bytes of requests the server may not have read, at most. */
+  limit;
+  /** The window is full: the outbox waits for answers, not for a write. */
+  held = false;
+  /** Window bytes of the requests written so far, in all. */
+  #sent = 0;
+  /** Up to where in {@link #sent} the server has read for sure. */
+  #readTo = 0;
+  /** Each request written and not answered, by id. */
+  #written = /* @__PURE__ */ new Map();
+  /** Requests given up on, not yet passed by {@link #readTo}, in order. */
+  #givenUp = [];
+  /** Bytes of {@link #givenUp}. */
+  #released = 0;
+  /** Where the probe in flight ends in {@link #sent}, -1 before written. */
+  #probe;
+  constructor(limit) {
+    this.limit = limit;
+  }
+  /**
+   * How many frames from the start of `outbox` fit (one always does when
+   * nothing is outstanding); sets {@link held} when not all do.
+   */
+  fit(outbox) {
+    let bytes = this.#outstanding();
+    let n = 0;
+    for (; n < outbox.length; n++) {
+      const size = windowBytes(outbox[n]);
+      if (size > 0 && bytes > 0 && bytes + size > this.limit) break;
+      bytes += size;
+    }
+    this.held = n < outbox.length;
+    return n;
+  }
+  /** The probe to write with the next batch, if one is due. */
+  probe() {
+    if (this.#probe !== void 0) return void 0;
+    this.#probe = -1;
+    return {
+      id: 0,
+      type: RequestType.PING,
+      pathKind: PATH_NONE,
+      pathHash: 0,
+      path: void 0,
+      data: new Uint8Array(0)
+    };
+  }
+  /** `batch` is about to be written (before encoding lets go of data). */
+  written(batch) {
+    for (const frame of batch) {
+      const size = windowBytes(frame);
+      this.#sent += size;
+      if (frame.id === 0) {
+        if (frame.type === RequestType.PING) this.#probe = this.#sent;
+      } else if (frame instanceof Call && !frame.done) {
+        this.#written.set(frame.id, {
+          end: this.#sent,
+          size
+        });
+      }
+    }
+  }
+  /**
+   * The answer to request `id` came: what was written up to it was read.
+   *
+   * @returns Whether writing may resume.
+   */
+  answered(id) {
+    const entry = this.#written.get(id);
+    if (entry === void 0) return false;
+    this.#written.delete(id);
+    return this.#readUpTo(entry.end);
+  }
+  /**
+   * The caller gave up on request `id` (timed out, aborted): only its own
+   * bytes leave the window.
+   *
+   * @returns Whether writing may resume.
+   */
+  gaveUp(id) {
+    const entry = this.#written.get(id);
+    if (entry === void 0) return false;
+    this.#written.delete(id);
+    if (entry.end <= this.#readTo || entry.size === 0) return false;
+    const list = this.#givenUp;
+    let at = list.length;
+    while (at > 0 && list[at - 1].end > entry.end) at--;
+    list.splice(at, 0, entry);
+    this.#released += entry.size;
+    return this.#room();
+  }
+  /**
+   * The probe's PONG came: everything written before it was read.
+   *
+   * @returns `"resume"` when writing may resume, `"probe"` when it is still
+   * held with requests written after the probe (an answer made room
+   * meanwhile): a new probe is due, and its PONG comes once they are read.
+   */
+  probed() {
+    const end = this.#probe;
+    this.#probe = void 0;
+    if (end !== void 0 && end >= 0 && this.#readUpTo(end)) return "resume";
+    return this.held ? "probe" : void 0;
+  }
+  /** Bytes written that the server may not have read. */
+  #outstanding() {
+    return this.#sent - this.#readTo - this.#released;
+  }
+  #readUpTo(end) {
+    if (end > this.#readTo) this.#readTo = end;
+    const list = this.#givenUp;
+    let passed = 0;
+    while (passed < list.length && list[passed].end <= this.#readTo) {
+      this.#released -= list[passed++].size;
+    }
+    if (passed > 0) list.splice(0, passed);
+    return this.#room();
+  }
+  /** Whether a held window has room again (down to half). */
+  #room() {
+    if (!this.held || this.#outstanding() > this.limit / 2) return false;
+    this.held = false;
+    return true;
+  }
+};
+function windowBytes(frame) {
+  return frame instanceof Call && !frame.done && frame.type !== RequestType.PING ? frameBytes(frame) : 0;
+}
+__name(windowBytes, "windowBytes");
+
 // client/_connection.ts
 var Connection = class {
   static {
@@ -3780,18 +3919,8 @@ var Connection = class {
   /** Requests that settled while still in #outbox, since the last prune. */
   #settledUnsent = 0;
   #flushScheduled = false;
-  /** Bytes of requests the server may not have read, at most (WebSocket). */
+  /** The write window over a WebSocket; none over other streams. */
   #window;
-  /** Window bytes of the requests written so far, in all. */
-  #sent = 0;
-  /** Up to where in {@link #sent} the server has read for sure. */
-  #readTo = 0;
-  /** Where each request written and not answered ends in {@link #sent}. */
-  #endAt = /* @__PURE__ */ new Map();
-  /** The window is full: the outbox waits for answers, not for a write. */
-  #held = false;
-  /** Where the probe in flight ends in {@link #sent}, if one is. */
-  #probe;
   #writing;
   #reading;
   #closed = false;
@@ -3802,10 +3931,15 @@ var Connection = class {
     this.#stream = guardStream(stream);
     this.#onClose = onClose;
     const ws = stream.transport === "ws" || stream.transport === "wss";
-    this.#window = ws ? maxMessageSize : Infinity;
-    const sink = ws ? (id, type, status, message, data) => {
-      if (id === 0 && type === ResponseType.PONG) return this.#probed();
-      if (type !== ResponseType.UPDATE) this.answered(id);
+    const window = ws ? new WriteWindow(maxMessageSize) : void 0;
+    this.#window = window;
+    const sink = window ? (id, type, status, message, data) => {
+      if (id === 0 && type === ResponseType.PONG) {
+        return this.#probed(window);
+      }
+      if (type !== ResponseType.UPDATE && window.answered(id)) {
+        this.#schedule();
+      }
       onResponse(id, type, status, message, data);
     } : onResponse;
     this.#reader = new ResponseReader(maxMessageSize, sink);
@@ -3827,7 +3961,7 @@ var Connection = class {
    */
   send(frame) {
     const size = frameBytes(frame);
-    if (frame instanceof Call && (this.#writing !== void 0 || this.#held) && this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
+    if (frame instanceof Call && (this.#writing !== void 0 || this.#window?.held === true) && this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
       this.#prune();
       if (this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
         return false;
@@ -3856,7 +3990,7 @@ var Connection = class {
   }
   #schedule(pastWindow = false) {
     if (this.#flushScheduled || this.#writing) return;
-    if (this.#held && !pastWindow) return;
+    if (this.#window?.held && !pastWindow) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
   }
@@ -3878,22 +4012,13 @@ var Connection = class {
   }
   /**
    * Takes the frames to write now: all of them, or over a WebSocket those
-   * that fit the window (in order), and every PING. Undefined when none
-   * fits: the outbox is held until answers bring the window down to half.
+   * that fit the window (in order), every PING, and a probe if one is due.
+   * Undefined when none goes: an answer resumes writing.
    */
   #takeBatch() {
     const outbox = this.#outbox;
-    let n = outbox.length;
-    let bytes = this.#sent - this.#readTo;
-    for (let i = 0; i < outbox.length && this.#window < Infinity; i++) {
-      const size = callBytes(outbox[i]);
-      if (bytes > 0 && bytes + size > this.#window) {
-        n = i;
-        break;
-      }
-      bytes += size;
-    }
-    this.#held = n < outbox.length;
+    const window = this.#window;
+    const n = window ? window.fit(outbox) : outbox.length;
     if (n === outbox.length) {
       this.#outbox = [];
       this.#unsent = this.#settledUnsent = 0;
@@ -3904,10 +4029,8 @@ var Connection = class {
     for (const frame of outbox.slice(n)) {
       (frame.type === RequestType.PING ? batch : rest).push(frame);
     }
-    if (this.#probe === void 0) {
-      batch.push(probe());
-      this.#probe = -1;
-    }
+    const probe = window.probe();
+    if (probe) batch.push(probe);
     this.#outbox = rest;
     if (batch.length === 0) return void 0;
     this.#settledUnsent = 1;
@@ -3915,27 +4038,17 @@ var Connection = class {
     return batch;
   }
   /**
-   * The answer to request `id` came, or its caller gave up on it (the
-   * server has most likely read it): what was written up to it was read.
+   * The caller gave up on request `id` (timed out, aborted) after it was
+   * written: its bytes leave the window.
    */
-  answered(id) {
-    const end = this.#endAt.get(id);
-    if (end === void 0) return;
-    this.#endAt.delete(id);
-    this.#readUpTo(end);
+  gaveUp(id) {
+    if (this.#window?.gaveUp(id)) this.#schedule();
   }
-  /** The probe's PONG came: everything written before it was read. */
-  #probed() {
-    const end = this.#probe;
-    this.#probe = void 0;
-    if (end !== void 0 && end >= 0) this.#readUpTo(end);
-  }
-  #readUpTo(end) {
-    if (end > this.#readTo) this.#readTo = end;
-    if (this.#held && this.#sent - this.#readTo <= this.#window / 2) {
-      this.#held = false;
-      this.#schedule();
-    }
+  /** The probe's PONG came. */
+  #probed(window) {
+    const next = window.probed();
+    if (next === "resume") this.#schedule();
+    else if (next === "probe") this.#schedule(true);
   }
   #end(error) {
     if (this.#closed) return;
@@ -3955,7 +4068,7 @@ var Connection = class {
     while (!this.#closed && this.#outbox.length > 0) {
       const batch = this.#takeBatch();
       if (!batch) return;
-      if (this.#window < Infinity) this.#track(batch);
+      this.#window?.written(batch);
       const bytes = encodeBatch(batch);
       if (!bytes) continue;
       try {
@@ -3963,18 +4076,6 @@ var Connection = class {
       } catch (error) {
         this.#end(lost("Writing to the server failed", error));
         return;
-      }
-    }
-  }
-  /** Notes where each request of `batch` ends in the window's count. */
-  #track(batch) {
-    for (const frame of batch) {
-      const size = callBytes(frame);
-      this.#sent += size;
-      if (frame.id === 0) {
-        if (frame.type === RequestType.PING) this.#probe = this.#sent;
-      } else if (frame instanceof Call && !frame.done) {
-        this.#endAt.set(frame.id, this.#sent);
       }
     }
   }
@@ -3998,25 +4099,6 @@ var Connection = class {
     this.#end(error);
   }
 };
-function callBytes(frame) {
-  return frame instanceof Call && !frame.done && frame.type !== RequestType.PING ? frameBytes(frame) : 0;
-}
-__name(callBytes, "callBytes");
-function probe() {
-  return {
-    id: 0,
-    type: RequestType.PING,
-    pathKind: PATH_NONE,
-    pathHash: 0,
-    path: void 0,
-    data: new Uint8Array(0)
-  };
-}
-__name(probe, "probe");
-function frameBytes(frame) {
-  return frame.data.length + (frame.path?.length ?? 0) + 32;
-}
-__name(frameBytes, "frameBytes");
 function lost(what, cause) {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new ConnectionLostError(`${what} (${reason}); requests in flight were lost`, {
@@ -4755,7 +4837,7 @@ var Waiting = class {
 function keepalive(connection, settings, ping) {
   const { interval, timeout } = settings;
   let timer;
-  const probe2 = /* @__PURE__ */ __name(() => {
+  const probe = /* @__PURE__ */ __name(() => {
     ping(timeout).catch((error) => {
       const silent = performance.now() - connection.lastReceived >= timeout;
       if (error instanceof TimeoutError && silent && !connection.closed) {
@@ -4765,7 +4847,7 @@ function keepalive(connection, settings, ping) {
   }, "probe");
   const tick = /* @__PURE__ */ __name(() => {
     if (connection.closed) return;
-    if (performance.now() - connection.lastReceived >= interval) probe2();
+    if (performance.now() - connection.lastReceived >= interval) probe();
     timer = setTimeout(tick, clampDelay(interval));
   }, "tick");
   timer = setTimeout(tick, clampDelay(interval));
@@ -5318,7 +5400,7 @@ var Link = class {
       this.#connection?.unsentSettled();
       return;
     }
-    this.#connection?.answered(call.id);
+    this.#connection?.gaveUp(call.id);
     this.#dropIfStuck(this.#abandoned.add());
   }, "#onSettle");
   /** Past maxAbandonedRequests: dropping the connection frees the ids. */
