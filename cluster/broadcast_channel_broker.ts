@@ -26,7 +26,7 @@ export interface BroadcastChannelBrokerOptions {
    * default.
    */
   maxBatchBytes?: number;
-  /** Where drops are logged; `console` by default. */
+  /** Where drops are logged; the console by default (objects as text). */
   logger?: Logger;
 }
 

@@ -48,7 +48,10 @@ export interface NatsBrokerOptions {
   pingInterval?: number;
   /** Milliseconds {@link NatsBroker.close} waits to drain; 2000 by default. */
   closeTimeout?: number;
-  /** Where connection changes and drops are logged; `console` by default. */
+  /**
+   * Where connection changes and drops are logged; the console by default
+   * (objects as text, so nothing they reach is kept alive).
+   */
   logger?: Logger;
   /** Credentials, TLS and the connect timeout. */
   nats?: NatsConnectionExtras;
