@@ -50,6 +50,7 @@ export class Connection {
     onResponse: ResponseSink,
     onClose: CloseSink,
     maxUnsent = Infinity,
+    maxRequestSize = maxMessageSize,
   ) {
     this.#maxUnsent = maxUnsent;
     // A custom stream may throw where a rejection belongs (close is never
@@ -57,7 +58,9 @@ export class Connection {
     this.#stream = guardStream(stream);
     this.#onClose = onClose;
     const ws = stream.transport === "ws" || stream.transport === "wss";
-    const window = ws ? new WriteWindow(maxMessageSize) : undefined;
+    // What the server takes (maxRequestSize, matched to its maxMessageSize)
+    // bounds the window, not how large an answer this client takes.
+    const window = ws ? new WriteWindow(maxRequestSize) : undefined;
     this.#window = window;
     const sink: ResponseSink = window
       ? (id, type, status, message, data) => {
@@ -187,7 +190,7 @@ export class Connection {
    * written: its bytes leave the window.
    */
   gaveUp(id: number): void {
-    if (this.#window?.gaveUp(id)) this.#schedule();
+    this.#window?.gaveUp(id);
   }
 
   /** The probe's PONG came. */
@@ -209,7 +212,9 @@ export class Connection {
     if (this.#closed || this.#writing || this.#outbox.length === 0) return;
     this.#writing = this.#writeLoop().finally(() => {
       this.#writing = undefined;
-      if (this.#outbox.length > 0) this.#schedule();
+      // A probe that came due while writing goes past the held window.
+      const probe = this.#window?.probeDue === true;
+      if (this.#outbox.length > 0 || probe) this.#schedule(probe);
     });
   }
 

@@ -242,6 +242,7 @@ export class Link {
       this.#onResponse,
       this.#onClose,
       settings.maxUnsentBytes,
+      settings.maxRequestSize,
     );
     this.#connection = connection;
     this.#openedAt = performance.now();

@@ -6,21 +6,17 @@
 // answers, say) closes the socket with 1009 once its unread bytes pass
 // twice its `maxMessageSize`, losing every request in flight; over TCP the
 // same burst just waits in the socket. A server reads requests in order,
-// so an answer to any request (or a PONG) shows everything written before
-// it was read. A request given up on leaves the window with only its own
-// bytes: what came before it may still be unread. When the window holds,
-// one PING with id 0 goes out as a probe, so a slow handler does not hold
-// later requests back; PINGs never wait for the window.
+// so an answer to any request or subscription (or a PONG) shows everything
+// written before it was read. A request given up on stays in the window
+// until then (the server may not have read it). When the window holds, one
+// PING with id 0 goes out as a probe, so a slow handler does not hold later
+// requests back; PINGs never wait for the window. Each write is a message
+// the server charges MESSAGE_COST for besides its bytes, and so does this.
 
+import { DEFAULT_MAX_SEND, MESSAGE_COST } from "../transport/websocket.ts";
 import { PATH_NONE } from "../wasm/codec.ts";
 import { RequestType } from "../wasm/wire.ts";
 import { Call, frameBytes, type OutFrame } from "./_call.ts";
-
-/** Where a written request ends in the count of bytes sent, and its size. */
-interface Written {
-  end: number;
-  size: number;
-}
 
 /**
  * The window of one connection. The connection asks {@link fit} what to
@@ -42,12 +38,8 @@ export class WriteWindow {
   #sent = 0;
   /** Up to where in {@link #sent} the server has read for sure. */
   #readTo = 0;
-  /** Each request written and not answered, by id. */
-  #written = new Map<number, Written>();
-  /** Requests given up on, not yet passed by {@link #readTo}, in order. */
-  #givenUp: Written[] = [];
-  /** Bytes of {@link #givenUp}. */
-  #released = 0;
+  /** Where each request written and not answered ends, by id. */
+  #written = new Map<number, number>();
   /** Where the probe in flight ends in {@link #sent}, -1 before written. */
   #probe: number | undefined;
 
@@ -60,12 +52,16 @@ export class WriteWindow {
    * nothing is outstanding); sets {@link held} when not all do.
    */
   fit(outbox: readonly OutFrame[]): number {
-    let bytes = this.#outstanding();
+    const outstanding = this.#outstanding();
+    let bytes = outstanding + MESSAGE_COST;
+    let took = outstanding > 0; // With nothing outstanding one always goes.
     let n = 0;
     for (; n < outbox.length; n++) {
       const size = windowBytes(outbox[n]);
-      if (size > 0 && bytes > 0 && bytes + size > this.limit) break;
+      if (size === 0) continue;
+      if (took && bytes + size > this.limit) break;
       bytes += size;
+      took = true;
     }
     this.held = n < outbox.length;
     return n;
@@ -87,15 +83,25 @@ export class WriteWindow {
 
   /** `batch` is about to be written (before encoding lets go of data). */
   written(batch: readonly OutFrame[]): void {
-    for (const frame of batch) {
-      const size = windowBytes(frame);
-      this.#sent += size;
+    let bytes = 0;
+    for (const frame of batch) bytes += windowBytes(frame);
+    // The messages the write is cut into, counted with its last frame.
+    const messages = Math.max(1, Math.ceil(bytes / DEFAULT_MAX_SEND));
+    for (let i = 0; i < batch.length; i++) {
+      const frame = batch[i];
+      this.#sent += windowBytes(frame);
+      if (i === batch.length - 1) this.#sent += messages * MESSAGE_COST;
       if (frame.id === 0) {
         if (frame.type === RequestType.PING) this.#probe = this.#sent;
-      } else if (frame instanceof Call && !frame.done) {
-        this.#written.set(frame.id, { end: this.#sent, size });
+      } else if (!(frame instanceof Call && frame.done)) {
+        this.#written.set(frame.id, this.#sent);
       }
     }
+  }
+
+  /** Whether a probe should go out now: held, and none in flight. */
+  get probeDue(): boolean {
+    return this.held && this.#probe === undefined;
   }
 
   /**
@@ -104,29 +110,20 @@ export class WriteWindow {
    * @returns Whether writing may resume.
    */
   answered(id: number): boolean {
-    const entry = this.#written.get(id);
-    if (entry === undefined) return false;
+    const end = this.#written.get(id);
+    if (end === undefined) return false;
     this.#written.delete(id);
-    return this.#readUpTo(entry.end);
+    return this.#readUpTo(end);
   }
 
   /**
-   * The caller gave up on request `id` (timed out, aborted): only its own
-   * bytes leave the window.
-   *
-   * @returns Whether writing may resume.
+   * The caller gave up on request `id` (timed out, aborted): it is
+   * forgotten, but its bytes stay in the window until something written
+   * after it is answered (the server may not have read it; a probe finds
+   * out).
    */
-  gaveUp(id: number): boolean {
-    const entry = this.#written.get(id);
-    if (entry === undefined) return false;
+  gaveUp(id: number): void {
     this.#written.delete(id);
-    if (entry.end <= this.#readTo || entry.size === 0) return false;
-    const list = this.#givenUp;
-    let at = list.length;
-    while (at > 0 && list[at - 1].end > entry.end) at--;
-    list.splice(at, 0, entry);
-    this.#released += entry.size;
-    return this.#room();
   }
 
   /**
@@ -145,18 +142,16 @@ export class WriteWindow {
 
   /** Bytes written that the server may not have read. */
   #outstanding(): number {
-    return this.#sent - this.#readTo - this.#released;
+    return this.#sent - this.#readTo;
   }
 
   #readUpTo(end: number): boolean {
     if (end > this.#readTo) this.#readTo = end;
-    // Given up on and now read anyway: counted once, in #readTo.
-    const list = this.#givenUp;
-    let passed = 0;
-    while (passed < list.length && list[passed].end <= this.#readTo) {
-      this.#released -= list[passed++].size;
+    // An answer passed the probe: whatever becomes of its PONG (a peer
+    // may answer it otherwise, or not at all), the next may go.
+    if (this.#probe !== undefined && this.#probe >= 0 && this.#probe <= end) {
+      this.#probe = undefined;
     }
-    if (passed > 0) list.splice(0, passed);
     return this.#room();
   }
 
@@ -168,10 +163,11 @@ export class WriteWindow {
   }
 }
 
-/** What a frame costs in the window: a request's bytes; PINGs nothing. */
+/**
+ * What a frame costs in the window: its bytes, for requests, subscribes
+ * and unsubscribes alike; PINGs and settled calls nothing.
+ */
 export function windowBytes(frame: OutFrame): number {
-  return frame instanceof Call && !frame.done &&
-      frame.type !== RequestType.PING
-    ? frameBytes(frame)
-    : 0;
+  if (frame.type === RequestType.PING) return 0;
+  return frame instanceof Call && frame.done ? 0 : frameBytes(frame);
 }

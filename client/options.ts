@@ -118,7 +118,7 @@ export interface ClientOptions {
   /**
    * Bytes of request frames the client holds unsent on an open connection
    * while its write waits (the server is not reading fast enough), or, over
-   * a WebSocket, while `maxMessageSize` bytes of requests written may not
+   * a WebSocket, while `maxRequestSize` bytes of requests written may not
    * have been read by the server yet (it closes a WebSocket whose unread
    * bytes pass twice its `maxMessageSize`, so the client sends no more). A
    * request beyond it rejects at once with `NotConnectedError` instead of

@@ -257,7 +257,9 @@ Deno.test("Client over ws:// keeps large requests back behind a stuck session wh
     timeout: 0,
   });
   const lost: string[] = [];
-  client.addEventListener("disconnect", (e) => lost.push(e.error!.message));
+  client.addEventListener("disconnect", (e) => {
+    if (e.error) lost.push(e.error.message);
+  });
   const big = new Uint8Array(60_000);
   const pending: Promise<unknown>[] = [];
   for (let i = 0; i < 8; i++) {
@@ -272,4 +274,43 @@ Deno.test("Client over ws:// keeps large requests back behind a stuck session wh
   assert.equal(client.state, "open");
   await client.close();
   await Promise.all(pending);
+});
+
+Deno.test("Client over ws:// counts each message a write makes, so many small requests in separate turns do not overflow a stuck session", async () => {
+  const server = new Server({
+    logLevel: "error",
+    maxMessageSize: 64 * 1024,
+    shutdownTimeout: 100,
+  });
+  server.handle("/slow", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    return new Uint8Array();
+  });
+  server.handle("/echo", (ctx) => ctx.data);
+  await using _ = server;
+  const { addr } = await server.listen({ http: { port: 0 } });
+  const url = `ws://127.0.0.1:${(addr as Deno.NetAddr).port}/nanorpc`;
+  await using client = await connect(url, {
+    maxMessageSize: 64 * 1024,
+    reconnect: false,
+  });
+  const lost: string[] = [];
+  client.addEventListener("disconnect", (e) => {
+    if (e.error) lost.push(e.error.message);
+  });
+  const slow = client.request("/slow");
+  // Each in a turn of its own: one WebSocket message each, which the
+  // server charges 256 bytes for besides the request's own.
+  const small: Promise<unknown>[] = [];
+  for (let i = 0; i < 1000; i++) {
+    small.push(client.request("/echo", new Uint8Array(1)));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  await slow;
+  assert.equal(
+    (await Promise.allSettled(small)).filter((r) => r.status === "rejected")
+      .length,
+    0,
+  );
+  assert.deepEqual(lost, []);
 });

@@ -80,9 +80,13 @@ export interface WebSocketByteStream extends ByteStream {
 
 const DEFAULT_MAX_BUFFERED_IN = 4 << 20;
 const DEFAULT_LOW_WATER = 256 << 10;
-const DEFAULT_MAX_SEND = 64 << 10;
-/** Counted per buffered message against `maxBufferedIn`, beyond its bytes. */
-const MESSAGE_COST = 256;
+/** Largest message a write is cut into (the client's window counts them). */
+export const DEFAULT_MAX_SEND = 64 << 10;
+/**
+ * Counted per buffered message against `maxBufferedIn`, beyond its bytes
+ * (the client's write window counts it too: client/_write_window.ts).
+ */
+export const MESSAGE_COST = 256;
 /** A write waiting longer than this polls at most once a second. */
 const LONG_WAIT_MS = 1000;
 const LONG_POLL_MS = 1000;

@@ -3769,362 +3769,6 @@ var ResponseReader = class {
   }
 };
 
-// client/_write_window.ts
-var WriteWindow = class {
-  static {
-    __name(this, "WriteWindow");
-  }
-  /** Bytes of requests the server may not have read, at most. */
-  limit;
-  /** The window is full: the outbox waits for answers, not for a write. */
-  held = false;
-  /** Window bytes of the requests written so far, in all. */
-  #sent = 0;
-  /** Up to where in {@link #sent} the server has read for sure. */
-  #readTo = 0;
-  /** Each request written and not answered, by id. */
-  #written = /* @__PURE__ */ new Map();
-  /** Requests given up on, not yet passed by {@link #readTo}, in order. */
-  #givenUp = [];
-  /** Bytes of {@link #givenUp}. */
-  #released = 0;
-  /** Where the probe in flight ends in {@link #sent}, -1 before written. */
-  #probe;
-  constructor(limit) {
-    this.limit = limit;
-  }
-  /**
-   * How many frames from the start of `outbox` fit (one always does when
-   * nothing is outstanding); sets {@link held} when not all do.
-   */
-  fit(outbox) {
-    let bytes = this.#outstanding();
-    let n = 0;
-    for (; n < outbox.length; n++) {
-      const size = windowBytes(outbox[n]);
-      if (size > 0 && bytes > 0 && bytes + size > this.limit) break;
-      bytes += size;
-    }
-    this.held = n < outbox.length;
-    return n;
-  }
-  /** The probe to write with the next batch, if one is due. */
-  probe() {
-    if (this.#probe !== void 0) return void 0;
-    this.#probe = -1;
-    return {
-      id: 0,
-      type: RequestType.PING,
-      pathKind: PATH_NONE,
-      pathHash: 0,
-      path: void 0,
-      data: new Uint8Array(0)
-    };
-  }
-  /** `batch` is about to be written (before encoding lets go of data). */
-  written(batch) {
-    for (const frame of batch) {
-      const size = windowBytes(frame);
-      this.#sent += size;
-      if (frame.id === 0) {
-        if (frame.type === RequestType.PING) this.#probe = this.#sent;
-      } else if (frame instanceof Call && !frame.done) {
-        this.#written.set(frame.id, {
-          end: this.#sent,
-          size
-        });
-      }
-    }
-  }
-  /**
-   * The answer to request `id` came: what was written up to it was read.
-   *
-   * @returns Whether writing may resume.
-   */
-  answered(id) {
-    const entry = this.#written.get(id);
-    if (entry === void 0) return false;
-    this.#written.delete(id);
-    return this.#readUpTo(entry.end);
-  }
-  /**
-   * The caller gave up on request `id` (timed out, aborted): only its own
-   * bytes leave the window.
-   *
-   * @returns Whether writing may resume.
-   */
-  gaveUp(id) {
-    const entry = this.#written.get(id);
-    if (entry === void 0) return false;
-    this.#written.delete(id);
-    if (entry.end <= this.#readTo || entry.size === 0) return false;
-    const list = this.#givenUp;
-    let at = list.length;
-    while (at > 0 && list[at - 1].end > entry.end) at--;
-    list.splice(at, 0, entry);
-    this.#released += entry.size;
-    return this.#room();
-  }
-  /**
-   * The probe's PONG came: everything written before it was read.
-   *
-   * @returns `"resume"` when writing may resume, `"probe"` when it is still
-   * held with requests written after the probe (an answer made room
-   * meanwhile): a new probe is due, and its PONG comes once they are read.
-   */
-  probed() {
-    const end = this.#probe;
-    this.#probe = void 0;
-    if (end !== void 0 && end >= 0 && this.#readUpTo(end)) return "resume";
-    return this.held ? "probe" : void 0;
-  }
-  /** Bytes written that the server may not have read. */
-  #outstanding() {
-    return this.#sent - this.#readTo - this.#released;
-  }
-  #readUpTo(end) {
-    if (end > this.#readTo) this.#readTo = end;
-    const list = this.#givenUp;
-    let passed = 0;
-    while (passed < list.length && list[passed].end <= this.#readTo) {
-      this.#released -= list[passed++].size;
-    }
-    if (passed > 0) list.splice(0, passed);
-    return this.#room();
-  }
-  /** Whether a held window has room again (down to half). */
-  #room() {
-    if (!this.held || this.#outstanding() > this.limit / 2) return false;
-    this.held = false;
-    return true;
-  }
-};
-function windowBytes(frame) {
-  return frame instanceof Call && !frame.done && frame.type !== RequestType.PING ? frameBytes(frame) : 0;
-}
-__name(windowBytes, "windowBytes");
-
-// client/_connection.ts
-var Connection = class {
-  static {
-    __name(this, "Connection");
-  }
-  #stream;
-  #reader;
-  #onClose;
-  #outbox = [];
-  /** Bytes of the frames in #outbox (an estimate: data, path, fields). */
-  #unsent = 0;
-  #maxUnsent;
-  /** Requests that settled while still in #outbox, since the last prune. */
-  #settledUnsent = 0;
-  #flushScheduled = false;
-  /** The write window over a WebSocket; none over other streams. */
-  #window;
-  #writing;
-  #reading;
-  #closed = false;
-  /** `performance.now()` of the last bytes received. */
-  lastReceived = performance.now();
-  constructor(stream, maxMessageSize, onResponse, onClose, maxUnsent = Infinity) {
-    this.#maxUnsent = maxUnsent;
-    this.#stream = guardStream(stream);
-    this.#onClose = onClose;
-    const ws = stream.transport === "ws" || stream.transport === "wss";
-    const window = ws ? new WriteWindow(maxMessageSize) : void 0;
-    this.#window = window;
-    const sink = window ? (id, type, status, message, data) => {
-      if (id === 0 && type === ResponseType.PONG) {
-        return this.#probed(window);
-      }
-      if (type !== ResponseType.UPDATE && window.answered(id)) {
-        this.#schedule();
-      }
-      onResponse(id, type, status, message, data);
-    } : onResponse;
-    this.#reader = new ResponseReader(maxMessageSize, sink);
-    this.#reading = this.#readLoop();
-  }
-  /** Whether the connection has ended. */
-  get closed() {
-    return this.#closed;
-  }
-  /**
-   * Queues a frame; it is written with the rest of this turn's frames.
-   * While a write waits (the server is not reading fast enough), or the
-   * window of unanswered requests is full (WebSocket), returns
-   * false, not queueing it, for a request that would take the unsent bytes
-   * past their bound (see {@link unsentRefusal}); other frames
-   * (subscribing, unsubscribing) are always queued. With no write waiting,
-   * everything is queued: a burst of one turn, or the requests held while
-   * disconnected, go out in the next write.
-   */
-  send(frame) {
-    const size = frameBytes(frame);
-    if (frame instanceof Call && (this.#writing !== void 0 || this.#window?.held === true) && this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
-      this.#prune();
-      if (this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
-        return false;
-      }
-    }
-    this.#outbox.push(frame);
-    this.#unsent += size;
-    this.#schedule(frame.type === RequestType.PING);
-    return true;
-  }
-  /** Why {@link send} refused `call`, for its `NotConnectedError`. */
-  unsentRefusal(call) {
-    return `Request to ${call.label} not sent: ${this.#unsent} bytes of requests are waiting to be written because the server is not reading or answering them (maxUnsentBytes is ${this.#maxUnsent}); retry later or raise maxUnsentBytes`;
-  }
-  /** A request queued here settled before it was written. */
-  unsentSettled() {
-    this.#settledUnsent++;
-  }
-  /** Drops the requests that settled unwritten, if any did. */
-  #prune() {
-    if (this.#settledUnsent === 0) return;
-    this.#settledUnsent = 0;
-    this.#outbox = this.#outbox.filter((f) => !(f instanceof Call && f.done));
-    this.#unsent = 0;
-    for (const frame of this.#outbox) this.#unsent += frameBytes(frame);
-  }
-  #schedule(pastWindow = false) {
-    if (this.#flushScheduled || this.#writing) return;
-    if (this.#window?.held && !pastWindow) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
-  }
-  /** Frames queued but not handed to the socket, taken out of the queue. */
-  takeUnsent() {
-    const unsent = this.#outbox;
-    this.#outbox = [];
-    this.#unsent = this.#settledUnsent = 0;
-    return unsent;
-  }
-  /**
-   * Ends the connection with `error` (reported to the close sink) and waits
-   * until its read and write loops have stopped.
-   */
-  async close(error) {
-    this.#end(error);
-    await this.#reading;
-    await this.#writing;
-  }
-  /**
-   * Takes the frames to write now: all of them, or over a WebSocket those
-   * that fit the window (in order), every PING, and a probe if one is due.
-   * Undefined when none goes: an answer resumes writing.
-   */
-  #takeBatch() {
-    const outbox = this.#outbox;
-    const window = this.#window;
-    const n = window ? window.fit(outbox) : outbox.length;
-    if (n === outbox.length) {
-      this.#outbox = [];
-      this.#unsent = this.#settledUnsent = 0;
-      return outbox;
-    }
-    const batch = outbox.slice(0, n);
-    const rest = [];
-    for (const frame of outbox.slice(n)) {
-      (frame.type === RequestType.PING ? batch : rest).push(frame);
-    }
-    const probe = window.probe();
-    if (probe) batch.push(probe);
-    this.#outbox = rest;
-    if (batch.length === 0) return void 0;
-    this.#settledUnsent = 1;
-    this.#prune();
-    return batch;
-  }
-  /**
-   * The caller gave up on request `id` (timed out, aborted) after it was
-   * written: its bytes leave the window.
-   */
-  gaveUp(id) {
-    if (this.#window?.gaveUp(id)) this.#schedule();
-  }
-  /** The probe's PONG came. */
-  #probed(window) {
-    const next = window.probed();
-    if (next === "resume") this.#schedule();
-    else if (next === "probe") this.#schedule(true);
-  }
-  #end(error) {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#stream.close();
-    this.#onClose(this, error);
-  }
-  #flush() {
-    this.#flushScheduled = false;
-    if (this.#closed || this.#writing || this.#outbox.length === 0) return;
-    this.#writing = this.#writeLoop().finally(() => {
-      this.#writing = void 0;
-      if (this.#outbox.length > 0) this.#schedule();
-    });
-  }
-  async #writeLoop() {
-    while (!this.#closed && this.#outbox.length > 0) {
-      const batch = this.#takeBatch();
-      if (!batch) return;
-      this.#window?.written(batch);
-      const bytes = encodeBatch(batch);
-      if (!bytes) continue;
-      try {
-        await this.#stream.write(bytes);
-      } catch (error) {
-        this.#end(lost("Writing to the server failed", error));
-        return;
-      }
-    }
-  }
-  async #readLoop() {
-    let error;
-    try {
-      for (; ; ) {
-        const n = await this.#stream.read(this.#reader.space());
-        if (n === null) {
-          error = new ConnectionLostError("Server closed the connection; requests in flight were lost");
-          break;
-        }
-        this.lastReceived = performance.now();
-        this.#reader.received(n);
-        if (this.#closed) return;
-      }
-    } catch (cause) {
-      if (this.#closed) return;
-      error = cause instanceof ConnectionLostError ? cause : lost("Reading from the server failed", cause);
-    }
-    this.#end(error);
-  }
-};
-function lost(what, cause) {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new ConnectionLostError(`${what} (${reason}); requests in flight were lost`, {
-    cause
-  });
-}
-__name(lost, "lost");
-function encodeBatch(batch) {
-  const fields = [];
-  const paths = [];
-  const payloads = [];
-  for (const frame of batch) {
-    if (frame instanceof Call && frame.done) continue;
-    fields.push(frame.id, frame.type, frame.pathKind, frame.pathHash);
-    paths.push(frame.path);
-    payloads.push(frame.data);
-  }
-  if (payloads.length === 0) return void 0;
-  const bytes = codec.encodeRequests(fields, paths, payloads, payloads.length);
-  for (const frame of batch) {
-    if (frame instanceof Call && !frame.done) frame.encoded();
-  }
-  return bytes;
-}
-__name(encodeBatch, "encodeBatch");
-
 // transport/_chunk_queue.ts
 var EMPTY2 = new Uint8Array(0);
 var ChunkQueue = class {
@@ -4420,6 +4064,357 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 __name(sleep, "sleep");
+
+// client/_write_window.ts
+var WriteWindow = class {
+  static {
+    __name(this, "WriteWindow");
+  }
+  /** Bytes of requests the server may not have read, at most. */
+  limit;
+  /** The window is full: the outbox waits for answers, not for a write. */
+  held = false;
+  /** Window bytes of the requests written so far, in all. */
+  #sent = 0;
+  /** Up to where in {@link #sent} the server has read for sure. */
+  #readTo = 0;
+  /** Where each request written and not answered ends, by id. */
+  #written = /* @__PURE__ */ new Map();
+  /** Where the probe in flight ends in {@link #sent}, -1 before written. */
+  #probe;
+  constructor(limit) {
+    this.limit = limit;
+  }
+  /**
+   * How many frames from the start of `outbox` fit (one always does when
+   * nothing is outstanding); sets {@link held} when not all do.
+   */
+  fit(outbox) {
+    const outstanding = this.#outstanding();
+    let bytes = outstanding + MESSAGE_COST;
+    let took = outstanding > 0;
+    let n = 0;
+    for (; n < outbox.length; n++) {
+      const size = windowBytes(outbox[n]);
+      if (size === 0) continue;
+      if (took && bytes + size > this.limit) break;
+      bytes += size;
+      took = true;
+    }
+    this.held = n < outbox.length;
+    return n;
+  }
+  /** The probe to write with the next batch, if one is due. */
+  probe() {
+    if (this.#probe !== void 0) return void 0;
+    this.#probe = -1;
+    return {
+      id: 0,
+      type: RequestType.PING,
+      pathKind: PATH_NONE,
+      pathHash: 0,
+      path: void 0,
+      data: new Uint8Array(0)
+    };
+  }
+  /** `batch` is about to be written (before encoding lets go of data). */
+  written(batch) {
+    let bytes = 0;
+    for (const frame of batch) bytes += windowBytes(frame);
+    const messages = Math.max(1, Math.ceil(bytes / DEFAULT_MAX_SEND));
+    for (let i = 0; i < batch.length; i++) {
+      const frame = batch[i];
+      this.#sent += windowBytes(frame);
+      if (i === batch.length - 1) this.#sent += messages * MESSAGE_COST;
+      if (frame.id === 0) {
+        if (frame.type === RequestType.PING) this.#probe = this.#sent;
+      } else if (!(frame instanceof Call && frame.done)) {
+        this.#written.set(frame.id, this.#sent);
+      }
+    }
+  }
+  /** Whether a probe should go out now: held, and none in flight. */
+  get probeDue() {
+    return this.held && this.#probe === void 0;
+  }
+  /**
+   * The answer to request `id` came: what was written up to it was read.
+   *
+   * @returns Whether writing may resume.
+   */
+  answered(id) {
+    const end = this.#written.get(id);
+    if (end === void 0) return false;
+    this.#written.delete(id);
+    return this.#readUpTo(end);
+  }
+  /**
+   * The caller gave up on request `id` (timed out, aborted): it is
+   * forgotten, but its bytes stay in the window until something written
+   * after it is answered (the server may not have read it; a probe finds
+   * out).
+   */
+  gaveUp(id) {
+    this.#written.delete(id);
+  }
+  /**
+   * The probe's PONG came: everything written before it was read.
+   *
+   * @returns `"resume"` when writing may resume, `"probe"` when it is still
+   * held with requests written after the probe (an answer made room
+   * meanwhile): a new probe is due, and its PONG comes once they are read.
+   */
+  probed() {
+    const end = this.#probe;
+    this.#probe = void 0;
+    if (end !== void 0 && end >= 0 && this.#readUpTo(end)) return "resume";
+    return this.held ? "probe" : void 0;
+  }
+  /** Bytes written that the server may not have read. */
+  #outstanding() {
+    return this.#sent - this.#readTo;
+  }
+  #readUpTo(end) {
+    if (end > this.#readTo) this.#readTo = end;
+    if (this.#probe !== void 0 && this.#probe >= 0 && this.#probe <= end) {
+      this.#probe = void 0;
+    }
+    return this.#room();
+  }
+  /** Whether a held window has room again (down to half). */
+  #room() {
+    if (!this.held || this.#outstanding() > this.limit / 2) return false;
+    this.held = false;
+    return true;
+  }
+};
+function windowBytes(frame) {
+  if (frame.type === RequestType.PING) return 0;
+  return frame instanceof Call && frame.done ? 0 : frameBytes(frame);
+}
+__name(windowBytes, "windowBytes");
+
+// client/_connection.ts
+var Connection = class {
+  static {
+    __name(this, "Connection");
+  }
+  #stream;
+  #reader;
+  #onClose;
+  #outbox = [];
+  /** Bytes of the frames in #outbox (an estimate: data, path, fields). */
+  #unsent = 0;
+  #maxUnsent;
+  /** Requests that settled while still in #outbox, since the last prune. */
+  #settledUnsent = 0;
+  #flushScheduled = false;
+  /** The write window over a WebSocket; none over other streams. */
+  #window;
+  #writing;
+  #reading;
+  #closed = false;
+  /** `performance.now()` of the last bytes received. */
+  lastReceived = performance.now();
+  constructor(stream, maxMessageSize, onResponse, onClose, maxUnsent = Infinity, maxRequestSize = maxMessageSize) {
+    this.#maxUnsent = maxUnsent;
+    this.#stream = guardStream(stream);
+    this.#onClose = onClose;
+    const ws = stream.transport === "ws" || stream.transport === "wss";
+    const window = ws ? new WriteWindow(maxRequestSize) : void 0;
+    this.#window = window;
+    const sink = window ? (id, type, status, message, data) => {
+      if (id === 0 && type === ResponseType.PONG) {
+        return this.#probed(window);
+      }
+      if (type !== ResponseType.UPDATE && window.answered(id)) {
+        this.#schedule();
+      }
+      onResponse(id, type, status, message, data);
+    } : onResponse;
+    this.#reader = new ResponseReader(maxMessageSize, sink);
+    this.#reading = this.#readLoop();
+  }
+  /** Whether the connection has ended. */
+  get closed() {
+    return this.#closed;
+  }
+  /**
+   * Queues a frame; it is written with the rest of this turn's frames.
+   * While a write waits (the server is not reading fast enough), or the
+   * window of unanswered requests is full (WebSocket), returns
+   * false, not queueing it, for a request that would take the unsent bytes
+   * past their bound (see {@link unsentRefusal}); other frames
+   * (subscribing, unsubscribing) are always queued. With no write waiting,
+   * everything is queued: a burst of one turn, or the requests held while
+   * disconnected, go out in the next write.
+   */
+  send(frame) {
+    const size = frameBytes(frame);
+    if (frame instanceof Call && (this.#writing !== void 0 || this.#window?.held === true) && this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
+      this.#prune();
+      if (this.#unsent + size > this.#maxUnsent && this.#outbox.length > 0) {
+        return false;
+      }
+    }
+    this.#outbox.push(frame);
+    this.#unsent += size;
+    this.#schedule(frame.type === RequestType.PING);
+    return true;
+  }
+  /** Why {@link send} refused `call`, for its `NotConnectedError`. */
+  unsentRefusal(call) {
+    return `Request to ${call.label} not sent: ${this.#unsent} bytes of requests are waiting to be written because the server is not reading or answering them (maxUnsentBytes is ${this.#maxUnsent}); retry later or raise maxUnsentBytes`;
+  }
+  /** A request queued here settled before it was written. */
+  unsentSettled() {
+    this.#settledUnsent++;
+  }
+  /** Drops the requests that settled unwritten, if any did. */
+  #prune() {
+    if (this.#settledUnsent === 0) return;
+    this.#settledUnsent = 0;
+    this.#outbox = this.#outbox.filter((f) => !(f instanceof Call && f.done));
+    this.#unsent = 0;
+    for (const frame of this.#outbox) this.#unsent += frameBytes(frame);
+  }
+  #schedule(pastWindow = false) {
+    if (this.#flushScheduled || this.#writing) return;
+    if (this.#window?.held && !pastWindow) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+  /** Frames queued but not handed to the socket, taken out of the queue. */
+  takeUnsent() {
+    const unsent = this.#outbox;
+    this.#outbox = [];
+    this.#unsent = this.#settledUnsent = 0;
+    return unsent;
+  }
+  /**
+   * Ends the connection with `error` (reported to the close sink) and waits
+   * until its read and write loops have stopped.
+   */
+  async close(error) {
+    this.#end(error);
+    await this.#reading;
+    await this.#writing;
+  }
+  /**
+   * Takes the frames to write now: all of them, or over a WebSocket those
+   * that fit the window (in order), every PING, and a probe if one is due.
+   * Undefined when none goes: an answer resumes writing.
+   */
+  #takeBatch() {
+    const outbox = this.#outbox;
+    const window = this.#window;
+    const n = window ? window.fit(outbox) : outbox.length;
+    if (n === outbox.length) {
+      this.#outbox = [];
+      this.#unsent = this.#settledUnsent = 0;
+      return outbox;
+    }
+    const batch = outbox.slice(0, n);
+    const rest = [];
+    for (const frame of outbox.slice(n)) {
+      (frame.type === RequestType.PING ? batch : rest).push(frame);
+    }
+    const probe = window.probe();
+    if (probe) batch.push(probe);
+    this.#outbox = rest;
+    if (batch.length === 0) return void 0;
+    this.#settledUnsent = 1;
+    this.#prune();
+    return batch;
+  }
+  /**
+   * The caller gave up on request `id` (timed out, aborted) after it was
+   * written: its bytes leave the window.
+   */
+  gaveUp(id) {
+    this.#window?.gaveUp(id);
+  }
+  /** The probe's PONG came. */
+  #probed(window) {
+    const next = window.probed();
+    if (next === "resume") this.#schedule();
+    else if (next === "probe") this.#schedule(true);
+  }
+  #end(error) {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stream.close();
+    this.#onClose(this, error);
+  }
+  #flush() {
+    this.#flushScheduled = false;
+    if (this.#closed || this.#writing || this.#outbox.length === 0) return;
+    this.#writing = this.#writeLoop().finally(() => {
+      this.#writing = void 0;
+      const probe = this.#window?.probeDue === true;
+      if (this.#outbox.length > 0 || probe) this.#schedule(probe);
+    });
+  }
+  async #writeLoop() {
+    while (!this.#closed && this.#outbox.length > 0) {
+      const batch = this.#takeBatch();
+      if (!batch) return;
+      this.#window?.written(batch);
+      const bytes = encodeBatch(batch);
+      if (!bytes) continue;
+      try {
+        await this.#stream.write(bytes);
+      } catch (error) {
+        this.#end(lost("Writing to the server failed", error));
+        return;
+      }
+    }
+  }
+  async #readLoop() {
+    let error;
+    try {
+      for (; ; ) {
+        const n = await this.#stream.read(this.#reader.space());
+        if (n === null) {
+          error = new ConnectionLostError("Server closed the connection; requests in flight were lost");
+          break;
+        }
+        this.lastReceived = performance.now();
+        this.#reader.received(n);
+        if (this.#closed) return;
+      }
+    } catch (cause) {
+      if (this.#closed) return;
+      error = cause instanceof ConnectionLostError ? cause : lost("Reading from the server failed", cause);
+    }
+    this.#end(error);
+  }
+};
+function lost(what, cause) {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new ConnectionLostError(`${what} (${reason}); requests in flight were lost`, {
+    cause
+  });
+}
+__name(lost, "lost");
+function encodeBatch(batch) {
+  const fields = [];
+  const paths = [];
+  const payloads = [];
+  for (const frame of batch) {
+    if (frame instanceof Call && frame.done) continue;
+    fields.push(frame.id, frame.type, frame.pathKind, frame.pathHash);
+    paths.push(frame.path);
+    payloads.push(frame.data);
+  }
+  if (payloads.length === 0) return void 0;
+  const bytes = codec.encodeRequests(fields, paths, payloads, payloads.length);
+  for (const frame of batch) {
+    if (frame instanceof Call && !frame.done) frame.encoded();
+  }
+  return bytes;
+}
+__name(encodeBatch, "encodeBatch");
 
 // transport/open_websocket.ts
 async function openWebSocket(url, options = {}) {
@@ -5450,7 +5445,7 @@ var Link = class {
       return;
     }
     if (this.#closed) return stream.close();
-    const connection = new Connection(stream, settings.maxMessageSize, this.#onResponse, this.#onClose, settings.maxUnsentBytes);
+    const connection = new Connection(stream, settings.maxMessageSize, this.#onResponse, this.#onClose, settings.maxUnsentBytes, settings.maxRequestSize);
     this.#connection = connection;
     this.#openedAt = performance.now();
     this.#healthy = false;
