@@ -20,8 +20,9 @@ import { Call, frameBytes, type OutFrame } from "./_call.ts";
 
 /**
  * The window of one connection. The connection asks {@link fit} what to
- * write, tells {@link written} what it wrote, and resumes writing when
- * {@link answered}, {@link gaveUp} or {@link probed} return true.
+ * write, tells {@link written} what it wrote, {@link answered} and
+ * {@link gaveUp} what settled, and resumes writing when `answered` returns
+ * true or {@link probed} says so.
  *
  * @example
  * ```ts ignore
