@@ -97,3 +97,43 @@ Deno.test("LingerBuffer holds only an update's own bytes, not the larger message
   assert.equal(held[0].buffer.byteLength, 3);
   assert.equal(held[1], whole); // Not a view: kept as it is, no copy.
 });
+
+Deno.test("Server gives a uid a lingering session holds to the session that binds it, and the lingering one closes without it", async () => {
+  const server = new Server({ logLevel: "error", resumeGrace: 200 });
+  server.handle("/bind", (ctx) => {
+    ctx.session.bind(new TextDecoder().decode(ctx.data));
+  });
+  const closed: (string | undefined)[] = [];
+  server.addEventListener("sessionclose", (e) => closed.push(e.session.uid));
+  const request = (id: number, path: string, data = "") =>
+    requestFrame({
+      requestId: id,
+      requestType: REQUEST,
+      pathOneof: { case: "path", value: path },
+      data: new TextEncoder().encode(data),
+    });
+  const first = new MemoryStream();
+  const serving = server.serve(first);
+  first.send(request(1, "/_nanorpc/session"));
+  first.send(request(2, "/bind", "alice"));
+  await waitFor(() => server.sessionByUid("alice") !== undefined);
+  const [lingering] = server.sessions.values();
+  first.end(); // dropped without goodbye: it lingers for a resume
+  await serving;
+  await waitFor(() => server.stats().lingeringSessions === 1);
+  assert.equal(server.sessionByUid("alice"), lingering);
+
+  const second = new MemoryStream();
+  const servingSecond = server.serve(second);
+  second.send(request(1, "/bind", "alice"));
+  await waitFor(() => server.sessionByUid("alice") !== lingering, {
+    message: "the uid to move",
+  });
+  assert.equal(lingering.uid, undefined);
+  await waitFor(() => closed.length === 1, { message: "the grace to end" });
+  assert.deepEqual(closed, [undefined]);
+  second.end();
+  await servingSecond;
+  await server.shutdown();
+  assert.deepEqual(closed, [undefined, "alice"]);
+});
