@@ -88,7 +88,12 @@ export interface ServerCore {
 
 /** The message of an error, or the value as text. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    // Thrown values without a string form (Object.create(null)).
+    return Object.prototype.toString.call(err);
+  }
 }
 
 /**

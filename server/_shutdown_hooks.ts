@@ -3,6 +3,7 @@
 // process) forever, and one that throws must not cut the shutdown short.
 
 import type { ComponentHooks } from "./component.ts";
+import { errorMessage } from "./_core.ts";
 import type { Logger } from "./logger.ts";
 import { timerFor } from "./_timer.ts";
 
@@ -92,7 +93,7 @@ async function runOne(
   const late = () => overran ? ` late, after ${since(started)} ms` : "";
   const settled = running.then(
     () => overran && logger.info(`${what} finished${late()}`),
-    (err) => logger.error(`${what} failed${late()}: ${describe(err)}`),
+    (err) => logger.error(`${what} failed${late()}: ${errorMessage(err)}`),
   );
   let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([
@@ -113,13 +114,4 @@ async function runOne(
 
 function since(started: number): number {
   return Math.round(performance.now() - started);
-}
-
-/** The message of `err`, whatever was thrown (even what has no string). */
-function describe(err: unknown): string {
-  try {
-    return err instanceof Error ? err.message : String(err);
-  } catch {
-    return Object.prototype.toString.call(err);
-  }
 }
