@@ -4,14 +4,8 @@
 
 import assert from "node:assert/strict";
 import process from "node:process";
-import { create, createFileRegistry } from "@bufbuild/protobuf";
-import {
-  FieldDescriptorProto_Label,
-  FieldDescriptorProto_Type,
-  FileDescriptorProtoSchema,
-  MethodOptions_IdempotencyLevel,
-} from "@bufbuild/protobuf/wkt";
 import { Room } from "../proto/gen/chat_pb.ts";
+import { testServices } from "../protocol/_test_utils.ts";
 import { registerDemo } from "../server/demo.ts";
 import { Server } from "../server/server.ts";
 import { startServer, waitFor } from "../testing/mod.ts";
@@ -128,46 +122,16 @@ Deno.test("connectGateway refuses a timeout over maxTimeoutMs as invalid_argumen
   assert.deepEqual(warnings, []);
 });
 
-/** `probe.Getter/Get(Note) returns (Note)`, free of side effects (GET). */
-function getter() {
-  const file = create(FileDescriptorProtoSchema, {
-    name: "probe/getter.proto",
-    package: "probe",
-    syntax: "proto3",
-    messageType: [{
-      name: "Note",
-      field: [{
-        name: "text",
-        jsonName: "text",
-        number: 1,
-        type: FieldDescriptorProto_Type.STRING,
-        label: FieldDescriptorProto_Label.OPTIONAL,
-      }],
-    }],
-    service: [{
-      name: "Getter",
-      method: [{
-        name: "Get",
-        inputType: ".probe.Note",
-        outputType: ".probe.Note",
-        options: {
-          idempotencyLevel: MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS,
-        },
-      }],
-    }],
-  });
-  return createFileRegistry(file, () => undefined).getService("probe.Getter")!;
-}
-
 Deno.test("connectGateway answers invalid_argument, not internal, for a GET whose base64 message is malformed", async () => {
-  const Getter = getter();
+  const { getter: Getter } = testServices();
   await using server = new Server({ logLevel: "error" });
   server.service(Getter, { get: (note: unknown) => note } as never);
   const gateway = connectGateway(server, { services: [Getter] });
   const http = await server.listen({
     http: { hostname: "127.0.0.1", port: 0, fallback: gateway.fetch },
   });
-  const url = `${http.url}/probe.Getter/Get?connect=v1&encoding=proto&base64=1`;
+  const url =
+    `${http.url}/nanorpc_test.Getter/Get?connect=v1&encoding=proto&base64=1`;
   const good = await fetch(`${url}&message=CgJoaQ`); // text: "hi"
   assert.equal(good.status, 200);
   assert.deepEqual(

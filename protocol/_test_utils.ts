@@ -11,6 +11,7 @@ import {
   FieldDescriptorProto_Label,
   FieldDescriptorProto_Type,
   FileDescriptorProtoSchema,
+  MethodOptions_IdempotencyLevel,
   MethodOptionsSchema,
 } from "@bufbuild/protobuf/wkt";
 import {
@@ -26,12 +27,15 @@ const NOTE = ".nanorpc_test.Note";
  * `nanorpc_test.Mixed`, which adds a client-streaming `Upload` and a
  * bidi-streaming `Talk` to a unary `Echo`. `Note` has one field,
  * `string text = 1`. `nanorpc_test.Slashless` has one unary method whose
- * `(nanorpc).request_path` is "api/data" (no leading "/").
+ * `(nanorpc).request_path` is "api/data" (no leading "/"), and
+ * `nanorpc_test.Getter` one free of side effects (Connect's GET):
+ * `Get(Note) returns (Note)`.
  */
 export function testServices(): {
   plain: DescService;
   mixed: DescService;
   slashless: DescService;
+  getter: DescService;
 } {
   const options = create(MethodOptionsSchema);
   setExtension(
@@ -85,6 +89,16 @@ export function testServices(): {
     }, {
       name: "Slashless",
       method: [{ name: "Get", inputType: NOTE, outputType: NOTE, options }],
+    }, {
+      name: "Getter",
+      method: [{
+        name: "Get",
+        inputType: NOTE,
+        outputType: NOTE,
+        options: {
+          idempotencyLevel: MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS,
+        },
+      }],
     }],
   });
   const registry = createFileRegistry(file, () => undefined);
@@ -92,5 +106,6 @@ export function testServices(): {
     plain: registry.getService("nanorpc_test.Plain")!,
     mixed: registry.getService("nanorpc_test.Mixed")!,
     slashless: registry.getService("nanorpc_test.Slashless")!,
+    getter: registry.getService("nanorpc_test.Getter")!,
   };
 }
