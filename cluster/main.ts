@@ -47,6 +47,8 @@ interface ClusterFlags {
   name?: string;
   workers?: number;
   stopTimeout?: number;
+  /** `--drain-window` as given: the server's flag, which the pool reads. */
+  drainWindow?: string;
 }
 
 /** A positive whole number from `value`, or a usage error naming `flag`. */
@@ -89,6 +91,10 @@ export function splitArgs(args: readonly string[]): {
     const arg = args[i];
     const eq = arg.indexOf("=");
     const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (name === "--drain-window") {
+      // The server's flag (it checks it), which the pool reads too.
+      flags.drainWindow = eq > 0 ? arg.slice(eq + 1) : args[i + 1] ?? "";
+    }
     if (!own.includes(name)) {
       rest.push(arg);
       continue;
@@ -105,16 +111,6 @@ export function splitArgs(args: readonly string[]): {
     }
   }
   return { flags, rest };
-}
-
-/** `--drain-window`, a server flag that the pool reads too (10,000 ms). */
-function drainWindowFlag(args: readonly string[]): number {
-  let text: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--drain-window") text = args[++i] ?? "";
-    else if (args[i].startsWith("--drain-window=")) text = args[i].slice(15);
-  }
-  return opsFlags({ "drain-window": text }).drainWindow;
 }
 
 /**
@@ -140,7 +136,7 @@ async function runWorkers(
   // Signals are answered as a single server's are (server/_stop_signals.ts),
   // from before the pool starts until it has stopped.
   using signals = new StopSignals({
-    drainWindow: drainWindowFlag(rest),
+    drainWindow: opsFlags({ "drain-window": flags.drainWindow }).drainWindow,
     subject: "the pool",
   });
   // A worker that dies would leave the process up with fewer workers (and
