@@ -179,7 +179,7 @@ Deno.test("Client over ws:// sends a burst of large requests without the server 
   assert.equal(client.state, "open");
 });
 
-Deno.test("Client over ws:// frees the window of a large request its caller gave up on, so the next one is written", async () => {
+Deno.test("Client over ws:// writes the next large request after one its caller gave up on, once the server has read it", async () => {
   const server = new Server({
     logLevel: "error",
     handlerTimeout: 0,

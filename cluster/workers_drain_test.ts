@@ -130,7 +130,8 @@ Deno.test("Workers.drain leaves out a worker still draining after options.timeou
 Deno.test("Workers.drain called again while draining closes what is left over its own window, and both resolve", async () => {
   await using t = await startPool();
   const open = (await sessions(t, 2)).flat();
-  // Slots of 150 s: most likely none is due before the second drain.
+  // Slots of 150 s: the second drain closes what the first has not yet
+  // (drainCloses counts the sessions either closed).
   const first = t.pool.drain({ window: 600_000 });
   await waitFor(async () => await t.refuses(0) && await t.refuses(1));
   const second = await within(t.pool.drain({ window: 0 }), {
