@@ -51,9 +51,8 @@ const ORDER: Record<LogLevel, number> = {
 export function leveledLogger(level: LogLevel, sink: Logger = console): Logger {
   const max = ORDER[level];
   const noop = () => {};
-  const keep = sink === console
-    ? (name: LogLevel) => asText(sink[name].bind(sink), name)
-    : (name: LogLevel) => sink[name].bind(sink);
+  const source = sink === console ? textConsole : sink;
+  const keep = (name: LogLevel) => source[name].bind(source);
   return {
     error: max >= 0 ? keep("error") : noop,
     warn: max >= 1 ? keep("warn") : noop,
@@ -82,16 +81,3 @@ export const textConsole: Logger = {
   info: (...args) => console.info(...consoleText(args, "stdout")),
   debug: (...args) => console.debug(...consoleText(args, "stdout")),
 };
-
-/**
- * `write` (a console method) with objects passed as their inspected text,
- * as the console would print them: V8 keeps the arguments of the last
- * 1,000 console calls (see protocol/_console_text.ts).
- */
-function asText(
-  write: (...args: unknown[]) => void,
-  level: LogLevel,
-): (...args: unknown[]) => void {
-  const stream = level === "error" || level === "warn" ? "stderr" : "stdout";
-  return (...args) => write(...consoleText(args, stream));
-}
